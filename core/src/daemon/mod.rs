@@ -1,0 +1,2 @@
+//! The daemon: start-up, daemonizing, signals and the supervisor task that
+//! owns the process table.

@@ -1,0 +1,1 @@
+//! Event types, the event bus, eventlistener pools and their protocol.

@@ -1,0 +1,1 @@
+//! HTTP servers on unix and inet sockets: auth, `/RPC2`, log tails.

@@ -1,0 +1,35 @@
+//! supervisor-rs: a drop-in replacement for Supervisor 4.3.0.
+//!
+//! # Theory of operation
+//!
+//! Start-up: `supervisord` parses its command line (Python getopt rules, see
+//! [`cli`]), reads and validates the whole configuration ([`config`]) and loads
+//! every `[rpcinterface:x]` plugin ([`plugins`]) while it still has a terminal,
+//! so every error reaches the user. Only then does it daemonize (before any
+//! thread exists) and build the tokio runtime by hand.
+//!
+//! The supervisor task ([`daemon`]) is the single owner of the process table.
+//! Everything else sends it messages: RPC commands, unix signals, child exits
+//! from the one reaper, timers, listener replies. It changes state through the
+//! pure transition function in [`process`], carries out the effects (spawn,
+//! kill, arm a timer, publish an event), and publishes a fresh read-only
+//! snapshot that readers use without a round trip.
+//!
+//! Plugins are called through the stable ABI of `supervisor-sdk`: the builtin
+//! `supervisor` namespace inline (its reads are snapshot reads and its waits
+//! are deferred replies), third-party ones on the blocking pool.
+
+pub mod cli;
+pub mod config;
+pub mod ctl;
+pub mod daemon;
+pub mod events;
+pub mod http;
+pub mod logs;
+pub mod plugins;
+pub mod process;
+pub mod rpc;
+
+/// The version we answer with wherever the reference reports its own
+/// (`supervisord -v`, `getSupervisorVersion`): tools compare against it.
+pub const SUPERVISOR_VERSION: &str = "4.3.0";

@@ -1,0 +1,1 @@
+//! XML-RPC dispatch: the run-time method table, `system.*` and faults.

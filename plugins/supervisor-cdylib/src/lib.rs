@@ -1,0 +1,1 @@
+//! Exports the builtin plugin as a shared library.

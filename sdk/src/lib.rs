@@ -1,0 +1,1 @@
+//! The stable ABI every supervisor-rs plugin is built against.

@@ -1,0 +1,5 @@
+//! End-to-end tests: every test spawns built binaries (ours, and the
+//! reference Supervisor from the test virtualenv) in a temp dir of its own.
+//! One test binary, one module per area.
+
+mod reference;
