@@ -204,7 +204,9 @@ mod tests {
         list.iter().map(|s| s.to_string()).collect()
     }
 
-    fn parse(list: &[&str]) -> Result<(Vec<(usize, Option<String>)>, Vec<String>), GetoptError> {
+    type Parsed = (Vec<(usize, Option<String>)>, Vec<String>);
+
+    fn parse(list: &[&str]) -> Result<Parsed, GetoptError> {
         getopt(SPECS, &args(list))
             .map(|(f, rest)| (f.into_iter().map(|x| (x.spec, x.value)).collect(), rest))
     }
