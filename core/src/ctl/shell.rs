@@ -1,0 +1,225 @@
+//! The interactive shell: a `status` first, then one command per line
+//! until `quit`, `exit`, Ctrl-D or Ctrl-C at the prompt (as the reference;
+//! Ctrl-C during `tail -f` or `fg` only ends those). On a terminal it uses
+//! rustyline for line editing, history (kept in `history_file`) and tab
+//! completion of commands, group and process names; otherwise it reads
+//! plain lines, writing the prompt as Python's `input()` does.
+//!
+//! It never interprets a command: that is the controller's job.
+
+use std::cell::RefCell;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+
+use super::commands::{ACTIONS, Controller, Flow};
+
+/// Run the shell until the user leaves. The exit status of an
+/// interactive session is always 0, as the reference's.
+pub fn run(controller: Controller, prompt: &str, history_file: Option<PathBuf>) -> i32 {
+    let controller = Rc::new(RefCell::new(controller));
+    let prompt = format!("{prompt}> ");
+    if controller.borrow_mut().onecmd("status") == Flow::Quit {
+        return 0;
+    }
+    if io::stdin().is_terminal() && io::stdout().is_terminal() {
+        match line_editor(Rc::clone(&controller), history_file.as_ref()) {
+            Ok(editor) => return edit_loop(editor, &controller, &prompt, history_file.as_ref()),
+            Err(e) => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "line editing unavailable ({e}); reading plain lines"
+                );
+            }
+        }
+    }
+    plain_loop(&controller, &prompt);
+    0
+}
+
+type LineEditor = Editor<Completion, DefaultHistory>;
+
+fn line_editor(
+    controller: Rc<RefCell<Controller>>,
+    history_file: Option<&PathBuf>,
+) -> rustyline::Result<LineEditor> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor = LineEditor::with_config(config)?;
+    editor.set_helper(Some(Completion { controller }));
+    if let Some(path) = history_file {
+        // A missing or unreadable history is not worth a word, as in the
+        // reference.
+        let _ = editor.load_history(path);
+    }
+    Ok(editor)
+}
+
+fn edit_loop(
+    mut editor: LineEditor,
+    controller: &Rc<RefCell<Controller>>,
+    prompt: &str,
+    history_file: Option<&PathBuf>,
+) -> i32 {
+    loop {
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                    // Saved after every command: a command that ends the
+                    // process (an unhandled Ctrl-C) loses nothing.
+                    if let Some(path) = history_file {
+                        let _ = editor.save_history(path);
+                    }
+                }
+                if controller.borrow_mut().onecmd(&line) == Flow::Quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Eof | ReadlineError::Interrupted) => {
+                println!();
+                break;
+            }
+            Err(e) => {
+                let _ = writeln!(io::stderr(), "error reading a command: {e}");
+                break;
+            }
+        }
+    }
+    0
+}
+
+fn plain_loop(controller: &Rc<RefCell<Controller>>, prompt: &str) {
+    let stdin = io::stdin();
+    loop {
+        let mut out = io::stdout();
+        let _ = out.write_all(prompt.as_bytes());
+        let _ = out.flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                return;
+            }
+            Ok(_) => {}
+        }
+        if controller.borrow_mut().onecmd(&line) == Flow::Quit {
+            return;
+        }
+    }
+}
+
+/// Tab completion as the reference's: command names first, then
+/// commands' arguments (group names for add/remove/update, process
+/// names for the process commands).
+pub struct Completion {
+    controller: Rc<RefCell<Controller>>,
+}
+
+/// Readline's default word delimiters without `:`, `*` and `-`, so
+/// `group:name`, `group:*` and dashed names complete as one word.
+const DELIMITERS: &[char] = &[
+    ' ', '\t', '\n', '"', '\\', '\'', '`', '@', '$', '>', '<', '=', ';', '|', '&', '{', '(',
+];
+
+impl Completer for Completion {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before.rfind(DELIMITERS).map_or(0, |i| i + 1);
+        let text = &before[start..];
+        let matches = self.candidates(line, text);
+        let pairs = matches
+            .into_iter()
+            .map(|m| Pair {
+                display: m.trim_end().to_string(),
+                replacement: m,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Completion {
+    /// The reference's `complete`: what `text` may become, each with a
+    /// trailing space, given the whole `line`.
+    fn candidates(&self, line: &str, text: &str) -> Vec<String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() || (words.len() == 1 && !line.ends_with(' ')) {
+            return complete_actions(text);
+        }
+        match words[0] {
+            "help" => complete_actions(text),
+            "add" | "remove" | "update" => {
+                let mut ctl = self.controller.borrow_mut();
+                let mut groups: Vec<&str> = Vec::new();
+                for info in ctl.completion_infos() {
+                    if !groups.contains(&info.group.as_str()) {
+                        groups.push(&info.group);
+                    }
+                }
+                groups
+                    .into_iter()
+                    .filter(|g| g.starts_with(text))
+                    .map(|g| format!("{g} "))
+                    .collect()
+            }
+            "clear" | "fg" | "pid" | "restart" | "signal" | "start" | "status" | "stop"
+            | "tail" => {
+                let mut ctl = self.controller.borrow_mut();
+                let mut names: Vec<String> = Vec::new();
+                for info in ctl.completion_infos() {
+                    if text.contains(':') || info.name != info.group {
+                        names.push(format!("{}:{}", info.group, info.name));
+                        let whole = format!("{}:*", info.group);
+                        if !names.contains(&whole) {
+                            names.push(whole);
+                        }
+                    } else {
+                        names.push(info.name.clone());
+                    }
+                }
+                names
+                    .into_iter()
+                    .filter(|n| n.starts_with(text))
+                    .map(|n| format!("{n} "))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn complete_actions(text: &str) -> Vec<String> {
+    std::iter::once("help")
+        .chain(ACTIONS.iter().copied())
+        .filter(|a| a.starts_with(text))
+        .map(|a| format!("{a} "))
+        .collect()
+}
+
+impl Hinter for Completion {
+    type Hint = String;
+}
+
+impl Highlighter for Completion {}
+
+impl Validator for Completion {}
+
+impl Helper for Completion {}

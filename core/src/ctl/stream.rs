@@ -1,0 +1,214 @@
+//! Following logs and attaching to a process: `tail -f`, `maintail -f` and
+//! `fg`. Owns the Ctrl-C handling that ends them (only while they run, so
+//! Ctrl-C elsewhere keeps its usual meaning) and the stdin reader of `fg`
+//! (which stops with it, so no thread is left reading the shell's input).
+//!
+//! Output bytes go to stdout unchanged, chunk by chunk, flushed as they
+//! come; errors of the stream go to stderr in the reference's words.
+
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use http_body_util::BodyExt;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+
+use super::transport::{CallError, Endpoint};
+
+/// The write end of the self-pipe the SIGINT handler writes to; -1 when no
+/// watch is installed.
+static SIGINT_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    let fd = SIGINT_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the fd stays open while
+        // the watch that published it exists, and a failed write (full
+        // pipe) only drops a duplicate wake-up.
+        unsafe {
+            libc::write(fd, b"!".as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Catches Ctrl-C while it lives and restores the previous disposition when
+/// dropped.
+pub struct SigintWatch {
+    reader: pipe::Receiver,
+    _writer: OwnedFd,
+    previous: SigAction,
+}
+
+impl SigintWatch {
+    /// Install the handler. Must be called inside the runtime.
+    pub fn install() -> io::Result<SigintWatch> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(io::Error::from)?;
+        let reader = pipe::Receiver::from_owned_fd(read)?;
+        SIGINT_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
+        let action = SigAction::new(
+            SigHandler::Handler(on_sigint),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only does an async-signal-safe write(2).
+        let previous = unsafe { sigaction(Signal::SIGINT, &action) }.map_err(io::Error::from)?;
+        Ok(SigintWatch {
+            reader,
+            _writer: write,
+            previous,
+        })
+    }
+
+    /// Resolves at the next Ctrl-C.
+    pub async fn interrupted(&self) {
+        let mut buf = [0u8; 16];
+        loop {
+            if self.reader.readable().await.is_err() {
+                // A broken watch must not end the command: wait forever.
+                std::future::pending::<()>().await;
+            }
+            match self.reader.try_read(&mut buf) {
+                Ok(n) if n > 0 => return,
+                _ => continue,
+            }
+        }
+    }
+}
+
+impl Drop for SigintWatch {
+    fn drop(&mut self) {
+        // SAFETY: restoring the disposition saved at install time.
+        unsafe {
+            let _ = sigaction(Signal::SIGINT, &self.previous);
+        }
+        SIGINT_PIPE.store(-1, Ordering::Relaxed);
+    }
+}
+
+/// How a followed stream ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The server closed it.
+    Closed,
+    /// It could not start; the message went to stderr.
+    Failed,
+}
+
+/// GET `path` and copy the body to stdout until the server ends it. A
+/// non-200 answer or a failed connection is reported on stderr as the
+/// reference's tail client does (`<url> Cannot read, status code 404`).
+pub async fn follow(endpoint: &Endpoint, path: &str) -> StreamEnd {
+    let url = format!("{}{}", endpoint.serverurl, path);
+    let response = match endpoint.open_stream(path).await {
+        Ok(r) => r,
+        Err(e) => {
+            report_stream_error(&url, &e);
+            return StreamEnd::Failed;
+        }
+    };
+    if response.status() != hyper::StatusCode::OK {
+        let _ = writeln!(
+            io::stderr(),
+            "{url} Cannot read, status code {}",
+            response.status().as_u16()
+        );
+        return StreamEnd::Failed;
+    }
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    let mut out = io::stdout().lock();
+                    if out.write_all(data).and_then(|()| out.flush()).is_err() {
+                        // Nobody reads our output any more.
+                        return StreamEnd::Closed;
+                    }
+                }
+            }
+            Err(_) => return StreamEnd::Closed,
+        }
+    }
+    StreamEnd::Closed
+}
+
+fn report_stream_error(url: &str, error: &CallError) {
+    let _ = writeln!(
+        io::stderr(),
+        "{url} Cannot connect, error: <class '{}'> ({error})",
+        error.python_class()
+    );
+}
+
+/// Lines typed on stdin, read by a thread that stops when this is
+/// dropped, so it never steals input from the shell afterwards.
+pub struct StdinLines {
+    pub lines: mpsc::UnboundedReceiver<String>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StdinLines {
+    /// Start reading. `None` arrives as a closed channel at end of input.
+    pub fn start() -> StdinLines {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::spawn(move || read_lines(&tx, &flag));
+        StdinLines { lines: rx, stop }
+    }
+}
+
+impl Drop for StdinLines {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the stdin reader looks at its stop flag.
+const POLL_TICK_MS: u16 = 100;
+
+/// Poll stdin with a short timeout so the stop flag is seen; read only
+/// what is there, so nothing beyond the lines handed out is consumed
+/// after stopping (a terminal hands out one line per read).
+fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &AtomicBool) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let fd = stdin.as_fd();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let tick = PollTimeout::from(POLL_TICK_MS);
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, tick) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+        let n = match nix::unistd::read(fd, &mut buf) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            if !pending.is_empty() {
+                let _ = tx.send(String::from_utf8_lossy(&pending).into_owned());
+            }
+            return;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            if tx.send(text).is_err() {
+                return;
+            }
+        }
+    }
+}
