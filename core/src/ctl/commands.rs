@@ -157,6 +157,7 @@ impl Controller {
         if !is_action(&cmd) {
             self.output(&format!("*** Unknown syntax: {}", line.trim()));
             self.exitstatus = exit::GENERIC;
+            self.flush();
             return Flow::Continue;
         }
         let flow = match self.dispatch(&cmd, &arg) {

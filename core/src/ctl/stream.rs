@@ -57,6 +57,16 @@ impl SigintWatch {
         );
         // SAFETY: the handler only does an async-signal-safe write(2).
         let previous = unsafe { sigaction(Signal::SIGINT, &action) }.map_err(io::Error::from)?;
+        if matches!(previous.handler(), SigHandler::SigIgn) {
+            // Started with Ctrl-C ignored (in the background, under nohup):
+            // keep it ignored, as the reference does.
+            // SAFETY: putting back the disposition we found.
+            unsafe {
+                let _ = sigaction(Signal::SIGINT, &previous);
+            }
+            SIGINT_PIPE.store(-1, Ordering::Relaxed);
+            return Err(io::Error::other("SIGINT is ignored"));
+        }
         Ok(SigintWatch {
             reader,
             _writer: write,
