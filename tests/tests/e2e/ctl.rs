@@ -33,10 +33,9 @@ impl Daemon {
     fn start(fixture: &str) -> Daemon {
         let sandbox = Sandbox::new();
         let port = free_port();
-        let template = std::fs::read_to_string(
-            workspace_root().join("tests/fixtures/ctl").join(fixture),
-        )
-        .expect("the fixture exists");
+        let template =
+            std::fs::read_to_string(workspace_root().join("tests/fixtures/ctl").join(fixture))
+                .expect("the fixture exists");
         let text = template
             .replace("@DIR@", &sandbox.path().display().to_string())
             .replace("@PORT@", &port.to_string());
@@ -103,9 +102,11 @@ impl Daemon {
 }
 
 fn free_port() -> u16 {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").expect("can bind an ephemeral port");
-    listener.local_addr().expect("a bound socket has an address").port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("can bind an ephemeral port");
+    listener
+        .local_addr()
+        .expect("a bound socket has an address")
+        .port()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +164,9 @@ fn normalise(text: &str) -> String {
         if let Some(after) = rest.strip_prefix(", uptime ") {
             let n = after
                 .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == ':' || *c == ' ' || c.is_ascii_alphabetic())
+                .take_while(|c| {
+                    c.is_ascii_digit() || *c == ':' || *c == ' ' || c.is_ascii_alphabetic()
+                })
                 .count();
             let n = after[..n].trim_end().len();
             words.push_str(", uptime UP");
@@ -194,7 +197,11 @@ fn assert_same(args: &[&str], ours: &Output, theirs: &Output) {
         normalise(&stderr_text(theirs)),
         "stderr of {args:?}"
     );
-    assert_eq!(ours.status.code(), theirs.status.code(), "exit code of {args:?}");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code of {args:?}"
+    );
 }
 
 /// For commands whose usage text is in our own words: the same first line
@@ -204,8 +211,15 @@ fn same_first_line(d: &Daemon, args: &[&str]) {
     let ours = d.ctl(Client::Ours, args);
     let first = |o: &Output| stdout_text(o).lines().next().unwrap_or("").to_string();
     assert_eq!(first(&ours), first(&theirs), "first line of {args:?}");
-    assert!(stdout_text(&ours).lines().count() > 1, "{args:?} shows its usage");
-    assert_eq!(ours.status.code(), theirs.status.code(), "exit code of {args:?}");
+    assert!(
+        stdout_text(&ours).lines().count() > 1,
+        "{args:?} shows its usage"
+    );
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code of {args:?}"
+    );
 }
 
 /// Run a state-changing command once per client, each time from the state
@@ -219,15 +233,27 @@ fn same_from(d: &Daemon, setup: &[&[&str]], settle: &[(&str, &str)], args: &[&st
 
 /// As [`same_from`], for the `all` forms whose lines come in the order the
 /// server finishes them: the same lines in any order.
-fn same_lines_from(d: &Daemon, setup: &[&[&str]], settle: &[(&str, &str)], args: &[&str]) -> Output {
+fn same_lines_from(
+    d: &Daemon,
+    setup: &[&[&str]],
+    settle: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let (ours, theirs) = both_from(d, setup, settle, args);
     let sorted = |o: &Output| {
-        let mut lines: Vec<String> = normalise(&stdout_text(o)).lines().map(String::from).collect();
+        let mut lines: Vec<String> = normalise(&stdout_text(o))
+            .lines()
+            .map(String::from)
+            .collect();
         lines.sort();
         lines
     };
     assert_eq!(sorted(&ours), sorted(&theirs), "lines of {args:?}");
-    assert_eq!(ours.status.code(), theirs.status.code(), "exit code of {args:?}");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code of {args:?}"
+    );
     ours
 }
 
@@ -332,18 +358,37 @@ fn ctl_process_control_commands_match_the_reference() {
     let d = Daemon::start("basic.conf");
     d.wait_states(SETTLED);
     let all_up: &[&[&str]] = &[&["start", "sleeper", "grp:*"], &["stop", "idle"]];
-    let up = &[("sleeper", "RUNNING"), ("grp:ga", "RUNNING"), ("grp:gb", "RUNNING")];
+    let up = &[
+        ("sleeper", "RUNNING"),
+        ("grp:ga", "RUNNING"),
+        ("grp:gb", "RUNNING"),
+    ];
     // Group results come in the order the server finishes them.
-    let out = same_lines_from(&d, all_up, up, &["stop", "sleeper", "grp:*", "idle", "nosuch", "nog:*"]);
+    let out = same_lines_from(
+        &d,
+        all_up,
+        up,
+        &["stop", "sleeper", "grp:*", "idle", "nosuch", "nog:*"],
+    );
     assert!(stdout_text(&out).contains("sleeper: stopped"));
     same_from(&d, all_up, up, &["restart", "sleeper", "grp:gb"]);
     same_lines_from(&d, all_up, up, &["signal", "HUP", "grp:*"]);
-    same_from(&d, all_up, up, &["signal", "USR1", "idle", "nosuch", "nog:*"]);
+    same_from(
+        &d,
+        all_up,
+        up,
+        &["signal", "USR1", "idle", "nosuch", "nog:*"],
+    );
     same_from(&d, all_up, up, &["signal", "BOGUS", "sleeper"]);
     same_from(&d, all_up, up, &["signal", "TERM", "grp:ga"]);
     let down: &[&[&str]] = &[&["stop", "sleeper", "grp:*", "idle"]];
     let stopped = &[("sleeper", "STOPPED"), ("grp:ga", "STOPPED")];
-    same_lines_from(&d, down, stopped, &["start", "sleeper", "grp:*", "nosuch", "nog:*"]);
+    same_lines_from(
+        &d,
+        down,
+        stopped,
+        &["start", "sleeper", "grp:*", "nosuch", "nog:*"],
+    );
     same_from(&d, down, stopped, &["start", "idle", "sleeper", "sleeper"]);
     same_from(&d, down, stopped, &["status", "sleeper", "grp:*"]);
     same_from(&d, all_up, up, &["start", "sleeper"]);
@@ -355,7 +400,11 @@ fn ctl_process_control_commands_match_the_reference() {
     let out = same_lines_from(&d, every, SETTLED, &["stop", "all"]);
     assert!(stdout_text(&out).contains("grp:ga: stopped"));
     let none_up: &[&[&str]] = &[&["stop", "all"]];
-    let all_down = &[("sleeper", "STOPPED"), ("catter", "STOPPED"), ("grp:gb", "STOPPED")];
+    let all_down = &[
+        ("sleeper", "STOPPED"),
+        ("catter", "STOPPED"),
+        ("grp:gb", "STOPPED"),
+    ];
     let out = same_lines_from(&d, none_up, all_down, &["start", "all"]);
     assert!(stdout_text(&out).contains("idle: started"));
 }
@@ -371,7 +420,10 @@ fn ctl_group_commands_and_config_changes_match_the_reference() {
         let text = std::fs::read_to_string(d.conf()).expect("config readable");
         let text = text
             .replace("[program:nolog]", "[program:nolog]\nenvironment=CHANGED=1")
-            .replace("[program:idle]\ncommand=sleep 1000\nautostart=false\nstartsecs=0\n", "")
+            .replace(
+                "[program:idle]\ncommand=sleep 1000\nautostart=false\nstartsecs=0\n",
+                "",
+            )
             + "\n[program:newbie]\ncommand=sleep 1000\nstartsecs=0\n";
         std::fs::write(d.conf(), text).expect("config writable");
     }
@@ -395,7 +447,10 @@ fn ctl_group_commands_and_config_changes_match_the_reference() {
          newbie: would be added\n  newbie: start\n"
     );
     let status = stdout_text(&ours.ctl(Client::Ours, &["status"]));
-    assert!(status.contains("idle ") && !status.contains("newbie"), "{status}");
+    assert!(
+        status.contains("idle ") && !status.contains("newbie"),
+        "{status}"
+    );
     compare(&["update", "nosuch", "newbie"]);
     compare(&["update"]);
     compare(&["update"]);
@@ -444,7 +499,11 @@ fn ctl_connection_failures_match_the_reference() {
     for cmd in [&["status"][..], &["avail"]] {
         let mut args = vec!["-s", "ftp://example.org"];
         args.extend_from_slice(cmd);
-        assert_same(&args, &Client::Ours.run(&args), &Client::Reference.run(&args));
+        assert_same(
+            &args,
+            &Client::Ours.run(&args),
+            &Client::Reference.run(&args),
+        );
     }
     // A socket file that nothing listens on is refused, not missing.
     let dead = sandbox.path().join("dead.sock");
@@ -516,7 +575,10 @@ fn ctl_command_line_options_match_the_reference() {
     for args in [&["-h"][..], &["--help"], &["-?"], &["--he", "status"]] {
         let ours = Client::Ours.run(args);
         assert_eq!(ours.status.code(), Some(0), "{args:?}");
-        assert!(stdout_text(&ours).contains("[options] [action [arguments]]"), "{args:?}");
+        assert!(
+            stdout_text(&ours).contains("[options] [action [arguments]]"),
+            "{args:?}"
+        );
         assert!(stdout_text(&ours).contains("--history_file"), "{args:?}");
     }
 }
@@ -543,9 +605,15 @@ fn ctl_shutdown_and_reload_match_the_reference() {
 fn ctl_status_json_and_exit_codes() {
     let d = Daemon::start("basic.conf");
     d.wait_states(SETTLED);
-    let out = d.ctl(Client::Ours, &["status", "--json", "sleeper", "idle", "nosuch"]);
+    let out = d.ctl(
+        Client::Ours,
+        &["status", "--json", "sleeper", "idle", "nosuch"],
+    );
     let text = stdout_text(&out);
-    assert!(text.starts_with("[\n  {\"namespec\": \"sleeper\", \"name\": \"sleeper\""), "{text}");
+    assert!(
+        text.starts_with("[\n  {\"namespec\": \"sleeper\", \"name\": \"sleeper\""),
+        "{text}"
+    );
     assert!(text.contains("\"statename\": \"STOPPED\""), "{text}");
     assert!(text.trim_end().ends_with(']'), "{text}");
     assert_eq!(text.matches("\"namespec\"").count(), 2, "{text}");
@@ -565,22 +633,44 @@ fn ctl_tail_follow_streams_until_ctrl_c() {
     d.wait_states(SETTLED);
     let url = d.http_url();
     for (args, expect) in [
-        (vec!["-s", url.as_str(), "tail", "-f", "talker", "stderr"], "err-line\n"),
-        (vec!["-s", url.as_str(), "tail", "-f", "catter"], "fresh-line\n"),
-        (vec!["-s", url.as_str(), "maintail", "-f"], "supervisord started"),
+        (
+            vec!["-s", url.as_str(), "tail", "-f", "talker", "stderr"],
+            "err-line\n",
+        ),
+        (
+            vec!["-s", url.as_str(), "tail", "-f", "catter"],
+            "fresh-line\n",
+        ),
+        (
+            vec!["-s", url.as_str(), "maintail", "-f"],
+            "spawned: 'idle'",
+        ),
     ] {
         let mut child = Streamer::spawn(&args);
         wait_for("the stream to start", DEADLINE, || {
-            child.stdout().contains("==> Press Ctrl-C to exit <==\n").then_some(())
+            child
+                .stdout()
+                .contains("==> Press Ctrl-C to exit <==\n")
+                .then_some(())
         });
         if args.contains(&"catter") {
             let mut f = Command::new(our_bin("supervisorctl"));
             f.args(["-s", url.as_str(), "fg", "catter"]);
             // Feed catter through fg so it prints something new.
             let out = run_with_stdin(&mut f, "fresh-line\n");
-            assert!(stdout_text(&out).ends_with("Exiting foreground\n"), "{}", stdout_text(&out));
+            assert!(
+                stdout_text(&out).ends_with("Exiting foreground\n"),
+                "{}",
+                stdout_text(&out)
+            );
         }
-        wait_for("the log text", DEADLINE, || child.stdout().contains(expect).then_some(()));
+        if args.contains(&"maintail") {
+            // Something new for the main log.
+            d.ctl(Client::Ours, &["start", "idle"]);
+        }
+        wait_for("the log text", DEADLINE, || {
+            child.stdout().contains(expect).then_some(())
+        });
         child.interrupt();
         let status = child.guard.wait_timeout(DEADLINE);
         assert_eq!(status.code(), Some(0), "{args:?}");
@@ -609,7 +699,9 @@ fn ctl_fg_sends_input_and_shows_output() {
     // Input to a process that died in between: "Process got killed".
     let mut cmd = Command::new(our_bin("supervisorctl"));
     cmd.args(["-s", url.as_str(), "fg", "catter"]);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut guard = ChildGuard::spawn(&mut cmd);
     let mut stdin = guard.child_mut().stdin.take().expect("stdin piped");
     let mut stdout = guard.child_mut().stdout.take().expect("stdout piped");
@@ -623,7 +715,10 @@ fn ctl_fg_sends_input_and_shows_output() {
     let _ = stdin.flush();
     guard.wait_timeout(DEADLINE);
     let text = reader.join().expect("reader thread");
-    assert!(text.ends_with("Process got killed\nExiting foreground\n"), "{text}");
+    assert!(
+        text.ends_with("Process got killed\nExiting foreground\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -671,7 +766,7 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
     term.send("vers\t\r");
     term.expect("4.3.0");
     term.send("pid slee\t\r");
-    let pid_line = term.expect_line_after("pid sleeper ");
+    let pid_line = term.expect_line_after("pid sleeper");
     assert!(pid_line.trim().parse::<u32>().is_ok(), "{pid_line:?}");
     // Group names complete as group:name and group:*.
     term.send("status grp:\t\t");
@@ -688,7 +783,10 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
     let status = term.guard.wait_timeout(DEADLINE);
     assert_eq!(status.code(), Some(0));
     let saved = std::fs::read_to_string(&history).expect("history file written");
-    assert!(saved.contains("pid sleeper") && saved.contains("tail -f talker"), "{saved}");
+    assert!(
+        saved.contains("pid sleeper") && saved.contains("tail -f talker"),
+        "{saved}"
+    );
 }
 
 #[test]
@@ -787,7 +885,10 @@ struct Streamer {
 impl Streamer {
     fn spawn(args: &[&str]) -> Streamer {
         let mut cmd = Command::new(our_bin("supervisorctl"));
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut guard = ChildGuard::spawn(&mut cmd);
         let stdout = guard.child_mut().stdout.take().expect("stdout piped");
         let buf = collect(stdout);
@@ -812,7 +913,9 @@ fn collect(mut from: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
             if n == 0 {
                 break;
             }
-            sink.lock().expect("buffer lock").extend_from_slice(&chunk[..n]);
+            sink.lock()
+                .expect("buffer lock")
+                .extend_from_slice(&chunk[..n]);
         }
     });
     buf
@@ -832,7 +935,9 @@ struct TerminalChild {
 
 impl TerminalChild {
     fn wait_timeout(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        wait_for("the shell to exit", timeout, || self.child.try_wait().ok().flatten())
+        wait_for("the shell to exit", timeout, || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 }
 
@@ -886,7 +991,9 @@ impl Terminal {
     }
 
     fn send(&mut self, keys: &str) {
-        self.master.write_all(keys.as_bytes()).expect("can type on the pty");
+        self.master
+            .write_all(keys.as_bytes())
+            .expect("can type on the pty");
         // Let each key batch be read on its own, as typed keys would be:
         // wait (briefly, polling) for the echo before typing on.
         let before = self.buf.lock().expect("buffer lock").len();
@@ -907,9 +1014,11 @@ impl Terminal {
     }
 
     fn expect_count(&self, what: &str, count: usize) {
-        wait_for(&format!("{what:?} x{count} on the terminal"), DEADLINE, || {
-            (self.text().matches(what).count() >= count).then_some(())
-        });
+        wait_for(
+            &format!("{what:?} x{count} on the terminal"),
+            DEADLINE,
+            || (self.text().matches(what).count() >= count).then_some(()),
+        );
     }
 
     /// The line printed after the (echoed) `marker`.
