@@ -938,10 +938,13 @@ impl Loader {
             },
         };
         if numprocs > 1 && !name_template.contains("%(process_num)") {
-            let value = name_raw.clone().or_else(|| self.raw(section, "numprocs"));
+            let (option, value) = match &name_raw {
+                Some(v) => ("process_name", Some(v.clone())),
+                None => ("numprocs", self.raw(section, "numprocs")),
+            };
             self.error_at(
                 section,
-                "process_name",
+                option,
                 value.as_ref(),
                 format!(
                     "with numprocs = {numprocs}, process_name must contain %(process_num) \

@@ -13,6 +13,7 @@ pub mod expand;
 pub mod ini;
 pub mod load;
 pub mod model;
+pub mod summary;
 pub mod types;
 
 pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
@@ -20,4 +21,5 @@ pub use diff::{ConfigDiff, diff};
 pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
+pub use summary::summary;
 pub use types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
