@@ -3,3 +3,4 @@
 //! One test binary, one module per area.
 
 mod reference;
+mod config_golden;
