@@ -48,3 +48,100 @@ pub fn diff<'a>(old: &'a [GroupConfig], new: &'a [GroupConfig]) -> ConfigDiff<'a
         removed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::{LoadOptions, load_config_with};
+    use crate::config::model::Config;
+
+    fn load(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, text).unwrap();
+        let options = LoadOptions {
+            host_node_name: "node".into(),
+            ..LoadOptions::default()
+        };
+        load_config_with(&path, &options).unwrap()
+    }
+
+    fn names(list: &[&GroupConfig]) -> Vec<String> {
+        list.iter().map(|g| g.name.clone()).collect()
+    }
+
+    const BASE: &str = "[supervisord]\n[program:a]\ncommand=/bin/a\n[program:b]\ncommand=/bin/b\n";
+
+    #[test]
+    fn identical_configs_have_no_difference() {
+        let old = load(BASE);
+        let new = load(BASE);
+        assert!(diff(&old.groups, &new.groups).is_empty());
+    }
+
+    #[test]
+    fn added_changed_removed() {
+        let old = load(BASE);
+        let new = load("[supervisord]\n[program:a]\ncommand=/bin/a2\n[program:c]\ncommand=/bin/c\n");
+        let d = diff(&old.groups, &new.groups);
+        assert_eq!(names(&d.added), vec!["c"]);
+        assert_eq!(names(&d.changed), vec!["a"]);
+        assert_eq!(names(&d.removed), vec!["b"]);
+    }
+
+    #[test]
+    fn auto_logfile_on_either_side_is_not_a_change() {
+        let old = load(BASE);
+        let new = load(
+            "[supervisord]\n[program:a]\ncommand=/bin/a\nstdout_logfile=/tmp/a.log\n\
+             [program:b]\ncommand=/bin/b\n",
+        );
+        assert!(diff(&old.groups, &new.groups).is_empty());
+        let none = load(
+            "[supervisord]\n[program:a]\ncommand=/bin/a\nstdout_logfile=NONE\n\
+             [program:b]\ncommand=/bin/b\n",
+        );
+        let with_path = load(
+            "[supervisord]\n[program:a]\ncommand=/bin/a\nstdout_logfile=/tmp/a.log\n\
+             [program:b]\ncommand=/bin/b\n",
+        );
+        assert_eq!(names(&diff(&none.groups, &with_path.groups).changed), vec!["a"]);
+    }
+
+    #[test]
+    fn group_priority_numprocs_and_environment_changes_count() {
+        let old = load(BASE);
+        for changed in [
+            "[supervisord]\n[program:a]\ncommand=/bin/a\npriority=1\n[program:b]\ncommand=/bin/b\n",
+            "[supervisord]\n[program:a]\ncommand=/bin/a\nnumprocs=2\nprocess_name=%(process_num)s\n\
+             [program:b]\ncommand=/bin/b\n",
+            "[supervisord]\nenvironment=X=1\n[program:a]\ncommand=/bin/a\n[program:b]\ncommand=/bin/b\n",
+        ] {
+            let new = load(changed);
+            let d = diff(&old.groups, &new.groups);
+            assert!(!d.changed.is_empty(), "{changed}");
+        }
+    }
+
+    #[test]
+    fn kinds_compare_as_the_reference_does() {
+        let program = load("[supervisord]\n[program:a]\ncommand=/bin/a\n");
+        let listener = load("[supervisord]\n[eventlistener:a]\ncommand=/bin/a\nevents=TICK_5\npriority=999\n");
+        assert_eq!(names(&diff(&program.groups, &listener.groups).changed), vec!["a"]);
+        assert_eq!(names(&diff(&listener.groups, &program.groups).changed), vec!["a"]);
+        let fcgi = load(
+            "[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9000\n",
+        );
+        // A program group compares as the fcgi group's base class: equal.
+        assert!(diff(&fcgi.groups, &program.groups).changed.is_empty());
+        assert_eq!(names(&diff(&program.groups, &fcgi.groups).changed), vec!["a"]);
+        let moved = load(
+            "[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9001\n",
+        );
+        assert_eq!(names(&diff(&fcgi.groups, &moved.groups).changed), vec!["a"]);
+        let more_events = load(
+            "[supervisord]\n[eventlistener:a]\ncommand=/bin/a\nevents=TICK_5,TICK_60\npriority=999\n",
+        );
+        assert_eq!(names(&diff(&listener.groups, &more_events.groups).changed), vec!["a"]);
+    }
+}

@@ -189,6 +189,12 @@ fn dedup(errors: Vec<ConfigError>) -> ConfigErrors {
             unique.push(e);
         }
     }
+    // In file order, so the list reads top to bottom like the file; the
+    // sort is stable, so errors of one line keep the order found.
+    unique.sort_by(|a, b| {
+        (a.file.is_some(), &a.file, a.line.unwrap_or(usize::MAX))
+            .cmp(&(b.file.is_some(), &b.file, b.line.unwrap_or(usize::MAX)))
+    });
     ConfigErrors(unique)
 }
 
@@ -1251,4 +1257,196 @@ fn parse_fcgi_socket(
         }
     }
     Err("bad socket format: expected unix:///absolute/path or tcp://host:port".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Loaded {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        result: Result<Config, ConfigErrors>,
+    }
+
+    fn load_env(text: &str, env: &[(&str, &str)]) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, text).unwrap();
+        let options = LoadOptions {
+            environ: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            host_node_name: "node1".into(),
+            cli_user: None,
+        };
+        let result = load_config_with(&path, &options);
+        Loaded {
+            _dir: dir,
+            path,
+            result,
+        }
+    }
+
+    fn ok(text: &str) -> Config {
+        load_env(text, &[]).result.unwrap()
+    }
+
+    fn errors(text: &str) -> Vec<ConfigError> {
+        load_env(text, &[]).result.unwrap_err().0
+    }
+
+    #[test]
+    fn defaults_of_every_program_option() {
+        let c = ok("[supervisord]\n[program:p]\ncommand=/bin/p\n");
+        let p = &c.groups[0].processes[0];
+        assert_eq!(p.name, "p");
+        assert_eq!(p.priority, 999);
+        assert!(p.autostart);
+        assert_eq!(p.autorestart, types::AutoRestart::Unexpected);
+        assert_eq!((p.startsecs, p.startretries, p.stopwaitsecs), (1, 3, 10));
+        assert_eq!(p.stopsignal, 15);
+        assert_eq!(p.exitcodes, vec![0]);
+        assert!(!p.stopasgroup && !p.killasgroup && !p.redirect_stderr);
+        assert_eq!(p.stdout.logfile, LogFile::Auto);
+        assert_eq!(p.stdout.maxbytes, 50 << 20);
+        assert_eq!(p.stdout.backups, 10);
+        assert_eq!(p.umask, None);
+        assert_eq!(p.serverurl, None);
+        let s = &c.supervisord;
+        assert_eq!(s.umask, 0o22);
+        assert_eq!(s.minfds, 1024);
+        assert_eq!(s.minprocs, 200);
+        assert_eq!(s.identifier, "supervisor");
+        assert_eq!(s.loglevel, types::LogLevel::Info);
+    }
+
+    #[test]
+    fn numprocs_expand_per_process_and_sort() {
+        let c = ok("[supervisord]\n[program:w]\ncommand=/bin/w %(process_num)d\n\
+                    process_name=%(program_name)s_%(process_num)02d\nnumprocs=3\nnumprocs_start=9\n\
+                    environment=N=%(process_num)d\n");
+        let g = &c.groups[0];
+        let names: Vec<_> = g.processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["w_09", "w_10", "w_11"]);
+        assert_eq!(g.processes[1].command, "/bin/w 10");
+        assert_eq!(g.processes[2].environment["N"], "11");
+    }
+
+    #[test]
+    fn env_names_from_process_supervisord_and_program() {
+        let loaded = load_env(
+            "[supervisord]\nenvironment=G=global,S=sup\n[program:p]\n\
+             command=%(ENV_OUTER)s %(ENV_G)s %(ENV_OWN)s %(ENV_S)s\nenvironment=OWN=mine,S=prog\n",
+            &[("OUTER", "out")],
+        );
+        let c = loaded.result.unwrap();
+        let p = &c.groups[0].processes[0];
+        assert_eq!(p.command, "out global mine prog");
+        assert_eq!(p.environment["G"], "global");
+        assert_eq!(p.environment["S"], "prog");
+    }
+
+    #[test]
+    fn every_error_is_reported_with_location() {
+        let errs = errors(
+            "[supervisord]\nminfds=x\n[program:a]\ncommand=/bin/a\nstartsecs=y\nautostart=maybe\n\
+             [program:b]\nstopsignal=NOPE\n",
+        );
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 5, "{text:#?}");
+        assert_eq!(errs[0].option.as_deref(), Some("minfds"));
+        assert_eq!(errs[0].line, Some(2));
+        assert_eq!(errs[0].value.as_deref(), Some("x"));
+        assert!(text[1].contains("[program:a] startsecs = 'y'"), "{text:#?}");
+        assert!(text[2].contains("autostart = 'maybe'"), "{text:#?}");
+        assert!(text.iter().any(|t| t.contains("stopsignal = 'NOPE'")));
+        assert!(text.iter().any(|t| t.contains("[program:b]") && t.contains("command")));
+    }
+
+    #[test]
+    fn expansion_errors_name_the_missing_key_and_what_is_available() {
+        let errs = errors("[supervisord]\n[program:a]\ncommand=%(nope)s\n");
+        let text = errs[0].to_string();
+        assert!(text.contains("%(nope)"), "{text}");
+        assert!(text.contains("program_name"), "{text}");
+    }
+
+    #[test]
+    fn include_reads_sorted_matches_with_their_own_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf_d = dir.path().join("conf.d");
+        std::fs::create_dir(&conf_d).unwrap();
+        std::fs::write(conf_d.join("b.ini"), "[program:b]\ncommand=%(here)s/b\n").unwrap();
+        std::fs::write(conf_d.join("a.ini"), "[program:a]\ncommand=%(here)s/a\n").unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "[supervisord]\nidentifier=%(here)s\n[include]\nfiles=conf.d/*.ini none/*.x\n",
+        )
+        .unwrap();
+        let c = load_config_with(&path, &LoadOptions::default()).unwrap();
+        assert_eq!(c.supervisord.identifier, dir.path().to_string_lossy());
+        assert_eq!(
+            c.groups[0].processes[0].command,
+            format!("{}/a", conf_d.display())
+        );
+        let texts: Vec<&str> = c.messages.iter().map(|m| m.text.as_str()).collect();
+        assert!(texts[0].starts_with("Included extra file \""));
+        assert!(texts[0].ends_with("a.ini\" during parsing"));
+        assert!(texts[1].ends_with("b.ini\" during parsing"));
+        assert!(texts[2].starts_with("No file matches via include \""));
+        assert_eq!(c.messages[2].level, MessageLevel::Warn);
+    }
+
+    #[test]
+    fn heterogeneous_group_keeps_listed_order_and_excludes_members() {
+        let c = ok("[supervisord]\n[group:g]\nprograms=z,a\npriority=5\n\
+                    [program:a]\ncommand=/a\npriority=1\n[program:z]\ncommand=/z\npriority=9\n\
+                    [program:solo]\ncommand=/s\n");
+        assert_eq!(c.groups.len(), 2);
+        assert_eq!(c.groups[0].name, "g");
+        let names: Vec<_> = c.groups[0].processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["z", "a"]);
+        assert_eq!(c.groups[1].name, "solo");
+    }
+
+    #[test]
+    fn servers_and_default_serverurl() {
+        let c = ok("[supervisord]\n[inet_http_server]\nport=127.0.0.1:9001\n\
+                    [unix_http_server]\nfile=%(here)s/s.sock\nchmod=0777\n");
+        assert_eq!(c.inet_http_servers[0].port, 9001);
+        assert_eq!(c.unix_http_servers[0].chmod, 0o777);
+        assert_eq!(
+            c.default_serverurl(),
+            Some(format!("unix://{}/s.sock", c.here.display()))
+        );
+        let errs = errors("[supervisord]\n[inet_http_server]\nport=9001\npassword=p\n");
+        assert!(errs[0].to_string().contains("password"));
+    }
+
+    #[test]
+    fn missing_file_and_missing_supervisord_section() {
+        let loaded = load_env("[program:x]\ncommand=/x\n", &[]);
+        let errs = loaded.result.unwrap_err();
+        assert!(errs.to_string().contains("[supervisord]"));
+        assert!(errs.0[0].file.as_deref() == Some(loaded.path.as_path()));
+        let missing = load_config_with(Path::new("/nonexistent/s.conf"), &LoadOptions::default());
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "could not find config file /nonexistent/s.conf"
+        );
+    }
+
+    #[test]
+    fn cli_user_replaces_the_files_user_before_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, "[supervisord]\nuser=nosuchuser_xyz\n").unwrap();
+        let options = LoadOptions {
+            cli_user: Some("root".into()),
+            ..LoadOptions::default()
+        };
+        let c = load_config_with(&path, &options).unwrap();
+        assert_eq!(c.supervisord.user.map(|u| u.uid), Some(0));
+        assert!(load_config_with(&path, &LoadOptions::default()).is_err());
+    }
 }
