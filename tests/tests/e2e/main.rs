@@ -4,3 +4,4 @@
 
 mod reference;
 mod config_golden;
+mod config_cli;
