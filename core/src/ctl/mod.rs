@@ -24,6 +24,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::config::ctl as ctl_config;
 use commands::{Connection, Controller};
 use options::{Exit, FileSettings};
 
@@ -91,23 +92,25 @@ fn usage_error(progname: &Path, msg: &str) -> i32 {
     commands::exit::INVALID_ARGS
 }
 
-/// The config file the search order finds. The search belongs to the
-/// config layer (`config::ctl::find_config_file`); until it is merged
-/// into this build none is searched, and only `-c` names one.
-fn find_config(_progname: &Path) -> Option<PathBuf> {
-    None
+/// The config file the search order finds (the config layer owns the
+/// order, shared with supervisord).
+fn find_config(progname: &Path) -> Option<PathBuf> {
+    ctl_config::find_config_file(progname)
 }
 
-/// The `[supervisorctl]` settings of `path`, through the config layer
-/// (`config::ctl::load_ctl_config`). Until that layer is merged into this
-/// build, a named file is refused with a clear message rather than half
-/// read.
+/// The `[supervisorctl]` settings of `path`, read by the config layer.
+/// A missing file gets the reference's wording, which scripts may match.
 fn read_config(path: &Path) -> Result<FileSettings, String> {
     if !path.exists() {
         return Err(format!("could not find config file {}", path.display()));
     }
-    Err(format!(
-        "cannot read config file {}: this build has no config reader yet; use -s, -u and -p",
-        path.display()
-    ))
+    let config = ctl_config::load_ctl_config(path).map_err(|e| e.to_string())?;
+    Ok(FileSettings {
+        serverurl: config.serverurl,
+        username: config.username,
+        password: config.password,
+        prompt: config.prompt,
+        history_file: config.history_file,
+        warnings: config.warnings,
+    })
 }

@@ -1032,3 +1032,66 @@ impl Terminal {
         })
     }
 }
+
+#[test]
+fn ctl_config_file_settings_match_the_reference() {
+    let d = Daemon::start("basic.conf");
+    d.wait_states(SETTLED);
+    let conf = d.conf().display().to_string();
+    let cases: &[&[&str]] = &[
+        &["-c", &conf, "status", "sleeper"],
+        &["--configuration", &conf, "pid", "sleeper", "nosuch"],
+        // The command line wins over the file.
+        &["-c", &conf, "-s", "unix:///nonexistent.sock", "status"],
+    ];
+    for args in cases {
+        assert_same(args, &Client::Ours.run(args), &Client::Reference.run(args));
+    }
+    // Found by the search order: ./supervisord.conf in the working dir.
+    let here = |client: Client| {
+        run_with_timeout(
+            Command::new(client.bin())
+                .args(["status", "grp:*"])
+                .current_dir(d.sandbox.path()),
+            DEADLINE,
+        )
+    };
+    let ours = here(Client::Ours);
+    assert_same(
+        &["<searched> status grp:*"],
+        &ours,
+        &here(Client::Reference),
+    );
+    assert!(
+        stdout_text(&ours).contains("grp:ga"),
+        "{}",
+        stdout_text(&ours)
+    );
+
+    // prompt and a relative unix:// serverurl from the file; a
+    // [ctlplugin:x] section is ignored with a one-line warning.
+    let extra = d.sandbox.write(
+        "ctl.conf",
+        "[supervisorctl]\nserverurl=unix://%(here)s/supervisor.sock\nprompt=mine\n\
+         [ctlplugin:twiddler]\nsupervisor.ctl_factory = x.y:z\n",
+    );
+    let mut cmd = Command::new(our_bin("supervisorctl"));
+    cmd.arg("-c").arg(&extra);
+    let out = run_with_stdin(&mut cmd, "version\n");
+    let text = stdout_text(&out);
+    assert!(text.contains("mine> 4.3.0\n"), "{text}");
+    let warnings = stderr_text(&out);
+    assert_eq!(warnings.lines().count(), 1, "{warnings}");
+    assert!(warnings.contains("[ctlplugin:twiddler]"), "{warnings}");
+
+    // A config without [supervisorctl] is a usage error.
+    let bare = d.sandbox.write("bare.conf", "[supervisord]\n");
+    let bare = bare.display().to_string();
+    let out = Client::Ours.run(&["-c", &bare, "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_text(&out).contains("[supervisorctl]"),
+        "{}",
+        stderr_text(&out)
+    );
+}
