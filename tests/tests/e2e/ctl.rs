@@ -725,7 +725,11 @@ fn ctl_fg_sends_input_and_shows_output() {
 fn ctl_shell_on_a_pipe_matches_the_reference() {
     let d = Daemon::start("basic.conf");
     d.wait_states(SETTLED);
-    let script = "status sleeper grp:*\n\nversion\nbogus\n?\nstart nosuch\n";
+    let script = format!(
+        "status sleeper grp:*\n\nversion\nbogus\n?\nstart nosuch\nopen {}\nopen ftp://x\n",
+        d.unix_url()
+    );
+    let script = script.as_str();
     let mut outs = Vec::new();
     for client in [Client::Ours, Client::Reference] {
         let url = d.unix_url();
@@ -778,6 +782,15 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
     term.send("\x03");
     term.send("version\r");
     term.expect_count("4.3.0", 2);
+    // Ctrl-C detaches fg, and the shell reads its own input again.
+    term.send("fg catter\r");
+    term.expect_count("==> Press Ctrl-C to exit <==", 2);
+    term.send("typed into catter\r");
+    term.expect_count("typed into catter", 2);
+    term.send("\x03");
+    term.expect("Exiting foreground");
+    term.send("version\r");
+    term.expect_count("4.3.0", 3);
     // Ctrl-D leaves with status 0 and the history is kept.
     term.send("\x04");
     let status = term.guard.wait_timeout(DEADLINE);
@@ -1094,4 +1107,31 @@ fn ctl_config_file_settings_match_the_reference() {
         "{}",
         stderr_text(&out)
     );
+}
+
+#[test]
+fn ctl_shell_asks_for_credentials_when_the_server_wants_them() {
+    let d = Daemon::start("auth.conf");
+    let url = d.http_url();
+    let mut cmd = Command::new(our_bin("supervisorctl"));
+    cmd.args(["-s", url.as_str()]);
+    let out = run_with_stdin(&mut cmd, "admin\n123\nversion\n");
+    let text = normalise(&stdout_text(&out));
+    assert!(
+        text.starts_with("Server requires authentication\nUsername:Password:\nsleeper "),
+        "{text}"
+    );
+    assert!(text.contains("supervisor> 4.3.0\n"), "{text}");
+    assert_eq!(out.status.code(), Some(0));
+    // Wrong credentials: asked again on the next command, never a crash.
+    let mut cmd = Command::new(our_bin("supervisorctl"));
+    cmd.args(["-s", url.as_str()]);
+    let out = run_with_stdin(&mut cmd, "admin\nwrong\n");
+    let text = stdout_text(&out);
+    assert_eq!(
+        text.matches("Server requires authentication").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(0));
 }
