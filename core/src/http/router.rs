@@ -95,7 +95,10 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
             .map(HeaderValue::as_bytes);
         match credentials.check(authorization) {
             Verdict::Allowed => {}
-            Verdict::Unauthorized => return unauthorized(),
+            Verdict::Unauthorized => {
+                drain_body(&state.limits, request).await;
+                return unauthorized();
+            }
             Verdict::Malformed => return error_page(StatusCode::BAD_REQUEST),
         }
     }
@@ -135,6 +138,15 @@ pub fn error_page(status: StatusCode) -> Response {
         status.as_u16()
     );
     (status, [(header::CONTENT_TYPE, "text/html")], body).into_response()
+}
+
+/// Read and drop what the client is still sending (bounded by the body
+/// limit and the idle timeout) before answering. Clients such as Python's
+/// http.client send the body after the headers; closing on them first
+/// makes their send fail with a broken pipe instead of showing the 401.
+async fn drain_body(limits: &Limits, request: Request) {
+    let body = http_body_util::Limited::new(request.into_body(), limits.max_body_bytes);
+    let _ = tokio::time::timeout(limits.idle_timeout, http_body_util::BodyExt::collect(body)).await;
 }
 
 /// The reference's 401: the challenge, and the connection closed (the

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn text_is_the_name_or_name_colon_extra() {
         assert_eq!(Fault::new(code::UNKNOWN_METHOD).text, "UNKNOWN_METHOD");
-        assert_eq!(Fault::with_extra(code::BAD_NAME, "foo").text, "BAD_NAME: foo");
+        assert_eq!(
+            Fault::with_extra(code::BAD_NAME, "foo").text,
+            "BAD_NAME: foo"
+        );
         assert_eq!(Fault::new(12345).text, "UNKNOWN");
     }
 

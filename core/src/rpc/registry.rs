@@ -70,7 +70,9 @@ pub trait RpcNamespace: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// The name is empty, contains a dot, or is the reserved `system`.
-    #[error("invalid XML-RPC namespace name {0:?}: it must be non-empty, without '.', and not 'system'")]
+    #[error(
+        "invalid XML-RPC namespace name {0:?}: it must be non-empty, without '.', and not 'system'"
+    )]
     InvalidNamespaceName(String),
     /// Another namespace of that name is registered.
     #[error("an XML-RPC namespace named {0:?} is already registered")]

@@ -187,7 +187,7 @@ impl Registry {
         };
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
-            let outcome = match self.multicall_entry(call) {
+            let outcome = match self.multicall_entry(call)? {
                 Resolved::Ready(result) => result,
                 Resolved::Running(future) => CatchPanic(future).await,
             };
@@ -202,47 +202,52 @@ impl Registry {
         Ok(Value::Array(results))
     }
 
-    /// Validate one `{methodName, params}` entry of a multicall and start it.
-    /// Malformed entries get the faults the reference's Python produces
-    /// for them, `AttributeError` texts included.
-    fn multicall_entry(&self, call: Value) -> Resolved {
-        let failed = |text: String| {
-            Resolved::Ready(Err(Fault::verbatim(code::FAILED, format!("FAILED: {text}")).into()))
-        };
+    /// Validate one `{methodName, params}` entry of a multicall and start
+    /// it. Malformed entries get the faults the reference's Python produces
+    /// for them, `AttributeError` texts included; `Err` fails the whole
+    /// multicall.
+    fn multicall_entry(&self, call: Value) -> Result<Resolved, CallError> {
+        let ready_fault = |fault: Fault| Ok(Resolved::Ready(Err(fault.into())));
+        // The reference reads the entry's keys outside its error handling,
+        // so an entry that is not a struct fails the whole request (HTTP
+        // 500); so does ours.
         let Value::Struct(mut call) = call else {
-            return failed(attribute_error(&call, "get"));
+            return Err(CallError::Internal(attribute_error(&call, "get")));
         };
         let name = match call.remove("methodName") {
             None | Some(Value::Nil) => {
-                return Resolved::Ready(Err(Fault::with_extra(
+                return ready_fault(Fault::with_extra(
                     code::INCORRECT_PARAMETERS,
                     "No methodName",
-                )
-                .into()));
+                ));
             }
             Some(Value::String(name)) => name,
-            Some(other) => return failed(attribute_error(&other, "split")),
+            Some(other) => {
+                let text = format!("FAILED: {}", attribute_error(&other, "split"));
+                return ready_fault(Fault::verbatim(code::FAILED, text));
+            }
         };
         if name == "system.multicall" {
-            return Resolved::Ready(Err(Fault::with_extra(
+            return ready_fault(Fault::with_extra(
                 code::INCORRECT_PARAMETERS,
                 "Recursive system.multicall forbidden",
-            )
-            .into()));
+            ));
         }
         let params = match call.remove("params") {
             None => Vec::new(),
             Some(Value::Array(params)) => params,
-            // The reference unpacks whatever it got with `*params`; only
-            // an array is meaningful, anything else is refused plainly.
+            // The reference calls `method(*params)`: a string spreads into
+            // its characters and a struct into its keys; anything else is
+            // a TypeError, i.e. INCORRECT_PARAMETERS once the method is
+            // known to exist.
+            Some(Value::String(text)) => text.chars().map(|c| Value::String(c.into())).collect(),
+            Some(Value::Struct(members)) => members.into_keys().map(Value::String).collect(),
             Some(_) if self.describe(&name).is_none() => {
-                return Resolved::Ready(Err(Fault::new(code::UNKNOWN_METHOD).into()));
+                return ready_fault(Fault::new(code::UNKNOWN_METHOD));
             }
-            Some(_) => {
-                return Resolved::Ready(Err(Fault::new(code::INCORRECT_PARAMETERS).into()));
-            }
+            Some(_) => return ready_fault(Fault::new(code::INCORRECT_PARAMETERS)),
         };
-        self.resolve(&name, params)
+        Ok(self.resolve(&name, params))
     }
 }
 

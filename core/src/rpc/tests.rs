@@ -92,7 +92,10 @@ fn fault(code: i32, text: &str) -> Result<Value, CallError> {
 
 #[tokio::test]
 async fn list_methods_is_sorted_and_includes_system() {
-    let names = registry().dispatch("system.listMethods", vec![]).await.unwrap();
+    let names = registry()
+        .dispatch("system.listMethods", vec![])
+        .await
+        .unwrap();
     let expected: Vec<Value> = [
         "system.listMethods",
         "system.methodHelp",
@@ -144,7 +147,9 @@ async fn calls_reach_their_namespace_with_params_in_order() {
         Ok(Value::Array(params))
     );
     assert_eq!(
-        registry.dispatch("test.fail", vec![Value::Integer(10)]).await,
+        registry
+            .dispatch("test.fail", vec![Value::Integer(10)])
+            .await,
         fault(10, "BAD_NAME: asked")
     );
 }
@@ -153,7 +158,9 @@ async fn calls_reach_their_namespace_with_params_in_order() {
 async fn method_help_and_signature() {
     let registry = registry();
     assert_eq!(
-        registry.dispatch("system.methodHelp", vec![s("test.echo")]).await,
+        registry
+            .dispatch("system.methodHelp", vec![s("test.echo")])
+            .await,
         Ok(s("Echo.\n@return array r"))
     );
     assert_eq!(
@@ -174,7 +181,12 @@ async fn method_help_and_signature() {
         .unwrap();
     assert!(matches!(help, Value::String(ref h) if h.contains("@return array")));
     for method in ["system.methodHelp", "system.methodSignature"] {
-        for unknown in [s("test.nope"), s("nope"), s("test.echo.x"), Value::Integer(5)] {
+        for unknown in [
+            s("test.nope"),
+            s("nope"),
+            s("test.echo.x"),
+            Value::Integer(5),
+        ] {
             assert_eq!(
                 registry.dispatch(method, vec![unknown]).await,
                 fault(4, "SIGNATURE_UNSUPPORTED")
@@ -208,14 +220,19 @@ async fn multicall_results_are_bare_values_or_fault_structs() {
     let registry = registry();
     let calls = vec![
         call_struct(Some(s("test.echo")), Some(vec![s("x")])),
-        call_struct(Some(s("system.methodSignature")), Some(vec![s("test.fail")])),
+        call_struct(
+            Some(s("system.methodSignature")),
+            Some(vec![s("test.fail")]),
+        ),
         call_struct(Some(s("test.fail")), Some(vec![Value::Integer(70)])),
         call_struct(Some(s("test.nope")), None),
         call_struct(None, Some(vec![])),
         call_struct(Some(Value::Nil), None),
-        call_struct(Some(s("system.multicall")), Some(vec![Value::Array(vec![])])),
+        call_struct(
+            Some(s("system.multicall")),
+            Some(vec![Value::Array(vec![])]),
+        ),
         call_struct(Some(Value::Integer(5)), None),
-        s("not a struct"),
         call_struct(Some(s("test.echo")), None),
     ];
     let results = registry
@@ -232,18 +249,65 @@ async fn multicall_results_are_bare_values_or_fault_structs() {
             f(1, "UNKNOWN_METHOD"),
             f(2, "INCORRECT_PARAMETERS: No methodName"),
             f(2, "INCORRECT_PARAMETERS: No methodName"),
-            f(2, "INCORRECT_PARAMETERS: Recursive system.multicall forbidden"),
+            f(
+                2,
+                "INCORRECT_PARAMETERS: Recursive system.multicall forbidden"
+            ),
             f(
                 30,
                 "FAILED: <class 'AttributeError'>:'int' object has no attribute 'split'"
             ),
-            f(
-                30,
-                "FAILED: <class 'AttributeError'>:'str' object has no attribute 'get'"
-            ),
             Value::Array(vec![]),
         ])
     );
+}
+
+#[tokio::test]
+async fn multicall_spreads_params_as_python_does() {
+    let registry = registry();
+    let spread = |params: Value| {
+        let mut members = BTreeMap::new();
+        members.insert("methodName".to_owned(), s("test.echo"));
+        members.insert("params".to_owned(), params);
+        Value::Struct(members)
+    };
+    let mut keys = BTreeMap::new();
+    keys.insert("k1".to_owned(), Value::Integer(1));
+    keys.insert("k2".to_owned(), Value::Integer(2));
+    let calls = vec![
+        spread(s("ab")),
+        spread(Value::Struct(keys)),
+        spread(Value::Integer(5)),
+        spread(Value::Nil),
+    ];
+    let results = registry
+        .dispatch("system.multicall", vec![Value::Array(calls)])
+        .await
+        .unwrap();
+    assert_eq!(
+        results,
+        Value::Array(vec![
+            Value::Array(vec![s("a"), s("b")]),
+            Value::Array(vec![s("k1"), s("k2")]),
+            Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
+            Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_multicall_entry_that_is_not_a_struct_fails_the_whole_call() {
+    // The reference answers HTTP 500 (its AttributeError escapes).
+    for entry in [s("not a struct"), Value::Integer(7)] {
+        let calls = vec![call_struct(Some(s("test.echo")), None), entry];
+        let outcome = registry()
+            .dispatch("system.multicall", vec![Value::Array(calls)])
+            .await;
+        assert!(
+            matches!(outcome, Err(CallError::Internal(_))),
+            "{outcome:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -267,8 +331,14 @@ async fn multicall_argument_errors() {
 async fn multicall_awaits_deferred_calls_in_order() {
     let registry = registry();
     let calls = vec![
-        call_struct(Some(s("test.slow")), Some(vec![Value::Integer(300), s("first")])),
-        call_struct(Some(s("test.slow")), Some(vec![Value::Integer(10), s("second")])),
+        call_struct(
+            Some(s("test.slow")),
+            Some(vec![Value::Integer(300), s("first")]),
+        ),
+        call_struct(
+            Some(s("test.slow")),
+            Some(vec![Value::Integer(10), s("second")]),
+        ),
         call_struct(Some(s("test.echo")), Some(vec![])),
     ];
     let started = tokio::time::Instant::now();
@@ -334,7 +404,10 @@ async fn namespaces_come_and_go_at_run_time() {
         registry.dispatch("other.echo", vec![]).await,
         fault(1, "UNKNOWN_METHOD")
     );
-    let Value::Array(names) = registry.dispatch("system.listMethods", vec![]).await.unwrap()
+    let Value::Array(names) = registry
+        .dispatch("system.listMethods", vec![])
+        .await
+        .unwrap()
     else {
         panic!("listMethods returns an array");
     };
@@ -388,7 +461,10 @@ fn bad_registrations_are_refused_with_a_reason() {
         let err = registry
             .add(Arc::new(BadMethods(vec![MethodInfo::new(name, "", &[])])))
             .unwrap_err();
-        assert!(matches!(err, RegistryError::InvalidMethodName { .. }), "{name}");
+        assert!(
+            matches!(err, RegistryError::InvalidMethodName { .. }),
+            "{name}"
+        );
     }
     let twice = vec![MethodInfo::new("m", "", &[]), MethodInfo::new("m", "", &[])];
     assert!(matches!(

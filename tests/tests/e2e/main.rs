@@ -2,4 +2,6 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
+mod http;
+mod http_reference;
 mod reference;
