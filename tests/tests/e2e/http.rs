@@ -79,13 +79,21 @@ pub(crate) struct TestServer {
 impl TestServer {
     pub(crate) fn start(listen: Listen, auth: Option<(&str, &str)>, limits: Limits) -> Self {
         let bound = Bound::open(&listen).unwrap_or_else(|e| panic!("cannot open {listen:?}: {e}"));
-        Self::serve(bound, auth, limits)
+        Self::serve_with(bound, auth, limits, None)
     }
 
-    pub(crate) fn serve(bound: Bound, auth: Option<(&str, &str)>, limits: Limits) -> Self {
+    pub(crate) fn serve_with(
+        bound: Bound,
+        auth: Option<(&str, &str)>,
+        limits: Limits,
+        extra: Option<Arc<dyn RpcNamespace>>,
+    ) -> Self {
         let tcp = bound.local_tcp_addr();
         let registry = Arc::new(Registry::new());
         registry.add(Arc::new(Demo)).expect("demo registers");
+        if let Some(extra) = extra {
+            registry.add(extra).expect("the extra namespace registers");
+        }
         let mut state = AppState::new(registry).with_auth(auth.map(|a| a.0), auth.map(|a| a.1));
         state.limits = limits;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
