@@ -6,7 +6,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One `[unix_http_server]` or `[inet_http_server]` section.
+/// One `[unix_http_server]` or `[inet_http_server]` section. See
+/// [`prepare`](super::prepare) for what supervisord does with one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// The section's name (`unix_http_server`, `inet_http_server:x`),
@@ -113,11 +114,12 @@ pub struct Limits {
     /// soon as it waits for a request, so it also closes keep-alive
     /// connections that stay idle this long.
     pub header_read_timeout: Duration,
-    /// Time a request body or a response write may make no progress before
-    /// the connection is dropped.
+    /// Time allowed to receive a request body, and for a response write to
+    /// make progress; past it the request is refused (408) or the
+    /// connection dropped.
     pub idle_timeout: Duration,
-    /// Connections served at once; further clients wait in the listen
-    /// backlog until one closes.
+    /// Connections served at once (at least 1); further clients wait in
+    /// the listen backlog until one closes.
     pub max_connections: usize,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,

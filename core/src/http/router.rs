@@ -145,8 +145,20 @@ pub fn error_page(status: StatusCode) -> Response {
 /// http.client send the body after the headers; closing on them first
 /// makes their send fail with a broken pipe instead of showing the 401.
 async fn drain_body(limits: &Limits, request: Request) {
-    let body = http_body_util::Limited::new(request.into_body(), limits.max_body_bytes);
-    let _ = tokio::time::timeout(limits.idle_timeout, http_body_util::BodyExt::collect(body)).await;
+    use http_body_util::BodyExt;
+    let mut body = request.into_body();
+    let mut seen = 0usize;
+    let drain = async {
+        // Frame by frame, keeping nothing: an unauthenticated client must
+        // not make us hold its body in memory.
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > limits.max_body_bytes {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limits.idle_timeout, drain).await;
 }
 
 /// The reference's 401: the challenge, and the connection closed (the

@@ -43,7 +43,8 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let builder = Arc::new(builder);
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let max_connections = limits.max_connections.max(1);
+    let permits = Arc::new(Semaphore::new(max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
 
@@ -97,7 +98,7 @@ pub async fn serve(
 
     drop(listener);
     let _ = stop_tx.send(true);
-    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
     if drained.is_err() {
         tracing::warn!("HTTP connections still open after the shutdown grace period");

@@ -106,29 +106,23 @@ fn too_large() -> Response {
 fn parse_call(body: &[u8]) -> Option<(String, Vec<Value>)> {
     let text = std::str::from_utf8(body).ok()?;
     let call = MethodCall::from_xml(text).ok()?;
-    let params = call
-        .params
-        .into_iter()
-        .map(base64_to_string)
-        .collect::<Option<Vec<Value>>>()?;
+    let mut params = call.params;
+    for param in &mut params {
+        base64_to_string(param)?;
+    }
     Some((call.name.into_owned(), params))
 }
 
-fn base64_to_string(value: Value) -> Option<Value> {
-    Some(match value {
-        Value::Base64(bytes) => Value::String(String::from_utf8(bytes).ok()?),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(base64_to_string)
-                .collect::<Option<_>>()?,
-        ),
-        Value::Struct(members) => Value::Struct(
-            members
-                .into_iter()
-                .map(|(k, v)| Some((k, base64_to_string(v)?)))
-                .collect::<Option<_>>()?,
-        ),
-        other => other,
-    })
+/// Replace every `<base64>` value, however deep, by its text, in place.
+fn base64_to_string(value: &mut Value) -> Option<()> {
+    match value {
+        Value::Base64(bytes) => {
+            let text = String::from_utf8(std::mem::take(bytes)).ok()?;
+            *value = Value::String(text);
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(base64_to_string)?,
+        Value::Struct(members) => members.values_mut().try_for_each(base64_to_string)?,
+        _ => {}
+    }
+    Some(())
 }
