@@ -156,7 +156,7 @@ fn exchange(addr: SocketAddr, request: &str) -> RawResponse {
 /// What a client parses of an error response: status line, the headers
 /// that steer it, and the body.
 fn visible(response: &RawResponse) -> (String, Vec<Option<String>>, String) {
-    let headers = [
+    let mut headers = [
         "www-authenticate",
         "connection",
         "content-type",
@@ -164,7 +164,11 @@ fn visible(response: &RawResponse) -> (String, Vec<Option<String>>, String) {
     ]
     .iter()
     .map(|h| response.header(h).map(str::to_owned))
-    .collect();
+    .collect::<Vec<_>>();
+    // `Connection` tokens are case-insensitive (RFC 9110).
+    if let Some(Some(connection)) = headers.get_mut(1) {
+        connection.make_ascii_lowercase();
+    }
     (
         response.status_line.clone(),
         headers,
@@ -197,6 +201,9 @@ fn auth_failures_and_http_errors_look_like_the_reference() {
         format!("GET /RPC2 HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
         format!("GET /nothing.txt HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
         format!("GET /ok.html HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
+        format!("GET /nothing HTTP/1.0\r\n{good}\r\n"),
+        format!("GET /nothing HTTP/1.0\r\nConnection: keep-alive\r\n{good}\r\n"),
+        "GET /RPC2 HTTP/1.0\r\n\r\n".to_owned(),
     ];
     for request in &requests {
         let theirs = exchange(reference.tcp.expect("tcp"), request);
