@@ -703,3 +703,58 @@ pub(crate) fn wait_for_unix(path: &Path) {
         || UnixStream::connect(path).ok().map(|_| ()),
     );
 }
+
+#[test]
+fn a_client_that_stops_reading_loses_its_connection() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = TestServer::start(tcp_listen(), None, limits);
+    let addr = server.tcp.expect("tcp");
+    let mut stream = connect_tcp(addr);
+    // Pipelined calls whose answers (512 KiB each, 20 MiB in all) are far
+    // more than the socket buffers hold.
+    let payload = "x".repeat(512 * 1024);
+    let body = format!(
+        "<?xml version='1.0'?><methodCall><methodName>demo.wait</methodName><params><param><value><int>0</int></value></param><param><value><string>{payload}</string></value></param></params></methodCall>"
+    );
+    let request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    const CALLS: usize = 40;
+    let mut writer = stream.try_clone().expect("a second handle");
+    let sender = std::thread::spawn(move || {
+        for _ in 0..CALLS {
+            // Fails once the server gives up on us; that is the point.
+            if writer.write_all(request.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // The stall itself: read nothing for several write timeouts.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut received = Vec::new();
+    let outcome = stream.read_to_end(&mut received);
+    let closed = match &outcome {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed,
+        "the server closed the stalled connection: {outcome:?}"
+    );
+    assert!(
+        received.len() < CALLS * payload.len(),
+        "not every answer was delivered ({} bytes)",
+        received.len()
+    );
+    let _ = sender.join();
+    // The server itself is fine.
+    let mut other = connect_tcp(addr);
+    assert_eq!(
+        raw_exchange(&mut other, &rpc_request("system.listMethods", None)).status(),
+        200
+    );
+}
