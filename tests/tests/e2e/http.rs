@@ -694,6 +694,28 @@ fn measure_list_methods_keep_alive() {
     println!(
         "system.listMethods, one keep-alive client over a unix socket: ours {ours_rate:.0} calls/s, reference {their_rate:.0} calls/s"
     );
+    let ours_16 = parallel_calls_per_second(&ours_path, 16, window);
+    let theirs_16 = parallel_calls_per_second(&reference.socket, 16, window);
+    println!(
+        "system.listMethods, 16 keep-alive clients over a unix socket: ours {ours_16:.0} calls/s, reference {theirs_16:.0} calls/s"
+    );
+}
+
+/// Total calls per second of `clients` keep-alive clients, one thread each.
+fn parallel_calls_per_second(path: &Path, clients: usize, window: Duration) -> f64 {
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let path = path.to_path_buf();
+            std::thread::spawn(move || {
+                let mut stream = UnixStream::connect(&path).expect("the server listens");
+                calls_per_second(&mut stream, None, window)
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a client thread"))
+        .sum()
 }
 
 pub(crate) fn wait_for_unix(path: &Path) {
