@@ -182,8 +182,19 @@ impl Registry {
         let (Some(calls), None) = (params.next(), params.next()) else {
             return Err(Fault::new(code::INCORRECT_PARAMETERS).into());
         };
-        let Value::Array(calls) = calls else {
-            return Err(Fault::new(code::INCORRECT_PARAMETERS).into());
+        let calls = match calls {
+            Value::Array(calls) => calls,
+            // The reference slices what it got: a string yields its
+            // characters, none of which is a struct (so HTTP 500, see
+            // `multicall_entry`), or nothing at all when empty.
+            Value::String(text) if text.is_empty() => Vec::new(),
+            Value::String(text) => {
+                return Err(CallError::Internal(attribute_error(
+                    &Value::String(text),
+                    "get",
+                )));
+            }
+            _ => return Err(Fault::new(code::INCORRECT_PARAMETERS).into()),
         };
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {

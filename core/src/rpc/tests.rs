@@ -319,7 +319,20 @@ async fn multicall_argument_errors() {
             .await,
         Ok(Value::Array(vec![]))
     );
-    for params in [vec![], vec![s("x")], vec![Value::Array(vec![]), s("x")]] {
+    assert_eq!(
+        registry.dispatch("system.multicall", vec![s("")]).await,
+        Ok(Value::Array(vec![]))
+    );
+    assert!(matches!(
+        registry.dispatch("system.multicall", vec![s("x")]).await,
+        Err(CallError::Internal(_))
+    ));
+    for params in [
+        vec![],
+        vec![Value::Integer(1)],
+        vec![Value::Struct(BTreeMap::new())],
+        vec![Value::Array(vec![]), s("x")],
+    ] {
         assert_eq!(
             registry.dispatch("system.multicall", params).await,
             fault(2, "INCORRECT_PARAMETERS")

@@ -123,6 +123,10 @@ fn system_methods_and_faults_match_the_reference() {
             {"methodName": "nope.nope", "params": 5}
         ]],
         ["system.multicall", ["not a struct"]],
+        ["system.multicall", "abc"],
+        ["system.multicall", ""],
+        ["system.multicall", {"a": 1}],
+        ["system.multicall", 5],
         ["system.multicall", [{"methodName": "system.listMethods"}, 7]]
     ]"#;
     let theirs = python_calls(
