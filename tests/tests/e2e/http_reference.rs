@@ -208,6 +208,14 @@ fn auth_failures_and_http_errors_look_like_the_reference() {
         format!("GET /nothing HTTP/1.0\r\n{good}\r\n"),
         format!("GET /nothing HTTP/1.0\r\nConnection: keep-alive\r\n{good}\r\n"),
         "GET /RPC2 HTTP/1.0\r\n\r\n".to_owned(),
+        format!("POST /RPC2 HTTP/1.1\r\nHost: x\r\n{good}Content-Length: 7\r\n\r\nnot xml"),
+        {
+            let no_name = "<?xml version='1.0'?><methodCall><methodName></methodName></methodCall>";
+            format!(
+                "POST /RPC2 HTTP/1.1\r\nHost: x\r\n{good}Content-Length: {}\r\n\r\n{no_name}",
+                no_name.len()
+            )
+        },
     ];
     for request in &requests {
         let theirs = exchange(reference.tcp.expect("tcp"), request);
