@@ -780,3 +780,50 @@ fn a_client_that_stops_reading_loses_its_connection() {
         200
     );
 }
+
+/// This process's resident memory in KiB.
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Not an assertion on size: prints how much resident memory 1000
+/// keep-alive clients (each served one call, then idle) cost our server.
+/// Client and server share this process, so the figure includes the
+/// client side's sockets. Run with `--release -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn measure_memory_with_1000_clients() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.path().join("many.sock");
+    let _server = TestServer::start(
+        Listen::Unix(UnixSocket::new(&path)),
+        None,
+        Limits::default(),
+    );
+    let mut warm = UnixStream::connect(&path).expect("the server listens");
+    raw_exchange(&mut warm, &rpc_request("system.listMethods", None));
+    let before = resident_kib();
+    let clients: Vec<UnixStream> = (0..1000)
+        .map(|_| {
+            let mut client = UnixStream::connect(&path).expect("the server accepts");
+            let response = raw_exchange(&mut client, &rpc_request("system.listMethods", None));
+            assert_eq!(response.status(), 200);
+            client
+        })
+        .collect();
+    let after = resident_kib();
+    println!(
+        "1000 idle keep-alive clients: resident memory {before} KiB -> {after} KiB ({:.1} KiB per connection)",
+        (after.saturating_sub(before)) as f64 / 1000.0
+    );
+    drop(clients);
+}
