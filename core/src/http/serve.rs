@@ -62,8 +62,8 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok(stream) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of descriptors or a connection reset before accept:
                 // keep serving, and give the system a moment to recover.
@@ -75,7 +75,21 @@ pub async fn serve(
         let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
         let service = hyper::service::service_fn({
             let router = router.clone();
-            move |request: hyper::Request<Incoming>| router.clone().oneshot(request)
+            move |request: hyper::Request<Incoming>| {
+                let router = router.clone();
+                let peer = peer.clone();
+                async move {
+                    let line = tracing::enabled!(tracing::Level::TRACE).then(|| {
+                        let version = request.version();
+                        (request.method().clone(), request.uri().clone(), version)
+                    });
+                    let response = router.oneshot(request).await;
+                    if let (Some((method, uri, version)), Ok(response)) = (line, &response) {
+                        log_access(&peer, &method, &uri, version, response);
+                    }
+                    response
+                }
+            }
         });
         let builder = Arc::clone(&builder);
         let mut stop = stop_rx.clone();
@@ -106,6 +120,28 @@ pub async fn serve(
     Ok(())
 }
 
+/// The reference's access line, at trace level: `<host>:<port> - -
+/// [<date>] "<request line>" <status> <bytes>`. The byte count is the
+/// body's length (medusa counts the headers too).
+fn log_access(
+    peer: &str,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    version: axum::http::Version,
+    response: &axum::response::Response,
+) {
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0");
+    let date = chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S +0000");
+    tracing::trace!(
+        "{peer} - - [{date}] \"{method} {uri} {version:?}\" {} {bytes}",
+        response.status().as_u16()
+    );
+}
+
 /// A listener of either family, registered with the runtime.
 enum Listener {
     Unix(tokio::net::UnixListener),
@@ -130,14 +166,19 @@ impl Listener {
         })
     }
 
-    async fn accept(&self) -> io::Result<Stream> {
+    /// The next connection and its peer as the access log names it
+    /// (`host:port`; `localhost:0` on a unix socket, as medusa writes it).
+    async fn accept(&self) -> io::Result<(Stream, Arc<str>)> {
         match self {
-            Listener::Unix(listener) => Ok(Stream::Unix(listener.accept().await?.0)),
+            Listener::Unix(listener) => {
+                let (stream, _) = listener.accept().await?;
+                Ok((Stream::Unix(stream), Arc::from("localhost:0")))
+            }
             Listener::Tcp(listener) => {
-                let (stream, _peer) = listener.accept().await?;
+                let (stream, peer) = listener.accept().await?;
                 // Small request/response pairs: do not wait for Nagle.
                 stream.set_nodelay(true)?;
-                Ok(Stream::Tcp(stream))
+                Ok((Stream::Tcp(stream), Arc::from(peer.to_string())))
             }
         }
     }
