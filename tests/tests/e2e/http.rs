@@ -685,7 +685,7 @@ fn measure_list_methods_keep_alive() {
         Limits::default(),
         Some(Arc::new(SupervisorNames)),
     );
-    let reference = crate::http_reference::Reference::start(&sandbox, None);
+    let reference = crate::http_reference::Reference::start(&sandbox, None, None);
     let window = Duration::from_secs(3);
     let mut ours = UnixStream::connect(&ours_path).expect("ours listens");
     let ours_rate = calls_per_second(&mut ours, None, window);

@@ -29,13 +29,22 @@ fn free_port() -> u16 {
 }
 
 impl Reference {
-    pub(crate) fn start(sandbox: &Sandbox, inet_auth: Option<(&str, &str)>) -> Self {
+    /// Start it; `inet_auth` adds an inet server with those credentials,
+    /// `unix_auth` puts credentials on the unix socket.
+    pub(crate) fn start(
+        sandbox: &Sandbox,
+        inet_auth: Option<(&str, &str)>,
+        unix_auth: Option<(&str, &str)>,
+    ) -> Self {
         let dir = sandbox.path().join("reference");
         std::fs::create_dir_all(&dir).expect("a dir for the reference");
         let socket = dir.join("ref.sock");
+        let unix_credentials = unix_auth
+            .map(|(user, password)| format!("username={user}\npassword={password}\n"))
+            .unwrap_or_default();
         let mut config = format!(
             "[supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nnodaemon=true\n\
-             [unix_http_server]\nfile={s}\n\
+             [unix_http_server]\nfile={s}\n{unix_credentials}\
              [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
             d = dir.display(),
             s = socket.display()
@@ -80,7 +89,7 @@ const CLIENT_AUTH: (&str, &str) = ("user", "123");
 #[test]
 fn system_methods_and_faults_match_the_reference() {
     let sandbox = Sandbox::new();
-    let reference = Reference::start(&sandbox, Some(AUTH));
+    let reference = Reference::start(&sandbox, Some(AUTH), None);
     let ours = TestServer::start(
         Listen::Inet(InetAddr::parse("127.0.0.1:0").expect("address")),
         Some(AUTH),
@@ -183,7 +192,7 @@ fn visible(response: &RawResponse) -> (String, Vec<Option<String>>, String) {
 #[test]
 fn auth_failures_and_http_errors_look_like_the_reference() {
     let sandbox = Sandbox::new();
-    let reference = Reference::start(&sandbox, Some(AUTH));
+    let reference = Reference::start(&sandbox, Some(AUTH), None);
     let ours = TestServer::start(
         Listen::Inet(InetAddr::parse("127.0.0.1:0").expect("address")),
         Some(AUTH),
@@ -221,5 +230,48 @@ fn auth_failures_and_http_errors_look_like_the_reference() {
         let theirs = exchange(reference.tcp.expect("tcp"), request);
         let mine = exchange(ours.tcp.expect("tcp"), request);
         assert_eq!(visible(&mine), visible(&theirs), "for {request:?}");
+    }
+}
+
+/// What the Python supervisorctl 4.3.0 prints, and its exit code, when our
+/// server and the reference refuse its credentials.
+#[test]
+fn supervisorctl_sees_the_same_auth_failures() {
+    let sandbox = Sandbox::new();
+    let reference = Reference::start(&sandbox, None, Some(AUTH));
+    let ours_path = sandbox.path().join("ours.sock");
+    let _ours = TestServer::start(
+        Listen::Unix(supervisor::http::UnixSocket::new(&ours_path)),
+        Some(AUTH),
+        Limits::default(),
+    );
+    let ctl_conf = sandbox.write("ctl.conf", "[supervisorctl]\n");
+    let ctl = |socket: &std::path::Path, args: &[&str]| {
+        let out = supervisor_tests::run_with_timeout(
+            Command::new(reference_bin("supervisorctl"))
+                .arg("-c")
+                .arg(&ctl_conf)
+                .arg("-s")
+                .arg(format!("unix://{}", socket.display()))
+                .args(args),
+            Duration::from_secs(20),
+        );
+        (
+            out.status.code(),
+            supervisor_tests::stdout_text(&out),
+            supervisor_tests::stderr_text(&out),
+        )
+    };
+    for args in [
+        &["-u", "user", "-p", "wrong", "status"][..],
+        &["status"][..],
+        &["-u", "someone", "-p", "123", "pid"][..],
+    ] {
+        let theirs = ctl(&reference.socket, args);
+        assert!(
+            theirs.1.contains("Server requires authentication"),
+            "{theirs:?}"
+        );
+        assert_eq!(ctl(&ours_path, args), theirs, "supervisorctl {args:?}");
     }
 }
