@@ -210,6 +210,9 @@ fn auth_failures_and_http_errors_look_like_the_reference() {
         "GET /RPC2 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjoxMjQ=\r\n\r\n".to_owned(),
         "GET /RPC2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dXNlcjoxMjM=\r\n\r\n".to_owned(),
         "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        // Bad base64 padding: 400 in both.
+        "GET /RPC2 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dXNlcjoxMjM\r\n\r\n".to_owned(),
+        "GET /RPC2 HTTP/1.1\r\nHost: x\r\nAuthorization: basic dXNlcjoxMjQ=\r\n\r\n".to_owned(),
         "GET /logtail/nothing HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
         format!("GET /RPC2 HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
         format!("GET /nothing.txt HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
