@@ -103,7 +103,6 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         }
     }
     let path = request.uri().path();
-    tracing::trace!(method = %request.method(), path, "HTTP request");
     if path.starts_with("/RPC2") {
         return xmlrpc::handle(&state, request).await;
     }

@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -407,61 +408,56 @@ fn unix_socket_chown_when_root() {
     assert!(!path.exists());
 }
 
+/// The refusal, checked by whoever runs it (must not be root).
+fn assert_chown_refused(dir: &Path) {
+    let path = dir.join("x.sock");
+    let mut socket = UnixSocket::new(&path);
+    socket.uid = Some(0);
+    let err = Bound::open(&Listen::Unix(socket)).expect_err("only root may give a file away");
+    let expected = format!(
+        "Not permitted to chown {} to uid/gid (0, -1); adjust \"sockchown\" value",
+        path.display()
+    );
+    assert!(err.to_string().starts_with(&expected), "{err}");
+    assert!(!path.exists(), "a refused socket leaves no file behind");
+}
+
 #[test]
 fn chown_refused_names_the_socket_and_user() {
-    if is_root() {
-        // Root may chown to anyone; the refusal is checked as a normal user
-        // by running the check in a child that drops privileges.
-        let sandbox = Sandbox::new();
-        let dir = sandbox.path().to_path_buf();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        let path = dir.join("x.sock");
-        // SAFETY: fork in a test process; the child only calls setuid and
-        // the bind helper, then exits without returning to the harness.
-        let child = unsafe { libc::fork() };
-        if child == 0 {
-            let code = std::panic::catch_unwind(|| {
-                // SAFETY: plain setgid/setuid syscalls in the child.
-                unsafe {
-                    libc::setgid(65534);
-                    libc::setuid(65534);
-                }
-                let mut socket = UnixSocket::new(&path);
-                socket.uid = Some(0);
-                match Bound::open(&Listen::Unix(socket)) {
-                    Err(e)
-                        if e.to_string().starts_with(&format!(
-                            "Not permitted to chown {} to uid/gid (0, -1)",
-                            path.display()
-                        )) =>
-                    {
-                        0
-                    }
-                    _ => 1,
-                }
-            })
-            .unwrap_or(2);
-            // SAFETY: leave the forked child without running the harness.
-            unsafe { libc::_exit(code) };
-        }
-        let mut status = 0;
-        // SAFETY: waiting for the child forked above.
-        unsafe { libc::waitpid(child, &mut status, 0) };
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "status {status}"
-        );
-    } else {
-        let sandbox = Sandbox::new();
-        let path = sandbox.path().join("x.sock");
-        let mut socket = UnixSocket::new(&path);
-        socket.uid = Some(0);
-        let err = Bound::open(&Listen::Unix(socket)).expect_err("only root may give a file away");
-        assert!(
-            err.to_string().starts_with("Not permitted to chown"),
-            "{err}"
-        );
+    let sandbox = Sandbox::new();
+    if !is_root() {
+        assert_chown_refused(sandbox.path());
+        return;
     }
+    // As root the chown would succeed: run the check in this test binary
+    // again, as the unprivileged user `nobody`.
+    std::fs::set_permissions(sandbox.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("the sandbox is open to nobody");
+    let out = run_with_timeout(
+        std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args([
+                "--exact",
+                "http::chown_refusal_as_an_unprivileged_user",
+                "--ignored",
+            ])
+            .env("CHOWN_REFUSAL_DIR", sandbox.path())
+            .uid(65534)
+            .gid(65534),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success() && stdout_text(&out).contains("1 passed"),
+        "{}{}",
+        stdout_text(&out),
+        stderr_text(&out)
+    );
+}
+
+#[test]
+#[ignore = "run by chown_refused_names_the_socket_and_user as user nobody"]
+fn chown_refusal_as_an_unprivileged_user() {
+    let dir = std::env::var_os("CHOWN_REFUSAL_DIR").expect("started by the root-side test");
+    assert_chown_refused(Path::new(&dir));
 }
 
 #[test]
