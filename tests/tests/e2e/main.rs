@@ -4,4 +4,6 @@
 
 mod config_cli;
 mod config_golden;
+mod http;
+mod http_reference;
 mod reference;
