@@ -2,4 +2,5 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
+mod echo_conf;
 mod reference;
