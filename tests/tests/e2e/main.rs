@@ -3,4 +3,5 @@
 //! One test binary, one module per area.
 
 mod echo_conf;
+mod pidproxy;
 mod reference;
