@@ -1,0 +1,681 @@
+//! The main (supervisord) log: the reference's seven levels, its line
+//! format `2026-11-24 01:02:03,456 INFO message` in local time, level
+//! filtering, a rotating file (which may be /dev/stdout) or syslog, and the
+//! echo to stdout when nodaemon and not silent. A small logger of our own
+//! rather than a tracing layer: tracing has five levels and the main log's
+//! lines are an interface people grep. A filtered-out message costs one
+//! atomic load; [`MainLog::log_fmt`] does not even format it.
+//!
+//! This module owns the main log's sinks and nothing else: child output has
+//! its own writers ([`super::RotatingFile`]) and reaches this log only as
+//! the debug echo the engine formats with [`child_output_message`].
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use chrono::{Datelike, Timelike};
+
+use super::rotating::{LogFileError, RotatingFile, Rotation};
+use super::syslog;
+
+/// The reference's log levels, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Level {
+    /// Blather: noise for debugging supervisord itself (3).
+    Blather = 3,
+    /// Trace: RPC call traces and HTTP access lines (5).
+    Trace = 5,
+    /// Debug: signals sent, child output echo, listener states (10).
+    Debug = 10,
+    /// Info: the normal lifecycle lines (20).
+    Info = 20,
+    /// Warn: unexpected exits, signals received (30).
+    Warn = 30,
+    /// Error: problems that may be ignorable (40).
+    Error = 40,
+    /// Critical: needs attention now (50).
+    Critical = 50,
+}
+
+impl Level {
+    /// Every level, most severe first.
+    pub const ALL: [Level; 7] = [
+        Level::Critical,
+        Level::Error,
+        Level::Warn,
+        Level::Info,
+        Level::Debug,
+        Level::Trace,
+        Level::Blather,
+    ];
+
+    /// The reference's number for the level (CRIT 50 .. BLAT 3).
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The four letters printed in each line: CRIT ERRO WARN INFO DEBG
+    /// TRAC BLAT.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Level::Critical => "CRIT",
+            Level::Error => "ERRO",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+            Level::Debug => "DEBG",
+            Level::Trace => "TRAC",
+            Level::Blather => "BLAT",
+        }
+    }
+
+    /// The name used in `loglevel=`: critical error warn info debug trace
+    /// blather.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Critical => "critical",
+            Level::Error => "error",
+            Level::Warn => "warn",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+            Level::Blather => "blather",
+        }
+    }
+
+    /// The level named by a `loglevel` value, case-insensitively as the
+    /// reference reads it.
+    pub fn from_name(name: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.name().eq_ignore_ascii_case(name))
+    }
+
+    fn from_number(number: u8) -> Level {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.number() == number)
+            .unwrap_or(Level::Info)
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `loglevel` value that names no level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad logging level name '{0}' (expected one of critical, error, warn, info, debug, trace, blather)"
+)]
+pub struct BadLevel(pub String);
+
+impl FromStr for Level {
+    type Err = BadLevel;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Level::from_name(s).ok_or_else(|| BadLevel(s.to_string()))
+    }
+}
+
+/// Where the main log goes besides the stdout echo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainLogTarget {
+    /// A file (or /dev/stdout, a FIFO...), rotated by size.
+    File {
+        /// The absolute path (`logfile=`).
+        path: PathBuf,
+        /// `logfile_maxbytes` and `logfile_backups`.
+        rotation: Rotation,
+    },
+    /// `logfile=syslog`.
+    Syslog,
+    /// Nowhere (tests, or before the configuration is read).
+    Nowhere,
+}
+
+/// How to build the main log from the `[supervisord]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainLogConfig {
+    /// `loglevel`.
+    pub level: Level,
+    /// `logfile` with its rotation.
+    pub target: MainLogTarget,
+    /// Copy every line to stdout: `nodaemon && !silent`.
+    pub echo_to_stdout: bool,
+}
+
+/// The main log. Shared (`Arc<MainLog>`) by every task that logs.
+#[derive(Debug)]
+pub struct MainLog {
+    level: AtomicU8,
+    sinks: Mutex<Sinks>,
+}
+
+#[derive(Debug)]
+struct Sinks {
+    echo_to_stdout: bool,
+    target: Target,
+    /// The line being built, kept to reuse its allocation.
+    line: String,
+    /// A write failure was reported on stderr and nothing succeeded since:
+    /// report the next failure only after a success, not once per line.
+    failing: bool,
+}
+
+#[derive(Debug)]
+enum Target {
+    File(RotatingFile),
+    Syslog,
+    Nowhere,
+}
+
+impl MainLog {
+    /// Open the main log's file (creating it) as configured.
+    pub fn open(config: MainLogConfig) -> Result<MainLog, LogFileError> {
+        let target = match config.target {
+            MainLogTarget::File { path, rotation } => {
+                Target::File(RotatingFile::open(path, rotation)?)
+            }
+            MainLogTarget::Syslog => Target::Syslog,
+            MainLogTarget::Nowhere => Target::Nowhere,
+        };
+        Ok(MainLog {
+            level: AtomicU8::new(config.level.number()),
+            sinks: Mutex::new(Sinks {
+                echo_to_stdout: config.echo_to_stdout,
+                target,
+                line: String::with_capacity(256),
+                failing: false,
+            }),
+        })
+    }
+
+    /// The level below which messages are dropped.
+    pub fn level(&self) -> Level {
+        Level::from_number(self.level.load(Ordering::Relaxed))
+    }
+
+    /// Change the level (a reload with another `loglevel`).
+    pub fn set_level(&self, level: Level) {
+        self.level.store(level.number(), Ordering::Relaxed);
+    }
+
+    /// Whether a message at `level` would be written: test it before
+    /// building an expensive message.
+    pub fn enabled(&self, level: Level) -> bool {
+        level.number() >= self.level.load(Ordering::Relaxed)
+    }
+
+    /// Log `message` at `level`.
+    pub fn log(&self, level: Level, message: &str) {
+        if self.enabled(level) {
+            self.write_record(level, format_args!("{message}"));
+        }
+    }
+
+    /// Log a message built with `format_args!`, formatted only when the
+    /// level is enabled, straight into the line buffer.
+    pub fn log_fmt(&self, level: Level, message: fmt::Arguments<'_>) {
+        if self.enabled(level) {
+            self.write_record(level, message);
+        }
+    }
+
+    /// `critical` level.
+    pub fn critical(&self, message: &str) {
+        self.log(Level::Critical, message);
+    }
+    /// `error` level.
+    pub fn error(&self, message: &str) {
+        self.log(Level::Error, message);
+    }
+    /// `warn` level.
+    pub fn warn(&self, message: &str) {
+        self.log(Level::Warn, message);
+    }
+    /// `info` level.
+    pub fn info(&self, message: &str) {
+        self.log(Level::Info, message);
+    }
+    /// `debug` level.
+    pub fn debug(&self, message: &str) {
+        self.log(Level::Debug, message);
+    }
+    /// `trace` level.
+    pub fn trace(&self, message: &str) {
+        self.log(Level::Trace, message);
+    }
+    /// `blather` level.
+    pub fn blather(&self, message: &str) {
+        self.log(Level::Blather, message);
+    }
+
+    /// Reopen the file (SIGUSR2: after logrotate moved it away).
+    pub fn reopen(&self) -> Result<(), LogFileError> {
+        let mut sinks = self.lock();
+        match &mut sinks.target {
+            Target::File(file) => file.reopen(),
+            Target::Syslog | Target::Nowhere => Ok(()),
+        }
+    }
+
+    /// `clearLog`: delete the file and start a new one. As in the
+    /// reference, `reopening log file` is logged (at info) once per sink
+    /// that reopens, just before it does, so it lands in the old file and
+    /// on stdout, not in the new file.
+    pub fn clear(&self) -> Result<(), LogFileError> {
+        let removed = {
+            let sinks = self.lock();
+            match &sinks.target {
+                Target::File(file) => {
+                    std::fs::remove_file(file.path()).map_err(|source| LogFileError::Remove {
+                        path: file.path().to_path_buf(),
+                        source,
+                    })
+                }
+                Target::Syslog | Target::Nowhere => Ok(()),
+            }
+        };
+        removed?;
+        let echo = self.lock().echo_to_stdout;
+        if echo {
+            self.info("reopening log file");
+        }
+        self.info("reopening log file");
+        self.reopen()
+    }
+
+    /// The log file's path, if the log goes to a file (for readLog).
+    pub fn file_path(&self) -> Option<PathBuf> {
+        match &self.lock().target {
+            Target::File(file) => Some(file.path().to_path_buf()),
+            Target::Syslog | Target::Nowhere => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sinks> {
+        // A panic while holding the lock left at worst a half-built line,
+        // which the next record clears: the log stays usable.
+        self.sinks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_record(&self, level: Level, message: fmt::Arguments<'_>) {
+        let now = chrono::Local::now();
+        let mut sinks = self.lock();
+        let sinks = &mut *sinks;
+        sinks.line.clear();
+        let prefix_len = write_prefix(&mut sinks.line, &now, level);
+        // Writing into a String cannot fail.
+        let _ = sinks.line.write_fmt(message);
+        let mut result = Ok(());
+        match &mut sinks.target {
+            Target::File(file) => {
+                sinks.line.push('\n');
+                if sinks.echo_to_stdout {
+                    echo_stdout(&sinks.line);
+                }
+                result = file.write_all(sinks.line.as_bytes());
+            }
+            Target::Syslog => {
+                if sinks.echo_to_stdout {
+                    sinks.line.push('\n');
+                    echo_stdout(&sinks.line);
+                    sinks.line.pop();
+                }
+                // One syslog line per message line, each with the prefix,
+                // as the reference's SyslogHandler formats every line.
+                let (prefix, text) = sinks.line.split_at(prefix_len);
+                syslog::send_lines(prefix, text);
+            }
+            Target::Nowhere => {
+                if sinks.echo_to_stdout {
+                    sinks.line.push('\n');
+                    echo_stdout(&sinks.line);
+                }
+            }
+        }
+        match result {
+            Ok(()) => sinks.failing = false,
+            Err(e) => {
+                if !sinks.failing {
+                    eprintln!("supervisord: {e}");
+                }
+                sinks.failing = true;
+            }
+        }
+    }
+}
+
+/// Write `2026-11-24 01:02:03,456 INFO ` (milliseconds truncated, as the
+/// reference's `%03d` of a float does) and return its length.
+fn write_prefix<Tz: chrono::TimeZone>(
+    line: &mut String,
+    now: &chrono::DateTime<Tz>,
+    level: Level,
+) -> usize {
+    let _ = write!(
+        line,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03} {} ",
+        now.year(),
+        now.month(),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        // A leap second shows as 1000+ ms in chrono; the reference never
+        // prints more than 999.
+        now.timestamp_subsec_millis().min(999),
+        level.tag()
+    );
+    line.len()
+}
+
+/// One formatted line (without its new line), for tests and tools that
+/// want the main log's format.
+pub fn format_line<Tz: chrono::TimeZone>(
+    now: &chrono::DateTime<Tz>,
+    level: Level,
+    message: &str,
+) -> String {
+    let mut line = String::new();
+    write_prefix(&mut line, now, level);
+    line.push_str(message);
+    line
+}
+
+fn echo_stdout(line: &str) {
+    // A closed stdout (EPIPE) must not stop the daemon; the reference
+    // ignores EPIPE there too.
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+/// The messages gathered while reading the configuration, before the log
+/// exists, written once it is open in the reference's order: criticals,
+/// then warnings, then infos.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartupMessages {
+    /// Logged at critical (e.g. running as root without `user=`).
+    pub criticals: Vec<String>,
+    /// Logged at warn (e.g. `No file matches via include ...`).
+    pub warnings: Vec<String>,
+    /// Logged at info (e.g. `Included extra file ... during parsing`).
+    pub infos: Vec<String>,
+}
+
+impl StartupMessages {
+    /// Write them all to `log` and forget them.
+    pub fn emit(&mut self, log: &MainLog) {
+        for (level, messages) in [
+            (Level::Critical, &mut self.criticals),
+            (Level::Warn, &mut self.warnings),
+            (Level::Info, &mut self.infos),
+        ] {
+            for message in messages.drain(..) {
+                log.log(level, &message);
+            }
+        }
+    }
+}
+
+/// The debug echo of child output into the main log, word for word as the
+/// reference writes it: `'<name>' stdout output:\n<text>`, the text being
+/// the output decoded as UTF-8, or `Undecodable: b'...'`.
+pub fn child_output_message(process_name: &str, channel: &str, data: &[u8]) -> String {
+    let mut message = String::with_capacity(data.len() + process_name.len() + 24);
+    message.push_str(&py_str_repr(process_name));
+    message.push(' ');
+    message.push_str(channel);
+    message.push_str(" output:\n");
+    match std::str::from_utf8(data) {
+        Ok(text) => message.push_str(text),
+        Err(_) => {
+            message.push_str("Undecodable: ");
+            message.push_str(&py_bytes_repr(data));
+        }
+    }
+    message
+}
+
+/// Python's `repr()` of a str, as the reference's `%r` prints names.
+pub fn py_str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Python's `repr()` of bytes (`b'READY\n'`), as the reference prints
+/// undecodable output and event listener output.
+pub fn py_bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::with_capacity(data.len() + 3);
+    out.push('b');
+    out.push(char::from(quote));
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b if b == quote => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push(char::from(quote));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn levels_have_the_reference_names_numbers_and_tags() {
+        let table: Vec<(&str, u8, &str)> = Level::ALL
+            .iter()
+            .map(|l| (l.name(), l.number(), l.tag()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("critical", 50, "CRIT"),
+                ("error", 40, "ERRO"),
+                ("warn", 30, "WARN"),
+                ("info", 20, "INFO"),
+                ("debug", 10, "DEBG"),
+                ("trace", 5, "TRAC"),
+                ("blather", 3, "BLAT"),
+            ]
+        );
+        assert_eq!("DEBUG".parse::<Level>(), Ok(Level::Debug));
+        assert!("warning".parse::<Level>().is_err());
+        assert!(Level::Critical > Level::Blather);
+    }
+
+    #[test]
+    fn lines_have_the_reference_format_with_truncated_milliseconds() {
+        let at = chrono::FixedOffset::east_opt(3600)
+            .unwrap()
+            .with_ymd_and_hms(2026, 11, 24, 1, 2, 3)
+            .unwrap()
+            + chrono::Duration::microseconds(456_999);
+        assert_eq!(
+            format_line(&at, Level::Info, "spawned: 'x' with pid 7"),
+            "2026-11-24 01:02:03,456 INFO spawned: 'x' with pid 7"
+        );
+        let at = at - chrono::Duration::microseconds(456_999);
+        assert_eq!(
+            format_line(&at, Level::Blather, "a\nb"),
+            "2026-11-24 01:02:03,000 BLAT a\nb"
+        );
+    }
+
+    fn file_log(dir: &std::path::Path, level: Level) -> (MainLog, PathBuf) {
+        let path = dir.join("supervisord.log");
+        let log = MainLog::open(MainLogConfig {
+            level,
+            target: MainLogTarget::File {
+                path: path.clone(),
+                rotation: Rotation::NEVER,
+            },
+            echo_to_stdout: false,
+        })
+        .unwrap();
+        (log, path)
+    }
+
+    /// The lines of the log with their timestamps checked and removed.
+    fn messages(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let (stamp, rest) = line.split_at(24);
+                assert!(
+                    stamp.as_bytes()[4] == b'-' && stamp.as_bytes()[19] == b',',
+                    "bad timestamp in {line:?}"
+                );
+                rest.to_string()
+            })
+            .collect()
+    }
+
+    /// Panics if displayed: a filtered message must not be formatted.
+    struct MustNotFormat;
+    impl fmt::Display for MustNotFormat {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            panic!("a filtered message was formatted")
+        }
+    }
+
+    #[test]
+    fn messages_below_the_level_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = file_log(dir.path(), Level::Info);
+        log.debug("hidden");
+        log.info("shown");
+        log.log_fmt(Level::Trace, format_args!("{}", MustNotFormat));
+        log.critical("urgent");
+        log.set_level(Level::Blather);
+        log.blather("noise");
+        assert_eq!(messages(&path), ["INFO shown", "CRIT urgent", "BLAT noise"]);
+    }
+
+    #[test]
+    fn startup_messages_come_criticals_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = file_log(dir.path(), Level::Info);
+        let mut pending = StartupMessages::default();
+        pending
+            .infos
+            .push("Included extra file \"/x\" during parsing".into());
+        pending
+            .warnings
+            .push("No file matches via include \"/y\"".into());
+        pending
+            .criticals
+            .push("Supervisor is running as root.".into());
+        pending.emit(&log);
+        assert_eq!(
+            messages(&path),
+            [
+                "CRIT Supervisor is running as root.",
+                "WARN No file matches via include \"/y\"",
+                "INFO Included extra file \"/x\" during parsing",
+            ]
+        );
+        assert!(pending.criticals.is_empty());
+    }
+
+    #[test]
+    fn clear_deletes_the_file_and_logs_into_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = file_log(dir.path(), Level::Info);
+        log.info("before");
+        log.clear().unwrap();
+        log.info("after");
+        assert_eq!(messages(&path), ["INFO after"]);
+    }
+
+    #[test]
+    fn main_log_rotates_like_child_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("supervisord.log");
+        let log = MainLog::open(MainLogConfig {
+            level: Level::Info,
+            target: MainLogTarget::File {
+                path: path.clone(),
+                rotation: Rotation {
+                    max_bytes: 100,
+                    backups: 2,
+                },
+            },
+            echo_to_stdout: false,
+        })
+        .unwrap();
+        for i in 0..10 {
+            log.info(&format!("message number {i}"));
+        }
+        let backup = super::super::rotating::backup_path(&path, 1);
+        assert!(backup.exists());
+        assert!(std::fs::metadata(&backup).unwrap().len() >= 100);
+        assert!(
+            messages(&path)
+                .last()
+                .unwrap()
+                .ends_with("message number 9")
+        );
+    }
+
+    #[test]
+    fn child_output_echo_matches_the_reference() {
+        assert_eq!(
+            child_output_message("cat", "stdout", b"hello\n"),
+            "'cat' stdout output:\nhello\n"
+        );
+        assert_eq!(
+            child_output_message("cat", "stderr", b"\xff\x00a'\n"),
+            "'cat' stderr output:\nUndecodable: b\"\\xff\\x00a'\\n\""
+        );
+        assert_eq!(py_bytes_repr(b"READY\n"), "b'READY\\n'");
+        assert_eq!(py_str_repr("it's"), "\"it's\"");
+    }
+}
