@@ -679,3 +679,112 @@ mod tests {
         assert_eq!(py_str_repr("it's"), "\"it's\"");
     }
 }
+
+/// Tests that need the process's own stdout: the test binary runs itself
+/// again with stdout on a pipe, one test per child, and the parent checks
+/// what came out of the pipe.
+#[cfg(test)]
+mod stdout_tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Set in the re-run child: which scenario to play.
+    const CHILD_ENV: &str = "SUPERVISOR_MAINLOG_STDOUT_CHILD";
+
+    /// Run the test named `test` again in a child whose stdout is a pipe,
+    /// and return that stdout; `None` when we are the child (the caller
+    /// plays the scenario then).
+    fn in_child(test: &str) -> Option<String> {
+        if std::env::var_os(CHILD_ENV).is_some() {
+            // The harness has printed "test <name> ... " without a new
+            // line: end it so our lines start on their own.
+            println!();
+            return None;
+        }
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(String::from_utf8(out.stdout).unwrap())
+    }
+
+    /// Our lines among the test harness's own output, without timestamps.
+    fn log_lines(stdout: &str) -> Vec<&str> {
+        stdout
+            .lines()
+            .filter(|line| line.len() > 24 && line.as_bytes()[19] == b',')
+            .map(|line| &line[24..])
+            .collect()
+    }
+
+    #[test]
+    fn dev_stdout_with_rotation_on_a_pipe_just_works() {
+        let Some(stdout) =
+            in_child("logs::mainlog::stdout_tests::dev_stdout_with_rotation_on_a_pipe_just_works")
+        else {
+            // The child: /dev/stdout is a pipe here, which cannot seek;
+            // the reference fails with "Illegal seek" once it tries to
+            // rotate. We must write every line and never rotate.
+            let log = MainLog::open(MainLogConfig {
+                level: Level::Info,
+                target: MainLogTarget::File {
+                    path: "/dev/stdout".into(),
+                    rotation: Rotation {
+                        max_bytes: 50,
+                        backups: 2,
+                    },
+                },
+                echo_to_stdout: false,
+            })
+            .unwrap();
+            for i in 0..5 {
+                log.info(&format!("line {i} long enough to pass max_bytes"));
+            }
+            return;
+        };
+        let expected: Vec<String> = (0..5)
+            .map(|i| format!("INFO line {i} long enough to pass max_bytes"))
+            .collect();
+        assert_eq!(log_lines(&stdout), expected);
+        assert!(!std::path::Path::new("/dev/stdout.1").exists());
+    }
+
+    #[test]
+    fn nodaemon_echoes_every_line_to_stdout_and_the_file() {
+        let dir = std::env::temp_dir().join(format!("mainlog-echo-{}", std::process::id()));
+        let Some(stdout) = in_child(
+            "logs::mainlog::stdout_tests::nodaemon_echoes_every_line_to_stdout_and_the_file",
+        ) else {
+            let dir = std::env::temp_dir().join(format!(
+                "mainlog-echo-{}",
+                std::os::unix::process::parent_id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let log = MainLog::open(MainLogConfig {
+                level: Level::Debug,
+                target: MainLogTarget::File {
+                    path: dir.join("supervisord.log"),
+                    rotation: Rotation::NEVER,
+                },
+                echo_to_stdout: true,
+            })
+            .unwrap();
+            log.debug("debug shown");
+            log.blather("blather hidden");
+            log.warn("two\nlines");
+            return;
+        };
+        let file = std::fs::read_to_string(dir.join("supervisord.log")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(log_lines(&stdout), ["DEBG debug shown", "WARN two"]);
+        assert!(stdout.contains("WARN two\nlines\n"));
+        assert_eq!(log_lines(&file), ["DEBG debug shown", "WARN two"]);
+        assert!(file.ends_with("WARN two\nlines\n"));
+    }
+}

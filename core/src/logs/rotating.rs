@@ -486,3 +486,108 @@ mod tests {
         assert_eq!(mode & !0o666, 0);
     }
 }
+
+/// The same chunks through the reference's `RotatingFileHandler` (from the
+/// test virtualenv) and through ours must leave the same files with the
+/// same bytes.
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    const WRITER: &str = r#"
+import sys
+from supervisor.loggers import RotatingFileHandler, LogRecord, LevelsByName
+path, maxbytes, backups = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+handler = RotatingFileHandler(path, 'ab', maxbytes, backups)
+handler.setFormat('%(message)s')
+for line in sys.stdin:
+    handler.emit(LogRecord(LevelsByName.INFO, bytes.fromhex(line.strip())))
+handler.close()
+"#;
+
+    fn python() -> Option<PathBuf> {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/python");
+        python.exists().then_some(python)
+    }
+
+    fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (
+                    entry.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(entry.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn rotation_leaves_the_same_files_as_the_reference() {
+        let Some(python) = python() else {
+            eprintln!("skipped: the reference is not installed (run tests/run.sh)");
+            return;
+        };
+        let mut seed = 42u32;
+        let chunks: Vec<Vec<u8>> = (0..400u32)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let len = (seed >> 16) as usize % 700;
+                (0..len).map(|j| (i as usize * 7 + j) as u8).collect()
+            })
+            .collect();
+        for (max_bytes, backups) in [(1000u64, 3u32), (1000, 0), (50_000, 2), (0, 5)] {
+            let ours = tempfile::tempdir().unwrap();
+            let theirs = tempfile::tempdir().unwrap();
+            // Both start from an existing file, to check appending too.
+            std::fs::write(ours.path().join("x.log"), b"previous run\n").unwrap();
+            std::fs::write(theirs.path().join("x.log"), b"previous run\n").unwrap();
+
+            let mut log =
+                RotatingFile::open(ours.path().join("x.log"), Rotation { max_bytes, backups })
+                    .unwrap();
+            for chunk in &chunks {
+                log.write_all(chunk).unwrap();
+            }
+            drop(log);
+
+            let mut child = Command::new(&python)
+                .args(["-c", WRITER])
+                .arg(theirs.path().join("x.log"))
+                .arg(max_bytes.to_string())
+                .arg(backups.to_string())
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            {
+                let mut stdin = child.stdin.take().unwrap();
+                for chunk in &chunks {
+                    let hex: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+                    writeln!(stdin, "{hex}").unwrap();
+                }
+            }
+            assert!(child.wait().unwrap().success());
+
+            let (ours, theirs) = (files_of(ours.path()), files_of(theirs.path()));
+            let names = |files: &[(String, Vec<u8>)]| {
+                files
+                    .iter()
+                    .map(|(n, d)| (n.clone(), d.len()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                names(&ours),
+                names(&theirs),
+                "max_bytes={max_bytes} backups={backups}"
+            );
+            assert!(
+                ours == theirs,
+                "contents differ with max_bytes={max_bytes} backups={backups}"
+            );
+        }
+    }
+}
