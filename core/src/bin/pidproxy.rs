@@ -105,7 +105,8 @@ impl Proxy {
         }
         signals.add(Signal::SIGCHLD);
         // Blocked before the spawn so that none is lost in between; they
-        // are taken with sigtimedwait below. std resets the mask in the child.
+        // are taken with sigtimedwait below. The child gets an empty mask
+        // back before exec (std does not reset it).
         signals
             .thread_block()
             .map_err(|e| format!("cannot block signals: {e}"))?;
@@ -113,9 +114,19 @@ impl Proxy {
 
         let program = absolute(Path::new(command))
             .map_err(|e| format!("cannot resolve {}: {e}", Path::new(command).display()))?;
-        let launcher = Command::new(&program)
-            .arg0(command)
-            .args(args)
+        let mut launcher = Command::new(&program);
+        launcher.arg0(command).args(args);
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls pthread_sigmask, which is async-signal-safe and does not
+        // allocate; the empty set lives on the stack.
+        unsafe {
+            launcher.pre_exec(|| {
+                SigSet::empty()
+                    .thread_set_mask()
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let launcher = launcher
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
         let launcher = Pid::from_raw(

@@ -162,3 +162,105 @@ fn pidproxy_forwards_signals_to_the_pid_in_the_pidfile_across_a_reload() {
         "the reloaded program still runs"
     );
 }
+
+/// A daemon written in Python, because a shell cannot trap INT and QUIT in
+/// a background job: it forks, the parent writes the child's pid and exits,
+/// the child records the signals it gets and exits 7 when `stop` appears.
+const PY_DAEMON: &str = r#"
+import os, signal, sys, time
+pid = os.fork()
+if pid:
+    with open('pidfile.tmp', 'w') as f:
+        f.write('%d\n' % pid)
+    os.rename('pidfile.tmp', 'pidfile')
+    sys.exit(0)
+def record(sig, frame):
+    with open('got', 'a') as f:
+        f.write(signal.Signals(sig).name + '\n')
+for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
+    signal.signal(sig, record)
+open('ready', 'w').close()
+while not os.path.exists('stop'):
+    time.sleep(0.02)
+sys.exit(7)
+"#;
+
+#[test]
+fn pidproxy_forwards_int_and_quit_and_waits_for_the_program_to_go() {
+    let sandbox = Sandbox::new();
+    sandbox.write("daemon.py", PY_DAEMON);
+    let mut proxy = ChildGuard::spawn(
+        Command::new(our_bin("pidproxy"))
+            .arg("pidfile")
+            .arg(reference_bin("python"))
+            .arg("daemon.py")
+            .current_dir(sandbox.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+    );
+    daemon_adopted_by(&sandbox, proxy.id(), None);
+    wait_for("the daemon's handlers", DEADLINE, || {
+        sandbox.path().join("ready").exists().then_some(())
+    });
+    proxy.signal(Signal::SIGINT);
+    wait_recorded(&sandbox, "SIGINT");
+    proxy.signal(Signal::SIGQUIT);
+    wait_recorded(&sandbox, "SIGQUIT");
+    // The program shrugged the stop signals off: unlike the reference,
+    // which exits at once, pidproxy keeps standing for it.
+    assert!(
+        proxy.try_wait().is_none(),
+        "pidproxy left a running program"
+    );
+    sandbox.write("stop", "");
+    // After a forwarded stop signal the exit status is 0, as the reference's.
+    assert_eq!(proxy.wait_timeout(DEADLINE).code(), Some(0));
+}
+
+#[test]
+fn pidproxy_exits_with_the_launchers_status_when_no_pidfile_appears() {
+    let sandbox = Sandbox::new();
+    let out = run(
+        our_bin("pidproxy"),
+        [
+            sandbox.path().join("pidfile").to_str().expect("UTF-8"),
+            "/bin/sh",
+            "-c",
+            "exit 3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn pidproxy_signals_its_own_child_until_the_pidfile_exists() {
+    let sandbox = Sandbox::new();
+    let mut proxy = ChildGuard::spawn(
+        Command::new(our_bin("pidproxy"))
+            .args([
+                "pidfile",
+                "/bin/sh",
+                "-c",
+                "trap 'echo launcher USR1 >> got' USR1; : > ready; \
+                 while [ ! -e stop ]; do sleep 0.02; done",
+            ])
+            .current_dir(sandbox.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    wait_for("the launcher's trap", DEADLINE, || {
+        sandbox.path().join("ready").exists().then_some(())
+    });
+    proxy.signal(Signal::SIGUSR1);
+    wait_recorded(&sandbox, "launcher USR1");
+    sandbox.write("stop", "");
+    assert_eq!(proxy.wait_timeout(DEADLINE).code(), Some(0));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(
+        proxy.child_mut().stdout.as_mut().expect("stdout is piped"),
+        &mut stdout,
+    )
+    .expect("pidproxy's stdout is readable");
+    // The reference's complaint, word for word.
+    assert_eq!(stdout, "Can't read child pidfile pidfile!\n");
+}
