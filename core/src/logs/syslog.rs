@@ -51,3 +51,14 @@ pub fn send_lines(prefix: &str, text: &str) {
         }
     }
 }
+
+/// Send a chunk of child output (`stdout_syslog`/`stderr_syslog`): each
+/// line as `<process name> <line>`, as the reference formats it. Output
+/// that is not UTF-8 is decoded lossily (the reference drops such a chunk
+/// with a traceback on stderr).
+pub fn send_child_output(process_name: &str, data: &[u8]) {
+    let mut prefix = String::with_capacity(process_name.len() + 1);
+    prefix.push_str(process_name);
+    prefix.push(' ');
+    send_lines(&prefix, &String::from_utf8_lossy(data));
+}
