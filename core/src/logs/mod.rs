@@ -5,7 +5,7 @@
 //! add AUTO names and their start-up cleanup ([`create_auto_log`],
 //! [`clear_auto_logs`]) and ANSI stripping ([`AnsiStripper`]); the control
 //! plane reads logs back with the reference's offset rules ([`read_range`],
-//! [`tail_file`], [`tail_bytes`]).
+//! [`tail_file`], [`tail_bytes`]) and follows them ([`LogFollower`]).
 //!
 //! This module must not own processes, pipes or events: capturing a
 //! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
@@ -25,5 +25,8 @@ pub use mainlog::{
     BadLevel, Level, MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message,
     format_line, py_bytes_repr, py_str_repr,
 };
-pub use read::{ReadError, Tail, read_range, read_window, tail_bytes, tail_file, tail_window};
+pub use read::{
+    LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, read_window, tail_bytes, tail_file,
+    tail_window,
+};
 pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
