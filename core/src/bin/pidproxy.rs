@@ -21,8 +21,9 @@
 //! after a forwarded TERM/INT/QUIT has actually stopped it. We wake only for
 //! signals and exits (the reference polls every 5 s). A command that cannot
 //! be run is reported at once with exit 127 (the reference exits 0 after
-//! 5 s). A pidfile holding 0 or a negative number is refused: `kill` would
-//! hit a whole process group or every process.
+//! 5 s). A pidfile holding 0, a negative number, 1 or our own pid is
+//! treated as unreadable: `kill` would hit a process group, every process,
+//! init, or ourselves.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -228,8 +229,11 @@ impl Proxy {
     fn read_pid(&self) -> Result<Pid, ()> {
         let text = std::fs::read(&self.pidfile).map_err(|_| ())?;
         let text = std::str::from_utf8(text.trim_ascii()).map_err(|_| ())?;
+        // 0 and negative numbers would signal process groups, 1 is init
+        // and our own pid would loop: none of them is the program.
+        let own = i32::try_from(std::process::id()).unwrap_or(0);
         match text.parse::<i32>() {
-            Ok(pid) if pid > 0 => Ok(Pid::from_raw(pid)),
+            Ok(pid) if pid > 1 && pid != own => Ok(Pid::from_raw(pid)),
             _ => Err(()),
         }
     }

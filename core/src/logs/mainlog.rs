@@ -273,13 +273,13 @@ impl MainLog {
         let removed = {
             let sinks = self.lock();
             match &sinks.target {
-                Target::File(file) => {
-                    std::fs::remove_file(file.path()).map_err(|source| LogFileError::Remove {
+                // Never delete /dev/stdout or a FIFO (the reference does).
+                Target::File(file) if file.is_regular_file() => std::fs::remove_file(file.path())
+                    .map_err(|source| LogFileError::Remove {
                         path: file.path().to_path_buf(),
                         source,
-                    })
-                }
-                Target::Syslog | Target::Nowhere => Ok(()),
+                    }),
+                Target::File(_) | Target::Syslog | Target::Nowhere => Ok(()),
             }
         };
         removed?;

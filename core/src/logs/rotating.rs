@@ -92,7 +92,13 @@ impl RotatingFile {
         self.rotation
     }
 
-    /// Whether this target can rotate at all (a regular file).
+    /// Whether the target is a regular file (not a tty, FIFO, /dev/stdout
+    /// on a pipe or /dev/null): only a regular file is rotated or deleted.
+    pub fn is_regular_file(&self) -> bool {
+        self.size.is_some()
+    }
+
+    /// Whether this log rotates: a regular file with `max_bytes > 0`.
     pub fn rotates(&self) -> bool {
         self.size.is_some() && self.rotation.max_bytes > 0
     }
@@ -134,7 +140,9 @@ impl RotatingFile {
 
     /// Delete the log and start a new empty one (`clearLog`,
     /// `clearProcessLogs`). Rotated backups are kept, as in the reference.
-    /// A log that is already gone is not an error.
+    /// A log that is already gone is not an error. A target that is not a
+    /// regular file is only reopened: the reference would delete
+    /// /dev/stdout itself.
     pub fn clear(&mut self) -> Result<(), LogFileError> {
         if self.size.is_some() {
             match std::fs::remove_file(&self.path) {
@@ -185,22 +193,21 @@ impl RotatingFile {
                 failure.get_or_insert(e);
             }
         }
-        // The reference reopens with "wb"; we add O_APPEND so that another
-        // writer of the same file cannot make us overwrite its bytes.
-        let truncated = failure.is_none() || self.rotation.backups == 0;
+        // The reference reopens with "wb"; we open in append mode so that
+        // another writer of the same file cannot make us overwrite its
+        // bytes, and truncate only when there are no backups (the log is
+        // cut in place). With backups the file is new, or, if moving it
+        // away failed, still holds data that must not be lost.
         let file = OpenOptions::new()
             .append(true)
             .create(true)
-            .truncate(false)
             .mode(0o666)
             .open(&self.path)
             .map_err(|source| LogFileError::Open {
                 path: self.path.clone(),
                 source,
             })?;
-        if truncated {
-            // Only truncate what we did not manage to move away if there
-            // are no backups to keep: a failed rename must not lose data.
+        if self.rotation.backups == 0 {
             file.set_len(0).map_err(|source| LogFileError::Rotate {
                 path: self.path.clone(),
                 source,
@@ -435,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn dev_null_is_not_renamed() {
+    fn dev_null_is_neither_renamed_nor_deleted() {
         let rotation = Rotation {
             max_bytes: 1,
             backups: 1,
@@ -443,6 +450,7 @@ mod tests {
         let mut log = RotatingFile::open("/dev/null", rotation).unwrap();
         assert!(!log.rotates());
         log.write_all(b"discarded").unwrap();
+        log.clear().unwrap();
         assert!(Path::new("/dev/null").exists());
     }
 
