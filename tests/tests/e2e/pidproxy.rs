@@ -264,3 +264,73 @@ fn pidproxy_signals_its_own_child_until_the_pidfile_exists() {
     // The reference's complaint, word for word.
     assert_eq!(stdout, "Can't read child pidfile pidfile!\n");
 }
+
+/// The use pidproxy exists for: the reference supervisord runs a program
+/// that daemonizes itself, through our pidproxy, sees it RUNNING (it stays
+/// up past startsecs although the launcher exits at once) and stops it.
+#[test]
+fn pidproxy_lets_supervisord_run_and_stop_a_daemonizing_program() {
+    let sandbox = Sandbox::new();
+    sandbox.write("daemon.sh", DAEMON);
+    let dir = sandbox.path().display().to_string();
+    let config = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\n\
+             logfile={dir}/supervisord.log\n\
+             pidfile={dir}/supervisord.pid\n\
+             childlogdir={dir}\n\
+             [unix_http_server]\n\
+             file={dir}/supervisor.sock\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [supervisorctl]\n\
+             serverurl=unix://{dir}/supervisor.sock\n\
+             [program:legacy]\n\
+             command={proxy} {dir}/pidfile /bin/sh -c '{LAUNCHER}'\n\
+             directory={dir}\n\
+             startsecs=1\n\
+             stopwaitsecs=5\n",
+            proxy = our_bin("pidproxy").display(),
+        ),
+    );
+    let mut supervisord = ChildGuard::spawn(
+        Command::new(reference_bin("supervisord"))
+            .args(["-n", "-c"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let ctl = |args: &[&str]| {
+        let mut all = vec!["-c", config.to_str().expect("UTF-8")];
+        all.extend_from_slice(args);
+        run(reference_bin("supervisorctl"), all)
+    };
+    wait_for("legacy to be RUNNING", DEADLINE, || {
+        stdout_text(&ctl(&["status", "legacy"]))
+            .contains("RUNNING")
+            .then_some(())
+    });
+    let daemon: u32 = sandbox
+        .read("pidfile")
+        .trim()
+        .parse()
+        .expect("the launcher wrote a pid");
+    assert!(
+        parent_of(daemon).is_some(),
+        "the daemonized program is gone"
+    );
+
+    let stop = ctl(&["stop", "legacy"]);
+    assert!(stop.status.success(), "{}", stdout_text(&stop));
+    wait_recorded(&sandbox, "A TERM");
+    assert!(stdout_text(&ctl(&["status", "legacy"])).contains("STOPPED"));
+    assert!(parent_of(daemon).is_none(), "the program outlived its stop");
+    let log = sandbox.read("supervisord.log");
+    assert!(
+        !log.contains("exited: legacy"),
+        "supervisord saw pidproxy exit on its own:\n{log}"
+    );
+    assert!(ctl(&["shutdown"]).status.success());
+    supervisord.wait_timeout(DEADLINE);
+}
