@@ -6,6 +6,8 @@
 //! [`clear_auto_logs`]) and ANSI stripping ([`AnsiStripper`]); the control
 //! plane reads logs back with the reference's offset rules ([`read_range`],
 //! [`tail_file`], [`tail_bytes`]) and follows them ([`LogFollower`]).
+//! Daemon modules reach the main log through `tracing` events, which
+//! [`MainLogLayer`] writes in the reference's format.
 //!
 //! This module must not own processes, pipes or events: capturing a
 //! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
@@ -18,6 +20,7 @@ mod mainlog;
 mod read;
 mod rotating;
 pub mod syslog;
+mod tracing_layer;
 
 pub use ansi::{AnsiStripper, strip_ansi};
 pub use autoname::{Cleanup, auto_log_prefix, clear_auto_logs, create_auto_log, is_auto_log_name};
@@ -30,3 +33,4 @@ pub use read::{
     tail_window,
 };
 pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
+pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};
