@@ -53,17 +53,37 @@ pub struct RotatingFile {
 pub enum LogFileError {
     /// The log file could not be opened (or created).
     #[error("unable to open log file {path}: {source}")]
-    Open { path: PathBuf, source: io::Error },
+    Open {
+        /// The log file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
     /// A write to the log failed (disk full, a FIFO whose reader left...).
     #[error("unable to write to log file {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The log file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
     /// A rotation step (rename of a backup) failed; the data was written and
     /// the writer keeps appending to the current file.
     #[error("unable to rotate log file {path}: {source}")]
-    Rotate { path: PathBuf, source: io::Error },
+    Rotate {
+        /// The log file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
     /// Deleting the log for a clear failed.
     #[error("unable to remove log file {path}: {source}")]
-    Remove { path: PathBuf, source: io::Error },
+    Remove {
+        /// The log file.
+        path: PathBuf,
+        /// What the system said.
+        source: io::Error,
+    },
 }
 
 impl RotatingFile {
