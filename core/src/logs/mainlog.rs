@@ -788,3 +788,84 @@ mod stdout_tests {
         assert!(file.ends_with("WARN two\nlines\n"));
     }
 }
+
+/// The same messages through the reference's logger (from the test
+/// virtualenv) and ours give the same lines once timestamps are set aside.
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+    use std::path::Path;
+
+    const REFERENCE_LOGGER: &str = r#"
+import sys
+from supervisor import loggers
+logger = loggers.getLogger(loggers.LevelsByName.BLAT)
+loggers.handle_file(logger, sys.argv[1], '%(asctime)s %(levelname)s %(message)s\n')
+logger.critical('running as root')
+logger.error('bad request')
+logger.warn('received SIGTERM indicating exit request')
+logger.info("spawned: 'x' with pid 42")
+logger.debug("'x' stdout output:\nline one\nline two\n")
+logger.trace('XML-RPC method called: supervisor.getState()')
+logger.blather('supervisord forked; parent exiting')
+"#;
+
+    #[test]
+    fn lines_match_the_reference_logger() {
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/python");
+        if !python.exists() {
+            eprintln!("skipped: the reference is not installed (run tests/run.sh)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.log");
+        let status = std::process::Command::new(&python)
+            .args(["-c", REFERENCE_LOGGER])
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(status.success());
+
+        let ours = dir.path().join("ours.log");
+        let log = MainLog::open(MainLogConfig {
+            level: Level::Blather,
+            target: MainLogTarget::File {
+                path: ours.clone(),
+                rotation: Rotation::NEVER,
+            },
+            echo_to_stdout: false,
+        })
+        .unwrap();
+        log.critical("running as root");
+        log.error("bad request");
+        log.warn("received SIGTERM indicating exit request");
+        log.info("spawned: 'x' with pid 42");
+        log.debug(&child_output_message(
+            "x",
+            "stdout",
+            b"line one\nline two\n",
+        ));
+        log.trace("XML-RPC method called: supervisor.getState()");
+        log.blather("supervisord forked; parent exiting");
+
+        // Replace each timestamp (digits) by a fixed shape, keep the rest.
+        let shape = |text: String| -> String {
+            text.lines()
+                .map(|line| match line.get(..24) {
+                    Some(stamp)
+                        if stamp.as_bytes()[19] == b','
+                            && stamp.bytes().filter(u8::is_ascii_digit).count() == 17 =>
+                    {
+                        format!("<stamp>{}", &line[23..])
+                    }
+                    _ => line.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let theirs = shape(std::fs::read_to_string(&theirs).unwrap());
+        let ours = shape(std::fs::read_to_string(&ours).unwrap());
+        assert_eq!(ours, theirs);
+        assert!(ours.contains("<stamp> BLAT supervisord forked"));
+    }
+}
