@@ -373,6 +373,24 @@ mod tests {
     }
 
     #[test]
+    fn one_large_write_stays_whole_in_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let rotation = Rotation {
+            max_bytes: 1000,
+            backups: 2,
+        };
+        let mut log = RotatingFile::open(&path, rotation).unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        log.write_all(b"head").unwrap();
+        log.write_all(&big).unwrap();
+        let mut expected = b"head".to_vec();
+        expected.extend_from_slice(&big);
+        assert!(read(&backup_path(&path, 1)) == expected);
+        assert_eq!(read(&path), b"");
+    }
+
+    #[test]
     fn zero_backups_truncate_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
