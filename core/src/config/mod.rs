@@ -1,3 +1,30 @@
 //! supervisord.conf: reading (the INI dialect of Python's ConfigParser),
 //! `%(name)s` expansion, `[include]`, typed validation and the diff of two
-//! models. Depends on nothing else in this crate.
+//! models. Depends on nothing else in this crate and starts nothing: it
+//! reads files and the user database, and returns data.
+//!
+//! Entry points: [`load_config`] for supervisord, [`load_ctl_config`] and
+//! [`find_config_file`] for both command-line tools, [`diff`] for reload.
+
+// A ConfigError carries its whole location (136 bytes); it is made once per
+// load on a cold path, and the public signatures others code against
+// return it unboxed.
+#![allow(clippy::result_large_err)]
+
+pub mod ctl;
+pub mod diff;
+pub mod error;
+pub mod expand;
+pub mod ini;
+pub mod load;
+pub mod model;
+pub mod summary;
+pub mod types;
+
+pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
+pub use diff::{ConfigDiff, diff};
+pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
+pub use load::{LoadOptions, load_config, load_config_with};
+pub use model::*;
+pub use summary::summary;
+pub use types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};

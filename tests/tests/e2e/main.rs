@@ -2,6 +2,8 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
+mod config_cli;
+mod config_golden;
 mod echo_conf;
 mod pidproxy;
 mod reference;

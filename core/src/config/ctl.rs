@@ -1,0 +1,204 @@
+//! What supervisorctl reads from the config file: the `[supervisorctl]`
+//! section as the reference's `ClientOptions` reads it, and the search for
+//! a config file shared with supervisord. It never reads the daemon's
+//! sections, so a config whose programs are broken still lets
+//! supervisorctl talk to the daemon.
+
+use std::path::{Path, PathBuf};
+
+use super::error::ConfigError;
+use super::expand::{ExpValue, Expansions};
+use super::ini::Ini;
+use super::types;
+
+/// The `[supervisorctl]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlConfig {
+    /// `serverurl` (default `http://localhost:9001`; `unix://` paths made
+    /// absolute and normalised).
+    pub serverurl: String,
+    /// `username`.
+    pub username: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `prompt` (default `supervisor`).
+    pub prompt: String,
+    /// `history_file`, absolute and normalised.
+    pub history_file: Option<PathBuf>,
+    /// One line per thing supervisorctl should warn about (a
+    /// `[ctlplugin:x]` section: Python plugins cannot load here).
+    pub warnings: Vec<String>,
+}
+
+impl Default for CtlConfig {
+    fn default() -> Self {
+        CtlConfig {
+            serverurl: "http://localhost:9001".to_string(),
+            username: None,
+            password: None,
+            prompt: "supervisor".to_string(),
+            history_file: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The places searched for a config file when none is given, in order:
+/// `<prefix>/etc/supervisord.conf`, `<prefix>/supervisord.conf` (prefix =
+/// the directory above the executable's, from `argv0` as typed),
+/// `supervisord.conf`, `etc/supervisord.conf`, `/etc/supervisord.conf`,
+/// `/etc/supervisor/supervisord.conf`.
+pub fn search_paths(argv0: &Path) -> Vec<PathBuf> {
+    // Python: os.path.dirname(os.path.dirname(sys.argv[0])).
+    let prefix = argv0
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    vec![
+        prefix.join("etc").join("supervisord.conf"),
+        prefix.join("supervisord.conf"),
+        PathBuf::from("supervisord.conf"),
+        PathBuf::from("etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisor/supervisord.conf"),
+    ]
+}
+
+/// The first of [`search_paths`] that exists.
+pub fn find_config_file(argv0: &Path) -> Option<PathBuf> {
+    search_paths(argv0).into_iter().find(|p| p.exists())
+}
+
+/// Read `[supervisorctl]` from the file at `path`.
+pub fn load_ctl_config(path: &Path) -> Result<CtlConfig, ConfigError> {
+    let here = types::normalize_path(path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let text = super::load::read_file(path)?;
+    let mut ini = Ini::default();
+    if let Some(first) = ini.read(&text, path).into_iter().next() {
+        return Err(first);
+    }
+    const S: &str = "supervisorctl";
+    if !ini.has_section(S) {
+        return Err(ConfigError::new(
+            "the file has no [supervisorctl] section, which supervisorctl needs",
+        )
+        .in_file(path));
+    }
+    let mut environ: Expansions = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                format!("ENV_{}", k.to_string_lossy()),
+                ExpValue::Str(v.to_string_lossy().into_owned()),
+            )
+        })
+        .collect();
+    let get = |environ: &Expansions, key: &str| -> Result<Option<String>, ConfigError> {
+        let Some(entry) = ini.get(S, key) else {
+            return Ok(None);
+        };
+        super::expand::expand(&entry.value, environ)
+            .map(Some)
+            .map_err(|e| {
+                let problem = match e {
+                    super::expand::ExpandError::UnknownName(n) => {
+                        format!("%({n}) cannot be expanded here")
+                    }
+                    super::expand::ExpandError::BadFormat(why) => format!("bad %-format: {why}"),
+                };
+                ConfigError::new(problem)
+                    .in_file(entry.file.clone())
+                    .at_line(entry.line)
+                    .in_section(S)
+                    .for_option(key)
+                    .with_value(entry.value.clone())
+            })
+    };
+    let mut config = CtlConfig::default();
+    let prompt = get(&environ, "prompt")?;
+    let username = get(&environ, "username")?;
+    let password = get(&environ, "password")?;
+    environ.insert(
+        "here".to_string(),
+        ExpValue::Str(here.to_string_lossy().into_owned()),
+    );
+    if let Some(url) = get(&environ, "serverurl")? {
+        config.serverurl = match url.strip_prefix("unix://") {
+            Some(p) => format!(
+                "unix://{}",
+                types::normalize_path(&types::expand_user(p)).display()
+            ),
+            None => url,
+        };
+    }
+    if let Some(prompt) = prompt {
+        config.prompt = prompt;
+    }
+    config.username = username;
+    config.password = password;
+    config.history_file = get(&environ, "history_file")?
+        .filter(|h| !h.is_empty())
+        .map(|h| types::normalize_path(&types::expand_user(&h)));
+    for section in ini.section_names().filter(|n| n.starts_with("ctlplugin:")) {
+        config.warnings.push(format!(
+            "[{section}] in {} is ignored: supervisorctl plugins are Python modules, which \
+             this supervisorctl cannot load",
+            path.display()
+        ));
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_order_starts_beside_the_executable() {
+        let paths = search_paths(Path::new("/opt/venv/bin/supervisord"));
+        assert_eq!(paths[0], PathBuf::from("/opt/venv/etc/supervisord.conf"));
+        assert_eq!(paths[1], PathBuf::from("/opt/venv/supervisord.conf"));
+        assert_eq!(paths[2], PathBuf::from("supervisord.conf"));
+        assert_eq!(paths[5], PathBuf::from("/etc/supervisor/supervisord.conf"));
+        // A bare name has no prefix: Python joins '' and 'etc'.
+        let bare = search_paths(Path::new("supervisord"));
+        assert_eq!(bare[0], PathBuf::from("etc/supervisord.conf"));
+    }
+
+    #[test]
+    fn reads_supervisorctl_with_here_and_unix_normalisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(
+            &conf,
+            "[supervisorctl]\nserverurl=unix://%(here)s/../x/./s.sock\nusername=u\n\
+             password=p\nprompt=mine\nhistory_file=%(here)s/h\n[ctlplugin:x]\n\
+             supervisor.ctl_factory=a:b\n",
+        )
+        .unwrap();
+        let c = load_ctl_config(&conf).unwrap();
+        let parent = dir.path().parent().unwrap();
+        assert_eq!(
+            c.serverurl,
+            format!("unix://{}", parent.join("x/s.sock").display())
+        );
+        assert_eq!(c.username.as_deref(), Some("u"));
+        assert_eq!(c.password.as_deref(), Some("p"));
+        assert_eq!(c.prompt, "mine");
+        assert_eq!(c.history_file, Some(dir.path().join("h")));
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn missing_section_and_file_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(&conf, "[supervisord]\n").unwrap();
+        assert!(load_ctl_config(&conf).is_err());
+        let err = load_ctl_config(&dir.path().join("nope")).unwrap_err();
+        assert!(err.to_string().contains("could not find config file"));
+    }
+}

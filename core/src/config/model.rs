@@ -1,0 +1,367 @@
+//! The typed model of a loaded supervisord.conf: one struct per section
+//! kind, every option with its default applied, values expanded and
+//! validated, user names resolved. The process engine, the RPC namespace
+//! (`getAllConfigInfo`) and supervisorctl read these; nothing here does
+//! I/O.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::error::ParseMessage;
+use super::types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
+
+/// Environment variables, by name.
+pub type Environment = BTreeMap<String, String>;
+
+/// A whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file as named (the `-c` value or the path found).
+    pub source: PathBuf,
+    /// The directory of the main config file (`%(here)s`).
+    pub here: PathBuf,
+    /// `[supervisord]`.
+    pub supervisord: SupervisordConfig,
+    /// `[unix_http_server]` and `[unix_http_server:name]` sections.
+    pub unix_http_servers: Vec<UnixHttpServerConfig>,
+    /// `[inet_http_server]` and suffixed forms.
+    pub inet_http_servers: Vec<InetHttpServerConfig>,
+    /// `[rpcinterface:x]` sections, in file order.
+    pub rpcinterfaces: Vec<RpcInterfaceConfig>,
+    /// Process groups, sorted as the reference sorts them (priority, then
+    /// name).
+    pub groups: Vec<GroupConfig>,
+    /// Info and warning messages to log once the logger exists.
+    pub messages: Vec<ParseMessage>,
+}
+
+impl Config {
+    /// The URL children get as `SUPERVISOR_SERVER_URL` when their own
+    /// `serverurl` is not set: the first unix socket, else the first inet
+    /// server (`localhost` for all interfaces), else none.
+    pub fn default_serverurl(&self) -> Option<String> {
+        if let Some(unix) = self.unix_http_servers.first() {
+            return Some(format!("unix://{}", unix.file.display()));
+        }
+        self.inet_http_servers.first().map(|inet| {
+            let host = if inet.host.is_empty() {
+                "localhost"
+            } else {
+                &inet.host
+            };
+            format!("http://{host}:{}", inet.port)
+        })
+    }
+}
+
+/// Where the main log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainLog {
+    /// The syslog service (`logfile=syslog`).
+    Syslog,
+    /// A file, absolute and normalised.
+    File(PathBuf),
+}
+
+/// `[supervisord]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SupervisordConfig {
+    /// `logfile` (default `supervisord.log` in the current directory).
+    pub logfile: MainLog,
+    /// `logfile_maxbytes` (default 50MB; 0 = never rotate).
+    pub logfile_maxbytes: u64,
+    /// `logfile_backups` (default 10).
+    pub logfile_backups: i64,
+    /// `loglevel` (default info).
+    pub loglevel: LogLevel,
+    /// `pidfile`, absolute and normalised (default `supervisord.pid`).
+    pub pidfile: PathBuf,
+    /// `umask` (default 022).
+    pub umask: u32,
+    /// `nodaemon` (default false).
+    pub nodaemon: bool,
+    /// `silent` (default false).
+    pub silent: bool,
+    /// `minfds` (default 1024).
+    pub minfds: i64,
+    /// `minprocs` (default 200).
+    pub minprocs: i64,
+    /// `nocleanup` (default false).
+    pub nocleanup: bool,
+    /// `childlogdir` (default the system temp dir).
+    pub childlogdir: PathBuf,
+    /// `user`: the user to switch to at start-up.
+    pub user: Option<UserSpec>,
+    /// `directory`: where to chdir when daemonizing.
+    pub directory: Option<PathBuf>,
+    /// `strip_ansi` (default false).
+    pub strip_ansi: bool,
+    /// `environment`, already merged into every process's environment.
+    pub environment: Environment,
+    /// `identifier` (default `supervisor`).
+    pub identifier: String,
+}
+
+/// Basic-auth credentials of an HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password: plain, or `{SHA}` followed by a hex SHA-1.
+    pub password: String,
+}
+
+/// `[unix_http_server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixHttpServerConfig {
+    /// The section name (`unix_http_server` or `unix_http_server:x`).
+    pub section: String,
+    /// `file`: the socket path, absolute and normalised.
+    pub file: PathBuf,
+    /// `chmod` (default 0700).
+    pub chmod: u32,
+    /// `chown`, if set.
+    pub chown: Option<Owner>,
+    /// `username` and `password`, both or neither.
+    pub credentials: Option<Credentials>,
+}
+
+/// `[inet_http_server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetHttpServerConfig {
+    /// The section name.
+    pub section: String,
+    /// The host to bind (lower-cased); empty means all interfaces.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// `username` and `password`, both or neither.
+    pub credentials: Option<Credentials>,
+}
+
+/// `[rpcinterface:x]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcInterfaceConfig {
+    /// The name after the colon.
+    pub name: String,
+    /// `supervisor.rpcinterface_factory` (`LIBRARY:FACTORY`).
+    pub factory: String,
+    /// Every other option, expanded, passed to the factory.
+    pub extras: BTreeMap<String, String>,
+    /// The directory of the file holding the section (relative library
+    /// paths resolve against it).
+    pub dir: PathBuf,
+}
+
+/// One output channel's logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelLog {
+    /// `*_logfile` (default AUTO).
+    pub logfile: LogFile,
+    /// `*_logfile_maxbytes` (default 50MB).
+    pub maxbytes: u64,
+    /// `*_logfile_backups` (default 10).
+    pub backups: i64,
+    /// `*_capture_maxbytes` (default 0).
+    pub capture_maxbytes: u64,
+    /// `*_events_enabled` (default false).
+    pub events_enabled: bool,
+    /// `*_syslog` (default false; `*_logfile=syslog` sets it).
+    pub syslog: bool,
+}
+
+/// One concrete process, with everything expanded for its process number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessConfig {
+    /// The process name (`process_name` expanded).
+    pub name: String,
+    /// The section it came from (`program:web`).
+    pub section: String,
+    /// The section's name after the colon.
+    pub program_name: String,
+    /// Its process number.
+    pub process_num: i64,
+    /// `command`, expanded (empty is accepted here and fails at spawn).
+    pub command: String,
+    /// `directory`, expanded, not checked (the reference checks at spawn).
+    pub directory: Option<String>,
+    /// `umask`.
+    pub umask: Option<u32>,
+    /// `priority` (default 999).
+    pub priority: i64,
+    /// `autostart` (default true).
+    pub autostart: bool,
+    /// `autorestart` (default unexpected).
+    pub autorestart: AutoRestart,
+    /// `startsecs` (default 1).
+    pub startsecs: i64,
+    /// `startretries` (default 3).
+    pub startretries: i64,
+    /// `user`, resolved.
+    pub user: Option<UserSpec>,
+    /// stdout logging.
+    pub stdout: ChannelLog,
+    /// stderr logging (`logfile` is None when `redirect_stderr`).
+    pub stderr: ChannelLog,
+    /// `stopsignal` number (default TERM).
+    pub stopsignal: i32,
+    /// `stopwaitsecs` (default 10).
+    pub stopwaitsecs: i64,
+    /// `stopasgroup` (default false).
+    pub stopasgroup: bool,
+    /// `killasgroup` (default = stopasgroup).
+    pub killasgroup: bool,
+    /// `exitcodes` (default 0).
+    pub exitcodes: Vec<i32>,
+    /// `redirect_stderr` (default false).
+    pub redirect_stderr: bool,
+    /// The environment to add: `[supervisord] environment` with the
+    /// program's own on top.
+    pub environment: Environment,
+    /// `serverurl` (`AUTO` is None: the daemon's own URL is used).
+    pub serverurl: Option<String>,
+}
+
+impl ProcessConfig {
+    /// The reference's `ProcessConfig.__eq__`, which decides whether a
+    /// group changed on reload: every option counts, except that a logfile
+    /// that is AUTO on either side compares equal to anything.
+    pub fn same_as(&self, other: &ProcessConfig) -> bool {
+        fn logs_equal(a: &ChannelLog, b: &ChannelLog) -> bool {
+            let files =
+                a.logfile == LogFile::Auto || b.logfile == LogFile::Auto || a.logfile == b.logfile;
+            files
+                && a.maxbytes == b.maxbytes
+                && a.backups == b.backups
+                && a.capture_maxbytes == b.capture_maxbytes
+                && a.events_enabled == b.events_enabled
+                && a.syslog == b.syslog
+        }
+        self.name == other.name
+            && self.user.as_ref().map(|u| u.uid) == other.user.as_ref().map(|u| u.uid)
+            && self.command == other.command
+            && self.directory == other.directory
+            && self.umask == other.umask
+            && self.priority == other.priority
+            && self.autostart == other.autostart
+            && self.autorestart == other.autorestart
+            && self.startsecs == other.startsecs
+            && self.startretries == other.startretries
+            && logs_equal(&self.stdout, &other.stdout)
+            && logs_equal(&self.stderr, &other.stderr)
+            && self.stopsignal == other.stopsignal
+            && self.stopwaitsecs == other.stopwaitsecs
+            && self.stopasgroup == other.stopasgroup
+            && self.killasgroup == other.killasgroup
+            && self.exitcodes == other.exitcodes
+            && self.redirect_stderr == other.redirect_stderr
+            && self.environment == other.environment
+            && self.serverurl == other.serverurl
+    }
+}
+
+/// The socket of a FastCGI program group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FcgiSocket {
+    /// `unix:///abs/path`.
+    Unix {
+        /// The path, normalised.
+        path: PathBuf,
+        /// Owner to set; defaults to the program's user when it differs
+        /// from the daemon's.
+        owner: Option<Owner>,
+        /// Mode (default 0700).
+        mode: u32,
+    },
+    /// `tcp://host:port`.
+    Tcp {
+        /// Host, lower-cased.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl FcgiSocket {
+    /// The socket's URL; the reference compares fcgi sockets by it alone.
+    pub fn url(&self) -> String {
+        match self {
+            FcgiSocket::Unix { path, .. } => format!("unix://{}", path.display()),
+            FcgiSocket::Tcp { host, port } => format!("tcp://{host}:{port}"),
+        }
+    }
+}
+
+/// What kind of group, with the options only that kind has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKind {
+    /// `[program:x]` or `[group:x]`.
+    Program,
+    /// `[fcgi-program:x]`.
+    FastCgi {
+        /// `socket` and its options.
+        socket: FcgiSocket,
+        /// `socket_backlog`.
+        backlog: Option<u32>,
+    },
+    /// `[eventlistener:x]`.
+    EventListener {
+        /// `buffer_size` (default 10).
+        buffer_size: i64,
+        /// `events`, upper-cased, sorted, without duplicates.
+        events: Vec<String>,
+        /// `result_handler` (`LIBRARY:FACTORY`).
+        result_handler: String,
+    },
+}
+
+/// A process group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// The group name.
+    pub name: String,
+    /// The group priority (start order; eventlistener pools default to -1).
+    pub priority: i64,
+    /// The kind.
+    pub kind: GroupKind,
+    /// Processes: per program sorted by (priority, name); a `[group:x]`
+    /// keeps its programs in the order listed.
+    pub processes: Vec<ProcessConfig>,
+}
+
+impl GroupConfig {
+    /// The reference's `__eq__` of the new group against the old one,
+    /// which decides whether `update` restarts it. Like the reference, a
+    /// program group equals an fcgi group with the same processes (it
+    /// compares as its base class).
+    pub fn same_as(&self, old: &GroupConfig) -> bool {
+        let kinds = match (&self.kind, &old.kind) {
+            (GroupKind::Program, GroupKind::Program | GroupKind::FastCgi { .. }) => true,
+            (GroupKind::FastCgi { socket: a, .. }, GroupKind::FastCgi { socket: b, .. }) => {
+                a.url() == b.url()
+            }
+            (
+                GroupKind::EventListener {
+                    buffer_size: a_size,
+                    events: a_events,
+                    result_handler: a_handler,
+                },
+                GroupKind::EventListener {
+                    buffer_size: b_size,
+                    events: b_events,
+                    result_handler: b_handler,
+                },
+            ) => a_size == b_size && a_events == b_events && a_handler == b_handler,
+            _ => false,
+        };
+        kinds
+            && self.name == old.name
+            && self.priority == old.priority
+            && self.processes.len() == old.processes.len()
+            && self
+                .processes
+                .iter()
+                .zip(&old.processes)
+                .all(|(a, b)| a.same_as(b))
+    }
+}

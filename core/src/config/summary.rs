@@ -1,0 +1,135 @@
+//! A readable summary of a loaded configuration: what `supervisord
+//! --test-config` prints. One line per server, group and process with the
+//! settings people check first. Pure formatting; no I/O.
+
+use std::fmt::Write as _;
+
+use super::error::MessageLevel;
+use super::model::{Config, FcgiSocket, GroupKind, MainLog, ProcessConfig};
+use super::types::{AutoRestart, LogFile};
+
+fn logfile(l: &LogFile) -> String {
+    match l {
+        LogFile::None => "none".to_string(),
+        LogFile::Auto => "AUTO".to_string(),
+        LogFile::Path(p) => p.display().to_string(),
+    }
+}
+
+fn autorestart(a: AutoRestart) -> &'static str {
+    match a {
+        AutoRestart::Never => "false",
+        AutoRestart::Unexpected => "unexpected",
+        AutoRestart::Always => "true",
+    }
+}
+
+fn process_line(out: &mut String, group: &str, p: &ProcessConfig) {
+    let namespec = if group == p.name {
+        p.name.clone()
+    } else {
+        format!("{group}:{}", p.name)
+    };
+    let _ = writeln!(
+        out,
+        "    {namespec}: priority={} autostart={} autorestart={} startsecs={} \
+         stopsignal={} user={} stdout={} stderr={}",
+        p.priority,
+        p.autostart,
+        autorestart(p.autorestart),
+        p.startsecs,
+        supervisor_sdk::signal::signame(p.stopsignal),
+        p.user.as_ref().map_or("-", |u| u.name.as_str()),
+        logfile(&p.stdout.logfile),
+        if p.redirect_stderr {
+            "(redirected)".to_string()
+        } else {
+            logfile(&p.stderr.logfile)
+        },
+    );
+    let _ = writeln!(out, "      command: {}", p.command);
+}
+
+/// The summary text, ending with a newline.
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    let s = &config.supervisord;
+    let _ = writeln!(out, "config: {}", config.source.display());
+    let _ = writeln!(
+        out,
+        "supervisord: logfile={} loglevel={} pidfile={} childlogdir={} nodaemon={} \
+         identifier={}",
+        match &s.logfile {
+            MainLog::Syslog => "syslog".to_string(),
+            MainLog::File(p) => p.display().to_string(),
+        },
+        s.loglevel.name(),
+        s.pidfile.display(),
+        s.childlogdir.display(),
+        s.nodaemon,
+        s.identifier,
+    );
+    for u in &config.unix_http_servers {
+        let _ = writeln!(
+            out,
+            "[{}]: unix socket {} mode {:04o}{}",
+            u.section,
+            u.file.display(),
+            u.chmod,
+            if u.credentials.is_some() {
+                " with authentication"
+            } else {
+                ""
+            }
+        );
+    }
+    for i in &config.inet_http_servers {
+        let host = if i.host.is_empty() { "*" } else { &i.host };
+        let _ = writeln!(
+            out,
+            "[{}]: http on {host}:{}{}",
+            i.section,
+            i.port,
+            if i.credentials.is_some() {
+                " with authentication"
+            } else {
+                ""
+            }
+        );
+    }
+    for r in &config.rpcinterfaces {
+        let _ = writeln!(out, "[rpcinterface:{}]: {}", r.name, r.factory);
+    }
+    let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
+    let _ = writeln!(
+        out,
+        "{} group(s), {processes} process(es), in start order:",
+        config.groups.len()
+    );
+    for g in &config.groups {
+        let kind = match &g.kind {
+            GroupKind::Program => "program".to_string(),
+            GroupKind::FastCgi { socket, .. } => match socket {
+                FcgiSocket::Unix { .. } | FcgiSocket::Tcp { .. } => {
+                    format!("fcgi-program on {}", socket.url())
+                }
+            },
+            GroupKind::EventListener { events, .. } => {
+                format!("eventlistener for {}", events.join(","))
+            }
+        };
+        let _ = writeln!(out, "  {} ({kind}, priority {})", g.name, g.priority);
+        for p in &g.processes {
+            process_line(&mut out, &g.name, p);
+        }
+    }
+    for m in &config.messages {
+        let level = match m.level {
+            MessageLevel::Info => "info",
+            MessageLevel::Warn => "warn",
+            MessageLevel::Critical => "critical",
+        };
+        let _ = writeln!(out, "{level}: {}", m.text);
+    }
+    out
+}
