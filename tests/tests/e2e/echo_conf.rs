@@ -349,3 +349,41 @@ fn echo_conf_sample_runs_a_reference_daemon_that_answers_supervisorctl() {
     assert!(ctl("shutdown").status.success());
     assert!(daemon.wait_timeout(Duration::from_secs(20)).success());
 }
+
+/// Our own loader (`supervisord --test-config`) must accept the sample
+/// too, and build the same groups as the reference from the uncommented one.
+fn ours_loads(config: &Path) -> String {
+    let out = run(
+        our_bin("supervisord"),
+        [
+            "-c",
+            config.to_str().expect("sandbox paths are UTF-8"),
+            "--test-config",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "our supervisord rejected {}:\n{}{}",
+        config.display(),
+        stdout_text(&out),
+        stderr_text(&out)
+    );
+    stdout_text(&out)
+}
+
+#[test]
+fn echo_conf_sample_loads_in_our_supervisord_as_printed_and_uncommented() {
+    let sandbox = Sandbox::new();
+    let printed = sandbox.write("printed.conf", &sample_text());
+    ours_loads(&printed);
+
+    let (uncommented, _) = uncomment_every_option(&sample_text());
+    let config = sandbox.write("uncommented.conf", &uncommented);
+    let summary = ours_loads(&config);
+    for group in reference_loads(&config) {
+        assert!(
+            summary.contains(&group),
+            "our summary misses group {group}:\n{summary}"
+        );
+    }
+}
