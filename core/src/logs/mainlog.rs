@@ -13,7 +13,6 @@
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -21,37 +20,20 @@ use chrono::{Datelike, Timelike};
 
 use super::rotating::{LogFileError, RotatingFile, Rotation};
 use super::syslog;
+use crate::config::types::LogLevel;
 
-/// The reference's log levels, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Level {
-    /// Blather: noise for debugging supervisord itself (3).
-    Blather = 3,
-    /// Trace: RPC call traces and HTTP access lines (5).
-    Trace = 5,
-    /// Debug: signals sent, child output echo, listener states (10).
-    Debug = 10,
-    /// Info: the normal lifecycle lines (20).
-    Info = 20,
-    /// Warn: unexpected exits, signals received (30).
-    Warn = 30,
-    /// Error: problems that may be ignorable (40).
-    Error = 40,
-    /// Critical: needs attention now (50).
-    Critical = 50,
-}
-
-impl Level {
+/// The seven levels are one type, [`LogLevel`], owned by the config layer
+/// (which parses `loglevel`); what only the log needs is added here.
+impl LogLevel {
     /// Every level, most severe first.
-    pub const ALL: [Level; 7] = [
-        Level::Critical,
-        Level::Error,
-        Level::Warn,
-        Level::Info,
-        Level::Debug,
-        Level::Trace,
-        Level::Blather,
+    pub const ALL: [LogLevel; 7] = [
+        LogLevel::Critical,
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+        LogLevel::Blather,
     ];
 
     /// The reference's number for the level (CRIT 50 .. BLAT 3).
@@ -63,63 +45,30 @@ impl Level {
     /// TRAC BLAT.
     pub const fn tag(self) -> &'static str {
         match self {
-            Level::Critical => "CRIT",
-            Level::Error => "ERRO",
-            Level::Warn => "WARN",
-            Level::Info => "INFO",
-            Level::Debug => "DEBG",
-            Level::Trace => "TRAC",
-            Level::Blather => "BLAT",
-        }
-    }
-
-    /// The name used in `loglevel=`: critical error warn info debug trace
-    /// blather.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Level::Critical => "critical",
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
-            Level::Trace => "trace",
-            Level::Blather => "blather",
+            LogLevel::Critical => "CRIT",
+            LogLevel::Error => "ERRO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Info => "INFO",
+            LogLevel::Debug => "DEBG",
+            LogLevel::Trace => "TRAC",
+            LogLevel::Blather => "BLAT",
         }
     }
 
     /// The level named by a `loglevel` value, case-insensitively as the
-    /// reference reads it.
-    pub fn from_name(name: &str) -> Option<Level> {
-        Level::ALL
+    /// reference reads it (the config layer's `log_level` gives the error
+    /// text for a bad one).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
             .into_iter()
             .find(|level| level.name().eq_ignore_ascii_case(name))
     }
 
-    fn from_number(number: u8) -> Level {
-        Level::ALL
+    fn from_number(number: u8) -> LogLevel {
+        LogLevel::ALL
             .into_iter()
             .find(|level| level.number() == number)
-            .unwrap_or(Level::Info)
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A `loglevel` value that names no level.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "bad logging level name '{0}' (expected one of critical, error, warn, info, debug, trace, blather)"
-)]
-pub struct BadLevel(pub String);
-
-impl FromStr for Level {
-    type Err = BadLevel;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Level::from_name(s).ok_or_else(|| BadLevel(s.to_string()))
+            .unwrap_or(LogLevel::Info)
     }
 }
 
@@ -143,7 +92,7 @@ pub enum MainLogTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MainLogConfig {
     /// `loglevel`.
-    pub level: Level,
+    pub level: LogLevel,
     /// `logfile` with its rotation.
     pub target: MainLogTarget,
     /// Copy every line to stdout: `nodaemon && !silent`.
@@ -197,23 +146,23 @@ impl MainLog {
     }
 
     /// The level below which messages are dropped.
-    pub fn level(&self) -> Level {
-        Level::from_number(self.level.load(Ordering::Relaxed))
+    pub fn level(&self) -> LogLevel {
+        LogLevel::from_number(self.level.load(Ordering::Relaxed))
     }
 
     /// Change the level (a reload with another `loglevel`).
-    pub fn set_level(&self, level: Level) {
+    pub fn set_level(&self, level: LogLevel) {
         self.level.store(level.number(), Ordering::Relaxed);
     }
 
     /// Whether a message at `level` would be written: test it before
     /// building an expensive message.
-    pub fn enabled(&self, level: Level) -> bool {
+    pub fn enabled(&self, level: LogLevel) -> bool {
         level.number() >= self.level.load(Ordering::Relaxed)
     }
 
     /// Log `message` at `level`.
-    pub fn log(&self, level: Level, message: &str) {
+    pub fn log(&self, level: LogLevel, message: &str) {
         if self.enabled(level) {
             self.write_record(level, format_args!("{message}"));
         }
@@ -221,7 +170,7 @@ impl MainLog {
 
     /// Log a message built with `format_args!`, formatted only when the
     /// level is enabled, straight into the line buffer.
-    pub fn log_fmt(&self, level: Level, message: fmt::Arguments<'_>) {
+    pub fn log_fmt(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         if self.enabled(level) {
             self.write_record(level, message);
         }
@@ -229,31 +178,31 @@ impl MainLog {
 
     /// `critical` level.
     pub fn critical(&self, message: &str) {
-        self.log(Level::Critical, message);
+        self.log(LogLevel::Critical, message);
     }
     /// `error` level.
     pub fn error(&self, message: &str) {
-        self.log(Level::Error, message);
+        self.log(LogLevel::Error, message);
     }
     /// `warn` level.
     pub fn warn(&self, message: &str) {
-        self.log(Level::Warn, message);
+        self.log(LogLevel::Warn, message);
     }
     /// `info` level.
     pub fn info(&self, message: &str) {
-        self.log(Level::Info, message);
+        self.log(LogLevel::Info, message);
     }
     /// `debug` level.
     pub fn debug(&self, message: &str) {
-        self.log(Level::Debug, message);
+        self.log(LogLevel::Debug, message);
     }
     /// `trace` level.
     pub fn trace(&self, message: &str) {
-        self.log(Level::Trace, message);
+        self.log(LogLevel::Trace, message);
     }
     /// `blather` level.
     pub fn blather(&self, message: &str) {
-        self.log(Level::Blather, message);
+        self.log(LogLevel::Blather, message);
     }
 
     /// Reopen the file (SIGUSR2: after logrotate moved it away).
@@ -305,7 +254,7 @@ impl MainLog {
         self.sinks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_record(&self, level: Level, message: fmt::Arguments<'_>) {
+    fn write_record(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         let now = chrono::Local::now();
         let mut sinks = self.lock();
         let sinks = &mut *sinks;
@@ -357,7 +306,7 @@ impl MainLog {
 fn write_prefix<Tz: chrono::TimeZone>(
     line: &mut String,
     now: &chrono::DateTime<Tz>,
-    level: Level,
+    level: LogLevel,
 ) -> usize {
     let _ = write!(
         line,
@@ -380,7 +329,7 @@ fn write_prefix<Tz: chrono::TimeZone>(
 /// want the main log's format.
 pub fn format_line<Tz: chrono::TimeZone>(
     now: &chrono::DateTime<Tz>,
-    level: Level,
+    level: LogLevel,
     message: &str,
 ) -> String {
     let mut line = String::new();
@@ -412,9 +361,9 @@ impl StartupMessages {
     /// Write them all to `log` and forget them.
     pub fn emit(&mut self, log: &MainLog) {
         for (level, messages) in [
-            (Level::Critical, &mut self.criticals),
-            (Level::Warn, &mut self.warnings),
-            (Level::Info, &mut self.infos),
+            (LogLevel::Critical, &mut self.criticals),
+            (LogLevel::Warn, &mut self.warnings),
+            (LogLevel::Info, &mut self.infos),
         ] {
             for message in messages.drain(..) {
                 log.log(level, &message);
@@ -509,7 +458,7 @@ mod tests {
 
     #[test]
     fn levels_have_the_reference_names_numbers_and_tags() {
-        let table: Vec<(&str, u8, &str)> = Level::ALL
+        let table: Vec<(&str, u8, &str)> = LogLevel::ALL
             .iter()
             .map(|l| (l.name(), l.number(), l.tag()))
             .collect();
@@ -525,9 +474,9 @@ mod tests {
                 ("blather", 3, "BLAT"),
             ]
         );
-        assert_eq!("DEBUG".parse::<Level>(), Ok(Level::Debug));
-        assert!("warning".parse::<Level>().is_err());
-        assert!(Level::Critical > Level::Blather);
+        assert_eq!(LogLevel::from_name("DEBUG"), Some(LogLevel::Debug));
+        assert_eq!(LogLevel::from_name("warning"), None);
+        assert!(LogLevel::Critical > LogLevel::Blather);
     }
 
     #[test]
@@ -538,17 +487,17 @@ mod tests {
             .unwrap()
             + chrono::Duration::microseconds(456_999);
         assert_eq!(
-            format_line(&at, Level::Info, "spawned: 'x' with pid 7"),
+            format_line(&at, LogLevel::Info, "spawned: 'x' with pid 7"),
             "2026-11-24 01:02:03,456 INFO spawned: 'x' with pid 7"
         );
         let at = at - chrono::Duration::microseconds(456_999);
         assert_eq!(
-            format_line(&at, Level::Blather, "a\nb"),
+            format_line(&at, LogLevel::Blather, "a\nb"),
             "2026-11-24 01:02:03,000 BLAT a\nb"
         );
     }
 
-    fn file_log(dir: &std::path::Path, level: Level) -> (MainLog, PathBuf) {
+    fn file_log(dir: &std::path::Path, level: LogLevel) -> (MainLog, PathBuf) {
         let path = dir.join("supervisord.log");
         let log = MainLog::open(MainLogConfig {
             level,
@@ -589,12 +538,12 @@ mod tests {
     #[test]
     fn messages_below_the_level_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let (log, path) = file_log(dir.path(), Level::Info);
+        let (log, path) = file_log(dir.path(), LogLevel::Info);
         log.debug("hidden");
         log.info("shown");
-        log.log_fmt(Level::Trace, format_args!("{}", MustNotFormat));
+        log.log_fmt(LogLevel::Trace, format_args!("{}", MustNotFormat));
         log.critical("urgent");
-        log.set_level(Level::Blather);
+        log.set_level(LogLevel::Blather);
         log.blather("noise");
         assert_eq!(messages(&path), ["INFO shown", "CRIT urgent", "BLAT noise"]);
     }
@@ -602,7 +551,7 @@ mod tests {
     #[test]
     fn startup_messages_come_criticals_first() {
         let dir = tempfile::tempdir().unwrap();
-        let (log, path) = file_log(dir.path(), Level::Info);
+        let (log, path) = file_log(dir.path(), LogLevel::Info);
         let mut pending = StartupMessages::default();
         pending
             .infos
@@ -628,7 +577,7 @@ mod tests {
     #[test]
     fn clear_deletes_the_file_and_logs_into_the_old_one() {
         let dir = tempfile::tempdir().unwrap();
-        let (log, path) = file_log(dir.path(), Level::Info);
+        let (log, path) = file_log(dir.path(), LogLevel::Info);
         log.info("before");
         log.clear().unwrap();
         log.info("after");
@@ -640,7 +589,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("supervisord.log");
         let log = MainLog::open(MainLogConfig {
-            level: Level::Info,
+            level: LogLevel::Info,
             target: MainLogTarget::File {
                 path: path.clone(),
                 rotation: Rotation {
@@ -732,7 +681,7 @@ mod stdout_tests {
             // the reference fails with "Illegal seek" once it tries to
             // rotate. We must write every line and never rotate.
             let log = MainLog::open(MainLogConfig {
-                level: Level::Info,
+                level: LogLevel::Info,
                 target: MainLogTarget::File {
                     path: "/dev/stdout".into(),
                     rotation: Rotation {
@@ -767,7 +716,7 @@ mod stdout_tests {
             ));
             std::fs::create_dir_all(&dir).unwrap();
             let log = MainLog::open(MainLogConfig {
-                level: Level::Debug,
+                level: LogLevel::Debug,
                 target: MainLogTarget::File {
                     path: dir.join("supervisord.log"),
                     rotation: Rotation::NEVER,
@@ -828,7 +777,7 @@ logger.blather('supervisord forked; parent exiting')
 
         let ours = dir.path().join("ours.log");
         let log = MainLog::open(MainLogConfig {
-            level: Level::Blather,
+            level: LogLevel::Blather,
             target: MainLogTarget::File {
                 path: ours.clone(),
                 rotation: Rotation::NEVER,

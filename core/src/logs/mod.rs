@@ -22,11 +22,12 @@ mod rotating;
 pub mod syslog;
 mod tracing_layer;
 
+pub use crate::config::types::LogLevel;
 pub use ansi::{AnsiStripper, strip_ansi};
 pub use autoname::{Cleanup, auto_log_prefix, clear_auto_logs, create_auto_log, is_auto_log_name};
 pub use mainlog::{
-    BadLevel, Level, MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message,
-    format_line, py_bytes_repr, py_str_repr,
+    MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message, format_line,
+    py_bytes_repr, py_str_repr,
 };
 pub use read::{
     LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, read_window, tail_bytes, tail_file,

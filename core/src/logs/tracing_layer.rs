@@ -23,7 +23,8 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
-use super::mainlog::{Level, MainLog};
+use super::mainlog::MainLog;
+use crate::config::types::LogLevel;
 
 /// The field that chooses one of the seven main-log levels.
 pub const MAINLOG_LEVEL_FIELD: &str = "mainlog_level";
@@ -43,13 +44,13 @@ impl MainLogLayer {
 
 /// The main-log level a tracing level maps to when no `mainlog_level`
 /// field says otherwise.
-pub fn level_of(level: &tracing::Level) -> Level {
+pub fn level_of(level: &tracing::Level) -> LogLevel {
     match *level {
-        tracing::Level::ERROR => Level::Error,
-        tracing::Level::WARN => Level::Warn,
-        tracing::Level::INFO => Level::Info,
-        tracing::Level::DEBUG => Level::Debug,
-        tracing::Level::TRACE => Level::Trace,
+        tracing::Level::ERROR => LogLevel::Error,
+        tracing::Level::WARN => LogLevel::Warn,
+        tracing::Level::INFO => LogLevel::Info,
+        tracing::Level::DEBUG => LogLevel::Debug,
+        tracing::Level::TRACE => LogLevel::Trace,
     }
 }
 
@@ -66,7 +67,7 @@ impl<S: Subscriber> Layer<S> for MainLogLayer {
         // safe pre-filter; the exact level is checked in `on_event`.
         let mapped = level_of(metadata.level());
         match mapped {
-            Level::Trace => self.log.enabled(Level::Blather),
+            LogLevel::Trace => self.log.enabled(LogLevel::Blather),
             _ => self.log.enabled(mapped),
         }
     }
@@ -91,14 +92,14 @@ impl<S: Subscriber> Layer<S> for MainLogLayer {
 struct LineVisitor {
     message: String,
     fields: String,
-    level: Option<Level>,
+    level: Option<LogLevel>,
 }
 
 impl Visit for LineVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "message" => self.message.push_str(value),
-            MAINLOG_LEVEL_FIELD => self.level = Level::from_name(value),
+            MAINLOG_LEVEL_FIELD => self.level = LogLevel::from_name(value),
             name => {
                 let _ = write!(self.fields, " {name}={value}");
             }
@@ -113,7 +114,7 @@ impl Visit for LineVisitor {
             }
             MAINLOG_LEVEL_FIELD => {
                 let text = format!("{value:?}");
-                self.level = Level::from_name(text.trim_matches('"'));
+                self.level = LogLevel::from_name(text.trim_matches('"'));
             }
             name => {
                 let _ = write!(self.fields, " {name}={value:?}");
@@ -134,7 +135,7 @@ mod tests {
         let path = dir.path().join("supervisord.log");
         let log = Arc::new(
             MainLog::open(MainLogConfig {
-                level: Level::Debug,
+                level: LogLevel::Debug,
                 target: MainLogTarget::File {
                     path: path.clone(),
                     rotation: Rotation::NEVER,
@@ -152,7 +153,7 @@ mod tests {
             tracing::warn!(signal = "SIGTERM", "received a signal");
             tracing::debug!(mainlog_level = "blather", "hidden: blather");
         });
-        log.set_level(Level::Blather);
+        log.set_level(LogLevel::Blather);
         let subscriber = tracing_subscriber::registry().with(MainLogLayer::new(log));
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(mainlog_level = "blather", "shown: blather");
