@@ -99,6 +99,29 @@ pub struct MainLogConfig {
     pub echo_to_stdout: bool,
 }
 
+impl MainLogConfig {
+    /// The main log as `[supervisord]` (after command-line overrides)
+    /// describes it.
+    pub fn from_config(supervisord: &crate::config::model::SupervisordConfig) -> MainLogConfig {
+        use crate::config::model::MainLog as Logfile;
+        let target = match &supervisord.logfile {
+            Logfile::Syslog => MainLogTarget::Syslog,
+            Logfile::File(path) => MainLogTarget::File {
+                path: path.clone(),
+                rotation: Rotation::from_config(
+                    supervisord.logfile_maxbytes,
+                    supervisord.logfile_backups,
+                ),
+            },
+        };
+        MainLogConfig {
+            level: supervisord.loglevel,
+            target,
+            echo_to_stdout: supervisord.nodaemon && !supervisord.silent,
+        }
+    }
+}
+
 /// The main log. Shared (`Arc<MainLog>`) by every task that logs.
 #[derive(Debug)]
 pub struct MainLog {
@@ -612,6 +635,42 @@ mod tests {
                 .unwrap()
                 .ends_with("message number 9")
         );
+    }
+
+    #[test]
+    fn the_supervisord_section_describes_the_main_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("supervisord.conf");
+        let text = format!(
+            "[supervisord]\nlogfile={}/main.log\nlogfile_maxbytes=1KB\n\
+             logfile_backups=-1\nloglevel=DEBUG\nnodaemon=true\n",
+            dir.path().display()
+        );
+        std::fs::write(&conf, text).unwrap();
+        let config = crate::config::load_config(&conf).unwrap();
+        assert_eq!(
+            MainLogConfig::from_config(&config.supervisord),
+            MainLogConfig {
+                level: LogLevel::Debug,
+                target: MainLogTarget::File {
+                    path: dir.path().join("main.log"),
+                    rotation: Rotation {
+                        max_bytes: 1024,
+                        backups: 0
+                    },
+                },
+                echo_to_stdout: true,
+            }
+        );
+        std::fs::write(
+            &conf,
+            "[supervisord]\nlogfile=syslog\nsilent=true\nnodaemon=true\n",
+        )
+        .unwrap();
+        let config = crate::config::load_config(&conf).unwrap();
+        let main = MainLogConfig::from_config(&config.supervisord);
+        assert_eq!(main.target, MainLogTarget::Syslog);
+        assert!(!main.echo_to_stdout);
     }
 
     #[test]

@@ -28,6 +28,16 @@ pub struct Rotation {
 }
 
 impl Rotation {
+    /// From `*_logfile_maxbytes` and `*_logfile_backups` as the config layer
+    /// holds them: a negative backup count keeps no backups, as in the
+    /// reference (its shifting loop is empty then).
+    pub fn from_config(max_bytes: u64, backups: i64) -> Rotation {
+        Rotation {
+            max_bytes,
+            backups: u32::try_from(backups.max(0)).unwrap_or(u32::MAX),
+        }
+    }
+
     /// A log that grows without limit.
     pub const NEVER: Rotation = Rotation {
         max_bytes: 0,
