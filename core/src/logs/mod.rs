@@ -1,21 +1,23 @@
 //! Logs: the building blocks the engine uses for the main log and for
 //! child output. One rotating writer serves both ([`RotatingFile`], as the
-//! reference has one `RotatingFileHandler`); the main log adds levels,
-//! the line format, the stdout echo and syslog ([`MainLog`]); child logs
-//! add AUTO names and their start-up cleanup ([`create_auto_log`],
-//! [`clear_auto_logs`]) and ANSI stripping ([`AnsiStripper`]); the control
-//! plane reads logs back with the reference's offset rules ([`read_range`],
-//! [`tail_file`], [`tail_bytes`]) and follows them ([`LogFollower`]).
-//! Daemon modules reach the main log through `tracing` events, which
-//! [`MainLogLayer`] writes in the reference's format.
+//! reference has one `RotatingFileHandler`); the main log adds levels, the
+//! line format, the stdout echo and syslog ([`MainLog`]), and daemon
+//! modules reach it through `tracing` events written by [`MainLogLayer`].
+//! Child logs add AUTO names and their start-up cleanup
+//! ([`create_auto_log`], [`clear_auto_logs`]) and ANSI stripping
+//! ([`AnsiStripper`]), put together per channel in [`ChildLog`]. The
+//! control plane reads logs back with the reference's offset rules
+//! ([`read_range`], [`tail_file`], [`tail_bytes`]) and follows them
+//! ([`LogFollower`]).
 //!
 //! This module must not own processes, pipes or events: capturing a
 //! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
 //! engine, which feeds each channel's bytes, in large chunks, to a
-//! [`RotatingFile`]. Child output never passes through `tracing`.
+//! [`ChildLog`]. Child output never passes through `tracing`.
 
 mod ansi;
 mod autoname;
+mod child;
 mod mainlog;
 mod read;
 mod rotating;
@@ -25,6 +27,7 @@ mod tracing_layer;
 pub use crate::config::types::LogLevel;
 pub use ansi::{AnsiStripper, strip_ansi};
 pub use autoname::{Cleanup, auto_log_prefix, clear_auto_logs, create_auto_log, is_auto_log_name};
+pub use child::{ChildLog, ChildLogSpec, materialize_logfile};
 pub use mainlog::{
     MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message, format_line,
     py_bytes_repr, py_str_repr,
