@@ -478,6 +478,7 @@ pub fn py_bytes_repr(data: &[u8]) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::sync::Arc;
 
     #[test]
     fn levels_have_the_reference_names_numbers_and_tags() {
@@ -671,6 +672,38 @@ mod tests {
         let main = MainLogConfig::from_config(&config.supervisord);
         assert_eq!(main.target, MainLogTarget::Syslog);
         assert!(!main.echo_to_stdout);
+    }
+
+    #[test]
+    fn lines_from_many_threads_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, path) = file_log(dir.path(), LogLevel::Info);
+        let log = Arc::new(log);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        log.log_fmt(
+                            LogLevel::Info,
+                            format_args!("thread {t} line {i} {}", "x".repeat(i % 50)),
+                        );
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let lines = messages(&path);
+        assert_eq!(lines.len(), 8 * 500);
+        for line in lines {
+            let rest = line.strip_prefix("INFO thread ").unwrap();
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let i: usize = fields[2].parse().unwrap();
+            assert_eq!(fields[1], "line");
+            assert_eq!(fields.get(3).copied().unwrap_or(""), "x".repeat(i % 50));
+        }
     }
 
     #[test]
