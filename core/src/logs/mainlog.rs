@@ -303,7 +303,7 @@ impl MainLog {
                 // One syslog line per message line, each with the prefix,
                 // as the reference's SyslogHandler formats every line.
                 let (prefix, text) = sinks.line.split_at(prefix_len);
-                syslog::send_lines(prefix, text);
+                syslog::send_lines(prefix, text, "\n");
             }
             Target::Nowhere => {
                 if sinks.echo_to_stdout {
@@ -908,5 +908,115 @@ logger.blather('supervisord forked; parent exiting')
         let ours = shape(std::fs::read_to_string(&ours).unwrap());
         assert_eq!(ours, theirs);
         assert!(ours.contains("<stamp> BLAT supervisord forked"));
+    }
+}
+
+/// What reaches syslog, checked on the wire: the test runs itself again in
+/// a private mount namespace whose /dev is an empty tmpfs, where a small
+/// Python listener owns /dev/log. Needs root and `unshare`; skipped
+/// otherwise.
+#[cfg(test)]
+mod syslog_tests {
+    use super::*;
+    use std::process::Command;
+
+    const CHILD_ENV: &str = "SUPERVISOR_SYSLOG_CHILD";
+    const TEST: &str = "logs::mainlog::syslog_tests::syslog_datagrams_match_the_reference";
+
+    /// Binds /dev/log, runs the given command (there is no /dev/null: its
+    /// output is captured), prints every datagram as hex.
+    const LISTENER: &str = r#"
+import os, socket, subprocess, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('/dev/log')
+child = subprocess.run(sys.argv[1:], capture_output=True)
+sys.stderr.write(child.stderr.decode(errors='replace'))
+s.settimeout(0.2)
+try:
+    while True:
+        print(s.recv(65536).hex())
+except socket.timeout:
+    pass
+sys.exit(child.returncode)
+"#;
+
+    #[test]
+    fn syslog_datagrams_match_the_reference() {
+        if std::env::var_os(CHILD_ENV).is_some() {
+            syslog::open("supervisord");
+            let log = MainLog::open(MainLogConfig {
+                level: LogLevel::Info,
+                target: MainLogTarget::Syslog,
+                echo_to_stdout: false,
+            })
+            .unwrap();
+            log.info("supervisord started with pid 42");
+            log.warn("two\nlines\n");
+            syslog::send_child_output("web", b"out 1\nout 2\n");
+            return;
+        }
+        let python =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/.venv/bin/python");
+        let unshare_works = nix::unistd::geteuid().is_root()
+            && python.exists()
+            && Command::new("unshare")
+                .args(["--mount", "true"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !unshare_works {
+            eprintln!("skipped: needs root, unshare and the reference's Python");
+            return;
+        }
+        let script = format!(
+            "mount -t tmpfs none /dev && exec {python} -c \"$0\" {exe} --exact {TEST} --nocapture",
+            python = python.display(),
+            exe = std::env::current_exe().unwrap().display(),
+        );
+        let out = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                LISTENER,
+            ])
+            .env(CHILD_ENV, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let datagrams: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|hex| {
+                let bytes: Vec<u8> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                    .collect();
+                String::from_utf8(bytes).unwrap()
+            })
+            .collect();
+        // "<14>Nov 24 02:10:33 supervisord: " then the line: facility USER,
+        // priority INFO, the program name as ident, no pid, as the
+        // reference sends them (seen with the same listener).
+        let bodies: Vec<&str> = datagrams
+            .iter()
+            .map(|d| {
+                assert!(d.starts_with("<14>"), "{d:?}");
+                let (_, body) = d.split_once(" supervisord: ").unwrap();
+                body
+            })
+            .collect();
+        assert_eq!(bodies.len(), 5, "{datagrams:?}");
+        assert!(bodies[0].ends_with(" INFO supervisord started with pid 42\n"));
+        assert!(bodies[1].ends_with(" WARN two\n"));
+        assert!(bodies[2].ends_with(" WARN lines\n"));
+        assert_eq!(&bodies[3..], ["web out 1", "web out 2"]);
+        assert_eq!(bodies[0].as_bytes()[19], b',');
     }
 }

@@ -28,9 +28,10 @@ pub fn open(ident: &str) {
 }
 
 /// Send `text`, one `syslog()` call per line (trailing new lines dropped),
-/// each line prefixed with `prefix` (empty for none). NUL bytes, which a C
-/// string cannot carry, are dropped.
-pub fn send_lines(prefix: &str, text: &str) {
+/// each line between `prefix` and `suffix`. The reference's main-log lines
+/// end with their new line (its format is `... %(message)s\n`), its child
+/// lines do not. NUL bytes, which a C string cannot carry, are dropped.
+pub fn send_lines(prefix: &str, text: &str, suffix: &str) {
     if IDENT.get().is_none() {
         open("supervisord");
     }
@@ -39,6 +40,7 @@ pub fn send_lines(prefix: &str, text: &str) {
         line_buf.clear();
         line_buf.extend_from_slice(prefix.as_bytes());
         line_buf.extend(line.bytes().filter(|&b| b != 0));
+        line_buf.extend_from_slice(suffix.as_bytes());
         line_buf.push(0);
         // SAFETY: the format is a static NUL-terminated "%s" and its one
         // argument a NUL-terminated buffer that lives across the call.
@@ -60,5 +62,5 @@ pub fn send_child_output(process_name: &str, data: &[u8]) {
     let mut prefix = String::with_capacity(process_name.len() + 1);
     prefix.push_str(process_name);
     prefix.push(' ');
-    send_lines(&prefix, &String::from_utf8_lossy(data));
+    send_lines(&prefix, &String::from_utf8_lossy(data), "");
 }
