@@ -4,6 +4,8 @@
 
 mod config_cli;
 mod config_golden;
+mod echo_conf;
 mod http;
 mod http_reference;
+mod pidproxy;
 mod reference;
