@@ -1,0 +1,426 @@
+//! Loading plugins for real: the builtin namespace and handler both linked
+//! and from their cdylibs on disk, every way loading can fail (each a
+//! one-line error naming the section), and panics inside a plugin turning
+//! into faults while this process carries on.
+//!
+//! The cdylibs are built by `cargo build --workspace` (tests/run.sh does it
+//! before the tests).
+
+use super::*;
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{ROption, RSlice, RString};
+use supervisor_sdk::fault::Fault;
+use supervisor_sdk::handler::{EventRef, Verdict};
+use supervisor_sdk::host::{
+    ConfigInfo, Host, Host_TO, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
+};
+use supervisor_sdk::namespace::Reply;
+use supervisor_sdk::state::{ProcessState, SupervisorState};
+use supervisor_sdk::value::Value;
+
+/// A daemon stand-in with two processes; every command gets a ticket and
+/// the test completes it.
+#[derive(Clone)]
+struct TestHost;
+
+fn process(name: &str, state: ProcessState) -> ProcessInfo {
+    ProcessInfo {
+        group: name.into(),
+        name: name.into(),
+        group_priority: 999,
+        priority: 999,
+        state,
+        pid: if state == ProcessState::Running { 77 } else { 0 },
+        start: if state == ProcessState::Running { 1_000 } else { 0 },
+        stop: 0,
+        spawnerr: "".into(),
+        exitstatus: 0,
+        stdout_logfile: "".into(),
+        stderr_logfile: "".into(),
+    }
+}
+
+impl Host for TestHost {
+    fn supervisor_state(&self) -> SupervisorState {
+        SupervisorState::Running
+    }
+    fn identification(&self) -> RString {
+        "plugin-tests".into()
+    }
+    fn supervisor_pid(&self) -> u32 {
+        std::process::id()
+    }
+    fn now(&self) -> i64 {
+        1_065
+    }
+    fn process_infos(&self) -> RVec<ProcessInfo> {
+        vec![
+            process("web", ProcessState::Running),
+            process("cron", ProcessState::Stopped),
+        ]
+        .into()
+    }
+    fn config_infos(&self) -> RVec<ConfigInfo> {
+        RVec::new()
+    }
+    fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
+        ROption::RNone
+    }
+    fn start_process(&self, _: RStr<'_>, _: RStr<'_>, _: bool) -> Ticket {
+        Ticket(1)
+    }
+    fn stop_process(&self, _: RStr<'_>, _: RStr<'_>, _: bool) -> Ticket {
+        Ticket(2)
+    }
+    fn signal_process(&self, _: RStr<'_>, _: RStr<'_>, _: i32) -> Ticket {
+        Ticket(3)
+    }
+    fn send_stdin(&self, _: RStr<'_>, _: RStr<'_>, _: RSlice<'_, u8>) -> Ticket {
+        Ticket(4)
+    }
+    fn read_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
+        Ticket(5)
+    }
+    fn tail_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
+        Ticket(6)
+    }
+    fn clear_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>) -> Ticket {
+        Ticket(7)
+    }
+    fn reload_config(&self) -> Ticket {
+        Ticket(8)
+    }
+    fn add_group(&self, _: RStr<'_>) -> Ticket {
+        Ticket(9)
+    }
+    fn remove_group(&self, _: RStr<'_>) -> Ticket {
+        Ticket(10)
+    }
+    fn publish_event(&self, _: RStr<'_>, _: RStr<'_>) -> Ticket {
+        Ticket(11)
+    }
+    fn shutdown(&self) -> Ticket {
+        Ticket(12)
+    }
+    fn restart(&self) -> Ticket {
+        Ticket(13)
+    }
+    fn log(&self, _: LogLevel, _: RStr<'_>) {}
+}
+
+fn host() -> HostBox {
+    Host_TO::from_value(TestHost, TD_Opaque)
+}
+
+/// `target/<profile>`, where cargo put this build's cdylibs.
+fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("unit test binaries live in <target>/<profile>/deps")
+        .to_path_buf()
+}
+
+fn cdylib(crate_name: &str) -> PathBuf {
+    let path = build_dir().join(format!("lib{}.so", crate_name.replace('-', "_")));
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace` (tests/run.sh does) before the tests",
+        path.display()
+    );
+    path
+}
+
+fn spec(path: &Path, factory: &str) -> String {
+    format!("{}:{factory}", path.display())
+}
+
+fn loader() -> PluginLoader {
+    PluginLoader::new(vec![build_dir()])
+}
+
+fn namespace(spec: &str) -> Result<LoadedNamespace, PluginError> {
+    loader().load_namespace("rpcinterface:x", spec, Path::new("/"), &[], host())
+}
+
+fn error(spec: &str) -> String {
+    let error = namespace(spec).err().expect("loading fails").to_string();
+    assert!(!error.contains('\n'), "one line: {error}");
+    assert!(error.contains("[rpcinterface:x]"), "names the section: {error}");
+    error
+}
+
+/// Call a method and settle a deferred reply by completing its tickets
+/// with `outcome`.
+fn call(namespace: &NamespaceBox, method: &str, params: Vec<Value>, outcome: &Outcome) -> Result<Value, Fault> {
+    let mut reply = namespace.call(method.into(), params.into());
+    loop {
+        reply = match reply {
+            Reply::Value(value) => return Ok(value),
+            Reply::Fault(fault) => return Err(fault),
+            Reply::Deferred(deferred) => {
+                let mut continuation = deferred.continuation;
+                let mut answer = None;
+                for ticket in deferred.tickets.iter() {
+                    if let ROption::RSome(reply) = continuation.resume(*ticket, outcome.clone()) {
+                        answer = Some(reply);
+                        break;
+                    }
+                }
+                answer.unwrap_or_else(|| continuation.finish())
+            }
+        }
+    }
+}
+
+#[test]
+fn builtin_names_resolve_to_the_linked_plugins() {
+    let loaded = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
+    assert!(loaded.builtin, "the builtin namespace is called inline");
+    assert_eq!(loaded.library, Library::Builtin("supervisor.rpcinterface".into()));
+    assert_eq!(
+        call(&loaded.namespace, "getIdentification", vec![], &Outcome::done()),
+        Ok(Value::string("plugin-tests"))
+    );
+    let handler = loader()
+        .load_result_handler("eventlistener:x", DEFAULT_RESULT_HANDLER, Path::new("/"), &[])
+        .unwrap();
+    assert_eq!(handler.handler.handle(event(), b"OK"[..].into()), Verdict::Processed);
+}
+
+#[test]
+fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
+    let linked = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
+    let path = cdylib("supervisor-plugin-cdylib");
+    let disk = namespace(&spec(&path, "make_main_rpcinterface")).unwrap();
+    assert!(!disk.builtin, "a library from disk runs on the blocking pool");
+    assert_eq!(disk.library, Library::Path(path));
+
+    let started = Outcome::process(process("cron", ProcessState::Running));
+    let calls: Vec<(&str, Vec<Value>)> = vec![
+        ("getAPIVersion", vec![]),
+        ("getVersion", vec![]),
+        ("getSupervisorVersion", vec![]),
+        ("getState", vec![]),
+        ("getPID", vec![]),
+        ("getProcessInfo", vec![Value::string("web")]),
+        ("getProcessInfo", vec![Value::string("nope")]),
+        ("getAllProcessInfo", vec![]),
+        ("getAllConfigInfo", vec![]),
+        ("startProcess", vec![Value::string("cron")]),
+        ("startProcess", vec![Value::string("web")]),
+        ("startAllProcesses", vec![Value::bool(false)]),
+        ("stopProcess", vec![Value::string("cron")]),
+        ("signalProcess", vec![Value::string("web"), Value::string("BOGUS")]),
+        ("signalAllProcesses", vec![Value::string("HUP")]),
+        ("getState", vec![Value::int(1)]),
+        ("noSuchMethod", vec![]),
+    ];
+    for (method, params) in calls {
+        let expected = call(&linked.namespace, method, params.clone(), &started);
+        let actual = call(&disk.namespace, method, params.clone(), &started);
+        assert_eq!(actual, expected, "{method}({params:?})");
+    }
+    assert_eq!(disk.namespace.methods(), linked.namespace.methods());
+    assert_eq!(
+        call(&disk.namespace, "getProcessInfo", vec![Value::string("web")], &started)
+            .unwrap()
+            .get("description"),
+        Some(&Value::string("pid 77, uptime 0:01:05"))
+    );
+}
+
+fn event() -> EventRef<'static> {
+    EventRef {
+        name: RStr::from_str("PROCESS_STATE_EXITED"),
+        serial: 3,
+        pool: RStr::from_str("listener"),
+        pool_serial: 1,
+        payload: RStr::from_str("processname:web groupname:web from_state:RUNNING expected:0 pid:77"),
+    }
+}
+
+#[test]
+fn the_default_handler_from_its_cdylib_judges_like_the_linked_one() {
+    let path = cdylib("default-handler-cdylib");
+    let mut loader = loader();
+    let disk = loader
+        .load_result_handler("eventlistener:x", &spec(&path, "default_handler"), Path::new("/"), &[])
+        .unwrap();
+    let linked = loader
+        .load_result_handler("eventlistener:x", DEFAULT_RESULT_HANDLER, Path::new("/"), &[])
+        .unwrap();
+    for response in [&b"OK"[..], b"FAIL", b"", b"OK\n"] {
+        assert_eq!(
+            disk.handler.handle(event(), response.into()),
+            linked.handler.handle(event(), response.into()),
+        );
+    }
+    assert_eq!(disk.handler.handle(event(), b"FAIL"[..].into()), Verdict::Rejected("FAIL".into()));
+}
+
+#[test]
+fn a_missing_library_is_a_one_line_error() {
+    let error = error("/nonexistent/libnothing.so:make");
+    assert!(error.starts_with("/nonexistent/libnothing.so:make cannot be resolved within [rpcinterface:x]: cannot load /nonexistent/libnothing.so:"), "{error}");
+    assert!(error.contains("No such file"), "{error}");
+}
+
+#[test]
+fn a_shared_library_that_is_not_a_plugin_is_refused() {
+    // libc: a real shared object, certainly loaded, exporting no root module.
+    let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6", "/usr/lib/libc.so.6"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("a glibc system has libc.so.6 in a usual place");
+    let error = error(&spec(&libc, "make"));
+    assert!(error.ends_with(&format!("{} is not a supervisor-rs plugin (it exports no plugin root module)", libc.display())), "{error}");
+}
+
+#[test]
+fn a_plugin_built_against_an_old_sdk_is_refused_by_version() {
+    let error = error(&spec(&cdylib("plugin-fixture-old-sdk"), "make"));
+    assert!(error.contains("was built against an incompatible supervisor-sdk: it uses SDK 0.0.1, this daemon speaks 0.1.0"), "{error}");
+}
+
+#[test]
+fn a_plugin_with_another_layout_is_refused_with_only_the_useful_lines() {
+    let error = error(&spec(&cdylib("plugin-fixture-bad-layout"), "make"));
+    assert!(error.contains("was built against an incompatible supervisor-sdk: "), "{error}");
+    assert!(error.len() < 600, "the report is cut down to its Error lines: {error}");
+    assert!(
+        error.ends_with("incompatible supervisor-sdk: mismatched type Expected: PluginModule Found: SkewedModule"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unknown_factory_lists_the_ones_there_are() {
+    let path = cdylib("plugin-fixture-panicky");
+    let error = error(&spec(&path, "make_nothing"));
+    assert!(error.ends_with(&format!("{} has no RPC interface factory named \"make_nothing\" (it has: make_panicky, make_refusing, make_panicking)", path.display())), "{error}");
+    // A result handler's name is not an RPC interface factory.
+    let error = self::error(&spec(&path, "panicking_handler"));
+    assert!(error.contains("no RPC interface factory named \"panicking_handler\""), "{error}");
+    let error = self::error("supervisor.rpcinterface:make_other");
+    assert!(error.contains("supervisor.rpcinterface (builtin) has no RPC interface factory named \"make_other\" (it has: make_main_rpcinterface)"), "{error}");
+}
+
+#[test]
+fn a_python_import_path_is_refused_by_name() {
+    let error = error("supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface");
+    assert!(error.starts_with("supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface cannot be resolved within [rpcinterface:x]: supervisor_twiddler.rpcinterface is a Python import path"), "{error}");
+}
+
+#[test]
+fn malformed_values_are_refused() {
+    for value in ["nocolon", ":make", "lib:", ""] {
+        let error = error(value);
+        assert!(error.contains("expected LIBRARY:FACTORY"), "{value:?}: {error}");
+    }
+}
+
+#[test]
+fn relative_paths_resolve_against_the_config_files_directory() {
+    let dir = build_dir();
+    let mut loader = PluginLoader::new(vec![]);
+    for relative in ["./libplugin_fixture_panicky.so", "deps/../libplugin_fixture_panicky.so"] {
+        let loaded = loader
+            .load_namespace("rpcinterface:rel", &format!("{relative}:make_panicky"), &dir, &[], host())
+            .unwrap();
+        assert_eq!(loaded.library, Library::Path(dir.join(relative)));
+    }
+    // From another directory the same relative path is missing.
+    let error = loader
+        .load_namespace("rpcinterface:rel", "./libplugin_fixture_panicky.so:make_panicky", Path::new("/"), &[], host())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("cannot load /./libplugin_fixture_panicky.so"), "{error}");
+}
+
+#[test]
+fn bare_names_are_searched_in_the_plugin_path() {
+    let dir = build_dir();
+    let mut loader = PluginLoader::new(vec![PathBuf::from("/nonexistent"), dir.clone()]);
+    let loaded = loader
+        .load_namespace("rpcinterface:bare", "plugin_fixture_panicky:make_panicky", Path::new("/"), &[], host())
+        .unwrap();
+    assert_eq!(loaded.library, Library::Path(dir.join("libplugin_fixture_panicky.so")));
+    let error = loader
+        .load_namespace("rpcinterface:bare", "nothing_here:make", Path::new("/"), &[], host())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.ends_with(&format!("no libnothing_here.so in /nonexistent, {}", dir.display())), "{error}");
+}
+
+#[test]
+fn the_sections_other_keys_reach_the_factory() {
+    let path = cdylib("plugin-fixture-panicky");
+    let config = vec![("retries".to_string(), "3".to_string()), ("url".to_string(), "http://x/".to_string())];
+    let loaded = loader()
+        .load_namespace("rpcinterface:p", &spec(&path, "make_panicky"), Path::new("/"), &config, host())
+        .unwrap();
+    assert_eq!(
+        call(&loaded.namespace, "config", vec![], &Outcome::done()),
+        Ok(Value::structure([("retries", Value::string("3")), ("url", Value::string("http://x/"))]))
+    );
+}
+
+#[test]
+fn two_plugin_libraries_each_keep_their_own_module() {
+    let mut loader = loader();
+    let panicky = loader
+        .load_namespace("rpcinterface:a", &spec(&cdylib("plugin-fixture-panicky"), "make_panicky"), Path::new("/"), &[], host())
+        .unwrap();
+    let supervisor = loader
+        .load_namespace("rpcinterface:b", &spec(&cdylib("supervisor-plugin-cdylib"), "make_main_rpcinterface"), Path::new("/"), &[], host())
+        .unwrap();
+    assert_eq!(panicky.namespace.methods().len(), 3);
+    assert_eq!(supervisor.namespace.methods().len(), 18);
+}
+
+#[test]
+fn panics_in_a_plugin_become_faults_and_this_process_carries_on() {
+    let path = cdylib("plugin-fixture-panicky");
+    let mut loader = loader();
+    let loaded = loader
+        .load_namespace("rpcinterface:p", &spec(&path, "make_panicky"), Path::new("/"), &[], host())
+        .unwrap();
+    let fault = call(&loaded.namespace, "panic", vec![], &Outcome::done()).unwrap_err();
+    assert_eq!(fault.code, supervisor_sdk::fault::FAILED);
+    assert_eq!(fault.string.as_str(), "FAILED: plugin panicked in panic: the fixture panics on purpose");
+    let fault = call(&loaded.namespace, "deferredPanic", vec![], &Outcome::done()).unwrap_err();
+    assert!(fault.string.contains("the fixture's continuation panics on purpose"), "{fault}");
+    // Still alive and answering.
+    assert!(call(&loaded.namespace, "config", vec![], &Outcome::done()).is_ok());
+
+    let error = loader
+        .load_namespace("rpcinterface:p", &spec(&path, "make_panicking"), Path::new("/"), &[], host())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.ends_with("factory make_panicking failed: the factory panicked: the fixture's factory panics on purpose"), "{error}");
+
+    let handler = loader
+        .load_result_handler("eventlistener:l", &spec(&path, "panicking_handler"), Path::new("/"), &[])
+        .unwrap();
+    assert_eq!(
+        handler.handler.handle(event(), b"OK"[..].into()),
+        Verdict::Failed("result handler panicked: the fixture's handler panics on purpose".into())
+    );
+}
+
+#[test]
+fn a_refusing_factory_explains_itself() {
+    let path = cdylib("plugin-fixture-panicky");
+    let config = vec![("limit".to_string(), "lots".to_string())];
+    let error = loader()
+        .load_namespace("rpcinterface:p", &spec(&path, "make_refusing"), Path::new("/"), &config, host())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.ends_with("factory make_refusing failed: invalid value \"lots\" for limit in [rpcinterface:p]: must be a number"), "{error}");
+}
