@@ -24,6 +24,7 @@ pub mod namespace;
 pub mod namespec;
 pub mod signal;
 pub mod state;
+pub mod testing;
 pub mod value;
 
 pub use fault::Fault;

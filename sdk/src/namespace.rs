@@ -255,3 +255,78 @@ impl<T: RpcNamespace> Namespace for GuardedNamespace<T> {
 pub fn namespace_box(namespace: impl RpcNamespace) -> NamespaceBox {
     Namespace_TO::from_value(GuardedNamespace(namespace), TD_Opaque)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::FAILED;
+    use crate::host::HostBox;
+    use crate::state::ProcessState;
+    use crate::testing::{TestHost, process_info};
+
+    /// Starts the process named by its first parameter and waits for it.
+    struct Starter {
+        host: HostBox,
+    }
+
+    impl RpcNamespace for Starter {
+        fn methods(&self) -> Vec<MethodInfo> {
+            vec![
+                MethodInfo::new("start", "Start and wait.", &["boolean", "string"]),
+                MethodInfo::new("boom", "Panics.", &["boolean"]),
+            ]
+        }
+
+        fn call(&self, method: &str, params: &[Value]) -> Reply {
+            match (method, params) {
+                ("start", [name]) => {
+                    let name = name.as_str().unwrap_or_default();
+                    let ticket = self.host.start_process(name.into(), name.into(), true);
+                    Reply::Deferred(Deferred::one(ticket, |outcome| match outcome.fault {
+                        ROption::RSome(fault) => Reply::Fault(fault),
+                        ROption::RNone => Reply::Value(Value::bool(true)),
+                    }))
+                }
+                ("boom", _) => panic!("boom on purpose"),
+                _ => unknown_method(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_deferred_reply_waits_on_the_hosts_ticket() {
+        let host = TestHost::with_processes(vec![process_info("web", ProcessState::Stopped, 0)]);
+        let namespace = namespace_box(Starter { host: host.handle() });
+        let Reply::Deferred(deferred) = namespace.call("start".into(), vec![Value::string("web")].into()) else {
+            panic!("start defers");
+        };
+        assert_eq!(host.state().commands, ["start_process web:web wait=true"]);
+        assert_eq!(deferred.tickets.as_slice(), [Ticket(1)]);
+        let mut continuation = deferred.continuation;
+        let ROption::RSome(Reply::Value(value)) = continuation.resume(Ticket(1), Outcome::done()) else {
+            panic!("one ticket settles it");
+        };
+        assert_eq!(value, Value::bool(true));
+    }
+
+    #[test]
+    fn a_panicking_method_becomes_a_fault_across_the_boundary() {
+        let namespace = namespace_box(Starter { host: TestHost::default().handle() });
+        let Reply::Fault(fault) = namespace.call("boom".into(), RVec::new()) else {
+            panic!("a panic is a fault");
+        };
+        assert_eq!(fault.code, FAILED);
+        assert_eq!(fault.string.as_str(), "FAILED: plugin panicked in boom: boom on purpose");
+        // The object is still usable.
+        assert_eq!(namespace.methods().len(), 2);
+        assert!(matches!(namespace.call("nope".into(), RVec::new()), Reply::Fault(f) if f.code == 1));
+    }
+
+    #[test]
+    fn a_continuation_without_tickets_finishes_once() {
+        let deferred = Deferred::new(vec![], |_, _| None, || Reply::Value(Value::int(3)));
+        let mut continuation = deferred.continuation;
+        assert!(matches!(continuation.finish(), Reply::Value(v) if v == Value::int(3)));
+        assert!(matches!(continuation.finish(), Reply::Fault(f) if f.code == FAILED));
+    }
+}
