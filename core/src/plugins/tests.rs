@@ -424,3 +424,33 @@ fn a_refusing_factory_explains_itself() {
         .to_string();
     assert!(error.ends_with("factory make_refusing failed: invalid value \"lots\" for limit in [rpcinterface:p]: must be a number"), "{error}");
 }
+
+#[test]
+fn the_example_plugins_load_from_disk_and_work() {
+    use supervisor_sdk::testing::{TestHost, process_info};
+    // The test process itself stands in for a supervised one.
+    let fake = TestHost::with_processes(vec![process_info("me", ProcessState::Running, std::process::id())]);
+    let mut loader = loader();
+    let config = vec![("count_fds".to_string(), "true".to_string())];
+    let procstat = loader
+        .load_namespace("rpcinterface:procstat", "procstat_plugin:make_procstat", Path::new("/"), &config, fake.handle())
+        .unwrap();
+    let stats = call(&procstat.namespace, "getProcessStats", vec![Value::string("me")], &Outcome::done()).unwrap();
+    assert_eq!(stats.get("pid"), Some(&Value::capped_int(i64::from(std::process::id()))));
+    assert!(stats.get("threads").and_then(Value::as_int).unwrap() >= 1);
+
+    let bad = vec![("count_fds".to_string(), "perhaps".to_string())];
+    let error = loader
+        .load_namespace("rpcinterface:procstat", "procstat_plugin:make_procstat", Path::new("/"), &bad, fake.handle())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.ends_with("factory make_procstat failed: invalid value \"perhaps\" for count_fds in [rpcinterface:procstat]: expected true or false"), "{error}");
+
+    let config = vec![("accept".to_string(), "OK,DONE".to_string())];
+    let handler = loader
+        .load_result_handler("eventlistener:alerts", "keyword_handler:keyword_handler", Path::new("/"), &config)
+        .unwrap();
+    assert_eq!(handler.handler.handle(event(), b"DONE"[..].into()), Verdict::Processed);
+    assert_eq!(handler.handler.handle(event(), b"ERROR x"[..].into()), Verdict::Failed("ERROR x".into()));
+}
