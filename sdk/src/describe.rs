@@ -99,7 +99,10 @@ mod tests {
     fn uptime_prints_like_a_python_timedelta() {
         assert_eq!(format_uptime(12), "0:00:12");
         assert_eq!(format_uptime(12 * 3600 + 3 * 60 + 4), "12:03:04");
-        assert_eq!(format_uptime(86_400 + 2 * 3600 + 3 * 60 + 4), "1 day, 2:03:04");
+        assert_eq!(
+            format_uptime(86_400 + 2 * 3600 + 3 * 60 + 4),
+            "1 day, 2:03:04"
+        );
         assert_eq!(format_uptime(3 * 86_400 + 1), "3 days, 0:00:01");
         assert_eq!(format_uptime(-5), "0:00:00");
     }

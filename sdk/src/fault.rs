@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn strings_follow_rpcerror() {
         assert_eq!(Fault::bare(NO_FILE).string.as_str(), "NO_FILE");
-        assert_eq!(Fault::with(BAD_NAME, "foo").string.as_str(), "BAD_NAME: foo");
+        assert_eq!(
+            Fault::with(BAD_NAME, "foo").string.as_str(),
+            "BAD_NAME: foo"
+        );
         assert_eq!(Fault::bare(12345).string.as_str(), "UNKNOWN");
         assert_eq!(Fault::with(BAD_NAME, "x").to_string(), "[10] BAD_NAME: x");
     }

@@ -9,10 +9,10 @@
 //! re-queued and the listener goes UNKNOWN).
 
 use crate::guard::guarded;
+use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RBox, RSlice, RStr, RString};
-use abi_stable::StableAbi;
 
 /// The event a listener answered about.
 #[repr(C)]

@@ -14,9 +14,9 @@
 use crate::fault::Fault;
 use crate::state::{ProcessState, SupervisorState};
 use crate::value::Value;
+use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, ROption, RSlice, RStr, RString, RVec};
-use abi_stable::StableAbi;
 
 /// Identifies a command the daemon accepted; its [`Outcome`] arrives later
 /// through the continuation of a deferred reply.

@@ -93,7 +93,11 @@ mod tests {
             (13, 0, -1, Err(BadArguments)),
         ];
         for &(size, offset, length, expected) in cases {
-            assert_eq!(read_span(size, offset, length), expected, "({offset},{length})");
+            assert_eq!(
+                read_span(size, offset, length),
+                expected,
+                "({offset},{length})"
+            );
         }
     }
 

@@ -15,10 +15,10 @@ use crate::guard::guarded;
 use crate::handler::ResultHandlerBox;
 use crate::host::HostBox;
 use crate::namespace::NamespaceBox;
+use abi_stable::StableAbi;
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RResult, RSlice, RStr, RString, RVec};
-use abi_stable::StableAbi;
 
 /// One `key = value` of the plugin's config section (every key but the
 /// factory's own).
@@ -132,7 +132,10 @@ impl<'a> PluginConfig<'a> {
     /// An error naming the section, key and value, for a factory to return.
     pub fn invalid(&self, key: &str, why: &str) -> String {
         match self.get(key) {
-            Some(value) => format!("invalid value {value:?} for {key} in [{}]: {why}", self.section),
+            Some(value) => format!(
+                "invalid value {value:?} for {key} in [{}]: {why}",
+                self.section
+            ),
             None => format!("{key} in [{}]: {why}", self.section),
         }
     }

@@ -14,10 +14,10 @@ use crate::fault::{Fault, INCORRECT_PARAMETERS};
 use crate::guard::{guarded, panic_fault};
 use crate::host::{Outcome, Ticket};
 use crate::value::Value;
+use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RBox, ROption, RStr, RString, RVec};
-use abi_stable::StableAbi;
 
 /// One method of a namespace, as `system.listMethods`, `methodHelp` and
 /// `methodSignature` report it.
@@ -190,9 +190,7 @@ where
     fn resume(&mut self, ticket: Ticket, outcome: Outcome) -> ROption<Reply> {
         match guarded(|| (self.on_outcome)(ticket, outcome)) {
             Ok(reply) => reply.into(),
-            Err(message) => {
-                ROption::RSome(Reply::Fault(panic_fault("a deferred reply", &message)))
-            }
+            Err(message) => ROption::RSome(Reply::Fault(panic_fault("a deferred reply", &message))),
         }
     }
 }
@@ -296,14 +294,19 @@ mod tests {
     #[test]
     fn a_deferred_reply_waits_on_the_hosts_ticket() {
         let host = TestHost::with_processes(vec![process_info("web", ProcessState::Stopped, 0)]);
-        let namespace = namespace_box(Starter { host: host.handle() });
-        let Reply::Deferred(deferred) = namespace.call("start".into(), vec![Value::string("web")].into()) else {
+        let namespace = namespace_box(Starter {
+            host: host.handle(),
+        });
+        let Reply::Deferred(deferred) =
+            namespace.call("start".into(), vec![Value::string("web")].into())
+        else {
             panic!("start defers");
         };
         assert_eq!(host.state().commands, ["start_process web:web wait=true"]);
         assert_eq!(deferred.tickets.as_slice(), [Ticket(1)]);
         let mut continuation = deferred.continuation;
-        let ROption::RSome(Reply::Value(value)) = continuation.resume(Ticket(1), Outcome::done()) else {
+        let ROption::RSome(Reply::Value(value)) = continuation.resume(Ticket(1), Outcome::done())
+        else {
             panic!("one ticket settles it");
         };
         assert_eq!(value, Value::bool(true));
@@ -311,15 +314,22 @@ mod tests {
 
     #[test]
     fn a_panicking_method_becomes_a_fault_across_the_boundary() {
-        let namespace = namespace_box(Starter { host: TestHost::default().handle() });
+        let namespace = namespace_box(Starter {
+            host: TestHost::default().handle(),
+        });
         let Reply::Fault(fault) = namespace.call("boom".into(), RVec::new()) else {
             panic!("a panic is a fault");
         };
         assert_eq!(fault.code, FAILED);
-        assert_eq!(fault.string.as_str(), "FAILED: plugin panicked in boom: boom on purpose");
+        assert_eq!(
+            fault.string.as_str(),
+            "FAILED: plugin panicked in boom: boom on purpose"
+        );
         // The object is still usable.
         assert_eq!(namespace.methods().len(), 2);
-        assert!(matches!(namespace.call("nope".into(), RVec::new()), Reply::Fault(f) if f.code == 1));
+        assert!(
+            matches!(namespace.call("nope".into(), RVec::new()), Reply::Fault(f) if f.code == 1)
+        );
     }
 
     #[test]

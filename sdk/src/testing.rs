@@ -6,9 +6,7 @@
 //! Not for production: it supervises nothing.
 
 use crate::fault::Fault;
-use crate::host::{
-    ConfigInfo, Host, HostBox, Host_TO, LogChannel, LogLevel, ProcessInfo, Ticket,
-};
+use crate::host::{ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, ProcessInfo, Ticket};
 use crate::state::{ProcessState, SupervisorState};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec};
@@ -65,7 +63,9 @@ impl TestHost {
     pub fn state(&self) -> MutexGuard<'_, TestHostState> {
         // A test that panicked while holding the lock has failed already;
         // its data is still what the next assertion wants to see.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn issue(&self, command: String) -> Ticket {
@@ -128,11 +128,29 @@ impl Host for TestHost {
     fn send_stdin(&self, group: RStr<'_>, process: RStr<'_>, data: RSlice<'_, u8>) -> Ticket {
         self.issue(format!("send_stdin {group}:{process} {} bytes", data.len()))
     }
-    fn read_log(&self, channel: LogChannel, group: RStr<'_>, process: RStr<'_>, offset: i64, length: i64) -> Ticket {
-        self.issue(format!("read_log {channel:?} {group}:{process} {offset} {length}"))
+    fn read_log(
+        &self,
+        channel: LogChannel,
+        group: RStr<'_>,
+        process: RStr<'_>,
+        offset: i64,
+        length: i64,
+    ) -> Ticket {
+        self.issue(format!(
+            "read_log {channel:?} {group}:{process} {offset} {length}"
+        ))
     }
-    fn tail_log(&self, channel: LogChannel, group: RStr<'_>, process: RStr<'_>, offset: i64, length: i64) -> Ticket {
-        self.issue(format!("tail_log {channel:?} {group}:{process} {offset} {length}"))
+    fn tail_log(
+        &self,
+        channel: LogChannel,
+        group: RStr<'_>,
+        process: RStr<'_>,
+        offset: i64,
+        length: i64,
+    ) -> Ticket {
+        self.issue(format!(
+            "tail_log {channel:?} {group}:{process} {offset} {length}"
+        ))
     }
     fn clear_log(&self, channel: LogChannel, group: RStr<'_>, process: RStr<'_>) -> Ticket {
         self.issue(format!("clear_log {channel:?} {group}:{process}"))

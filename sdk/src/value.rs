@@ -226,7 +226,10 @@ mod tests {
         ]);
         assert_eq!(value.get("name").and_then(Value::as_str), Some("cat"));
         assert_eq!(
-            value.get("pids").and_then(Value::as_array).map(<[Value]>::len),
+            value
+                .get("pids")
+                .and_then(Value::as_array)
+                .map(<[Value]>::len),
             Some(2)
         );
         let keys: Vec<&str> = value

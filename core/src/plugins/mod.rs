@@ -54,8 +54,8 @@ pub struct PluginError {
     pub section: String,
     /// The `LIBRARY:FACTORY` value as written.
     pub spec: String,
-    /// What went wrong.
-    pub reason: PluginErrorKind,
+    /// What went wrong (boxed: errors are rare, results are common).
+    pub reason: Box<PluginErrorKind>,
 }
 
 /// The ways loading fails.
@@ -277,9 +277,11 @@ impl PluginLoader {
         let fail = |reason| PluginError {
             section: section.to_string(),
             spec: spec.to_string(),
-            reason,
+            reason: Box::new(reason),
         };
-        let (library, factory) = self.prepare(spec, config_dir, FactoryKind::Namespace).map_err(fail)?;
+        let (library, factory) = self
+            .prepare(spec, config_dir, FactoryKind::Namespace)
+            .map_err(fail)?;
         let module = self.module(&library).map_err(fail)?;
         let entries = config_entries(config);
         let built = (module.make_namespace())(
@@ -308,7 +310,7 @@ impl PluginLoader {
         let fail = |reason| PluginError {
             section: section.to_string(),
             spec: spec.to_string(),
-            reason,
+            reason: Box::new(reason),
         };
         let (library, factory) = self
             .prepare(spec, config_dir, FactoryKind::ResultHandler)
@@ -345,7 +347,12 @@ impl PluginLoader {
             .map(|info| info.name.into_string())
             .collect();
         if !offered.iter().any(|name| name == factory) {
-            return Err(unknown_factory(&library, kind_name(kind), factory, &offered));
+            return Err(unknown_factory(
+                &library,
+                kind_name(kind),
+                factory,
+                &offered,
+            ));
         }
         Ok((library, factory.to_string()))
     }

@@ -30,8 +30,16 @@ fn process(name: &str, state: ProcessState) -> ProcessInfo {
         group_priority: 999,
         priority: 999,
         state,
-        pid: if state == ProcessState::Running { 77 } else { 0 },
-        start: if state == ProcessState::Running { 1_000 } else { 0 },
+        pid: if state == ProcessState::Running {
+            77
+        } else {
+            0
+        },
+        start: if state == ProcessState::Running {
+            1_000
+        } else {
+            0
+        },
         stop: 0,
         spawnerr: "".into(),
         exitstatus: 0,
@@ -146,13 +154,21 @@ fn namespace(spec: &str) -> Result<LoadedNamespace, PluginError> {
 fn error(spec: &str) -> String {
     let error = namespace(spec).err().expect("loading fails").to_string();
     assert!(!error.contains('\n'), "one line: {error}");
-    assert!(error.contains("[rpcinterface:x]"), "names the section: {error}");
+    assert!(
+        error.contains("[rpcinterface:x]"),
+        "names the section: {error}"
+    );
     error
 }
 
 /// Call a method and settle a deferred reply by completing its tickets
 /// with `outcome`.
-fn call(namespace: &NamespaceBox, method: &str, params: Vec<Value>, outcome: &Outcome) -> Result<Value, Fault> {
+fn call(
+    namespace: &NamespaceBox,
+    method: &str,
+    params: Vec<Value>,
+    outcome: &Outcome,
+) -> Result<Value, Fault> {
     let mut reply = namespace.call(method.into(), params.into());
     loop {
         reply = match reply {
@@ -177,15 +193,31 @@ fn call(namespace: &NamespaceBox, method: &str, params: Vec<Value>, outcome: &Ou
 fn builtin_names_resolve_to_the_linked_plugins() {
     let loaded = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
     assert!(loaded.builtin, "the builtin namespace is called inline");
-    assert_eq!(loaded.library, Library::Builtin("supervisor.rpcinterface".into()));
     assert_eq!(
-        call(&loaded.namespace, "getIdentification", vec![], &Outcome::done()),
+        loaded.library,
+        Library::Builtin("supervisor.rpcinterface".into())
+    );
+    assert_eq!(
+        call(
+            &loaded.namespace,
+            "getIdentification",
+            vec![],
+            &Outcome::done()
+        ),
         Ok(Value::string("plugin-tests"))
     );
     let handler = loader()
-        .load_result_handler("eventlistener:x", DEFAULT_RESULT_HANDLER, Path::new("/"), &[])
+        .load_result_handler(
+            "eventlistener:x",
+            DEFAULT_RESULT_HANDLER,
+            Path::new("/"),
+            &[],
+        )
         .unwrap();
-    assert_eq!(handler.handler.handle(event(), b"OK"[..].into()), Verdict::Processed);
+    assert_eq!(
+        handler.handler.handle(event(), b"OK"[..].into()),
+        Verdict::Processed
+    );
 }
 
 #[test]
@@ -193,7 +225,10 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
     let linked = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
     let path = cdylib("supervisor-plugin-cdylib");
     let disk = namespace(&spec(&path, "make_main_rpcinterface")).unwrap();
-    assert!(!disk.builtin, "a library from disk runs on the blocking pool");
+    assert!(
+        !disk.builtin,
+        "a library from disk runs on the blocking pool"
+    );
     assert_eq!(disk.library, Library::Path(path));
 
     let started = Outcome::process(process("cron", ProcessState::Running));
@@ -211,7 +246,10 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
         ("startProcess", vec![Value::string("web")]),
         ("startAllProcesses", vec![Value::bool(false)]),
         ("stopProcess", vec![Value::string("cron")]),
-        ("signalProcess", vec![Value::string("web"), Value::string("BOGUS")]),
+        (
+            "signalProcess",
+            vec![Value::string("web"), Value::string("BOGUS")],
+        ),
         ("signalAllProcesses", vec![Value::string("HUP")]),
         ("getState", vec![Value::int(1)]),
         ("noSuchMethod", vec![]),
@@ -223,9 +261,14 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
     }
     assert_eq!(disk.namespace.methods(), linked.namespace.methods());
     assert_eq!(
-        call(&disk.namespace, "getProcessInfo", vec![Value::string("web")], &started)
-            .unwrap()
-            .get("description"),
+        call(
+            &disk.namespace,
+            "getProcessInfo",
+            vec![Value::string("web")],
+            &started
+        )
+        .unwrap()
+        .get("description"),
         Some(&Value::string("pid 77, uptime 0:01:05"))
     );
 }
@@ -236,7 +279,9 @@ fn event() -> EventRef<'static> {
         serial: 3,
         pool: RStr::from_str("listener"),
         pool_serial: 1,
-        payload: RStr::from_str("processname:web groupname:web from_state:RUNNING expected:0 pid:77"),
+        payload: RStr::from_str(
+            "processname:web groupname:web from_state:RUNNING expected:0 pid:77",
+        ),
     }
 }
 
@@ -245,10 +290,20 @@ fn the_default_handler_from_its_cdylib_judges_like_the_linked_one() {
     let path = cdylib("default-handler-cdylib");
     let mut loader = loader();
     let disk = loader
-        .load_result_handler("eventlistener:x", &spec(&path, "default_handler"), Path::new("/"), &[])
+        .load_result_handler(
+            "eventlistener:x",
+            &spec(&path, "default_handler"),
+            Path::new("/"),
+            &[],
+        )
         .unwrap();
     let linked = loader
-        .load_result_handler("eventlistener:x", DEFAULT_RESULT_HANDLER, Path::new("/"), &[])
+        .load_result_handler(
+            "eventlistener:x",
+            DEFAULT_RESULT_HANDLER,
+            Path::new("/"),
+            &[],
+        )
         .unwrap();
     for response in [&b"OK"[..], b"FAIL", b"", b"OK\n"] {
         assert_eq!(
@@ -256,7 +311,10 @@ fn the_default_handler_from_its_cdylib_judges_like_the_linked_one() {
             linked.handler.handle(event(), response.into()),
         );
     }
-    assert_eq!(disk.handler.handle(event(), b"FAIL"[..].into()), Verdict::Rejected("FAIL".into()));
+    assert_eq!(
+        disk.handler.handle(event(), b"FAIL"[..].into()),
+        Verdict::Rejected("FAIL".into())
+    );
 }
 
 #[test]
@@ -269,13 +327,24 @@ fn a_missing_library_is_a_one_line_error() {
 #[test]
 fn a_shared_library_that_is_not_a_plugin_is_refused() {
     // libc: a real shared object, certainly loaded, exporting no root module.
-    let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6", "/usr/lib/libc.so.6"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("a glibc system has libc.so.6 in a usual place");
+    let libc = [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/libc.so.6",
+        "/usr/lib/libc.so.6",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("a glibc system has libc.so.6 in a usual place");
     let error = error(&spec(&libc, "make"));
-    assert!(error.ends_with(&format!("{} is not a supervisor-rs plugin (it exports no plugin root module)", libc.display())), "{error}");
+    assert!(
+        error.ends_with(&format!(
+            "{} is not a supervisor-rs plugin (it exports no plugin root module)",
+            libc.display()
+        )),
+        "{error}"
+    );
 }
 
 #[test]
@@ -287,8 +356,14 @@ fn a_plugin_built_against_an_old_sdk_is_refused_by_version() {
 #[test]
 fn a_plugin_with_another_layout_is_refused_with_only_the_useful_lines() {
     let error = error(&spec(&cdylib("plugin-fixture-bad-layout"), "make"));
-    assert!(error.contains("was built against an incompatible supervisor-sdk: "), "{error}");
-    assert!(error.len() < 600, "the report is cut down to its Error lines: {error}");
+    assert!(
+        error.contains("was built against an incompatible supervisor-sdk: "),
+        "{error}"
+    );
+    assert!(
+        error.len() < 600,
+        "the report is cut down to its Error lines: {error}"
+    );
     assert!(
         error.ends_with("incompatible supervisor-sdk: mismatched type Expected: PluginModule Found: SkewedModule"),
         "{error}"
@@ -302,7 +377,10 @@ fn an_unknown_factory_lists_the_ones_there_are() {
     assert!(error.ends_with(&format!("{} has no RPC interface factory named \"make_nothing\" (it has: make_panicky, make_refusing, make_panicking)", path.display())), "{error}");
     // A result handler's name is not an RPC interface factory.
     let error = self::error(&spec(&path, "panicking_handler"));
-    assert!(error.contains("no RPC interface factory named \"panicking_handler\""), "{error}");
+    assert!(
+        error.contains("no RPC interface factory named \"panicking_handler\""),
+        "{error}"
+    );
     let error = self::error("supervisor.rpcinterface:make_other");
     assert!(error.contains("supervisor.rpcinterface (builtin) has no RPC interface factory named \"make_other\" (it has: make_main_rpcinterface)"), "{error}");
 }
@@ -317,7 +395,10 @@ fn a_python_import_path_is_refused_by_name() {
 fn malformed_values_are_refused() {
     for value in ["nocolon", ":make", "lib:", ""] {
         let error = error(value);
-        assert!(error.contains("expected LIBRARY:FACTORY"), "{value:?}: {error}");
+        assert!(
+            error.contains("expected LIBRARY:FACTORY"),
+            "{value:?}: {error}"
+        );
     }
 }
 
@@ -325,19 +406,37 @@ fn malformed_values_are_refused() {
 fn relative_paths_resolve_against_the_config_files_directory() {
     let dir = build_dir();
     let mut loader = PluginLoader::new(vec![]);
-    for relative in ["./libplugin_fixture_panicky.so", "deps/../libplugin_fixture_panicky.so"] {
+    for relative in [
+        "./libplugin_fixture_panicky.so",
+        "deps/../libplugin_fixture_panicky.so",
+    ] {
         let loaded = loader
-            .load_namespace("rpcinterface:rel", &format!("{relative}:make_panicky"), &dir, &[], host())
+            .load_namespace(
+                "rpcinterface:rel",
+                &format!("{relative}:make_panicky"),
+                &dir,
+                &[],
+                host(),
+            )
             .unwrap();
         assert_eq!(loaded.library, Library::Path(dir.join(relative)));
     }
     // From another directory the same relative path is missing.
     let error = loader
-        .load_namespace("rpcinterface:rel", "./libplugin_fixture_panicky.so:make_panicky", Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:rel",
+            "./libplugin_fixture_panicky.so:make_panicky",
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .err()
         .unwrap()
         .to_string();
-    assert!(error.contains("cannot load /./libplugin_fixture_panicky.so"), "{error}");
+    assert!(
+        error.contains("cannot load /./libplugin_fixture_panicky.so"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -345,27 +444,60 @@ fn bare_names_are_searched_in_the_plugin_path() {
     let dir = build_dir();
     let mut loader = PluginLoader::new(vec![PathBuf::from("/nonexistent"), dir.clone()]);
     let loaded = loader
-        .load_namespace("rpcinterface:bare", "plugin_fixture_panicky:make_panicky", Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:bare",
+            "plugin_fixture_panicky:make_panicky",
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .unwrap();
-    assert_eq!(loaded.library, Library::Path(dir.join("libplugin_fixture_panicky.so")));
+    assert_eq!(
+        loaded.library,
+        Library::Path(dir.join("libplugin_fixture_panicky.so"))
+    );
     let error = loader
-        .load_namespace("rpcinterface:bare", "nothing_here:make", Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:bare",
+            "nothing_here:make",
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .err()
         .unwrap()
         .to_string();
-    assert!(error.ends_with(&format!("no libnothing_here.so in /nonexistent, {}", dir.display())), "{error}");
+    assert!(
+        error.ends_with(&format!(
+            "no libnothing_here.so in /nonexistent, {}",
+            dir.display()
+        )),
+        "{error}"
+    );
 }
 
 #[test]
 fn the_sections_other_keys_reach_the_factory() {
     let path = cdylib("plugin-fixture-panicky");
-    let config = vec![("retries".to_string(), "3".to_string()), ("url".to_string(), "http://x/".to_string())];
+    let config = vec![
+        ("retries".to_string(), "3".to_string()),
+        ("url".to_string(), "http://x/".to_string()),
+    ];
     let loaded = loader()
-        .load_namespace("rpcinterface:p", &spec(&path, "make_panicky"), Path::new("/"), &config, host())
+        .load_namespace(
+            "rpcinterface:p",
+            &spec(&path, "make_panicky"),
+            Path::new("/"),
+            &config,
+            host(),
+        )
         .unwrap();
     assert_eq!(
         call(&loaded.namespace, "config", vec![], &Outcome::done()),
-        Ok(Value::structure([("retries", Value::string("3")), ("url", Value::string("http://x/"))]))
+        Ok(Value::structure([
+            ("retries", Value::string("3")),
+            ("url", Value::string("http://x/"))
+        ]))
     );
 }
 
@@ -373,10 +505,25 @@ fn the_sections_other_keys_reach_the_factory() {
 fn two_plugin_libraries_each_keep_their_own_module() {
     let mut loader = loader();
     let panicky = loader
-        .load_namespace("rpcinterface:a", &spec(&cdylib("plugin-fixture-panicky"), "make_panicky"), Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:a",
+            &spec(&cdylib("plugin-fixture-panicky"), "make_panicky"),
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .unwrap();
     let supervisor = loader
-        .load_namespace("rpcinterface:b", &spec(&cdylib("supervisor-plugin-cdylib"), "make_main_rpcinterface"), Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:b",
+            &spec(
+                &cdylib("supervisor-plugin-cdylib"),
+                "make_main_rpcinterface",
+            ),
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .unwrap();
     assert_eq!(panicky.namespace.methods().len(), 3);
     assert_eq!(supervisor.namespace.methods().len(), 18);
@@ -387,25 +534,50 @@ fn panics_in_a_plugin_become_faults_and_this_process_carries_on() {
     let path = cdylib("plugin-fixture-panicky");
     let mut loader = loader();
     let loaded = loader
-        .load_namespace("rpcinterface:p", &spec(&path, "make_panicky"), Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:p",
+            &spec(&path, "make_panicky"),
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .unwrap();
     let fault = call(&loaded.namespace, "panic", vec![], &Outcome::done()).unwrap_err();
     assert_eq!(fault.code, supervisor_sdk::fault::FAILED);
-    assert_eq!(fault.string.as_str(), "FAILED: plugin panicked in panic: the fixture panics on purpose");
+    assert_eq!(
+        fault.string.as_str(),
+        "FAILED: plugin panicked in panic: the fixture panics on purpose"
+    );
     let fault = call(&loaded.namespace, "deferredPanic", vec![], &Outcome::done()).unwrap_err();
-    assert!(fault.string.contains("the fixture's continuation panics on purpose"), "{fault}");
+    assert!(
+        fault
+            .string
+            .contains("the fixture's continuation panics on purpose"),
+        "{fault}"
+    );
     // Still alive and answering.
     assert!(call(&loaded.namespace, "config", vec![], &Outcome::done()).is_ok());
 
     let error = loader
-        .load_namespace("rpcinterface:p", &spec(&path, "make_panicking"), Path::new("/"), &[], host())
+        .load_namespace(
+            "rpcinterface:p",
+            &spec(&path, "make_panicking"),
+            Path::new("/"),
+            &[],
+            host(),
+        )
         .err()
         .unwrap()
         .to_string();
     assert!(error.ends_with("factory make_panicking failed: the factory panicked: the fixture's factory panics on purpose"), "{error}");
 
     let handler = loader
-        .load_result_handler("eventlistener:l", &spec(&path, "panicking_handler"), Path::new("/"), &[])
+        .load_result_handler(
+            "eventlistener:l",
+            &spec(&path, "panicking_handler"),
+            Path::new("/"),
+            &[],
+        )
         .unwrap();
     assert_eq!(
         handler.handler.handle(event(), b"OK"[..].into()),
@@ -418,7 +590,13 @@ fn a_refusing_factory_explains_itself() {
     let path = cdylib("plugin-fixture-panicky");
     let config = vec![("limit".to_string(), "lots".to_string())];
     let error = loader()
-        .load_namespace("rpcinterface:p", &spec(&path, "make_refusing"), Path::new("/"), &config, host())
+        .load_namespace(
+            "rpcinterface:p",
+            &spec(&path, "make_refusing"),
+            Path::new("/"),
+            &config,
+            host(),
+        )
         .err()
         .unwrap()
         .to_string();
@@ -429,19 +607,44 @@ fn a_refusing_factory_explains_itself() {
 fn the_example_plugins_load_from_disk_and_work() {
     use supervisor_sdk::testing::{TestHost, process_info};
     // The test process itself stands in for a supervised one.
-    let fake = TestHost::with_processes(vec![process_info("me", ProcessState::Running, std::process::id())]);
+    let fake = TestHost::with_processes(vec![process_info(
+        "me",
+        ProcessState::Running,
+        std::process::id(),
+    )]);
     let mut loader = loader();
     let config = vec![("count_fds".to_string(), "true".to_string())];
     let procstat = loader
-        .load_namespace("rpcinterface:procstat", "procstat_plugin:make_procstat", Path::new("/"), &config, fake.handle())
+        .load_namespace(
+            "rpcinterface:procstat",
+            "procstat_plugin:make_procstat",
+            Path::new("/"),
+            &config,
+            fake.handle(),
+        )
         .unwrap();
-    let stats = call(&procstat.namespace, "getProcessStats", vec![Value::string("me")], &Outcome::done()).unwrap();
-    assert_eq!(stats.get("pid"), Some(&Value::capped_int(i64::from(std::process::id()))));
+    let stats = call(
+        &procstat.namespace,
+        "getProcessStats",
+        vec![Value::string("me")],
+        &Outcome::done(),
+    )
+    .unwrap();
+    assert_eq!(
+        stats.get("pid"),
+        Some(&Value::capped_int(i64::from(std::process::id())))
+    );
     assert!(stats.get("threads").and_then(Value::as_int).unwrap() >= 1);
 
     let bad = vec![("count_fds".to_string(), "perhaps".to_string())];
     let error = loader
-        .load_namespace("rpcinterface:procstat", "procstat_plugin:make_procstat", Path::new("/"), &bad, fake.handle())
+        .load_namespace(
+            "rpcinterface:procstat",
+            "procstat_plugin:make_procstat",
+            Path::new("/"),
+            &bad,
+            fake.handle(),
+        )
         .err()
         .unwrap()
         .to_string();
@@ -449,8 +652,19 @@ fn the_example_plugins_load_from_disk_and_work() {
 
     let config = vec![("accept".to_string(), "OK,DONE".to_string())];
     let handler = loader
-        .load_result_handler("eventlistener:alerts", "keyword_handler:keyword_handler", Path::new("/"), &config)
+        .load_result_handler(
+            "eventlistener:alerts",
+            "keyword_handler:keyword_handler",
+            Path::new("/"),
+            &config,
+        )
         .unwrap();
-    assert_eq!(handler.handler.handle(event(), b"DONE"[..].into()), Verdict::Processed);
-    assert_eq!(handler.handler.handle(event(), b"ERROR x"[..].into()), Verdict::Failed("ERROR x".into()));
+    assert_eq!(
+        handler.handler.handle(event(), b"DONE"[..].into()),
+        Verdict::Processed
+    );
+    assert_eq!(
+        handler.handler.handle(event(), b"ERROR x"[..].into()),
+        Verdict::Failed("ERROR x".into())
+    );
 }

@@ -19,7 +19,9 @@
 //! The `[eventlistener:x]` section's other keys are the listener's own; the
 //! handler reads only `accept` and `error_prefix` and ignores the rest.
 
-use supervisor_sdk::handler::{EventRef, HandleResults, ResultHandlerBox, Verdict, result_handler_box};
+use supervisor_sdk::handler::{
+    EventRef, HandleResults, ResultHandlerBox, Verdict, result_handler_box,
+};
 use supervisor_sdk::module::PluginConfig;
 
 /// The handler.
@@ -55,8 +57,16 @@ pub fn keyword_handler(config: &PluginConfig<'_>) -> Result<ResultHandlerBox, St
     if accept.is_empty() {
         return Err(config.invalid("accept", "list at least one keyword"));
     }
-    let error_prefix = config.get("error_prefix").unwrap_or("ERROR").trim().as_bytes().to_vec();
-    Ok(result_handler_box(KeywordHandler { accept, error_prefix }))
+    let error_prefix = config
+        .get("error_prefix")
+        .unwrap_or("ERROR")
+        .trim()
+        .as_bytes()
+        .to_vec();
+    Ok(result_handler_box(KeywordHandler {
+        accept,
+        error_prefix,
+    }))
 }
 
 supervisor_sdk::plugin_module! {
@@ -87,7 +97,10 @@ mod tests {
     fn handler(config: &[(&str, &str)]) -> Result<ResultHandlerBox, String> {
         let entries: Vec<ConfigEntry> = config
             .iter()
-            .map(|(k, v)| ConfigEntry { key: (*k).into(), value: (*v).into() })
+            .map(|(k, v)| ConfigEntry {
+                key: (*k).into(),
+                value: (*v).into(),
+            })
             .collect();
         keyword_handler(&PluginConfig::new("eventlistener:alerts", &entries))
     }
@@ -99,14 +112,23 @@ mod tests {
             (b"OK", Verdict::Processed),
             (b"DONE", Verdict::Processed),
             (b"FAIL", Verdict::Rejected("FAIL".into())),
-            (b"FATAL: disk full", Verdict::Failed("FATAL: disk full".into())),
+            (
+                b"FATAL: disk full",
+                Verdict::Failed("FATAL: disk full".into()),
+            ),
         ];
         for (response, expected) in cases {
             assert_eq!(&handler.handle(event(), (*response).into()), expected);
         }
         let default = self::handler(&[]).unwrap();
-        assert_eq!(default.handle(event(), b"OK"[..].into()), Verdict::Processed);
-        assert_eq!(default.handle(event(), b"ERROR x"[..].into()), Verdict::Failed("ERROR x".into()));
+        assert_eq!(
+            default.handle(event(), b"OK"[..].into()),
+            Verdict::Processed
+        );
+        assert_eq!(
+            default.handle(event(), b"ERROR x"[..].into()),
+            Verdict::Failed("ERROR x".into())
+        );
     }
 
     #[test]

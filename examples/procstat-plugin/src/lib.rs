@@ -74,7 +74,12 @@ pub fn read_usage(pid: u32, count_fds: bool) -> std::io::Result<Usage> {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // After the name, field 3 (state) is index 0: utime is field 14,
     // stime 15, num_threads 20.
-    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let open_fds = if count_fds {
         std::fs::read_dir(format!("/proc/{pid}/fd"))
             .ok()
@@ -95,7 +100,10 @@ pub fn read_usage(pid: u32, count_fds: bool) -> std::io::Result<Usage> {
 impl ProcStat {
     fn stats(&self, info: &ProcessInfo) -> Result<Value, Fault> {
         if info.pid == 0 {
-            return Err(Fault::with(NOT_RUNNING, format!("{}:{}", info.group, info.name)));
+            return Err(Fault::with(
+                NOT_RUNNING,
+                format!("{}:{}", info.group, info.name),
+            ));
         }
         let usage = read_usage(info.pid, self.count_fds)
             .map_err(|e| Fault::with(FAILED, format!("reading /proc/{}: {e}", info.pid)))?;
@@ -112,7 +120,9 @@ impl ProcStat {
             ("cpu_system_seconds", Value::double(usage.system_seconds)),
             (
                 "open_fds",
-                usage.open_fds.map_or(Value::int(-1), |n| Value::capped_int(i64::from(n))),
+                usage
+                    .open_fds
+                    .map_or(Value::int(-1), |n| Value::capped_int(i64::from(n))),
             ),
         ]))
     }
@@ -131,7 +141,12 @@ impl ProcStat {
         let mut infos = self.host.process_infos().into_vec();
         infos.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         // A process that exits between the snapshot and the read is skipped.
-        Value::array(infos.iter().filter(|p| p.pid != 0).filter_map(|p| self.stats(p).ok()))
+        Value::array(
+            infos
+                .iter()
+                .filter(|p| p.pid != 0)
+                .filter_map(|p| self.stats(p).ok()),
+        )
     }
 }
 
@@ -177,7 +192,11 @@ pub fn make_procstat(config: &PluginConfig<'_>, host: HostBox) -> Result<Namespa
     };
     for entry in config.entries() {
         if entry.key.as_str() != "count_fds" {
-            return Err(format!("unknown option {} in [{}]", entry.key, config.section()));
+            return Err(format!(
+                "unknown option {} in [{}]",
+                entry.key,
+                config.section()
+            ));
         }
     }
     Ok(namespace_box(ProcStat { host, count_fds }))
@@ -209,7 +228,10 @@ mod tests {
     }
 
     fn namespace(host: &TestHost, config: &[ConfigEntry]) -> Result<NamespaceBox, String> {
-        make_procstat(&PluginConfig::new("rpcinterface:procstat", config), host.handle())
+        make_procstat(
+            &PluginConfig::new("rpcinterface:procstat", config),
+            host.handle(),
+        )
     }
 
     fn value(reply: Reply) -> Result<Value, Fault> {
@@ -233,8 +255,15 @@ mod tests {
             process_info("idle", ProcessState::Stopped, 0),
         ]);
         let namespace = namespace(&host, &[]).unwrap();
-        let stats = value(namespace.call("getProcessStats".into(), vec![Value::string("sleeper")].into())).unwrap();
-        assert_eq!(stats.get("pid"), Some(&Value::capped_int(i64::from(child.0.id()))));
+        let stats = value(namespace.call(
+            "getProcessStats".into(),
+            vec![Value::string("sleeper")].into(),
+        ))
+        .unwrap();
+        assert_eq!(
+            stats.get("pid"),
+            Some(&Value::capped_int(i64::from(child.0.id())))
+        );
         assert_eq!(stats.get("threads"), Some(&Value::int(1)));
         let rss = match stats.get("rss_bytes").and_then(Value::kind) {
             Some(supervisor_sdk::ValueKind::Double(rss)) => *rss,
@@ -245,11 +274,19 @@ mod tests {
         assert!(fds >= 3, "stdin, stdout and stderr at least: {fds}");
 
         let all = value(namespace.call("getAllProcessStats".into(), Vec::new().into())).unwrap();
-        assert_eq!(all.as_array().map(<[Value]>::len), Some(1), "only running processes");
+        assert_eq!(
+            all.as_array().map(<[Value]>::len),
+            Some(1),
+            "only running processes"
+        );
 
-        let fault = value(namespace.call("getProcessStats".into(), vec![Value::string("idle")].into())).unwrap_err();
+        let fault =
+            value(namespace.call("getProcessStats".into(), vec![Value::string("idle")].into()))
+                .unwrap_err();
         assert_eq!(fault.string.as_str(), "NOT_RUNNING: idle:idle");
-        let fault = value(namespace.call("getProcessStats".into(), vec![Value::string("nope")].into())).unwrap_err();
+        let fault =
+            value(namespace.call("getProcessStats".into(), vec![Value::string("nope")].into()))
+                .unwrap_err();
         assert_eq!(fault.string.as_str(), "BAD_NAME: nope");
         let fault = value(namespace.call("getProcessStats".into(), Vec::new().into())).unwrap_err();
         assert_eq!(fault.string.as_str(), "INCORRECT_PARAMETERS");
@@ -258,10 +295,15 @@ mod tests {
     #[test]
     fn config_is_validated_naming_the_section() {
         let host = TestHost::default();
-        let entry = |key: &str, value: &str| ConfigEntry { key: key.into(), value: value.into() };
+        let entry = |key: &str, value: &str| ConfigEntry {
+            key: key.into(),
+            value: value.into(),
+        };
         assert!(namespace(&host, &[entry("count_fds", "no")]).is_ok());
         assert_eq!(
-            namespace(&host, &[entry("count_fds", "maybe")]).err().unwrap(),
+            namespace(&host, &[entry("count_fds", "maybe")])
+                .err()
+                .unwrap(),
             "invalid value \"maybe\" for count_fds in [rpcinterface:procstat]: expected true or false"
         );
         assert_eq!(

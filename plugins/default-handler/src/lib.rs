@@ -6,7 +6,9 @@
 //! It judges bytes only; the listener protocol and re-queuing are the
 //! daemon's.
 
-use supervisor_sdk::handler::{EventRef, HandleResults, ResultHandlerBox, Verdict, result_handler_box};
+use supervisor_sdk::handler::{
+    EventRef, HandleResults, ResultHandlerBox, Verdict, result_handler_box,
+};
 use supervisor_sdk::module::PluginConfig;
 
 /// The reference's `default_handler`.
@@ -54,9 +56,13 @@ mod tests {
     fn ok_is_processed_and_anything_else_rejected() {
         let module = plugin_module();
         let make = module.make_result_handler();
-        let handler = make("default_handler".into(), "eventlistener:x".into(), (&[][..]).into(), )
-            .into_result()
-            .expect("the builtin factory exists");
+        let handler = make(
+            "default_handler".into(),
+            "eventlistener:x".into(),
+            (&[][..]).into(),
+        )
+        .into_result()
+        .expect("the builtin factory exists");
         let cases: &[(&[u8], Verdict)] = &[
             (b"OK", Verdict::Processed),
             (b"FAIL", Verdict::Rejected("FAIL".into())),

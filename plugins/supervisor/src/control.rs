@@ -102,7 +102,10 @@ fn start_step(host: &HostBox, spec: &str, info: &ProcessInfo, wait: bool) -> Ste
                 if !process.spawnerr.is_empty() {
                     return Err(Fault::with(SPAWN_ERROR, &spec));
                 }
-                let alive = matches!(process.state, ProcessState::Starting | ProcessState::Running);
+                let alive = matches!(
+                    process.state,
+                    ProcessState::Starting | ProcessState::Running
+                );
                 if wait && !alive {
                     return Err(Fault::with(ABNORMAL_TERMINATION, &spec));
                 }
@@ -117,31 +120,42 @@ fn stop_step(host: &HostBox, spec: &str, info: &ProcessInfo, wait: bool) -> Step
         return Step::Refused(Fault::with(NOT_RUNNING, spec));
     }
     let ticket = host.stop_process(info.group.as_str().into(), info.name.as_str().into(), wait);
-    Step::Issued(ticket, Box::new(|outcome| command_result(outcome).map(drop)))
+    Step::Issued(
+        ticket,
+        Box::new(|outcome| command_result(outcome).map(drop)),
+    )
 }
 
 fn signal_step(host: &HostBox, spec: &str, info: &ProcessInfo, signal: &Value) -> Step {
     let number = match signal_number(signal) {
-        Some(number) => number,
-        None => return Step::Refused(Fault::with(BAD_SIGNAL, signal.python_str())),
+        Ok(number) => number,
+        Err(fault) => return Step::Refused(fault),
     };
     if !info.state.is_signallable() {
         return Step::Refused(Fault::with(NOT_RUNNING, spec));
     }
-    let ticket = host.signal_process(info.group.as_str().into(), info.name.as_str().into(), number);
-    Step::Issued(ticket, Box::new(|outcome| command_result(outcome).map(drop)))
+    let ticket = host.signal_process(
+        info.group.as_str().into(),
+        info.name.as_str().into(),
+        number,
+    );
+    Step::Issued(
+        ticket,
+        Box::new(|outcome| command_result(outcome).map(drop)),
+    )
 }
 
 /// A signal parameter as `signal_number` takes it: an int, or text naming
-/// or numbering a signal.
-fn signal_number(signal: &Value) -> Option<i32> {
+/// or numbering a signal (`BAD_SIGNAL: <as given>` otherwise). Another type
+/// is a TypeError in the reference: `INCORRECT_PARAMETERS`.
+fn signal_number(signal: &Value) -> Result<i32, Fault> {
     let text = match signal.kind() {
         Some(ValueKind::Int(number)) => number.to_string(),
         Some(ValueKind::Bool(flag)) => i32::from(*flag).to_string(),
         Some(ValueKind::String(text)) => text.to_string(),
-        _ => return None,
+        _ => return Err(crate::params::incorrect()),
     };
-    parse_signal(&text).ok()
+    parse_signal(&text).map_err(|_| Fault::with(BAD_SIGNAL, signal.python_str()))
 }
 
 /// The outcome's fault, or the process as the command left it.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::host::{
-    ConfigInfo, Host, HostBox, Host_TO, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
+    ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
 };
 use supervisor_sdk::namespace::{NamespaceBox, Reply};
 use supervisor_sdk::state::{ProcessState, SupervisorState};
@@ -44,7 +44,9 @@ impl FakeHost {
     }
 
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.lock().expect("no test thread panics while holding the fake's lock")
+        self.0
+            .lock()
+            .expect("no test thread panics while holding the fake's lock")
     }
 
     fn issue(&self, command: Command) -> Ticket {
@@ -83,7 +85,11 @@ impl Host for FakeHost {
         self.state().configs.iter().cloned().collect()
     }
     fn check_command(&self, group: RStr<'_>, process: RStr<'_>) -> ROption<Fault> {
-        self.state().bad_commands.get(&key(group, process)).cloned().into()
+        self.state()
+            .bad_commands
+            .get(&key(group, process))
+            .cloned()
+            .into()
     }
     fn start_process(&self, group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket {
         self.issue(Command::Start {
@@ -147,8 +153,16 @@ pub fn process(group: &str, name: &str, priority: i64, state: ProcessState) -> P
         group_priority: 999,
         priority,
         state,
-        pid: if running && state != ProcessState::Backoff { 42 } else { 0 },
-        start: if state == ProcessState::Stopped { 0 } else { NOW - 12 },
+        pid: if running && state != ProcessState::Backoff {
+            42
+        } else {
+            0
+        },
+        start: if state == ProcessState::Stopped {
+            0
+        } else {
+            NOW - 12
+        },
         stop: 0,
         spawnerr: "".into(),
         exitstatus: 0,
@@ -183,7 +197,8 @@ pub fn drive(
                 if reverse {
                     tickets.reverse();
                 }
-                let issued: HashMap<Ticket, Command> = fake.state().issued.iter().cloned().collect();
+                let issued: HashMap<Ticket, Command> =
+                    fake.state().issued.iter().cloned().collect();
                 let mut next = None;
                 for ticket in tickets {
                     let command = issued.get(&ticket).expect("every ticket was issued");

@@ -153,8 +153,16 @@ impl SupervisorNamespace {
             "getProcessInfo" => status::process_info(host, p.string(0)?)?,
             "getAllProcessInfo" => status::all_process_info(host),
             "getAllConfigInfo" => status::all_config_info(host),
-            "startProcess" => return Ok(control::start_process(host, p.string(0)?, p.truthy(1, true))),
-            "stopProcess" => return Ok(control::stop_process(host, p.string(0)?, p.truthy(1, true))),
+            "startProcess" => {
+                return Ok(control::start_process(
+                    host,
+                    p.string(0)?,
+                    p.truthy(1, true),
+                ));
+            }
+            "stopProcess" => {
+                return Ok(control::stop_process(host, p.string(0)?, p.truthy(1, true)));
+            }
             "signalProcess" => return Ok(control::signal_process(host, p.string(0)?, p.raw(1)?)),
             "startProcessGroup" => {
                 let action = GroupAction::Start(p.truthy(1, true));
@@ -168,14 +176,27 @@ impl SupervisorNamespace {
                 let action = GroupAction::Signal(p.raw(1)?.clone());
                 return Ok(control::group_method(host, p.string(0)?, action));
             }
-            "startAllProcesses" => return Ok(control::all_method(host, GroupAction::Start(p.truthy(0, true)))),
-            "stopAllProcesses" => return Ok(control::all_method(host, GroupAction::Stop(p.truthy(0, true)))),
+            "startAllProcesses" => {
+                return Ok(control::all_method(
+                    host,
+                    GroupAction::Start(p.truthy(0, true)),
+                ));
+            }
+            "stopAllProcesses" => {
+                return Ok(control::all_method(
+                    host,
+                    GroupAction::Stop(p.truthy(0, true)),
+                ));
+            }
             "signalAllProcesses" => {
                 // The reference signals through signalProcess, whose own
                 // guard refuses every process while shutting down, and then
                 // raises SHUTDOWN_STATE: nothing is signalled either way.
                 check_mood(host)?;
-                return Ok(control::all_method(host, GroupAction::Signal(p.raw(0)?.clone())));
+                return Ok(control::all_method(
+                    host,
+                    GroupAction::Signal(p.raw(0)?.clone()),
+                ));
             }
             _ => return Ok(unknown_method()),
         };
@@ -186,8 +207,14 @@ impl SupervisorNamespace {
 /// (required, optional) positional parameters of each method.
 fn arity(method: &str) -> Option<(usize, usize)> {
     Some(match method {
-        "getAPIVersion" | "getVersion" | "getSupervisorVersion" | "getIdentification"
-        | "getState" | "getPID" | "getAllProcessInfo" | "getAllConfigInfo" => (0, 0),
+        "getAPIVersion"
+        | "getVersion"
+        | "getSupervisorVersion"
+        | "getIdentification"
+        | "getState"
+        | "getPID"
+        | "getAllProcessInfo"
+        | "getAllConfigInfo" => (0, 0),
         "getProcessInfo" => (1, 0),
         "startProcess" | "stopProcess" | "startProcessGroup" | "stopProcessGroup" => (1, 1),
         "startAllProcesses" | "stopAllProcesses" => (0, 1),

@@ -87,12 +87,16 @@ pub(crate) fn all_config_info(host: &HostBox) -> Value {
 fn config_struct(c: &ConfigInfo) -> Value {
     let mut members = vec![
         ("autostart", Value::bool(c.autostart)),
-        ("directory", optional_text(c.directory.as_ref().into_option())),
+        (
+            "directory",
+            optional_text(c.directory.as_ref().into_option()),
+        ),
         (
             "uid",
-            c.uid
-                .into_option()
-                .map_or_else(|| Value::string("none"), |uid| Value::capped_int(i64::from(uid))),
+            c.uid.into_option().map_or_else(
+                || Value::string("none"),
+                |uid| Value::capped_int(i64::from(uid)),
+            ),
         ),
         ("command", Value::string(c.command.clone())),
         (
@@ -130,7 +134,10 @@ fn channel_members(members: &mut Vec<(&'static str, Value)>, channel: &str, c: &
             pick("stdout_events_enabled", "stderr_events_enabled"),
             Value::bool(c.events_enabled),
         ),
-        (pick("stdout_logfile", "stderr_logfile"), setting(&c.logfile)),
+        (
+            pick("stdout_logfile", "stderr_logfile"),
+            setting(&c.logfile),
+        ),
         (
             pick("stdout_logfile_backups", "stderr_logfile_backups"),
             Value::capped_int(c.logfile_backups),
@@ -139,7 +146,10 @@ fn channel_members(members: &mut Vec<(&'static str, Value)>, channel: &str, c: &
             pick("stdout_logfile_maxbytes", "stderr_logfile_maxbytes"),
             Value::capped_int(c.logfile_maxbytes),
         ),
-        (pick("stdout_syslog", "stderr_syslog"), Value::bool(c.syslog)),
+        (
+            pick("stdout_syslog", "stderr_syslog"),
+            Value::bool(c.syslog),
+        ),
     ]);
 }
 

@@ -31,8 +31,11 @@ fn setup() -> (FakeHost, NamespaceBox) {
             Fault::with(NO_FILE, "can't find command '/nonexistent/bin'"),
         );
     }
-    let namespace = make_main_rpcinterface(&PluginConfig::new("rpcinterface:supervisor", &[]), fake.boxed())
-        .expect("the builtin factory takes no config");
+    let namespace = make_main_rpcinterface(
+        &PluginConfig::new("rpcinterface:supervisor", &[]),
+        fake.boxed(),
+    )
+    .expect("the builtin factory takes no config");
     (fake, namespace)
 }
 
@@ -83,9 +86,17 @@ fn results(value: &Value) -> Vec<(String, i32, String)> {
         .iter()
         .map(|entry| {
             (
-                entry.get("name").and_then(Value::as_str).unwrap().to_string(),
+                entry
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string(),
                 entry.get("status").and_then(Value::as_int).unwrap(),
-                entry.get("description").and_then(Value::as_str).unwrap().to_string(),
+                entry
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string(),
             )
         })
         .collect()
@@ -98,7 +109,11 @@ fn faults_for_bad_arguments_match_the_spec() {
         ("getAPIVersion", vec![Value::int(1)], "INCORRECT_PARAMETERS"),
         ("getState", vec![s("x")], "INCORRECT_PARAMETERS"),
         ("getProcessInfo", vec![], "INCORRECT_PARAMETERS"),
-        ("getProcessInfo", vec![Value::int(1)], "INCORRECT_PARAMETERS"),
+        (
+            "getProcessInfo",
+            vec![Value::int(1)],
+            "INCORRECT_PARAMETERS",
+        ),
         ("getProcessInfo", vec![s("nope")], "BAD_NAME: nope"),
         ("getProcessInfo", vec![s("grp")], "BAD_NAME: grp"),
         ("getProcessInfo", vec![s("grp:*")], "BAD_NAME: grp:*"),
@@ -106,24 +121,60 @@ fn faults_for_bad_arguments_match_the_spec() {
         ("getProcessInfo", vec![s("grp:zz")], "BAD_NAME: grp:zz"),
         ("getProcessInfo", vec![s("multi_00")], "BAD_NAME: multi_00"),
         ("startProcess", vec![], "INCORRECT_PARAMETERS"),
-        ("startProcess", vec![s("cat"), Value::bool(true), Value::bool(true)], "INCORRECT_PARAMETERS"),
+        (
+            "startProcess",
+            vec![s("cat"), Value::bool(true), Value::bool(true)],
+            "INCORRECT_PARAMETERS",
+        ),
         ("startProcess", vec![s("nope")], "BAD_NAME: nope"),
-        ("startProcess", vec![s("sleeper")], "ALREADY_STARTED: sleeper"),
+        (
+            "startProcess",
+            vec![s("sleeper")],
+            "ALREADY_STARTED: sleeper",
+        ),
         ("startProcess", vec![s("grp:ga")], "ALREADY_STARTED: grp:ga"),
-        ("startProcess", vec![s("missing")], "NO_FILE: can't find command '/nonexistent/bin'"),
-        ("startProcess", vec![s("unk")], "FAILED: unk is in an unknown process state"),
+        (
+            "startProcess",
+            vec![s("missing")],
+            "NO_FILE: can't find command '/nonexistent/bin'",
+        ),
+        (
+            "startProcess",
+            vec![s("unk")],
+            "FAILED: unk is in an unknown process state",
+        ),
         ("startProcessGroup", vec![s("nope")], "BAD_NAME: nope"),
         ("startProcessGroup", vec![s("grp:ga")], "BAD_NAME: grp:ga"),
         ("stopProcess", vec![s("cat")], "NOT_RUNNING: cat"),
-        ("stopProcess", vec![s("multi:multi_00")], "NOT_RUNNING: multi:multi_00"),
+        (
+            "stopProcess",
+            vec![s("multi:multi_00")],
+            "NOT_RUNNING: multi:multi_00",
+        ),
         ("stopProcess", vec![s("nope")], "BAD_NAME: nope"),
         ("stopProcessGroup", vec![s("nope")], "BAD_NAME: nope"),
         ("signalProcess", vec![s("sleeper")], "INCORRECT_PARAMETERS"),
-        ("signalProcess", vec![s("sleeper"), s("FOO")], "BAD_SIGNAL: FOO"),
-        ("signalProcess", vec![s("sleeper"), Value::int(99)], "BAD_SIGNAL: 99"),
-        ("signalProcess", vec![s("cat"), s("HUP")], "NOT_RUNNING: cat"),
+        (
+            "signalProcess",
+            vec![s("sleeper"), s("FOO")],
+            "BAD_SIGNAL: FOO",
+        ),
+        (
+            "signalProcess",
+            vec![s("sleeper"), Value::int(99)],
+            "BAD_SIGNAL: 99",
+        ),
+        (
+            "signalProcess",
+            vec![s("cat"), s("HUP")],
+            "NOT_RUNNING: cat",
+        ),
         ("signalProcess", vec![s("nope"), s("FOO")], "BAD_NAME: nope"),
-        ("signalProcessGroup", vec![s("nope"), s("HUP")], "BAD_NAME: nope"),
+        (
+            "signalProcessGroup",
+            vec![s("nope"), s("HUP")],
+            "BAD_NAME: nope",
+        ),
         ("signalAllProcesses", vec![], "INCORRECT_PARAMETERS"),
         ("noSuchMethod", vec![], "UNKNOWN_METHOD"),
     ];
@@ -178,8 +229,15 @@ fn every_method_is_refused_while_shutting_down() {
             let (fake, namespace) = setup();
             fake.state().mood = Some(mood);
             let result = drive(&namespace, &fake, method, params, &obliging, false);
-            assert_eq!(fault_string(&result), "SHUTDOWN_STATE", "{method} in {mood:?}");
-            assert!(fake.commands().is_empty(), "{method} issued commands while shutting down");
+            assert_eq!(
+                fault_string(&result),
+                "SHUTDOWN_STATE",
+                "{method} in {mood:?}"
+            );
+            assert!(
+                fake.commands().is_empty(),
+                "{method} issued commands while shutting down"
+            );
         }
     }
     // FATAL is not a shutdown mood: methods still answer.
@@ -192,12 +250,29 @@ fn every_method_is_refused_while_shutting_down() {
 fn process_info_has_the_reference_keys_and_description() {
     let (result, _) = call("getProcessInfo", vec![s("sleeper")]);
     let info = result.unwrap();
-    let keys: Vec<&str> = info.as_struct().unwrap().iter().map(|m| m.name.as_str()).collect();
+    let keys: Vec<&str> = info
+        .as_struct()
+        .unwrap()
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     assert_eq!(
         keys,
         [
-            "name", "group", "start", "stop", "now", "state", "statename", "spawnerr",
-            "exitstatus", "logfile", "stdout_logfile", "stderr_logfile", "pid", "description"
+            "name",
+            "group",
+            "start",
+            "stop",
+            "now",
+            "state",
+            "statename",
+            "spawnerr",
+            "exitstatus",
+            "logfile",
+            "stdout_logfile",
+            "stderr_logfile",
+            "pid",
+            "description"
         ]
     );
     assert_eq!(info.get("description"), Some(&s("pid 42, uptime 0:00:12")));
@@ -222,11 +297,25 @@ fn all_process_info_is_sorted_by_group_then_name() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| format!("{}:{}", p.get("group").and_then(Value::as_str).unwrap(), p.get("name").and_then(Value::as_str).unwrap()))
+        .map(|p| {
+            format!(
+                "{}:{}",
+                p.get("group").and_then(Value::as_str).unwrap(),
+                p.get("name").and_then(Value::as_str).unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         names,
-        ["cat:cat", "grp:ga", "grp:gb", "missing:missing", "multi:multi_00", "sleeper:sleeper", "unk:unk"]
+        [
+            "cat:cat",
+            "grp:ga",
+            "grp:gb",
+            "missing:missing",
+            "multi:multi_00",
+            "sleeper:sleeper",
+            "unk:unk"
+        ]
     );
 }
 
@@ -259,11 +348,22 @@ fn config_info_is_sorted_by_name_with_none_and_auto() {
         stopwaitsecs: 10,
         serverurl: Setting::Auto,
         stdout: channel.clone(),
-        stderr: ChannelConfig { logfile: Setting::Unset, ..channel.clone() },
+        stderr: ChannelConfig {
+            logfile: Setting::Unset,
+            ..channel.clone()
+        },
     };
     let (fake, namespace) = setup();
     fake.state().configs = vec![config("b", "zeta"), config("a", "alpha")];
-    let all = drive(&namespace, &fake, "getAllConfigInfo", vec![], &obliging, false).unwrap();
+    let all = drive(
+        &namespace,
+        &fake,
+        "getAllConfigInfo",
+        vec![],
+        &obliging,
+        false,
+    )
+    .unwrap();
     let entries = all.as_array().unwrap();
     assert_eq!(entries[0].get("name"), Some(&s("alpha")));
     assert_eq!(entries[1].get("inuse"), Some(&Value::bool(false)));
@@ -272,7 +372,10 @@ fn config_info_is_sorted_by_name_with_none_and_auto() {
     assert_eq!(entries[0].get("uid"), Some(&s("none")));
     assert_eq!(entries[0].get("directory"), Some(&s("none")));
     assert_eq!(entries[0].get("stopsignal"), Some(&Value::int(15)));
-    assert_eq!(entries[0].get("exitcodes"), Some(&Value::array([Value::int(0)])));
+    assert_eq!(
+        entries[0].get("exitcodes"),
+        Some(&Value::array([Value::int(0)]))
+    );
     let keys = entries[0].as_struct().unwrap().len();
     assert_eq!(keys, 29, "the reference sends 29 keys");
     assert!(entries[0].get("stopasgroup").is_none());
@@ -282,11 +385,23 @@ fn config_info_is_sorted_by_name_with_none_and_auto() {
 fn start_waits_through_a_deferred_reply() {
     let (result, commands) = call("startProcess", vec![s("cat")]);
     assert_eq!(result, Ok(Value::bool(true)));
-    assert_eq!(commands, [Command::Start { process: "cat:cat".into(), wait: true }]);
+    assert_eq!(
+        commands,
+        [Command::Start {
+            process: "cat:cat".into(),
+            wait: true
+        }]
+    );
 
     let (result, commands) = call("startProcess", vec![s("cat"), Value::bool(false)]);
     assert_eq!(result, Ok(Value::bool(true)));
-    assert_eq!(commands, [Command::Start { process: "cat:cat".into(), wait: false }]);
+    assert_eq!(
+        commands,
+        [Command::Start {
+            process: "cat:cat".into(),
+            wait: false
+        }]
+    );
 }
 
 #[test]
@@ -299,21 +414,57 @@ fn start_outcomes_map_to_spawn_error_and_abnormal_termination() {
     let exited = |_: &Command| Outcome::process(process("cat", "cat", 0, ProcessState::Exited));
     let refused = |_: &Command| Outcome::failed(Fault::with(ALREADY_STARTED, "cat"));
 
-    assert_eq!(fault_string(&call_with("startProcess", vec![s("cat")], &exited_quickly).0), "SPAWN_ERROR: cat");
-    assert_eq!(fault_string(&call_with("startProcess", vec![s("cat")], &exited).0), "ABNORMAL_TERMINATION: cat");
-    assert_eq!(call_with("startProcess", vec![s("cat"), Value::bool(false)], &exited).0, Ok(Value::bool(true)));
-    assert_eq!(fault_string(&call_with("startProcess", vec![s("cat")], &refused).0), "ALREADY_STARTED: cat");
+    assert_eq!(
+        fault_string(&call_with("startProcess", vec![s("cat")], &exited_quickly).0),
+        "SPAWN_ERROR: cat"
+    );
+    assert_eq!(
+        fault_string(&call_with("startProcess", vec![s("cat")], &exited).0),
+        "ABNORMAL_TERMINATION: cat"
+    );
+    assert_eq!(
+        call_with("startProcess", vec![s("cat"), Value::bool(false)], &exited).0,
+        Ok(Value::bool(true))
+    );
+    assert_eq!(
+        fault_string(&call_with("startProcess", vec![s("cat")], &refused).0),
+        "ALREADY_STARTED: cat"
+    );
 }
 
 #[test]
 fn whole_group_specs_delegate_to_the_group_methods() {
     for (method, params, expected) in [
-        ("startProcess", vec![s("grp:*")], vec![("gb".to_string(), 80, "OK".to_string())]),
-        ("startProcessGroup", vec![s("grp")], vec![("gb".to_string(), 80, "OK".to_string())]),
-        ("stopProcess", vec![s("grp:")], vec![("ga".to_string(), 80, "OK".to_string())]),
-        ("stopProcessGroup", vec![s("grp")], vec![("ga".to_string(), 80, "OK".to_string())]),
-        ("signalProcess", vec![s("grp:*"), s("HUP")], vec![("ga".to_string(), 80, "OK".to_string())]),
-        ("signalProcessGroup", vec![s("grp"), s("FOO")], vec![("ga".to_string(), 11, "BAD_SIGNAL: FOO".to_string())]),
+        (
+            "startProcess",
+            vec![s("grp:*")],
+            vec![("gb".to_string(), 80, "OK".to_string())],
+        ),
+        (
+            "startProcessGroup",
+            vec![s("grp")],
+            vec![("gb".to_string(), 80, "OK".to_string())],
+        ),
+        (
+            "stopProcess",
+            vec![s("grp:")],
+            vec![("ga".to_string(), 80, "OK".to_string())],
+        ),
+        (
+            "stopProcessGroup",
+            vec![s("grp")],
+            vec![("ga".to_string(), 80, "OK".to_string())],
+        ),
+        (
+            "signalProcess",
+            vec![s("grp:*"), s("HUP")],
+            vec![("ga".to_string(), 80, "OK".to_string())],
+        ),
+        (
+            "signalProcessGroup",
+            vec![s("grp"), s("FOO")],
+            vec![("ga".to_string(), 11, "BAD_SIGNAL: FOO".to_string())],
+        ),
     ] {
         let (result, _) = call(method, params);
         assert_eq!(results(&result.unwrap()), expected, "{method}");
@@ -328,15 +479,36 @@ fn whole_group_specs_delegate_to_the_group_methods() {
 fn stop_and_signal_issue_the_right_commands() {
     let (result, commands) = call("stopProcess", vec![s("sleeper"), Value::bool(false)]);
     assert_eq!(result, Ok(Value::bool(true)));
-    assert_eq!(commands, [Command::Stop { process: "sleeper:sleeper".into(), wait: false }]);
+    assert_eq!(
+        commands,
+        [Command::Stop {
+            process: "sleeper:sleeper".into(),
+            wait: false
+        }]
+    );
 
     let failed = |_: &Command| Outcome::failed(Fault::with(FAILED, "kill failed"));
-    assert_eq!(fault_string(&call_with("stopProcess", vec![s("sleeper")], &failed).0), "FAILED: kill failed");
+    assert_eq!(
+        fault_string(&call_with("stopProcess", vec![s("sleeper")], &failed).0),
+        "FAILED: kill failed"
+    );
 
-    for (signal, number) in [(s("HUP"), 1), (s("sigterm"), 15), (s(" 9 "), 9), (Value::int(10), 10), (s("0"), 0)] {
+    for (signal, number) in [
+        (s("HUP"), 1),
+        (s("sigterm"), 15),
+        (s(" 9 "), 9),
+        (Value::int(10), 10),
+        (s("0"), 0),
+    ] {
         let (result, commands) = call("signalProcess", vec![s("sleeper"), signal.clone()]);
         assert_eq!(result, Ok(Value::bool(true)), "{signal:?}");
-        assert_eq!(commands, [Command::Signal { process: "sleeper:sleeper".into(), signal: number }]);
+        assert_eq!(
+            commands,
+            [Command::Signal {
+                process: "sleeper:sleeper".into(),
+                signal: number
+            }]
+        );
     }
 }
 
@@ -344,14 +516,31 @@ fn stop_and_signal_issue_the_right_commands() {
 fn all_processes_act_in_priority_order_and_report_by_completion() {
     let (fake, namespace) = setup();
     // Completion in reverse issue order: with wait, results follow it.
-    let result = drive(&namespace, &fake, "startAllProcesses", vec![], &obliging, true).unwrap();
+    let result = drive(
+        &namespace,
+        &fake,
+        "startAllProcesses",
+        vec![],
+        &obliging,
+        true,
+    )
+    .unwrap();
     let issued: Vec<Command> = fake.commands();
     assert_eq!(
         issued,
         [
-            Command::Start { process: "cat:cat".into(), wait: true },
-            Command::Start { process: "grp:gb".into(), wait: true },
-            Command::Start { process: "multi:multi_00".into(), wait: true },
+            Command::Start {
+                process: "cat:cat".into(),
+                wait: true
+            },
+            Command::Start {
+                process: "grp:gb".into(),
+                wait: true
+            },
+            Command::Start {
+                process: "multi:multi_00".into(),
+                wait: true
+            },
         ],
         "priority order (equal group priorities: by name); refused and running ones are not started"
     );
@@ -359,8 +548,16 @@ fn all_processes_act_in_priority_order_and_report_by_completion() {
     assert_eq!(
         names,
         [
-            ("missing".to_string(), 20, "NO_FILE: can't find command '/nonexistent/bin'".to_string()),
-            ("unk".to_string(), 30, "FAILED: unk is in an unknown process state".to_string()),
+            (
+                "missing".to_string(),
+                20,
+                "NO_FILE: can't find command '/nonexistent/bin'".to_string()
+            ),
+            (
+                "unk".to_string(),
+                30,
+                "FAILED: unk is in an unknown process state".to_string()
+            ),
             ("multi_00".to_string(), 80, "OK".to_string()),
             ("gb".to_string(), 80, "OK".to_string()),
             ("cat".to_string(), 80, "OK".to_string()),
@@ -370,8 +567,19 @@ fn all_processes_act_in_priority_order_and_report_by_completion() {
 
     // Without wait the reference answers synchronously, in iteration order.
     let (fake, namespace) = setup();
-    let result = drive(&namespace, &fake, "startAllProcesses", vec![Value::bool(false)], &obliging, true).unwrap();
-    let names: Vec<String> = results(&result).into_iter().map(|(name, _, _)| name).collect();
+    let result = drive(
+        &namespace,
+        &fake,
+        "startAllProcesses",
+        vec![Value::bool(false)],
+        &obliging,
+        true,
+    )
+    .unwrap();
+    let names: Vec<String> = results(&result)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
     assert_eq!(names, ["cat", "gb", "missing", "multi_00", "unk"]);
 }
 
@@ -387,7 +595,10 @@ fn signal_all_reports_a_bad_signal_per_signallable_process() {
     );
     assert!(commands.is_empty());
     let (result, _) = call("stopAllProcesses", vec![]);
-    let names: Vec<String> = results(&result.unwrap()).into_iter().map(|(n, _, _)| n).collect();
+    let names: Vec<String> = results(&result.unwrap())
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect();
     assert_eq!(names, ["ga", "sleeper"]);
 }
 
@@ -396,7 +607,10 @@ fn the_method_table_lists_names_help_and_signatures() {
     let (_, namespace) = setup();
     let methods = namespace.methods();
     assert_eq!(methods.len(), 18);
-    let start = methods.iter().find(|m| m.name.as_str() == "startProcess").unwrap();
+    let start = methods
+        .iter()
+        .find(|m| m.name.as_str() == "startProcess")
+        .unwrap();
     let signature: Vec<&str> = start.signature.iter().map(|t| t.as_str()).collect();
     assert_eq!(signature, ["boolean", "string", "boolean"]);
     for method in methods.iter() {
