@@ -40,6 +40,11 @@ pub struct Outcome {
     pub process: ROption<ProcessInfo>,
     /// For commands that produce data (log reads, reloadConfig): the data.
     pub value: Value,
+    /// True when the command finished in the same step that carried it out
+    /// (a start with `startsecs=0`, a stop of a BACKOFF process, any signal,
+    /// anything without `wait`): the reference answers those without
+    /// deferring, which puts them in iteration order in group results.
+    pub immediate: bool,
 }
 
 impl Outcome {
@@ -49,6 +54,15 @@ impl Outcome {
             fault: ROption::RNone,
             process: ROption::RNone,
             value: Value::nil(),
+            immediate: false,
+        }
+    }
+
+    /// The same outcome, marked as reached without waiting.
+    pub fn immediate(self) -> Outcome {
+        Outcome {
+            immediate: true,
+            ..self
         }
     }
 

@@ -57,10 +57,9 @@ impl Action {
         }
     }
 
-    /// Whether results keep iteration order. Waiting operations report in
-    /// completion order, as the reference's polling does; the others are
-    /// synchronous in the reference, so their results keep its order.
-    fn ordered(&self) -> bool {
+    /// Whether every result of this action is synchronous in the reference
+    /// (no wait, or a signal), whatever the outcomes say.
+    fn synchronous(&self) -> bool {
         match self {
             Action::Start { wait } | Action::Stop { wait } => !wait,
             Action::Signal { .. } => true,
@@ -272,10 +271,11 @@ fn result_struct(info: &ProcessInfo, result: Result<(), Fault>) -> Value {
 }
 
 /// The reference's `make_allfunc`: apply `action` to every process it
-/// applies to, refusals first in iteration order, then the issued ones as
-/// their tickets complete (or in iteration order for synchronous actions).
+/// applies to. Results the reference reaches synchronously (refusals, and
+/// outcomes reached without waiting) come first in iteration order; those
+/// it had to poll for follow in completion order.
 fn group_run(host: &HostBox, processes: Vec<ProcessInfo>, action: Action) -> Reply {
-    let mut results: Vec<(usize, Value)> = Vec::new();
+    let mut synchronous: Vec<(usize, Value)> = Vec::new();
     let mut pending: HashMap<Ticket, (usize, ProcessInfo, Finish)> = HashMap::new();
     let mut tickets = Vec::new();
     for (index, info) in processes.into_iter().enumerate() {
@@ -284,35 +284,38 @@ fn group_run(host: &HostBox, processes: Vec<ProcessInfo>, action: Action) -> Rep
         }
         let spec = make_namespec(info.group.as_str(), info.name.as_str());
         match action.step(host, &spec, &info) {
-            Step::Refused(fault) => results.push((index, result_struct(&info, Err(fault)))),
+            Step::Refused(fault) => synchronous.push((index, result_struct(&info, Err(fault)))),
             Step::Issued(ticket, finish) => {
                 tickets.push(ticket);
                 pending.insert(ticket, (index, info, finish));
             }
         }
     }
-    let ordered = action.ordered();
-    let finish_all = move |mut results: Vec<(usize, Value)>| {
-        if ordered {
-            results.sort_by_key(|(index, _)| *index);
-        }
-        Reply::Value(Value::array(results.into_iter().map(|(_, value)| value)))
-    };
     if tickets.is_empty() {
-        return finish_all(results);
+        return Reply::Value(Value::array(synchronous.into_iter().map(|(_, v)| v)));
     }
-    let mut results = Some(results);
+    let all_synchronous = action.synchronous();
+    let mut waited: Vec<Value> = Vec::new();
     Reply::Deferred(Deferred::new(
         tickets,
         move |ticket, outcome| {
             let (index, info, finish) = pending.remove(&ticket)?;
-            let collected = results.as_mut()?;
-            collected.push((index, result_struct(&info, finish(outcome))));
-            if pending.is_empty() {
-                results.take().map(&finish_all)
+            let immediate = all_synchronous || outcome.immediate;
+            let entry = result_struct(&info, finish(outcome));
+            if immediate {
+                synchronous.push((index, entry));
             } else {
-                None
+                waited.push(entry);
             }
+            if !pending.is_empty() {
+                return None;
+            }
+            synchronous.sort_by_key(|(index, _)| *index);
+            let results = std::mem::take(&mut synchronous)
+                .into_iter()
+                .map(|(_, value)| value)
+                .chain(std::mem::take(&mut waited));
+            Some(Reply::Value(Value::array(results)))
         },
         || Reply::Value(Value::array([])),
     ))

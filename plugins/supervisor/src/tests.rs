@@ -622,3 +622,32 @@ fn the_method_table_lists_names_help_and_signatures() {
         }
     }
 }
+
+#[test]
+fn outcomes_reached_without_waiting_keep_iteration_order() {
+    // Verified on the reference: a group of startsecs=0 programs around one
+    // with a missing command answers [a1 OK, a2 NO_FILE, a3 OK], because
+    // the successes were synchronous too.
+    let cat_is_immediate = |command: &Command| {
+        let outcome = obliging(command);
+        match command {
+            Command::Start { process, .. } if process == "cat:cat" => outcome.immediate(),
+            _ => outcome,
+        }
+    };
+    let (fake, namespace) = setup();
+    let result = drive(
+        &namespace,
+        &fake,
+        "startAllProcesses",
+        vec![],
+        &cat_is_immediate,
+        true,
+    )
+    .unwrap();
+    let names: Vec<String> = results(&result)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(names, ["cat", "missing", "unk", "multi_00", "gb"]);
+}
