@@ -25,6 +25,7 @@ use supervisor_sdk::host::HostBox;
 use supervisor_sdk::module::{ConfigEntry, FactoryError, FactoryKind, PluginModuleRef};
 use supervisor_sdk::namespace::NamespaceBox;
 
+pub mod convert;
 #[cfg(test)]
 mod tests;
 
@@ -162,6 +163,20 @@ pub struct LoadedHandler {
     pub library: Library,
 }
 
+/// One plugin as a config section names it.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginSection<'a> {
+    /// The section's full name (`rpcinterface:procstat`).
+    pub section: &'a str,
+    /// The `LIBRARY:FACTORY` value.
+    pub spec: &'a str,
+    /// The directory of the config file holding the section.
+    pub config_dir: &'a Path,
+    /// The section's other keys, in file order (for an `[rpcinterface:x]`:
+    /// every key but `supervisor.rpcinterface_factory`).
+    pub config: &'a [(String, String)],
+}
+
 /// Resolves and loads plugin libraries, remembering each loaded library's
 /// root module so a library named by several sections loads once.
 pub struct PluginLoader {
@@ -296,6 +311,40 @@ impl PluginLoader {
             builtin: matches!(library, Library::Builtin(_)),
             library,
         })
+    }
+
+    /// Build every `[rpcinterface:x]` namespace, in order, keyed by the
+    /// name after `rpcinterface:`. Start-up refuses to go on if any fails,
+    /// and lists every failure, so all of them are returned.
+    pub fn load_namespaces(
+        &mut self,
+        sections: &[PluginSection<'_>],
+        host: &HostBox,
+    ) -> Result<Vec<(String, LoadedNamespace)>, Vec<PluginError>> {
+        let mut loaded = Vec::new();
+        let mut errors = Vec::new();
+        for section in sections {
+            let name = section
+                .section
+                .strip_prefix("rpcinterface:")
+                .unwrap_or(section.section)
+                .to_string();
+            match self.load_namespace(
+                section.section,
+                section.spec,
+                section.config_dir,
+                section.config,
+                host.clone(),
+            ) {
+                Ok(namespace) => loaded.push((name, namespace)),
+                Err(error) => errors.push(error),
+            }
+        }
+        if errors.is_empty() {
+            Ok(loaded)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Build the result handler an `[eventlistener:x]` section's

@@ -668,3 +668,38 @@ fn the_example_plugins_load_from_disk_and_work() {
         Verdict::Failed("ERROR x".into())
     );
 }
+
+#[test]
+fn start_up_lists_every_failing_section() {
+    let dir = build_dir();
+    let none: Vec<(String, String)> = Vec::new();
+    let section = |section, spec| PluginSection {
+        section,
+        spec,
+        config_dir: &dir,
+        config: &none,
+    };
+    let sections = [
+        section(
+            "rpcinterface:supervisor",
+            "supervisor.rpcinterface:make_main_rpcinterface",
+        ),
+        section(
+            "rpcinterface:twiddler",
+            "supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface",
+        ),
+        section("rpcinterface:gone", "./libgone.so:make"),
+    ];
+    let errors = loader()
+        .load_namespaces(&sections, &host())
+        .err()
+        .expect("two sections fail");
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("[rpcinterface:twiddler]"), "{}", lines[0]);
+    assert!(lines[1].contains("[rpcinterface:gone]"), "{}", lines[1]);
+
+    let loaded = loader().load_namespaces(&sections[..1], &host()).unwrap();
+    assert_eq!(loaded[0].0, "supervisor");
+    assert!(loaded[0].1.builtin);
+}
