@@ -6,7 +6,7 @@
 //! ([`handler`]). Namespaces reach the daemon through a [`host`] handle:
 //! snapshot reads, and commands that return tickets whose outcomes feed
 //! deferred replies. Every entry point into a plugin catches panics on the
-//! plugin's side ([`guard`](crate::guard) is internal).
+//! plugin's side (the internal `guard` module).
 //!
 //! This crate names no tokio, axum, dxr, nix or tracing type: a plugin links
 //! only this (and abi_stable, whose export attribute it needs).

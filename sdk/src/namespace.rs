@@ -5,7 +5,7 @@
 //! the namespace registered under the section's name.
 //!
 //! Plugin authors implement the plain Rust trait [`RpcNamespace`] and wrap
-//! it with [`NamespaceBox::new`]-style [`namespace_box`]; the wrapper
+//! it with [`namespace_box`]; the wrapper
 //! catches panics on the plugin's side of the boundary. The ABI-stable
 //! traits [`Namespace`] and [`Continuation`] are what crosses the boundary;
 //! only the SDK's adapters implement them.
