@@ -16,7 +16,7 @@ use crate::state::{ProcessState, SupervisorState};
 use crate::value::Value;
 use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{RBox, ROption, RSlice, RStr, RString, RVec};
+use abi_stable::std_types::{RArc, RBox, ROption, RSlice, RStr, RString, RVec};
 
 /// Identifies a command the daemon accepted; its [`Outcome`] arrives later
 /// through the continuation of a deferred reply.
@@ -249,11 +249,14 @@ pub trait Host: Clone + Send + Sync + 'static {
     /// `now`).
     fn now(&self) -> i64;
 
-    /// Every process of every active group, in no particular order.
-    fn process_infos(&self) -> RVec<ProcessInfo>;
+    /// Every process of every active group, in no particular order. The
+    /// snapshot is shared, not copied: the daemon builds it once per change
+    /// and every reader gets the same `RArc`.
+    fn process_infos(&self) -> RArc<RVec<ProcessInfo>>;
 
-    /// Every process of the pending configuration, in no particular order.
-    fn config_infos(&self) -> RVec<ConfigInfo>;
+    /// Every process of the pending configuration, in no particular order
+    /// (shared like [`Host::process_infos`]).
+    fn config_infos(&self) -> RArc<RVec<ConfigInfo>>;
 
     /// Whether the process's command can be run now (resolved on `PATH`,
     /// executable): `RNone` if so, else the reference's `NO_FILE` or

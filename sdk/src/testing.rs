@@ -9,7 +9,7 @@ use crate::fault::Fault;
 use crate::host::{ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, ProcessInfo, Ticket};
 use crate::state::{ProcessState, SupervisorState};
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec};
+use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a [`TestHost`] holds and records.
@@ -107,11 +107,11 @@ impl Host for TestHost {
     fn now(&self) -> i64 {
         self.state().now
     }
-    fn process_infos(&self) -> RVec<ProcessInfo> {
-        self.state().processes.clone().into()
+    fn process_infos(&self) -> RArc<RVec<ProcessInfo>> {
+        RArc::new(self.state().processes.clone().into())
     }
-    fn config_infos(&self) -> RVec<ConfigInfo> {
-        self.state().configs.clone().into()
+    fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
+        RArc::new(self.state().configs.clone().into())
     }
     fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
         ROption::RNone

@@ -8,7 +8,7 @@
 
 use super::*;
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{ROption, RSlice, RString};
+use abi_stable::std_types::{RArc, ROption, RSlice, RString};
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::handler::{EventRef, Verdict};
 use supervisor_sdk::host::{
@@ -61,15 +61,17 @@ impl Host for TestHost {
     fn now(&self) -> i64 {
         1_065
     }
-    fn process_infos(&self) -> RVec<ProcessInfo> {
-        vec![
-            process("web", ProcessState::Running),
-            process("cron", ProcessState::Stopped),
-        ]
-        .into()
+    fn process_infos(&self) -> RArc<RVec<ProcessInfo>> {
+        RArc::new(
+            vec![
+                process("web", ProcessState::Running),
+                process("cron", ProcessState::Stopped),
+            ]
+            .into(),
+        )
     }
-    fn config_infos(&self) -> RVec<ConfigInfo> {
-        RVec::new()
+    fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
+        RArc::new(RVec::new())
     }
     fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
         ROption::RNone

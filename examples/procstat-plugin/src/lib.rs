@@ -138,7 +138,8 @@ impl ProcStat {
     }
 
     fn all_stats(&self) -> Value {
-        let mut infos = self.host.process_infos().into_vec();
+        let snapshot = self.host.process_infos();
+        let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
         infos.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         // A process that exits between the snapshot and the read is skipped.
         Value::array(

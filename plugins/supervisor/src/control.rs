@@ -247,13 +247,10 @@ impl From<GroupAction> for Action {
 
 /// The group's processes in priority order.
 fn group_members(infos: &[ProcessInfo], group: &str) -> Vec<ProcessInfo> {
-    let mut members: Vec<ProcessInfo> = infos
-        .iter()
-        .filter(|p| p.group.as_str() == group)
-        .cloned()
-        .collect();
+    let mut members: Vec<&ProcessInfo> =
+        infos.iter().filter(|p| p.group.as_str() == group).collect();
     crate::lookup::sort_by_priority(&mut members);
-    members
+    members.into_iter().cloned().collect()
 }
 
 /// One entry of a group result array.

@@ -3,7 +3,7 @@
 //! tickets the way the test says.
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{ROption, RSlice, RStr, RString, RVec};
+use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use supervisor_sdk::fault::Fault;
@@ -78,11 +78,11 @@ impl Host for FakeHost {
     fn now(&self) -> i64 {
         NOW
     }
-    fn process_infos(&self) -> RVec<ProcessInfo> {
-        self.state().processes.iter().cloned().collect()
+    fn process_infos(&self) -> RArc<RVec<ProcessInfo>> {
+        RArc::new(self.state().processes.iter().cloned().collect())
     }
-    fn config_infos(&self) -> RVec<ConfigInfo> {
-        self.state().configs.iter().cloned().collect()
+    fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
+        RArc::new(self.state().configs.iter().cloned().collect())
     }
     fn check_command(&self, group: RStr<'_>, process: RStr<'_>) -> ROption<Fault> {
         self.state()

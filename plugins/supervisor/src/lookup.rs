@@ -38,7 +38,7 @@ pub(crate) fn group_exists(infos: &[ProcessInfo], group: &str) -> bool {
 
 /// The reference's action order: groups by priority (ties by name, the
 /// order the config gives them), then processes by priority (ties by name).
-pub(crate) fn sort_by_priority(infos: &mut [ProcessInfo]) {
+pub(crate) fn sort_by_priority(infos: &mut [&ProcessInfo]) {
     infos.sort_by(|a, b| {
         (a.group_priority, &a.group, a.priority, &a.name).cmp(&(
             b.group_priority,
@@ -51,6 +51,6 @@ pub(crate) fn sort_by_priority(infos: &mut [ProcessInfo]) {
 
 /// The reference's listing order (`getAllProcessInfo`): group name, then
 /// process name.
-pub(crate) fn sort_lexically(infos: &mut [ProcessInfo]) {
+pub(crate) fn sort_lexically(infos: &mut [&ProcessInfo]) {
     infos.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
 }

@@ -33,10 +33,11 @@ pub(crate) fn process_info(host: &HostBox, spec: &str) -> Result<Value, Fault> {
 
 /// `getAllProcessInfo`.
 pub(crate) fn all_process_info(host: &HostBox) -> Value {
-    let mut infos = host.process_infos().into_vec();
+    let snapshot = host.process_infos();
+    let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
     sort_lexically(&mut infos);
     let now = host.now();
-    Value::array(infos.iter().map(|info| info_struct(info, now)))
+    Value::array(infos.into_iter().map(|info| info_struct(info, now)))
 }
 
 /// One process's struct, keys in the reference's order.
@@ -71,7 +72,8 @@ fn info_struct(info: &ProcessInfo, now: i64) -> Value {
 /// `getAllConfigInfo`: every process of the pending configuration, sorted
 /// by process name (ties keep config order, as Python's stable sort does).
 pub(crate) fn all_config_info(host: &HostBox) -> Value {
-    let mut configs = host.config_infos().into_vec();
+    let snapshot = host.config_infos();
+    let mut configs: Vec<&ConfigInfo> = snapshot.iter().collect();
     configs.sort_by(|a, b| {
         (a.group_prio, &a.group, a.process_prio, &a.name).cmp(&(
             b.group_prio,
@@ -81,7 +83,7 @@ pub(crate) fn all_config_info(host: &HostBox) -> Value {
         ))
     });
     configs.sort_by(|a, b| a.name.cmp(&b.name));
-    Value::array(configs.iter().map(config_struct))
+    Value::array(configs.into_iter().map(config_struct))
 }
 
 fn config_struct(c: &ConfigInfo) -> Value {
@@ -169,7 +171,8 @@ fn optional_text(value: Option<&abi_stable::std_types::RString>) -> Value {
 
 /// The processes in action order (for start/stop/signal of all).
 pub(crate) fn by_priority(host: &HostBox) -> Vec<ProcessInfo> {
-    let mut infos = host.process_infos().into_vec();
+    let snapshot = host.process_infos();
+    let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
     sort_by_priority(&mut infos);
-    infos
+    infos.into_iter().cloned().collect()
 }
