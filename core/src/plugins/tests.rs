@@ -254,6 +254,21 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
         ),
         ("signalAllProcesses", vec![Value::string("HUP")]),
         ("getState", vec![Value::int(1)]),
+        ("readLog", vec![Value::int(0), Value::int(0)]),
+        (
+            "tailProcessStdoutLog",
+            vec![Value::string("web"), Value::int(0), Value::int(100)],
+        ),
+        (
+            "sendProcessStdin",
+            vec![Value::string("web"), Value::int(5)],
+        ),
+        (
+            "sendRemoteCommEvent",
+            vec![Value::string("t"), Value::string("d")],
+        ),
+        ("clearAllProcessLogs", vec![]),
+        ("reloadConfig", vec![]),
         ("noSuchMethod", vec![]),
     ];
     for (method, params) in calls {
@@ -528,7 +543,7 @@ fn two_plugin_libraries_each_keep_their_own_module() {
         )
         .unwrap();
     assert_eq!(panicky.namespace.methods().len(), 3);
-    assert_eq!(supervisor.namespace.methods().len(), 18);
+    assert_eq!(supervisor.namespace.methods().len(), 37);
 }
 
 #[test]

@@ -45,6 +45,7 @@ enum Action {
     Start { wait: bool },
     Stop { wait: bool },
     Signal { signal: Value },
+    ClearLogs,
 }
 
 impl Action {
@@ -54,6 +55,7 @@ impl Action {
             Action::Start { .. } => !state.is_running(),
             Action::Stop { .. } => state.is_running(),
             Action::Signal { .. } => state.is_signallable(),
+            Action::ClearLogs => true,
         }
     }
 
@@ -62,7 +64,7 @@ impl Action {
     fn synchronous(&self) -> bool {
         match self {
             Action::Start { wait } | Action::Stop { wait } => !wait,
-            Action::Signal { .. } => true,
+            Action::Signal { .. } | Action::ClearLogs => true,
         }
     }
 
@@ -71,6 +73,17 @@ impl Action {
             Action::Start { wait } => start_step(host, spec, info, *wait),
             Action::Stop { wait } => stop_step(host, spec, info, *wait),
             Action::Signal { signal } => signal_step(host, spec, info, signal),
+            Action::ClearLogs => {
+                let ticket = host.clear_log(
+                    supervisor_sdk::host::LogChannel::Stdout,
+                    info.group.as_str().into(),
+                    info.name.as_str().into(),
+                );
+                Step::Issued(
+                    ticket,
+                    Box::new(|outcome| command_result(outcome).map(drop)),
+                )
+            }
         }
     }
 }
@@ -233,6 +246,8 @@ pub(crate) enum GroupAction {
     Stop(bool),
     /// signal…(signal)
     Signal(Value),
+    /// clearAllProcessLogs
+    ClearLogs,
 }
 
 impl From<GroupAction> for Action {
@@ -241,6 +256,7 @@ impl From<GroupAction> for Action {
             GroupAction::Start(wait) => Action::Start { wait },
             GroupAction::Stop(wait) => Action::Stop { wait },
             GroupAction::Signal(signal) => Action::Signal { signal },
+            GroupAction::ClearLogs => Action::ClearLogs,
         }
     }
 }

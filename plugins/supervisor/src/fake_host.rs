@@ -17,9 +17,31 @@ use supervisor_sdk::value::Value;
 /// A command the namespace asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Start { process: String, wait: bool },
-    Stop { process: String, wait: bool },
-    Signal { process: String, signal: i32 },
+    Start {
+        process: String,
+        wait: bool,
+    },
+    Stop {
+        process: String,
+        wait: bool,
+    },
+    Signal {
+        process: String,
+        signal: i32,
+    },
+    Stdin {
+        process: String,
+        data: Vec<u8>,
+    },
+    Log {
+        what: &'static str,
+        channel: LogChannel,
+        process: String,
+    },
+    Publish {
+        event: String,
+        payload: String,
+    },
     Other(&'static str),
 }
 
@@ -109,17 +131,50 @@ impl Host for FakeHost {
             signal,
         })
     }
-    fn send_stdin(&self, _: RStr<'_>, _: RStr<'_>, _: RSlice<'_, u8>) -> Ticket {
-        self.issue(Command::Other("send_stdin"))
+    fn send_stdin(&self, group: RStr<'_>, process: RStr<'_>, data: RSlice<'_, u8>) -> Ticket {
+        self.issue(Command::Stdin {
+            process: key(group, process),
+            data: data.to_vec(),
+        })
     }
-    fn read_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        self.issue(Command::Other("read_log"))
+    fn read_log(
+        &self,
+        channel: LogChannel,
+        group: RStr<'_>,
+        process: RStr<'_>,
+        offset: i64,
+        length: i64,
+    ) -> Ticket {
+        assert!(
+            offset >= -1000 && length >= -1000,
+            "parameters arrive as given"
+        );
+        self.issue(Command::Log {
+            what: "read",
+            channel,
+            process: key(group, process),
+        })
     }
-    fn tail_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        self.issue(Command::Other("tail_log"))
+    fn tail_log(
+        &self,
+        channel: LogChannel,
+        group: RStr<'_>,
+        process: RStr<'_>,
+        _: i64,
+        _: i64,
+    ) -> Ticket {
+        self.issue(Command::Log {
+            what: "tail",
+            channel,
+            process: key(group, process),
+        })
     }
-    fn clear_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        self.issue(Command::Other("clear_log"))
+    fn clear_log(&self, channel: LogChannel, group: RStr<'_>, process: RStr<'_>) -> Ticket {
+        self.issue(Command::Log {
+            what: "clear",
+            channel,
+            process: key(group, process),
+        })
     }
     fn reload_config(&self) -> Ticket {
         self.issue(Command::Other("reload_config"))
@@ -130,8 +185,11 @@ impl Host for FakeHost {
     fn remove_group(&self, _: RStr<'_>) -> Ticket {
         self.issue(Command::Other("remove_group"))
     }
-    fn publish_event(&self, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        self.issue(Command::Other("publish_event"))
+    fn publish_event(&self, event: RStr<'_>, payload: RStr<'_>) -> Ticket {
+        self.issue(Command::Publish {
+            event: event.to_string(),
+            payload: payload.to_string(),
+        })
     }
     fn shutdown(&self) -> Ticket {
         self.issue(Command::Other("shutdown"))

@@ -7,6 +7,7 @@
 //! result ordering, wait semantics); it must not reach into the daemon
 //! other than through the [`HostBox`].
 
+mod admin;
 mod control;
 mod lookup;
 mod namespace;

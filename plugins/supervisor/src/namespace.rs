@@ -3,11 +3,13 @@
 //! with the reference's order of checks: arity, then the shutdown guard,
 //! then the method's own checks.
 
+use crate::admin;
 use crate::control::{self, GroupAction, check_mood};
 use crate::params::Params;
 use crate::status;
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::host::HostBox;
+use supervisor_sdk::host::LogChannel;
 use supervisor_sdk::namespace::{MethodInfo, Reply, RpcNamespace, unknown_method};
 use supervisor_sdk::value::Value;
 
@@ -26,6 +28,31 @@ impl SupervisorNamespace {
 /// (name, help, signature) of every method, in the reference's listing
 /// order. Help texts are ours; signatures are the reference's.
 const METHODS: &[(&str, &str, &[&str])] = &[
+    (
+        "addProcessGroup",
+        "Activate a group of the loaded configuration that is not running yet.",
+        &["boolean", "string"],
+    ),
+    (
+        "clearAllProcessLogs",
+        "Empty the logs of every process; returns a result per process.",
+        &["array"],
+    ),
+    (
+        "clearLog",
+        "Empty the daemon's main log and reopen it.",
+        &["boolean"],
+    ),
+    (
+        "clearProcessLog",
+        "Older name of clearProcessLogs.",
+        &["boolean", "string"],
+    ),
+    (
+        "clearProcessLogs",
+        "Empty both logs of a process and reopen them.",
+        &["boolean", "string"],
+    ),
     (
         "getAPIVersion",
         "The version of the XML-RPC API this daemon speaks (\"3.0\").",
@@ -66,6 +93,61 @@ const METHODS: &[(&str, &str, &[&str])] = &[
         "getVersion",
         "Older name of getAPIVersion, kept for old clients.",
         &["string"],
+    ),
+    (
+        "readLog",
+        "Read the main log: length bytes from offset, or the last -offset bytes when offset is negative and length 0.",
+        &["string", "int", "int"],
+    ),
+    (
+        "readMainLog",
+        "Older name of readLog.",
+        &["string", "int", "int"],
+    ),
+    (
+        "readProcessLog",
+        "Older name of readProcessStdoutLog.",
+        &["string", "string", "int", "int"],
+    ),
+    (
+        "readProcessStderrLog",
+        "Read a process's stderr log, with readLog's offset rules.",
+        &["string", "string", "int", "int"],
+    ),
+    (
+        "readProcessStdoutLog",
+        "Read a process's stdout log, with readLog's offset rules.",
+        &["string", "string", "int", "int"],
+    ),
+    (
+        "reloadConfig",
+        "Read the configuration file again without applying it; returns [[added, changed, removed]] group names.",
+        &["array"],
+    ),
+    (
+        "removeProcessGroup",
+        "Deactivate a group whose processes are all stopped.",
+        &["boolean", "string"],
+    ),
+    (
+        "restart",
+        "Stop every process, read the configuration again and start over in the same daemon.",
+        &["boolean"],
+    ),
+    (
+        "sendProcessStdin",
+        "Write text to a running process's stdin.",
+        &["boolean", "string", "string"],
+    ),
+    (
+        "sendRemoteCommEvent",
+        "Publish a REMOTE_COMMUNICATION event with a type and data to event listeners.",
+        &["boolean", "string", "string"],
+    ),
+    (
+        "shutdown",
+        "Stop every process and exit the daemon.",
+        &["boolean"],
     ),
     (
         "signalAllProcesses",
@@ -112,6 +194,21 @@ const METHODS: &[(&str, &str, &[&str])] = &[
         "Stop every running process of a group; returns a result per process.",
         &["array", "string", "boolean"],
     ),
+    (
+        "tailProcessLog",
+        "Older name of tailProcessStdoutLog.",
+        &["array", "string", "int", "int"],
+    ),
+    (
+        "tailProcessStderrLog",
+        "Follow a process's stderr log: returns [text, new offset, overflow].",
+        &["array", "string", "int", "int"],
+    ),
+    (
+        "tailProcessStdoutLog",
+        "Follow a process's stdout log: returns [text, new offset, overflow]; when more than length bytes arrived since offset, only the last length are sent and overflow is true.",
+        &["array", "string", "int", "int"],
+    ),
 ];
 
 impl RpcNamespace for SupervisorNamespace {
@@ -140,8 +237,9 @@ impl SupervisorNamespace {
             None => return Ok(unknown_method()),
         };
         let p = Params::new(params, required, optional)?;
-        // signalAllProcesses runs the guard itself; all others run it first.
-        if method != "signalAllProcesses" {
+        // signalAllProcesses runs the guard itself; sendRemoteCommEvent
+        // never does; all others run it first.
+        if method != "signalAllProcesses" && method != "sendRemoteCommEvent" {
             check_mood(host)?;
         }
         let value = match method {
@@ -198,6 +296,31 @@ impl SupervisorNamespace {
                     GroupAction::Signal(p.raw(0)?.clone()),
                 ));
             }
+            "readLog" | "readMainLog" => {
+                return Ok(admin::read_main_log(host, p.int(0)?, p.int(1)?));
+            }
+            "clearLog" => return Ok(admin::clear_main_log(host)),
+            "shutdown" => return Ok(admin::shutdown(host)),
+            "restart" => return Ok(admin::restart(host)),
+            "reloadConfig" => return Ok(admin::reload_config(host)),
+            "addProcessGroup" => return Ok(admin::add_group(host, p.string(0)?)),
+            "removeProcessGroup" => return Ok(admin::remove_group(host, p.string(0)?)),
+            "readProcessStdoutLog" | "readProcessLog" | "readProcessStderrLog" => {
+                let channel = log_channel(method);
+                return admin::read_process_log(host, p.string(0)?, channel, p.int(1)?, p.int(2)?);
+            }
+            "tailProcessStdoutLog" | "tailProcessLog" | "tailProcessStderrLog" => {
+                let channel = log_channel(method);
+                return admin::tail_process_log(host, p.string(0)?, channel, p.int(1)?, p.int(2)?);
+            }
+            "clearProcessLogs" | "clearProcessLog" => {
+                return admin::clear_process_logs(host, p.string(0)?);
+            }
+            "clearAllProcessLogs" => return Ok(control::all_method(host, GroupAction::ClearLogs)),
+            "sendProcessStdin" => return admin::send_stdin(host, p.string(0)?, p.raw(1)?),
+            "sendRemoteCommEvent" => {
+                return Ok(admin::send_remote_comm_event(host, p.raw(0)?, p.raw(1)?));
+            }
             _ => return Ok(unknown_method()),
         };
         Ok(Reply::Value(value))
@@ -220,6 +343,25 @@ fn arity(method: &str) -> Option<(usize, usize)> {
         "startAllProcesses" | "stopAllProcesses" => (0, 1),
         "signalProcess" | "signalProcessGroup" => (2, 0),
         "signalAllProcesses" => (1, 0),
+        "readLog" | "readMainLog" => (2, 0),
+        "clearLog" | "shutdown" | "restart" | "reloadConfig" | "clearAllProcessLogs" => (0, 0),
+        "addProcessGroup" | "removeProcessGroup" | "clearProcessLogs" | "clearProcessLog" => (1, 0),
+        "readProcessStdoutLog"
+        | "readProcessLog"
+        | "readProcessStderrLog"
+        | "tailProcessStdoutLog"
+        | "tailProcessLog"
+        | "tailProcessStderrLog" => (3, 0),
+        "sendProcessStdin" | "sendRemoteCommEvent" => (2, 0),
         _ => return None,
     })
+}
+
+/// The log a process-log method reads.
+fn log_channel(method: &str) -> LogChannel {
+    if method.contains("Stderr") {
+        LogChannel::Stderr
+    } else {
+        LogChannel::Stdout
+    }
 }

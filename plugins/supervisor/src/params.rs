@@ -64,3 +64,19 @@ fn truthy(value: &Value) -> bool {
         _ => true,
     }
 }
+
+impl Params<'_> {
+    /// Parameter `index` as Python's `int()` takes it: an int, a boolean, a
+    /// double (truncated) or decimal text. Anything else fails inside the
+    /// reference's method; we answer `INCORRECT_PARAMETERS`.
+    pub(crate) fn int(&self, index: usize) -> Result<i64, Fault> {
+        let value = self.values.get(index).ok_or_else(incorrect)?;
+        match value.kind() {
+            Some(ValueKind::Int(number)) => Ok(i64::from(*number)),
+            Some(ValueKind::Bool(flag)) => Ok(i64::from(*flag)),
+            Some(ValueKind::Double(number)) if number.is_finite() => Ok(number.trunc() as i64),
+            Some(ValueKind::String(text)) => text.trim().parse::<i64>().map_err(|_| incorrect()),
+            _ => Err(incorrect()),
+        }
+    }
+}

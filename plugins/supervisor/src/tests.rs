@@ -606,7 +606,11 @@ fn signal_all_reports_a_bad_signal_per_signallable_process() {
 fn the_method_table_lists_names_help_and_signatures() {
     let (_, namespace) = setup();
     let methods = namespace.methods();
-    assert_eq!(methods.len(), 18);
+    assert_eq!(
+        methods.len(),
+        37,
+        "the reference lists 37 supervisor.* methods"
+    );
     let start = methods
         .iter()
         .find(|m| m.name.as_str() == "startProcess")
@@ -650,4 +654,215 @@ fn outcomes_reached_without_waiting_keep_iteration_order() {
         .map(|(name, _, _)| name)
         .collect();
     assert_eq!(names, ["cat", "missing", "unk", "multi_00", "gb"]);
+}
+
+#[test]
+fn log_config_and_lifecycle_methods_check_then_delegate() {
+    use supervisor_sdk::host::LogChannel;
+    let text = |_: &Command| Outcome {
+        value: s("log text"),
+        ..Outcome::done()
+    };
+    // (method, params, expected fault string)
+    let refused: Vec<(&str, Vec<Value>, &str)> = vec![
+        ("readLog", vec![], "INCORRECT_PARAMETERS"),
+        (
+            "readLog",
+            vec![s("x"), Value::int(1)],
+            "INCORRECT_PARAMETERS",
+        ),
+        (
+            "readProcessStdoutLog",
+            vec![s("grp:*"), Value::int(0), Value::int(1)],
+            "BAD_NAME: grp:*",
+        ),
+        (
+            "readProcessStderrLog",
+            vec![s("nope"), Value::int(0), Value::int(1)],
+            "BAD_NAME: nope",
+        ),
+        (
+            "tailProcessLog",
+            vec![s("grp"), Value::int(0), Value::int(1)],
+            "BAD_NAME: grp",
+        ),
+        ("clearProcessLogs", vec![s("grp:*")], "BAD_NAME: grp:*"),
+        (
+            "sendProcessStdin",
+            vec![s("sleeper"), Value::int(5)],
+            "INCORRECT_PARAMETERS: 5",
+        ),
+        (
+            "sendProcessStdin",
+            vec![s("nope"), Value::int(5)],
+            "INCORRECT_PARAMETERS: 5",
+        ),
+        (
+            "sendProcessStdin",
+            vec![s("nope"), s("x")],
+            "BAD_NAME: nope",
+        ),
+        (
+            "sendProcessStdin",
+            vec![s("cat"), s("x")],
+            "NOT_RUNNING: cat",
+        ),
+        ("addProcessGroup", vec![], "INCORRECT_PARAMETERS"),
+        ("sendRemoteCommEvent", vec![s("t")], "INCORRECT_PARAMETERS"),
+    ];
+    for (method, params, expected) in refused {
+        let described = format!("{method}({params:?})");
+        let (result, commands) = call_with(method, params, &text);
+        assert_eq!(fault_string(&result), expected, "{described}");
+        assert!(commands.is_empty(), "{described} issued {commands:?}");
+    }
+    // (method, params, value, command)
+    let log = |what, channel, process: &str| Command::Log {
+        what,
+        channel,
+        process: process.into(),
+    };
+    let delegated: Vec<(&str, Vec<Value>, Value, Command)> = vec![
+        (
+            "readLog",
+            vec![Value::int(-100), Value::int(0)],
+            s("log text"),
+            log("read", LogChannel::Main, ":"),
+        ),
+        (
+            "readMainLog",
+            vec![s("0"), Value::int(10)],
+            s("log text"),
+            log("read", LogChannel::Main, ":"),
+        ),
+        (
+            "readProcessLog",
+            vec![s("cat"), Value::int(0), Value::int(5)],
+            s("log text"),
+            log("read", LogChannel::Stdout, "cat:cat"),
+        ),
+        (
+            "readProcessStderrLog",
+            vec![s("grp:ga"), Value::int(0), Value::int(5)],
+            s("log text"),
+            log("read", LogChannel::Stderr, "grp:ga"),
+        ),
+        (
+            "tailProcessStdoutLog",
+            vec![s("sleeper"), Value::int(0), Value::int(5)],
+            s("log text"),
+            log("tail", LogChannel::Stdout, "sleeper:sleeper"),
+        ),
+        (
+            "clearLog",
+            vec![],
+            Value::bool(true),
+            log("clear", LogChannel::Main, ":"),
+        ),
+        (
+            "clearProcessLog",
+            vec![s("cat")],
+            Value::bool(true),
+            log("clear", LogChannel::Stdout, "cat:cat"),
+        ),
+        (
+            "sendProcessStdin",
+            vec![s("sleeper"), s("hi\n")],
+            Value::bool(true),
+            Command::Stdin {
+                process: "sleeper:sleeper".into(),
+                data: b"hi\n".to_vec(),
+            },
+        ),
+        (
+            "sendRemoteCommEvent",
+            vec![s("alert"), s("disk full")],
+            Value::bool(true),
+            Command::Publish {
+                event: "REMOTE_COMMUNICATION".into(),
+                payload: "type:alert\ndisk full".into(),
+            },
+        ),
+        (
+            "reloadConfig",
+            vec![],
+            s("log text"),
+            Command::Other("reload_config"),
+        ),
+        (
+            "addProcessGroup",
+            vec![s("new")],
+            Value::bool(true),
+            Command::Other("add_group"),
+        ),
+        (
+            "removeProcessGroup",
+            vec![s("cat")],
+            Value::bool(true),
+            Command::Other("remove_group"),
+        ),
+        (
+            "shutdown",
+            vec![],
+            Value::bool(true),
+            Command::Other("shutdown"),
+        ),
+        (
+            "restart",
+            vec![],
+            Value::bool(true),
+            Command::Other("restart"),
+        ),
+    ];
+    for (method, params, value, command) in delegated {
+        let described = format!("{method}({params:?})");
+        let (result, commands) = call_with(method, params, &text);
+        assert_eq!(result, Ok(value), "{described}");
+        assert_eq!(commands, [command], "{described}");
+    }
+    // The daemon's faults pass through unchanged.
+    let cant = |_: &Command| Outcome::failed(Fault::with(CANT_REREAD, "Invalid user name foo"));
+    assert_eq!(
+        fault_string(&call_with("reloadConfig", vec![], &cant).0),
+        "CANT_REREAD: Invalid user name foo"
+    );
+}
+
+#[test]
+fn remote_events_are_sent_even_while_shutting_down() {
+    let (fake, namespace) = setup();
+    fake.state().mood = Some(SupervisorState::Shutdown);
+    let result = drive(
+        &namespace,
+        &fake,
+        "sendRemoteCommEvent",
+        vec![s("t"), s("d")],
+        &obliging,
+        false,
+    );
+    assert_eq!(result, Ok(Value::bool(true)));
+    let result = drive(&namespace, &fake, "shutdown", vec![], &obliging, false);
+    assert_eq!(fault_string(&result), "SHUTDOWN_STATE");
+}
+
+#[test]
+fn clear_all_process_logs_reports_every_process_in_priority_order() {
+    let failing = |command: &Command| match command {
+        Command::Log { process, .. } if process == "grp:ga" => {
+            Outcome::failed(Fault::with(FAILED, "grp:ga"))
+        }
+        _ => Outcome::done(),
+    };
+    let (result, commands) = call_with("clearAllProcessLogs", vec![], &failing);
+    assert_eq!(commands.len(), 7);
+    let entries = results(&result.unwrap());
+    let names: Vec<&str> = entries.iter().map(|(name, _, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["cat", "ga", "gb", "missing", "multi_00", "sleeper", "unk"]
+    );
+    assert_eq!(
+        entries[1],
+        ("ga".to_string(), 30, "FAILED: grp:ga".to_string())
+    );
 }
