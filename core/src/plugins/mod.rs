@@ -20,11 +20,13 @@ use abi_stable::library::{LibraryError, lib_header_from_path};
 use abi_stable::std_types::{RResult, RStr, RVec};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use supervisor_sdk::handler::ResultHandlerBox;
 use supervisor_sdk::host::HostBox;
 use supervisor_sdk::module::{ConfigEntry, FactoryError, FactoryKind, PluginModuleRef};
 use supervisor_sdk::namespace::NamespaceBox;
 
+pub mod call;
 pub mod convert;
 #[cfg(test)]
 mod tests;
@@ -146,8 +148,9 @@ impl std::fmt::Display for Library {
 
 /// A namespace built from a section.
 pub struct LoadedNamespace {
-    /// The namespace object.
-    pub namespace: NamespaceBox,
+    /// The namespace object (shared: third-party calls run on the blocking
+    /// pool and need their own handle).
+    pub namespace: Arc<NamespaceBox>,
     /// True for the builtin namespace, which the daemon calls inline; a
     /// third-party namespace is called on the blocking pool.
     pub builtin: bool,
@@ -307,7 +310,7 @@ impl PluginLoader {
         );
         let namespace = factory_result(built, &factory, &library, "RPC interface").map_err(fail)?;
         Ok(LoadedNamespace {
-            namespace,
+            namespace: Arc::new(namespace),
             builtin: matches!(library, Library::Builtin(_)),
             library,
         })

@@ -720,3 +720,178 @@ fn start_up_lists_every_failing_section() {
     assert_eq!(loaded[0].0, "supervisor");
     assert!(loaded[0].1.builtin);
 }
+
+/// Delivers outcomes for watched tickets from a script, in script order.
+struct ScriptedWatcher {
+    script: Vec<(Ticket, Outcome)>,
+    watched: Vec<Ticket>,
+}
+
+impl ScriptedWatcher {
+    fn new(script: Vec<(Ticket, Outcome)>) -> ScriptedWatcher {
+        ScriptedWatcher {
+            script,
+            watched: Vec::new(),
+        }
+    }
+}
+
+impl call::TicketWatcher for ScriptedWatcher {
+    fn watch(&mut self, tickets: &[Ticket]) {
+        self.watched.extend_from_slice(tickets);
+    }
+
+    async fn next(&mut self) -> Option<(Ticket, Outcome)> {
+        let position = self
+            .script
+            .iter()
+            .position(|(t, _)| self.watched.contains(t))?;
+        Some(self.script.remove(position))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(2)
+        .build()
+        .expect("a small runtime builds")
+}
+
+#[test]
+fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
+    let runtime = runtime();
+    let running = Outcome::process(process("cron", ProcessState::Running));
+    let linked = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
+    let disk = namespace(&spec(
+        &cdylib("supervisor-plugin-cdylib"),
+        "make_main_rpcinterface",
+    ))
+    .unwrap();
+    for loaded in [&linked, &disk] {
+        // startProcess('cron') issues Ticket(1) on the test host.
+        let mut watcher = ScriptedWatcher::new(vec![
+            (Ticket(99), Outcome::done()),
+            (Ticket(1), running.clone()),
+        ]);
+        let result = runtime.block_on(call::call_namespace(
+            loaded,
+            "startProcess",
+            &[dxr::Value::String("cron".into())],
+            &mut watcher,
+        ));
+        assert_eq!(
+            result,
+            Ok(dxr::Value::Boolean(true)),
+            "builtin={}",
+            loaded.builtin
+        );
+        assert_eq!(
+            watcher.script.len(),
+            1,
+            "only the watched ticket was consumed"
+        );
+
+        let result = runtime.block_on(call::call_namespace(
+            loaded,
+            "getProcessInfo",
+            &[dxr::Value::String("nope".into())],
+            &mut watcher,
+        ));
+        let fault = result.unwrap_err();
+        assert_eq!((fault.code(), fault.string()), (10, "BAD_NAME: nope"));
+    }
+}
+
+#[test]
+fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
+    let runtime = runtime();
+    let loaded = namespace(&spec(&cdylib("plugin-fixture-panicky"), "make_panicky")).unwrap();
+    // deferredPanic waits on Ticket(7).
+    let mut watcher = ScriptedWatcher::new(vec![(Ticket(7), Outcome::done())]);
+    let fault = runtime
+        .block_on(call::call_namespace(
+            &loaded,
+            "deferredPanic",
+            &[],
+            &mut watcher,
+        ))
+        .unwrap_err();
+    assert_eq!(fault.code(), 30);
+    assert!(
+        fault.string().contains("continuation panics on purpose"),
+        "{}",
+        fault.string()
+    );
+    let fault = runtime
+        .block_on(call::call_namespace(&loaded, "panic", &[], &mut watcher))
+        .unwrap_err();
+    assert_eq!(
+        fault.string(),
+        "FAILED: plugin panicked in panic: the fixture panics on purpose"
+    );
+}
+
+#[test]
+fn settle_follows_the_deferral_contract() {
+    use supervisor_sdk::namespace::Deferred;
+    let runtime = runtime();
+    // A continuation that defers again on a new ticket.
+    let chained = Reply::Deferred(Deferred::one(Ticket(1), |_| {
+        Reply::Deferred(Deferred::one(Ticket(2), |outcome| {
+            Reply::Value(outcome.value)
+        }))
+    }));
+    let mut watcher = ScriptedWatcher::new(vec![
+        (
+            Ticket(2),
+            Outcome {
+                value: Value::int(42),
+                ..Outcome::done()
+            },
+        ),
+        (Ticket(1), Outcome::done()),
+    ]);
+    assert_eq!(
+        runtime.block_on(call::settle(chained, &mut watcher, true)),
+        Ok(Value::int(42))
+    );
+
+    // Every ticket done and still no answer: FAILED.
+    let silent = Reply::Deferred(Deferred::new(
+        vec![Ticket(3)],
+        |_, _| None,
+        || Reply::Value(Value::nil()),
+    ));
+    let mut watcher = ScriptedWatcher::new(vec![(Ticket(3), Outcome::done())]);
+    let fault = runtime
+        .block_on(call::settle(silent, &mut watcher, false))
+        .unwrap_err();
+    assert!(
+        fault.string.contains("left its deferred reply unanswered"),
+        "{fault}"
+    );
+
+    // No tickets: the continuation finishes at once.
+    let empty = Reply::Deferred(Deferred::new(
+        vec![],
+        |_, _| None,
+        || Reply::Value(Value::int(1)),
+    ));
+    let mut watcher = ScriptedWatcher::new(vec![]);
+    assert_eq!(
+        runtime.block_on(call::settle(empty, &mut watcher, true)),
+        Ok(Value::int(1))
+    );
+
+    // The daemon goes away while a command is outstanding.
+    let waiting = Reply::Deferred(Deferred::one(Ticket(4), |_| Reply::Value(Value::nil())));
+    let mut watcher = ScriptedWatcher::new(vec![]);
+    let fault = runtime
+        .block_on(call::settle(waiting, &mut watcher, false))
+        .unwrap_err();
+    assert_eq!(
+        fault.string.as_str(),
+        "FAILED: the daemon stopped before the command completed"
+    );
+}
