@@ -70,7 +70,7 @@ pub enum PluginErrorKind {
     /// A dotted module path of a Python rpcinterface or handler.
     #[error(
         "{library} is a Python import path, and Python plugins cannot be loaded by supervisor-rs; \
-         use a plugin built against supervisor-sdk (a path to a shared library needs a '/', e.g. ./lib{library}.so)"
+         use a plugin built against supervisor-sdk (a shared library path needs a '/': ./libNAME.so:FACTORY)"
     )]
     PythonPath {
         /// The dotted name.
@@ -473,10 +473,16 @@ fn load_module(path: &Path) -> Result<PluginModuleRef, PluginErrorKind> {
 fn library_error(path: &Path, error: LibraryError) -> PluginErrorKind {
     let path = path.to_path_buf();
     match error {
-        LibraryError::OpenError { err, .. } => PluginErrorKind::Open {
-            path,
-            why: one_line(&err.to_string()),
-        },
+        LibraryError::OpenError { err, .. } => {
+            // dlerror repeats the path ("/x.so: cannot open shared object
+            // file: ..."); the message names it once already.
+            let text = one_line(&err.to_string());
+            let prefix = format!("{}: ", path.display());
+            let why = text
+                .find(&prefix)
+                .map_or(text.clone(), |at| text[at + prefix.len()..].to_string());
+            PluginErrorKind::Open { path, why }
+        }
         LibraryError::GetSymbolError { .. } => PluginErrorKind::NotAPlugin { path },
         LibraryError::IncompatibleVersionNumber {
             expected_version,
