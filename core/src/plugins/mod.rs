@@ -223,7 +223,7 @@ impl PluginLoader {
             return Ok(Library::Builtin(library.to_string()));
         }
         if library.contains('/') {
-            return Ok(Library::Path(config_dir.join(library)));
+            return Ok(Library::Path(dlopen_path(&config_dir.join(library))));
         }
         if library.is_empty() {
             return Err(PluginErrorKind::Malformed);
@@ -238,16 +238,7 @@ impl PluginLoader {
             .iter()
             .map(|dir| dir.join(&file))
             .find(|candidate| candidate.is_file())
-            // dlopen must get a path with a '/' so the system's search
-            // path has no say; make relative search dirs explicit.
-            .map(|found| {
-                if found.is_absolute() {
-                    found
-                } else {
-                    Path::new(".").join(found)
-                }
-            })
-            .map(Library::Path)
+            .map(|found| Library::Path(dlopen_path(&found)))
             .ok_or_else(|| PluginErrorKind::NotFound {
                 name: library.to_string(),
                 searched: self.describe_search(),
@@ -407,6 +398,18 @@ impl PluginLoader {
             ));
         }
         Ok((library, factory.to_string()))
+    }
+}
+
+/// `path` without `.` components, and with a `/` in it even when relative,
+/// so that dlopen opens that file and never searches the system's library
+/// path.
+fn dlopen_path(path: &Path) -> PathBuf {
+    let clean: PathBuf = path.components().collect();
+    if clean.is_absolute() || clean.starts_with("..") {
+        clean
+    } else {
+        Path::new(".").join(clean)
     }
 }
 

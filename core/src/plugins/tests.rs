@@ -436,7 +436,8 @@ fn relative_paths_resolve_against_the_config_files_directory() {
                 host(),
             )
             .unwrap();
-        assert_eq!(loaded.library, Library::Path(dir.join(relative)));
+        let expected: PathBuf = dir.join(relative).components().collect();
+        assert_eq!(loaded.library, Library::Path(expected));
     }
     // From another directory the same relative path is missing.
     let error = loader
@@ -451,8 +452,17 @@ fn relative_paths_resolve_against_the_config_files_directory() {
         .unwrap()
         .to_string();
     assert!(
-        error.contains("cannot load /./libplugin_fixture_panicky.so"),
+        error.contains("cannot load /libplugin_fixture_panicky.so"),
         "{error}"
+    );
+    // A relative config directory still gives dlopen a path with a '/'.
+    assert_eq!(
+        loader.resolve("./libx.so", Path::new("")),
+        Ok(Library::Path(PathBuf::from("./libx.so")))
+    );
+    assert_eq!(
+        loader.resolve("sub/./libx.so", Path::new("conf")),
+        Ok(Library::Path(PathBuf::from("./conf/sub/libx.so")))
     );
 }
 
