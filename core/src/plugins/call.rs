@@ -10,7 +10,7 @@
 //! [`TicketWatcher`] the daemon provides; it never blocks a runtime thread.
 
 use super::LoadedNamespace;
-use super::convert::{fault_to_dxr, value_from_dxr, value_to_dxr};
+use super::convert::{value_from_dxr, value_to_dxr};
 use abi_stable::std_types::{ROption, RVec};
 use std::future::Future;
 use std::sync::Arc;
@@ -31,28 +31,25 @@ pub trait TicketWatcher: Send {
 
 /// Call `method` of a loaded namespace with XML-RPC parameters and settle
 /// the reply. Plugin panics arrive here as faults already (the SDK catches
-/// them inside the plugin).
+/// them inside the plugin). The fault is the SDK's; its code and string go
+/// to the client unchanged.
 pub async fn call_namespace<W: TicketWatcher>(
     loaded: &LoadedNamespace,
     method: &str,
     params: &[dxr::Value],
     watcher: &mut W,
-) -> Result<dxr::Value, dxr::Fault> {
+) -> Result<dxr::Value, Fault> {
     let params: RVec<Value> = params.iter().map(value_from_dxr).collect();
     let reply = if loaded.builtin {
         loaded.namespace.call(method.into(), params)
     } else {
         let namespace = Arc::clone(&loaded.namespace);
         let method = method.to_string();
-        match blocking(move || namespace.call(method.as_str().into(), params)).await {
-            Ok(reply) => reply,
-            Err(fault) => return Err(fault_to_dxr(&fault)),
-        }
+        blocking(move || namespace.call(method.as_str().into(), params)).await?
     };
     settle(reply, watcher, !loaded.builtin)
         .await
         .map(|value| value_to_dxr(&value))
-        .map_err(|fault| fault_to_dxr(&fault))
 }
 
 /// Carry `reply` to a value or a fault: wait for a deferred reply's tickets

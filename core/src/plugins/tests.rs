@@ -809,7 +809,7 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
             &mut watcher,
         ));
         let fault = result.unwrap_err();
-        assert_eq!((fault.code(), fault.string()), (10, "BAD_NAME: nope"));
+        assert_eq!((fault.code, fault.string.as_str()), (10, "BAD_NAME: nope"));
     }
 }
 
@@ -827,17 +827,17 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
             &mut watcher,
         ))
         .unwrap_err();
-    assert_eq!(fault.code(), 30);
+    assert_eq!(fault.code, 30);
     assert!(
-        fault.string().contains("continuation panics on purpose"),
+        fault.string.contains("continuation panics on purpose"),
         "{}",
-        fault.string()
+        fault.string.as_str()
     );
     let fault = runtime
         .block_on(call::call_namespace(&loaded, "panic", &[], &mut watcher))
         .unwrap_err();
     assert_eq!(
-        fault.string(),
+        fault.string.as_str(),
         "FAILED: plugin panicked in panic: the fixture panics on purpose"
     );
 }
