@@ -267,14 +267,17 @@ pub trait Host: Clone + Send + Sync + 'static {
     /// Start a process. Completes, with the process info in the outcome:
     /// without `wait`, once the spawn was attempted and an immediate exit
     /// reaped; with `wait`, once the process left STARTING (or the spawn
-    /// failed). Faults: `ALREADY_STARTED`, `FAILED` (unknown state).
+    /// failed). `immediate` when it was settled in the step that spawned it
+    /// (no `wait`, `startsecs=0`, a spawn failure). Faults:
+    /// `ALREADY_STARTED`, `FAILED` (unknown state).
     fn start_process(&self, group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket;
 
     /// Stop a process (BACKOFF goes straight to STOPPED; otherwise the stop
     /// signal is sent). Completes, with the process info: without `wait`,
     /// once the signal was sent; with `wait`, once the process is in a
-    /// stopped state. Faults: `NOT_RUNNING`, `FAILED: <why>` if the kill
-    /// failed.
+    /// stopped state. `immediate` when no waiting was needed (no `wait`,
+    /// BACKOFF, already reaped). Faults: `NOT_RUNNING`, `FAILED: <why>` if
+    /// the kill failed.
     fn stop_process(&self, group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket;
 
     /// Send `signal` (a number, 0 allowed) to the process's pid. Completes
