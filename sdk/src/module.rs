@@ -208,13 +208,24 @@ pub fn list_factories(namespaces: &[&str], handlers: &[&str]) -> RVec<FactoryInf
 /// module, with its factories by name. Every factory runs under panic
 /// capture.
 ///
-/// ```ignore
+/// ```
+/// use supervisor_sdk::host::HostBox;
+/// use supervisor_sdk::module::PluginConfig;
+/// use supervisor_sdk::namespace::NamespaceBox;
+///
+/// fn make_procstat(config: &PluginConfig<'_>, _host: HostBox) -> Result<NamespaceBox, String> {
+///     Err(config.invalid("count_fds", "this example builds nothing"))
+/// }
+///
 /// supervisor_sdk::plugin_module! {
 ///     pub fn plugin_module;
 ///     name: "procstat 0.1.0",
 ///     namespaces: { "make_procstat" => make_procstat },
 ///     result_handlers: {},
 /// }
+///
+/// let factories = (plugin_module().factories())();
+/// assert_eq!(factories[0].name.as_str(), "make_procstat");
 /// ```
 #[macro_export]
 macro_rules! plugin_module {
