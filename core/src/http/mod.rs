@@ -1,1 +1,52 @@
-//! HTTP servers on unix and inet sockets: auth, `/RPC2`, log tails.
+//! HTTP servers on unix and inet sockets: opening the sockets as the
+//! reference does ([`Bound`]), Basic auth, the router with `/RPC2` and the
+//! hooks where log tails and the web UI plug in ([`router`]), and serving
+//! with limits ([`serve`]). It owns no daemon state: XML-RPC calls go
+//! through [`crate::rpc::Registry`], other routes through [`Hooks`].
+//!
+//! Typical use, once per `[unix_http_server]` / `[inet_http_server]`:
+//! open the socket with [`Bound::open`] before daemonizing, then inside the
+//! runtime `serve(bound, router(state), limits, shutdown)`.
+
+mod auth;
+mod config;
+mod listen;
+mod router;
+mod serve;
+mod xmlrpc;
+
+pub use auth::{Credentials, Verdict};
+pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
+pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
+pub use router::{AppState, Hooks, RouteHandler, error_page, router};
+pub use serve::serve;
+
+use std::sync::Arc;
+
+use crate::rpc::Registry;
+
+/// What supervisord does with each server section before it daemonizes:
+/// open the socket (errors are the reference's usage errors) and build the
+/// router state with the section's credentials. A server without a user
+/// name is logged as the reference logs it (at CRIT there).
+pub fn prepare(
+    config: &ServerConfig,
+    registry: Arc<Registry>,
+    limits: Limits,
+) -> Result<(Bound, AppState), BindError> {
+    let bound = Bound::open(&config.listen)?;
+    let mut state =
+        AppState::new(registry).with_auth(config.username.as_deref(), config.password.as_deref());
+    state.limits = limits;
+    if state.credentials.is_none() {
+        tracing::warn!(
+            section = %config.section,
+            "Server '{}' running without any HTTP authentication checking",
+            config.section
+        );
+    }
+    Ok((bound, state))
+}
+
+#[cfg(test)]
+mod tests;

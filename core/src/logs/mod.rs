@@ -1,2 +1,40 @@
-//! Child and main logs: capture, rotation, capture mode and tails. Child
-//! output never passes through `tracing`.
+//! Logs: the building blocks the engine uses for the main log and for
+//! child output. One rotating writer serves both ([`RotatingFile`], as the
+//! reference has one `RotatingFileHandler`); the main log adds levels, the
+//! line format, the stdout echo and syslog ([`MainLog`]), and daemon
+//! modules reach it through `tracing` events written by [`MainLogLayer`].
+//! Child logs add AUTO names and their start-up cleanup
+//! ([`create_auto_log`], [`clear_auto_logs`]) and ANSI stripping
+//! ([`AnsiStripper`]), put together per channel in [`ChildLog`]. The
+//! control plane reads logs back with the reference's offset rules
+//! ([`read_range`], [`tail_file`], [`tail_bytes`]) and follows them
+//! ([`LogFollower`]).
+//!
+//! This module must not own processes, pipes or events: capturing a
+//! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
+//! engine, which feeds each channel's bytes, in large chunks, to a
+//! [`ChildLog`]. Child output never passes through `tracing`.
+
+mod ansi;
+mod autoname;
+mod child;
+mod mainlog;
+mod read;
+mod rotating;
+pub mod syslog;
+mod tracing_layer;
+
+pub use crate::config::types::LogLevel;
+pub use ansi::{AnsiStripper, strip_ansi};
+pub use autoname::{Cleanup, auto_log_prefix, clear_auto_logs, create_auto_log, is_auto_log_name};
+pub use child::{ChildLog, ChildLogSpec, materialize_logfile};
+pub use mainlog::{
+    MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message, format_line,
+    py_bytes_repr, py_str_repr,
+};
+pub use read::{
+    LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, read_window, tail_bytes, tail_file,
+    tail_window,
+};
+pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
+pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

@@ -1,1 +1,16 @@
-//! XML-RPC dispatch: the run-time method table, `system.*` and faults.
+//! XML-RPC dispatch: the run-time method table ([`Registry`]) that
+//! namespaces join and leave while the daemon runs, the `system` namespace,
+//! and the core-side [`Fault`] with Supervisor's codes. It knows nothing of
+//! HTTP (that is [`crate::http`]) nor of plugins' ABI (the bridge adapts
+//! SDK namespaces to [`RpcNamespace`]).
+
+mod fault;
+mod registry;
+mod system;
+
+pub use fault::{Fault, code, fault_name};
+pub use registry::{BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace};
+pub use system::CallError;
+
+#[cfg(test)]
+mod tests;

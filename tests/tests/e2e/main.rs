@@ -5,4 +5,8 @@
 mod config_cli;
 mod config_golden;
 mod ctl;
+mod echo_conf;
+mod http;
+mod http_reference;
+mod pidproxy;
 mod reference;

@@ -1,0 +1,325 @@
+//! Serving a router on an open socket: one task per connection through
+//! hyper-util's builder (HTTP/1.1 with keep-alive), a cap on connections,
+//! a header-read timeout, and a stall timeout on response writes, so a slow
+//! or stalled client only ever holds its own connection. Shutdown stops
+//! accepting, lets requests in flight finish (within a grace period), and
+//! removes the unix socket file.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Sleep;
+use tower::ServiceExt;
+
+use super::config::Limits;
+use super::listen::Bound;
+
+/// How long requests in flight may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serve `router` on `bound` until `shutdown` completes. Must run inside a
+/// tokio runtime (the listener is registered with it here).
+pub async fn serve(
+    bound: Bound,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let (listener, _socket_file) = Listener::from_bound(bound)?;
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let builder = Arc::new(builder);
+    let max_connections = limits.max_connections.max(1);
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+
+    loop {
+        // Take a connection slot before accepting: at the cap, clients
+        // wait in the kernel's backlog instead of costing us memory.
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors or a connection reset before accept:
+                // keep serving, and give the system a moment to recover.
+                tracing::warn!(%error, "accepting an HTTP connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
+        let service = hyper::service::service_fn({
+            let router = router.clone();
+            move |request: hyper::Request<Incoming>| {
+                let router = router.clone();
+                let peer = peer.clone();
+                async move {
+                    let line = tracing::enabled!(tracing::Level::TRACE).then(|| {
+                        let version = request.version();
+                        (request.method().clone(), request.uri().clone(), version)
+                    });
+                    let response = router.oneshot(request).await;
+                    if let (Some((method, uri, version)), Ok(response)) = (line, &response) {
+                        log_access(&peer, &method, &uri, version, response);
+                    }
+                    response
+                }
+            }
+        });
+        let builder = Arc::clone(&builder);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let connection = builder.serve_connection(io, service);
+            tokio::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = outcome {
+                tracing::trace!(%error, "HTTP connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
+    if drained.is_err() {
+        tracing::warn!("HTTP connections still open after the shutdown grace period");
+    }
+    Ok(())
+}
+
+/// The reference's access line, at trace level: `<host>:<port> - -
+/// [<date>] "<request line>" <status> <bytes>`. The byte count is the
+/// body's length (medusa counts the headers too).
+fn log_access(
+    peer: &str,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    version: axum::http::Version,
+    response: &axum::response::Response,
+) {
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0");
+    let date = chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S +0000");
+    tracing::trace!(
+        "{peer} - - [{date}] \"{method} {uri} {version:?}\" {} {bytes}",
+        response.status().as_u16()
+    );
+}
+
+/// A listener of either family, registered with the runtime.
+enum Listener {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Listener {
+    fn from_bound(bound: Bound) -> io::Result<(Listener, Option<super::listen::SocketFile>)> {
+        Ok(match bound {
+            Bound::Unix(listener, file) => {
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::UnixListener::from_std(listener)?;
+                (Listener::Unix(listener), Some(file))
+            }
+            Bound::Tcp(listener) => {
+                listener.set_nonblocking(true)?;
+                (
+                    Listener::Tcp(tokio::net::TcpListener::from_std(listener)?),
+                    None,
+                )
+            }
+        })
+    }
+
+    /// The next connection and its peer as the access log names it
+    /// (`host:port`; `localhost:0` on a unix socket, as medusa writes it).
+    async fn accept(&self) -> io::Result<(Stream, Arc<str>)> {
+        match self {
+            Listener::Unix(listener) => {
+                let (stream, _) = listener.accept().await?;
+                Ok((Stream::Unix(stream), Arc::from("localhost:0")))
+            }
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                // Small request/response pairs: do not wait for Nagle.
+                stream.set_nodelay(true)?;
+                Ok((Stream::Tcp(stream), Arc::from(peer.to_string())))
+            }
+        }
+    }
+}
+
+/// An accepted connection of either family.
+enum Stream {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+macro_rules! delegate {
+    ($self:ident, $stream:ident => $call:expr) => {
+        match $self.get_mut() {
+            Stream::Unix($stream) => $call,
+            Stream::Tcp($stream) => $call,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// Fails a write that makes no progress for `timeout`: a client that stops
+/// reading its responses loses its connection instead of pinning it
+/// forever. Reads are not timed here: hyper's header-read timeout covers
+/// idle connections, the RPC handler times body reads, and a long deferred
+/// reply legitimately reads nothing for a while.
+struct WriteDeadline {
+    stream: Stream,
+    timeout: Duration,
+    stalled_since: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: Stream, timeout: Duration) -> Self {
+        WriteDeadline {
+            stream,
+            timeout,
+            stalled_since: None,
+        }
+    }
+
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled_since = None;
+            return poll;
+        }
+        let timeout = self.timeout;
+        let deadline = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading its response",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.stream).poll_flush(cx);
+        this.watch(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,315 @@
+//! Dispatch of `namespace.method` names and the `system` namespace
+//! (`listMethods`, `methodHelp`, `methodSignature`, `multicall`), with the
+//! reference's resolution rules, faults and result shapes
+//! (`supervisor/xmlrpc.py`: `traverse`, `SystemNamespaceRPCInterface`).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use dxr::Value;
+
+use super::fault::{Fault, code};
+use super::registry::{BoxFuture, CallResult, Registry};
+
+/// How a call ended when it did not produce a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// A Supervisor fault: sent to the client as an XML-RPC fault.
+    Fault(Fault),
+    /// The method panicked (the reference's "unexpected exception"): the
+    /// top-level call answers HTTP 500, as the reference does, and
+    /// `system.multicall` reports it as a `FAILED` fault struct.
+    Internal(String),
+}
+
+impl From<Fault> for CallError {
+    fn from(fault: Fault) -> Self {
+        CallError::Fault(fault)
+    }
+}
+
+/// A static description of a `system` method.
+pub(super) struct SystemMethod {
+    pub(super) name: &'static str,
+    pub(super) help: &'static str,
+    pub(super) signature: &'static [&'static str],
+}
+
+/// The `system` namespace; help texts are ours, with the `@param` and
+/// `@return` tags that tools parse in the reference's.
+pub(super) const METHODS: &[SystemMethod] = &[
+    SystemMethod {
+        name: "listMethods",
+        help: "List the names of every method this server publishes, sorted.\n\n\
+               @return array result  The method names (strings).",
+        signature: &["array"],
+    },
+    SystemMethod {
+        name: "methodHelp",
+        help: "Show the documentation of one method.\n\n\
+               @param string name  The method's full name, e.g. system.listMethods.\n\
+               @return string result  Its documentation.",
+        signature: &["string", "string"],
+    },
+    SystemMethod {
+        name: "methodSignature",
+        help: "Describe one method's types as [return type, parameter types...].\n\n\
+               @param string name  The method's full name.\n\
+               @return array result  The type names.",
+        signature: &["array", "string"],
+    },
+    SystemMethod {
+        name: "multicall",
+        help: "Run several calls in one request, one after the other. Each call is a\n\
+               struct {'methodName': string, 'params': array}; each result is the\n\
+               call's value, or a struct {'faultCode': int, 'faultString': string}.\n\n\
+               @param array calls  The calls to make.\n\
+               @return array result  One result per call, in order.",
+        signature: &["array", "array"],
+    },
+];
+
+/// A resolved call: either answered already, or a namespace's future.
+enum Resolved {
+    Ready(Result<Value, CallError>),
+    Running(BoxFuture<CallResult>),
+}
+
+impl Registry {
+    /// Run the XML-RPC method `method` with `params`, as the reference's
+    /// `/RPC2` handler does: `system.*` here, everything else in the
+    /// namespace that registered it.
+    pub async fn dispatch(&self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        if method == "system.multicall" {
+            return self.multicall(params).await;
+        }
+        match self.resolve(method, params) {
+            Resolved::Ready(result) => result,
+            Resolved::Running(future) => CatchPanic(future).await,
+        }
+    }
+
+    /// Everything but `system.multicall`: the reference's `traverse`.
+    fn resolve(&self, method: &str, params: Vec<Value>) -> Resolved {
+        let unknown = || Resolved::Ready(Err(Fault::new(code::UNKNOWN_METHOD).into()));
+        // Exactly `namespace.method`: no deeper walk (CVE-2017-11610).
+        let Some((namespace, name)) = method.split_once('.') else {
+            return unknown();
+        };
+        if name.contains('.') || name.starts_with('_') {
+            return unknown();
+        }
+        if namespace == "system" {
+            return Resolved::Ready(self.system_call(name, params));
+        }
+        let entry = {
+            let table = self.table.load();
+            match table.namespaces.get(namespace) {
+                Some(entry) if entry.methods.contains_key(name) => Arc::clone(entry),
+                _ => return unknown(),
+            }
+        };
+        // The synchronous part of a namespace's call may panic too.
+        let namespace = &entry.namespace;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| namespace.call(name, params))) {
+            Ok(future) => Resolved::Running(future),
+            Err(payload) => Resolved::Ready(Err(CallError::Internal(panic_text(&*payload)))),
+        }
+    }
+
+    /// `system.listMethods`, `methodHelp`, `methodSignature`. Arity errors
+    /// are `INCORRECT_PARAMETERS`, the reference's answer to a TypeError.
+    fn system_call(&self, name: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        let wrong_arity = || Err(Fault::new(code::INCORRECT_PARAMETERS).into());
+        match name {
+            "listMethods" => {
+                if !params.is_empty() {
+                    return wrong_arity();
+                }
+                let table = self.table.load();
+                Ok(Value::Array(
+                    table
+                        .sorted_names
+                        .iter()
+                        .map(|n| Value::String(n.clone()))
+                        .collect(),
+                ))
+            }
+            "methodHelp" | "methodSignature" => {
+                let [asked] = params.as_slice() else {
+                    return wrong_arity();
+                };
+                // A non-string name matches nothing, as in the reference.
+                let Value::String(asked) = asked else {
+                    return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
+                };
+                let Some((help, signature)) = self.describe(asked) else {
+                    return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
+                };
+                if name == "methodHelp" {
+                    Ok(Value::String(help))
+                } else {
+                    signature
+                        .map(|types| Value::Array(types.into_iter().map(Value::String).collect()))
+                        .ok_or_else(|| Fault::new(code::SIGNATURE_UNSUPPORTED).into())
+                }
+            }
+            _ => Err(Fault::new(code::UNKNOWN_METHOD).into()),
+        }
+    }
+
+    /// Help text and signature of a published `ns.method` name.
+    fn describe(&self, full_name: &str) -> Option<(String, Option<Vec<String>>)> {
+        let (namespace, name) = full_name.split_once('.')?;
+        if namespace == "system" {
+            return METHODS.iter().find(|m| m.name == name).map(|m| {
+                let signature = m.signature.iter().map(|s| (*s).to_owned()).collect();
+                (m.help.to_owned(), Some(signature))
+            });
+        }
+        let table = self.table.load();
+        let info = table.namespaces.get(namespace)?.methods.get(name)?;
+        Some((info.help.clone(), info.signature.clone()))
+    }
+
+    /// `system.multicall(calls)`: the calls run one after the other, each
+    /// awaited before the next; results are bare values or fault structs.
+    async fn multicall(&self, params: Vec<Value>) -> Result<Value, CallError> {
+        let mut params = params.into_iter();
+        let (Some(calls), None) = (params.next(), params.next()) else {
+            return Err(Fault::new(code::INCORRECT_PARAMETERS).into());
+        };
+        let calls = match calls {
+            Value::Array(calls) => calls,
+            // The reference slices what it got: a string yields its
+            // characters, none of which is a struct (so HTTP 500, see
+            // `multicall_entry`), or nothing at all when empty.
+            Value::String(text) if text.is_empty() => Vec::new(),
+            Value::String(text) => {
+                return Err(CallError::Internal(attribute_error(
+                    &Value::String(text),
+                    "get",
+                )));
+            }
+            _ => return Err(Fault::new(code::INCORRECT_PARAMETERS).into()),
+        };
+        let mut results = Vec::with_capacity(calls.len());
+        for call in calls {
+            let outcome = match self.multicall_entry(call)? {
+                Resolved::Ready(result) => result,
+                Resolved::Running(future) => CatchPanic(future).await,
+            };
+            results.push(match outcome {
+                Ok(value) => value,
+                Err(CallError::Fault(fault)) => fault.to_struct_value(),
+                Err(CallError::Internal(message)) => {
+                    Fault::verbatim(code::FAILED, format!("FAILED: {message}")).to_struct_value()
+                }
+            });
+        }
+        Ok(Value::Array(results))
+    }
+
+    /// Validate one `{methodName, params}` entry of a multicall and start
+    /// it. Malformed entries get the faults the reference's Python produces
+    /// for them, `AttributeError` texts included; `Err` fails the whole
+    /// multicall.
+    fn multicall_entry(&self, call: Value) -> Result<Resolved, CallError> {
+        let ready_fault = |fault: Fault| Ok(Resolved::Ready(Err(fault.into())));
+        // The reference reads the entry's keys outside its error handling,
+        // so an entry that is not a struct fails the whole request (HTTP
+        // 500); so does ours.
+        let Value::Struct(mut call) = call else {
+            return Err(CallError::Internal(attribute_error(&call, "get")));
+        };
+        let name = match call.remove("methodName") {
+            None | Some(Value::Nil) => {
+                return ready_fault(Fault::with_extra(
+                    code::INCORRECT_PARAMETERS,
+                    "No methodName",
+                ));
+            }
+            Some(Value::String(name)) => name,
+            Some(other) => {
+                let text = format!("FAILED: {}", attribute_error(&other, "split"));
+                return ready_fault(Fault::verbatim(code::FAILED, text));
+            }
+        };
+        if name == "system.multicall" {
+            return ready_fault(Fault::with_extra(
+                code::INCORRECT_PARAMETERS,
+                "Recursive system.multicall forbidden",
+            ));
+        }
+        let params = match call.remove("params") {
+            None => Vec::new(),
+            Some(Value::Array(params)) => params,
+            // The reference calls `method(*params)`: a string spreads into
+            // its characters and a struct into its keys; anything else is
+            // a TypeError, i.e. INCORRECT_PARAMETERS once the method is
+            // known to exist.
+            Some(Value::String(text)) => text.chars().map(|c| Value::String(c.into())).collect(),
+            Some(Value::Struct(members)) => members.into_keys().map(Value::String).collect(),
+            Some(_) if self.describe(&name).is_none() => {
+                return ready_fault(Fault::new(code::UNKNOWN_METHOD));
+            }
+            Some(_) => return ready_fault(Fault::new(code::INCORRECT_PARAMETERS)),
+        };
+        Ok(self.resolve(&name, params))
+    }
+}
+
+/// The message of Python's AttributeError for `value.attribute`, which is
+/// what the reference reports for a malformed multicall entry.
+fn attribute_error(value: &Value, attribute: &str) -> String {
+    format!(
+        "<class 'AttributeError'>:'{}' object has no attribute '{attribute}'",
+        python_type_name(value)
+    )
+}
+
+/// The Python type the reference's unmarshaller makes of an XML-RPC value.
+fn python_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Integer(_) | Value::Long(_) => "int",
+        Value::Boolean(_) => "bool",
+        Value::String(_) | Value::Base64(_) => "str",
+        Value::Double(_) => "float",
+        Value::DateTime(_) => "datetime.datetime",
+        Value::Struct(_) => "dict",
+        Value::Array(_) => "list",
+        Value::Nil => "NoneType",
+        _ => "object",
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a format).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    format!("panic: {message}")
+}
+
+/// Polls a namespace's future, turning a panic into
+/// [`CallError::Internal`] so that one bad method cannot take a connection
+/// (or a whole multicall) down with it.
+struct CatchPanic(BoxFuture<CallResult>);
+
+impl Future for CatchPanic {
+    type Output = Result<Value, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(result)) => Poll::Ready(result.map_err(CallError::Fault)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(CallError::Internal(panic_text(&*payload)))),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The read-only methods: versions, identification, state, pid, process and
+//! config infos. All answer from the host's snapshot at once.
+
+use crate::lookup::{Target, resolve, sort_by_priority, sort_lexically};
+use supervisor_sdk::describe::{DescriptionInput, describe};
+use supervisor_sdk::fault::{BAD_NAME, Fault};
+use supervisor_sdk::host::{ChannelConfig, ConfigInfo, HostBox, ProcessInfo, Setting};
+use supervisor_sdk::value::Value;
+
+/// `getAPIVersion`'s answer.
+pub(crate) const API_VERSION: &str = "3.0";
+
+/// `getSupervisorVersion`'s answer: tools compare it with the reference's.
+pub(crate) const SUPERVISOR_VERSION: &str = "4.3.0";
+
+/// `getState`.
+pub(crate) fn state(host: &HostBox) -> Value {
+    let state = host.supervisor_state();
+    Value::structure([
+        ("statecode", Value::int(state.code())),
+        ("statename", Value::string(state.name())),
+    ])
+}
+
+/// `getProcessInfo`.
+pub(crate) fn process_info(host: &HostBox, spec: &str) -> Result<Value, Fault> {
+    let infos = host.process_infos();
+    match resolve(&infos, spec)? {
+        Target::Process(info) => Ok(info_struct(info, host.now())),
+        Target::Group(_) => Err(Fault::with(BAD_NAME, spec)),
+    }
+}
+
+/// `getAllProcessInfo`.
+pub(crate) fn all_process_info(host: &HostBox) -> Value {
+    let snapshot = host.process_infos();
+    let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
+    sort_lexically(&mut infos);
+    let now = host.now();
+    Value::array(infos.into_iter().map(|info| info_struct(info, now)))
+}
+
+/// One process's struct, keys in the reference's order.
+fn info_struct(info: &ProcessInfo, now: i64) -> Value {
+    let description = describe(&DescriptionInput {
+        name: info.name.as_str(),
+        state: info.state,
+        pid: info.pid,
+        start: info.start,
+        stop: info.stop,
+        now,
+        spawnerr: info.spawnerr.as_str(),
+    });
+    Value::structure([
+        ("name", Value::string(info.name.clone())),
+        ("group", Value::string(info.group.clone())),
+        ("start", Value::capped_int(info.start)),
+        ("stop", Value::capped_int(info.stop)),
+        ("now", Value::capped_int(now)),
+        ("state", Value::int(info.state.code())),
+        ("statename", Value::string(info.state.name())),
+        ("spawnerr", Value::string(info.spawnerr.clone())),
+        ("exitstatus", Value::int(info.exitstatus)),
+        ("logfile", Value::string(info.stdout_logfile.clone())),
+        ("stdout_logfile", Value::string(info.stdout_logfile.clone())),
+        ("stderr_logfile", Value::string(info.stderr_logfile.clone())),
+        ("pid", Value::capped_int(i64::from(info.pid))),
+        ("description", Value::string(description)),
+    ])
+}
+
+/// `getAllConfigInfo`: every process of the pending configuration, sorted
+/// by process name (ties keep config order, as Python's stable sort does).
+pub(crate) fn all_config_info(host: &HostBox) -> Value {
+    let snapshot = host.config_infos();
+    let mut configs: Vec<&ConfigInfo> = snapshot.iter().collect();
+    configs.sort_by(|a, b| {
+        (a.group_prio, &a.group, a.process_prio, &a.name).cmp(&(
+            b.group_prio,
+            &b.group,
+            b.process_prio,
+            &b.name,
+        ))
+    });
+    configs.sort_by(|a, b| a.name.cmp(&b.name));
+    Value::array(configs.into_iter().map(config_struct))
+}
+
+fn config_struct(c: &ConfigInfo) -> Value {
+    let mut members = vec![
+        ("autostart", Value::bool(c.autostart)),
+        (
+            "directory",
+            optional_text(c.directory.as_ref().into_option()),
+        ),
+        (
+            "uid",
+            c.uid.into_option().map_or_else(
+                || Value::string("none"),
+                |uid| Value::capped_int(i64::from(uid)),
+            ),
+        ),
+        ("command", Value::string(c.command.clone())),
+        (
+            "exitcodes",
+            Value::array(c.exitcodes.iter().map(|code| Value::int(*code))),
+        ),
+        ("group", Value::string(c.group.clone())),
+        ("group_prio", Value::capped_int(c.group_prio)),
+        ("inuse", Value::bool(c.inuse)),
+        ("killasgroup", Value::bool(c.killasgroup)),
+        ("name", Value::string(c.name.clone())),
+        ("process_prio", Value::capped_int(c.process_prio)),
+        ("redirect_stderr", Value::bool(c.redirect_stderr)),
+        ("startretries", Value::capped_int(c.startretries)),
+        ("startsecs", Value::capped_int(c.startsecs)),
+    ];
+    channel_members(&mut members, "stdout", &c.stdout);
+    members.push(("stopsignal", Value::int(c.stopsignal)));
+    members.push(("stopwaitsecs", Value::capped_int(c.stopwaitsecs)));
+    channel_members(&mut members, "stderr", &c.stderr);
+    members.push(("serverurl", setting(&c.serverurl)));
+    Value::structure(members.into_iter().map(|(k, v)| (k.to_string(), v)))
+}
+
+fn channel_members(members: &mut Vec<(&'static str, Value)>, channel: &str, c: &ChannelConfig) {
+    let pick = |stdout: &'static str, stderr: &'static str| {
+        if channel == "stdout" { stdout } else { stderr }
+    };
+    members.extend([
+        (
+            pick("stdout_capture_maxbytes", "stderr_capture_maxbytes"),
+            Value::capped_int(c.capture_maxbytes),
+        ),
+        (
+            pick("stdout_events_enabled", "stderr_events_enabled"),
+            Value::bool(c.events_enabled),
+        ),
+        (
+            pick("stdout_logfile", "stderr_logfile"),
+            setting(&c.logfile),
+        ),
+        (
+            pick("stdout_logfile_backups", "stderr_logfile_backups"),
+            Value::capped_int(c.logfile_backups),
+        ),
+        (
+            pick("stdout_logfile_maxbytes", "stderr_logfile_maxbytes"),
+            Value::capped_int(c.logfile_maxbytes),
+        ),
+        (
+            pick("stdout_syslog", "stderr_syslog"),
+            Value::bool(c.syslog),
+        ),
+    ]);
+}
+
+/// Unset options go out as `'none'` and automatic ones as `'auto'`, since
+/// XML-RPC has no null (the reference does the same).
+fn setting(value: &Setting) -> Value {
+    match value {
+        Setting::Unset => Value::string("none"),
+        Setting::Auto => Value::string("auto"),
+        Setting::Text(text) => Value::string(text.clone()),
+    }
+}
+
+fn optional_text(value: Option<&abi_stable::std_types::RString>) -> Value {
+    value.map_or_else(|| Value::string("none"), |text| Value::string(text.clone()))
+}
+
+/// The processes in action order (for start/stop/signal of all).
+pub(crate) fn by_priority(host: &HostBox) -> Vec<ProcessInfo> {
+    let snapshot = host.process_infos();
+    let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
+    sort_by_priority(&mut infos);
+    infos.into_iter().cloned().collect()
+}

@@ -1,0 +1,159 @@
+//! The `description` text of `getProcessInfo` per state, exactly as the
+//! reference renders it (`rpcinterface.py`'s `_interpretProcessInfo`):
+//! `pid 42, uptime 1 day, 2:03:04`, the spawn error, `Not started`, or the
+//! local stop time. supervisorctl's `status` prints it verbatim.
+//!
+//! Pure: it takes the numbers and returns text; it reads no clock except the
+//! local time zone needed for the stop time.
+
+use crate::state::ProcessState;
+use chrono::{Local, TimeZone};
+
+/// What the description of one process depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct DescriptionInput<'a> {
+    /// The process name (not the namespec), for the "tail" hint.
+    pub name: &'a str,
+    /// Its state.
+    pub state: ProcessState,
+    /// Its pid (0 when not running).
+    pub pid: u32,
+    /// UNIX time of the last start, 0 if never started.
+    pub start: i64,
+    /// UNIX time of the last stop, 0 if never stopped.
+    pub stop: i64,
+    /// The current UNIX time.
+    pub now: i64,
+    /// The last spawn error, empty if none.
+    pub spawnerr: &'a str,
+}
+
+/// The `description` for a process.
+pub fn describe(input: &DescriptionInput<'_>) -> String {
+    match input.state {
+        ProcessState::Running => format!(
+            "pid {}, uptime {}",
+            input.pid,
+            format_uptime(input.now - input.start)
+        ),
+        ProcessState::Fatal | ProcessState::Backoff => {
+            if input.spawnerr.is_empty() {
+                format!("unknown error (try \"tail {}\")", input.name)
+            } else {
+                input.spawnerr.to_string()
+            }
+        }
+        ProcessState::Stopped | ProcessState::Exited => {
+            if input.start == 0 {
+                "Not started".to_string()
+            } else {
+                format_stop_time(input.stop)
+            }
+        }
+        ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => String::new(),
+    }
+}
+
+/// A duration in whole seconds as Python prints a `timedelta`: `0:00:12`,
+/// `1 day, 2:03:04`, `3 days, 0:00:01`. A negative duration (the clock went
+/// back) prints as `0:00:00`, as the reference clamps it.
+pub fn format_uptime(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    let clock = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    match days {
+        0 => clock,
+        1 => format!("1 day, {clock}"),
+        _ => format!("{days} days, {clock}"),
+    }
+}
+
+/// A UNIX time as local `%b %d %I:%M %p` (`Nov 24 12:11 AM`).
+pub fn format_stop_time(unix_seconds: i64) -> String {
+    match Local.timestamp_opt(unix_seconds, 0).earliest() {
+        Some(time) => time.format("%b %d %I:%M %p").to_string(),
+        // Only out-of-range times (year ±262143) get here; the reference
+        // would fail too. Say something rather than nothing.
+        None => format!("at {unix_seconds}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(state: ProcessState) -> DescriptionInput<'static> {
+        DescriptionInput {
+            name: "cat",
+            state,
+            pid: 7067,
+            start: 1_000,
+            stop: 0,
+            now: 1_012,
+            spawnerr: "",
+        }
+    }
+
+    #[test]
+    fn uptime_prints_like_a_python_timedelta() {
+        assert_eq!(format_uptime(12), "0:00:12");
+        assert_eq!(format_uptime(12 * 3600 + 3 * 60 + 4), "12:03:04");
+        assert_eq!(
+            format_uptime(86_400 + 2 * 3600 + 3 * 60 + 4),
+            "1 day, 2:03:04"
+        );
+        assert_eq!(format_uptime(3 * 86_400 + 1), "3 days, 0:00:01");
+        assert_eq!(format_uptime(-5), "0:00:00");
+    }
+
+    #[test]
+    fn each_state_gets_the_reference_text() {
+        assert_eq!(
+            describe(&input(ProcessState::Running)),
+            "pid 7067, uptime 0:00:12"
+        );
+        assert_eq!(
+            describe(&input(ProcessState::Fatal)),
+            "unknown error (try \"tail cat\")"
+        );
+        let backoff = DescriptionInput {
+            spawnerr: "Exited too quickly (process log may have details)",
+            ..input(ProcessState::Backoff)
+        };
+        assert_eq!(
+            describe(&backoff),
+            "Exited too quickly (process log may have details)"
+        );
+        let never = DescriptionInput {
+            start: 0,
+            ..input(ProcessState::Stopped)
+        };
+        assert_eq!(describe(&never), "Not started");
+        for state in [
+            ProcessState::Starting,
+            ProcessState::Stopping,
+            ProcessState::Unknown,
+        ] {
+            assert_eq!(describe(&input(state)), "");
+        }
+    }
+
+    #[test]
+    fn stop_time_is_local_month_day_and_12_hour_clock() {
+        let stopped = DescriptionInput {
+            stop: 1_764_000_000,
+            ..input(ProcessState::Exited)
+        };
+        let text = describe(&stopped);
+        let expected = Local
+            .timestamp_opt(1_764_000_000, 0)
+            .unwrap()
+            .format("%b %d %I:%M %p")
+            .to_string();
+        assert_eq!(text, expected);
+        // Shape: "Nov 24 12:11 AM".
+        assert_eq!(text.len(), 15, "{text}");
+        assert!(text.ends_with("AM") || text.ends_with("PM"), "{text}");
+    }
+}
