@@ -3,55 +3,19 @@
 //! return. Lenient on purpose: a missing or oddly typed member reads as
 //! empty rather than failing a whole status table.
 //!
-//! The fault codes and namespec rules mirror `supervisor_sdk::fault` and
-//! `supervisor_sdk::namespec`, which land in the sdk branch; once merged
-//! these become re-exports of those (one concept, one place).
+//! Fault codes and namespec rules are the SDK's (`supervisor_sdk::fault`,
+//! `supervisor_sdk::namespec`), shared with the daemon.
 
 use std::collections::BTreeMap;
 
 use dxr::Value;
+use supervisor_sdk::state::ProcessState;
 
-/// Supervisor's fault codes (`xmlrpc.py`'s `Faults`) the client branches on.
-pub mod fault {
-    pub const UNKNOWN_METHOD: i32 = 1;
-    pub const SHUTDOWN_STATE: i32 = 6;
-    pub const BAD_NAME: i32 = 10;
-    pub const BAD_SIGNAL: i32 = 11;
-    pub const NO_FILE: i32 = 20;
-    pub const NOT_EXECUTABLE: i32 = 21;
-    pub const FAILED: i32 = 30;
-    pub const ABNORMAL_TERMINATION: i32 = 40;
-    pub const SPAWN_ERROR: i32 = 50;
-    pub const ALREADY_STARTED: i32 = 60;
-    pub const NOT_RUNNING: i32 = 70;
-    pub const SUCCESS: i32 = 80;
-    pub const ALREADY_ADDED: i32 = 90;
-    pub const STILL_RUNNING: i32 = 91;
-    pub const CANT_REREAD: i32 = 92;
-}
+pub use supervisor_sdk::fault;
+pub use supervisor_sdk::namespec::{Namespec, make_namespec, split_namespec};
 
 /// The API version supervisorctl speaks (`rpcinterface.API_VERSION`).
 pub const API_VERSION: &str = "3.0";
-
-/// Split a namespec on its first `:`: `(group, Some(process))`, or
-/// `(group, None)` for `group:*` / `group:`; a bare name is both.
-pub fn split_namespec(spec: &str) -> (&str, Option<&str>) {
-    match spec.split_once(':') {
-        Some((group, "" | "*")) => (group, None),
-        Some((group, process)) => (group, Some(process)),
-        None => (spec, Some(spec)),
-    }
-}
-
-/// The name a process is shown under: its own name when its group has the
-/// same name, else `group:name`.
-pub fn make_namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
 
 type Members = BTreeMap<String, Value>;
 
@@ -96,23 +60,38 @@ pub fn array(value: &Value) -> &[Value] {
 /// One entry of `getAllProcessInfo` / `getProcessInfo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
+    /// The process name.
     pub name: String,
+    /// The group it belongs to.
     pub group: String,
+    /// The state code (`ProcessState` codes).
     pub state: i64,
+    /// The state name (`RUNNING`).
     pub statename: String,
+    /// The description the status table shows, or the fault text.
     pub description: String,
+    /// The pid, 0 when not running.
     pub pid: i64,
+    /// When it last started (epoch seconds).
     pub start: i64,
+    /// When it last stopped (epoch seconds).
     pub stop: i64,
+    /// The server's clock (epoch seconds).
     pub now: i64,
+    /// The exit status of its last exit.
     pub exitstatus: i64,
+    /// Why the last spawn failed, if it did.
     pub spawnerr: String,
+    /// The stdout log file (the old name).
     pub logfile: String,
+    /// The stdout log file.
     pub stdout_logfile: String,
+    /// The stderr log file.
     pub stderr_logfile: String,
 }
 
 impl ProcessInfo {
+    /// Read one struct (missing members read as empty).
     pub fn from_value(value: &Value) -> ProcessInfo {
         let empty = Members::new();
         let m = members(value).unwrap_or(&empty);
@@ -134,36 +113,55 @@ impl ProcessInfo {
         }
     }
 
+    /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<ProcessInfo> {
         array(value).iter().map(ProcessInfo::from_value).collect()
     }
 
+    /// The name the status table shows.
     pub fn namespec(&self) -> String {
         make_namespec(&self.group, &self.name)
     }
 
-    /// The reference's STOPPED_STATES (STOPPED, EXITED, FATAL, UNKNOWN).
-    pub fn is_stopped(&self) -> bool {
-        matches!(self.state, 0 | 100 | 200 | 1000)
+    /// The state, if the code is one the API defines.
+    pub fn process_state(&self) -> Option<ProcessState> {
+        i32::try_from(self.state)
+            .ok()
+            .and_then(ProcessState::from_code)
     }
 
-    /// The reference's RUNNING_STATES plus STOPPING: a process that an
-    /// update would have to stop.
+    /// The reference's STOPPED_STATES (STOPPED, EXITED, FATAL, UNKNOWN).
+    pub fn is_stopped(&self) -> bool {
+        self.process_state().is_some_and(ProcessState::is_stopped)
+    }
+
+    /// RUNNING_STATES plus STOPPING: a process an update would stop.
     pub fn is_active(&self) -> bool {
-        matches!(self.state, 10 | 20 | 30 | 40)
+        self.process_state()
+            .is_some_and(|s| s.is_running() || s == ProcessState::Stopping)
+    }
+
+    /// Exactly RUNNING, what `fg` requires.
+    pub fn is_running_now(&self) -> bool {
+        self.process_state() == Some(ProcessState::Running)
     }
 }
 
 /// One entry of the arrays the group and `all` commands return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallResult {
+    /// The process name.
     pub name: String,
+    /// The group it belongs to.
     pub group: String,
+    /// A fault code; `SUCCESS` (80) when it worked.
     pub status: i32,
+    /// The description the status table shows, or the fault text.
     pub description: String,
 }
 
 impl CallResult {
+    /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<CallResult> {
         let empty = Members::new();
         array(value)
@@ -184,15 +182,22 @@ impl CallResult {
 /// One entry of `getAllConfigInfo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigInfo {
+    /// The process name.
     pub name: String,
+    /// The group it belongs to.
     pub group: String,
+    /// Whether its group is active in the daemon.
     pub inuse: bool,
+    /// Whether it starts with its group.
     pub autostart: bool,
+    /// The group's priority.
     pub group_prio: i64,
+    /// The process's priority.
     pub process_prio: i64,
 }
 
 impl ConfigInfo {
+    /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<ConfigInfo> {
         let empty = Members::new();
         array(value)
@@ -215,12 +220,16 @@ impl ConfigInfo {
 /// `reloadConfig`'s answer: `[[added, changed, removed]]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigChanges {
+    /// Groups new in the config.
     pub added: Vec<String>,
+    /// Groups whose config changed.
     pub changed: Vec<String>,
+    /// Groups gone from the config.
     pub removed: Vec<String>,
 }
 
 impl ConfigChanges {
+    /// Read one struct (missing members read as empty).
     pub fn from_value(value: &Value) -> ConfigChanges {
         let names = |v: Option<&Value>| -> Vec<String> {
             v.map(array)
@@ -259,16 +268,6 @@ pub fn display(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn namespecs_split_and_join_like_the_reference() {
-        assert_eq!(split_namespec("a"), ("a", Some("a")));
-        assert_eq!(split_namespec("g:p"), ("g", Some("p")));
-        assert_eq!(split_namespec("g:*"), ("g", None));
-        assert_eq!(split_namespec("g:"), ("g", None));
-        assert_eq!(make_namespec("a", "a"), "a");
-        assert_eq!(make_namespec("g", "p"), "g:p");
-    }
 
     #[test]
     fn reload_config_answer_reads_in_order() {

@@ -13,8 +13,8 @@ use std::panic::Location;
 use dxr::Value;
 
 use super::api::{
-    self, API_VERSION, CallResult, ConfigChanges, ConfigInfo, ProcessInfo, fault, make_namespec,
-    split_namespec,
+    self, API_VERSION, CallResult, ConfigChanges, ConfigInfo, Namespec, ProcessInfo, fault,
+    make_namespec, split_namespec,
 };
 use super::help;
 use super::stream::{self, SigintWatch, StdinLines};
@@ -22,12 +22,19 @@ use super::transport::{CallError, Endpoint, Session, py_repr};
 
 /// The LSB init-script exit codes the reference uses.
 pub mod exit {
+    /// Everything worked.
     pub const SUCCESS: i32 = 0;
+    /// Something failed.
     pub const GENERIC: i32 = 1;
+    /// Bad arguments (also usage errors).
     pub const INVALID_ARGS: i32 = 2;
+    /// The server lacks the supervisor namespace.
     pub const UNIMPLEMENTED_FEATURE: i32 = 3;
+    /// The server refused the connection.
     pub const INSUFFICIENT_PRIVILEGES: i32 = 4;
+    /// The server speaks another API version.
     pub const NOT_INSTALLED: i32 = 5;
+    /// A process is not running, or the socket file is missing.
     pub const NOT_RUNNING: i32 = 7;
     /// `status`: some process is not running (LSB status code).
     pub const STATUS_NOT_RUNNING: i32 = 3;
@@ -46,8 +53,11 @@ pub const ACTIONS: &[&str] = &[
 /// change it at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
+    /// `http://host:port` or `unix:///path`.
     pub serverurl: String,
+    /// Basic auth user name.
     pub username: Option<String>,
+    /// Basic auth password.
     pub password: Option<String>,
 }
 
@@ -55,7 +65,9 @@ pub struct Connection {
 /// reference's `error: <class 'X'>, <message>: file: F line: N` line.
 #[derive(Debug)]
 pub struct CmdError {
+    /// What failed.
     pub error: CallError,
+    /// Where in our code the command gave up.
     pub at: &'static Location<'static>,
 }
 
@@ -74,7 +86,9 @@ type CmdResult = Result<(), CmdError>;
 /// Whether the shell goes on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
+    /// Read the next command.
     Continue,
+    /// Leave the shell.
     Quit,
 }
 
@@ -117,6 +131,7 @@ impl Controller {
         })
     }
 
+    /// Where and as whom the controller connects now.
     pub fn connection(&self) -> &Connection {
         &self.connection
     }
@@ -332,7 +347,7 @@ impl Controller {
             } else {
                 let mut matching = Vec::new();
                 for name in &names {
-                    let (group, process) = split_namespec(name);
+                    let Namespec { group, process } = split_namespec(name);
                     let before = matching.len();
                     matching.extend(all.iter().filter(|info| {
                         info.group == group && process.is_none_or(|p| info.name == p)
@@ -422,7 +437,7 @@ impl Controller {
     fn fault_result(name: &str, e: CallError) -> Result<CallResult, CallError> {
         match e {
             CallError::Fault { code, string } => {
-                let (group, process) = split_namespec(name);
+                let Namespec { group, process } = split_namespec(name);
                 Ok(CallResult {
                     name: process.unwrap_or("").to_string(),
                     group: group.to_string(),
@@ -466,7 +481,7 @@ impl Controller {
             return Ok(());
         }
         for name in names {
-            let (group, process) = split_namespec(name);
+            let Namespec { group, process } = split_namespec(name);
             match process {
                 None => match self.call("supervisor.startProcessGroup", vec![Self::s(group)]) {
                     Ok(v) => {
@@ -512,7 +527,7 @@ impl Controller {
             return Ok(());
         }
         for name in names {
-            let (group, process) = split_namespec(name);
+            let Namespec { group, process } = split_namespec(name);
             match process {
                 None => match self.call("supervisor.stopProcessGroup", vec![Self::s(group)]) {
                     Ok(v) => self.show_results(&CallResult::list(&v), stopped, ignored)?,
@@ -572,7 +587,7 @@ impl Controller {
             return Ok(());
         }
         for &name in names {
-            let (group, process) = split_namespec(name);
+            let Namespec { group, process } = split_namespec(name);
             match process {
                 None => {
                     let params = vec![Self::s(group), Self::s(sig)];
@@ -660,7 +675,7 @@ impl Controller {
         for name in names {
             match self.call("supervisor.clearProcessLogs", vec![Self::s(name)]) {
                 Ok(_) => {
-                    let (group, process) = split_namespec(name);
+                    let Namespec { group, process } = split_namespec(name);
                     let ns = make_namespec(group, process.unwrap_or(""));
                     self.output(&format!("{ns}: cleared"));
                 }
@@ -862,7 +877,7 @@ impl Controller {
             }
             Err(e) => return Err(e.into()),
         };
-        if info.state != 20 {
+        if !info.is_running_now() {
             self.output("ERROR: process not running");
             self.exitstatus = exit::GENERIC;
             return Ok(());
@@ -912,7 +927,7 @@ impl Controller {
                         vec![Value::String(name.clone())],
                     )
                     .await
-                    .map(|v| ProcessInfo::from_value(&v).state == 20);
+                    .map(|v| ProcessInfo::from_value(&v).is_running_now());
                 match still {
                     Ok(true) => {}
                     Ok(false) => break vec!["Process got killed".to_string()],

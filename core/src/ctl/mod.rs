@@ -12,6 +12,8 @@
 //! The one-shot path stays light: a current-thread runtime, no line
 //! editor, one connection kept alive for the command.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod commands;
 pub mod help;

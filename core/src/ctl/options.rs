@@ -39,11 +39,17 @@ const SPECS: &[OptSpec] = &[
 /// What the command line said.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandLine {
+    /// `-c FILE`.
     pub config_file: Option<PathBuf>,
+    /// `-i`.
     pub interactive: bool,
+    /// The server URL.
     pub serverurl: Option<String>,
+    /// Basic auth user name.
     pub username: Option<String>,
+    /// Basic auth password.
     pub password: Option<String>,
+    /// Where the shell keeps its history.
     pub history_file: Option<PathBuf>,
     /// The action and its arguments, if any.
     pub args: Vec<String>,
@@ -167,10 +173,15 @@ pub fn is_url(value: &str) -> bool {
 /// gives them (already expanded and normalised).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSettings {
+    /// The server URL.
     pub serverurl: String,
+    /// Basic auth user name.
     pub username: Option<String>,
+    /// Basic auth password.
     pub password: Option<String>,
+    /// The shell prompt, before `> `.
     pub prompt: String,
+    /// Where the shell keeps its history.
     pub history_file: Option<PathBuf>,
     /// One-line warnings to show (ignored `[ctlplugin:x]` sections).
     pub warnings: Vec<String>,
@@ -179,14 +190,21 @@ pub struct FileSettings {
 /// Everything a session needs, after merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// The server URL.
     pub serverurl: String,
+    /// Basic auth user name.
     pub username: Option<String>,
+    /// Basic auth password.
     pub password: Option<String>,
+    /// The shell prompt, before `> `.
     pub prompt: String,
+    /// Where the shell keeps its history.
     pub history_file: Option<PathBuf>,
     /// True with `-i` or when no action was given.
     pub interactive: bool,
+    /// The action and its arguments (empty for the shell).
     pub args: Vec<String>,
+    /// One-line warnings about the config file.
     pub warnings: Vec<String>,
 }
 

@@ -158,6 +158,7 @@ fn report_stream_error(url: &str, error: &CallError) {
 /// Lines typed on stdin, read by a thread that stops when this is
 /// dropped, so it never steals input from the shell afterwards.
 pub struct StdinLines {
+    /// Each line typed, without its newline; closed at end of input.
     pub lines: mpsc::UnboundedReceiver<String>,
     stop: Arc<AtomicBool>,
 }

@@ -22,9 +22,17 @@ use hyper_util::rt::TokioIo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAddr {
     /// `http://host[:port]` (port 80 when absent).
-    Tcp { host: String, port: u16 },
+    Tcp {
+        /// Host name or address (lower case, no brackets).
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
     /// `unix:///path/to/socket`.
-    Unix { path: PathBuf },
+    Unix {
+        /// The socket file.
+        path: PathBuf,
+    },
 }
 
 impl ServerAddr {
@@ -95,11 +103,21 @@ fn split_host_port(hostport: &str) -> Option<(String, u16)> {
 #[derive(Debug)]
 pub enum CallError {
     /// The server answered with an XML-RPC fault.
-    Fault { code: i32, string: String },
+    Fault {
+        /// Supervisor's fault code.
+        code: i32,
+        /// The fault text (`BAD_NAME: foo`).
+        string: String,
+    },
     /// The socket could not be opened, or broke during the exchange.
     Io(io::Error),
     /// The server answered with an HTTP status other than 200.
-    Http { status: u16, reason: String },
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// Its standard reason phrase.
+        reason: String,
+    },
     /// A bad serverurl, or an answer we cannot read (the reference raises
     /// ValueError / parser errors for these).
     Value(String),
@@ -379,6 +397,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session that connects on its first call.
     pub fn new(endpoint: Endpoint) -> Session {
         Session {
             endpoint,
@@ -386,6 +405,7 @@ impl Session {
         }
     }
 
+    /// Where this session connects.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
