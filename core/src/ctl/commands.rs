@@ -7,7 +7,7 @@
 //! and the exit status. It never reads a config file or the command line
 //! (that is `options`) and never owns the line editor (that is `shell`).
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::panic::Location;
 
 use dxr::Value;
@@ -1529,11 +1529,7 @@ fn read_answer(question: &str) -> Option<String> {
     let mut stdout = io::stdout();
     let _ = stdout.write_all(question.as_bytes());
     let _ = stdout.flush();
-    let mut line = String::new();
-    match io::stdin().lock().read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
-    }
+    stream::read_stdin_line().map(|l| l.trim_end_matches('\r').to_string())
 }
 
 /// Like [`read_answer`] with echo off when stdin is a terminal.

@@ -8,7 +8,7 @@
 //! It never interprets a command: that is the controller's job.
 
 use std::cell::RefCell;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -21,6 +21,7 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use super::commands::{ACTIONS, Controller, Flow};
+use super::stream::read_stdin_line;
 
 /// Run the shell until the user leaves. The exit status of an
 /// interactive session is always 0, as the reference's.
@@ -100,19 +101,14 @@ fn edit_loop(
 }
 
 fn plain_loop(controller: &Rc<RefCell<Controller>>, prompt: &str) {
-    let stdin = io::stdin();
     loop {
         let mut out = io::stdout();
         let _ = out.write_all(prompt.as_bytes());
         let _ = out.flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                println!();
-                return;
-            }
-            Ok(_) => {}
-        }
+        let Some(line) = read_stdin_line() else {
+            println!();
+            return;
+        };
         if controller.borrow_mut().onecmd(&line) == Flow::Quit {
             return;
         }

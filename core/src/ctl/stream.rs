@@ -6,7 +6,7 @@
 //! Output bytes go to stdout unchanged, chunk by chunk, flushed as they
 //! come; errors of the stream go to stderr in the reference's words.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -155,6 +155,30 @@ fn report_stream_error(url: &str, error: &CallError) {
     );
 }
 
+/// One line of stdin (without its newline), read straight from fd 0 with
+/// no buffer in between: the shell, the confirmations and `fg` all read
+/// the same input, and a buffer in one would swallow lines meant for the
+/// next. Byte-sized reads on a pipe; a terminal hands out whole lines.
+/// `None` at end of input.
+pub fn read_stdin_line() -> Option<String> {
+    use std::os::fd::AsFd;
+    let stdin = io::stdin();
+    let fd = stdin.as_fd();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(fd, &mut byte) {
+            Ok(0) => {
+                return (!line.is_empty()).then(|| String::from_utf8_lossy(&line).into_owned());
+            }
+            Ok(_) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into_owned()),
+            Ok(_) => line.push(byte[0]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Lines typed on stdin, read by a thread that stops when this is
 /// dropped, so it never steals input from the shell afterwards.
 pub struct StdinLines {
@@ -192,7 +216,11 @@ fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &AtomicBool) {
     let stdin = io::stdin();
     let fd = stdin.as_fd();
     let mut pending: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
+    // On a terminal a read returns at most the line typed; elsewhere read
+    // a byte at a time so nothing past the lines handed out is consumed
+    // (the shell reads on after `fg`).
+    let mut chunk = [0u8; 4096];
+    let take = if stdin.is_terminal() { chunk.len() } else { 1 };
     let tick = PollTimeout::from(POLL_TICK_MS);
     while !stop.load(Ordering::Relaxed) {
         let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
@@ -202,7 +230,7 @@ fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &AtomicBool) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return,
         }
-        let n = match nix::unistd::read(fd, &mut buf) {
+        let n = match nix::unistd::read(fd, &mut chunk[..take]) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => continue,
             Err(_) => 0,
@@ -213,7 +241,7 @@ fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &AtomicBool) {
             }
             return;
         }
-        pending.extend_from_slice(&buf[..n]);
+        pending.extend_from_slice(&chunk[..n]);
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();

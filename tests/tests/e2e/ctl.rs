@@ -460,6 +460,20 @@ fn ctl_group_commands_and_config_changes_match_the_reference() {
     compare(&["add", "newbie"]);
     compare(&["add", "newbie"]);
     compare(&["status"]);
+
+    // A config the daemon cannot read: reread and update report it as the
+    // reference does (one daemon, since the fault names its file).
+    let text = std::fs::read_to_string(theirs.conf()).expect("config readable");
+    std::fs::write(
+        theirs.conf(),
+        text + "\n[program:broken]\ncommand=sleep 1\nuser=no_such_user_x\n",
+    )
+    .expect("writable");
+    for args in [&["reread"][..], &["update"], &["avail"]] {
+        let a = theirs.ctl(Client::Ours, args);
+        let b = theirs.ctl(Client::Reference, args);
+        assert_same(args, &a, &b);
+    }
 }
 
 #[test]
@@ -696,6 +710,20 @@ fn ctl_fg_sends_input_and_shows_output() {
     assert_eq!(out.status.code(), Some(0));
     let log = std::fs::read_to_string(d.sandbox.path().join("catter.out")).expect("catter log");
     assert!(log.contains("hello from fg"), "{log}");
+    // In the shell on a pipe, fg gets the lines after it, and only those
+    // up to the end of input.
+    let mut cmd = Command::new(our_bin("supervisorctl"));
+    cmd.args(["-s", url.as_str()]);
+    let out = run_with_stdin(&mut cmd, "fg catter\nline via the shell\n");
+    assert!(
+        stdout_text(&out).ends_with("Exiting foreground\nsupervisor> \n"),
+        "{}",
+        stdout_text(&out)
+    );
+    wait_for("catter to echo the shell's line", DEADLINE, || {
+        let log = std::fs::read_to_string(d.sandbox.path().join("catter.out")).ok()?;
+        log.contains("line via the shell").then_some(())
+    });
     // Input to a process that died in between: "Process got killed".
     let mut cmd = Command::new(our_bin("supervisorctl"));
     cmd.args(["-s", url.as_str(), "fg", "catter"]);
@@ -1134,4 +1162,57 @@ fn ctl_shell_asks_for_credentials_when_the_server_wants_them() {
         "{text}"
     );
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// `status` start-up cost, ours against the reference client, on a daemon
+/// with 100 programs. A benchmark, not a check of behaviour: run it with
+/// `cargo test --release -p supervisor-tests --test e2e ctl_bench -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: run on purpose, on an idle machine"]
+fn ctl_bench_status_with_100_programs() {
+    let sandbox = Sandbox::new();
+    let mut conf = format!(
+        "[unix_http_server]\nfile={dir}/supervisor.sock\n[supervisord]\nlogfile={dir}/main.log\n\
+         pidfile={dir}/sd.pid\nchildlogdir={dir}\nnodaemon=true\n[rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+        dir = sandbox.path().display()
+    );
+    for n in 0..100 {
+        conf.push_str(&format!(
+            "[program:p{n:03}]\ncommand=sleep 1000\nstartsecs=0\n"
+        ));
+    }
+    let path = sandbox.write("supervisord.conf", &conf);
+    let _daemon = ChildGuard::spawn(
+        Command::new(reference_bin("supervisord"))
+            .arg("-c")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("unix://{}/supervisor.sock", sandbox.path().display());
+    wait_for("100 programs running", Duration::from_secs(60), || {
+        let out = stdout_text(&Client::Ours.run(&["-s", &url, "status"]));
+        (out.matches("RUNNING").count() == 100).then_some(())
+    });
+    let median = |client: Client, runs: usize| {
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                let out = client.run(&["-s", &url, "status"]);
+                let took = t.elapsed();
+                assert_eq!(out.status.code(), Some(0));
+                took
+            })
+            .collect();
+        times.sort();
+        times[runs / 2]
+    };
+    let ours = median(Client::Ours, 31);
+    let theirs = median(Client::Reference, 11);
+    println!("supervisorctl status, 100 programs: ours {ours:?}, reference {theirs:?} (medians)");
+    assert!(
+        ours < theirs,
+        "ours {ours:?} is not faster than the reference {theirs:?}"
+    );
 }
