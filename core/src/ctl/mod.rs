@@ -21,6 +21,7 @@ pub mod options;
 pub mod shell;
 pub mod stream;
 pub mod transport;
+pub mod xml;
 
 use std::ffi::OsString;
 use std::io::{self, Write};

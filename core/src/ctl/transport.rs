@@ -480,6 +480,13 @@ impl Session {
 fn parse_response(bytes: &[u8]) -> Result<Value, CallError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| CallError::Protocol(format!("response is not UTF-8: {e}")))?;
+    match super::xml::read_response(text) {
+        Some(super::xml::Response::Value(v)) => return Ok(v),
+        Some(super::xml::Response::Fault(code, string)) => {
+            return Err(CallError::Fault { code, string });
+        }
+        None => {}
+    }
     let text = strip_xml_declaration(text);
     if text.contains("<fault>") {
         let fault = FaultResponse::from_xml(text)
