@@ -8,10 +8,10 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use http_body_util::BodyExt;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
@@ -179,56 +179,85 @@ pub fn read_stdin_line() -> Option<String> {
     }
 }
 
-/// Lines typed on stdin, read by a thread that stops when this is
-/// dropped, so it never steals input from the shell afterwards.
+/// Lines typed on stdin during `fg`, read by a thread that is woken and
+/// joined when this is dropped, so it never reads a byte meant for the
+/// shell afterwards. While it runs stdin is non-blocking (nobody else
+/// reads it then), so the thread can never sit in a read that outlives
+/// `fg`; the flags are put back on drop.
 pub struct StdinLines {
     /// Each line typed, without its newline; closed at end of input.
     pub lines: mpsc::UnboundedReceiver<String>,
-    stop: Arc<AtomicBool>,
+    wake: Option<OwnedFd>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    saved_flags: Option<OFlag>,
 }
 
 impl StdinLines {
     /// Start reading. `None` arrives as a closed channel at end of input.
     pub fn start() -> StdinLines {
         let (tx, rx) = mpsc::unbounded_channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        std::thread::spawn(move || read_lines(&tx, &flag));
-        StdinLines { lines: rx, stop }
+        let stdin = io::stdin();
+        let saved_flags = fcntl(&stdin, FcntlArg::F_GETFL)
+            .ok()
+            .map(OFlag::from_bits_truncate);
+        if let Some(flags) = saved_flags {
+            let _ = fcntl(&stdin, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK));
+        }
+        let (wake, thread) = match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+            Ok((stop, wake)) => (
+                Some(wake),
+                Some(std::thread::spawn(move || read_lines(&tx, &stop))),
+            ),
+            // Without a wake-up pipe there is no safe reader: fg then sees
+            // end of input at once and detaches.
+            Err(_) => (None, None),
+        };
+        StdinLines {
+            lines: rx,
+            wake,
+            thread,
+            saved_flags,
+        }
     }
 }
 
 impl Drop for StdinLines {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        // Closing the write end wakes the reader's poll.
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some(flags) = self.saved_flags {
+            let _ = fcntl(io::stdin(), FcntlArg::F_SETFL(flags));
+        }
     }
 }
 
-/// How often the stdin reader looks at its stop flag.
-const POLL_TICK_MS: u16 = 100;
-
-/// Poll stdin with a short timeout so the stop flag is seen; read only
-/// what is there, so nothing beyond the lines handed out is consumed
-/// after stopping (a terminal hands out one line per read).
-fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &AtomicBool) {
+/// Wait for stdin or the stop pipe; hand out complete lines. On a
+/// terminal a read returns at most the line typed; elsewhere read a byte
+/// at a time so nothing past the lines handed out is consumed (the shell
+/// reads on after `fg`).
+fn read_lines(tx: &mpsc::UnboundedSender<String>, stop: &OwnedFd) {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::os::fd::AsFd;
     let stdin = io::stdin();
     let fd = stdin.as_fd();
     let mut pending: Vec<u8> = Vec::new();
-    // On a terminal a read returns at most the line typed; elsewhere read
-    // a byte at a time so nothing past the lines handed out is consumed
-    // (the shell reads on after `fg`).
     let mut chunk = [0u8; 4096];
     let take = if stdin.is_terminal() { chunk.len() } else { 1 };
-    let tick = PollTimeout::from(POLL_TICK_MS);
-    while !stop.load(Ordering::Relaxed) {
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        match poll(&mut fds, tick) {
-            Ok(0) => continue,
+    loop {
+        let mut fds = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return,
+        }
+        if fds[1].any().unwrap_or(true) {
+            return;
         }
         let n = match nix::unistd::read(fd, &mut chunk[..take]) {
             Ok(n) => n,
