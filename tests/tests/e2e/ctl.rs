@@ -41,7 +41,7 @@ impl Daemon {
             .replace("@PORT@", &port.to_string());
         let conf = sandbox.write("supervisord.conf", &text);
         let guard = ChildGuard::spawn(
-            Command::new(reference_bin("supervisord"))
+            Command::new(daemon_bin())
                 .arg("-c")
                 .arg(&conf)
                 .stdout(Stdio::null())
@@ -98,6 +98,16 @@ impl Daemon {
                 })
                 .then_some(())
         });
+    }
+}
+
+/// The daemon the clients talk to: the reference's, or ours with
+/// `CTL_E2E_DAEMON=ours` (the same tests then hold our daemon to the
+/// reference clients' expectations).
+fn daemon_bin() -> PathBuf {
+    match std::env::var("CTL_E2E_DAEMON").as_deref() {
+        Ok("ours") => our_bin("supervisord"),
+        _ => reference_bin("supervisord"),
     }
 }
 
