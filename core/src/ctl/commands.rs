@@ -152,9 +152,28 @@ impl Controller {
         let _ = self.out.flush();
     }
 
+    /// One RPC. In the shell a Ctrl-C during it ends the shell, as the
+    /// reference's does (its KeyboardInterrupt leaves the command loop);
+    /// one-shot, Ctrl-C keeps its default meaning.
     fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
-        let Controller { rt, session, .. } = self;
-        rt.block_on(session.call(method, params))
+        let Controller {
+            rt,
+            session,
+            interactive,
+            ..
+        } = self;
+        if !*interactive {
+            return rt.block_on(session.call(method, params));
+        }
+        rt.block_on(async {
+            match SigintWatch::install() {
+                Ok(watch) => tokio::select! {
+                    result = session.call(method, params) => result,
+                    () = watch.interrupted() => Err(CallError::Interrupted),
+                },
+                Err(_) => session.call(method, params).await,
+            }
+        })
     }
 
     fn s(text: &str) -> Value {
@@ -199,6 +218,10 @@ impl Controller {
                         }
                     }
                 }
+            }
+            Err(e) if matches!(e.error, CallError::Interrupted) => {
+                self.output("");
+                Flow::Quit
             }
             Err(e) => {
                 self.report(&e);

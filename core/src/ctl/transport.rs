@@ -123,6 +123,8 @@ pub enum CallError {
     Value(String),
     /// The body was not an XML-RPC response.
     Protocol(String),
+    /// Ctrl-C in the shell while the call was under way.
+    Interrupted,
 }
 
 impl CallError {
@@ -151,6 +153,7 @@ impl CallError {
             CallError::Http { .. } => "xmlrpc.client.ProtocolError",
             CallError::Value(_) => "ValueError",
             CallError::Protocol(_) => "xml.parsers.expat.ExpatError",
+            CallError::Interrupted => "KeyboardInterrupt",
             CallError::Io(e) => match e.raw_os_error() {
                 Some(libc::ECONNREFUSED) => "ConnectionRefusedError",
                 Some(libc::ECONNRESET) => "ConnectionResetError",
@@ -176,6 +179,7 @@ impl fmt::Display for CallError {
                 write!(f, "<ProtocolError for 127.0.0.1/RPC2: {status} {reason}>")
             }
             CallError::Value(m) | CallError::Protocol(m) => f.write_str(m),
+            CallError::Interrupted => f.write_str("interrupted"),
             CallError::Io(e) => match e.raw_os_error() {
                 Some(n) => write!(f, "[Errno {n}] {}", nix::errno::Errno::from_raw(n).desc()),
                 None => write!(f, "{e}"),

@@ -1226,3 +1226,21 @@ fn ctl_bench_status_with_100_programs() {
         "ours {ours:?} is not faster than the reference {theirs:?}"
     );
 }
+
+#[test]
+fn ctl_shell_ctrl_c_during_a_command_leaves_like_the_reference() {
+    let d = Daemon::start("slow.conf");
+    let url = d.unix_url();
+    for client in [Client::Ours, Client::Reference] {
+        let mut term = Terminal::spawn(&client.bin(), &["-s", url.as_str()]);
+        term.expect("supervisor> ");
+        // `start` waits for startsecs (30 s): Ctrl-C leaves the shell.
+        term.send("start slowstart\r");
+        d.wait_states(&[("slowstart", "STARTING")]);
+        term.send("\x03");
+        let status = term.guard.wait_timeout(DEADLINE);
+        assert_eq!(status.code(), Some(0), "{client:?}: {}", term.text());
+        d.ctl(Client::Ours, &["stop", "slowstart"]);
+        d.wait_states(&[("slowstart", "STOPPED")]);
+    }
+}
