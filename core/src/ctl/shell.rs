@@ -20,6 +20,7 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
+use super::api::ProcessInfo;
 use super::commands::{ACTIONS, Controller, Flow};
 use super::stream::read_stdin_line;
 
@@ -163,43 +164,51 @@ impl Completion {
         match words[0] {
             "help" => complete_actions(text),
             "add" | "remove" | "update" => {
-                let mut ctl = self.controller.borrow_mut();
-                let mut groups: Vec<&str> = Vec::new();
-                for info in ctl.completion_infos() {
-                    if !groups.contains(&info.group.as_str()) {
-                        groups.push(&info.group);
-                    }
-                }
-                groups
-                    .into_iter()
-                    .filter(|g| g.starts_with(text))
-                    .map(|g| format!("{g} "))
-                    .collect()
+                group_candidates(self.controller.borrow_mut().completion_infos(), text)
             }
             "clear" | "fg" | "pid" | "restart" | "signal" | "start" | "status" | "stop"
-            | "tail" => {
-                let mut ctl = self.controller.borrow_mut();
-                let mut names: Vec<String> = Vec::new();
-                for info in ctl.completion_infos() {
-                    if text.contains(':') || info.name != info.group {
-                        names.push(format!("{}:{}", info.group, info.name));
-                        let whole = format!("{}:*", info.group);
-                        if !names.contains(&whole) {
-                            names.push(whole);
-                        }
-                    } else {
-                        names.push(info.name.clone());
-                    }
-                }
-                names
-                    .into_iter()
-                    .filter(|n| n.starts_with(text))
-                    .map(|n| format!("{n} "))
-                    .collect()
-            }
+            | "tail" => process_candidates(self.controller.borrow_mut().completion_infos(), text),
             _ => Vec::new(),
         }
     }
+}
+
+/// Group names starting with `text`, each once, in the server's order.
+fn group_candidates(infos: &[ProcessInfo], text: &str) -> Vec<String> {
+    let mut groups: Vec<&str> = Vec::new();
+    for info in infos {
+        if !groups.contains(&info.group.as_str()) {
+            groups.push(&info.group);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|g| g.starts_with(text))
+        .map(|g| format!("{g} "))
+        .collect()
+}
+
+/// Process names starting with `text`: the bare name for a process alone
+/// in its own group (unless a `:` was typed), else `group:name`, plus
+/// `group:*` once per group.
+fn process_candidates(infos: &[ProcessInfo], text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for info in infos {
+        if text.contains(':') || info.name != info.group {
+            names.push(format!("{}:{}", info.group, info.name));
+            let whole = format!("{}:*", info.group);
+            if !names.contains(&whole) {
+                names.push(whole);
+            }
+        } else {
+            names.push(info.name.clone());
+        }
+    }
+    names
+        .into_iter()
+        .filter(|n| n.starts_with(text))
+        .map(|n| format!("{n} "))
+        .collect()
 }
 
 fn complete_actions(text: &str) -> Vec<String> {
@@ -219,3 +228,41 @@ impl Highlighter for Completion {}
 impl Validator for Completion {}
 
 impl Helper for Completion {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(group: &str, name: &str) -> ProcessInfo {
+        ProcessInfo::from_value(&dxr::Value::Struct(
+            [
+                ("group".to_string(), dxr::Value::String(group.into())),
+                ("name".to_string(), dxr::Value::String(name.into())),
+            ]
+            .into_iter()
+            .collect(),
+        ))
+    }
+
+    #[test]
+    fn completion_offers_what_the_reference_offers() {
+        let infos = [
+            info("grp", "ga"),
+            info("grp", "gb"),
+            info("sleeper", "sleeper"),
+        ];
+        assert_eq!(complete_actions("st"), ["start ", "status ", "stop "]);
+        assert_eq!(complete_actions("he"), ["help "]);
+        assert_eq!(
+            process_candidates(&infos, ""),
+            ["grp:ga ", "grp:* ", "grp:gb ", "sleeper "]
+        );
+        assert_eq!(process_candidates(&infos, "sl"), ["sleeper "]);
+        assert_eq!(
+            process_candidates(&infos, "sleeper:"),
+            ["sleeper:sleeper ", "sleeper:* "]
+        );
+        assert_eq!(process_candidates(&infos, "grp:g"), ["grp:ga ", "grp:gb "]);
+        assert_eq!(group_candidates(&infos, ""), ["grp ", "sleeper "]);
+    }
+}
