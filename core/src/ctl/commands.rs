@@ -462,7 +462,9 @@ impl Controller {
             CallError::Fault { code, string } => {
                 let Namespec { group, process } = split_namespec(name);
                 Ok(CallResult {
-                    name: process.unwrap_or("").to_string(),
+                    // The reference prints `group:None` here; the spec as typed is
+                    // what a user can act on.
+                    name: process.unwrap_or("*").to_string(),
                     group: group.to_string(),
                     status: code,
                     description: string,
@@ -699,7 +701,7 @@ impl Controller {
             match self.call("supervisor.clearProcessLogs", vec![Self::s(name)]) {
                 Ok(_) => {
                     let Namespec { group, process } = split_namespec(name);
-                    let ns = make_namespec(group, process.unwrap_or(""));
+                    let ns = make_namespec(group, process.unwrap_or("*"));
                     self.output(&format!("{ns}: cleared"));
                 }
                 Err(e) => {
