@@ -619,6 +619,24 @@ fn ctl_command_line_options_match_the_reference() {
 fn ctl_shutdown_and_reload_match_the_reference() {
     let d = Daemon::start("basic.conf");
     d.wait_states(SETTLED);
+    // With -i even a one-shot command asks first (the reference's
+    // options.interactive); answering no changes nothing.
+    let url = d.unix_url();
+    for args in [["-i", "shutdown"], ["-i", "reload"]] {
+        let mut outs = Vec::new();
+        for client in [Client::Ours, Client::Reference] {
+            let mut cmd = Command::new(client.bin());
+            cmd.args(["-s", url.as_str()]).args(args);
+            outs.push(run_with_stdin(&mut cmd, "n\n"));
+        }
+        assert_same(&args, &outs[0], &outs[1]);
+        assert!(
+            stdout_text(&outs[0]).starts_with("Really "),
+            "{}",
+            stdout_text(&outs[0])
+        );
+    }
+    d.wait_states(SETTLED);
     let out = d.ctl(Client::Ours, &["reload"]);
     assert_eq!(stdout_text(&out), "Restarted supervisord\n");
     assert_eq!(out.status.code(), Some(0));
