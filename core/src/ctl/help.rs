@@ -101,7 +101,8 @@ pub fn usage(action: &str) -> Option<&'static str> {
              what changed\n\
              update all\t\tThe same as update\n\
              update <gname> [...]\tApply the changes to the named groups only\n\
-             update --dry-run [...]\tShow per process what update would do, change nothing"
+             update --dry-run [...]\tRead the config as reread does and show per process\n\
+             \t\t\twhat update would do, without doing it"
         }
         "version" => "version\t\t\tShow the version of the supervisord we talk to",
         _ => return None,
