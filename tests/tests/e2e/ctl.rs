@@ -320,6 +320,8 @@ fn ctl_read_only_commands_match_the_reference() {
         &["tail", "talker", "bogus"],
         &["tail", "-x", "talker"],
         &["tail", "talker", "stdout", "x"],
+        &["maintail"],
+        &["maintail", "-300"],
         &["maintail", "x"],
         &["maintail", "-x"],
         &["reread"],
