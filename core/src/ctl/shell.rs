@@ -81,7 +81,7 @@ fn edit_loop(
                     // Saved after every command: a command that ends the
                     // process (an unhandled Ctrl-C) loses nothing.
                     if let Some(path) = history_file {
-                        let _ = editor.save_history(path);
+                        save_history(&editor, path);
                     }
                 }
                 if controller.borrow_mut().onecmd(&line) == Flow::Quit {
@@ -99,6 +99,21 @@ fn edit_loop(
         }
     }
     0
+}
+
+/// Write the history as GNU readline does, one entry per line, so the
+/// reference supervisorctl can share the file (rustyline's own format
+/// adds a `#V2` header line that readline would show as a command).
+/// Entries holding a newline cannot be written that way and are left out.
+fn save_history(editor: &LineEditor, path: &PathBuf) {
+    let mut text = String::new();
+    for entry in editor.history().iter().filter(|e| !e.contains('\n')) {
+        text.push_str(entry);
+        text.push('\n');
+    }
+    // Like the reference, a history that cannot be written is not an
+    // error worth interrupting the user for.
+    let _ = std::fs::write(path, text);
 }
 
 fn plain_loop(controller: &Rc<RefCell<Controller>>, prompt: &str) {

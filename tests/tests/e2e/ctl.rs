@@ -866,6 +866,20 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
         saved.contains("pid sleeper") && saved.contains("tail -f talker"),
         "{saved}"
     );
+    // Plain lines, as GNU readline keeps them, so the reference can share
+    // the file; what fg read is not a command and is not kept.
+    assert!(saved.starts_with("version"), "{saved}");
+    assert!(!saved.contains("typed into catter"), "{saved}");
+    // A new session starts with that history: up-arrow brings it back.
+    let mut term = Terminal::spawn(
+        &our_bin("supervisorctl"),
+        &["-s", url.as_str(), "-r", &history.display().to_string()],
+    );
+    term.expect("supervisor> ");
+    term.send("\x1b[A\r");
+    term.expect("4.3.0");
+    term.send("\x04");
+    assert_eq!(term.guard.wait_timeout(DEADLINE).code(), Some(0));
 }
 
 #[test]
