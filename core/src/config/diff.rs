@@ -82,7 +82,8 @@ mod tests {
     #[test]
     fn added_changed_removed() {
         let old = load(BASE);
-        let new = load("[supervisord]\n[program:a]\ncommand=/bin/a2\n[program:c]\ncommand=/bin/c\n");
+        let new =
+            load("[supervisord]\n[program:a]\ncommand=/bin/a2\n[program:c]\ncommand=/bin/c\n");
         let d = diff(&old.groups, &new.groups);
         assert_eq!(names(&d.added), vec!["c"]);
         assert_eq!(names(&d.changed), vec!["a"]);
@@ -105,7 +106,10 @@ mod tests {
             "[supervisord]\n[program:a]\ncommand=/bin/a\nstdout_logfile=/tmp/a.log\n\
              [program:b]\ncommand=/bin/b\n",
         );
-        assert_eq!(names(&diff(&none.groups, &with_path.groups).changed), vec!["a"]);
+        assert_eq!(
+            names(&diff(&none.groups, &with_path.groups).changed),
+            vec!["a"]
+        );
     }
 
     #[test]
@@ -126,22 +130,33 @@ mod tests {
     #[test]
     fn kinds_compare_as_the_reference_does() {
         let program = load("[supervisord]\n[program:a]\ncommand=/bin/a\n");
-        let listener = load("[supervisord]\n[eventlistener:a]\ncommand=/bin/a\nevents=TICK_5\npriority=999\n");
-        assert_eq!(names(&diff(&program.groups, &listener.groups).changed), vec!["a"]);
-        assert_eq!(names(&diff(&listener.groups, &program.groups).changed), vec!["a"]);
-        let fcgi = load(
-            "[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9000\n",
+        let listener =
+            load("[supervisord]\n[eventlistener:a]\ncommand=/bin/a\nevents=TICK_5\npriority=999\n");
+        assert_eq!(
+            names(&diff(&program.groups, &listener.groups).changed),
+            vec!["a"]
         );
+        assert_eq!(
+            names(&diff(&listener.groups, &program.groups).changed),
+            vec!["a"]
+        );
+        let fcgi =
+            load("[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9000\n");
         // A program group compares as the fcgi group's base class: equal.
         assert!(diff(&fcgi.groups, &program.groups).changed.is_empty());
-        assert_eq!(names(&diff(&program.groups, &fcgi.groups).changed), vec!["a"]);
-        let moved = load(
-            "[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9001\n",
+        assert_eq!(
+            names(&diff(&program.groups, &fcgi.groups).changed),
+            vec!["a"]
         );
+        let moved =
+            load("[supervisord]\n[fcgi-program:a]\ncommand=/bin/a\nsocket=tcp://localhost:9001\n");
         assert_eq!(names(&diff(&fcgi.groups, &moved.groups).changed), vec!["a"]);
         let more_events = load(
             "[supervisord]\n[eventlistener:a]\ncommand=/bin/a\nevents=TICK_5,TICK_60\npriority=999\n",
         );
-        assert_eq!(names(&diff(&listener.groups, &more_events.groups).changed), vec!["a"]);
+        assert_eq!(
+            names(&diff(&listener.groups, &more_events.groups).changed),
+            vec!["a"]
+        );
     }
 }

@@ -218,7 +218,11 @@ fn format_one(
                 (Arg::Value(ExpValue::Str(s)), 's') => s.clone(),
                 (Arg::Value(ExpValue::Str(s)), _) => {
                     let r = py_repr(s);
-                    if conversion == 'a' { ascii_escape(&r) } else { r }
+                    if conversion == 'a' {
+                        ascii_escape(&r)
+                    } else {
+                        r
+                    }
                 }
                 (Arg::Value(ExpValue::Int(i)), _) => i.to_string(),
                 (Arg::Dict, _) => dict_repr(names),
@@ -273,11 +277,12 @@ fn format_one(
         }
         'c' => {
             let text = match arg {
-                Arg::Value(ExpValue::Int(n)) => match u32::try_from(*n).ok().and_then(char::from_u32)
-                {
-                    Some(c) => c.to_string(),
-                    None => return bad("%c arg not in range(0x110000)".to_string()),
-                },
+                Arg::Value(ExpValue::Int(n)) => {
+                    match u32::try_from(*n).ok().and_then(char::from_u32) {
+                        Some(c) => c.to_string(),
+                        None => return bad("%c arg not in range(0x110000)".to_string()),
+                    }
+                }
                 Arg::Value(ExpValue::Str(s)) if s.chars().count() == 1 => s.clone(),
                 _ => return bad("%c requires int or char".to_string()),
             };
@@ -328,7 +333,11 @@ fn float_body(value: f64, conversion: char, precision: usize, alt: bool) -> Stri
         'f' | 'F' => format!("{value:.precision$}"),
         'e' | 'E' => {
             let s = python_exp(value, precision);
-            if conversion == 'E' { s.to_uppercase() } else { s }
+            if conversion == 'E' {
+                s.to_uppercase()
+            } else {
+                s
+            }
         }
         _ => {
             // %g: exponent form when the exponent is < -4 or >= precision.
@@ -347,7 +356,11 @@ fn float_body(value: f64, conversion: char, precision: usize, alt: bool) -> Stri
             if !alt {
                 s = strip_g_zeros(&s);
             }
-            if conversion == 'G' { s.to_uppercase() } else { s }
+            if conversion == 'G' {
+                s.to_uppercase()
+            } else {
+                s
+            }
         }
     }
 }
@@ -469,10 +482,22 @@ mod tests {
     fn errors_use_pythons_text() {
         assert_eq!(err("%(a)s%"), "incomplete format");
         assert_eq!(err("%(a"), "incomplete format key");
-        assert_eq!(err("%(a)z"), "unsupported format character 'z' (0x7a) at index 4");
-        assert_eq!(err("%5%"), "unsupported format character '%' (0x25) at index 2");
-        assert_eq!(err("%(a)d"), "%d format: a real number is required, not str");
-        assert_eq!(err("%(a)i"), "%i format: a real number is required, not str");
+        assert_eq!(
+            err("%(a)z"),
+            "unsupported format character 'z' (0x7a) at index 4"
+        );
+        assert_eq!(
+            err("%5%"),
+            "unsupported format character '%' (0x25) at index 2"
+        );
+        assert_eq!(
+            err("%(a)d"),
+            "%d format: a real number is required, not str"
+        );
+        assert_eq!(
+            err("%(a)i"),
+            "%i format: a real number is required, not str"
+        );
         assert_eq!(err("%(a)x"), "%x format: an integer is required, not str");
         assert_eq!(err("%(a)s %s"), "not enough arguments for format string");
         assert_eq!(err("%(n)*d"), "not enough arguments for format string");

@@ -159,10 +159,8 @@ impl Ini {
             if value.is_empty() {
                 // A blank line belongs to the value being read, but a
                 // comment-only line does not.
-                if comment_start.is_none() {
-                    if let Some(target) = &current {
-                        self.append(target, "");
-                    }
+                if let (None, Some(target)) = (comment_start, &current) {
+                    self.append(target, "");
                 }
                 continue;
             }
@@ -257,12 +255,10 @@ impl Ini {
 
     fn set(&mut self, section: &SectionRef, entry: Entry) {
         match section {
-            SectionRef::Defaults => {
-                match self.defaults.iter_mut().find(|e| e.key == entry.key) {
-                    Some(slot) => *slot = entry,
-                    None => self.defaults.push(entry),
-                }
-            }
+            SectionRef::Defaults => match self.defaults.iter_mut().find(|e| e.key == entry.key) {
+                Some(slot) => *slot = entry,
+                None => self.defaults.push(entry),
+            },
             SectionRef::Index(i) => self.sections[*i].set(entry),
         }
     }

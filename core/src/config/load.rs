@@ -192,8 +192,11 @@ fn dedup(errors: Vec<ConfigError>) -> ConfigErrors {
     // In file order, so the list reads top to bottom like the file; the
     // sort is stable, so errors of one line keep the order found.
     unique.sort_by(|a, b| {
-        (a.file.is_some(), &a.file, a.line.unwrap_or(usize::MAX))
-            .cmp(&(b.file.is_some(), &b.file, b.line.unwrap_or(usize::MAX)))
+        (a.file.is_some(), &a.file, a.line.unwrap_or(usize::MAX)).cmp(&(
+            b.file.is_some(),
+            &b.file,
+            b.line.unwrap_or(usize::MAX),
+        ))
     });
     ConfigErrors(unique)
 }
@@ -411,13 +414,14 @@ impl Loader {
         here.insert("here".into(), s(self.here_str()));
         let minfds = self.typed(S, "minfds", &here, 1024, types::integer);
         let minprocs = self.typed(S, "minprocs", &here, 200, types::integer);
-        let directory = self
-            .get(S, "directory", &here)
-            .and_then(|v| match types::existing_directory(&v.text) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    self.error_at(S, "directory", Some(&v), e.ours);
-                    None
+        let directory =
+            self.get(S, "directory", &here).and_then(|v| {
+                match types::existing_directory(&v.text) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        self.error_at(S, "directory", Some(&v), e.ours);
+                        None
+                    }
                 }
             });
         let user_value = self.get(S, "user", &here);
@@ -439,7 +443,13 @@ impl Loader {
         };
         let logfile_maxbytes = self.typed(S, "logfile_maxbytes", &here, 50 << 20, types::byte_size);
         let logfile_backups = self.typed(S, "logfile_backups", &here, 10, types::integer);
-        let loglevel = self.typed(S, "loglevel", &here, types::LogLevel::Info, types::log_level);
+        let loglevel = self.typed(
+            S,
+            "loglevel",
+            &here,
+            types::LogLevel::Info,
+            types::log_level,
+        );
         let pidfile_value = self.get(S, "pidfile", &here);
         let pidfile_text = pidfile_value
             .as_ref()
@@ -553,12 +563,10 @@ impl Loader {
             Some((library, factory)) if library.is_empty() || factory.is_empty() => {
                 Some("expected LIBRARY:FACTORY".to_string())
             }
-            Some((library, _)) if !library.contains('/') && library.contains('.') => Some(
-                format!(
-                    "{spec} cannot be resolved: {library} is a Python module path, and only \
+            Some((library, _)) if !library.contains('/') && library.contains('.') => Some(format!(
+                "{spec} cannot be resolved: {library} is a Python module path, and only \
                      native plugins (a library path or name) load into this daemon"
-                ),
-            ),
+            )),
             Some(_) => None,
         };
         if let Some(problem) = problem {
@@ -613,7 +621,10 @@ impl Loader {
         match types::process_name(raw_name) {
             Ok(n) => n,
             Err(e) => {
-                self.section_error(section, format!("bad name {}: {}", super::error::py_repr(raw_name), e.ours));
+                self.section_error(
+                    section,
+                    format!("bad name {}: {}", super::error::py_repr(raw_name), e.ours),
+                );
                 raw_name.trim().to_string()
             }
         }
@@ -647,7 +658,9 @@ impl Loader {
                             section,
                             "programs",
                             value.as_ref(),
-                            format!("no [program:{program}] or [fcgi-program:{program}] section exists"),
+                            format!(
+                                "no [program:{program}] or [fcgi-program:{program}] section exists"
+                            ),
                         );
                         continue;
                     }
@@ -776,15 +789,15 @@ impl Loader {
             let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
-            let proc_user = self.get(section, "user", &here).and_then(|v| {
-                match types::user(&v.text) {
-                    Ok(u) => Some(u),
-                    Err(e) => {
-                        self.error_at(section, "user", Some(&v), e.ours);
-                        None
-                    }
-                }
-            });
+            let proc_user =
+                self.get(section, "user", &here)
+                    .and_then(|v| match types::user(&v.text) {
+                        Ok(u) => Some(u),
+                        Err(e) => {
+                            self.error_at(section, "user", Some(&v), e.ours);
+                            None
+                        }
+                    });
             let backlog = self.get(section, "socket_backlog", &here).and_then(|v| {
                 match types::integer(&v.text) {
                     Ok(n) if (1..=65535).contains(&n) => Some(n as u32),
@@ -804,21 +817,25 @@ impl Loader {
                 }
             });
             let owner_value = self.get(section, "socket_owner", &here);
-            let owner = owner_value.as_ref().and_then(|v| match types::owner(&v.text) {
-                Ok(o) => Some(o),
-                Err(e) => {
-                    self.error_at(section, "socket_owner", Some(v), e.ours);
-                    None
-                }
-            });
+            let owner = owner_value
+                .as_ref()
+                .and_then(|v| match types::owner(&v.text) {
+                    Ok(o) => Some(o),
+                    Err(e) => {
+                        self.error_at(section, "socket_owner", Some(v), e.ours);
+                        None
+                    }
+                });
             let mode_value = self.get(section, "socket_mode", &here);
-            let mode = mode_value.as_ref().and_then(|v| match types::octal(&v.text) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.error_at(section, "socket_mode", Some(v), e.ours);
-                    None
-                }
-            });
+            let mode = mode_value
+                .as_ref()
+                .and_then(|v| match types::octal(&v.text) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        self.error_at(section, "socket_mode", Some(v), e.ours);
+                        None
+                    }
+                });
             let mut socket_names = here.clone();
             socket_names.insert("program_name".into(), s(name.clone()));
             let socket_value = self
@@ -826,7 +843,10 @@ impl Loader {
                 .filter(|v| !v.text.is_empty());
             let socket = match &socket_value {
                 None => {
-                    if self.raw(section, "socket").is_none_or(|v| v.text.is_empty()) {
+                    if self
+                        .raw(section, "socket")
+                        .is_none_or(|v| v.text.is_empty())
+                    {
                         self.section_error(
                             section,
                             "an fcgi-program needs a socket option (unix:///path or \
@@ -866,7 +886,11 @@ impl Loader {
         }
 
         // Python's stable sort by (priority, name).
-        groups.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
+        groups.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         groups
     }
 
@@ -902,27 +926,47 @@ impl Loader {
         let numprocs = self.typed(section, "numprocs", &common, 1, types::integer);
         let numprocs_start = self.typed(section, "numprocs_start", &common, 0, types::integer);
         let environment_raw = self.raw(section, "environment");
-        let stdout_capture =
-            self.typed(section, "stdout_capture_maxbytes", &common, 0, types::byte_size);
-        let stdout_events =
-            self.typed(section, "stdout_events_enabled", &common, false, types::boolean);
-        let stderr_capture =
-            self.typed(section, "stderr_capture_maxbytes", &common, 0, types::byte_size);
-        let stderr_events =
-            self.typed(section, "stderr_events_enabled", &common, false, types::boolean);
+        let stdout_capture = self.typed(
+            section,
+            "stdout_capture_maxbytes",
+            &common,
+            0,
+            types::byte_size,
+        );
+        let stdout_events = self.typed(
+            section,
+            "stdout_events_enabled",
+            &common,
+            false,
+            types::boolean,
+        );
+        let stderr_capture = self.typed(
+            section,
+            "stderr_capture_maxbytes",
+            &common,
+            0,
+            types::byte_size,
+        );
+        let stderr_events = self.typed(
+            section,
+            "stderr_events_enabled",
+            &common,
+            false,
+            types::boolean,
+        );
         let serverurl = self
             .get(section, "serverurl", &common)
             .map(|v| v.text)
             .filter(|u| !u.trim().eq_ignore_ascii_case("auto"));
-        let user = self.get(section, "user", &common).and_then(|v| {
-            match types::user(&v.text) {
+        let user = self
+            .get(section, "user", &common)
+            .and_then(|v| match types::user(&v.text) {
                 Ok(u) => Some(u),
                 Err(e) => {
                     self.error_at(section, "user", Some(&v), e.ours);
                     None
                 }
-            }
-        });
+            });
         let umask = self
             .get(section, "umask", &common)
             .and_then(|v| match types::octal(&v.text) {
@@ -997,7 +1041,8 @@ impl Loader {
             }
             let directory = self.get(section, "directory", &common).map(|v| v.text);
             let stdout = self.channel(section, "stdout", &common, stdout_capture, stdout_events);
-            let mut stderr = self.channel(section, "stderr", &common, stderr_capture, stderr_events);
+            let mut stderr =
+                self.channel(section, "stderr", &common, stderr_capture, stderr_events);
             if redirect_stderr {
                 if matches!(stderr.logfile, LogFile::Path(_)) {
                     self.messages.push(ParseMessage {
@@ -1050,7 +1095,11 @@ impl Loader {
                 serverurl: serverurl.clone(),
             });
         }
-        processes.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
+        processes.sort_by(|a, b| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         processes
     }
 
@@ -1070,7 +1119,13 @@ impl Loader {
             let text = self.expand_value(section, &lf_key, &v, &names)?;
             Some(Value { text, ..v })
         });
-        let backups = self.typed(section, &format!("{channel}_logfile_backups"), names, 10, types::integer);
+        let backups = self.typed(
+            section,
+            &format!("{channel}_logfile_backups"),
+            names,
+            10,
+            types::integer,
+        );
         let maxbytes = self.typed(
             section,
             &format!("{channel}_logfile_maxbytes"),
@@ -1078,7 +1133,13 @@ impl Loader {
             50 << 20,
             types::byte_size,
         );
-        let mut syslog = self.typed(section, &format!("{channel}_syslog"), names, false, types::boolean);
+        let mut syslog = self.typed(
+            section,
+            &format!("{channel}_syslog"),
+            names,
+            false,
+            types::boolean,
+        );
         let logfile = match &file_value {
             None => LogFile::Auto,
             Some(v) => match types::logfile(&v.text) {
@@ -1187,15 +1248,15 @@ impl Loader {
                 file.text.trim_matches(char::is_whitespace),
             ));
             let credentials = self.credentials(&section);
-            let chown = self.get(&section, "chown", &none).and_then(|v| {
-                match types::owner(&v.text) {
-                    Ok(o) => Some(o),
-                    Err(e) => {
-                        self.error_at(&section, "chown", Some(&v), e.ours);
-                        None
-                    }
-                }
-            });
+            let chown =
+                self.get(&section, "chown", &none)
+                    .and_then(|v| match types::owner(&v.text) {
+                        Ok(o) => Some(o),
+                        Err(e) => {
+                            self.error_at(&section, "chown", Some(&v), e.ours);
+                            None
+                        }
+                    });
             let chmod = self.typed(&section, "chmod", &none, 0o700, types::octal);
             unix.push(UnixHttpServerConfig {
                 section: section.clone(),
@@ -1240,20 +1301,23 @@ fn parse_fcgi_socket(
             "socket_owner and socket_mode apply only to unix sockets (unix:///path)".to_string(),
         );
     }
-    if let Some(rest) = value.strip_prefix("tcp://") {
-        if let Some((host, port)) = rest.rsplit_once(':') {
-            let host_ok = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c == ':');
-            let port_ok = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
-            if host_ok && port_ok {
-                let number: i64 = port.parse().unwrap_or(0);
-                if !(1..=65535).contains(&number) {
-                    return Err(format!("port {number} is not from 1 to 65535"));
-                }
-                return Ok(FcgiSocket::Tcp {
-                    host: host.to_lowercase(),
-                    port: number as u16,
-                });
+    // The reference's pattern: tcp://([^\s:]+):(\d+)$
+    if let Some((host, port)) = value
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+    {
+        let host_ok = !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c == ':');
+        let port_ok = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
+        if host_ok && port_ok {
+            // Too many digits for an i64 is out of range too.
+            let number: i64 = port.parse().unwrap_or(0);
+            if !(1..=65535).contains(&number) {
+                return Err(format!("port {port} is not from 1 to 65535"));
             }
+            return Ok(FcgiSocket::Tcp {
+                host: host.to_lowercase(),
+                port: number as u16,
+            });
         }
     }
     Err("bad socket format: expected unix:///absolute/path or tcp://host:port".to_string())
@@ -1274,7 +1338,10 @@ mod tests {
         let path = dir.path().join("s.conf");
         std::fs::write(&path, text).unwrap();
         let options = LoadOptions {
-            environ: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            environ: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             host_node_name: "node1".into(),
             cli_user: None,
         };
@@ -1321,9 +1388,11 @@ mod tests {
 
     #[test]
     fn numprocs_expand_per_process_and_sort() {
-        let c = ok("[supervisord]\n[program:w]\ncommand=/bin/w %(process_num)d\n\
+        let c = ok(
+            "[supervisord]\n[program:w]\ncommand=/bin/w %(process_num)d\n\
                     process_name=%(program_name)s_%(process_num)02d\nnumprocs=3\nnumprocs_start=9\n\
-                    environment=N=%(process_num)d\n");
+                    environment=N=%(process_num)d\n",
+        );
         let g = &c.groups[0];
         let names: Vec<_> = g.processes.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, vec!["w_09", "w_10", "w_11"]);
@@ -1359,7 +1428,10 @@ mod tests {
         assert!(text[1].contains("[program:a] startsecs = 'y'"), "{text:#?}");
         assert!(text[2].contains("autostart = 'maybe'"), "{text:#?}");
         assert!(text.iter().any(|t| t.contains("stopsignal = 'NOPE'")));
-        assert!(text.iter().any(|t| t.contains("[program:b]") && t.contains("command")));
+        assert!(
+            text.iter()
+                .any(|t| t.contains("[program:b]") && t.contains("command"))
+        );
     }
 
     #[test]
@@ -1404,7 +1476,11 @@ mod tests {
                     [program:solo]\ncommand=/s\n");
         assert_eq!(c.groups.len(), 2);
         assert_eq!(c.groups[0].name, "g");
-        let names: Vec<_> = c.groups[0].processes.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<_> = c.groups[0]
+            .processes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(names, vec!["z", "a"]);
         assert_eq!(c.groups[1].name, "solo");
     }

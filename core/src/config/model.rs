@@ -228,9 +228,8 @@ impl ProcessConfig {
     /// that is AUTO on either side compares equal to anything.
     pub fn same_as(&self, other: &ProcessConfig) -> bool {
         fn logs_equal(a: &ChannelLog, b: &ChannelLog) -> bool {
-            let files = a.logfile == LogFile::Auto
-                || b.logfile == LogFile::Auto
-                || a.logfile == b.logfile;
+            let files =
+                a.logfile == LogFile::Auto || b.logfile == LogFile::Auto || a.logfile == b.logfile;
             files
                 && a.maxbytes == b.maxbytes
                 && a.backups == b.backups

@@ -76,7 +76,11 @@ pub fn summary(config: &Config) -> String {
             u.section,
             u.file.display(),
             u.chmod,
-            if u.credentials.is_some() { " with authentication" } else { "" }
+            if u.credentials.is_some() {
+                " with authentication"
+            } else {
+                ""
+            }
         );
     }
     for i in &config.inet_http_servers {
@@ -86,7 +90,11 @@ pub fn summary(config: &Config) -> String {
             "[{}]: http on {host}:{}{}",
             i.section,
             i.port,
-            if i.credentials.is_some() { " with authentication" } else { "" }
+            if i.credentials.is_some() {
+                " with authentication"
+            } else {
+                ""
+            }
         );
     }
     for r in &config.rpcinterfaces {

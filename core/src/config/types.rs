@@ -60,7 +60,10 @@ fn py_int(value: &str, base: u32) -> Option<i64> {
     } else {
         digits
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__")
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
     {
         return None;
     }
@@ -299,10 +302,7 @@ pub fn user(value: &str) -> Parsed<UserSpec> {
             .and_then(|uid| nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok())
             .flatten();
         return found.map(user_record).ok_or_else(|| {
-            BadValue::new(
-                "no user has this id",
-                format!("Invalid user id {value}"),
-            )
+            BadValue::new("no user has this id", format!("Invalid user id {value}"))
         });
     }
     nix::unistd::User::from_name(value)
@@ -390,12 +390,19 @@ pub fn expand_user(value: &str) -> PathBuf {
                 .map(|u| u.dir)
         })
     } else {
-        nix::unistd::User::from_name(name).ok().flatten().map(|u| u.dir)
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
     };
     match home {
         Some(home) => {
             let home = home.to_string_lossy();
-            let home = if home.len() > 1 { home.trim_end_matches('/') } else { &home };
+            let home = if home.len() > 1 {
+                home.trim_end_matches('/')
+            } else {
+                &home
+            };
             PathBuf::from(format!("{home}{tail}"))
         }
         None => PathBuf::from(value),
@@ -438,7 +445,11 @@ fn python_dirname(path: &str) -> String {
         Some(at) => {
             let head = &path[..=at];
             let trimmed = head.trim_end_matches('/');
-            if trimmed.is_empty() { head.to_string() } else { trimmed.to_string() }
+            if trimmed.is_empty() {
+                head.to_string()
+            } else {
+                trimmed.to_string()
+            }
         }
     }
 }
@@ -655,14 +666,12 @@ pub fn inet_address(value: &str) -> Parsed<(String, u16)> {
             let host = if host == "*" { String::new() } else { host };
             Ok((host, port))
         }
-        None => port(value)
-            .map(|p| (String::new(), p))
-            .map_err(|_| {
-                BadValue::new(
-                    "not a port number",
-                    format!("not a valid port number: {} ", py_repr(value)),
-                )
-            }),
+        None => port(value).map(|p| (String::new(), p)).map_err(|_| {
+            BadValue::new(
+                "not a port number",
+                format!("not a valid port number: {} ", py_repr(value)),
+            )
+        }),
     }
 }
 
@@ -786,7 +795,13 @@ mod tests {
             "Invalid user name nosuchuser_xyz"
         );
         assert_eq!(user("99999").unwrap_err().python, "Invalid user id 99999");
-        assert_eq!(owner("root:root"), Ok(Owner { uid: 0, gid: Some(0) }));
+        assert_eq!(
+            owner("root:root"),
+            Ok(Owner {
+                uid: 0,
+                gid: Some(0)
+            })
+        );
         assert_eq!(owner("0"), Ok(Owner { uid: 0, gid: None }));
         assert!(owner("root:nosuchgroup_xyz").is_err());
     }

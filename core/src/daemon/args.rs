@@ -178,7 +178,12 @@ pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
                 e.python
             ))
         };
-        let conflict = || UsageError(format!("conflicting command line option {}", py_repr(&opt.spelled)));
+        let conflict = || {
+            UsageError(format!(
+                "conflicting command line option {}",
+                py_repr(&opt.spelled)
+            ))
+        };
         macro_rules! once {
             ($field:expr, $val:expr) => {{
                 if $field.is_some() {
@@ -219,10 +224,7 @@ pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
             ),
             (Some('z'), _) => once!(a.logfile_backups, types::integer(&value).map_err(invalid)?),
             (Some('e'), _) => once!(a.loglevel, types::log_level(&value).map_err(invalid)?),
-            (Some('j'), _) => once!(
-                a.pidfile,
-                types::existing_dirpath(&value).map_err(invalid)?
-            ),
+            (Some('j'), _) => once!(a.pidfile, types::existing_dirpath(&value).map_err(invalid)?),
             (Some('i'), _) => once!(a.identifier, value.clone()),
             (Some('q'), _) => once!(
                 a.childlogdir,
@@ -343,9 +345,38 @@ mod tests {
     #[test]
     fn every_option_parses() {
         let a = run_args(&[
-            "-c", "x.conf", "-n", "-s", "-u", "root", "-m", "027", "-d", "/tmp", "-l", "l.log",
-            "-y", "1MB", "-z", "3", "-e", "debug", "-j", "p.pid", "-i", "id", "-q", "/tmp", "-k",
-            "-a", "10", "--minprocs", "5", "-t", "--profile_options", "cumulative",
+            "-c",
+            "x.conf",
+            "-n",
+            "-s",
+            "-u",
+            "root",
+            "-m",
+            "027",
+            "-d",
+            "/tmp",
+            "-l",
+            "l.log",
+            "-y",
+            "1MB",
+            "-z",
+            "3",
+            "-e",
+            "debug",
+            "-j",
+            "p.pid",
+            "-i",
+            "id",
+            "-q",
+            "/tmp",
+            "-k",
+            "-a",
+            "10",
+            "--minprocs",
+            "5",
+            "-t",
+            "--profile_options",
+            "cumulative",
             "--test-config",
         ]);
         assert_eq!(a.configuration, Some(PathBuf::from("x.conf")));

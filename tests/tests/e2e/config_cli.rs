@@ -90,7 +90,10 @@ fn test_config_prints_the_summary_and_exits_zero() {
         assert!(text.contains("2 group(s), 3 process(es)"), "{text}");
         assert!(text.contains("web:web_0: "), "{text}");
         assert!(text.contains("web:web_1: "), "{text}");
-        assert!(text.contains("ev (eventlistener for TICK_5, priority -1)"), "{text}");
+        assert!(
+            text.contains("ev (eventlistener for TICK_5, priority -1)"),
+            "{text}"
+        );
         assert!(text.contains("The configuration is valid."));
     }
 }
@@ -112,10 +115,22 @@ fn test_config_lists_every_error_and_exits_two() {
     let err = stderr_text(&out);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 5, "{err}");
-    assert!(lines[0].starts_with("Error: ") && lines[0].contains(":2: [supervisord] loglevel = 'warning'"));
-    assert!(lines[1].contains(":5: [program:a] startsecs = 'soon'"), "{err}");
-    assert!(lines[2].contains(":8: [program:b] autorestart = 'sometimes'"), "{err}");
-    assert!(lines[3].contains(":9: [program:b] user = 'nosuchuser_xyz'"), "{err}");
+    assert!(
+        lines[0].starts_with("Error: ")
+            && lines[0].contains(":2: [supervisord] loglevel = 'warning'")
+    );
+    assert!(
+        lines[1].contains(":5: [program:a] startsecs = 'soon'"),
+        "{err}"
+    );
+    assert!(
+        lines[2].contains(":8: [program:b] autorestart = 'sometimes'"),
+        "{err}"
+    );
+    assert!(
+        lines[3].contains(":9: [program:b] user = 'nosuchuser_xyz'"),
+        "{err}"
+    );
     assert!(lines[4].starts_with("For help, use ") && lines[4].ends_with(" -h"));
     assert!(stdout_text(&out).is_empty());
     // The reference refuses the same file.
@@ -147,7 +162,15 @@ fn command_line_values_override_the_file() {
     let conf = sandbox.write("s.conf", "[supervisord]\nloglevel=info\nidentifier=file\n");
     let out = run_in(
         &our_bin("supervisord"),
-        &["-c", &conf.to_string_lossy(), "-e", "debug", "-i", "cli", "--test-config"],
+        &[
+            "-c",
+            &conf.to_string_lossy(),
+            "-e",
+            "debug",
+            "-i",
+            "cli",
+            "--test-config",
+        ],
         sandbox.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr_text(&out));
@@ -156,7 +179,13 @@ fn command_line_values_override_the_file() {
     assert!(text.contains("identifier=cli"), "{text}");
     let out = run_in(
         &our_bin("supervisord"),
-        &["-c", &conf.to_string_lossy(), "-u", "nosuchuser_xyz", "--test-config"],
+        &[
+            "-c",
+            &conf.to_string_lossy(),
+            "-u",
+            "nosuchuser_xyz",
+            "--test-config",
+        ],
         sandbox.path(),
     );
     assert_eq!(out.status.code(), Some(2));
@@ -207,7 +236,10 @@ fn no_config_found_names_every_path_searched() {
     let out = run_in(&our_bin("supervisord"), &[], sandbox.path());
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_text(&out);
-    assert!(err.contains("Error: No config file found at default paths ("), "{err}");
+    assert!(
+        err.contains("Error: No config file found at default paths ("),
+        "{err}"
+    );
     assert!(
         err.contains(
             "supervisord.conf, supervisord.conf, etc/supervisord.conf, /etc/supervisord.conf, \

@@ -47,10 +47,16 @@ fn dump_ours(c: &Config) -> String {
             MainLog::File(p) => esc(&p.display().to_string()),
         }
     ));
-    line(format!("supervisord.logfile_maxbytes={}", s.logfile_maxbytes));
+    line(format!(
+        "supervisord.logfile_maxbytes={}",
+        s.logfile_maxbytes
+    ));
     line(format!("supervisord.logfile_backups={}", s.logfile_backups));
     line(format!("supervisord.loglevel={}", s.loglevel.name()));
-    line(format!("supervisord.pidfile={}", esc(&s.pidfile.display().to_string())));
+    line(format!(
+        "supervisord.pidfile={}",
+        esc(&s.pidfile.display().to_string())
+    ));
     line(format!("supervisord.umask={:o}", s.umask));
     line(format!("supervisord.nodaemon={}", s.nodaemon));
     line(format!("supervisord.silent={}", s.silent));
@@ -61,7 +67,10 @@ fn dump_ours(c: &Config) -> String {
         "supervisord.childlogdir={}",
         esc(&s.childlogdir.display().to_string())
     ));
-    line(format!("supervisord.user={}", opt(s.user.as_ref().map(|u| u.uid))));
+    line(format!(
+        "supervisord.user={}",
+        opt(s.user.as_ref().map(|u| u.uid))
+    ));
     line(format!(
         "supervisord.directory={}",
         opt(s.directory.as_ref().map(|d| d.display().to_string()))
@@ -75,11 +84,23 @@ fn dump_ours(c: &Config) -> String {
         line(format!("server.{}.host={}", i.section, esc(&i.host)));
         line(format!("server.{}.port={}", i.section, i.port));
         let cred = i.credentials.as_ref();
-        line(format!("server.{}.username={}", i.section, opt(cred.map(|c| &c.username))));
-        line(format!("server.{}.password={}", i.section, opt(cred.map(|c| &c.password))));
+        line(format!(
+            "server.{}.username={}",
+            i.section,
+            opt(cred.map(|c| &c.username))
+        ));
+        line(format!(
+            "server.{}.password={}",
+            i.section,
+            opt(cred.map(|c| &c.password))
+        ));
     }
     for u in &c.unix_http_servers {
-        line(format!("server.{}.file={}", u.section, esc(&u.file.display().to_string())));
+        line(format!(
+            "server.{}.file={}",
+            u.section,
+            esc(&u.file.display().to_string())
+        ));
         line(format!("server.{}.chmod={:o}", u.section, u.chmod));
         line(format!(
             "server.{}.chown={}",
@@ -90,8 +111,16 @@ fn dump_ours(c: &Config) -> String {
             }
         ));
         let cred = u.credentials.as_ref();
-        line(format!("server.{}.username={}", u.section, opt(cred.map(|c| &c.username))));
-        line(format!("server.{}.password={}", u.section, opt(cred.map(|c| &c.password))));
+        line(format!(
+            "server.{}.username={}",
+            u.section,
+            opt(cred.map(|c| &c.username))
+        ));
+        line(format!(
+            "server.{}.password={}",
+            u.section,
+            opt(cred.map(|c| &c.password))
+        ));
     }
     for r in &c.rpcinterfaces {
         line(format!("rpcinterface.{}.factory={}", r.name, r.factory));
@@ -149,7 +178,8 @@ fn dump_ours(c: &Config) -> String {
             line(format!("{pp}.serverurl={}", opt(p.serverurl.as_ref())));
             line(format!(
                 "{pp}.umask={}",
-                p.umask.map_or_else(|| "-".to_string(), |m| format!("{m:o}"))
+                p.umask
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:o}"))
             ));
             let codes: Vec<String> = p.exitcodes.iter().map(ToString::to_string).collect();
             line(format!("{pp}.exitcodes={}", codes.join(",")));
@@ -157,7 +187,10 @@ fn dump_ours(c: &Config) -> String {
                 line(format!("{pp}.{ch}_logfile={}", logfile(&log.logfile)));
                 line(format!("{pp}.{ch}_logfile_maxbytes={}", log.maxbytes));
                 line(format!("{pp}.{ch}_logfile_backups={}", log.backups));
-                line(format!("{pp}.{ch}_capture_maxbytes={}", log.capture_maxbytes));
+                line(format!(
+                    "{pp}.{ch}_capture_maxbytes={}",
+                    log.capture_maxbytes
+                ));
                 line(format!("{pp}.{ch}_events_enabled={}", log.events_enabled));
                 line(format!("{pp}.{ch}_syslog={}", log.syslog));
             }
@@ -218,7 +251,10 @@ fn expectations(path: &Path) -> Vec<String> {
 fn compare(path: &Path) -> Option<String> {
     let theirs = reference_dump(path);
     let ours = config::load_config(path);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let meant_bad = name.starts_with("bad_");
     if theirs.starts_with("error=") != meant_bad {
         return Some(format!(
@@ -290,7 +326,10 @@ fn every_fixture_loads_like_the_reference() {
 fn fixture_corpus_has_both_accepted_and_refused_files() {
     let refused = fixtures()
         .iter()
-        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bad_")))
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("bad_"))
+        })
         .count();
     assert!(refused >= 10);
     assert!(fixtures().len() - refused >= 10);

@@ -2,6 +2,6 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
-mod reference;
-mod config_golden;
 mod config_cli;
+mod config_golden;
+mod reference;
