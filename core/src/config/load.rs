@@ -553,10 +553,15 @@ impl Loader {
     /// resolve it: the builtins, a path, or a library name. A dotted
     /// module path other than a builtin is a Python import, which cannot
     /// load here (and the reference refuses ones that do not exist).
-    fn check_factory(&mut self, section: &str, key: &str, value: &Value, builtin: &str) {
-        let spec = value.text.trim();
+    /// Returns the spec with the blanks around its colon removed (the
+    /// reference's entry-point syntax allows them).
+    fn check_factory(&mut self, section: &str, key: &str, value: &Value, builtin: &str) -> String {
+        let spec = match value.text.trim().split_once(':') {
+            Some((library, factory)) => format!("{}:{}", library.trim_end(), factory.trim_start()),
+            None => value.text.trim().to_string(),
+        };
         if spec == builtin {
-            return;
+            return spec;
         }
         let problem = match spec.split_once(':') {
             None => Some("expected LIBRARY:FACTORY".to_string()),
@@ -572,6 +577,7 @@ impl Loader {
         if let Some(problem) = problem {
             self.error_at(section, key, Some(value), problem);
         }
+        spec
     }
 
     fn rpcinterfaces(&mut self) -> Vec<RpcInterfaceConfig> {
@@ -589,7 +595,7 @@ impl Loader {
                 }
                 continue;
             };
-            self.check_factory(&section, KEY, &factory, BUILTIN_RPCINTERFACE);
+            let spec = self.check_factory(&section, KEY, &factory, BUILTIN_RPCINTERFACE);
             let keys: Vec<String> = self
                 .ini
                 .options(&section)
@@ -609,7 +615,7 @@ impl Loader {
                 .unwrap_or_default();
             out.push(RpcInterfaceConfig {
                 name,
-                factory: factory.text.trim().to_string(),
+                factory: spec,
                 extras,
                 dir,
             });
@@ -722,8 +728,7 @@ impl Loader {
             }
             let result_handler = match self.get(section, "result_handler", &here) {
                 Some(v) => {
-                    self.check_factory(section, "result_handler", &v, BUILTIN_RESULT_HANDLER);
-                    v.text.trim().to_string()
+                    self.check_factory(section, "result_handler", &v, BUILTIN_RESULT_HANDLER)
                 }
                 None => BUILTIN_RESULT_HANDLER.to_string(),
             };
