@@ -140,6 +140,15 @@ impl Ini {
     /// missing section header stops the file there, other bad lines are
     /// collected and the rest of the file is still read.
     pub fn read(&mut self, text: &str, file: &Path) -> Vec<ConfigError> {
+        // Python reads text files with universal newlines: `\r\n` and a
+        // lone `\r` both end a line.
+        let normalized;
+        let text = if text.contains('\r') {
+            normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+            normalized.as_str()
+        } else {
+            text
+        };
         let mut errors = Vec::new();
         // Where the option being continued lives: None = no option yet.
         let mut current: Option<Target> = None;
@@ -150,7 +159,6 @@ impl Ini {
         for (index, raw_line) in text.split_inclusive('\n').enumerate() {
             let lineno = index + 1;
             let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
-            let line = line.strip_suffix('\r').unwrap_or(line);
             let comment_start = comment_start(line);
             let value = match comment_start {
                 Some(at) => py_strip(&line[..at]),

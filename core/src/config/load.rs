@@ -1018,12 +1018,6 @@ impl Loader {
                     .to_string(),
             );
         }
-        if self.raw(section, "command").is_none() {
-            self.section_error(
-                section,
-                "the section has no command option (the program to run)".to_string(),
-            );
-        }
 
         let mut processes = Vec::new();
         let end = numprocs_start.saturating_add(numprocs.max(0));
@@ -1059,6 +1053,14 @@ impl Loader {
                     });
                 }
                 stderr.logfile = LogFile::None;
+            }
+            // Checked per process, as in the reference: with numprocs = 0
+            // a section without a command is accepted.
+            if self.raw(section, "command").is_none() {
+                self.section_error(
+                    section,
+                    "the section has no command option (the program to run)".to_string(),
+                );
             }
             let command = self
                 .get(section, "command", &common)
