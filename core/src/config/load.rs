@@ -1532,4 +1532,246 @@ mod tests {
         assert_eq!(c.supervisord.user.map(|u| u.uid), Some(0));
         assert!(load_config_with(&path, &LoadOptions::default()).is_err());
     }
+
+    /// Every validation, one bad value each: the error names the section,
+    /// the option and the value as written.
+    #[test]
+    fn every_validation_error_names_section_option_and_value() {
+        let p = "[supervisord]\n[program:p]\ncommand=/bin/p\n";
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("[supervisord]\nminfds=x\n", "supervisord", "minfds", "x"),
+            (
+                "[supervisord]\nminprocs=x\n",
+                "supervisord",
+                "minprocs",
+                "x",
+            ),
+            ("[supervisord]\numask=9\n", "supervisord", "umask", "9"),
+            (
+                "[supervisord]\nlogfile=/no/such/dir/x\n",
+                "supervisord",
+                "logfile",
+                "/no/such/dir/x",
+            ),
+            (
+                "[supervisord]\nlogfile_maxbytes=1TB\n",
+                "supervisord",
+                "logfile_maxbytes",
+                "1TB",
+            ),
+            (
+                "[supervisord]\nlogfile_backups=many\n",
+                "supervisord",
+                "logfile_backups",
+                "many",
+            ),
+            (
+                "[supervisord]\nloglevel=loud\n",
+                "supervisord",
+                "loglevel",
+                "loud",
+            ),
+            (
+                "[supervisord]\npidfile=/no/such/dir/p\n",
+                "supervisord",
+                "pidfile",
+                "/no/such/dir/p",
+            ),
+            (
+                "[supervisord]\nnodaemon=perhaps\n",
+                "supervisord",
+                "nodaemon",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nsilent=perhaps\n",
+                "supervisord",
+                "silent",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nnocleanup=perhaps\n",
+                "supervisord",
+                "nocleanup",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nstrip_ansi=perhaps\n",
+                "supervisord",
+                "strip_ansi",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nchildlogdir=/no/such\n",
+                "supervisord",
+                "childlogdir",
+                "/no/such",
+            ),
+            (
+                "[supervisord]\ndirectory=/no/such\n",
+                "supervisord",
+                "directory",
+                "/no/such",
+            ),
+            (
+                "[supervisord]\nuser=no_such_user_x\n",
+                "supervisord",
+                "user",
+                "no_such_user_x",
+            ),
+            (
+                "[supervisord]\nenvironment=A\n",
+                "supervisord",
+                "environment",
+                "A",
+            ),
+            (
+                "[supervisord]\n[unix_http_server]\nfile=/tmp/s\nchmod=8\n",
+                "unix_http_server",
+                "chmod",
+                "8",
+            ),
+            (
+                "[supervisord]\n[unix_http_server]\nfile=/tmp/s\nchown=no_such_user_x\n",
+                "unix_http_server",
+                "chown",
+                "no_such_user_x",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=http\n",
+                "inet_http_server",
+                "port",
+                "http",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=9001\nusername=u\n",
+                "inet_http_server",
+                "username",
+                "u",
+            ),
+            (
+                "[supervisord]\n[rpcinterface:r]\nsupervisor.rpcinterface_factory=py.mod:f\n",
+                "rpcinterface:r",
+                "supervisor.rpcinterface_factory",
+                "py.mod:f",
+            ),
+            (
+                "[supervisord]\n[group:g]\nprograms=ghost\n",
+                "group:g",
+                "programs",
+                "ghost",
+            ),
+            (
+                "[supervisord]\n[group:g]\npriority=first\n",
+                "group:g",
+                "priority",
+                "first",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=NOPE\n",
+                "eventlistener:e",
+                "events",
+                "NOPE",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nbuffer_size=0\n",
+                "eventlistener:e",
+                "buffer_size",
+                "0",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nredirect_stderr=true\n",
+                "eventlistener:e",
+                "redirect_stderr",
+                "true",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nresult_handler=a.b:c\n",
+                "eventlistener:e",
+                "result_handler",
+                "a.b:c",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=udp://x\n",
+                "fcgi-program:f",
+                "socket",
+                "udp://x",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=tcp://h:1\nsocket_backlog=0\n",
+                "fcgi-program:f",
+                "socket_backlog",
+                "0",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=unix:///s\nsocket_mode=9\n",
+                "fcgi-program:f",
+                "socket_mode",
+                "9",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=unix:///s\nsocket_owner=no_such_user_x\n",
+                "fcgi-program:f",
+                "socket_owner",
+                "no_such_user_x",
+            ),
+        ];
+        let program_cases: &[(&str, &str)] = &[
+            ("priority", "top"),
+            ("autostart", "perhaps"),
+            ("autorestart", "sometimes"),
+            ("startsecs", "soon"),
+            ("startretries", "often"),
+            ("stopsignal", "STOPPLEASE"),
+            ("stopwaitsecs", "long"),
+            ("stopasgroup", "perhaps"),
+            ("killasgroup", "perhaps"),
+            ("exitcodes", "0,300"),
+            ("redirect_stderr", "perhaps"),
+            ("numprocs", "two"),
+            ("numprocs_start", "one"),
+            ("environment", "A=1,B"),
+            ("stdout_capture_maxbytes", "big"),
+            ("stdout_events_enabled", "perhaps"),
+            ("stderr_capture_maxbytes", "big"),
+            ("stderr_events_enabled", "perhaps"),
+            ("user", "no_such_user_x"),
+            ("umask", "8"),
+            ("process_name", "a/b"),
+            ("stdout_logfile", "/no/such/dir/o.log"),
+            ("stdout_logfile_backups", "some"),
+            ("stdout_logfile_maxbytes", "huge"),
+            ("stdout_syslog", "perhaps"),
+            ("stderr_logfile", "/no/such/dir/e.log"),
+            ("stderr_logfile_backups", "some"),
+            ("stderr_logfile_maxbytes", "huge"),
+            ("stderr_syslog", "perhaps"),
+            ("command", "%(nope)s"),
+            ("directory", "%(nope)s"),
+            ("serverurl", "%(nope)s"),
+        ];
+        let mut all: Vec<(String, String, String, String)> = cases
+            .iter()
+            .map(|(t, s, o, v)| (t.to_string(), s.to_string(), o.to_string(), v.to_string()))
+            .collect();
+        for (option, value) in program_cases {
+            all.push((
+                format!("{p}{option}={value}\n"),
+                "program:p".to_string(),
+                option.to_string(),
+                value.to_string(),
+            ));
+        }
+        for (text, section, option, value) in all {
+            let errs = errors(&text);
+            assert!(
+                errs.iter()
+                    .any(|e| e.section.as_deref() == Some(section.as_str())
+                        && e.option.as_deref() == Some(option.as_str())
+                        && e.value.as_deref() == Some(value.as_str())
+                        && e.file.is_some()),
+                "{section} {option}={value}: {errs:#?}"
+            );
+        }
+    }
 }
