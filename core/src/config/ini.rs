@@ -17,6 +17,7 @@
 //! module follows `configparser.RawConfigParser._read` line by line
 //! instead; the golden tests hold it against the reference.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::ConfigError;
@@ -65,6 +66,9 @@ impl Section {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ini {
     sections: Vec<Section>,
+    /// Section name to its position in `sections` (configs with a
+    /// thousand programs look sections up for every option).
+    index: HashMap<String, usize>,
     defaults: Vec<Entry>,
 }
 
@@ -84,7 +88,7 @@ impl Ini {
 
     /// The section named `name`.
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
     }
 
     /// An option of a section, falling back to `[DEFAULT]` as Python does.
@@ -243,9 +247,10 @@ impl Ini {
         if name == DEFAULT_SECTION {
             return SectionRef::Defaults;
         }
-        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.index.get(name) {
             return SectionRef::Index(i);
         }
+        self.index.insert(name.to_string(), self.sections.len());
         self.sections.push(Section {
             name: name.to_string(),
             file: file.to_path_buf(),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
-use super::expand::{ExpValue, ExpandError, Expansions, expand};
+use super::expand::{ExpValue, ExpandError, Expansions, expand_layers};
 use super::ini::{Entry, Ini};
 use super::model::*;
 use super::types::{self, BadValue, LogFile, LogFileValue};
@@ -276,28 +276,34 @@ impl Loader {
         value: &Value,
         names: &Expansions,
     ) -> Option<String> {
-        match expand(&value.text, names) {
+        let outcome = expand_described(&value.text, &[names]);
+        self.record(section, key, value, outcome)
+    }
+
+    /// Expand `value` against the environment names plus `extra` (which
+    /// win), recording a failure.
+    fn expand_with_env(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &Value,
+        extra: &Expansions,
+    ) -> Option<String> {
+        let outcome = expand_described(&value.text, &[&self.environ, extra]);
+        self.record(section, key, value, outcome)
+    }
+
+    fn record(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &Value,
+        outcome: Result<String, String>,
+    ) -> Option<String> {
+        match outcome {
             Ok(text) => Some(text),
-            Err(ExpandError::UnknownName(name)) => {
-                let available: Vec<&str> = names.keys().map(String::as_str).collect();
-                self.error_at(
-                    section,
-                    key,
-                    Some(value),
-                    format!(
-                        "%({name}) cannot be expanded here; the names available are: {}",
-                        available.join(", ")
-                    ),
-                );
-                None
-            }
-            Err(ExpandError::BadFormat(why)) => {
-                self.error_at(
-                    section,
-                    key,
-                    Some(value),
-                    format!("bad %-format: {why} (write %% for a literal %)"),
-                );
+            Err(problem) => {
+                self.error_at(section, key, Some(value), problem);
                 None
             }
         }
@@ -308,9 +314,7 @@ impl Loader {
     /// is recorded and gives None, as a missing option would.
     fn get(&mut self, section: &str, key: &str, extra: &Expansions) -> Option<Value> {
         let raw = self.raw(section, key)?;
-        let mut names = self.environ.clone();
-        names.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let text = self.expand_value(section, key, &raw, &names)?;
+        let text = self.expand_with_env(section, key, &raw, extra)?;
         Some(Value { text, ..raw })
     }
 
@@ -641,7 +645,7 @@ impl Loader {
         let mut here = Expansions::new();
         here.insert("here".into(), s(self.here_str()));
         let mut groups = Vec::new();
-        let mut excluded: Vec<String> = Vec::new();
+        let mut excluded: std::collections::HashSet<String> = std::collections::HashSet::new();
 
         for section in all.iter().filter(|n| n.starts_with("group:")) {
             let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
@@ -655,8 +659,8 @@ impl Loader {
             for program in programs {
                 let program_section = format!("program:{program}");
                 let fcgi_section = format!("fcgi-program:{program}");
-                let is_program = all.contains(&program_section);
-                let is_fcgi = all.contains(&fcgi_section);
+                let is_program = self.ini.has_section(&program_section);
+                let is_fcgi = self.ini.has_section(&fcgi_section);
                 let member = match (is_program, is_fcgi) {
                     (false, false) => {
                         let value = self.raw(section, "programs");
@@ -686,7 +690,7 @@ impl Loader {
                     (true, false) => program_section,
                     (false, true) => fcgi_section,
                 };
-                excluded.push(member.clone());
+                excluded.insert(member.clone());
                 processes.extend(self.processes(&member, &group_name));
             }
             groups.push(GroupConfig {
@@ -1024,11 +1028,12 @@ impl Loader {
         for process_num in numprocs_start..end {
             common.insert("process_num".into(), ExpValue::Int(process_num));
             common.insert("numprocs".into(), ExpValue::Int(numprocs));
-            common.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+            // Python re-applies the environment names here, undoing a
+            // program ENV_ name of the previous process that shadows one.
+            common.retain(|k, _| !self.environ.contains_key(k));
             let mut environment = Environment::new();
             if let Some(raw) = &environment_raw {
-                let names = common.clone();
-                if let Some(text) = self.expand_value(section, "environment", raw, &names) {
+                if let Some(text) = self.expand_with_env(section, "environment", raw, &common) {
                     match types::environment(&text) {
                         Ok(env) => environment = env,
                         Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
@@ -1066,12 +1071,11 @@ impl Loader {
                 .get(section, "command", &common)
                 .map(|v| v.text)
                 .unwrap_or_default();
-            let name = match expand(&name_template, &common) {
+            let name = match expand_layers(&name_template, &[&self.environ, &common]) {
                 Ok(n) => n,
                 Err(_) => {
                     if let Some(v) = &name_raw {
-                        let names = common.clone();
-                        self.expand_value(section, "process_name", v, &names);
+                        self.expand_with_env(section, "process_name", v, &common);
                     }
                     name_template.clone()
                 }
@@ -1122,8 +1126,7 @@ impl Loader {
     ) -> ChannelLog {
         let lf_key = format!("{channel}_logfile");
         let file_value = self.get(section, &lf_key, names).and_then(|v| {
-            let names = names.clone();
-            let text = self.expand_value(section, &lf_key, &v, &names)?;
+            let text = self.expand_with_env(section, &lf_key, &v, names)?;
             Some(Value { text, ..v })
         });
         let backups = self.typed(
@@ -1275,6 +1278,43 @@ impl Loader {
         }
         (inet, unix)
     }
+}
+
+/// Expand, turning a failure into the problem text of an error.
+fn expand_described(template: &str, layers: &[&Expansions]) -> Result<String, String> {
+    expand_layers(template, layers).map_err(|e| match e {
+        ExpandError::UnknownName(name) => {
+            // The environment adds dozens of ENV_ names; list the others
+            // and say how many of those there are.
+            let mut available: Vec<&str> = layers
+                .iter()
+                .flat_map(|names| names.keys())
+                .map(String::as_str)
+                .filter(|k| !k.starts_with("ENV_"))
+                .collect();
+            available.sort_unstable();
+            available.dedup();
+            let mut env: Vec<&str> = layers
+                .iter()
+                .flat_map(|names| names.keys())
+                .map(String::as_str)
+                .filter(|k| k.starts_with("ENV_"))
+                .collect();
+            env.sort_unstable();
+            env.dedup();
+            let hint = match name.strip_prefix("ENV_") {
+                Some(var) => format!(" (no environment variable {var} is set)"),
+                None => String::new(),
+            };
+            format!(
+                "%({name}) cannot be expanded here{hint}; the names available are: {}, \
+                 and ENV_<name> for each of {} environment variables",
+                available.join(", "),
+                env.len()
+            )
+        }
+        ExpandError::BadFormat(why) => format!("bad %-format: {why} (write %% for a literal %)"),
+    })
 }
 
 /// The reference's `parse_fcgi_socket`.
