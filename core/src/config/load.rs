@@ -1032,12 +1032,12 @@ impl Loader {
             // program ENV_ name of the previous process that shadows one.
             common.retain(|k, _| !self.environ.contains_key(k));
             let mut environment = Environment::new();
-            if let Some(raw) = &environment_raw {
-                if let Some(text) = self.expand_with_env(section, "environment", raw, &common) {
-                    match types::environment(&text) {
-                        Ok(env) => environment = env,
-                        Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
-                    }
+            if let Some(raw) = &environment_raw
+                && let Some(text) = self.expand_with_env(section, "environment", raw, &common)
+            {
+                match types::environment(&text) {
+                    Ok(env) => environment = env,
+                    Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
                 }
             }
             for (k, v) in &environment {
