@@ -812,6 +812,10 @@ mod tests {
         );
         assert_eq!(owner("0"), Ok(Owner { uid: 0, gid: None }));
         assert!(owner("root:nosuchgroup_xyz").is_err());
+        // The supplementary groups are resolved now, for setgroups after fork.
+        let nobody = user("nobody").expect("the nobody user exists on Linux");
+        assert!(nobody.groups.contains(&nobody.gid));
+        assert_eq!(user("root").unwrap().groups.first(), Some(&0));
     }
 
     #[test]
