@@ -78,7 +78,7 @@ pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
             Mode::Double => match c {
                 '"' => mode = Mode::Word,
                 '\\' => {
-                    let next = chars.next().ok_or(SplitError::NoClosingQuotation)?;
+                    let next = chars.next().ok_or(SplitError::NoEscapedCharacter)?;
                     if next != '"' && next != '\\' {
                         word.push('\\');
                     }
@@ -213,7 +213,8 @@ mod tests {
     #[test]
     fn bad_quoting_is_refused_with_pythons_words() {
         assert_eq!(split_command("a 'b"), Err(SplitError::NoClosingQuotation));
-        assert_eq!(split_command("a \"b\\"), Err(SplitError::NoClosingQuotation));
+        assert_eq!(split_command("a \"b\\"), Err(SplitError::NoEscapedCharacter));
+        assert_eq!(split_command(r#"a\"b c""#), Err(SplitError::NoClosingQuotation));
         assert_eq!(split_command("a \\"), Err(SplitError::NoEscapedCharacter));
     }
 

@@ -709,3 +709,7 @@ impl Step<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
