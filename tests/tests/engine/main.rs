@@ -1,0 +1,436 @@
+//! Tests of the process engine with real processes: spawning, spawn
+//! errors, what a child inherits, the reaper and subreaper, signals, and
+//! the state machine driven against the OS. All in one binary with one
+//! shared reaper (see `harness`).
+
+mod harness;
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use harness::{Driver, engine, is_gone, read_all, read_line, spec, within};
+use supervisor::process::ExitCause;
+use supervisor::process::kill::send_signal;
+use supervisor::process::spawn::StdinSource;
+use supervisor::process::{AutoRestart, Input, LogLevel, Policy};
+use supervisor_sdk::state::ProcessState as S;
+use supervisor_tests::{Sandbox, is_root};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_fixture_probe");
+const EXIT: &str = env!("CARGO_BIN_EXE_fixture_exit");
+const STUBBORN: &str = env!("CARGO_BIN_EXE_fixture_stubborn");
+const FORKER: &str = env!("CARGO_BIN_EXE_fixture_forker");
+
+fn exit_text(status: i32) -> String {
+    ExitCause::from_raw(status).to_string()
+}
+
+/// The probe's `key=value` lines (environment lines keep their `env:`).
+fn probe_lines(output: &str) -> HashMap<String, String> {
+    output
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn exit_codes_and_signal_deaths_come_back_through_the_reaper() {
+    engine().run(async {
+        let started = engine()
+            .start(spec("exit3", &format!("{EXIT} 3 20")))
+            .await
+            .unwrap();
+        let status = within(started.exit).await.unwrap();
+        assert_eq!(exit_text(status), "exit status 3");
+        assert!(is_gone(started.pid), "no zombie after the reap");
+
+        let mut stubborn = engine().start(spec("stubborn", STUBBORN)).await.unwrap();
+        assert_eq!(read_line(&mut stubborn.pipes.stdout).await, "ready\n");
+        send_signal(stubborn.pid, libc::SIGKILL, false).unwrap();
+        let status = within(stubborn.exit).await.unwrap();
+        assert_eq!(exit_text(status), "terminated by SIGKILL");
+        assert!(is_gone(stubborn.pid));
+    });
+}
+
+#[test]
+fn a_fast_exit_reaped_before_the_spawn_report_still_reaches_its_process() {
+    // `true`-like children exit within microseconds of the fork, often
+    // before the spawner's report: the ledger must hold those exits.
+    engine().run(async {
+        for _ in 0..20 {
+            let started = engine()
+                .start(spec("instant", &format!("{EXIT} 4")))
+                .await
+                .unwrap();
+            assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 4");
+        }
+    });
+}
+
+#[test]
+fn commands_that_cannot_run_fail_before_any_fork_with_the_reference_text() {
+    let sandbox = Sandbox::new();
+    let plain = sandbox.write("plain", "not a program\n");
+    let plain = plain.to_str().unwrap();
+    let dir = sandbox.path().to_str().unwrap();
+    engine().run(async {
+        let error = |command: String| async move {
+            match engine().start(spec("bad", &command)).await {
+                Ok(started) => panic!("{command} spawned pid {}", started.pid),
+                Err(error) => error.to_string(),
+            }
+        };
+        assert_eq!(
+            error("no_such_program_anywhere --flag".into()).await,
+            "can't find command 'no_such_program_anywhere'"
+        );
+        assert_eq!(
+            error(plain.to_string()).await,
+            format!("command at '{plain}' is not executable")
+        );
+        assert_eq!(
+            error(dir.to_string()).await,
+            format!("command at '{dir}' is a directory")
+        );
+        assert_eq!(error("   ".into()).await, "command is empty");
+        assert_eq!(
+            error("sh -c 'unterminated".into()).await,
+            "can't parse command \"sh -c 'unterminated\": No closing quotation"
+        );
+        // The program's own PATH is the one searched.
+        let mut own_path = spec("sh", "sh -c true");
+        own_path.environment = vec![("PATH".into(), "/nonexistent".into())];
+        let error = engine().start(own_path).await.err().unwrap();
+        assert_eq!(error.to_string(), "can't find command 'sh'");
+    });
+}
+
+#[test]
+fn a_bad_directory_and_an_exec_failure_are_reported_on_the_childs_stderr() {
+    let sandbox = Sandbox::new();
+    let script = sandbox.write("noformat", "no interpreter line here\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    engine().run(async {
+        let mut bad_dir = spec("baddir", &format!("{EXIT} 0"));
+        bad_dir.directory = Some("/nonexistent/dir".into());
+        let mut started = engine().start(bad_dir).await.unwrap();
+        let stderr = read_all(started.pipes.stderr.as_mut().unwrap()).await;
+        assert_eq!(
+            stderr,
+            "supervisor: couldn't chdir to /nonexistent/dir: ENOENT\n\
+             supervisor: child process was not spawned\n"
+        );
+        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+
+        // With redirect_stderr the same lines arrive on stdout; argv[0] is
+        // named as configured.
+        let command = script.to_str().unwrap().to_string();
+        let mut no_exec = spec("noexec", &command);
+        no_exec.redirect_stderr = true;
+        let mut started = engine().start(no_exec).await.unwrap();
+        assert!(started.pipes.stderr.is_none());
+        let stdout = read_all(&mut started.pipes.stdout).await;
+        assert_eq!(
+            stdout,
+            format!(
+                "supervisor: couldn't exec {command}: ENOEXEC\n\
+                 supervisor: child process was not spawned\n"
+            )
+        );
+        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+    });
+}
+
+#[test]
+fn the_child_gets_its_environment_directory_umask_group_and_only_fds_0_to_2() {
+    let sandbox = Sandbox::new();
+    let directory = sandbox.path().canonicalize().unwrap();
+    // A descriptor without close-on-exec, as a careless library might
+    // leave one: the child must not inherit it.
+    let leaked = nix::fcntl::open(
+        &directory.join("leak"),
+        nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    engine().run(async {
+        let mut probe = spec("probe", &format!("{PROBE} one 'two three' \"four\\\"\""));
+        probe.group_name = "grp".into();
+        probe.directory = Some(directory.to_str().unwrap().into());
+        probe.umask = Some(0o027);
+        probe.server_url = Some("unix:///tmp/x.sock".into());
+        probe.environment = vec![
+            ("FROM_CONFIG".into(), "yes".into()),
+            ("SUPERVISOR_GROUP_NAME".into(), "overridden".into()),
+        ];
+        let mut started = engine().start(probe).await.unwrap();
+        let stdout = read_all(&mut started.pipes.stdout).await;
+        let stderr = read_all(started.pipes.stderr.as_mut().unwrap()).await;
+        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 0");
+        let seen = probe_lines(&stdout);
+        assert_eq!(
+            seen["argv"],
+            [PROBE, "one", "two three", "four\""].join("\u{1f}")
+        );
+        assert_eq!(seen["cwd"], directory.to_str().unwrap());
+        assert_eq!(seen["umask"], "0027");
+        assert_eq!(seen["fds"], "0,1,2", "every other descriptor is closed");
+        assert_eq!(seen["pgid"], seen["pid"], "the child leads its own group");
+        assert_eq!(seen["pid"], started.pid.to_string());
+        assert_eq!(seen["env:SUPERVISOR_ENABLED"], "1");
+        assert_eq!(seen["env:SUPERVISOR_PROCESS_NAME"], "probe");
+        assert_eq!(seen["env:SUPERVISOR_GROUP_NAME"], "overridden");
+        assert_eq!(seen["env:SUPERVISOR_SERVER_URL"], "unix:///tmp/x.sock");
+        assert_eq!(seen["env:FROM_CONFIG"], "yes");
+        assert_eq!(
+            seen["env:PATH"],
+            std::env::var("PATH").unwrap(),
+            "supervisord's own environment is passed on"
+        );
+        assert_eq!(stderr, "to-stderr\n");
+    });
+    drop(leaked);
+}
+
+#[test]
+fn an_fcgi_socket_is_the_childs_fd_0() {
+    let sandbox = Sandbox::new();
+    let listener = std::os::unix::net::UnixListener::bind(sandbox.path().join("fcgi.sock")).unwrap();
+    let socket = Arc::new(OwnedFd::from(listener));
+    engine().run(async {
+        let mut probe = spec("fcgi", PROBE);
+        probe.stdin = StdinSource::Socket(socket);
+        let mut started = engine().start(probe).await.unwrap();
+        assert!(started.pipes.stdin.is_none(), "no stdin pipe beside a socket");
+        let seen = probe_lines(&read_all(&mut started.pipes.stdout).await);
+        assert!(seen["fd0"].starts_with("socket:["), "fd 0 is {}", seen["fd0"]);
+        within(started.exit).await.unwrap();
+    });
+}
+
+#[test]
+fn an_orphaned_grandchild_is_reaped_through_the_subreaper() {
+    engine().run(async {
+        let mut forker = engine()
+            .start(spec("forker", &format!("{FORKER} orphan 300")))
+            .await
+            .unwrap();
+        let line = read_line(&mut forker.pipes.stdout).await;
+        let grandchild: i32 = line
+            .trim()
+            .strip_prefix("grandchild=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(exit_text(within(forker.exit).await.unwrap()), "exit status 0");
+        let status = engine().orphan_exit(grandchild).await;
+        assert_eq!(exit_text(status), "exit status 0");
+        assert!(is_gone(grandchild), "the orphan left no zombie");
+    });
+}
+
+#[test]
+fn a_group_signal_reaches_the_childs_descendants() {
+    engine().run(async {
+        let mut forker = engine()
+            .start(spec("family", &format!("{FORKER} stay 60000")))
+            .await
+            .unwrap();
+        let line = read_line(&mut forker.pipes.stdout).await;
+        let grandchild: i32 = line
+            .trim()
+            .strip_prefix("grandchild=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let pgrp: i32 = after_name.split(' ').nth(2).unwrap().parse().unwrap();
+        assert_eq!(pgrp, forker.pid, "the grandchild is in the child's group");
+
+        send_signal(forker.pid, libc::SIGTERM, true).unwrap();
+        assert_eq!(
+            exit_text(within(forker.exit).await.unwrap()),
+            "terminated by SIGTERM"
+        );
+        let status = engine().orphan_exit(grandchild).await;
+        assert_eq!(exit_text(status), "terminated by SIGTERM");
+    });
+}
+
+#[test]
+fn a_process_ignoring_sigterm_is_killed_after_stopwaitsecs() {
+    engine().run(async {
+        let policy = Policy {
+            startsecs: 0,
+            stopwaitsecs: 1,
+            ..Policy::with_defaults("stubborn")
+        };
+        let mut driver = Driver::new(policy, spec("stubborn", STUBBORN));
+        driver.feed(Input::Start).await;
+        assert_eq!(driver.record.state, S::Running);
+        let pid = driver.record.pid.unwrap();
+        let ready = read_line(driver.stdout.as_mut().unwrap()).await;
+        assert_eq!(ready, "ready\n", "SIGTERM is ignored from here on");
+
+        let asked = Instant::now();
+        driver.feed(Input::Stop).await;
+        assert_eq!(driver.record.state, S::Stopping);
+        driver.until(S::Stopped).await;
+        assert!(asked.elapsed() >= Duration::from_secs(1));
+        assert!(driver.logged(&format!("killing stubborn (pid {pid}) with signal SIGTERM")));
+        assert!(driver.logged(&format!("killing 'stubborn' ({pid}) with SIGKILL")));
+        assert!(driver.logged("stopped: stubborn (terminated by SIGKILL)"));
+        assert_eq!(
+            driver.path(),
+            [S::Starting, S::Running, S::Stopping, S::Stopped]
+        );
+        assert!(is_gone(pid));
+    });
+}
+
+#[test]
+fn a_command_that_keeps_failing_backs_off_then_goes_fatal() {
+    engine().run(async {
+        let policy = Policy {
+            startsecs: 1,
+            startretries: 1,
+            ..Policy::with_defaults("flaky")
+        };
+        let mut driver = Driver::new(policy, spec("flaky", &format!("{EXIT} 1")));
+        driver.feed(Input::Autostart).await;
+        driver.until(S::Fatal).await;
+        assert_eq!(driver.spawned, 2, "startretries=1 means two attempts");
+        assert_eq!(
+            driver.path(),
+            [S::Starting, S::Backoff, S::Starting, S::Backoff, S::Fatal]
+        );
+        let warnings: Vec<&String> = driver
+            .logs
+            .iter()
+            .filter(|(level, _)| *level == LogLevel::Warn)
+            .map(|(_, text)| text)
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "exited: flaky (exit status 1; not expected)",
+                "exited: flaky (exit status 1; not expected)"
+            ]
+        );
+        assert!(driver.logged("gave up: flaky entered FATAL state, too many start retries too quickly"));
+        assert_eq!(
+            driver.record.spawnerr.as_deref(),
+            Some("Exited too quickly (process log may have details)")
+        );
+    });
+}
+
+#[test]
+fn a_missing_command_goes_fatal_through_spawn_errors() {
+    engine().run(async {
+        let policy = Policy {
+            startretries: 0,
+            ..Policy::with_defaults("ghost")
+        };
+        let mut driver = Driver::new(policy, spec("ghost", "/nonexistent/bin/ghost"));
+        driver.feed(Input::Start).await;
+        assert_eq!(driver.record.state, S::Fatal);
+        assert_eq!(driver.spawned, 0);
+        assert!(driver.logged("spawnerr: can't find command '/nonexistent/bin/ghost'"));
+    });
+}
+
+#[test]
+fn an_unexpected_exit_is_restarted_at_once_and_an_expected_one_is_not() {
+    engine().run(async {
+        let policy = Policy {
+            startsecs: 0,
+            autorestart: AutoRestart::Unexpected,
+            exitcodes: vec![0],
+            ..Policy::with_defaults("crasher")
+        };
+        let mut driver = Driver::new(policy.clone(), spec("crasher", &format!("{EXIT} 2 30")));
+        driver.feed(Input::Start).await;
+        within(async {
+            while driver.spawned < 3 {
+                driver.step().await;
+            }
+        })
+        .await;
+        assert!(driver.logged("exited: crasher (exit status 2; not expected)"));
+        driver.feed(Input::Stop).await;
+        driver.until(S::Stopped).await;
+
+        let policy = Policy {
+            name: "clean".into(),
+            ..policy
+        };
+        let mut driver = Driver::new(policy, spec("clean", &format!("{EXIT} 0 30")));
+        driver.feed(Input::Start).await;
+        driver.until(S::Exited).await;
+        assert_eq!(driver.spawned, 1);
+        assert!(driver.logged("exited: clean (exit status 0; expected)"));
+    });
+}
+
+#[test]
+fn user_switching_sets_uid_gid_and_groups_before_the_directory_change() {
+    if !is_root() {
+        println!("skipped: user switching needs root");
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // The probe must be reachable by nobody: copy it somewhere open.
+    let open = Sandbox::new();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = open.path().join("probe");
+    std::fs::copy(PROBE, &probe).unwrap();
+    let closed = Sandbox::new();
+    std::fs::set_permissions(closed.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    engine().run(async {
+        let mut as_nobody = spec("nobody", probe.to_str().unwrap());
+        as_nobody.uid = Some(nobody.uid.as_raw());
+        let mut started = engine().start(as_nobody.clone()).await.unwrap();
+        let seen = probe_lines(&read_all(&mut started.pipes.stdout).await);
+        within(started.exit).await.unwrap();
+        let uid = nobody.uid.as_raw().to_string();
+        let gid = nobody.gid.as_raw().to_string();
+        assert_eq!(seen["uid"], [uid.as_str(); 4].join("\t"));
+        assert_eq!(seen["gid"], [gid.as_str(); 4].join("\t"));
+        let name = std::ffi::CString::new(nobody.name.clone()).unwrap();
+        let mut want: Vec<u32> = nix::unistd::getgrouplist(&name, nobody.gid)
+            .unwrap()
+            .iter()
+            .map(|g| g.as_raw())
+            .collect();
+        want.sort();
+        want.dedup();
+        let mut got: Vec<u32> = seen["groups"]
+            .split_whitespace()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "root's groups are gone");
+
+        // The reference drops privileges before chdir, so a directory only
+        // root may enter fails as the user.
+        let dir = closed.path().to_str().unwrap().to_string();
+        as_nobody.directory = Some(dir.clone());
+        let mut started = engine().start(as_nobody).await.unwrap();
+        let stderr = read_all(started.pipes.stderr.as_mut().unwrap()).await;
+        assert_eq!(
+            stderr,
+            format!(
+                "supervisor: couldn't chdir to {dir}: EACCES\n\
+                 supervisor: child process was not spawned\n"
+            )
+        );
+        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+    });
+}
