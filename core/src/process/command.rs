@@ -213,8 +213,14 @@ mod tests {
     #[test]
     fn bad_quoting_is_refused_with_pythons_words() {
         assert_eq!(split_command("a 'b"), Err(SplitError::NoClosingQuotation));
-        assert_eq!(split_command("a \"b\\"), Err(SplitError::NoEscapedCharacter));
-        assert_eq!(split_command(r#"a\"b c""#), Err(SplitError::NoClosingQuotation));
+        assert_eq!(
+            split_command("a \"b\\"),
+            Err(SplitError::NoEscapedCharacter)
+        );
+        assert_eq!(
+            split_command(r#"a\"b c""#),
+            Err(SplitError::NoClosingQuotation)
+        );
         assert_eq!(split_command("a \\"), Err(SplitError::NoEscapedCharacter));
     }
 
@@ -246,8 +252,14 @@ mod tests {
         assert_eq!(err("nosuchprog -x"), "can't find command 'nosuchprog'");
         assert_eq!(err("/no/such/bin"), "can't find command '/no/such/bin'");
         assert_eq!(err(&root), format!("command at '{root}' is a directory"));
-        assert_eq!(err(&plain), format!("command at '{plain}' is not executable"));
-        assert_eq!(err("plain"), format!("command at '{plain}' is not executable"));
+        assert_eq!(
+            err(&plain),
+            format!("command at '{plain}' is not executable")
+        );
+        assert_eq!(
+            err("plain"),
+            format!("command at '{plain}' is not executable")
+        );
         assert_eq!(err(""), "command is empty");
         assert_eq!(
             err("a 'b"),
@@ -257,7 +269,11 @@ mod tests {
 
     #[test]
     fn a_bare_name_is_found_on_the_path_and_argv0_stays_as_configured() {
-        let target = resolve("sh -c 'exit 3'", &search_path(None, Some("/nonexistent:/bin"))).unwrap();
+        let target = resolve(
+            "sh -c 'exit 3'",
+            &search_path(None, Some("/nonexistent:/bin")),
+        )
+        .unwrap();
         assert_eq!(target.filename, "/bin/sh");
         assert_eq!(target.argv, ["sh", "-c", "exit 3"]);
     }

@@ -492,12 +492,13 @@ impl Step<'_> {
                     self.effects.push(Effect::ArmTimer { kind, at });
                 }
             }
-            (TimerKind::Backoff, ProcessState::Backoff) => {
-                if self.mood == Mood::Running
-                    && self.rec.backoff <= self.policy.startretries
-                    && due
-                {
+            (TimerKind::Backoff, ProcessState::Backoff)
+                if self.mood == Mood::Running && self.rec.backoff <= self.policy.startretries =>
+            {
+                if due {
                     self.spawn();
+                } else if let Some(at) = self.rec.deadline {
+                    self.effects.push(Effect::ArmTimer { kind, at });
                 }
             }
             (TimerKind::Stopwait, ProcessState::Stopping) => {
@@ -621,7 +622,10 @@ impl Step<'_> {
         let text = match purpose {
             KillPurpose::Stop => format!("unknown problem killing {} ({pid}):{error}", self.name()),
             KillPurpose::Signal => {
-                format!("unknown problem sending sig {} ({pid}):{error}", self.name())
+                format!(
+                    "unknown problem sending sig {} ({pid}):{error}",
+                    self.name()
+                )
             }
         };
         self.log(LogLevel::Critical, text.clone());
@@ -639,10 +643,9 @@ impl Step<'_> {
         let es = cause.exit_status();
         let now = self.at.instant;
         self.rec.laststop_wall = Some(self.at.wall);
-        let too_quickly = self
-            .rec
-            .laststart
-            .is_some_and(|start| now.saturating_duration_since(start) < secs(self.policy.startsecs));
+        let too_quickly = self.rec.laststart.is_some_and(|start| {
+            now.saturating_duration_since(start) < secs(self.policy.startsecs)
+        });
         let exit_expected = self.policy.exitcodes.contains(&es);
         self.effects.push(Effect::CancelTimer);
 

@@ -186,11 +186,19 @@ const INPUTS: [&str; 15] = [
 /// deadline of the record has passed (so timers are due and no exit is
 /// "too quick"). Expected: the new state, then the effects in order.
 const TABLE: &[(&str, &str, &str)] = &[
-    ("STOPPED(new)", "Autostart", "STARTING | STOPPED>STARTING spawn"),
+    (
+        "STOPPED(new)",
+        "Autostart",
+        "STARTING | STOPPED>STARTING spawn",
+    ),
     ("STOPPED(new)", "Start", "STARTING | STOPPED>STARTING spawn"),
     ("STOPPED(new)", "Stop", "STOPPED | D:attempted failed"),
     ("STOPPED(new)", "GiveUp", "STOPPED |"),
-    ("STOPPED(new)", "Signal(HUP)", "STOPPED | D:attempted failed"),
+    (
+        "STOPPED(new)",
+        "Signal(HUP)",
+        "STOPPED | D:attempted failed",
+    ),
     ("STOPPED(new)", "SpawnSucceeded", "STOPPED |"),
     ("STOPPED(new)", "SpawnFailed", "STOPPED |"),
     ("STOPPED(new)", "Exited(0)", "STOPPED |"),
@@ -218,11 +226,27 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("STOPPED", "KillFailed(EPERM)", "STOPPED |"),
     ("STARTING(forking)", "Autostart", "STARTING |"),
     ("STARTING(forking)", "Start", "STARTING | W:process"),
-    ("STARTING(forking)", "Stop", "STOPPING | cancel STARTING>STOPPING"),
+    (
+        "STARTING(forking)",
+        "Stop",
+        "STOPPING | cancel STARTING>STOPPING",
+    ),
     ("STARTING(forking)", "GiveUp", "STARTING |"),
-    ("STARTING(forking)", "Signal(HUP)", "STARTING | D:attempted failed"),
-    ("STARTING(forking)", "SpawnSucceeded", "RUNNING | I:spawned: STARTING>RUNNING I:success:"),
-    ("STARTING(forking)", "SpawnFailed", "BACKOFF | I:spawnerr: STARTING>BACKOFF arm:Backoff"),
+    (
+        "STARTING(forking)",
+        "Signal(HUP)",
+        "STARTING | D:attempted failed",
+    ),
+    (
+        "STARTING(forking)",
+        "SpawnSucceeded",
+        "RUNNING | I:spawned: STARTING>RUNNING I:success:",
+    ),
+    (
+        "STARTING(forking)",
+        "SpawnFailed",
+        "BACKOFF | I:spawnerr: STARTING>BACKOFF arm:Backoff",
+    ),
     ("STARTING(forking)", "Exited(0)", "STARTING |"),
     ("STARTING(forking)", "Exited(TERM)", "STARTING |"),
     ("STARTING(forking)", "Exited(other pid)", "STARTING |"),
@@ -233,37 +257,81 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("STARTING(forking)", "KillFailed(EPERM)", "STARTING |"),
     ("STARTING", "Autostart", "STARTING |"),
     ("STARTING", "Start", "STARTING | W:process"),
-    ("STARTING", "Stop", "STOPPING | D:killing STARTING>STOPPING arm:Stopwait kill15"),
+    (
+        "STARTING",
+        "Stop",
+        "STOPPING | D:killing STARTING>STOPPING arm:Stopwait kill15",
+    ),
     ("STARTING", "GiveUp", "STARTING |"),
     ("STARTING", "Signal(HUP)", "STARTING | D:sending kill1s"),
     ("STARTING", "SpawnSucceeded", "STARTING |"),
     ("STARTING", "SpawnFailed", "STARTING |"),
-    ("STARTING", "Exited(0)", "EXITED | cancel STARTING>RUNNING RUNNING>EXITED I:exited:"),
-    ("STARTING", "Exited(TERM)", "STARTING | cancel STARTING>RUNNING RUNNING>EXITED W:exited: EXITED>STARTING spawn"),
+    (
+        "STARTING",
+        "Exited(0)",
+        "EXITED | cancel STARTING>RUNNING RUNNING>EXITED I:exited:",
+    ),
+    (
+        "STARTING",
+        "Exited(TERM)",
+        "STARTING | cancel STARTING>RUNNING RUNNING>EXITED W:exited: EXITED>STARTING spawn",
+    ),
     ("STARTING", "Exited(other pid)", "STARTING |"),
-    ("STARTING", "Timer(Startsecs)", "RUNNING | STARTING>RUNNING I:success:"),
+    (
+        "STARTING",
+        "Timer(Startsecs)",
+        "RUNNING | STARTING>RUNNING I:success:",
+    ),
     ("STARTING", "Timer(Backoff)", "STARTING |"),
     ("STARTING", "Timer(Stopwait)", "STARTING |"),
     ("STARTING", "KillFailed(ESRCH)", "STARTING | D:unable"),
-    ("STARTING", "KillFailed(EPERM)", "UNKNOWN | C:unknown STARTING>UNKNOWN cancel failed"),
+    (
+        "STARTING",
+        "KillFailed(EPERM)",
+        "UNKNOWN | C:unknown STARTING>UNKNOWN cancel failed",
+    ),
     ("RUNNING", "Autostart", "RUNNING |"),
     ("RUNNING", "Start", "RUNNING | W:process"),
-    ("RUNNING", "Stop", "STOPPING | D:killing RUNNING>STOPPING arm:Stopwait kill15"),
+    (
+        "RUNNING",
+        "Stop",
+        "STOPPING | D:killing RUNNING>STOPPING arm:Stopwait kill15",
+    ),
     ("RUNNING", "GiveUp", "RUNNING |"),
     ("RUNNING", "Signal(HUP)", "RUNNING | D:sending kill1s"),
     ("RUNNING", "SpawnSucceeded", "RUNNING |"),
     ("RUNNING", "SpawnFailed", "RUNNING |"),
-    ("RUNNING", "Exited(0)", "EXITED | cancel RUNNING>EXITED I:exited:"),
-    ("RUNNING", "Exited(TERM)", "STARTING | cancel RUNNING>EXITED W:exited: EXITED>STARTING spawn"),
+    (
+        "RUNNING",
+        "Exited(0)",
+        "EXITED | cancel RUNNING>EXITED I:exited:",
+    ),
+    (
+        "RUNNING",
+        "Exited(TERM)",
+        "STARTING | cancel RUNNING>EXITED W:exited: EXITED>STARTING spawn",
+    ),
     ("RUNNING", "Exited(other pid)", "RUNNING |"),
     ("RUNNING", "Timer(Startsecs)", "RUNNING |"),
     ("RUNNING", "Timer(Backoff)", "RUNNING |"),
     ("RUNNING", "Timer(Stopwait)", "RUNNING |"),
     ("RUNNING", "KillFailed(ESRCH)", "RUNNING | D:unable"),
-    ("RUNNING", "KillFailed(EPERM)", "UNKNOWN | C:unknown RUNNING>UNKNOWN cancel failed"),
+    (
+        "RUNNING",
+        "KillFailed(EPERM)",
+        "UNKNOWN | C:unknown RUNNING>UNKNOWN cancel failed",
+    ),
     ("BACKOFF", "Autostart", "BACKOFF |"),
-    ("BACKOFF", "Start", "STARTING | cancel BACKOFF>STARTING spawn"),
-    ("BACKOFF", "Stop", "STOPPED | D:Attempted cancel BACKOFF>STOPPED"),
+    (
+        "BACKOFF",
+        "Start",
+        "STARTING | cancel BACKOFF>STARTING spawn",
+    ),
+    (
+        "BACKOFF",
+        "Stop",
+        "STOPPED | D:Attempted cancel BACKOFF>STOPPED",
+    ),
     ("BACKOFF", "GiveUp", "FATAL | cancel BACKOFF>FATAL"),
     ("BACKOFF", "Signal(HUP)", "BACKOFF | D:attempted failed"),
     ("BACKOFF", "SpawnSucceeded", "BACKOFF |"),
@@ -272,25 +340,49 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("BACKOFF", "Exited(TERM)", "BACKOFF |"),
     ("BACKOFF", "Exited(other pid)", "BACKOFF |"),
     ("BACKOFF", "Timer(Startsecs)", "BACKOFF |"),
-    ("BACKOFF", "Timer(Backoff)", "STARTING | cancel BACKOFF>STARTING spawn"),
+    (
+        "BACKOFF",
+        "Timer(Backoff)",
+        "STARTING | cancel BACKOFF>STARTING spawn",
+    ),
     ("BACKOFF", "Timer(Stopwait)", "BACKOFF |"),
     ("BACKOFF", "KillFailed(ESRCH)", "BACKOFF |"),
     ("BACKOFF", "KillFailed(EPERM)", "BACKOFF |"),
     ("STOPPING", "Autostart", "STOPPING |"),
     ("STOPPING", "Start", "STOPPING | W:process"),
-    ("STOPPING", "Stop", "STOPPING | D:killing arm:Stopwait kill15"),
+    (
+        "STOPPING",
+        "Stop",
+        "STOPPING | D:killing arm:Stopwait kill15",
+    ),
     ("STOPPING", "GiveUp", "STOPPING |"),
     ("STOPPING", "Signal(HUP)", "STOPPING | D:sending kill1s"),
     ("STOPPING", "SpawnSucceeded", "STOPPING |"),
     ("STOPPING", "SpawnFailed", "STOPPING |"),
-    ("STOPPING", "Exited(0)", "STOPPED | cancel STOPPING>STOPPED I:stopped:"),
-    ("STOPPING", "Exited(TERM)", "STOPPED | cancel STOPPING>STOPPED W:stopped:"),
+    (
+        "STOPPING",
+        "Exited(0)",
+        "STOPPED | cancel STOPPING>STOPPED I:stopped:",
+    ),
+    (
+        "STOPPING",
+        "Exited(TERM)",
+        "STOPPED | cancel STOPPING>STOPPED W:stopped:",
+    ),
     ("STOPPING", "Exited(other pid)", "STOPPING |"),
     ("STOPPING", "Timer(Startsecs)", "STOPPING |"),
     ("STOPPING", "Timer(Backoff)", "STOPPING |"),
-    ("STOPPING", "Timer(Stopwait)", "STOPPING | W:killing D:killing arm:Stopwait kill9"),
+    (
+        "STOPPING",
+        "Timer(Stopwait)",
+        "STOPPING | W:killing D:killing arm:Stopwait kill9",
+    ),
     ("STOPPING", "KillFailed(ESRCH)", "STOPPING | D:unable"),
-    ("STOPPING", "KillFailed(EPERM)", "UNKNOWN | C:unknown STOPPING>UNKNOWN cancel failed"),
+    (
+        "STOPPING",
+        "KillFailed(EPERM)",
+        "UNKNOWN | C:unknown STOPPING>UNKNOWN cancel failed",
+    ),
     ("EXITED", "Autostart", "EXITED |"),
     ("EXITED", "Start", "STARTING | EXITED>STARTING spawn"),
     ("EXITED", "Stop", "EXITED | D:attempted failed"),
@@ -323,19 +415,35 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("FATAL", "KillFailed(EPERM)", "FATAL |"),
     ("UNKNOWN", "Autostart", "UNKNOWN |"),
     ("UNKNOWN", "Start", "UNKNOWN | W:process"),
-    ("UNKNOWN", "Stop", "STOPPING | D:killing UNKNOWN>STOPPING arm:Stopwait kill15"),
+    (
+        "UNKNOWN",
+        "Stop",
+        "STOPPING | D:killing UNKNOWN>STOPPING arm:Stopwait kill15",
+    ),
     ("UNKNOWN", "GiveUp", "UNKNOWN |"),
     ("UNKNOWN", "Signal(HUP)", "UNKNOWN | D:sending kill1s"),
     ("UNKNOWN", "SpawnSucceeded", "UNKNOWN |"),
     ("UNKNOWN", "SpawnFailed", "UNKNOWN |"),
-    ("UNKNOWN", "Exited(0)", "EXITED | cancel UNKNOWN>EXITED I:exited:"),
-    ("UNKNOWN", "Exited(TERM)", "STARTING | cancel UNKNOWN>EXITED W:exited: EXITED>STARTING spawn"),
+    (
+        "UNKNOWN",
+        "Exited(0)",
+        "EXITED | cancel UNKNOWN>EXITED I:exited:",
+    ),
+    (
+        "UNKNOWN",
+        "Exited(TERM)",
+        "STARTING | cancel UNKNOWN>EXITED W:exited: EXITED>STARTING spawn",
+    ),
     ("UNKNOWN", "Exited(other pid)", "UNKNOWN |"),
     ("UNKNOWN", "Timer(Startsecs)", "UNKNOWN |"),
     ("UNKNOWN", "Timer(Backoff)", "UNKNOWN |"),
     ("UNKNOWN", "Timer(Stopwait)", "UNKNOWN |"),
     ("UNKNOWN", "KillFailed(ESRCH)", "UNKNOWN | D:unable"),
-    ("UNKNOWN", "KillFailed(EPERM)", "UNKNOWN | C:unknown cancel failed"),
+    (
+        "UNKNOWN",
+        "KillFailed(EPERM)",
+        "UNKNOWN | C:unknown cancel failed",
+    ),
 ];
 
 #[test]
@@ -352,8 +460,12 @@ fn every_state_against_every_input() {
             printed.push(format!("    (\"{state}\", \"{inp}\", \"{got}\"),"));
             match TABLE.iter().find(|(s, i, _)| s == state && *i == inp) {
                 Some((_, _, want)) if *want == got => {}
-                Some((_, _, want)) => failures.push(format!("{state} + {inp}: want {want}, got {got}")),
-                None => failures.push(format!("{state} + {inp}: missing from the table (got {got})")),
+                Some((_, _, want)) => {
+                    failures.push(format!("{state} + {inp}: want {want}, got {got}"))
+                }
+                None => failures.push(format!(
+                    "{state} + {inp}: missing from the table (got {got})"
+                )),
             }
         }
     }
@@ -515,7 +627,9 @@ fn a_too_quick_exit_backs_off_one_second_more_per_failure_then_gives_up() {
     for attempt in 1..=3u32 {
         assert!(fx.contains(&Effect::Spawn), "attempt {attempt} spawns");
         spawns += 1;
-        let fx_spawned = sim.feed(Input::SpawnSucceeded { pid: 100 + attempt as i32 });
+        let fx_spawned = sim.feed(Input::SpawnSucceeded {
+            pid: 100 + attempt as i32,
+        });
         assert_eq!(timer(&fx_spawned).map(|t| t.0), Some(TimerKind::Startsecs));
         sim.advance(100 * MS);
         fx = sim.feed(Input::Exited {
@@ -584,7 +698,10 @@ fn startretries_zero_means_one_attempt() {
         ]
     );
     assert_eq!(sim.rec.state, S::Fatal);
-    assert_eq!(sim.rec.spawnerr.as_deref(), Some("can't find command 'nope'"));
+    assert_eq!(
+        sim.rec.spawnerr.as_deref(),
+        Some("can't find command 'nope'")
+    );
 }
 
 /// Start, reach RUNNING, then exit with `status` under `policy`.
@@ -646,7 +763,10 @@ fn exits_after_running_are_expected_only_for_listed_codes() {
         )]
     );
     let exited = changes(&fx)[0];
-    assert_eq!((exited.to, exited.expected, exited.pid), (S::Exited, true, Some(9)));
+    assert_eq!(
+        (exited.to, exited.expected, exited.pid),
+        (S::Exited, true, Some(9))
+    );
     assert_eq!(sim.rec.pid, None);
     assert_eq!(sim.rec.exitstatus, Some(0));
 
@@ -711,7 +831,10 @@ fn stop_signals_then_escalates_to_sigkill_every_stopwaitsecs() {
         purpose: KillPurpose::Stop
     }));
     let (kind, due) = timer(&fx).unwrap();
-    assert_eq!((kind, due), (TimerKind::Stopwait, sim.now.instant + 3 * SEC));
+    assert_eq!(
+        (kind, due),
+        (TimerKind::Stopwait, sim.now.instant + 3 * SEC)
+    );
     for _ in 0..2 {
         sim.advance(3 * SEC);
         let fx = sim.feed(Input::Timer(TimerKind::Stopwait));
@@ -726,7 +849,10 @@ fn stop_signals_then_escalates_to_sigkill_every_stopwaitsecs() {
             ]
         );
         assert!(changes(&fx).is_empty(), "STOPPING stays STOPPING");
-        assert_eq!(timer(&fx), Some((TimerKind::Stopwait, sim.now.instant + 3 * SEC)));
+        assert_eq!(
+            timer(&fx),
+            Some((TimerKind::Stopwait, sim.now.instant + 3 * SEC))
+        );
     }
     sim.advance(MS);
     let fx = sim.feed(Input::Exited {
@@ -875,7 +1001,11 @@ fn signalling_logs_and_reports_a_missing_process() {
         errno: libc::ESRCH,
         purpose: KillPurpose::Signal,
     });
-    assert!(logs(&fx)[0].1.contains("it probably just now exited on its own"));
+    assert!(
+        logs(&fx)[0]
+            .1
+            .contains("it probably just now exited on its own")
+    );
 }
 
 #[test]

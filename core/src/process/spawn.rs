@@ -208,10 +208,12 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
             .map(|d| format!("supervisor: couldn't chdir to {d}: ").into_bytes())
             .unwrap_or_default(),
         cwd: match &spec.directory {
-            Some(dir) => Some(CString::new(dir.as_bytes()).map_err(|_| SpawnError::NulByte {
-                name: dir.clone(),
-                what: "the directory",
-            })?),
+            Some(dir) => Some(
+                CString::new(dir.as_bytes()).map_err(|_| SpawnError::NulByte {
+                    name: dir.clone(),
+                    what: "the directory",
+                })?,
+            ),
             None => None,
         },
         umask: spec.umask.map(|m| m as libc::mode_t),

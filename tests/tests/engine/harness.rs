@@ -72,9 +72,9 @@ async fn bookkeeper(
     let mut orphans: HashMap<i32, i32> = HashMap::new();
     let mut orphan_watchers: HashMap<i32, oneshot::Sender<i32>> = HashMap::new();
     let settle = |resolved: Resolved<u64>,
-                      waiters: &mut HashMap<u64, oneshot::Sender<i32>>,
-                      orphans: &mut HashMap<i32, i32>,
-                      watchers: &mut HashMap<i32, oneshot::Sender<i32>>| {
+                  waiters: &mut HashMap<u64, oneshot::Sender<i32>>,
+                  orphans: &mut HashMap<i32, i32>,
+                  watchers: &mut HashMap<i32, oneshot::Sender<i32>>| {
         match resolved {
             Resolved::Known { owner, reaped } => {
                 if let Some(waiter) = waiters.remove(&owner) {

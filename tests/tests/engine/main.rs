@@ -67,7 +67,10 @@ fn a_fast_exit_reaped_before_the_spawn_report_still_reaches_its_process() {
                 .start(spec("instant", &format!("{EXIT} 4")))
                 .await
                 .unwrap();
-            assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 4");
+            assert_eq!(
+                exit_text(within(started.exit).await.unwrap()),
+                "exit status 4"
+            );
         }
     });
 }
@@ -125,7 +128,10 @@ fn a_bad_directory_and_an_exec_failure_are_reported_on_the_childs_stderr() {
             "supervisor: couldn't chdir to /nonexistent/dir: ENOENT\n\
              supervisor: child process was not spawned\n"
         );
-        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+        assert_eq!(
+            exit_text(within(started.exit).await.unwrap()),
+            "exit status 127"
+        );
 
         // With redirect_stderr the same lines arrive on stdout; argv[0] is
         // named as configured.
@@ -142,7 +148,10 @@ fn a_bad_directory_and_an_exec_failure_are_reported_on_the_childs_stderr() {
                  supervisor: child process was not spawned\n"
             )
         );
-        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+        assert_eq!(
+            exit_text(within(started.exit).await.unwrap()),
+            "exit status 127"
+        );
     });
 }
 
@@ -171,7 +180,10 @@ fn the_child_gets_its_environment_directory_umask_group_and_only_fds_0_to_2() {
         let mut started = engine().start(probe).await.unwrap();
         let stdout = read_all(&mut started.pipes.stdout).await;
         let stderr = read_all(started.pipes.stderr.as_mut().unwrap()).await;
-        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 0");
+        assert_eq!(
+            exit_text(within(started.exit).await.unwrap()),
+            "exit status 0"
+        );
         let seen = probe_lines(&stdout);
         assert_eq!(
             seen["argv"],
@@ -200,15 +212,23 @@ fn the_child_gets_its_environment_directory_umask_group_and_only_fds_0_to_2() {
 #[test]
 fn an_fcgi_socket_is_the_childs_fd_0() {
     let sandbox = Sandbox::new();
-    let listener = std::os::unix::net::UnixListener::bind(sandbox.path().join("fcgi.sock")).unwrap();
+    let listener =
+        std::os::unix::net::UnixListener::bind(sandbox.path().join("fcgi.sock")).unwrap();
     let socket = Arc::new(OwnedFd::from(listener));
     engine().run(async {
         let mut probe = spec("fcgi", PROBE);
         probe.stdin = StdinSource::Socket(socket);
         let mut started = engine().start(probe).await.unwrap();
-        assert!(started.pipes.stdin.is_none(), "no stdin pipe beside a socket");
+        assert!(
+            started.pipes.stdin.is_none(),
+            "no stdin pipe beside a socket"
+        );
         let seen = probe_lines(&read_all(&mut started.pipes.stdout).await);
-        assert!(seen["fd0"].starts_with("socket:["), "fd 0 is {}", seen["fd0"]);
+        assert!(
+            seen["fd0"].starts_with("socket:["),
+            "fd 0 is {}",
+            seen["fd0"]
+        );
         within(started.exit).await.unwrap();
     });
 }
@@ -227,7 +247,10 @@ fn an_orphaned_grandchild_is_reaped_through_the_subreaper() {
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(exit_text(within(forker.exit).await.unwrap()), "exit status 0");
+        assert_eq!(
+            exit_text(within(forker.exit).await.unwrap()),
+            "exit status 0"
+        );
         let status = engine().orphan_exit(grandchild).await;
         assert_eq!(exit_text(status), "exit status 0");
         assert!(is_gone(grandchild), "the orphan left no zombie");
@@ -323,7 +346,9 @@ fn a_command_that_keeps_failing_backs_off_then_goes_fatal() {
                 "exited: flaky (exit status 1; not expected)"
             ]
         );
-        assert!(driver.logged("gave up: flaky entered FATAL state, too many start retries too quickly"));
+        assert!(
+            driver.logged("gave up: flaky entered FATAL state, too many start retries too quickly")
+        );
         assert_eq!(
             driver.record.spawnerr.as_deref(),
             Some("Exited too quickly (process log may have details)")
@@ -431,6 +456,9 @@ fn user_switching_sets_uid_gid_and_groups_before_the_directory_change() {
                  supervisor: child process was not spawned\n"
             )
         );
-        assert_eq!(exit_text(within(started.exit).await.unwrap()), "exit status 127");
+        assert_eq!(
+            exit_text(within(started.exit).await.unwrap()),
+            "exit status 127"
+        );
     });
 }
