@@ -82,6 +82,17 @@ pub enum Resolved<K> {
     Unknown(Reaped),
 }
 
+impl Reaped {
+    /// The main-log line (INFO) for a pid that belongs to no process.
+    pub fn unknown_pid_line(&self) -> String {
+        format!(
+            "reaped unknown pid {} ({})",
+            self.pid,
+            super::exit::ExitCause::from_raw(self.status)
+        )
+    }
+}
+
 /// Matches reaped pids to the processes that own them. `K` is whatever
 /// names a process in the process table.
 #[derive(Debug)]
@@ -194,6 +205,18 @@ mod tests {
         assert_eq!(
             ledger.spawn_finished(None),
             vec![Resolved::Unknown(exit(99))]
+        );
+    }
+
+    #[test]
+    fn an_unknown_pid_is_logged_with_its_exit_text() {
+        let reaped = Reaped {
+            pid: 77,
+            status: libc::SIGKILL,
+        };
+        assert_eq!(
+            reaped.unknown_pid_line(),
+            "reaped unknown pid 77 (terminated by SIGKILL)"
         );
     }
 

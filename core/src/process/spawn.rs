@@ -6,7 +6,9 @@
 //! every error line the child may need. Then std's `Command` forks, and our
 //! `pre_exec` code, using only raw async-signal-safe system calls, makes a
 //! process group, wires the pipes onto 0/1/2, closes every other fd, drops
-//! privileges, changes directory and umask and calls `execve` itself. If
+//! privileges, changes directory and umask, ignores SIGPIPE and SIGXFSZ
+//! (children of the Python reference inherit that) and calls `execve`
+//! itself. If
 //! anything fails there it writes the reference's `supervisor: couldn't …`
 //! line to the child's stderr (so it lands in the child's log) and
 //! `_exit(127)`s: std's `spawn` never sees an exec failure, so it never
@@ -227,7 +229,7 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
     // SAFETY: the closure runs in the forked child before exec. It only
     // reads memory prepared above and makes async-signal-safe system calls
     // (setpgid, dup2, close_range, setgroups, setgid, setuid, chdir, umask,
-    // execve, write, _exit); it never allocates, locks or returns.
+    // sigaction, execve, write, _exit); it never allocates, locks or returns.
     unsafe {
         cmd.pre_exec(move || plan.exec_or_exit());
     }
@@ -467,6 +469,12 @@ impl ChildPlan {
                 if let Some(mask) = self.umask {
                     libc::umask(mask);
                 }
+                // The reference's children inherit Python's dispositions:
+                // SIGPIPE and SIGXFSZ ignored. Programs that have run under
+                // it for years may rely on EPIPE instead of dying, so a
+                // drop-in keeps that (std reset SIGPIPE to default above).
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
                 libc::execve(
                     self.image.filename.as_ptr(),
                     self.image.argv_ptrs.as_ptr(),

@@ -204,6 +204,13 @@ fn the_child_gets_its_environment_directory_umask_group_and_only_fds_0_to_2() {
             std::env::var("PATH").unwrap(),
             "supervisord's own environment is passed on"
         );
+        let ignored = u64::from_str_radix(&seen["sigign"], 16).unwrap();
+        let bit = |signal: i32| 1u64 << (signal - 1);
+        assert_eq!(
+            ignored & (bit(libc::SIGPIPE) | bit(libc::SIGXFSZ)),
+            bit(libc::SIGPIPE) | bit(libc::SIGXFSZ),
+            "SIGPIPE and SIGXFSZ are ignored, as under the reference"
+        );
         assert_eq!(stderr, "to-stderr\n");
     });
     drop(leaked);
@@ -460,5 +467,113 @@ fn user_switching_sets_uid_gid_and_groups_before_the_directory_change() {
             exit_text(within(started.exit).await.unwrap()),
             "exit status 127"
         );
+    });
+}
+
+/// Poll `probe` every few milliseconds until it gives a value, failing the
+/// test after [`harness::PATIENCE`].
+async fn poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + harness::PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn children_inherit_the_same_things_as_under_the_reference() {
+    let sandbox = Sandbox::new();
+    std::fs::set_permissions(sandbox.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = sandbox.path().to_str().unwrap().to_string();
+    let probe = sandbox.path().join("probe");
+    std::fs::copy(PROBE, &probe).unwrap();
+    let noformat = sandbox.write("noformat", "no interpreter line\n");
+    std::fs::set_permissions(&noformat, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = probe.to_str().unwrap().to_string();
+    let noformat = noformat.to_str().unwrap().to_string();
+    let command = format!("{probe} one 'two three' \"four\\\"\"");
+    let socket = format!("{dir}/supervisor.sock");
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nnodaemon=true\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\n\
+             childlogdir={dir}\n\
+             [unix_http_server]\nfile={socket}\n\
+             [program:probe]\ncommand={command}\nstartsecs=0\nautorestart=false\n\
+             umask=027\ndirectory={dir}\nenvironment=FOO=\"bar\"\n\
+             stdout_logfile={dir}/probe.out\nstderr_logfile={dir}/probe.err\n\
+             [program:noexec]\ncommand={noformat}\nstartretries=0\nautorestart=false\n\
+             stderr_logfile={dir}/noexec.err\n\
+             [program:baddir]\ncommand={probe}\ndirectory=/nonexistent/dir\nstartretries=0\n\
+             autorestart=false\nstderr_logfile={dir}/baddir.err\n"
+        ),
+    );
+    let supervisord = supervisor_tests::reference_bin("supervisord");
+    engine().run(async {
+        // The reference runs as our child too, so our reaper collects it.
+        let reference = engine()
+            .start(spec(
+                "reference",
+                &format!("{} -c {}", supervisord.display(), conf.display()),
+            ))
+            .await
+            .unwrap();
+        let read =
+            |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap_or_default();
+        let main_log = poll("the reference to run its three programs", || {
+            let log = read("main.log");
+            (log.contains("exited: probe")
+                && log.contains("exited: noexec")
+                && log.contains("exited: baddir"))
+            .then_some(log)
+        })
+        .await;
+        send_signal(reference.pid, libc::SIGTERM, false).unwrap();
+        within(reference.exit).await.unwrap();
+        let theirs = probe_lines(&read("probe.out"));
+        assert!(main_log.contains("exited: probe (exit status 0; expected)"));
+
+        let mut ours = spec("probe", &command);
+        ours.umask = Some(0o027);
+        ours.directory = Some(dir.clone());
+        ours.environment = vec![("FOO".into(), "bar".into())];
+        ours.server_url = Some(format!("unix://{socket}"));
+        let mut started = engine().start(ours).await.unwrap();
+        let mine = probe_lines(&read_all(&mut started.pipes.stdout).await);
+        within(started.exit).await.unwrap();
+        for key in [
+            "argv", "cwd", "umask", "uid", "gid", "groups", "sigign", "fds",
+        ] {
+            assert_eq!(mine[key], theirs[key], "{key} differs from the reference");
+        }
+        // The reference's env was ours plus what its own spawner set, and it
+        // overrides all of that for the child, so the maps must be equal.
+        let env = |lines: &HashMap<String, String>| {
+            let mut env: Vec<(String, String)> = lines
+                .iter()
+                .filter(|(k, _)| k.starts_with("env:"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            env.sort();
+            env
+        };
+        assert_eq!(env(&mine), env(&theirs));
+
+        let mut noexec = engine().start(spec("noexec", &noformat)).await.unwrap();
+        let said = read_all(noexec.pipes.stderr.as_mut().unwrap()).await;
+        within(noexec.exit).await.unwrap();
+        assert_eq!(said, read("noexec.err"));
+        let mut baddir = spec("baddir", &probe);
+        baddir.directory = Some("/nonexistent/dir".into());
+        let mut baddir = engine().start(baddir).await.unwrap();
+        let said = read_all(baddir.pipes.stderr.as_mut().unwrap()).await;
+        within(baddir.exit).await.unwrap();
+        assert_eq!(said, read("baddir.err"));
     });
 }
