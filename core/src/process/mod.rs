@@ -6,7 +6,7 @@
 //! supervisor task in `daemon` holds every [`ProcessRecord`], feeds inputs
 //! to [`transition`] and carries out the [`Effect`]s with the helpers here.
 //! Nothing here may wait on a child other than the reaper, and nothing may
-//! block the async runtime (spawning runs on the blocking pool).
+//! block the async runtime (forks run on the [`spawn::Spawner`] threads).
 
 pub mod command;
 pub mod exit;

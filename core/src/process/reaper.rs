@@ -117,8 +117,10 @@ impl<K: Clone> PidLedger<K> {
         Self::default()
     }
 
-    /// A spawn was handed to the spawner: until it reports, an unmatched
-    /// exit may be its child.
+    /// A spawn is about to be handed to the spawner: until it reports, an
+    /// unmatched exit may be its child. Call it before the fork can happen,
+    /// in the task that also feeds [`PidLedger::reaped`]; a message on a
+    /// channel of its own could be overtaken by the reaper's report.
     pub fn spawn_started(&mut self) {
         self.spawns_in_flight += 1;
     }

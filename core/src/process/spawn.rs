@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 use tokio::net::unix::pipe;
+use tokio::sync::oneshot;
 
 use super::command::{self, ExecTarget, py_repr};
 
@@ -139,17 +140,63 @@ impl SpawnedFds {
     }
 }
 
-/// Spawn on tokio's blocking pool (a fork and the wait for the child to
-/// reach its exec take about a millisecond, too long for the runtime).
-pub async fn spawn(spec: Arc<SpawnSpec>) -> Result<SpawnedFds, SpawnError> {
-    let name = spec.process_name.clone();
-    match tokio::task::spawn_blocking(move || spawn_now(&spec)).await {
-        Ok(result) => result,
-        // Only a panic in spawn_now gets here; report it as a failed fork.
-        Err(_) => Err(SpawnError::Fork {
-            name,
+/// A spawn request handed to the spawner threads.
+type SpawnJob = (
+    Arc<SpawnSpec>,
+    oneshot::Sender<Result<SpawnedFds, SpawnError>>,
+);
+
+/// A small pool of threads that fork children, so the supervisor task
+/// never blocks on a fork (about a millisecond each, waiting for the child
+/// to reach its exec). It is deliberately not tokio's blocking pool: that
+/// pool grows to hundreds of threads under a burst of starts, and every
+/// extra thread stack makes each later fork slower (fork copies the whole
+/// address space's page tables).
+#[derive(Debug, Clone)]
+pub struct Spawner {
+    jobs: std::sync::mpsc::Sender<SpawnJob>,
+}
+
+impl Spawner {
+    /// Start `threads` spawner threads (at least one). They end when the
+    /// last `Spawner` clone is dropped.
+    pub fn new(threads: usize) -> io::Result<Spawner> {
+        let (jobs, queue) = std::sync::mpsc::channel::<SpawnJob>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("spawner-{index}"))
+                // Forking needs little stack; a small one keeps the address
+                // space (and so every fork) small.
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    loop {
+                        // Take one job, then let the next thread take one.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((spec, reply)) = job else { return };
+                        let _ = reply.send(spawn_now(&spec));
+                    }
+                })?;
+        }
+        Ok(Spawner { jobs })
+    }
+
+    /// Spawn `spec` on a spawner thread and wait for the outcome.
+    pub async fn spawn(&self, spec: Arc<SpawnSpec>) -> Result<SpawnedFds, SpawnError> {
+        let name = spec.process_name.clone();
+        let lost = || SpawnError::Fork {
+            name: name.clone(),
             errno: libc::EIO,
-        }),
+        };
+        let (reply, outcome) = oneshot::channel();
+        // Only fails if every spawner thread died, which a panic in
+        // spawn_now would be needed for: report it as a failed fork.
+        self.jobs.send((spec, reply)).map_err(|_| lost())?;
+        outcome.await.unwrap_or_else(|_| Err(lost()))
     }
 }
 

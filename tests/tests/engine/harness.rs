@@ -5,11 +5,11 @@
 //! grandchildren come back here too.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use supervisor::process::reaper::{self, PidLedger, Reaped, Resolved};
-use supervisor::process::spawn::{ChildPipes, SpawnError, SpawnSpec, StdinSource, spawn};
+use supervisor::process::reaper::{self, PidLedger, Resolved};
+use supervisor::process::spawn::{ChildPipes, SpawnError, SpawnSpec, Spawner, StdinSource};
 use supervisor::process::{
     Effect, Input, LogLevel, Moment, Mood, Policy, ProcessRecord, StateChange, TimerKind,
     kill::send_signal, transition,
@@ -18,30 +18,52 @@ use supervisor_sdk::state::ProcessState;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// How long any single wait in these tests may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-enum Msg {
-    SpawnStarted,
-    SpawnFinished {
-        forked: Option<(i32, oneshot::Sender<i32>)>,
-    },
-    WatchOrphan {
-        pid: i32,
-        reply: oneshot::Sender<i32>,
-    },
+/// Who is waiting for which exit. Locked briefly by the reaper's consumer
+/// and by `start`, so a spawn is counted as in flight before its fork can
+/// possibly be reaped (a message would race the reaper's channel).
+#[derive(Default)]
+struct Book {
+    ledger: PidLedger<u64>,
+    waiters: HashMap<u64, oneshot::Sender<i32>>,
+    next_id: u64,
+    orphans: HashMap<i32, i32>,
+    orphan_watchers: HashMap<i32, oneshot::Sender<i32>>,
+}
+
+impl Book {
+    fn settle(&mut self, resolved: Resolved<u64>) {
+        match resolved {
+            Resolved::Known { owner, reaped } => {
+                if let Some(waiter) = self.waiters.remove(&owner) {
+                    let _ = waiter.send(reaped.status);
+                }
+            }
+            Resolved::Unknown(reaped) => match self.orphan_watchers.remove(&reaped.pid) {
+                Some(watcher) => {
+                    let _ = watcher.send(reaped.status);
+                }
+                None => {
+                    self.orphans.insert(reaped.pid, reaped.status);
+                }
+            },
+        }
+    }
 }
 
 pub struct Engine {
     runtime: Runtime,
-    sender: mpsc::UnboundedSender<Msg>,
+    spawner: Spawner,
+    book: Arc<Mutex<Book>>,
 }
 
 /// The shared engine; the first call makes the process a subreaper and
-/// starts the runtime, the reaper and the bookkeeping task.
+/// starts the runtime, the reaper and the task that sorts its exits.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
@@ -51,73 +73,28 @@ pub fn engine() -> &'static Engine {
             .enable_all()
             .build()
             .expect("a tokio runtime can be built");
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let reaped = {
+        let mut reaped = {
             let _entered = runtime.enter();
             let (_task, reaped) = reaper::start_reaper().expect("SIGCHLD can be watched");
             reaped
         };
-        runtime.spawn(bookkeeper(receiver, reaped));
-        Engine { runtime, sender }
+        let book = Arc::new(Mutex::new(Book::default()));
+        let sorter = Arc::clone(&book);
+        runtime.spawn(async move {
+            while let Some(one) = reaped.recv().await {
+                let mut book = sorter.lock().expect("no test panics holding the book");
+                if let Some(resolved) = book.ledger.reaped(one) {
+                    book.settle(resolved);
+                }
+            }
+        });
+        let spawner = Spawner::new(2).expect("spawner threads can be started");
+        Engine {
+            runtime,
+            spawner,
+            book,
+        }
     })
-}
-
-async fn bookkeeper(
-    mut messages: mpsc::UnboundedReceiver<Msg>,
-    mut reaped: mpsc::UnboundedReceiver<Reaped>,
-) {
-    let mut ledger: PidLedger<u64> = PidLedger::new();
-    let mut waiters: HashMap<u64, oneshot::Sender<i32>> = HashMap::new();
-    let mut next_id = 0u64;
-    let mut orphans: HashMap<i32, i32> = HashMap::new();
-    let mut orphan_watchers: HashMap<i32, oneshot::Sender<i32>> = HashMap::new();
-    let settle = |resolved: Resolved<u64>,
-                  waiters: &mut HashMap<u64, oneshot::Sender<i32>>,
-                  orphans: &mut HashMap<i32, i32>,
-                  watchers: &mut HashMap<i32, oneshot::Sender<i32>>| {
-        match resolved {
-            Resolved::Known { owner, reaped } => {
-                if let Some(waiter) = waiters.remove(&owner) {
-                    let _ = waiter.send(reaped.status);
-                }
-            }
-            Resolved::Unknown(reaped) => match watchers.remove(&reaped.pid) {
-                Some(watcher) => {
-                    let _ = watcher.send(reaped.status);
-                }
-                None => {
-                    orphans.insert(reaped.pid, reaped.status);
-                }
-            },
-        }
-    };
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                None => return,
-                Some(Msg::SpawnStarted) => ledger.spawn_started(),
-                Some(Msg::SpawnFinished { forked }) => {
-                    let forked = forked.map(|(pid, waiter)| {
-                        next_id += 1;
-                        waiters.insert(next_id, waiter);
-                        (pid, next_id)
-                    });
-                    for resolved in ledger.spawn_finished(forked) {
-                        settle(resolved, &mut waiters, &mut orphans, &mut orphan_watchers);
-                    }
-                }
-                Some(Msg::WatchOrphan { pid, reply }) => match orphans.remove(&pid) {
-                    Some(status) => { let _ = reply.send(status); }
-                    None => { orphan_watchers.insert(pid, reply); }
-                },
-            },
-            Some(one) = reaped.recv() => {
-                if let Some(resolved) = ledger.reaped(one) {
-                    settle(resolved, &mut waiters, &mut orphans, &mut orphan_watchers);
-                }
-            }
-        }
-    }
 }
 
 /// A child spawned through the engine.
@@ -133,22 +110,31 @@ impl Engine {
         self.runtime.block_on(test)
     }
 
-    /// Spawn as the supervisor task will: tell the ledger a spawn is in
-    /// flight, spawn on the blocking pool, then report the pid.
+    /// Spawn as the supervisor task will: count the spawn as in flight,
+    /// fork on a spawner thread, then record the pid.
     pub async fn start(&self, spec: SpawnSpec) -> Result<Started, SpawnError> {
-        self.send(Msg::SpawnStarted);
-        match spawn(Arc::new(spec)).await {
+        self.book().ledger.spawn_started();
+        match self.spawner.spawn(Arc::new(spec)).await {
             Ok(fds) => {
                 let (waiter, exit) = oneshot::channel();
-                self.send(Msg::SpawnFinished {
-                    forked: Some((fds.pid, waiter)),
-                });
+                {
+                    let mut book = self.book();
+                    book.next_id += 1;
+                    let id = book.next_id;
+                    book.waiters.insert(id, waiter);
+                    for resolved in book.ledger.spawn_finished(Some((fds.pid, id))) {
+                        book.settle(resolved);
+                    }
+                }
                 let pid = fds.pid;
                 let pipes = fds.into_async().expect("fresh pipes register with tokio");
                 Ok(Started { pid, pipes, exit })
             }
             Err(error) => {
-                self.send(Msg::SpawnFinished { forked: None });
+                let mut book = self.book();
+                for resolved in book.ledger.spawn_finished(None) {
+                    book.settle(resolved);
+                }
                 Err(error)
             }
         }
@@ -158,14 +144,22 @@ impl Engine {
     /// re-parented to us), once the reaper collects it.
     pub async fn orphan_exit(&self, pid: i32) -> i32 {
         let (reply, status) = oneshot::channel();
-        self.send(Msg::WatchOrphan { pid, reply });
-        within(status).await.expect("the bookkeeper keeps running")
+        {
+            let mut book = self.book();
+            match book.orphans.remove(&pid) {
+                Some(raw) => {
+                    let _ = reply.send(raw);
+                }
+                None => {
+                    book.orphan_watchers.insert(pid, reply);
+                }
+            }
+        }
+        within(status).await.expect("the sorter keeps running")
     }
 
-    fn send(&self, message: Msg) {
-        self.sender
-            .send(message)
-            .expect("the bookkeeper runs as long as the runtime");
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().expect("no test panics holding the book")
     }
 }
 

@@ -577,3 +577,54 @@ fn children_inherit_the_same_things_as_under_the_reference() {
         assert_eq!(said, read("baddir.err"));
     });
 }
+
+/// Not a benchmark run by default (`cargo test --test engine -- --ignored
+/// spawn_rate --nocapture`): spawns N short-lived children through the
+/// engine, all at once, and compares with std's plain spawn of the same
+/// program (no pipes, no pre_exec), whose exits our reaper collects too.
+#[test]
+#[ignore = "a measurement, run by hand"]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the engine's reaper collects std's children too"
+)]
+fn spawn_rate() {
+    const N: usize = 500;
+    engine().run(async {
+        let began = Instant::now();
+        let mut exits = Vec::with_capacity(N);
+        let starts: Vec<_> = (0..N)
+            .map(|i| tokio::spawn(engine().start(spec(&format!("p{i}"), "/bin/true"))))
+            .collect();
+        for start in starts {
+            exits.push(start.await.unwrap().unwrap().exit);
+        }
+        let spawned = began.elapsed();
+        for exit in exits {
+            within(exit).await.unwrap();
+        }
+        let ours = began.elapsed();
+
+        let began = Instant::now();
+        let mut exits = Vec::with_capacity(N);
+        for i in 0..N {
+            let started = engine().start(spec(&format!("s{i}"), "/bin/true")).await.unwrap();
+            exits.push(started.exit);
+        }
+        let sequential = began.elapsed();
+        for exit in exits {
+            within(exit).await.unwrap();
+        }
+        println!("{N} spawns one after another: {sequential:?}");
+
+        let began = Instant::now();
+        for _ in 0..N {
+            std::process::Command::new("/bin/true").spawn().unwrap();
+        }
+        let plain = began.elapsed();
+        println!(
+            "{N} spawns: ours {spawned:?} (all reaped after {ours:?}), std plain spawn {plain:?}, ratio {:.2}",
+            spawned.as_secs_f64() / plain.as_secs_f64()
+        );
+    });
+}
