@@ -8,7 +8,7 @@
 //! the ledger holds such exits until that report arrives, and only calls a
 //! pid unknown once no spawn is in flight.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -93,20 +93,35 @@ impl Reaped {
     }
 }
 
+/// Proof that a spawn was announced to the [`PidLedger`]; hand it back to
+/// [`PidLedger::spawn_finished`] exactly once.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "every announced spawn must be reported as finished"]
+pub struct SpawnTicket(u64);
+
 /// Matches reaped pids to the processes that own them. `K` is whatever
 /// names a process in the process table.
+///
+/// An exit that matches no known pid is held while any spawn that was in
+/// flight when it was reaped has not reported yet (it may be that spawn's
+/// child); once those have all reported it is declared unknown. Spawns
+/// announced later cannot own it, so a steady stream of restarts never
+/// delays the verdict indefinitely.
 #[derive(Debug)]
 pub struct PidLedger<K> {
     owners: HashMap<i32, K>,
-    spawns_in_flight: usize,
-    held: Vec<Reaped>,
+    in_flight: BTreeSet<u64>,
+    last_ticket: u64,
+    /// Unmatched exits, each with the newest ticket in flight when reaped.
+    held: Vec<(Reaped, u64)>,
 }
 
 impl<K> Default for PidLedger<K> {
     fn default() -> Self {
         PidLedger {
             owners: HashMap::new(),
-            spawns_in_flight: 0,
+            in_flight: BTreeSet::new(),
+            last_ticket: 0,
             held: Vec::new(),
         }
     }
@@ -121,27 +136,41 @@ impl<K: Clone> PidLedger<K> {
     /// unmatched exit may be its child. Call it before the fork can happen,
     /// in the task that also feeds [`PidLedger::reaped`]; a message on a
     /// channel of its own could be overtaken by the reaper's report.
-    pub fn spawn_started(&mut self) {
-        self.spawns_in_flight += 1;
+    pub fn spawn_started(&mut self) -> SpawnTicket {
+        self.last_ticket += 1;
+        self.in_flight.insert(self.last_ticket);
+        SpawnTicket(self.last_ticket)
     }
 
     /// The spawner reported: `forked` is the child's pid and its owner, or
     /// `None` when nothing was forked. Returns the exits this settles: the
-    /// new child's if it was reaped already, and the held ones that are now
-    /// known to be nobody's.
-    pub fn spawn_finished(&mut self, forked: Option<(i32, K)>) -> Vec<Resolved<K>> {
-        self.spawns_in_flight = self.spawns_in_flight.saturating_sub(1);
+    /// new child's if it was reaped already, and held ones that no spawn in
+    /// flight can own any more.
+    pub fn spawn_finished(
+        &mut self,
+        ticket: SpawnTicket,
+        forked: Option<(i32, K)>,
+    ) -> Vec<Resolved<K>> {
+        self.in_flight.remove(&ticket.0);
         let mut settled = Vec::new();
         if let Some((pid, owner)) = forked {
-            if let Some(index) = self.held.iter().position(|r| r.pid == pid) {
-                let reaped = self.held.swap_remove(index);
+            if let Some(index) = self.held.iter().position(|(r, _)| r.pid == pid) {
+                let (reaped, _) = self.held.swap_remove(index);
                 settled.push(Resolved::Known { owner, reaped });
             } else {
                 self.owners.insert(pid, owner);
             }
         }
-        if self.spawns_in_flight == 0 {
-            settled.extend(self.held.drain(..).map(Resolved::Unknown));
+        let oldest = self.in_flight.first().copied();
+        let mut index = 0;
+        while index < self.held.len() {
+            let newest_then = self.held[index].1;
+            if oldest.is_none_or(|oldest| oldest > newest_then) {
+                let (reaped, _) = self.held.swap_remove(index);
+                settled.push(Resolved::Unknown(reaped));
+            } else {
+                index += 1;
+            }
         }
         settled
     }
@@ -151,8 +180,8 @@ impl<K: Clone> PidLedger<K> {
     pub fn reaped(&mut self, reaped: Reaped) -> Option<Resolved<K>> {
         if let Some(owner) = self.owners.remove(&reaped.pid) {
             Some(Resolved::Known { owner, reaped })
-        } else if self.spawns_in_flight > 0 {
-            self.held.push(reaped);
+        } else if let Some(&newest) = self.in_flight.last() {
+            self.held.push((reaped, newest));
             None
         } else {
             Some(Resolved::Unknown(reaped))
@@ -176,8 +205,8 @@ mod tests {
     #[test]
     fn a_known_pid_resolves_to_its_owner_once() {
         let mut ledger = PidLedger::new();
-        ledger.spawn_started();
-        assert!(ledger.spawn_finished(Some((10, "a"))).is_empty());
+        let ticket = ledger.spawn_started();
+        assert!(ledger.spawn_finished(ticket, Some((10, "a"))).is_empty());
         assert_eq!(
             ledger.reaped(exit(10)),
             Some(Resolved::Known {
@@ -191,12 +220,12 @@ mod tests {
     #[test]
     fn an_exit_before_the_spawn_report_is_held_until_the_pid_is_known() {
         let mut ledger = PidLedger::new();
-        ledger.spawn_started();
-        ledger.spawn_started();
+        let first = ledger.spawn_started();
+        let second = ledger.spawn_started();
         assert_eq!(ledger.reaped(exit(7)), None);
         assert_eq!(ledger.reaped(exit(99)), None);
         assert_eq!(
-            ledger.spawn_finished(Some((7, "fast"))),
+            ledger.spawn_finished(first, Some((7, "fast"))),
             vec![Resolved::Known {
                 owner: "fast",
                 reaped: exit(7)
@@ -205,9 +234,24 @@ mod tests {
         // 99 may still belong to the second spawn in flight.
         assert_eq!(ledger.live_children(), 0);
         assert_eq!(
-            ledger.spawn_finished(None),
+            ledger.spawn_finished(second, None),
             vec![Resolved::Unknown(exit(99))]
         );
+    }
+
+    #[test]
+    fn spawns_announced_after_an_exit_do_not_delay_its_verdict() {
+        let mut ledger: PidLedger<&str> = PidLedger::new();
+        let before = ledger.spawn_started();
+        assert_eq!(ledger.reaped(exit(500)), None);
+        let after = ledger.spawn_started();
+        // `after` is still in flight, but it was announced after the reap:
+        // 500 cannot be its child.
+        assert_eq!(
+            ledger.spawn_finished(before, Some((1, "a"))),
+            vec![Resolved::Unknown(exit(500))]
+        );
+        assert!(ledger.spawn_finished(after, None).is_empty());
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl Engine {
     /// Spawn as the supervisor task will: count the spawn as in flight,
     /// fork on a spawner thread, then record the pid.
     pub async fn start(&self, spec: SpawnSpec) -> Result<Started, SpawnError> {
-        self.book().ledger.spawn_started();
+        let ticket = self.book().ledger.spawn_started();
         match self.spawner.spawn(Arc::new(spec)).await {
             Ok(fds) => {
                 let (waiter, exit) = oneshot::channel();
@@ -122,7 +122,7 @@ impl Engine {
                     book.next_id += 1;
                     let id = book.next_id;
                     book.waiters.insert(id, waiter);
-                    for resolved in book.ledger.spawn_finished(Some((fds.pid, id))) {
+                    for resolved in book.ledger.spawn_finished(ticket, Some((fds.pid, id))) {
                         book.settle(resolved);
                     }
                 }
@@ -132,7 +132,7 @@ impl Engine {
             }
             Err(error) => {
                 let mut book = self.book();
-                for resolved in book.ledger.spawn_finished(None) {
+                for resolved in book.ledger.spawn_finished(ticket, None) {
                     book.settle(resolved);
                 }
                 Err(error)
