@@ -15,14 +15,18 @@ const DEFAULT_PATH: [&str; 3] = ["/bin", "/usr/bin", "/usr/local/bin"];
 /// first element is the program as configured, not the resolved file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecTarget {
+    /// The file `execve` runs.
     pub filename: String,
+    /// The argument vector, `argv[0]` as configured.
     pub argv: Vec<String>,
 }
 
 /// Why `shlex.split` refused a command; the texts are Python's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SplitError {
+    /// A quote was left open.
     NoClosingQuotation,
+    /// A backslash ended the command.
     NoEscapedCharacter,
 }
 

@@ -11,7 +11,12 @@ pub enum ExitCause {
     /// `exit(code)` or a return from `main`.
     Exited(i32),
     /// Killed by a signal; `core_dumped` when the kernel wrote a core file.
-    Signaled { signal: i32, core_dumped: bool },
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// The kernel wrote a core file.
+        core_dumped: bool,
+    },
     /// Anything else `waitpid` can report (stopped/continued are never
     /// requested, so this only covers corrupt values).
     Unknown(i32),

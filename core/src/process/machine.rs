@@ -36,11 +36,13 @@ pub enum AutoRestart {
 pub struct Policy {
     /// The bare process name used in log lines (not `group:name`).
     pub name: String,
+    /// Start when the daemon starts (or the group is added).
     pub autostart: bool,
     /// Seconds the process must stay up to count as started.
     pub startsecs: u64,
     /// Failed starts tolerated before FATAL (total attempts = 1 + this).
     pub startretries: u32,
+    /// What follows an exit from RUNNING.
     pub autorestart: AutoRestart,
     /// Exit statuses that count as expected.
     pub exitcodes: Vec<i32>,
@@ -77,6 +79,7 @@ impl Policy {
 /// starts nothing on its own while shutting down or restarting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mood {
+    /// Normal operation.
     Running,
     /// Shutting down or restarting: only explicit starts spawn.
     WindingDown,
@@ -88,7 +91,9 @@ pub enum Mood {
 /// needs a repair pass for that).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Moment {
+    /// For deadlines and durations.
     pub instant: Instant,
+    /// For the times reported to users.
     pub wall: SystemTime,
 }
 
@@ -113,6 +118,7 @@ impl Moment {
 /// Everything the machine remembers about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRecord {
+    /// The current state.
     pub state: ProcessState,
     /// The running child's pid; `None` when there is no child.
     pub pid: Option<i32>,
@@ -120,6 +126,7 @@ pub struct ProcessRecord {
     pub spawning: bool,
     /// When the last start began (`None`: never started; autostart uses it).
     pub laststart: Option<Instant>,
+    /// `laststart` on the wall clock (`getProcessInfo`'s `start`).
     pub laststart_wall: Option<SystemTime>,
     /// When the last child was reaped.
     pub laststop_wall: Option<SystemTime>,
@@ -187,18 +194,34 @@ pub enum Input {
     /// `signalProcess` with this signal number.
     Signal(i32),
     /// The spawner forked the child.
-    SpawnSucceeded { pid: i32 },
+    SpawnSucceeded {
+        /// The new child's pid.
+        pid: i32,
+    },
     /// The spawner could not fork the child; `message` is the spawnerr
     /// text (see `SpawnError`).
-    SpawnFailed { message: String },
-    /// The reaper collected `pid` with this raw wait status.
-    Exited { pid: i32, status: i32 },
+    SpawnFailed {
+        /// The spawnerr text.
+        message: String,
+    },
+    /// The reaper collected `pid` with this raw wait status. Feed it only
+    /// after the [`Input::SpawnSucceeded`] that reported the pid (the
+    /// reaper's `PidLedger` holds early exits for that).
+    Exited {
+        /// The child that ended.
+        pid: i32,
+        /// Its raw `waitpid` status.
+        status: i32,
+    },
     /// The armed timer of this kind fired.
     Timer(TimerKind),
     /// Carrying out [`Effect::Kill`] failed with this errno.
     KillFailed {
+        /// The pid the signal was for.
         pid: i32,
+        /// What `kill(2)` failed with.
         errno: i32,
+        /// Why the signal was sent (from the effect).
         purpose: KillPurpose,
     },
 }
@@ -206,12 +229,19 @@ pub enum Input {
 /// The reference's main-log levels that process lines use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
+    /// `BLAT`
     Blather,
+    /// `TRAC`
     Trace,
+    /// `DEBG`
     Debug,
+    /// `INFO`
     Info,
+    /// `WARN`
     Warn,
+    /// `ERRO`
     Error,
+    /// `CRIT`
     Critical,
 }
 
@@ -219,7 +249,9 @@ pub enum LogLevel {
 /// captured at the moment of the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateChange {
+    /// The state left.
     pub from: ProcessState,
+    /// The state entered.
     pub to: ProcessState,
     /// Only meaningful for EXITED: the exit status was in `exitcodes`.
     pub expected: bool,
@@ -238,19 +270,33 @@ pub enum Effect {
     /// Send `signal` to `pid` (to its process group when `group`); on
     /// failure report [`Input::KillFailed`].
     Kill {
+        /// The child (its group is `-pid`).
         pid: i32,
+        /// The signal number.
         signal: i32,
+        /// Signal the whole process group.
         group: bool,
+        /// Echoed back in [`Input::KillFailed`].
         purpose: KillPurpose,
     },
     /// Arm the process's timer, replacing any armed one.
-    ArmTimer { kind: TimerKind, at: Instant },
+    ArmTimer {
+        /// Echoed back in [`Input::Timer`].
+        kind: TimerKind,
+        /// When it is due.
+        at: Instant,
+    },
     /// Disarm the process's timer.
     CancelTimer,
     /// Publish the matching `PROCESS_STATE_*` event and a new snapshot.
     StateChanged(StateChange),
     /// Write a line to the main log.
-    Log { level: LogLevel, text: String },
+    Log {
+        /// The main-log level.
+        level: LogLevel,
+        /// The message, without the time and level prefix.
+        text: String,
+    },
     /// The command that caused this input failed; the text is the
     /// reference's (it becomes the RPC fault's text).
     CommandFailed(String),

@@ -18,7 +18,9 @@ use tokio::task::JoinHandle;
 /// One collected child: its pid and raw wait status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reaped {
+    /// The collected child.
     pub pid: i32,
+    /// Its raw `waitpid` status (see `ExitCause::from_raw`).
     pub status: i32,
 }
 
@@ -76,7 +78,12 @@ pub fn start_reaper() -> io::Result<(JoinHandle<()>, mpsc::UnboundedReceiver<Rea
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved<K> {
     /// The child of process `owner`.
-    Known { owner: K, reaped: Reaped },
+    Known {
+        /// The process it belongs to.
+        owner: K,
+        /// The exit.
+        reaped: Reaped,
+    },
     /// No process of ours: an orphaned grandchild (subreaper) or a child
     /// forked by something else. The reference logs `reaped unknown pid`.
     Unknown(Reaped),
@@ -128,6 +135,7 @@ impl<K> Default for PidLedger<K> {
 }
 
 impl<K: Clone> PidLedger<K> {
+    /// An empty ledger.
     pub fn new() -> Self {
         Self::default()
     }

@@ -64,6 +64,7 @@ pub struct SpawnSpec {
     /// `SUPERVISOR_SERVER_URL` (the program's `serverurl` or the daemon's
     /// default); none when no HTTP server is configured.
     pub server_url: Option<String>,
+    /// What fd 0 is.
     pub stdin: StdinSource,
     /// Send stderr into the stdout pipe instead of a pipe of its own.
     pub redirect_stderr: bool,
@@ -73,28 +74,38 @@ pub struct SpawnSpec {
 /// spawnerr text, which users see in `status` and the main log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
+    /// `shlex` refused the command (`reason` is Python's message).
     #[error("can't parse command {}: {reason}", py_repr(command))]
     CantParse { command: String, reason: String },
+    /// The command has no words.
     #[error("command is empty")]
     EmptyCommand,
+    /// No such file, on the PATH or as given.
     #[error("can't find command {}", py_repr(.0))]
     NotFound(String),
+    /// The command names a directory.
     #[error("command at {} is a directory", py_repr(.0))]
     IsDirectory(String),
+    /// The file has no execute bit at all.
     #[error("command at {} is not executable", py_repr(.0))]
     NotExecutable(String),
+    /// `access(X_OK)` refused it.
     #[error("no permission to run command {}", py_repr(.0))]
     NoPermission(String),
     /// A NUL byte cannot be passed to `execve` (the reference fails in the
     /// child instead; refusing before the fork is clearer).
     #[error("can't pass {what} to {}: it contains a NUL byte", py_repr(name))]
     NulByte { name: String, what: &'static str },
+    /// EMFILE/ENFILE while making the pipes.
     #[error("too many open files to spawn {}", py_repr(name))]
     TooManyFiles { name: String },
+    /// Any other error making the pipes.
     #[error("unknown error making dispatchers for {}: {}", py_repr(name), errno_name(*errno))]
     Pipes { name: String, errno: i32 },
+    /// EAGAIN from fork: the process table is full.
     #[error("Too many processes in process table to spawn {}", py_repr(name))]
     ProcessTable { name: String },
+    /// Any other fork error.
     #[error("unknown error during fork for {}: {}", py_repr(name), errno_name(*errno))]
     Fork { name: String, errno: i32 },
 }
@@ -110,6 +121,7 @@ pub fn errno_name(errno: i32) -> String {
 /// The parent's ends of a new child's pipes, and its pid.
 #[derive(Debug)]
 pub struct SpawnedFds {
+    /// The child's pid (also its process group id).
     pub pid: i32,
     /// Write end of the child's stdin (none when stdin is a socket).
     pub stdin: Option<OwnedFd>,
@@ -122,8 +134,11 @@ pub struct SpawnedFds {
 /// A new child's pipes as tokio I/O.
 #[derive(Debug)]
 pub struct ChildPipes {
+    /// The child's stdin, unless it is a socket.
     pub stdin: Option<pipe::Sender>,
+    /// The child's stdout (with stderr when redirected).
     pub stdout: pipe::Receiver,
+    /// The child's stderr, unless redirected.
     pub stderr: Option<pipe::Receiver>,
 }
 
