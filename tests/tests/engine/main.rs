@@ -628,3 +628,108 @@ fn spawn_rate() {
         );
     });
 }
+
+/// `spawned: 'x' with pid 123` → `spawned: 'x' with pid N`.
+fn without_pid(line: &str) -> String {
+    match line.rsplit_once(" with pid ") {
+        Some((head, _)) => format!("{head} with pid N"),
+        None => line.to_string(),
+    }
+}
+
+fn level_code(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Critical => "CRIT",
+        LogLevel::Error => "ERRO",
+        LogLevel::Warn => "WARN",
+        LogLevel::Info => "INFO",
+        LogLevel::Debug => "DEBG",
+        LogLevel::Trace => "TRAC",
+        LogLevel::Blather => "BLAT",
+    }
+}
+
+#[test]
+fn lifecycle_lines_match_the_references_for_the_same_programs() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().to_str().unwrap().to_string();
+    let flaky = format!("{EXIT} 1");
+    let clean = format!("{EXIT} 0 1300");
+    let ghost = "/nonexistent/ghost".to_string();
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nnodaemon=true\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\n\
+             childlogdir={dir}\n\
+             [program:flaky]\ncommand={flaky}\nstartsecs=1\nstartretries=1\n\
+             [program:clean]\ncommand={clean}\nstartsecs=1\n\
+             [program:ghost]\ncommand={ghost}\nstartretries=1\n"
+        ),
+    );
+    let supervisord = supervisor_tests::reference_bin("supervisord");
+    engine().run(async {
+        let reference = engine()
+            .start(spec(
+                "reference",
+                &format!("{} -c {}", supervisord.display(), conf.display()),
+            ))
+            .await
+            .unwrap();
+        let log_path = format!("{dir}/main.log");
+        let reference_log = async {
+            let log = poll("the reference to finish with its programs", || {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                (log.contains("gave up: flaky")
+                    && log.contains("gave up: ghost")
+                    && log.contains("exited: clean"))
+                .then_some(log)
+            })
+            .await;
+            send_signal(reference.pid, libc::SIGTERM, false).unwrap();
+            within(reference.exit).await.unwrap();
+            log
+        };
+        // Ours run at the same time, each program on its own driver.
+        let ours = |name: &'static str, command: String, startretries: u32, last| async move {
+            let policy = Policy {
+                startsecs: 1,
+                startretries,
+                ..Policy::with_defaults(name)
+            };
+            let mut driver = Driver::new(policy, spec(name, &command));
+            driver.feed(Input::Autostart).await;
+            driver.until(last).await;
+            driver
+                .logs
+                .iter()
+                .filter(|(level, _)| *level >= LogLevel::Info)
+                .map(|(level, text)| format!("{} {}", level_code(*level), without_pid(text)))
+                .collect::<Vec<String>>()
+        };
+        let (log, ours_flaky, ours_clean, ours_ghost) = tokio::join!(
+            reference_log,
+            ours("flaky", flaky.clone(), 1, S::Fatal),
+            ours("clean", clean.clone(), 3, S::Exited),
+            ours("ghost", ghost.clone(), 1, S::Fatal),
+        );
+        for (name, ours) in [
+            ("flaky", ours_flaky),
+            ("clean", ours_clean),
+            ("ghost", ours_ghost),
+        ] {
+            let theirs: Vec<String> = log
+                .lines()
+                .filter_map(|line| {
+                    let mut parts = line.splitn(4, ' ');
+                    let (_, _, level, text) =
+                        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                    let about_it = text.contains(&format!(" {name} "))
+                        || text.contains(&format!("'{name}'"))
+                        || text.starts_with("spawnerr: ") && name == "ghost";
+                    about_it.then(|| format!("{level} {}", without_pid(text)))
+                })
+                .collect();
+            assert_eq!(ours, theirs, "the main-log lines about {name}");
+        }
+    });
+}
