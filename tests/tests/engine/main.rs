@@ -733,3 +733,112 @@ fn lifecycle_lines_match_the_references_for_the_same_programs() {
         }
     });
 }
+
+#[test]
+fn stop_escalation_lines_match_the_references() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().to_str().unwrap().to_string();
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nnodaemon=true\nloglevel=debug\nlogfile={dir}/main.log\n\
+             pidfile={dir}/sd.pid\nchildlogdir={dir}\n\
+             [unix_http_server]\nfile={dir}/s.sock\n\
+             [supervisorctl]\nserverurl=unix://{dir}/s.sock\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [program:stubborn]\ncommand={STUBBORN}\nstartsecs=1\nstopwaitsecs=1\n\
+             stopasgroup=true\n"
+        ),
+    );
+    let supervisord = supervisor_tests::reference_bin("supervisord");
+    let supervisorctl = supervisor_tests::reference_bin("supervisorctl");
+    engine().run(async {
+        let reference = engine()
+            .start(spec(
+                "reference",
+                &format!("{} -c {}", supervisord.display(), conf.display()),
+            ))
+            .await
+            .unwrap();
+        let log_path = format!("{dir}/main.log");
+        let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        poll("stubborn to be RUNNING under the reference", || {
+            read_log().contains("success: stubborn").then_some(())
+        })
+        .await;
+        let ctl = engine()
+            .start(spec(
+                "ctl",
+                &format!(
+                    "{} -c {} stop stubborn",
+                    supervisorctl.display(),
+                    conf.display()
+                ),
+            ))
+            .await
+            .unwrap();
+        within(ctl.exit).await.unwrap();
+        let log = poll("the reference to stop stubborn", || {
+            let log = read_log();
+            log.contains("stopped: stubborn").then_some(log)
+        })
+        .await;
+        send_signal(reference.pid, libc::SIGTERM, false).unwrap();
+        within(reference.exit).await.unwrap();
+        let theirs: Vec<String> = log
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(4, ' ');
+                let (_, _, level, text) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                // "waiting for stubborn to stop" comes from the RPC's wait;
+                // output and "fd N closed" lines from the pipe readers.
+                let about_it = (text.contains(" stubborn ") || text.contains("'stubborn'"))
+                    && !text.starts_with("waiting for")
+                    && !text.starts_with("fd ")
+                    && !text.contains("output:");
+                about_it.then(|| format!("{level} {}", without_pid(&mask_pids(text))))
+            })
+            .collect();
+
+        let policy = Policy {
+            startsecs: 1,
+            stopwaitsecs: 1,
+            stopasgroup: true,
+            killasgroup: true,
+            ..Policy::with_defaults("stubborn")
+        };
+        let mut driver = Driver::new(policy, spec("stubborn", STUBBORN));
+        driver.feed(Input::Autostart).await;
+        driver.until(S::Running).await;
+        driver.feed(Input::Stop).await;
+        driver.until(S::Stopped).await;
+        let ours: Vec<String> = driver
+            .logs
+            .iter()
+            .map(|(level, text)| {
+                format!("{} {}", level_code(*level), without_pid(&mask_pids(text)))
+            })
+            .collect();
+        assert_eq!(ours, theirs);
+    });
+}
+
+/// Replace every run of digits in `text` with `N` (pids differ per run).
+fn mask_pids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_digits = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('N');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
