@@ -842,3 +842,41 @@ fn mask_pids(text: &str) -> String {
     }
     out
 }
+
+/// Not run by default: how long from SIGKILL to the replacement's fork
+/// being reported, through reaper, ledger, machine and spawner.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn restart_latency() {
+    engine().run(async {
+        let policy = Policy {
+            startsecs: 0,
+            autorestart: AutoRestart::Always,
+            ..Policy::with_defaults("victim")
+        };
+        let mut driver = Driver::new(policy, spec("victim", STUBBORN));
+        driver.feed(Input::Start).await;
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            let spawned = driver.spawned;
+            let pid = driver.record.pid.unwrap();
+            let killed = Instant::now();
+            send_signal(pid, libc::SIGKILL, false).unwrap();
+            within(async {
+                while driver.spawned == spawned {
+                    driver.step().await;
+                }
+            })
+            .await;
+            samples.push(killed.elapsed());
+        }
+        samples.sort();
+        println!(
+            "kill to respawn: median {:?}, worst {:?}",
+            samples[samples.len() / 2],
+            samples[samples.len() - 1]
+        );
+        driver.feed(Input::Stop).await;
+        driver.until(S::Stopped).await;
+    });
+}
