@@ -76,6 +76,31 @@ fn a_fast_exit_reaped_before_the_spawn_report_still_reaches_its_process() {
 }
 
 #[test]
+fn concurrent_spawns_each_get_their_own_exit() {
+    // Each child exits with its own code, so a mixed-up pid-to-owner
+    // match in the ledger would show as a wrong code.
+    engine().run(async {
+        let starts: Vec<_> = (0..60)
+            .map(|i| tokio::spawn(engine().start(spec(&format!("c{i}"), &format!("{EXIT} {i}")))))
+            .collect();
+        let mut exits = Vec::new();
+        for (i, start) in starts.into_iter().enumerate() {
+            let started = start.await.unwrap().unwrap();
+            exits.push((i, started.pid, started.exit));
+        }
+        for (i, pid, exit) in exits {
+            let status = within(exit).await.unwrap();
+            assert_eq!(
+                exit_text(status),
+                format!("exit status {i}"),
+                "child {i} (pid {pid})"
+            );
+            assert!(is_gone(pid));
+        }
+    });
+}
+
+#[test]
 fn commands_that_cannot_run_fail_before_any_fork_with_the_reference_text() {
     let sandbox = Sandbox::new();
     let plain = sandbox.write("plain", "not a program\n");
