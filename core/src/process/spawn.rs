@@ -173,8 +173,9 @@ pub struct Spawner {
 }
 
 impl Spawner {
-    /// Start `threads` spawner threads (at least one). They end when the
-    /// last `Spawner` clone is dropped.
+    /// Start `threads` spawner threads (at least one; two keep a 2-core
+    /// machine's forks flowing while one waits for its child to exec).
+    /// They end when the last `Spawner` clone is dropped.
     pub fn new(threads: usize) -> io::Result<Spawner> {
         let (jobs, queue) = std::sync::mpsc::channel::<SpawnJob>();
         let queue = Arc::new(std::sync::Mutex::new(queue));
@@ -182,9 +183,10 @@ impl Spawner {
             let queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name(format!("spawner-{index}"))
-                // Forking needs little stack; a small one keeps the address
-                // space (and so every fork) small.
-                .stack_size(256 * 1024)
+                // Enough for NSS lookups (getpwuid, getgrouplist), which
+                // may run LDAP or sssd modules; still far below the 2 MiB
+                // default that hundreds of blocking-pool threads would map.
+                .stack_size(1024 * 1024)
                 .spawn(move || {
                     loop {
                         // Take one job, then let the next thread take one.
