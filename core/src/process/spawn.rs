@@ -556,11 +556,14 @@ impl ChildPlan {
     /// dup2 the pipes onto 0, 1 and 2 (all sources are above 2, except
     /// perhaps a shared socket, which goes first onto 0).
     unsafe fn wire_stdio(&self) -> bool {
-        // SAFETY: dup2 on descriptors that are open in the child.
+        // SAFETY: dup2 and fcntl on descriptors that are open in the child.
         unsafe {
             (self.stdin_fd < 0 || libc::dup2(self.stdin_fd, 0) == 0)
                 && libc::dup2(self.stdout_fd, 1) == 1
                 && libc::dup2(self.stderr_fd, 2) == 2
+                // dup2 onto itself keeps close-on-exec (a shared socket that
+                // already was fd 0): clear it so exec keeps 0, 1 and 2.
+                && (0..3).all(|fd| libc::fcntl(fd, libc::F_SETFD, 0) == 0)
         }
     }
 
