@@ -16,6 +16,18 @@ fn children_inherit_the_same_things_as_under_the_reference() {
     let noformat = noformat.to_str().unwrap().to_string();
     let command = format!("{probe} one 'two three' \"four\\\"\"");
     let socket = format!("{dir}/supervisor.sock");
+    // As root, a program switching to nobody joins the comparison.
+    let nobody = is_root().then(|| nix::unistd::User::from_name("nobody").unwrap().unwrap());
+    let as_nobody = match &nobody {
+        Some(_) => format!(
+            "[program:asnobody]\ncommand={probe}\nuser=nobody\nstartsecs=0\n\
+             autorestart=false\nstdout_logfile={dir}/nobody.out\n"
+        ),
+        None => {
+            println!("not root: the user switch is left out of the comparison");
+            String::new()
+        }
+    };
     let conf = sandbox.write(
         "supervisord.conf",
         &format!(
@@ -28,7 +40,8 @@ fn children_inherit_the_same_things_as_under_the_reference() {
              [program:noexec]\ncommand={noformat}\nstartretries=0\nautorestart=false\n\
              stderr_logfile={dir}/noexec.err\n\
              [program:baddir]\ncommand={probe}\ndirectory=/nonexistent/dir\nstartretries=0\n\
-             autorestart=false\nstderr_logfile={dir}/baddir.err\n"
+             autorestart=false\nstderr_logfile={dir}/baddir.err\n\
+             {as_nobody}"
         ),
     );
     let supervisord = supervisor_tests::reference_bin("supervisord");
@@ -47,7 +60,8 @@ fn children_inherit_the_same_things_as_under_the_reference() {
             let log = read("main.log");
             (log.contains("exited: probe")
                 && log.contains("exited: noexec")
-                && log.contains("exited: baddir"))
+                && log.contains("exited: baddir")
+                && (nobody.is_none() || log.contains("exited: asnobody")))
             .then_some(log)
         })
         .await;
@@ -92,6 +106,24 @@ fn children_inherit_the_same_things_as_under_the_reference() {
         let said = read_all(baddir.pipes.stderr.as_mut().unwrap()).await;
         within(baddir.exit).await.unwrap();
         assert_eq!(said, read("baddir.err"));
+
+        if let Some(nobody) = &nobody {
+            let theirs = probe_lines(&read("nobody.out"));
+            let mut as_nobody = spec("asnobody", &probe);
+            as_nobody.uid = Some(nobody.uid.as_raw());
+            as_nobody.server_url = Some(format!("unix://{socket}"));
+            let mut started = engine().start(as_nobody).await.unwrap();
+            let mine = probe_lines(&read_all(&mut started.pipes.stdout).await);
+            within(started.exit).await.unwrap();
+            for key in ["uid", "gid", "groups", "cwd", "fds", "sigign"] {
+                assert_eq!(mine[key], theirs[key], "as nobody, {key} differs");
+            }
+            assert_eq!(
+                env(&mine),
+                env(&theirs),
+                "as nobody, the environment differs"
+            );
+        }
     });
 }
 
