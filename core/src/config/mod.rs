@@ -10,10 +10,6 @@
 // load on a cold path, and the public signatures others code against
 // return it unboxed.
 #![allow(clippy::result_large_err)]
-// A ConfigError carries its whole location (136 bytes); it is made once per
-// load on a cold path, and the public signatures others code against
-// return it unboxed.
-#![allow(clippy::result_large_err)]
 
 pub mod ctl;
 pub mod diff;
