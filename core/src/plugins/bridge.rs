@@ -336,27 +336,28 @@ pub fn register_rpcinterfaces(
     hub: &Arc<TicketHub>,
     registry: &Registry,
 ) -> Result<Vec<String>, Vec<RpcInterfaceError>> {
-    let owned: Vec<(String, String, Vec<(String, String)>)> = interfaces
+    // PluginSection borrows; these own what it borrows.
+    let names: Vec<String> = interfaces
+        .iter()
+        .map(|interface| format!("rpcinterface:{}", interface.name))
+        .collect();
+    let configs: Vec<Vec<(String, String)>> = interfaces
         .iter()
         .map(|interface| {
-            let config = interface
+            interface
                 .extras
                 .iter()
                 .map(|(key, value)| (key.clone(), value.clone()))
-                .collect();
-            (
-                format!("rpcinterface:{}", interface.name),
-                interface.factory.clone(),
-                config,
-            )
+                .collect()
         })
         .collect();
-    let sections: Vec<PluginSection<'_>> = owned
+    let sections: Vec<PluginSection<'_>> = interfaces
         .iter()
-        .zip(interfaces)
-        .map(|((section, spec, config), interface)| PluginSection {
+        .zip(&names)
+        .zip(&configs)
+        .map(|((interface, section), config)| PluginSection {
             section,
-            spec,
+            spec: &interface.factory,
             config_dir: &interface.dir,
             config,
         })

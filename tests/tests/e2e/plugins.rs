@@ -250,10 +250,21 @@ impl PluginServer {
     /// Write `rpcinterfaces` (the `[rpcinterface:x]` sections) into a
     /// supervisord.conf, load it, register its namespaces and serve them.
     fn start(sandbox: &Sandbox, rpcinterfaces: &str) -> PluginServer {
-        Self::try_start(sandbox, rpcinterfaces).unwrap_or_else(|errors| panic!("{errors}"))
+        Self::try_start(sandbox, rpcinterfaces, None).unwrap_or_else(|errors| panic!("{errors}"))
     }
 
-    fn try_start(sandbox: &Sandbox, rpcinterfaces: &str) -> Result<PluginServer, String> {
+    /// Like [`PluginServer::start`], on a multi-threaded runtime with
+    /// `workers` worker threads (as supervisord runs).
+    fn start_multi_thread(sandbox: &Sandbox, rpcinterfaces: &str, workers: usize) -> PluginServer {
+        Self::try_start(sandbox, rpcinterfaces, Some(workers))
+            .unwrap_or_else(|errors| panic!("{errors}"))
+    }
+
+    fn try_start(
+        sandbox: &Sandbox,
+        rpcinterfaces: &str,
+        workers: Option<usize>,
+    ) -> Result<PluginServer, String> {
         let socket = sandbox.path().join("supervisor.sock");
         let conf = sandbox.write(
             "supervisord.conf",
@@ -286,10 +297,15 @@ impl PluginServer {
         let limits = state.limits;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
+            let mut builder = match workers {
+                None => tokio::runtime::Builder::new_current_thread(),
+                Some(workers) => {
+                    let mut builder = tokio::runtime::Builder::new_multi_thread();
+                    builder.worker_threads(workers);
+                    builder
+                }
+            };
+            let runtime = builder.enable_all().build().expect("a runtime");
             runtime
                 .block_on(http::serve(bound, http::router(state), limits, async {
                     let _ = stopped.await;
@@ -558,7 +574,7 @@ fn a_section_that_cannot_load_is_refused_with_its_name() {
             ""
         )
     );
-    let Err(errors) = PluginServer::try_start(&sandbox, &sections) else {
+    let Err(errors) = PluginServer::try_start(&sandbox, &sections, None) else {
         panic!("two sections cannot load");
     };
     let lines: Vec<&str> = errors.lines().collect();
@@ -575,25 +591,42 @@ fn a_section_that_cannot_load_is_refused_with_its_name() {
     );
 }
 
-/// Calls per second over one keep-alive connection, for `method`.
-fn rate(socket: &Path, method: &str, calls: u32) -> f64 {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("the server accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a read timeout");
-    let request = rpc_request(method, None);
-    let first = raw_exchange(&mut stream, &request);
-    let body = String::from_utf8_lossy(&first.body).into_owned();
-    assert!(
-        first.status() == 200 && !body.contains("<fault>"),
-        "{method}: {body}"
-    );
-    let started = Instant::now();
-    for _ in 0..calls {
-        let response = raw_exchange(&mut stream, &request);
-        assert_eq!(response.status(), 200);
+/// Calls per second for each of `methods`, each over its own keep-alive
+/// connection. The methods take turns in rounds of `per_round` calls, so
+/// the machine's other load falls on all of them alike.
+fn rates(socket: &Path, methods: &[&str], rounds: u32, per_round: u32) -> Vec<f64> {
+    let mut clients: Vec<(std::os::unix::net::UnixStream, Vec<u8>, Duration)> = methods
+        .iter()
+        .map(|method| {
+            let mut stream =
+                std::os::unix::net::UnixStream::connect(socket).expect("the server accepts");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("a read timeout");
+            let request = rpc_request(method, None);
+            let first = raw_exchange(&mut stream, &request);
+            let body = String::from_utf8_lossy(&first.body).into_owned();
+            assert!(
+                first.status() == 200 && !body.contains("<fault>"),
+                "{method}: {body}"
+            );
+            (stream, request, Duration::ZERO)
+        })
+        .collect();
+    for _ in 0..rounds {
+        for (stream, request, spent) in &mut clients {
+            let started = Instant::now();
+            for _ in 0..per_round {
+                let response = raw_exchange(stream, request);
+                assert_eq!(response.status(), 200);
+            }
+            *spent += started.elapsed();
+        }
     }
-    f64::from(calls) / started.elapsed().as_secs_f64()
+    clients
+        .iter()
+        .map(|(_, _, spent)| f64::from(rounds * per_round) / spent.as_secs_f64())
+        .collect()
 }
 
 /// Issue 6 asks for a call into the example plugin within 1.1x of a
@@ -615,24 +648,43 @@ fn plugin_call_cost_against_a_builtin_call() {
         "make_procstat",
         "count_fds = false",
     );
-    let server = PluginServer::start(&sandbox, &format!("{BUILTIN}\n{disk}\n{procstat}"));
-    const CALLS: u32 = 2000;
-    let linked = rate(&server.socket, "supervisor.getState", CALLS);
-    let on_pool = rate(&server.socket, "disk.getState", CALLS);
-    let example = rate(&server.socket, "procstat.getAllProcessStats", CALLS);
-    let builtin_all = rate(&server.socket, "supervisor.getAllProcessInfo", CALLS);
-    eprintln!(
-        "calls/s over one keep-alive unix-socket connection ({} build):\n  \
-         supervisor.getState linked (inline): {linked:.0}\n  \
-         disk.getState from the cdylib (blocking pool): {on_pool:.0} ({:.2}x the time)\n  \
-         supervisor.getAllProcessInfo linked: {builtin_all:.0}\n  \
-         procstat.getAllProcessStats from the cdylib: {example:.0} ({:.2}x the time)",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        linked / on_pool,
-        builtin_all / example,
-    );
+    for workers in [None, Some(2)] {
+        let sections = format!("{BUILTIN}\n{disk}\n{procstat}");
+        let server = match workers {
+            None => PluginServer::start(&sandbox, &sections),
+            Some(workers) => PluginServer::start_multi_thread(&sandbox, &sections, workers),
+        };
+        let measured = rates(
+            &server.socket,
+            &[
+                "supervisor.getState",
+                "disk.getState",
+                "supervisor.getAllProcessInfo",
+                "procstat.getAllProcessStats",
+            ],
+            20,
+            100,
+        );
+        let [linked, on_pool, builtin_all, example] = measured[..] else {
+            unreachable!("one rate per method");
+        };
+        eprintln!(
+            "calls/s over one keep-alive unix-socket connection ({} build, {}):\n  \
+             supervisor.getState linked (inline): {linked:.0}\n  \
+             disk.getState from the cdylib (blocking pool): {on_pool:.0} ({:.2}x the time)\n  \
+             supervisor.getAllProcessInfo linked: {builtin_all:.0}\n  \
+             procstat.getAllProcessStats from the cdylib: {example:.0} ({:.2}x the time)",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            workers.map_or("current-thread runtime".to_string(), |n| format!(
+                "{n} worker threads"
+            )),
+            linked / on_pool,
+            builtin_all / example,
+        );
+        drop(server);
+    }
 }
