@@ -767,4 +767,75 @@ mod tests {
             assert_eq!(entered.load(Ordering::SeqCst), THIRD_PARTY_CALL_SLOTS + 4);
         }
     }
+
+    #[test]
+    fn concurrent_deferred_calls_each_get_their_own_outcome() {
+        const CALLS: usize = 24;
+        let names: Vec<String> = (0..CALLS).map(|n| format!("p{n:02}")).collect();
+        let host = TestHost::with_processes(
+            names
+                .iter()
+                .map(|name| process_info(name, supervisor_sdk::state::ProcessState::Stopped, 0))
+                .collect(),
+        );
+        let hub = Arc::new(TicketHub::new());
+        let registry = Arc::new(Registry::new());
+        register_rpcinterfaces(
+            &mut PluginLoader::new(Vec::new()),
+            &[interface(
+                "supervisor",
+                "supervisor.rpcinterface:make_main_rpcinterface",
+            )],
+            &host.handle(),
+            &hub,
+            &registry,
+        )
+        .expect("the builtin loads");
+        let runtime = runtime();
+        let calls: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let registry = Arc::clone(&registry);
+                let params = vec![dxr::Value::String(name.clone())];
+                runtime.spawn(
+                    async move { registry.dispatch("supervisor.startProcess", params).await },
+                )
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while host.state().commands.len() < CALLS {
+            assert!(Instant::now() < deadline, "every start is issued");
+            std::thread::yield_now();
+        }
+        // TestHost's ticket n is its n-th command. Complete them last to
+        // first, from this thread: even-numbered processes run, odd ones
+        // fail to spawn.
+        let commands = host.state().commands.clone();
+        for (index, command) in commands.iter().enumerate().rev() {
+            let name = command
+                .split_whitespace()
+                .nth(1)
+                .and_then(|spec| spec.split(':').nth(1))
+                .expect("start_process group:name wait=...");
+            let number: usize = name[1..].parse().expect("pNN");
+            let mut info = process_info(name, supervisor_sdk::state::ProcessState::Running, 7);
+            if number % 2 == 1 {
+                info.state = supervisor_sdk::state::ProcessState::Backoff;
+                info.spawnerr = "can't find command".into();
+            }
+            hub.complete(Ticket(index as u64 + 1), Outcome::process(info));
+        }
+        for (number, call) in calls.into_iter().enumerate() {
+            let expected = if number % 2 == 0 {
+                Ok(dxr::Value::Boolean(true))
+            } else {
+                Err(CallError::Fault(rpc::Fault::verbatim(
+                    50,
+                    format!("SPAWN_ERROR: p{number:02}"),
+                )))
+            };
+            assert_eq!(runtime.block_on(call).expect("the call ends"), expected);
+        }
+        assert_eq!(hub.unclaimed_len(), 0);
+    }
 }
