@@ -40,7 +40,7 @@ use supervisor_sdk::host::{HostBox, Outcome, Ticket};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::call::{self, TicketWatcher};
-use super::{LoadedNamespace, PluginError, PluginLoader, PluginSection};
+use super::{LoadedNamespace, PluginError, PluginLoader};
 use crate::config::RpcInterfaceConfig;
 use crate::rpc::{self, BoxFuture, CallResult, MethodInfo, Registry, RegistryError};
 
@@ -385,48 +385,32 @@ pub fn register_rpcinterfaces(
     hub: &Arc<TicketHub>,
     registry: &Registry,
 ) -> Result<Vec<String>, Vec<RpcInterfaceError>> {
-    // PluginSection borrows; these own what it borrows.
-    let names: Vec<String> = interfaces
-        .iter()
-        .map(|interface| format!("rpcinterface:{}", interface.name))
-        .collect();
-    let configs: Vec<Vec<(String, String)>> = interfaces
-        .iter()
-        .map(|interface| {
-            interface
-                .extras
-                .iter()
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect()
-        })
-        .collect();
-    let sections: Vec<PluginSection<'_>> = interfaces
-        .iter()
-        .zip(&names)
-        .zip(&configs)
-        .map(|((interface, section), config)| PluginSection {
-            section,
-            spec: &interface.factory,
-            config_dir: &interface.dir,
-            config,
-        })
-        .collect();
-    let loaded = loader.load_namespaces(&sections, host).map_err(|errors| {
-        errors
-            .into_iter()
-            .map(RpcInterfaceError::from)
-            .collect::<Vec<_>>()
-    })?;
     let mut registered = Vec::new();
     let mut errors = Vec::new();
-    for (name, namespace) in loaded {
-        let namespace = PluginNamespace::new(name.clone(), namespace, Arc::clone(hub));
+    for interface in interfaces {
+        let section = format!("rpcinterface:{}", interface.name);
+        let config: Vec<(String, String)> = interface
+            .extras
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let loaded = match loader.load_namespace(
+            &section,
+            &interface.factory,
+            &interface.dir,
+            &config,
+            host.clone(),
+        ) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                errors.push(RpcInterfaceError::Load(error));
+                continue;
+            }
+        };
+        let namespace = PluginNamespace::new(interface.name.clone(), loaded, Arc::clone(hub));
         match registry.add(Arc::new(namespace)) {
-            Ok(()) => registered.push(name),
-            Err(error) => errors.push(RpcInterfaceError::Register {
-                section: format!("rpcinterface:{name}"),
-                error,
-            }),
+            Ok(()) => registered.push(interface.name.clone()),
+            Err(error) => errors.push(RpcInterfaceError::Register { section, error }),
         }
     }
     if errors.is_empty() {
@@ -619,16 +603,22 @@ mod tests {
                 interface("ok", "supervisor.rpcinterface:make_main_rpcinterface"),
                 interface("twiddler", "supervisor_twiddler.rpcinterface:make_twiddler"),
                 interface("gone", "/nonexistent/libgone.so:make"),
+                interface("system", "supervisor.rpcinterface:make_main_rpcinterface"),
             ],
             &host.handle(),
             &hub,
             &registry,
         )
-        .expect_err("two sections cannot load");
+        .expect_err("three sections cannot be served");
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[0].contains("[rpcinterface:twiddler]"), "{}", lines[0]);
         assert!(lines[1].contains("[rpcinterface:gone]"), "{}", lines[1]);
+        assert!(
+            lines[2].starts_with("[rpcinterface:system] "),
+            "{}",
+            lines[2]
+        );
         assert!(lines.iter().all(|line| !line.contains('\n')));
         assert!(registry.namespace_names().is_empty());
 
