@@ -463,6 +463,18 @@ fn the_example_plugin_answers_over_http_beside_the_builtin() {
         out,
         r#"[["ok", ["struct", "string"]], ["fault", 10, "BAD_NAME: nope"], ["fault", 70, "NOT_RUNNING: cron:cron"], ["ok", {"statecode": 1, "statename": "RUNNING"}]]"#
     );
+    let listed = server.python(r#"[["system.listMethods"]]"#);
+    for method in [
+        "procstat.getAllProcessStats",
+        "procstat.getProcessStats",
+        "supervisor.getState",
+        "system.multicall",
+    ] {
+        assert!(
+            listed.contains(&format!(r#""{method}""#)),
+            "{method} in {listed}"
+        );
+    }
     // web is this test process: its numbers come from the real /proc.
     let stats = server.python(r#"[["procstat.getProcessStats", "web"]]"#);
     let me = std::process::id();
@@ -510,7 +522,9 @@ fn a_panicking_plugin_method_is_a_fault_and_the_server_keeps_serving() {
         server.daemon.hub.complete(Ticket(7), Outcome::done());
         let out = server.python(
             r#"[["panicky.panic"], ["supervisor.getPID"], ["panicky.deferredPanic"], ["panicky.config"],
-                ["panicky.panic"], ["supervisor.getState"]]"#,
+                ["system.multicall", [{"methodName": "panicky.panic", "params": []},
+                                      {"methodName": "supervisor.getPID", "params": []}]],
+                ["supervisor.getState"]]"#,
         );
         // Only ENV_ expansions apply in these sections, as in the reference.
         let home = std::env::var("HOME").unwrap_or_default();
@@ -518,7 +532,7 @@ fn a_panicking_plugin_method_is_a_fault_and_the_server_keeps_serving() {
         assert_eq!(
             out,
             format!(
-                r#"[["fault", 30, "FAILED: plugin panicked in panic: the fixture panics on purpose"], ["ok", {me}], ["fault", 30, "FAILED: plugin panicked in a deferred reply: the fixture's continuation panics on purpose"], ["ok", {{"limit": "3", "mode": "{home}/x"}}], ["fault", 30, "FAILED: plugin panicked in panic: the fixture panics on purpose"], ["ok", {{"statecode": 1, "statename": "RUNNING"}}]]"#
+                r#"[["fault", 30, "FAILED: plugin panicked in panic: the fixture panics on purpose"], ["ok", {me}], ["fault", 30, "FAILED: plugin panicked in a deferred reply: the fixture's continuation panics on purpose"], ["ok", {{"limit": "3", "mode": "{home}/x"}}], ["ok", [{{"faultCode": 30, "faultString": "FAILED: plugin panicked in panic: the fixture panics on purpose"}}, {me}]], ["ok", {{"statecode": 1, "statename": "RUNNING"}}]]"#
             )
         );
     }
