@@ -470,6 +470,16 @@ mod tests {
         assert_eq!(second, Some((late, Outcome::failed(Fault::bare(70)))));
         // Every watched ticket delivered: the watcher is done.
         assert_eq!(runtime.block_on(watcher.next()), None);
+
+        // A call that went away (its client hung up) leaves nothing behind
+        // once its ticket completes.
+        let mut abandoned = hub.watcher();
+        let ticket = hub.issue();
+        abandoned.watch(&[ticket]);
+        drop(abandoned);
+        hub.complete(ticket, Outcome::done());
+        let state = hub.lock();
+        assert!(state.waiting.is_empty() && state.unclaimed.is_empty());
     }
 
     #[test]
