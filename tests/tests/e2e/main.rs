@@ -8,4 +8,5 @@ mod echo_conf;
 mod http;
 mod http_reference;
 mod pidproxy;
+mod plugins;
 mod reference;
