@@ -309,7 +309,11 @@ fn listen(fd: &OwnedFd, backlog: Option<u32>) -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
-fn create_unix(path: &Path, owner: Option<(u32, Option<u32>)>, mode: u32) -> Result<OwnedFd, String> {
+fn create_unix(
+    path: &Path,
+    owner: Option<(u32, Option<u32>)>,
+    mode: u32,
+) -> Result<OwnedFd, String> {
     clear_stale_socket_file(path)?;
     let addr = UnixAddr::new(path).map_err(|e| match e {
         Errno::ENAMETOOLONG => "AF_UNIX path too long".to_owned(),
@@ -463,5 +467,370 @@ fn remove_if_same(path: &PathBuf, bound: (u64, u64)) {
         .unwrap_or(false);
     if still_ours {
         let _ = nix::unistd::unlink(path.as_path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Owner;
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    fn unix(path: &Path, mode: u32, owner: Option<Owner>) -> FcgiSocket {
+        FcgiSocket::Unix {
+            path: path.to_path_buf(),
+            owner,
+            mode,
+        }
+    }
+
+    fn tcp(port: u16) -> FcgiSocket {
+        FcgiSocket::Tcp {
+            host: "127.0.0.1".to_owned(),
+            port,
+        }
+    }
+
+    /// The port the kernel gave a socket bound to port 0.
+    fn local_port(lease: &SocketLease) -> u16 {
+        let addr: SockaddrIn = socket::getsockname(lease.raw_fd()).unwrap();
+        addr.port()
+    }
+
+    fn is_listening(lease: &SocketLease) -> bool {
+        socket::getsockopt(lease, sockopt::AcceptConn).unwrap()
+    }
+
+    /// Accept one connection on the shared socket and answer it, as a
+    /// process of the group would.
+    fn serve_one(lease: &SocketLease, reply: &[u8]) {
+        let conn = socket::accept(lease.raw_fd()).unwrap();
+        socket::send(conn, reply, socket::MsgFlags::empty()).unwrap();
+        nix::unistd::close(conn).unwrap();
+    }
+
+    #[test]
+    fn first_acquire_creates_a_listening_unix_socket_with_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.sock");
+        let manager = SocketManager::new("app", &unix(&path, 0o660, None), None);
+        assert!(
+            !path.exists(),
+            "nothing is created before the first acquire"
+        );
+        assert!(!manager.is_open());
+
+        let lease = manager.acquire().unwrap();
+        assert!(is_listening(&lease));
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
+
+        let mut client = UnixStream::connect(&path).unwrap();
+        serve_one(&lease, b"hello");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "hello");
+    }
+
+    #[test]
+    fn mode_is_exact_even_with_bits_the_umask_would_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("open.sock");
+        let manager = SocketManager::new("open", &unix(&path, 0o777, None), None);
+        let _lease = manager.acquire().unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o777);
+    }
+
+    #[test]
+    fn leases_share_one_socket_and_the_last_release_closes_and_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.sock");
+        let manager = SocketManager::new("shared", &unix(&path, 0o700, None), None);
+
+        let first = manager.acquire().unwrap();
+        let second = manager.acquire().unwrap();
+        let third = manager.acquire().unwrap();
+        assert_eq!(manager.lease_count(), 3);
+        assert_eq!(first.raw_fd(), second.raw_fd());
+        assert_eq!(first.raw_fd(), third.raw_fd());
+        let inode = std::fs::symlink_metadata(&path).unwrap().ino();
+
+        // One process restarting: the socket stays, the same file too.
+        drop(second);
+        assert_eq!(manager.lease_count(), 2);
+        assert!(is_listening(&first));
+        assert_eq!(std::fs::symlink_metadata(&path).unwrap().ino(), inode);
+        let again = manager.acquire().unwrap();
+        assert_eq!(again.raw_fd(), first.raw_fd());
+        let _client = UnixStream::connect(&path).unwrap();
+
+        drop(first);
+        third.release();
+        assert!(manager.is_open());
+        drop(again);
+        assert_eq!(manager.lease_count(), 0);
+        assert!(!manager.is_open());
+        assert!(!path.exists(), "the socket file goes with the socket");
+        assert!(UnixStream::connect(&path).is_err());
+
+        // The next start recreates it.
+        let reborn = manager.acquire().unwrap();
+        assert!(is_listening(&reborn));
+        assert!(path.exists());
+        let _client = UnixStream::connect(&path).unwrap();
+    }
+
+    #[test]
+    fn the_socket_is_close_on_exec_and_blocking_until_dup2_onto_fd_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = SocketManager::new(
+            "flags",
+            &unix(&dir.path().join("f.sock"), 0o700, None),
+            None,
+        );
+        let lease = manager.acquire().unwrap();
+        let fd_flags = nix::fcntl::fcntl(&lease, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert_ne!(fd_flags & libc::FD_CLOEXEC, 0);
+        let status = nix::fcntl::fcntl(&lease, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_eq!(status & libc::O_NONBLOCK, 0, "children accept() blocking");
+    }
+
+    #[test]
+    fn tcp_socket_is_shared_and_closed_with_the_last_lease() {
+        let manager = SocketManager::new("web", &tcp(0), Some(7));
+        let first = manager.acquire().unwrap();
+        let second = manager.acquire().unwrap();
+        let port = local_port(&first);
+        assert!(is_listening(&first));
+        assert_eq!(first.raw_fd(), second.raw_fd());
+
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        serve_one(&second, b"from the group");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "from the group");
+
+        drop(first);
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+        drop(second);
+        assert!(!manager.is_open());
+        let refused = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn tcp_address_in_use_names_group_url_and_cause_as_the_reference() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let manager = SocketManager::new("busy", &tcp(port), None);
+        let err = manager.acquire().unwrap_err();
+        assert_eq!(err.group(), "busy");
+        assert_eq!(err.url(), format!("tcp://127.0.0.1:{port}"));
+        assert_eq!(err.cause(), "[Errno 98] Address already in use");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Could not create FastCGI socket tcp://127.0.0.1:{port} for group busy: \
+                 [Errno 98] Address already in use"
+            )
+        );
+        assert_eq!(manager.lease_count(), 0, "a failed acquire holds nothing");
+        assert!(manager.check().is_err());
+
+        // Once the address is free the same manager succeeds.
+        drop(taken);
+        let lease = manager.acquire().unwrap();
+        assert_eq!(local_port(&lease), port);
+    }
+
+    #[test]
+    fn unix_socket_in_a_missing_directory_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/dir/x.sock");
+        let manager = SocketManager::new("lost", &unix(&path, 0o700, None), None);
+        let err = manager.acquire().unwrap_err();
+        assert_eq!(err.cause(), "[Errno 2] No such file or directory");
+        assert_eq!(err.url(), format!("unix://{}", path.display()));
+        assert!(err.to_string().contains("for group lost"), "{err}");
+    }
+
+    #[test]
+    fn unix_path_too_long_is_a_clear_error() {
+        let long = format!("/tmp/{}.sock", "x".repeat(200));
+        let manager = SocketManager::new("long", &unix(Path::new(&long), 0o700, None), None);
+        assert_eq!(
+            manager.acquire().unwrap_err().cause(),
+            "AF_UNIX path too long"
+        );
+    }
+
+    #[test]
+    fn a_stale_socket_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stale.sock");
+        drop(UnixListener::bind(&path).unwrap());
+        assert!(path.exists(), "a closed listener leaves its file behind");
+        let manager = SocketManager::new("stale", &unix(&path, 0o700, None), None);
+        let lease = manager.acquire().unwrap();
+        assert!(is_listening(&lease));
+        let _client = UnixStream::connect(&path).unwrap();
+    }
+
+    #[test]
+    fn a_socket_file_with_a_live_listener_is_not_stolen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("live.sock");
+        let live = UnixListener::bind(&path).unwrap();
+        let manager = SocketManager::new("thief", &unix(&path, 0o700, None), None);
+        let err = manager.acquire().unwrap_err();
+        assert!(
+            err.cause().starts_with("[Errno 98] Address already in use"),
+            "{err}"
+        );
+        // The live server still owns its address.
+        let _client = UnixStream::connect(&path).unwrap();
+        assert!(live.accept().is_ok());
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_socket_is_never_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.txt");
+        std::fs::write(&path, "precious").unwrap();
+        let manager = SocketManager::new("typo", &unix(&path, 0o700, None), None);
+        let err = manager.acquire().unwrap_err();
+        assert!(err.cause().contains("is not a socket"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    }
+
+    #[test]
+    fn closing_leaves_a_file_that_replaced_ours_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("swapped.sock");
+        let manager = SocketManager::new("swap", &unix(&path, 0o700, None), None);
+        let lease = manager.acquire().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let newcomer = UnixListener::bind(&path).unwrap();
+        drop(lease);
+        assert!(path.exists(), "somebody else's socket file stays");
+        let _client = UnixStream::connect(&path).unwrap();
+        drop(newcomer);
+    }
+
+    #[test]
+    fn check_creates_then_closes_like_the_reference_group_constructor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check.sock");
+        let manager = SocketManager::new("check", &unix(&path, 0o700, None), None);
+        manager.check().unwrap();
+        assert!(!manager.is_open());
+        assert!(!path.exists());
+        // With a process holding it, check leaves it open.
+        let lease = manager.acquire().unwrap();
+        manager.check().unwrap();
+        assert!(is_listening(&lease));
+        assert_eq!(manager.lease_count(), 1);
+    }
+
+    #[test]
+    fn a_lease_may_be_released_on_another_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("thread.sock");
+        let manager = SocketManager::new("thread", &unix(&path, 0o700, None), None);
+        let lease = manager.acquire().unwrap();
+        std::thread::spawn(move || drop(lease)).join().unwrap();
+        assert!(!manager.is_open());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn for_group_only_for_fcgi_groups() {
+        let fcgi = GroupConfig {
+            name: "f".to_owned(),
+            priority: 999,
+            kind: GroupKind::FastCgi {
+                socket: tcp(9000),
+                backlog: None,
+            },
+            processes: Vec::new(),
+        };
+        let manager = SocketManager::for_group(&fcgi).unwrap();
+        assert_eq!(manager.url(), "tcp://127.0.0.1:9000");
+        assert_eq!(manager.group(), "f");
+        let plain = GroupConfig {
+            kind: GroupKind::Program,
+            ..fcgi
+        };
+        assert!(SocketManager::for_group(&plain).is_none());
+    }
+
+    #[test]
+    fn owner_is_set_when_root() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: chown of the socket file needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owned.sock");
+        let owner = Owner {
+            uid: 65534,
+            gid: Some(65534),
+        };
+        let manager = SocketManager::new("owned", &unix(&path, 0o600, Some(owner)), None);
+        let _lease = manager.acquire().unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+
+        // `user` alone leaves the group as it was.
+        drop(_lease);
+        let user_only = Owner {
+            uid: 65534,
+            gid: None,
+        };
+        let manager = SocketManager::new("owned", &unix(&path, 0o600, Some(user_only)), None);
+        let _lease = manager.acquire().unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (65534, nix::unistd::getegid().as_raw())
+        );
+    }
+
+    #[test]
+    fn an_owner_that_cannot_be_set_is_an_error_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = dir.path().join("bad.sock");
+        let owner = Owner { uid: 0, gid: None };
+        let manager = SocketManager::new("bad", &unix(&path, 0o700, Some(owner)), None);
+        let attempt = std::thread::spawn(move || {
+            if nix::unistd::geteuid().is_root() {
+                // Linux credentials are per thread at the syscall level
+                // (libc's setuid syncs all threads; the raw syscall does
+                // not), so this thread alone becomes `nobody`.
+                // SAFETY: setresuid takes three integers and changes only
+                // the calling thread's credentials; this thread ends here.
+                let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+                assert_eq!(rc, 0);
+            }
+            manager.acquire().map(drop)
+        });
+        let err = attempt.join().unwrap().unwrap_err();
+        assert!(
+            err.cause().starts_with(
+                "Could not change ownership of socket file: [Errno 1] Operation not permitted"
+            ),
+            "{err}"
+        );
+        assert!(
+            !path.exists(),
+            "a socket that could not be set up leaves no file"
+        );
     }
 }
