@@ -296,6 +296,29 @@ fn create(socket: &FcgiSocket, backlog: Option<u32>) -> Result<OpenSocket, Strin
     Ok(open)
 }
 
+/// A blocking, close-on-exec stream socket numbered above the standard
+/// streams.
+fn stream_socket(family: AddressFamily) -> Result<OwnedFd, String> {
+    let fd =
+        socket::socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(os_error)?;
+    above_stdio(fd)
+}
+
+/// The spawner puts the pipes on fds 1 and 2 and the socket on fd 0: a
+/// socket that itself sits on 0, 1 or 2 (supervisord started with a standard
+/// stream closed) would be clobbered or stay close-on-exec (`dup2(0, 0)`
+/// changes nothing), so move it above them.
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, String> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    let moved =
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(os_error)?;
+    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else
+    // owns; wrapping it makes us its only owner.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(moved) })
+}
+
 /// `listen(2)` with `socket_backlog`, or `SOMAXCONN` as the reference.
 /// Called directly because nix refuses a backlog above `SOMAXCONN`, which
 /// the reference passes on (the kernel caps it at `net.core.somaxconn`).
@@ -319,13 +342,7 @@ fn create_unix(
         Errno::ENAMETOOLONG => "AF_UNIX path too long".to_owned(),
         other => os_error(other),
     })?;
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(os_error)?;
+    let fd = stream_socket(AddressFamily::Unix)?;
     // Linux creates the socket file with the socket inode's mode minus the
     // umask: setting it first means the file never exists with looser
     // permissions than asked, not even before the chmod below.
@@ -420,13 +437,7 @@ fn someone_listens_on(path: &Path) -> bool {
 
 fn create_tcp(host: &str, port: u16) -> Result<OwnedFd, String> {
     let addr = resolve_ipv4(host, port)?;
-    let fd = socket::socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(os_error)?;
+    let fd = stream_socket(AddressFamily::Inet)?;
     // As the reference: a restart may rebind while old connections linger
     // in TIME_WAIT.
     setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(os_error)?;
