@@ -9,9 +9,10 @@
 //! the group never drops the listening socket and clients queue up in its
 //! backlog meanwhile. The socket is close-on-exec here: the spawner `dup2`s
 //! [`SocketLease::as_fd`] onto the child's fd 0, which is the only place it
-//! crosses an exec. This module never forks, spawns or logs: it owns the
-//! socket, and the process engine decides what a failure means (the
-//! reference's spawn error; other groups carry on).
+//! crosses an exec. This module never forks or spawns: it owns the socket,
+//! logs the reference's two main-log lines (`Creating socket <url>`,
+//! `Closing socket <url>`), and leaves what a failure means to the process
+//! engine (the reference's spawn error; other groups carry on).
 //!
 //! Differences from the reference, each on purpose:
 //! - when the last lease goes, the unix socket file is removed (the
@@ -156,6 +157,7 @@ impl SocketManager {
         let fd = match &shared.open {
             Some(open) => Arc::clone(&open.fd),
             None => {
+                tracing::info!("Creating socket {}", shared.socket.url());
                 let open = create(&shared.socket, shared.backlog).map_err(|cause| SocketError {
                     group: shared.group.clone(),
                     url: shared.socket.url(),
@@ -208,6 +210,7 @@ impl SocketManager {
         if shared.leases == 0
             && let Some(open) = shared.open.take()
         {
+            tracing::info!("Closing socket {}", shared.socket.url());
             close(&shared.socket, open);
         }
     }
@@ -757,6 +760,58 @@ mod tests {
         std::thread::spawn(move || drop(lease)).join().unwrap();
         assert!(!manager.is_open());
         assert!(!path.exists());
+    }
+
+    /// Collects the messages of tracing events, as the main log would
+    /// print them.
+    #[derive(Clone, Default)]
+    struct Messages(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Messages {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Message<'a>(&'a mut String);
+            impl tracing::field::Visit for Message<'_> {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+                    if field.name() == "message" {
+                        *self.0 = format!("{value:?}");
+                    }
+                }
+            }
+            let mut text = String::new();
+            event.record(&mut Message(&mut text));
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} {text}", event.metadata().level()));
+        }
+    }
+
+    #[test]
+    fn creating_and_closing_are_logged_as_the_reference_does() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sock");
+        let url = format!("unix://{}", path.display());
+        let messages = Messages::default();
+        let subscriber = tracing_subscriber::registry().with(messages.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let manager = SocketManager::new("log", &unix(&path, 0o700, None), None);
+            let first = manager.acquire().unwrap();
+            let second = manager.acquire().unwrap();
+            drop(first);
+            drop(second);
+        });
+        assert_eq!(
+            *messages.0.lock().unwrap(),
+            [
+                format!("INFO Creating socket {url}"),
+                format!("INFO Closing socket {url}")
+            ]
+        );
     }
 
     #[test]
