@@ -614,6 +614,46 @@ mod tests {
         assert_eq!(status & libc::O_NONBLOCK, 0, "children accept() blocking");
     }
 
+    /// How many non-blocking connects a unix socket queues before it
+    /// refuses with EAGAIN (its backlog plus one on Linux), up to `limit`.
+    fn queued_connects(path: &Path, limit: usize) -> usize {
+        let addr = UnixAddr::new(path).unwrap();
+        let mut held = Vec::new();
+        while held.len() < limit {
+            let client = socket::socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK,
+                None,
+            )
+            .unwrap();
+            match socket::connect(client.as_raw_fd(), &addr) {
+                Ok(()) => held.push(client),
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("connect: {e}"),
+            }
+        }
+        held.len()
+    }
+
+    #[test]
+    fn socket_backlog_bounds_the_accept_queue_and_defaults_to_somaxconn() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.sock");
+        let manager = SocketManager::new("small", &unix(&small, 0o700, None), Some(2));
+        let _lease = manager.acquire().unwrap();
+        assert_eq!(queued_connects(&small, 100), 3);
+
+        let default = dir.path().join("default.sock");
+        let manager = SocketManager::new("default", &unix(&default, 0o700, None), None);
+        let _lease = manager.acquire().unwrap();
+        assert_eq!(
+            queued_connects(&default, 100),
+            100,
+            "SOMAXCONN is far above 2"
+        );
+    }
+
     #[test]
     fn tcp_socket_is_shared_and_closed_with_the_last_lease() {
         let manager = SocketManager::new("web", &tcp(0), Some(7));

@@ -672,3 +672,68 @@ fn fcgi_bind_errors_carry_the_references_url_and_cause() {
     }
     drop(taken);
 }
+
+/// From supervisord.conf to a listening socket: the `[fcgi-program:x]`
+/// section as our config loader reads it (expansions, mode, backlog) gives
+/// the group's manager, and a plain program group gets none.
+#[test]
+fn fcgi_section_of_a_config_file_gives_its_group_a_working_socket() {
+    let sandbox = Sandbox::new();
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile = %(here)s/s.log\n\
+             [fcgi-program:web]\n\
+             socket = unix://%(here)s/%(program_name)s.sock\n\
+             socket_mode = 0660\n\
+             socket_backlog = 16\n\
+             command = {}\n\
+             numprocs = 2\n\
+             process_name = %(program_name)s_%(process_num)d\n\
+             [program:plain]\n\
+             command = /bin/true\n",
+            our_bin("fd0-echo").display()
+        ),
+    );
+    let config = supervisor::config::load_config(&conf)
+        .unwrap_or_else(|e| panic!("the config loads: {e:?}"));
+    let managers: Vec<SocketManager> = config
+        .groups
+        .iter()
+        .filter_map(SocketManager::for_group)
+        .collect();
+    assert_eq!(managers.len(), 1, "only the fcgi group has a socket");
+    let manager = &managers[0];
+    assert_eq!(manager.group(), "web");
+    let path = sandbox.path().join("web.sock");
+    let address = Address::Unix(path.clone());
+    assert_eq!(manager.url(), address.url());
+
+    let lease = manager.acquire().expect("the socket can be created");
+    let meta = std::fs::symlink_metadata(&path).expect("the socket file");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
+    assert!(address.listening_inode().is_some());
+    drop(lease);
+    assert!(!path.exists());
+}
+
+/// examples/fcgi.conf stays loadable as the code changes.
+#[test]
+fn fcgi_example_config_loads_with_two_socket_groups() {
+    let example = supervisor_tests::workspace_root().join("examples/fcgi.conf");
+    let config = supervisor::config::load_config(&example)
+        .unwrap_or_else(|e| panic!("examples/fcgi.conf loads: {e:?}"));
+    let urls: Vec<String> = config
+        .groups
+        .iter()
+        .filter_map(SocketManager::for_group)
+        .map(|m| m.url())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "unix:///tmp/supervisor-rs-fcgi-echo.sock",
+            "tcp://127.0.0.1:9310"
+        ]
+    );
+}
