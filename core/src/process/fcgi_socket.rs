@@ -245,7 +245,9 @@ impl SocketLease {
     }
 
     /// The raw descriptor of [`as_fd`](Self::as_fd), for code between fork
-    /// and exec that may only make raw syscalls.
+    /// and exec that may only make raw syscalls. It is always above 2, so
+    /// `dup2(raw_fd, 0)` before or after the pipes' `dup2`s onto 1 and 2
+    /// both work, and the copy on fd 0 is not close-on-exec.
     pub fn raw_fd(&self) -> RawFd {
         self.fd().as_raw_fd()
     }
@@ -652,6 +654,50 @@ mod tests {
             100,
             "SOMAXCONN is far above 2"
         );
+    }
+
+    /// Set in the child run of the test below, which closes its fd 0
+    /// (Rust's runtime reopens closed standard streams at start, so the
+    /// child closes it itself, as daemonizing code might).
+    const STDIN_CLOSED_CHILD: &str = "SUPERVISOR_RS_FCGI_TEST_STDIN_CLOSED";
+
+    #[test]
+    fn the_socket_never_lands_on_a_standard_stream() {
+        if std::env::var_os(STDIN_CLOSED_CHILD).is_some() {
+            // SAFETY (test): this process runs only this test, on one
+            // thread; nothing else reads stdin or holds fd 0.
+            assert_eq!(unsafe { libc::close(0) }, 0);
+            let manager = SocketManager::new("stdio", &tcp(0), None);
+            let lease = manager.acquire().unwrap();
+            assert!(lease.raw_fd() > 2, "got fd {}", lease.raw_fd());
+            assert!(is_listening(&lease));
+            // The lowest free descriptor really was 0.
+            let probe = socket::socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .unwrap();
+            assert_eq!(probe.as_raw_fd(), 0);
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "process::fcgi_socket::tests::the_socket_never_lands_on_a_standard_stream",
+                "--test-threads=1",
+            ])
+            .env(STDIN_CLOSED_CHILD, "1")
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains("1 passed"), "{report}");
     }
 
     #[test]
