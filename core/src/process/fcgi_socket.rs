@@ -252,6 +252,19 @@ impl SocketLease {
         self.fd().as_raw_fd()
     }
 
+    /// The socket as the spawner takes it (`StdinSource::Socket`), so it
+    /// stays open until the fork is done even if the lease went meanwhile.
+    /// Hand this clone to one spawn only: the lease, not the clone, is the
+    /// process's hold, and a clone kept past the lease would keep a socket
+    /// open that the manager has already let go of.
+    pub fn shared_fd(&self) -> Arc<OwnedFd> {
+        Arc::clone(
+            self.fd
+                .as_ref()
+                .expect("a lease holds its descriptor until it is dropped"),
+        )
+    }
+
     fn fd(&self) -> &OwnedFd {
         self.fd
             .as_deref()
@@ -572,6 +585,7 @@ mod tests {
         let second = manager.acquire().unwrap();
         let third = manager.acquire().unwrap();
         assert_eq!(manager.lease_count(), 3);
+        assert!(Arc::ptr_eq(&first.shared_fd(), &third.shared_fd()));
         assert_eq!(first.raw_fd(), second.raw_fd());
         assert_eq!(first.raw_fd(), third.raw_fd());
         let inode = std::fs::symlink_metadata(&path).unwrap().ino();
