@@ -472,12 +472,39 @@ fn resolve_ipv4(host: &str, port: u16) -> Result<SocketAddrV4, String> {
     }
     let found = (host, port)
         .to_socket_addrs()
-        .map_err(|_| "[Errno -2] Name or service not known".to_owned())?
+        .map_err(|e| lookup_error(&e))?
         .find_map(|a| match a {
             SocketAddr::V4(v4) => Some(v4),
             SocketAddr::V6(_) => None,
         });
-    found.ok_or_else(|| "[Errno -9] Address family for hostname not supported".to_owned())
+    found.ok_or_else(|| {
+        format!("[Errno {EAI_ADDRFAMILY}] Address family for hostname not supported")
+    })
+}
+
+/// glibc's codes that the libc crate does not export.
+const EAI_NODATA: i32 = -5;
+const EAI_ADDRFAMILY: i32 = -9;
+
+/// A failed lookup as Python prints its `gaierror` (`[Errno -2] Name or
+/// service not known`). std keeps only glibc's `gai_strerror` text, so the
+/// code comes back from the text for the failures a lookup really has.
+fn lookup_error(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    let code = match text {
+        "Name or service not known" => Some(libc::EAI_NONAME),
+        "Temporary failure in name resolution" => Some(libc::EAI_AGAIN),
+        "Non-recoverable failure in name resolution" => Some(libc::EAI_FAIL),
+        "No address associated with hostname" => Some(EAI_NODATA),
+        _ => None,
+    };
+    match code {
+        Some(code) => format!("[Errno {code}] {text}"),
+        None => text.to_owned(),
+    }
 }
 
 /// Close the socket; for a unix socket, remove its file if it is still the
@@ -760,6 +787,27 @@ mod tests {
         drop(taken);
         let lease = manager.acquire().unwrap();
         assert_eq!(local_port(&lease), port);
+    }
+
+    #[test]
+    fn tcp_host_names_resolve_to_ipv4_and_unknown_ones_fail_as_the_reference() {
+        let named = FcgiSocket::Tcp {
+            host: "localhost".to_owned(),
+            port: 0,
+        };
+        let lease = SocketManager::new("named", &named, None).acquire().unwrap();
+        let addr: SockaddrIn = socket::getsockname(lease.raw_fd()).unwrap();
+        assert_eq!(addr.ip(), Ipv4Addr::LOCALHOST);
+
+        let unknown = FcgiSocket::Tcp {
+            host: "no-such-host.invalid".to_owned(),
+            port: 9000,
+        };
+        let err = SocketManager::new("unknown", &unknown, None)
+            .acquire()
+            .unwrap_err();
+        // What Python's bind(('no-such-host.invalid', 9000)) raises.
+        assert_eq!(err.cause(), "[Errno -2] Name or service not known");
     }
 
     #[test]
