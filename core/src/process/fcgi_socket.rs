@@ -28,7 +28,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
@@ -517,12 +517,15 @@ fn close(socket: &FcgiSocket, open: OpenSocket) {
     }
 }
 
-fn remove_if_same(path: &PathBuf, bound: (u64, u64)) {
+fn remove_if_same(path: &Path, bound: (u64, u64)) {
     let still_ours = std::fs::symlink_metadata(path)
         .map(|meta| meta.file_type().is_socket() && (meta.dev(), meta.ino()) == bound)
         .unwrap_or(false);
     if still_ours {
-        let _ = nix::unistd::unlink(path.as_path());
+        // A file we cannot remove (the daemon dropped privileges since) is
+        // a stale socket, what the reference always leaves: the next
+        // create replaces it.
+        let _ = nix::unistd::unlink(path);
     }
 }
 
