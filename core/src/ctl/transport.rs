@@ -163,6 +163,11 @@ impl CallError {
                 Some(libc::EACCES) | Some(libc::EPERM) => "PermissionError",
                 Some(libc::ETIMEDOUT) => "TimeoutError",
                 Some(_) => "OSError",
+                // A peer that hung up before answering: what Python's
+                // http.client raises for it.
+                None if e.kind() == io::ErrorKind::ConnectionAborted => {
+                    "http.client.RemoteDisconnected"
+                }
                 None => "ConnectionError",
             },
         }
