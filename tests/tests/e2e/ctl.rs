@@ -539,6 +539,31 @@ fn ctl_connection_failures_match_the_reference() {
             &Client::Reference.run(&args),
         );
     }
+    // A server that hangs up without answering: the generic error line.
+    let rude = sandbox.path().join("rude.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&rude).expect("can bind a socket");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut some = [0u8; 16];
+            let _ = conn.read(&mut some);
+        }
+    });
+    let url = format!("unix://{}", rude.display());
+    for cmd in [&["status"][..], &["avail"]] {
+        let mut args = vec!["-s", url.as_str()];
+        args.extend_from_slice(cmd);
+        // Which error (reset or broken pipe) depends on how the request
+        // was split into writes; the shape and the exit code do not.
+        let ours = Client::Ours.run(&args);
+        let theirs = Client::Reference.run(&args);
+        for out in [&ours, &theirs] {
+            let text = stdout_text(out);
+            assert!(text.starts_with("error: <class '"), "{text}");
+            assert_eq!(text.lines().count(), 1, "{text}");
+        }
+        assert_eq!(ours.status.code(), theirs.status.code());
+    }
     // A socket file that nothing listens on is refused, not missing.
     let dead = sandbox.path().join("dead.sock");
     drop(std::os::unix::net::UnixListener::bind(&dead).expect("can bind a socket"));
