@@ -27,3 +27,6 @@ pub use event::{
 pub use pool::{DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict};
 pub use protocol::ListenerState;
 pub use types::{EventType, EventTypeSet, UnknownEventType};
+
+#[cfg(test)]
+mod tests;

@@ -68,6 +68,11 @@ impl Default for Serial {
 }
 
 impl Serial {
+    /// A counter whose next number follows `last`.
+    pub const fn after(last: i64) -> Serial {
+        Serial(last)
+    }
+
     /// The next number.
     pub fn next_serial(&mut self) -> i64 {
         self.0 = if self.0 == i64::MAX { 0 } else { self.0 + 1 };
