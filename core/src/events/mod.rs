@@ -26,6 +26,8 @@ pub use event::{
 };
 pub use pool::{DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict};
 pub use protocol::ListenerState;
+/// The process states a [`ProcessStateChange`] names (from the SDK).
+pub use supervisor_sdk::state::ProcessState;
 pub use types::{EventType, EventTypeSet, UnknownEventType};
 
 #[cfg(test)]

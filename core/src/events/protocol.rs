@@ -101,10 +101,10 @@ pub fn envelope(
 ) -> Vec<u8> {
     let mut header = String::with_capacity(96 + server.len() + pool.len() + payload.len());
     // Writing to a String cannot fail.
-    let _ = write!(
+    let _ = writeln!(
         header,
         "ver:3.0 server:{server} serial:{serial} pool:{pool} poolserial:{pool_serial} \
-         eventname:{event_name} len:{payload_chars}\n"
+         eventname:{event_name} len:{payload_chars}"
     );
     header.push_str(payload);
     header.into_bytes()
@@ -134,7 +134,12 @@ mod tests {
             b"RESULT 99999999999999999999999999",
             b"READY",
         ] {
-            assert_eq!(result_length(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                result_length(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -152,7 +152,12 @@ fn texts(deliveries: &[Delivery]) -> Vec<String> {
 
 fn state_change(n: u32) -> Event {
     pid(
-        state(&format!("p{n}"), "g", ProcessState::Starting, ProcessState::Running),
+        state(
+            &format!("p{n}"),
+            "g",
+            ProcessState::Starting,
+            ProcessState::Running,
+        ),
         n,
     )
 }
@@ -535,7 +540,10 @@ fn a_listener_dying_mid_event_hands_it_to_the_next_listener() {
     bus.publish(state_change(1));
     let rec = bus.pool_mut("rec").expect("added");
     let first = rec.take_deliveries();
-    assert_eq!(first[0].listener, 0, "the first READY listener in config order");
+    assert_eq!(
+        first[0].listener, 0,
+        "the first READY listener in config order"
+    );
     rec.listener_output(0, b"RESULT 2\n");
     rec.listener_exited(0);
     let second = rec.take_deliveries();
@@ -676,20 +684,34 @@ fn tick_timers_exist_only_while_some_pool_wants_ticks() {
     assert_eq!(bus.next_tick(at(1003)), None);
     bus.add_pool(pool("t5", 10, &[EventType::Tick5], &["l"]));
     // Watching starts in the current slot: the first tick is at 1005.
-    assert_eq!(bus.next_tick(at(1003)), Some(UNIX_EPOCH + Duration::from_secs(1005)));
+    assert_eq!(
+        bus.next_tick(at(1003)),
+        Some(UNIX_EPOCH + Duration::from_secs(1005))
+    );
     assert_eq!(bus.tick(at(1004)), 0);
     assert_eq!(bus.tick(at(1005)), 1);
     assert_eq!(bus.tick(at(1006)), 0);
-    assert_eq!(bus.next_tick(at(1006)), Some(UNIX_EPOCH + Duration::from_secs(1010)));
+    assert_eq!(
+        bus.next_tick(at(1006)),
+        Some(UNIX_EPOCH + Duration::from_secs(1010))
+    );
     // A long sleep gives one tick for the slot reached, as the reference.
     assert_eq!(bus.tick(at(1203)), 1);
     let t5 = bus.pool_mut("t5").expect("added");
     ready(t5, 0);
     let got = texts(&t5.take_deliveries());
-    assert!(got[0].ends_with("eventname:TICK_5 len:9\nwhen:1005"), "{}", got[0]);
+    assert!(
+        got[0].ends_with("eventname:TICK_5 len:9\nwhen:1005"),
+        "{}",
+        got[0]
+    );
     t5.listener_output(0, b"RESULT 2\nOKREADY\n");
     let got = texts(&t5.take_deliveries());
-    assert!(got[0].ends_with("eventname:TICK_5 len:9\nwhen:1200"), "{}", got[0]);
+    assert!(
+        got[0].ends_with("eventname:TICK_5 len:9\nwhen:1200"),
+        "{}",
+        got[0]
+    );
     bus.remove_pool("t5");
     assert_eq!(bus.next_tick(at(1203)), None);
 }
@@ -698,7 +720,10 @@ fn tick_timers_exist_only_while_some_pool_wants_ticks() {
 fn subscribing_to_event_runs_every_tick_period() {
     let mut bus = EventBus::new("s");
     bus.add_pool(pool("all", 10, &[EventType::Event], &["l"]));
-    assert_eq!(bus.next_tick(at(3599)), Some(UNIX_EPOCH + Duration::from_secs(3600)));
+    assert_eq!(
+        bus.next_tick(at(3599)),
+        Some(UNIX_EPOCH + Duration::from_secs(3600))
+    );
     assert_eq!(bus.tick(at(3600)), 3);
     let all = bus.pool_mut("all").expect("added");
     ready(all, 0);

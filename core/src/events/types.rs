@@ -145,8 +145,13 @@ impl EventType {
         use EventType::*;
         match self {
             Event => None,
-            ProcessState | ProcessCommunication | ProcessLog | RemoteCommunication
-            | SupervisorStateChange | Tick | ProcessGroup => Some(Event),
+            ProcessState
+            | ProcessCommunication
+            | ProcessLog
+            | RemoteCommunication
+            | SupervisorStateChange
+            | Tick
+            | ProcessGroup => Some(Event),
             ProcessStateStopped | ProcessStateExited | ProcessStateStarting
             | ProcessStateStopping | ProcessStateBackoff | ProcessStateFatal
             | ProcessStateRunning | ProcessStateUnknown => Some(ProcessState),
