@@ -57,32 +57,39 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Read `chars` UTF-8 characters (what Python's text-mode `read(n)` does).
+/// Read `chars` UTF-8 characters (what Python's text-mode `read(n)` does),
+/// in bulk: each read asks for as many bytes as characters are missing, so
+/// it never reads past the payload.
 fn read_chars(input: &mut impl Read, chars: usize) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(chars);
-    let mut byte = [0u8; 1];
-    let mut seen = 0;
-    while seen < chars {
-        input.read_exact(&mut byte)?;
-        out.push(byte[0]);
-        // Continuation bytes (10xxxxxx) do not start a character; the
-        // character ends when the next lead byte would come, so count lead
-        // bytes and finish the last character's continuation bytes below.
-        if byte[0] & 0xC0 != 0x80 {
-            seen += 1;
-            let extra = match byte[0] {
-                0xF0..=0xF7 => 3,
-                0xE0..=0xEF => 2,
-                0xC0..=0xDF => 1,
-                _ => 0,
-            };
-            for _ in 0..extra {
-                input.read_exact(&mut byte)?;
-                out.push(byte[0]);
-            }
+    let mut out = vec![0u8; chars];
+    input.read_exact(&mut out)?;
+    loop {
+        // A character starts at every byte that is not a continuation byte.
+        let started = out.iter().filter(|b| **b & 0xC0 != 0x80).count();
+        if started < chars {
+            let at = out.len();
+            out.resize(at + (chars - started), 0);
+            input.read_exact(&mut out[at..])?;
+            continue;
         }
+        // Finish the last character's continuation bytes.
+        let last_lead = out.iter().rposition(|b| *b & 0xC0 != 0x80);
+        let missing = last_lead.map_or(0, |i| {
+            let width = match out[i] {
+                0xF0..=0xF7 => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            (i + width).saturating_sub(out.len())
+        });
+        if missing == 0 {
+            return Ok(out);
+        }
+        let at = out.len();
+        out.resize(at + missing, 0);
+        input.read_exact(&mut out[at..])?;
     }
-    Ok(out)
 }
 
 fn run(options: Options) -> io::Result<ExitCode> {

@@ -342,3 +342,77 @@ fn the_reference_sends_the_fixture_what_our_pool_renders() {
     supervisord.signal(nix::sys::signal::Signal::SIGTERM);
     supervisord.wait_timeout(DEADLINE);
 }
+
+/// Events per second through a pool to a real listener, against the same
+/// listener fed prebuilt envelopes with no pool at all: the difference is
+/// what the pool costs per round trip. Not a check (timings depend on the
+/// machine); run with `--ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: cargo test -p supervisor-tests --test e2e measure -- --ignored --nocapture"]
+fn measure_round_trips_through_a_pool() {
+    const EVENTS: usize = 20_000;
+    let comm = |n: usize| Event::ProcessCommunication {
+        channel: Channel::Stdout,
+        process: "spewer".into(),
+        group: "spewer".into(),
+        pid: 4242,
+        data: vec![b'a' + (n % 26) as u8; 1000],
+    };
+    let null = std::path::Path::new("/dev/null");
+
+    let mut bus = EventBus::new("rssup");
+    let pool = ListenerPool::new(
+        "lst",
+        Arc::from("rssup"),
+        EVENTS,
+        EventTypeSet::subscribing_to([EventType::ProcessCommunication]),
+        ["lst".to_string()],
+        Arc::new(DefaultResultHandler),
+    );
+    bus.add_pool(pool);
+    let mut wired = spawn_listener(null, &[]);
+    let started = Instant::now();
+    for n in 0..EVENTS {
+        bus.publish(comm(n));
+    }
+    let pool = bus.pool_mut("lst").expect("added");
+    pool.listener_spawned(0);
+    pool.listener_running(0, true);
+    assert!(pump(pool, 0, &mut wired, idle));
+    let through_pool = EVENTS as f64 / started.elapsed().as_secs_f64();
+
+    // The same envelopes, prebuilt, written one per reply.
+    let payload = comm(0).payload();
+    let prebuilt = envelope(
+        "rssup",
+        0,
+        "lst",
+        0,
+        "PROCESS_COMMUNICATION_STDOUT",
+        &payload,
+        payload.len(),
+    );
+    let mut raw = spawn_listener(null, &[]);
+    let stdin = raw.stdin.as_mut().expect("stdin is piped");
+    let reply_len = b"RESULT 2\nOKREADY\n".len();
+    let mut pending = 0usize;
+    let mut wait_bytes = |want: usize, pending: &mut usize| {
+        while *pending < want {
+            *pending += raw.chunks.recv_timeout(DEADLINE).expect("a reply").len();
+        }
+        *pending -= want;
+    };
+    wait_bytes(b"READY\n".len(), &mut pending);
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        stdin.write_all(&prebuilt).expect("the listener reads");
+        stdin.flush().expect("the listener reads");
+        wait_bytes(reply_len, &mut pending);
+    }
+    let plain = EVENTS as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "1000-byte PROCESS_COMMUNICATION events: {through_pool:.0}/s through a pool, \
+         {plain:.0}/s with prebuilt envelopes, ratio {:.2}",
+        plain / through_pool
+    );
+}
