@@ -396,7 +396,7 @@ fn measure_round_trips_through_a_pool() {
     let stdin = raw.stdin.as_mut().expect("stdin is piped");
     let reply_len = b"RESULT 2\nOKREADY\n".len();
     let mut pending = 0usize;
-    let mut wait_bytes = |want: usize, pending: &mut usize| {
+    let wait_bytes = |want: usize, pending: &mut usize| {
         while *pending < want {
             *pending += raw.chunks.recv_timeout(DEADLINE).expect("a reply").len();
         }
