@@ -180,6 +180,13 @@ impl EventBus {
         next.map(|secs| UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
     }
 
+    /// How long the TICK timer should sleep from `now` (zero when a tick is
+    /// already due), or `None` when no pool subscribes to ticks.
+    pub fn tick_sleep(&mut self, now: SystemTime) -> Option<Duration> {
+        self.next_tick(now)
+            .map(|due| due.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+
     /// Publish a `TICK_*` event for each watched period whose slot changed
     /// since the last call (one per period, however many slots passed, as
     /// the reference does); returns how many were published.

@@ -24,7 +24,10 @@ pub use bus::{EventBus, Publisher};
 pub use event::{
     Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
 };
-pub use pool::{DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict};
+pub use pool::{
+    DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
+    listener_stdout_debug_line,
+};
 pub use protocol::ListenerState;
 /// The process states a [`ProcessStateChange`] names (from the SDK).
 pub use supervisor_sdk::state::ProcessState;

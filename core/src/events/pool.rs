@@ -56,6 +56,18 @@ impl ResultHandler for DefaultResultHandler {
     }
 }
 
+/// The main-log debug line for what a listener wrote to stdout, as the
+/// reference's listener dispatcher writes it: the name's repr, then the
+/// bytes' repr (`'lst' stdout output:\nb'READY\n'`), unlike ordinary
+/// programs, whose output it decodes. Build it only when debug is enabled.
+pub fn listener_stdout_debug_line(process_name: &str, data: &[u8]) -> String {
+    format!(
+        "{} stdout output:\n{}",
+        crate::logs::py_str_repr(process_name),
+        py_bytes_repr(data)
+    )
+}
+
 /// A serial counter as the reference keeps them: the first number is 0 and
 /// it wraps to 0 after the largest integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

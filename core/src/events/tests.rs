@@ -717,6 +717,27 @@ fn tick_timers_exist_only_while_some_pool_wants_ticks() {
 }
 
 #[test]
+fn the_tick_timer_sleeps_until_the_next_slot() {
+    let mut bus = EventBus::new("s");
+    assert_eq!(bus.tick_sleep(at(1003)), None);
+    bus.add_pool(pool("t60", 10, &[EventType::Tick], &["l"]));
+    assert_eq!(
+        bus.tick_sleep(at(1003)),
+        Some(Duration::from_millis(1700)),
+        "TICK_5 at 1005 comes first"
+    );
+    assert_eq!(bus.tick_sleep(at(1007)), Some(Duration::ZERO), "overdue");
+}
+
+#[test]
+fn listener_stdout_is_echoed_as_bytes_repr() {
+    assert_eq!(
+        listener_stdout_debug_line("lst", b"READY\n"),
+        "'lst' stdout output:\nb'READY\\n'"
+    );
+}
+
+#[test]
 fn subscribing_to_event_runs_every_tick_period() {
     let mut bus = EventBus::new("s");
     bus.add_pool(pool("all", 10, &[EventType::Event], &["l"]));

@@ -10,7 +10,9 @@
 //! - `--fail N`: answer FAIL to the first N events;
 //! - `--die-after N`: exit with status 3 right after receiving event N
 //!   (1-based) without answering it;
-//! - `--garbage`: greet with `HELLO!\n` instead of `READY\n`, then behave.
+//! - `--garbage`: greet with `HELLO!\n` instead of `READY\n`, then behave;
+//! - `--trickle`: write every protocol byte on its own, flushed, so the
+//!   reader sees partial tokens.
 
 use std::fs::OpenOptions;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -21,6 +23,7 @@ struct Options {
     fail: u64,
     die_after: Option<u64>,
     garbage: bool,
+    trickle: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
@@ -30,6 +33,7 @@ fn parse_options() -> Result<Options, String> {
         fail: 0,
         die_after: None,
         garbage: false,
+        trickle: false,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -48,6 +52,7 @@ fn parse_options() -> Result<Options, String> {
                 )
             }
             "--garbage" => options.garbage = true,
+            "--trickle" => options.trickle = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -105,8 +110,20 @@ fn run(options: Options) -> io::Result<ExitCode> {
     } else {
         b"READY\n"
     };
-    output.write_all(greeting)?;
-    output.flush()?;
+    let trickle = options.trickle;
+    let mut send = |bytes: &[u8]| -> io::Result<()> {
+        if trickle {
+            for b in bytes {
+                output.write_all(std::slice::from_ref(b))?;
+                output.flush()?;
+            }
+            Ok(())
+        } else {
+            output.write_all(bytes)?;
+            output.flush()
+        }
+    };
+    send(greeting)?;
     loop {
         let mut header = Vec::new();
         if input.read_until(b'\n', &mut header)? == 0 {
@@ -131,8 +148,7 @@ fn run(options: Options) -> io::Result<ExitCode> {
         } else {
             b"RESULT 2\nOKREADY\n"
         };
-        output.write_all(answer)?;
-        output.flush()?;
+        send(answer)?;
     }
 }
 

@@ -225,6 +225,25 @@ fn a_listener_dying_mid_event_leaves_it_to_its_successor() {
 }
 
 #[test]
+fn a_listener_writing_a_byte_at_a_time_is_understood() {
+    let sandbox = Sandbox::new();
+    let record = sandbox.path().join("record");
+    let mut bus = EventBus::new("rssup");
+    bus.add_pool(new_pool("lst", &["lst"]));
+    for n in 0..5 {
+        bus.publish(running(&format!("p{n}"), n));
+    }
+    let pool = bus.pool_mut("lst").expect("added");
+    let mut wired = spawn_listener(&record, &["--trickle", "--fail", "1"]);
+    pool.listener_spawned(0);
+    pool.listener_running(0, true);
+    assert!(pump(pool, 0, &mut wired, idle));
+    let received = split_envelopes(&sandbox.read("record"));
+    assert_eq!(received.len(), 6, "five events, the first twice");
+    assert_eq!(received[0], received[1]);
+}
+
+#[test]
 fn a_listener_greeting_with_garbage_gets_nothing() {
     let sandbox = Sandbox::new();
     let record = sandbox.path().join("record");
