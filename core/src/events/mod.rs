@@ -25,7 +25,7 @@ pub use event::{
     Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
 };
 pub use pool::{
-    DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
+    AnsweredEvent, DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
     listener_stdout_debug_line,
 };
 pub use protocol::ListenerState;

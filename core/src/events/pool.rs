@@ -23,7 +23,7 @@ use crate::logs::py_bytes_repr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The event was processed (the default handler: the body was `OK`).
-    Accepted,
+    Processed,
     /// The event was rejected and goes back to the head of the buffer,
     /// with the reason (the reference's `RejectEvent`).
     Rejected(String),
@@ -32,13 +32,33 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// The event a listener answered about, with everything a handler may
+/// want to know (the SDK's `EventRef` carries the same fields).
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredEvent<'a> {
+    /// The event.
+    pub event: &'a Event,
+    /// Its type name (`eventname:`).
+    pub name: &'static str,
+    /// Its global serial.
+    pub serial: i64,
+    /// The pool's name.
+    pub pool: &'a str,
+    /// Its serial in the pool.
+    pub pool_serial: i64,
+    /// The payload as sent.
+    pub payload: &'a str,
+}
+
 /// What judges a listener's `RESULT` body (an eventlistener's
-/// `result_handler`). This is the daemon-side trait: the SDK's ABI-stable
-/// result-handler object, builtin or from a plugin library, is bridged to
-/// it. It is called inline on the supervisor task, so it must not block.
+/// `result_handler`). This is the daemon-side trait, ours: the SDK's
+/// ABI-stable result-handler object (`supervisor_sdk::handler`), builtin or
+/// from a plugin library, is adapted to it where plugins are loaded. It is
+/// called inline on the supervisor task, without a thread hop, so it must
+/// not block.
 pub trait ResultHandler: Send + Sync {
     /// Judge `result`, the body a listener sent for `event`.
-    fn handle(&self, event: &Event, result: &[u8]) -> Verdict;
+    fn handle(&self, event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict;
 }
 
 /// The reference's `supervisor.dispatchers:default_handler`: `OK` accepts,
@@ -47,9 +67,9 @@ pub trait ResultHandler: Send + Sync {
 pub struct DefaultResultHandler;
 
 impl ResultHandler for DefaultResultHandler {
-    fn handle(&self, _event: &Event, result: &[u8]) -> Verdict {
+    fn handle(&self, _event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict {
         if result == b"OK" {
-            Verdict::Accepted
+            Verdict::Processed
         } else {
             Verdict::Rejected(py_bytes_repr(result))
         }
@@ -420,11 +440,22 @@ impl ListenerPool {
                         if listener.result.len() == wanted {
                             let in_flight = listener.in_flight.take();
                             let verdict = match &in_flight {
-                                Some(q) => self.handler.handle(q.event.event(), &listener.result),
-                                None => Verdict::Accepted,
+                                Some(q) => {
+                                    let event = q.event.event();
+                                    let answered = AnsweredEvent {
+                                        event,
+                                        name: event.event_type().name(),
+                                        serial: q.event.serial(),
+                                        pool: &self.name,
+                                        pool_serial: q.pool_serial,
+                                        payload: q.event.payload().0,
+                                    };
+                                    self.handler.handle(&answered, &listener.result)
+                                }
+                                None => Verdict::Processed,
                             };
                             match verdict {
-                                Verdict::Accepted => {
+                                Verdict::Processed => {
                                     tracing::debug!("{}: event was processed", listener.name);
                                     listener.change_state(ListenerState::Acknowledged);
                                 }

@@ -394,9 +394,9 @@ fn protocol_bytes_may_arrive_one_at_a_time() {
 fn a_long_result_body_may_hold_newlines_and_span_reads() {
     struct Expect(&'static [u8]);
     impl ResultHandler for Expect {
-        fn handle(&self, _event: &Event, result: &[u8]) -> Verdict {
+        fn handle(&self, _event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict {
             if result == self.0 {
-                Verdict::Accepted
+                Verdict::Processed
             } else {
                 Verdict::Failed(format!("{result:?}"))
             }
@@ -506,7 +506,7 @@ fn a_bad_result_line_is_logged_and_the_event_rebuffered() {
 fn a_handler_error_makes_the_listener_unknown_and_keeps_the_event() {
     struct Broken;
     impl ResultHandler for Broken {
-        fn handle(&self, _event: &Event, _result: &[u8]) -> Verdict {
+        fn handle(&self, _event: &AnsweredEvent<'_>, _result: &[u8]) -> Verdict {
             Verdict::Failed("boom".into())
         }
     }
@@ -781,4 +781,48 @@ fn a_pool_is_made_from_its_config_section() {
     assert!(mon.wants().contains(EventType::ProcessStateExited));
     assert!(!mon.wants().contains(EventType::Tick5));
     assert_eq!(mon.listener_index("mon_1"), Some(1));
+}
+
+#[test]
+fn the_handler_is_told_which_event_was_answered() {
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<String>>);
+    impl ResultHandler for Recording {
+        fn handle(&self, e: &AnsweredEvent<'_>, result: &[u8]) -> Verdict {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(format!(
+                    "{} {} {} {} {:?} {}",
+                    e.name,
+                    e.serial,
+                    e.pool,
+                    e.pool_serial,
+                    e.payload,
+                    String::from_utf8_lossy(result)
+                ));
+            }
+            Verdict::Processed
+        }
+    }
+    let handler = Arc::new(Recording::default());
+    let mut p = ListenerPool::new(
+        "rec",
+        Arc::from("s"),
+        10,
+        EventTypeSet::subscribing_to([EventType::ProcessGroup]),
+        ["l".to_string()],
+        handler.clone(),
+    );
+    ready(&mut p, 0);
+    let mut bus = EventBus::new("s");
+    bus.add_pool(pool("other", 10, &[EventType::Event], &["l"]));
+    bus.add_pool(p);
+    bus.publish(state_change(1));
+    bus.publish(Event::ProcessGroupAdded { group: "g".into() });
+    let rec = bus.pool_mut("rec").expect("added");
+    rec.listener_output(0, b"RESULT 5\nfine!");
+    let seen = handler.0.lock().expect("not poisoned");
+    assert_eq!(
+        *seen,
+        ["PROCESS_GROUP_ADDED 1 rec 0 \"groupname:g\\n\" fine!"]
+    );
 }
