@@ -87,9 +87,10 @@ pub struct ProcessStateChange {
     pub to: ProcessState,
     /// The backoff counter (`tries:`, STARTING and BACKOFF only).
     pub tries: u32,
-    /// The pid (`pid:`, RUNNING, STOPPING, STOPPED and EXITED; 0 when the
-    /// process has none, printed as the reference prints it).
-    pub pid: u32,
+    /// The pid (`pid:`, RUNNING, STOPPING, STOPPED and EXITED; for STOPPED
+    /// and EXITED the one that just died). `None` is printed as `0`, as the
+    /// reference prints a process without a pid.
+    pub pid: Option<i32>,
     /// Whether the exit status was in `exitcodes` (`expected:`, EXITED only).
     pub expected: bool,
 }
@@ -108,7 +109,7 @@ pub enum Event {
         /// Its group name.
         group: String,
         /// Its pid.
-        pid: u32,
+        pid: i32,
         /// The chunk, as read.
         data: Vec<u8>,
     },
@@ -122,7 +123,7 @@ pub enum Event {
         /// Its group name.
         group: String,
         /// Its pid.
-        pid: u32,
+        pid: i32,
         /// The data between the tokens.
         data: Vec<u8>,
     },
@@ -222,14 +223,14 @@ impl Event {
                         let _ = write!(out, " tries:{}", change.tries);
                     }
                     ProcessState::Running | ProcessState::Stopping | ProcessState::Stopped => {
-                        let _ = write!(out, " pid:{}", change.pid);
+                        let _ = write!(out, " pid:{}", change.pid.unwrap_or(0));
                     }
                     ProcessState::Exited => {
                         let _ = write!(
                             out,
                             " expected:{} pid:{}",
                             u8::from(change.expected),
-                            change.pid
+                            change.pid.unwrap_or(0)
                         );
                     }
                     ProcessState::Fatal | ProcessState::Unknown => {}
@@ -348,7 +349,7 @@ mod tests {
         from: ProcessState,
         to: ProcessState,
         tries: u32,
-        pid: u32,
+        pid: i32,
         expected: bool,
     ) -> Event {
         Event::ProcessState(ProcessStateChange {
@@ -357,7 +358,7 @@ mod tests {
             from,
             to,
             tries,
-            pid,
+            pid: (pid != 0).then_some(pid),
             expected,
         })
     }

@@ -29,7 +29,7 @@ fn state(process: &str, group: &str, from: ProcessState, to: ProcessState) -> Pr
         from,
         to,
         tries: 0,
-        pid: 0,
+        pid: None,
         expected: false,
     }
 }
@@ -39,8 +39,8 @@ fn tries(mut change: ProcessStateChange, tries: u32) -> Event {
     Event::ProcessState(change)
 }
 
-fn pid(mut change: ProcessStateChange, pid: u32) -> Event {
-    change.pid = pid;
+fn pid(mut change: ProcessStateChange, pid: i32) -> Event {
+    change.pid = Some(pid);
     Event::ProcessState(change)
 }
 
@@ -72,7 +72,7 @@ fn reference_scenario() -> Vec<Event> {
     let comm = |_: Channel| false;
     let added = |g: &str| Event::ProcessGroupAdded { group: g.into() };
     let mut exited = state("exiter", "exiter", Running, Exited);
-    exited.pid = 30326;
+    exited.pid = Some(30326);
     exited.expected = false;
     vec![
         added("rec"),
@@ -150,7 +150,7 @@ fn texts(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
-fn state_change(n: u32) -> Event {
+fn state_change(n: i32) -> Event {
     pid(
         state(
             &format!("p{n}"),

@@ -101,14 +101,14 @@ fn new_pool(name: &str, listeners: &[&str]) -> ListenerPool {
     )
 }
 
-fn running(process: &str, pid: u32) -> Event {
+fn running(process: &str, pid: i32) -> Event {
     Event::ProcessState(ProcessStateChange {
         process: process.into(),
         group: process.into(),
         from: ProcessState::Starting,
         to: ProcessState::Running,
         tries: 0,
-        pid,
+        pid: Some(pid),
         expected: false,
     })
 }
@@ -277,20 +277,20 @@ fn rebuild(event_name: &str, payload: &str) -> Event {
     if let Some(state) = event_name.strip_prefix("PROCESS_STATE_") {
         let to = ProcessState::from_name(state).expect("a process state");
         let from = ProcessState::from_name(field(payload, "from_state")).expect("a state");
-        let number = |name: &str| -> u32 {
+        let number = |name: &str| -> Option<u32> {
             payload
                 .split(' ')
                 .find_map(|t| t.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
-                .map_or(0, |v| v.parse().expect("a number"))
+                .map(|v| v.parse().expect("a number"))
         };
         return Event::ProcessState(ProcessStateChange {
             process: field(payload, "processname").into(),
             group: field(payload, "groupname").into(),
             from,
             to,
-            tries: number("tries"),
-            pid: number("pid"),
-            expected: number("expected") == 1,
+            tries: number("tries").unwrap_or(0),
+            pid: number("pid").map(|p| i32::try_from(p).expect("a pid")),
+            expected: number("expected") == Some(1),
         });
     }
     match event_name {
