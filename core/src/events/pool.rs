@@ -540,7 +540,11 @@ impl ListenerPool {
     }
 
     /// Put an event that was already numbered for this pool back at the
-    /// head of the buffer.
+    /// head of the buffer. Only this pool gets it back: the reference finds
+    /// "the pool of the rejecting process" by `process in pool.processes`,
+    /// and its processes compare equal by priority, so a rejected event
+    /// also lands in every other pool holding a listener of the same
+    /// priority (all of them by default), subscribed or not.
     fn rebuffer(&mut self, queued: Queued) {
         tracing::debug!(
             "rebuffering event {} for pool {} (buf size={}, max={})",

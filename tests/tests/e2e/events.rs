@@ -435,3 +435,75 @@ fn measure_round_trips_through_a_pool() {
         plain / through_pool
     );
 }
+
+/// The messages of a main log, without their timestamps; a message that
+/// spans lines (`'x' stdout output:\n...`) is kept whole.
+fn log_messages(log: &str) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    for line in log.lines() {
+        // `2026-11-24 02:27:03,952 DEBG ...`: a 23-character timestamp.
+        let stamped = line.len() > 24
+            && line.as_bytes()[4] == b'-'
+            && line.as_bytes()[19] == b','
+            && line.as_bytes()[23] == b' ';
+        match messages.last_mut() {
+            Some(last) if !stamped => {
+                last.push('\n');
+                last.push_str(line);
+            }
+            _ => messages.push(line.get(24..).unwrap_or(line).to_string()),
+        }
+    }
+    messages
+}
+
+/// The main-log lines the pool unit tests (core/src/events/tests.rs)
+/// expect, as the reference writes them for the same listener behaviour.
+#[test]
+fn the_reference_logs_the_lines_our_pool_logs() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display().to_string();
+    let listener = our_bin("fixture_listener").display().to_string();
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={dir}/supervisord.log\nloglevel=debug\n\
+             pidfile={dir}/supervisord.pid\nnodaemon=true\n\
+             [eventlistener:bad]\ncommand={listener} --record {dir}/bad --garbage\n\
+             events=PROCESS_STATE\nbuffer_size=1\n\
+             [eventlistener:picky]\ncommand={listener} --record {dir}/picky --fail 1\n\
+             events=PROCESS_STATE_RUNNING\n\
+             [program:sleeper]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+        ),
+    );
+    let mut cmd = Command::new(reference_bin("supervisord"));
+    cmd.arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut supervisord = ChildGuard::spawn(&mut cmd);
+    let log_path = sandbox.path().join("supervisord.log");
+    let expected = [
+        "DEBG bad: ACKNOWLEDGED -> UNKNOWN",
+        "WARN bad: has entered the UNKNOWN state and will no longer receive events, this \
+         usually indicates the process violated the eventlistener protocol",
+        "ERRO pool bad event buffer overflowed, discarding event ",
+        "DEBG picky: ACKNOWLEDGED -> READY",
+        "DEBG event ",
+        "WARN picky: event was rejected",
+        "DEBG picky: BUSY -> ACKNOWLEDGED",
+        "DEBG rebuffering event ",
+        "DEBG picky: event was processed",
+        "DEBG 'picky' stdout output:\nb'READY\\n'",
+    ];
+    wait_for("the reference to log every expected line", DEADLINE, || {
+        let log = std::fs::read_to_string(&log_path).ok()?;
+        let bodies = log_messages(&log);
+        expected
+            .iter()
+            .all(|want| bodies.iter().any(|line| line.starts_with(want)))
+            .then_some(())
+    });
+    supervisord.signal(nix::sys::signal::Signal::SIGTERM);
+    supervisord.wait_timeout(DEADLINE);
+}
