@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 use super::event::{Event, PublishedEvent, TickPeriod};
-use super::pool::{ListenerPool, Serial};
+use super::pool::{Delivery, ListenerPool, Serial};
 use super::types::{EventType, EventTypeSet};
 
 /// A cloneable, `Send` handle that publishes events to the bus from any
@@ -150,6 +150,29 @@ impl EventBus {
     /// Every pool, in the order they were added.
     pub fn pools_mut(&mut self) -> impl Iterator<Item = &mut ListenerPool> {
         self.pools.iter_mut()
+    }
+
+    /// The pool named `pool` and the index there of its listener process
+    /// named `process`: where the supervisor task sends that process's
+    /// spawns, state changes, stdout and exit.
+    pub fn listener_mut(
+        &mut self,
+        pool: &str,
+        process: &str,
+    ) -> Option<(&mut ListenerPool, usize)> {
+        let pool = self.pool_mut(pool)?;
+        let index = pool.listener_index(process)?;
+        Some((pool, index))
+    }
+
+    /// Hand every pool's pending deliveries to `write` with the pool's
+    /// name, in order: what the supervisor task does after each input.
+    pub fn drain_deliveries(&mut self, mut write: impl FnMut(&str, Delivery)) {
+        for pool in self.pools.iter_mut() {
+            for delivery in pool.take_deliveries() {
+                write(pool.name(), delivery);
+            }
+        }
     }
 
     fn refresh_interest(&mut self) {

@@ -826,3 +826,21 @@ fn the_handler_is_told_which_event_was_answered() {
         ["PROCESS_GROUP_ADDED 1 rec 0 \"groupname:g\\n\" fine!"]
     );
 }
+
+#[test]
+fn the_supervisor_task_finds_listeners_and_drains_every_pool() {
+    let mut bus = EventBus::new("s");
+    bus.add_pool(pool("a", 10, &[EventType::Event], &["a_0", "a_1"]));
+    bus.add_pool(pool("b", 10, &[EventType::ProcessGroup], &["b"]));
+    assert!(bus.listener_mut("a", "b").is_none());
+    let (a, index) = bus.listener_mut("a", "a_1").expect("a listener of pool a");
+    assert_eq!(index, 1);
+    ready(a, index);
+    let (b, index) = bus.listener_mut("b", "b").expect("the listener of pool b");
+    ready(b, index);
+    bus.publish(Event::ProcessGroupAdded { group: "g".into() });
+    let mut written = Vec::new();
+    bus.drain_deliveries(|pool, d| written.push((pool.to_string(), d.listener, d.serial)));
+    assert_eq!(written, [("a".to_string(), 1, 0), ("b".to_string(), 0, 0)]);
+    bus.drain_deliveries(|_, _| panic!("nothing is left"));
+}
