@@ -30,11 +30,13 @@ struct Wired {
 
 fn spawn_listener(record: &std::path::Path, extra: &[&str]) -> Wired {
     let mut cmd = Command::new(our_bin("fixture_listener"));
-    cmd.arg("--record")
-        .arg(record)
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
+    cmd.arg("--record").arg(record).args(extra);
+    spawn_wired(cmd)
+}
+
+/// Spawn `cmd` as a listener process, its stdin and stdout piped.
+fn spawn_wired(mut cmd: Command) -> Wired {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
     let mut child = ChildGuard::spawn(&mut cmd);
     let stdin = child.child_mut().stdin.take();
     let mut stdout = child.child_mut().stdout.take().expect("stdout is piped");
@@ -261,6 +263,50 @@ fn a_listener_greeting_with_garbage_gets_nothing() {
     assert!(pool.take_deliveries().is_empty());
     assert_eq!(pool.buffered(), 1);
     assert!(!record.exists() || sandbox.read("record").is_empty());
+}
+
+#[test]
+fn superlance_crashmail_reads_our_envelopes() {
+    let sandbox = Sandbox::new();
+    let mail = sandbox.path().join("mail");
+    let mut cmd = Command::new(reference_bin("crashmail"));
+    cmd.args(["-a", "-m", "ops@example.com", "-s"])
+        .arg(format!("cat >> {}", mail.display()))
+        // crashmail insists on it, though it never calls the daemon.
+        .env("SUPERVISOR_SERVER_URL", "unix:///nonexistent.sock");
+    let mut wired = spawn_wired(cmd);
+    let mut bus = EventBus::new("rssup");
+    bus.add_pool(new_pool("crashmail", &["crashmail"]));
+    let exited = |process: &str, expected: bool| {
+        Event::ProcessState(ProcessStateChange {
+            process: process.into(),
+            group: "web".into(),
+            from: ProcessState::Running,
+            to: ProcessState::Exited,
+            tries: 0,
+            pid: Some(4242),
+            expected,
+        })
+    };
+    bus.publish(running("web", 4242));
+    bus.publish(exited("calm", true));
+    bus.publish(exited("web_0", false));
+    let pool = bus.pool_mut("crashmail").expect("added");
+    pool.listener_spawned(0);
+    pool.listener_running(0, true);
+    assert!(pump(pool, 0, &mut wired, idle));
+    let sent = sandbox.read("mail");
+    assert!(sent.contains("To: ops@example.com"), "{sent}");
+    assert!(
+        sent.contains(
+            "Process web_0 in group web exited unexpectedly (pid 4242) from state RUNNING"
+        ),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("calm"),
+        "an expected exit is not mailed: {sent}"
+    );
 }
 
 /// The payload fields of a process-state envelope.
