@@ -13,6 +13,29 @@
 //! - [`protocol`]: listener states, the envelope, the `RESULT` line.
 //! - [`pool`]: one `[eventlistener:x]` pool and the result-handler trait.
 //! - [`bus`]: the pools together, serials, publishing from any task, TICKs.
+//!
+//! # Driving it (the supervisor task)
+//!
+//! - At start-up: `EventBus::new(identifier)`; for each `[eventlistener:x]`
+//!   group, [`ListenerPool::from_config`] with its result handler, then
+//!   [`EventBus::add_pool`]; hand [`EventBus::publisher`] clones to the
+//!   output readers and the RPC layer and select on
+//!   [`EventBus::take_inbox`], passing what arrives to
+//!   [`EventBus::publish`].
+//! - Publish PROCESS_STATE_* for every `StateChanged` effect (listener
+//!   processes included), PROCESS_GROUP_ADDED/REMOVED, and
+//!   SUPERVISOR_STATE_CHANGE_RUNNING/STOPPING at the reference's moments.
+//! - For a listener process (found with [`EventBus::listener_mut`]): on
+//!   spawn [`ListenerPool::listener_spawned`]; on entering or leaving
+//!   RUNNING [`ListenerPool::listener_running`]; each stdout chunk to
+//!   [`ListenerPool::listener_output`] (and to its log as usual, with
+//!   [`listener_stdout_debug_line`] at debug); on exit
+//!   [`ListenerPool::listener_exited`]; on a failed stdin write
+//!   [`ListenerPool::stdin_failed`].
+//! - After each of those, [`EventBus::drain_deliveries`] and write each
+//!   envelope to its listener's stdin without blocking the task.
+//! - Keep one timer: [`EventBus::tick_sleep`] says how long (or that none is
+//!   needed); when it fires, [`EventBus::tick`]. Re-ask after pools change.
 
 pub mod bus;
 pub mod event;

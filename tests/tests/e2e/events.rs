@@ -475,6 +475,23 @@ fn measure_round_trips_through_a_pool() {
         wait_bytes(reply_len, &mut pending);
     }
     let plain = EVENTS as f64 / started.elapsed().as_secs_f64();
+
+    // The pool alone, answered in-process: its own cost per event.
+    let mut bus = EventBus::new("rssup");
+    bus.add_pool(new_pool("lst", &["lst"]));
+    let pool = bus.pool_mut("lst").expect("added");
+    pool.listener_spawned(0);
+    pool.listener_running(0, true);
+    pool.listener_output(0, b"READY\n");
+    let started = Instant::now();
+    for n in 0..EVENTS {
+        bus.publish(comm(n));
+        let pool = bus.pool_mut("lst").expect("added");
+        assert_eq!(pool.take_deliveries().len(), 1);
+        pool.listener_output(0, b"RESULT 2\nOKREADY\n");
+    }
+    let alone = started.elapsed().as_secs_f64() * 1e6 / EVENTS as f64;
+    println!("the pool's own cost: {alone:.2} µs per event (publish, render, answer)");
     println!(
         "1000-byte PROCESS_COMMUNICATION events: {through_pool:.0}/s through a pool, \
          {plain:.0}/s with prebuilt envelopes, ratio {:.2}",
