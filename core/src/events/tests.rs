@@ -844,3 +844,48 @@ fn the_supervisor_task_finds_listeners_and_drains_every_pool() {
     assert_eq!(written, [("a".to_string(), 1, 0), ("b".to_string(), 0, 0)]);
     bus.drain_deliveries(|_, _| panic!("nothing is left"));
 }
+
+#[test]
+fn any_split_of_the_listener_answers_gives_the_same_outcome() {
+    // Three events; the listener fails the first once, then accepts all.
+    // Each answer follows the delivery it answers (a listener cannot
+    // answer an event before it has it), but may arrive in any pieces.
+    let answers: [&[u8]; 5] = [
+        b"READY\n",
+        b"RESULT 4\nFAILREADY\n",
+        b"RESULT 2\nOKREADY\n",
+        b"RESULT 2\nOKREADY\n",
+        b"RESULT 2\nOKREADY\n",
+    ];
+    for pattern in [
+        [1usize, 1, 1],
+        [1, 2, 3],
+        [5, 7, 11],
+        [6, 9, 2],
+        [64, 64, 64],
+    ] {
+        let mut p = pool("rec", 10, &[EventType::Event], &["l"]);
+        p.listener_spawned(0);
+        p.listener_running(0, true);
+        let mut bus = EventBus::new("s");
+        bus.add_pool(p);
+        for n in 0..3 {
+            bus.publish(state_change(n));
+        }
+        let rec = bus.pool_mut("rec").expect("added");
+        let mut served = Vec::new();
+        let mut sizes = pattern.iter().cycle();
+        for answer in answers {
+            let mut at = 0;
+            while at < answer.len() {
+                let end = (at + sizes.next().expect("cycles forever")).min(answer.len());
+                rec.listener_output(0, &answer[at..end]);
+                at = end;
+            }
+            served.extend(rec.take_deliveries().iter().map(|d| d.serial));
+        }
+        assert_eq!(served, [0, 0, 1, 2], "split {pattern:?}");
+        assert_eq!(rec.buffered(), 0, "split {pattern:?}");
+        assert_eq!(rec.listener_state(0), Some(ListenerState::Ready));
+    }
+}
