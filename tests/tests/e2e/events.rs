@@ -309,6 +309,32 @@ fn superlance_crashmail_reads_our_envelopes() {
     );
 }
 
+/// The reference supervisord, asked with TERM to stop its children (each
+/// in a process group of its own) before the guard's SIGKILL, even when the
+/// test fails, so no child outlives the test.
+struct Reference(ChildGuard);
+
+impl Reference {
+    fn start(conf: &std::path::Path) -> Reference {
+        let mut cmd = Command::new(reference_bin("supervisord"));
+        cmd.arg("-c")
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Reference(ChildGuard::spawn(&mut cmd))
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        self.0.signal(nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + DEADLINE;
+        while self.0.try_wait().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// The payload fields of a process-state envelope.
 fn field<'a>(payload: &'a str, name: &str) -> &'a str {
     payload
@@ -370,12 +396,7 @@ fn the_reference_sends_the_fixture_what_our_pool_renders() {
              [program:sleeper]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
         ),
     );
-    let mut cmd = Command::new(reference_bin("supervisord"));
-    cmd.arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut supervisord = ChildGuard::spawn(&mut cmd);
+    let _supervisord = Reference::start(&conf);
     let record = sandbox.path().join("record");
     let received = wait_for("the reference to report FATAL", DEADLINE, || {
         let text = std::fs::read_to_string(&record).ok()?;
@@ -402,10 +423,6 @@ fn the_reference_sends_the_fixture_what_our_pool_renders() {
         );
         assert_eq!(String::from_utf8(ours).expect("UTF-8"), *sent);
     }
-    // TERM makes the reference stop its children (each in a process group
-    // of its own) before it exits.
-    supervisord.signal(nix::sys::signal::Signal::SIGTERM);
-    supervisord.wait_timeout(DEADLINE);
 }
 
 /// Events per second through a pool to a real listener, against the same
@@ -539,12 +556,7 @@ fn the_reference_logs_the_lines_our_pool_logs() {
              [program:sleeper]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
         ),
     );
-    let mut cmd = Command::new(reference_bin("supervisord"));
-    cmd.arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut supervisord = ChildGuard::spawn(&mut cmd);
+    let _supervisord = Reference::start(&conf);
     let log_path = sandbox.path().join("supervisord.log");
     let expected = [
         "DEBG bad: ACKNOWLEDGED -> UNKNOWN",
@@ -567,6 +579,4 @@ fn the_reference_logs_the_lines_our_pool_logs() {
             .all(|want| bodies.iter().any(|line| line.starts_with(want)))
             .then_some(())
     });
-    supervisord.signal(nix::sys::signal::Signal::SIGTERM);
-    supervisord.wait_timeout(DEADLINE);
 }
