@@ -5,6 +5,7 @@
 mod config_cli;
 mod config_golden;
 mod echo_conf;
+mod events;
 mod fcgi;
 mod http;
 mod http_reference;
