@@ -6,6 +6,7 @@ mod config_cli;
 mod config_golden;
 mod ctl;
 mod echo_conf;
+mod events;
 mod fcgi;
 mod http;
 mod http_reference;
