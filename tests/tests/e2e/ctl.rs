@@ -924,6 +924,29 @@ fn ctl_shell_in_a_terminal_matches_the_reference_transcript() {
         term.expect("y/N? ");
         term.send("n\r");
         term.expect_count("supervisor> ", 4);
+        let commands = [
+            "version",
+            "help",
+            "avail",
+            "pid sleeper nosuch",
+            "tail talker stderr",
+            "signal HUP nosuch grp:nope",
+            "status grp:* nosuch",
+            "bogus words",
+            "?",
+            "",
+            "reload",
+        ];
+        let mut prompts = 4;
+        for command in commands {
+            term.send(&format!("{command}\r"));
+            if command == "reload" {
+                term.expect("y/N? ");
+                term.send("no\r");
+            }
+            prompts += 1;
+            term.expect_count("supervisor> ", prompts);
+        }
         term.send("quit\r");
         let status = term.guard.wait_timeout(DEADLINE);
         assert_eq!(status.code(), Some(0), "{client:?}");
