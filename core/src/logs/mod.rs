@@ -17,8 +17,10 @@
 
 mod ansi;
 mod autoname;
+pub mod capture;
 mod child;
 mod mainlog;
+pub mod pump;
 mod read;
 mod rotating;
 pub mod syslog;
