@@ -336,3 +336,23 @@ pub fn capture_script(seed: u64) -> CaptureScript {
     }
     script
 }
+
+/// `count` tiny blocks, each after one short line, in a single write of
+/// less than a pipe's 64 KiB: one read holds hundreds of blocks (the
+/// reference recurses once per token there and fails with RecursionError).
+pub fn dense_capture_script(count: usize) -> CaptureScript {
+    let mut script = CaptureScript::default();
+    let mut stream = Vec::new();
+    for i in 0..count {
+        let line = format!("l{i}\n");
+        let block = format!("b{i}");
+        stream.extend_from_slice(line.as_bytes());
+        stream.extend_from_slice(b"<!--XSUPERVISOR:BEGIN-->");
+        stream.extend_from_slice(block.as_bytes());
+        stream.extend_from_slice(b"<!--XSUPERVISOR:END-->");
+        script.log.extend_from_slice(line.as_bytes());
+        script.blocks.push(block.into_bytes());
+    }
+    script.writes.push(stream);
+    script
+}

@@ -9,3 +9,4 @@ mod http;
 mod http_reference;
 mod pidproxy;
 mod reference;
+mod capture;
