@@ -479,4 +479,60 @@ mod tests {
         assert_eq!(comms.len(), 2000);
         assert_eq!(comms[1999], b"1999");
     }
+
+    #[test]
+    fn captured_pieces_are_echoed_and_blocks_announced_in_the_main_log() {
+        use crate::logs::{MainLogConfig, MainLogTarget, MainLogLayer};
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let main_path = dir.path().join("supervisord.log");
+        let main_log = Arc::new(
+            MainLog::open(MainLogConfig {
+                level: LogLevel::Debug,
+                target: MainLogTarget::File {
+                    path: main_path.clone(),
+                    rotation: Rotation::NEVER,
+                },
+                echo_to_stdout: false,
+            })
+            .unwrap(),
+        );
+        let log = ChildLog::open(
+            ChildLogSpec {
+                process_name: "web".into(),
+                channel: "stdout",
+                path: Some(dir.path().join("web.log")),
+                rotation: Rotation::NEVER,
+                syslog: false,
+                strip_ansi: false,
+            },
+            Some(main_log.clone()),
+        )
+        .unwrap();
+        let options = PumpOptions {
+            capture_max_bytes: 100,
+            events_enabled: false,
+        };
+        let mut pump = ChannelPump::new(log, options, NoEvents, Some(main_log.clone()));
+        let subscriber = tracing_subscriber::registry().with(MainLogLayer::new(main_log));
+        tracing::subscriber::with_default(subscriber, || {
+            pump.handle_chunk(&[b"out\n", BEGIN_TOKEN, b"in", END_TOKEN].concat())
+                .unwrap();
+        });
+        let text = std::fs::read_to_string(&main_path).unwrap();
+        let messages: Vec<&str> = text
+            .split("\n20")
+            .map(|record| record.split_once(" DEBG ").unwrap().1)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "'web' stdout output:\nout\n",
+                "'web' stdout output:\nin",
+                "'web' stdout emitted a comm event\n",
+            ]
+        );
+        assert_eq!(read_log(dir.path()), b"out\n");
+    }
 }
