@@ -272,7 +272,10 @@ pub const CAPTURE_SCRIPT_MAX_BLOCK: usize = 300_000;
 pub fn capture_script(seed: u64) -> CaptureScript {
     const BEGIN: &[u8] = b"<!--XSUPERVISOR:BEGIN-->";
     const END: &[u8] = b"<!--XSUPERVISOR:END-->";
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     let mut next = move || {
         // xorshift64*
         state ^= state >> 12;
@@ -280,7 +283,13 @@ pub fn capture_script(seed: u64) -> CaptureScript {
         state ^= state >> 27;
         state.wrapping_mul(0x2545_F491_4F6C_DD1D)
     };
-    let near_misses: [&[u8]; 5] = [b"<", b"<!--", b"<!--XSUPERVISOR:", b"<!--XSUPERVISOR:BEG", b"<<"];
+    let near_misses: [&[u8]; 5] = [
+        b"<",
+        b"<!--",
+        b"<!--XSUPERVISOR:",
+        b"<!--XSUPERVISOR:BEG",
+        b"<<",
+    ];
     let text = |next: &mut dyn FnMut() -> u64, len: usize, other_token: &[u8]| {
         let mut out = Vec::with_capacity(len + 32);
         while out.len() < len {

@@ -138,11 +138,7 @@ impl CaptureScanner {
     /// Neither token contains `<` past its first byte, so a token can only
     /// start at the held fragment's first byte: either the fragment and the
     /// chunk's start complete the token, or the fragment is plain data.
-    fn resolve_held<'c>(
-        &mut self,
-        chunk: &'c [u8],
-        out: &mut impl FnMut(Scanned<'_>),
-    ) -> &'c [u8] {
+    fn resolve_held<'c>(&mut self, chunk: &'c [u8], out: &mut impl FnMut(Scanned<'_>)) -> &'c [u8] {
         if self.held.is_empty() {
             return chunk;
         }
@@ -407,7 +403,10 @@ mod tests {
         let outcome = run(100, &[b"tail <!--XSUPERVISOR:B"]);
         assert_eq!(outcome.log, b"tail <!--XSUPERVISOR:B");
 
-        let outcome = run(100, &[b"x", BEGIN_TOKEN, b"never closed <!--XSUPERVISOR:EN"]);
+        let outcome = run(
+            100,
+            &[b"x", BEGIN_TOKEN, b"never closed <!--XSUPERVISOR:EN"],
+        );
         assert_eq!(outcome.log, b"x");
         assert!(outcome.blocks.is_empty());
         assert_eq!(outcome.unterminated, b"never closed <!--XSUPERVISOR:EN");
@@ -437,7 +436,10 @@ mod tests {
     #[test]
     fn token_prefix_at_end_finds_only_real_prefixes() {
         assert_eq!(token_prefix_at_end(b"abc<", BEGIN_TOKEN), 1);
-        assert_eq!(token_prefix_at_end(b"abc<!--XSUPERVISOR:BEGIN--", BEGIN_TOKEN), 23);
+        assert_eq!(
+            token_prefix_at_end(b"abc<!--XSUPERVISOR:BEGIN--", BEGIN_TOKEN),
+            23
+        );
         assert_eq!(token_prefix_at_end(b"abc<!--XSUPERVISOR:E", BEGIN_TOKEN), 0);
         assert_eq!(token_prefix_at_end(b"abc<!--XSUPERVISOR:E", END_TOKEN), 17);
         assert_eq!(token_prefix_at_end(b"<!-<", BEGIN_TOKEN), 1);

@@ -253,7 +253,11 @@ impl<S: OutputEventSink> CapturedSide<S> {
         if let Some(main_log) = &self.main_log
             && main_log.enabled(LogLevel::Debug)
         {
-            main_log.debug(&child_output_message(&self.process_name, self.channel, data));
+            main_log.debug(&child_output_message(
+                &self.process_name,
+                self.channel,
+                data,
+            ));
         }
         if self.events_enabled {
             self.sink.log_event(data);
@@ -482,7 +486,7 @@ mod tests {
 
     #[test]
     fn captured_pieces_are_echoed_and_blocks_announced_in_the_main_log() {
-        use crate::logs::{MainLogConfig, MainLogTarget, MainLogLayer};
+        use crate::logs::{MainLogConfig, MainLogLayer, MainLogTarget};
         use tracing_subscriber::layer::SubscriberExt;
 
         let dir = tempfile::tempdir().unwrap();

@@ -14,8 +14,8 @@ use supervisor::logs::capture::BEGIN_TOKEN;
 use supervisor::logs::pump::{ChannelPump, NoEvents, OutputEventSink, PumpOptions, drain};
 use supervisor::logs::{ChildLog, ChildLogSpec, Rotation};
 use supervisor_tests::{
-    CAPTURE_SCRIPT_MAX_BLOCK, ChildGuard, Sandbox, capture_script, dense_capture_script,
-    our_bin, reference_bin, spew_byte, wait_for,
+    CAPTURE_SCRIPT_MAX_BLOCK, ChildGuard, Sandbox, capture_script, dense_capture_script, our_bin,
+    reference_bin, spew_byte, wait_for,
 };
 
 const MB: u64 = 1024 * 1024;
@@ -147,7 +147,12 @@ fn capture_flat_out_output_rotates_at_1mb_without_losing_a_byte() {
         max_bytes: MB,
         backups: 40,
     };
-    let mut pump = ChannelPump::new(open_log(&log, rotation), PumpOptions::default(), NoEvents, None);
+    let mut pump = ChannelPump::new(
+        open_log(&log, rotation),
+        PumpOptions::default(),
+        NoEvents,
+        None,
+    );
     // Odd write sizes, so reads do not line up with the rotation size.
     pump_child("fixture_spew", &[&total.to_string(), "10007"], &mut pump);
     let files = assert_spew_logged(&log, total, rotation);
@@ -178,7 +183,11 @@ fn capture_many_writers_at_once_each_get_their_own_exact_log() {
                 };
                 let mut pump = ChannelPump::new(open_log(log, rotation), events, NoEvents, None);
                 let write_size = (1000 + i * 3000).to_string();
-                pump_child("fixture_spew", &[&total.to_string(), &write_size], &mut pump);
+                pump_child(
+                    "fixture_spew",
+                    &[&total.to_string(), &write_size],
+                    &mut pump,
+                );
             });
         }
     });
@@ -285,14 +294,18 @@ fn capture_mode_matches_the_reference_supervisord() {
     // fragment it holds back (at most one token's length).
     let script = capture_script(seed);
     let cap_log = dir.join("cap.log");
-    wait_for("the reference to log all of cap's output", Duration::from_secs(60), || {
-        let main = std::fs::read(&main_log).ok()?;
-        let logged = std::fs::metadata(&cap_log).ok()?.len() as usize;
-        (count(&main, COMM_EVENT_LINE) == script.blocks.len()
-            && count(&main, b"exited: cap (exit status 0") == 1
-            && logged + BEGIN_TOKEN.len() >= script.log.len())
-        .then_some(())
-    });
+    wait_for(
+        "the reference to log all of cap's output",
+        Duration::from_secs(60),
+        || {
+            let main = std::fs::read(&main_log).ok()?;
+            let logged = std::fs::metadata(&cap_log).ok()?.len() as usize;
+            (count(&main, COMM_EVENT_LINE) == script.blocks.len()
+                && count(&main, b"exited: cap (exit status 0") == 1
+                && logged + BEGIN_TOKEN.len() >= script.log.len())
+            .then_some(())
+        },
+    );
     let reference_log = std::fs::read(dir.join("cap.log")).unwrap();
     let main = std::fs::read(&main_log).unwrap();
     let comm_events = count(&main, COMM_EVENT_LINE);
@@ -303,11 +316,20 @@ fn capture_mode_matches_the_reference_supervisord() {
         capture_max_bytes: CAPTURE_SCRIPT_MAX_BLOCK,
         events_enabled: false,
     };
-    let mut pump = ChannelPump::new(open_log(&ours_log, Rotation::NEVER), options, &recorder, None);
+    let mut pump = ChannelPump::new(
+        open_log(&ours_log, Rotation::NEVER),
+        options,
+        &recorder,
+        None,
+    );
     pump_child("fixture_spew_capture", &[&seed.to_string()], &mut pump);
     let ours = std::fs::read(&ours_log).unwrap();
 
-    assert_eq!(comm_events, script.blocks.len(), "the reference's comm events");
+    assert_eq!(
+        comm_events,
+        script.blocks.len(),
+        "the reference's comm events"
+    );
     // The reference echoes captured pieces to the main log (and publishes
     // them as PROCESS_LOG events) through the same `_log`; the pump does too.
     let echoed: usize = main_log_records(&main)
@@ -367,5 +389,8 @@ fn main_log_records(log: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }
