@@ -29,10 +29,16 @@ struct Recorder {
 
 impl OutputEventSink for Recorder {
     fn log_event(&self, data: &[u8]) {
-        self.logs.lock().unwrap().extend_from_slice(data);
+        self.logs
+            .lock()
+            .expect("no recorder user panics holding it")
+            .extend_from_slice(data);
     }
     fn communication_event(&self, data: &[u8]) {
-        self.comms.lock().unwrap().push(data.to_vec());
+        self.comms
+            .lock()
+            .expect("no recorder user panics holding it")
+            .push(data.to_vec());
     }
 }
 
@@ -48,7 +54,7 @@ fn open_log(path: &Path, rotation: Rotation) -> ChildLog {
         },
         None,
     )
-    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Run `program args` with its stdout on a pipe, pump the pipe to its end
@@ -60,9 +66,9 @@ fn pump_child<S: OutputEventSink>(program: &str, args: &[&str], pump: &mut Chann
             .stdin(Stdio::null())
             .stdout(Stdio::piped()),
     );
-    let mut stdout = child.child_mut().stdout.take().unwrap();
+    let mut stdout = child.child_mut().stdout.take().expect("stdout was piped");
     let mut buf = vec![0; 64 * 1024];
-    let drained = drain(&mut stdout, pump, &mut buf).unwrap();
+    let drained = drain(&mut stdout, pump, &mut buf).expect("the pipe reads");
     assert!(drained.log_error.is_none(), "{:?}", drained.log_error);
     let status = child.wait_timeout(Duration::from_secs(30));
     assert!(status.success(), "{program} {args:?}: {status}");
@@ -88,7 +94,7 @@ fn assert_spew_logged(log: &Path, total: u64, rotation: Rotation) -> usize {
     let files = log_files_oldest_first(log);
     let mut offset = 0u64;
     for (i, file) in files.iter().enumerate() {
-        let content = std::fs::read(file).unwrap();
+        let content = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         if rotation.max_bytes > 0 && i + 1 < files.len() {
             assert!(
                 content.len() as u64 >= rotation.max_bytes,
