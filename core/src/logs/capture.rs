@@ -48,7 +48,8 @@ pub enum Scanned<'a> {
     /// data of one PROCESS_COMMUNICATION event.
     Block(&'a [u8]),
     /// At [`CaptureScanner::finish`], what was kept of a block that END
-    /// never closed: logged, not published.
+    /// never closed (its pieces were reported as they came): for the log,
+    /// so that the output of a child dying mid-block is not lost.
     Unterminated(&'a [u8]),
 }
 
@@ -99,20 +100,19 @@ impl CaptureScanner {
     }
 
     /// The end of the stream (the child closed the pipe): a held-back
-    /// fragment goes to the log (after what was kept of an open block,
-    /// reported as [`Scanned::Unterminated`]). The scanner is then back at
-    /// its start state.
+    /// fragment is output after all (as [`Scanned::Log`] outside a block,
+    /// as [`Scanned::Captured`] inside one), then what was kept of a block
+    /// END never closed is reported as [`Scanned::Unterminated`]. The
+    /// scanner is then back at its start state.
     pub fn finish(&mut self, mut out: impl FnMut(Scanned<'_>)) {
-        if self.capturing {
-            if !self.block.is_empty() {
-                out(Scanned::Unterminated(&self.block));
-            }
-            if !self.held.is_empty() {
-                out(Scanned::Unterminated(&self.held));
-            }
-        } else if !self.held.is_empty() {
-            out(Scanned::Log(&self.held));
+        let held = std::mem::take(&mut self.held);
+        // Inside a block the fragment is block data after all; outside it
+        // is plain output.
+        self.emit(&held, &mut out);
+        if self.capturing && !self.block.is_empty() {
+            out(Scanned::Unterminated(&self.block));
         }
+        self.held = held;
         self.held.clear();
         self.block.clear();
         self.capturing = false;
@@ -409,6 +409,7 @@ mod tests {
         );
         assert_eq!(outcome.log, b"x");
         assert!(outcome.blocks.is_empty());
+        assert_eq!(outcome.captured, b"never closed <!--XSUPERVISOR:EN");
         assert_eq!(outcome.unterminated, b"never closed <!--XSUPERVISOR:EN");
     }
 
