@@ -66,8 +66,7 @@ impl<T: OutputEventSink + ?Sized> OutputEventSink for &T {
     }
 }
 
-/// The capture and event settings of one channel, from the program's
-/// section.
+/// The output settings of one channel, from the program's section.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PumpOptions {
     /// `*_capture_maxbytes`; 0 turns capture mode off. Event listeners'
@@ -75,117 +74,121 @@ pub struct PumpOptions {
     pub capture_max_bytes: usize,
     /// `*_events_enabled`.
     pub events_enabled: bool,
+    /// `[supervisord] strip_ansi`: the channel's [`ChildLog`] strips what it
+    /// logs; the pump strips captured bytes, and everything when the
+    /// channel has no log.
+    pub strip_ansi: bool,
 }
 
-/// One channel's output path: feed it every chunk read from the pipe, in
-/// order, then call [`finish`](ChannelPump::finish) at end of file.
+/// One channel's output path for one run of a process: feed it every
+/// chunk read from the pipe, in order, with the channel's log if it has
+/// one, then call [`finish`](ChannelPump::finish) at end of file. The log
+/// is passed in rather than owned because it outlives the run (the engine
+/// keeps it open across restarts and reopens or clears it from the
+/// supervisor task), while capture state, as in the reference's
+/// per-spawn dispatcher, starts afresh with each run.
 #[derive(Debug)]
 pub struct ChannelPump<S> {
-    log: ChildLog,
     scanner: Option<CaptureScanner>,
-    captured: CapturedSide<S>,
+    outlets: Outlets<S>,
 }
 
-/// What happens to captured bytes: they never reach the file, but the
-/// reference still echoes them to the main log and publishes them as
-/// PROCESS_LOG events (its capture logger goes through the same `_log`).
+/// Everything but the log file that output reaches.
 #[derive(Debug)]
-struct CapturedSide<S> {
+struct Outlets<S> {
     sink: S,
     events_enabled: bool,
     main_log: Option<Arc<MainLog>>,
     process_name: String,
     channel: &'static str,
-    /// Strips captured pieces (the log's own stripper handles the rest);
-    /// `None` without `strip_ansi`.
-    stripper: Option<AnsiStripper>,
+    /// Strips captured pieces; `None` without `strip_ansi`.
+    capture_stripper: Option<AnsiStripper>,
+    /// Strips normal output when no [`ChildLog`] does; `None` without
+    /// `strip_ansi`.
+    plain_stripper: Option<AnsiStripper>,
     stripped: Vec<u8>,
 }
 
 impl<S: OutputEventSink> ChannelPump<S> {
-    /// The output path for a channel whose log is already open. `main_log`
-    /// is the one given to [`ChildLog::open`]: captured pieces are echoed
-    /// there at debug level as the reference does.
+    /// The output path of channel `channel` (`stdout` or `stderr`) of
+    /// process `process_name`. `main_log` is the one the channel's
+    /// [`ChildLog`] echoes to: output that bypasses the log file (captured
+    /// pieces, a channel without a log) is echoed there at debug level, as
+    /// the reference does.
     pub fn new(
-        log: ChildLog,
+        process_name: impl Into<String>,
+        channel: &'static str,
         options: PumpOptions,
         sink: S,
         main_log: Option<Arc<MainLog>>,
     ) -> Self {
-        let spec = log.spec();
-        let captured = CapturedSide {
-            sink,
-            events_enabled: options.events_enabled,
-            main_log,
-            process_name: spec.process_name.clone(),
-            channel: spec.channel,
-            stripper: spec.strip_ansi.then(AnsiStripper::new),
-            stripped: Vec::new(),
-        };
+        let stripper = || options.strip_ansi.then(AnsiStripper::new);
         ChannelPump {
-            log,
             scanner: (options.capture_max_bytes > 0)
                 .then(|| CaptureScanner::new(options.capture_max_bytes)),
-            captured,
+            outlets: Outlets {
+                sink,
+                events_enabled: options.events_enabled,
+                main_log,
+                process_name: process_name.into(),
+                channel,
+                capture_stripper: stripper(),
+                plain_stripper: stripper(),
+                stripped: Vec::new(),
+            },
         }
     }
 
-    /// Handle one chunk read from the pipe. Every sink gets its bytes even
+    /// Handle one chunk read from the pipe. Every outlet gets its bytes even
     /// when the file write fails; the first failure of the chunk is
     /// returned for the caller to report (the reader keeps reading, so the
     /// child never blocks on a full pipe because a disk is full).
-    pub fn handle_chunk(&mut self, chunk: &[u8]) -> Result<(), LogFileError> {
+    pub fn handle_chunk(
+        &mut self,
+        mut log: Option<&mut ChildLog>,
+        chunk: &[u8],
+    ) -> Result<(), LogFileError> {
         let Some(scanner) = &mut self.scanner else {
-            return log_normal(&mut self.log, &self.captured, chunk, true);
+            return self.outlets.normal(log, chunk, true);
         };
         let mut result = Ok(());
-        let (log, captured) = (&mut self.log, &mut self.captured);
+        let outlets = &mut self.outlets;
         scanner.scan(chunk, |scanned| {
-            keep_first_error(&mut result, dispatch(log, captured, scanned));
+            keep_first_error(&mut result, outlets.dispatch(log.as_deref_mut(), scanned));
         });
         result
     }
 
     /// The pipe reached end of file: bytes held back (a possible token
     /// start, a lone trailing ESC, a block END never closed) are logged
-    /// now, where the reference loses them.
-    pub fn finish(&mut self) -> Result<(), LogFileError> {
+    /// now, where the reference loses them. The pump is then ready for
+    /// nothing more; make a new one for the next run.
+    pub fn finish(&mut self, mut log: Option<&mut ChildLog>) -> Result<(), LogFileError> {
         let mut result = Ok(());
         if let Some(scanner) = &mut self.scanner {
-            let (log, captured) = (&mut self.log, &mut self.captured);
+            let outlets = &mut self.outlets;
             scanner.finish(|scanned| {
-                keep_first_error(&mut result, dispatch(log, captured, scanned));
+                keep_first_error(&mut result, outlets.dispatch(log.as_deref_mut(), scanned));
             });
-            if let Some(stripper) = &mut self.captured.stripper {
-                *stripper = AnsiStripper::new();
-            }
         }
-        keep_first_error(&mut result, self.log.finish());
+        match log {
+            Some(log) => keep_first_error(&mut result, log.finish()),
+            None => self.outlets.finish_plain(),
+        }
         result
     }
 
-    /// Reopen the log file (SIGUSR2, logrotate).
-    pub fn reopen(&mut self) -> Result<(), LogFileError> {
-        self.log.reopen()
-    }
-
-    /// `clearProcessLogs`: a new empty log file, and the open captured
-    /// block (if any) emptied, as the reference clears its capture buffer.
-    pub fn clear(&mut self) -> Result<(), LogFileError> {
+    /// `clearProcessLogs`: the open captured block (if any) is emptied, as
+    /// the reference clears its capture buffer (the caller clears the log).
+    pub fn clear_capture(&mut self) {
         if let Some(scanner) = &mut self.scanner {
             scanner.clear_block();
         }
-        self.log.clear()
-    }
-
-    /// The channel's log.
-    pub fn child_log(&self) -> &ChildLog {
-        &self.log
     }
 
     /// The event sink.
     pub fn sink(&self) -> &S {
-        &self.captured.sink
+        &self.outlets.sink
     }
 
     /// Whether capture mode is on for this channel.
@@ -200,64 +203,105 @@ fn keep_first_error(result: &mut Result<(), LogFileError>, next: Result<(), LogF
     }
 }
 
-/// Bytes for the normal log: the file (and syslog, main-log echo) through
-/// the [`ChildLog`], then the PROCESS_LOG event with the bytes as logged.
-fn log_normal<S: OutputEventSink>(
-    log: &mut ChildLog,
-    captured: &CapturedSide<S>,
-    data: &[u8],
-    publish: bool,
-) -> Result<(), LogFileError> {
-    let (logged, result) = log.write(data);
-    if publish && captured.events_enabled && !logged.is_empty() {
-        captured.sink.log_event(logged);
-    }
-    result
-}
-
-fn dispatch<S: OutputEventSink>(
-    log: &mut ChildLog,
-    captured: &mut CapturedSide<S>,
-    scanned: Scanned<'_>,
-) -> Result<(), LogFileError> {
-    match scanned {
-        Scanned::Log(data) => log_normal(log, captured, data, true),
-        // Its pieces were published as they came: log it, publish nothing.
-        Scanned::Unterminated(data) => log_normal(log, captured, data, false),
-        Scanned::Captured(piece) => {
-            captured.piece(piece);
-            Ok(())
-        }
-        Scanned::Block(block) => {
-            captured.block(block);
-            Ok(())
+impl<S: OutputEventSink> Outlets<S> {
+    fn dispatch(
+        &mut self,
+        log: Option<&mut ChildLog>,
+        scanned: Scanned<'_>,
+    ) -> Result<(), LogFileError> {
+        match scanned {
+            Scanned::Log(data) => self.normal(log, data, true),
+            // Its pieces were published as they came: log it, publish
+            // nothing.
+            Scanned::Unterminated(data) => self.normal(log, data, false),
+            Scanned::Captured(piece) => {
+                self.piece(piece);
+                Ok(())
+            }
+            Scanned::Block(block) => {
+                self.block(block);
+                Ok(())
+            }
         }
     }
-}
 
-impl<S: OutputEventSink> CapturedSide<S> {
+    /// Bytes for the normal log: the file (and syslog, main-log echo)
+    /// through the [`ChildLog`], then the PROCESS_LOG event with the bytes
+    /// as logged. Without a log the pump strips and echoes itself, as the
+    /// reference's `_log` does with no normal logger.
+    fn normal(
+        &mut self,
+        log: Option<&mut ChildLog>,
+        data: &[u8],
+        publish: bool,
+    ) -> Result<(), LogFileError> {
+        let publish = publish && self.events_enabled;
+        if let Some(log) = log {
+            let (logged, result) = log.write(data);
+            if publish && !logged.is_empty() {
+                self.sink.log_event(logged);
+            }
+            return result;
+        }
+        let echo = self.echoes();
+        if !publish && !echo {
+            return Ok(());
+        }
+        let data = strip(&mut self.plain_stripper, &mut self.stripped, data);
+        if data.is_empty() {
+            return Ok(());
+        }
+        if echo {
+            echo_output(&self.main_log, &self.process_name, self.channel, data);
+        }
+        if publish {
+            self.sink.log_event(data);
+        }
+        Ok(())
+    }
+
+    /// End of file on a channel without a log: a held-back ESC is output.
+    fn finish_plain(&mut self) {
+        let Some(stripper) = &mut self.plain_stripper else {
+            return;
+        };
+        self.stripped.clear();
+        stripper.finish(&mut self.stripped);
+        if self.stripped.is_empty() {
+            return;
+        }
+        if self.echoes() {
+            echo_output(
+                &self.main_log,
+                &self.process_name,
+                self.channel,
+                &self.stripped,
+            );
+        }
+        if self.events_enabled {
+            self.sink.log_event(&self.stripped);
+        }
+    }
+
+    fn echoes(&self) -> bool {
+        self.main_log
+            .as_ref()
+            .is_some_and(|main_log| main_log.enabled(LogLevel::Debug))
+    }
+
     /// A piece of an open block: echoed and published as the reference's
     /// `_log` does through its capture logger.
     fn piece(&mut self, piece: &[u8]) {
-        let data = match &mut self.stripper {
-            Some(stripper) => {
-                self.stripped.clear();
-                stripper.strip_into(piece, &mut self.stripped);
-                &self.stripped[..]
-            }
-            None => piece,
-        };
+        let echo = self.echoes();
+        if !echo && !self.events_enabled {
+            return;
+        }
+        let data = strip(&mut self.capture_stripper, &mut self.stripped, piece);
         if data.is_empty() {
             return;
         }
-        if let Some(main_log) = &self.main_log
-            && main_log.enabled(LogLevel::Debug)
-        {
-            main_log.debug(&child_output_message(
-                &self.process_name,
-                self.channel,
-                data,
-            ));
+        if echo {
+            echo_output(&self.main_log, &self.process_name, self.channel, data);
         }
         if self.events_enabled {
             self.sink.log_event(data);
@@ -267,7 +311,7 @@ impl<S: OutputEventSink> CapturedSide<S> {
     /// A closed block: one PROCESS_COMMUNICATION event, and the reference's
     /// debug line saying so.
     fn block(&mut self, block: &[u8]) {
-        if let Some(stripper) = &mut self.stripper {
+        if let Some(stripper) = &mut self.capture_stripper {
             // The block's pieces were stripped as one stream; start the next
             // block afresh.
             *stripper = AnsiStripper::new();
@@ -283,6 +327,29 @@ impl<S: OutputEventSink> CapturedSide<S> {
     }
 }
 
+/// `data` stripped of escapes into `scratch` when a stripper is given,
+/// else `data` itself (no copy).
+fn strip<'a>(
+    stripper: &mut Option<AnsiStripper>,
+    scratch: &'a mut Vec<u8>,
+    data: &'a [u8],
+) -> &'a [u8] {
+    match stripper {
+        Some(stripper) => {
+            scratch.clear();
+            stripper.strip_into(data, scratch);
+            &scratch[..]
+        }
+        None => data,
+    }
+}
+
+fn echo_output(main_log: &Option<Arc<MainLog>>, process_name: &str, channel: &str, data: &[u8]) {
+    if let Some(main_log) = main_log {
+        main_log.debug(&child_output_message(process_name, channel, data));
+    }
+}
+
 /// What [`drain`] did.
 #[derive(Debug)]
 pub struct Drained {
@@ -292,12 +359,13 @@ pub struct Drained {
     pub log_error: Option<LogFileError>,
 }
 
-/// Read `reader` to its end in `buf`-sized reads through `pump`, then
-/// finish it: the blocking counterpart of the engine's per-process output
+/// Read `reader` to its end in `buf`-sized reads through `pump` into
+/// `log`, then finish it: the blocking counterpart of the engine's per-process output
 /// task, for tests, benchmarks and tools. Only a read error stops it.
 pub fn drain<S: OutputEventSink>(
     reader: &mut impl Read,
     pump: &mut ChannelPump<S>,
+    mut log: Option<&mut ChildLog>,
     buf: &mut [u8],
 ) -> io::Result<Drained> {
     let mut drained = Drained {
@@ -319,9 +387,12 @@ pub fn drain<S: OutputEventSink>(
             Err(e) => return Err(e),
         };
         drained.bytes += n as u64;
-        note(pump.handle_chunk(&buf[..n]), &mut drained);
+        note(
+            pump.handle_chunk(log.as_deref_mut(), &buf[..n]),
+            &mut drained,
+        );
     }
-    note(pump.finish(), &mut drained);
+    note(pump.finish(log), &mut drained);
     Ok(drained)
 }
 
@@ -371,15 +442,12 @@ mod tests {
     fn without_features_chunks_go_to_the_file_and_publish_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let recorder = Recorder::default();
-        let mut pump = ChannelPump::new(
-            open_log(dir.path(), false),
-            PumpOptions::default(),
-            &recorder,
-            None,
-        );
-        pump.handle_chunk(b"hello ").unwrap();
-        pump.handle_chunk(&[b"<!--", BEGIN_TOKEN].concat()).unwrap();
-        pump.finish().unwrap();
+        let mut log = open_log(dir.path(), false);
+        let mut pump = ChannelPump::new("web", "stdout", PumpOptions::default(), &recorder, None);
+        pump.handle_chunk(Some(&mut log), b"hello ").unwrap();
+        pump.handle_chunk(Some(&mut log), &[b"<!--", BEGIN_TOKEN].concat())
+            .unwrap();
+        pump.finish(Some(&mut log)).unwrap();
         assert_eq!(
             read_log(dir.path()),
             [b"hello <!--".as_slice(), BEGIN_TOKEN].concat()
@@ -396,12 +464,15 @@ mod tests {
         let options = PumpOptions {
             capture_max_bytes: 0,
             events_enabled: true,
+            strip_ansi: true,
         };
-        let mut pump = ChannelPump::new(open_log(dir.path(), true), options, &recorder, None);
-        pump.handle_chunk(b"\x1b[31mred\x1b[0m\n").unwrap();
-        pump.handle_chunk(b"\x1b[1m").unwrap();
-        pump.handle_chunk(b"two\n").unwrap();
-        pump.finish().unwrap();
+        let mut log = open_log(dir.path(), true);
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
+        pump.handle_chunk(Some(&mut log), b"\x1b[31mred\x1b[0m\n")
+            .unwrap();
+        pump.handle_chunk(Some(&mut log), b"\x1b[1m").unwrap();
+        pump.handle_chunk(Some(&mut log), b"two\n").unwrap();
+        pump.finish(Some(&mut log)).unwrap();
         assert_eq!(read_log(dir.path()), b"red\ntwo\n");
         // A chunk that strips to nothing publishes nothing, as the
         // reference's `_log` does with empty data.
@@ -418,8 +489,10 @@ mod tests {
         let options = PumpOptions {
             capture_max_bytes: 100,
             events_enabled: true,
+            strip_ansi: true,
         };
-        let mut pump = ChannelPump::new(open_log(dir.path(), true), options, &recorder, None);
+        let mut log = open_log(dir.path(), true);
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
         let output = [
             b"x".as_slice(),
             BEGIN_TOKEN,
@@ -429,11 +502,11 @@ mod tests {
         ]
         .concat();
         // Split inside the BEGIN token and inside the escape.
-        pump.handle_chunk(&output[..10]).unwrap();
-        pump.handle_chunk(&output[10..32]).unwrap();
-        pump.handle_chunk(&output[32..]).unwrap();
+        pump.handle_chunk(Some(&mut log), &output[..10]).unwrap();
+        pump.handle_chunk(Some(&mut log), &output[10..32]).unwrap();
+        pump.handle_chunk(Some(&mut log), &output[32..]).unwrap();
         assert_eq!(read_log(dir.path()), b"xy\n");
-        pump.finish().unwrap();
+        pump.finish(Some(&mut log)).unwrap();
         assert_eq!(read_log(dir.path()), b"xy\n<!--XSUPERVISOR:BEG");
         assert_eq!(*recorder.comms.borrow(), vec![b"captured data".to_vec()]);
         // The reference publishes the captured pieces as log events too.
@@ -447,11 +520,16 @@ mod tests {
         let options = PumpOptions {
             capture_max_bytes: 100,
             events_enabled: false,
+            strip_ansi: false,
         };
-        let mut pump = ChannelPump::new(open_log(dir.path(), false), options, NoEvents, None);
-        pump.handle_chunk(&[b"a", BEGIN_TOKEN, b"half a block"].concat())
-            .unwrap();
-        pump.finish().unwrap();
+        let mut log = open_log(dir.path(), false);
+        let mut pump = ChannelPump::new("web", "stdout", options, NoEvents, None);
+        pump.handle_chunk(
+            Some(&mut log),
+            &[b"a", BEGIN_TOKEN, b"half a block"].concat(),
+        )
+        .unwrap();
+        pump.finish(Some(&mut log)).unwrap();
         assert_eq!(read_log(dir.path()), b"ahalf a block");
     }
 
@@ -462,8 +540,10 @@ mod tests {
         let options = PumpOptions {
             capture_max_bytes: 1 << 20,
             events_enabled: false,
+            strip_ansi: false,
         };
-        let mut pump = ChannelPump::new(open_log(dir.path(), false), options, &recorder, None);
+        let mut log = open_log(dir.path(), false);
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
         let mut input = Vec::new();
         let mut expected_log = Vec::new();
         for i in 0..2000 {
@@ -475,7 +555,7 @@ mod tests {
         input.extend_from_slice(b"<!--");
         expected_log.extend_from_slice(b"<!--");
         let mut buf = vec![0; 7];
-        let drained = drain(&mut &input[..], &mut pump, &mut buf).unwrap();
+        let drained = drain(&mut &input[..], &mut pump, Some(&mut log), &mut buf).unwrap();
         assert_eq!(drained.bytes, input.len() as u64);
         assert!(drained.log_error.is_none());
         assert_eq!(read_log(dir.path()), expected_log);
@@ -502,7 +582,7 @@ mod tests {
             })
             .unwrap(),
         );
-        let log = ChildLog::open(
+        let mut log = ChildLog::open(
             ChildLogSpec {
                 process_name: "web".into(),
                 channel: "stdout",
@@ -516,13 +596,16 @@ mod tests {
         .unwrap();
         let options = PumpOptions {
             capture_max_bytes: 100,
-            events_enabled: false,
+            ..PumpOptions::default()
         };
-        let mut pump = ChannelPump::new(log, options, NoEvents, Some(main_log.clone()));
+        let mut pump = ChannelPump::new("web", "stdout", options, NoEvents, Some(main_log.clone()));
         let subscriber = tracing_subscriber::registry().with(MainLogLayer::new(main_log));
         tracing::subscriber::with_default(subscriber, || {
-            pump.handle_chunk(&[b"out\n", BEGIN_TOKEN, b"in", END_TOKEN].concat())
-                .unwrap();
+            pump.handle_chunk(
+                Some(&mut log),
+                &[b"out\n", BEGIN_TOKEN, b"in", END_TOKEN].concat(),
+            )
+            .unwrap();
         });
         let text = std::fs::read_to_string(&main_path).unwrap();
         let messages: Vec<&str> = text
@@ -538,5 +621,28 @@ mod tests {
             ]
         );
         assert_eq!(read_log(dir.path()), b"out\n");
+    }
+
+    #[test]
+    fn a_channel_without_a_log_still_publishes_stripped_output_and_blocks() {
+        let recorder = Recorder::default();
+        let options = PumpOptions {
+            capture_max_bytes: 100,
+            events_enabled: true,
+            strip_ansi: true,
+        };
+        let mut pump = ChannelPump::new("web", "stderr", options, &recorder, None);
+        let chunk = [
+            b"\x1b[1mbold\x1b[0m ".as_slice(),
+            BEGIN_TOKEN,
+            b"\x1b[32mok\x1b[0m",
+            END_TOKEN,
+            b"end\x1b",
+        ]
+        .concat();
+        pump.handle_chunk(None, &chunk).unwrap();
+        pump.finish(None).unwrap();
+        assert_eq!(*recorder.comms.borrow(), vec![b"ok".to_vec()]);
+        assert_eq!(recorder.logs.borrow().concat(), b"bold okend\x1b");
     }
 }

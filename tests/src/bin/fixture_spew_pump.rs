@@ -31,17 +31,23 @@ fn main() {
         syslog: false,
         strip_ansi: false,
     };
-    let log = ChildLog::open(spec, None).unwrap_or_else(|e| {
+    let mut log = ChildLog::open(spec, None).unwrap_or_else(|e| {
         eprintln!("fixture_spew_pump: {e}");
         std::process::exit(1)
     });
     let options = PumpOptions {
         capture_max_bytes: number(4) as usize,
         events_enabled: false,
+        strip_ansi: false,
     };
-    let mut pump = ChannelPump::new(log, options, NoEvents, None);
+    let mut pump = ChannelPump::new("spew", "stdout", options, NoEvents, None);
     let mut buf = vec![0; 64 * 1024];
-    let drained = match drain(&mut std::io::stdin().lock(), &mut pump, &mut buf) {
+    let drained = match drain(
+        &mut std::io::stdin().lock(),
+        &mut pump,
+        Some(&mut log),
+        &mut buf,
+    ) {
         Ok(drained) => drained,
         Err(e) => {
             eprintln!("fixture_spew_pump: read failed: {e}");

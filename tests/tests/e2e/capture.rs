@@ -58,8 +58,14 @@ fn open_log(path: &Path, rotation: Rotation) -> ChildLog {
 }
 
 /// Run `program args` with its stdout on a pipe, pump the pipe to its end
-/// in 64 KiB reads, and check the child exited 0. Returns the bytes read.
-fn pump_child<S: OutputEventSink>(program: &str, args: &[&str], pump: &mut ChannelPump<S>) -> u64 {
+/// in 64 KiB reads into `log`, and check the child exited 0. Returns the
+/// bytes read.
+fn pump_child<S: OutputEventSink>(
+    program: &str,
+    args: &[&str],
+    pump: &mut ChannelPump<S>,
+    log: &mut ChildLog,
+) -> u64 {
     let mut child = ChildGuard::spawn(
         Command::new(our_bin(program))
             .args(args)
@@ -68,7 +74,7 @@ fn pump_child<S: OutputEventSink>(program: &str, args: &[&str], pump: &mut Chann
     );
     let mut stdout = child.child_mut().stdout.take().expect("stdout was piped");
     let mut buf = vec![0; 64 * 1024];
-    let drained = drain(&mut stdout, pump, &mut buf).expect("the pipe reads");
+    let drained = drain(&mut stdout, pump, Some(log), &mut buf).expect("the pipe reads");
     assert!(drained.log_error.is_none(), "{:?}", drained.log_error);
     let status = child.wait_timeout(Duration::from_secs(30));
     assert!(status.success(), "{program} {args:?}: {status}");
@@ -133,13 +139,14 @@ fn capture_flat_out_output_is_logged_byte_for_byte() {
     let sandbox = Sandbox::new();
     let log = sandbox.path().join("spew.log");
     let total = 40 * MB + 12345;
-    let mut pump = ChannelPump::new(
-        open_log(&log, Rotation::NEVER),
-        PumpOptions::default(),
-        NoEvents,
-        None,
+    let mut child_log = open_log(&log, Rotation::NEVER);
+    let mut pump = ChannelPump::new("spew", "stdout", PumpOptions::default(), NoEvents, None);
+    let read = pump_child(
+        "fixture_spew",
+        &[&total.to_string()],
+        &mut pump,
+        &mut child_log,
     );
-    let read = pump_child("fixture_spew", &[&total.to_string()], &mut pump);
     assert_eq!(read, total);
     assert_eq!(assert_spew_logged(&log, total, Rotation::NEVER), 1);
 }
@@ -153,14 +160,15 @@ fn capture_flat_out_output_rotates_at_1mb_without_losing_a_byte() {
         max_bytes: MB,
         backups: 40,
     };
-    let mut pump = ChannelPump::new(
-        open_log(&log, rotation),
-        PumpOptions::default(),
-        NoEvents,
-        None,
-    );
+    let mut child_log = open_log(&log, rotation);
+    let mut pump = ChannelPump::new("spew", "stdout", PumpOptions::default(), NoEvents, None);
     // Odd write sizes, so reads do not line up with the rotation size.
-    pump_child("fixture_spew", &[&total.to_string(), "10007"], &mut pump);
+    pump_child(
+        "fixture_spew",
+        &[&total.to_string(), "10007"],
+        &mut pump,
+        &mut child_log,
+    );
     let files = assert_spew_logged(&log, total, rotation);
     assert!(files >= 28, "only {files} files for {total} bytes");
 }
@@ -183,16 +191,19 @@ fn capture_many_writers_at_once_each_get_their_own_exact_log() {
     std::thread::scope(|scope| {
         for (i, (log, total)) in writers.iter().enumerate() {
             scope.spawn(move || {
-                let events = PumpOptions {
+                let options = PumpOptions {
                     capture_max_bytes: if i % 2 == 0 { 0 } else { 4096 },
                     events_enabled: i % 3 == 0,
+                    strip_ansi: false,
                 };
-                let mut pump = ChannelPump::new(open_log(log, rotation), events, NoEvents, None);
+                let mut child_log = open_log(log, rotation);
+                let mut pump = ChannelPump::new("spew", "stdout", options, NoEvents, None);
                 let write_size = (1000 + i * 3000).to_string();
                 pump_child(
                     "fixture_spew",
                     &[&total.to_string(), &write_size],
                     &mut pump,
+                    &mut child_log,
                 );
             });
         }
@@ -212,13 +223,20 @@ fn capture_blocks_of_every_size_are_published_and_kept_out_of_the_log() {
         let options = PumpOptions {
             capture_max_bytes: CAPTURE_SCRIPT_MAX_BLOCK,
             events_enabled: true,
+            strip_ansi: false,
         };
         let rotation = Rotation {
             max_bytes: MB,
             backups: 10,
         };
-        let mut pump = ChannelPump::new(open_log(&log, rotation), options, &recorder, None);
-        pump_child("fixture_spew_capture", &[&seed.to_string()], &mut pump);
+        let mut child_log = open_log(&log, rotation);
+        let mut pump = ChannelPump::new("spew", "stdout", options, &recorder, None);
+        pump_child(
+            "fixture_spew_capture",
+            &[&seed.to_string()],
+            &mut pump,
+            &mut child_log,
+        );
         let logged: Vec<u8> = log_files_oldest_first(&log)
             .iter()
             .flat_map(|f| std::fs::read(f).unwrap())
@@ -258,9 +276,16 @@ fn capture_a_thousand_blocks_in_one_read_all_arrive() {
     let options = PumpOptions {
         capture_max_bytes: 100,
         events_enabled: false,
+        strip_ansi: false,
     };
-    let mut pump = ChannelPump::new(open_log(&log, Rotation::NEVER), options, &recorder, None);
-    pump_child("fixture_spew_capture", &["dense", "1000"], &mut pump);
+    let mut child_log = open_log(&log, Rotation::NEVER);
+    let mut pump = ChannelPump::new("spew", "stdout", options, &recorder, None);
+    pump_child(
+        "fixture_spew_capture",
+        &["dense", "1000"],
+        &mut pump,
+        &mut child_log,
+    );
     assert_eq!(std::fs::read(&log).unwrap(), script.log);
     assert_eq!(*recorder.comms.lock().unwrap(), script.blocks);
 }
@@ -321,14 +346,16 @@ fn capture_mode_matches_the_reference_supervisord() {
     let options = PumpOptions {
         capture_max_bytes: CAPTURE_SCRIPT_MAX_BLOCK,
         events_enabled: false,
+        strip_ansi: false,
     };
-    let mut pump = ChannelPump::new(
-        open_log(&ours_log, Rotation::NEVER),
-        options,
-        &recorder,
-        None,
+    let mut child_log = open_log(&ours_log, Rotation::NEVER);
+    let mut pump = ChannelPump::new("spew", "stdout", options, &recorder, None);
+    pump_child(
+        "fixture_spew_capture",
+        &[&seed.to_string()],
+        &mut pump,
+        &mut child_log,
     );
-    pump_child("fixture_spew_capture", &[&seed.to_string()], &mut pump);
     let ours = std::fs::read(&ours_log).unwrap();
 
     assert_eq!(
