@@ -645,4 +645,42 @@ mod tests {
         assert_eq!(*recorder.comms.borrow(), vec![b"ok".to_vec()]);
         assert_eq!(recorder.logs.borrow().concat(), b"bold okend\x1b");
     }
+
+    #[test]
+    fn a_failing_log_write_is_returned_and_the_events_still_flow() {
+        let recorder = Recorder::default();
+        let mut log = ChildLog::open(
+            ChildLogSpec {
+                process_name: "web".into(),
+                channel: "stdout",
+                path: Some("/dev/full".into()),
+                rotation: Rotation::NEVER,
+                syslog: false,
+                strip_ansi: false,
+            },
+            None,
+        )
+        .unwrap();
+        let options = PumpOptions {
+            capture_max_bytes: 100,
+            events_enabled: true,
+            strip_ansi: false,
+        };
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
+        let chunk = [
+            b"lost ".as_slice(),
+            BEGIN_TOKEN,
+            b"kept",
+            END_TOKEN,
+            b"lost",
+        ]
+        .concat();
+        let error = pump.handle_chunk(Some(&mut log), &chunk).unwrap_err();
+        assert!(
+            error.to_string().contains("/dev/full"),
+            "the error names the file: {error}"
+        );
+        assert_eq!(*recorder.comms.borrow(), vec![b"kept".to_vec()]);
+        assert_eq!(recorder.logs.borrow().concat(), b"lost keptlost");
+    }
 }
