@@ -14,6 +14,25 @@
 //! adding process name, group and pid) and must stay cheap: with neither
 //! capture mode nor events on, a chunk costs the file write and two flag
 //! tests, without a copy.
+//!
+//! How the engine drives it, once per pipe of each run (the log is shared
+//! with the supervisor task, which reopens and clears it):
+//!
+//! ```ignore
+//! let options = PumpOptions {
+//!     capture_max_bytes: stdout_capture_maxbytes, // 0 for a listener's stdout
+//!     events_enabled: stdout_events_enabled,
+//!     strip_ansi,
+//! };
+//! let mut pump = ChannelPump::new(name, "stdout", options, sink, Some(main_log));
+//! while let Some(chunk) = read_up_to_64k(&pipe).await {
+//!     let mut log = shared_log.as_ref().map(|log| log.lock());
+//!     if let Err(error) = pump.handle_chunk(log.as_deref_mut(), chunk) {
+//!         // report once per failing streak; keep reading
+//!     }
+//! }
+//! pump.finish(shared_log.as_ref().map(|log| log.lock()).as_deref_mut())?;
+//! ```
 
 use std::io::{self, Read};
 use std::sync::Arc;
