@@ -427,3 +427,116 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
         .filter(|w| *w == needle)
         .count()
 }
+
+/// The reference's own `POutputDispatcher`, driven by a script with the
+/// same reads our pump gets, with its test doubles for the process: the
+/// communication events it emits carry the same data as ours, byte for
+/// byte, and its log is ours less the fragment it holds back at exit.
+#[test]
+fn capture_blocks_match_the_reference_dispatcher_on_the_same_reads() {
+    const DRIVER: &str = r#"
+import struct, sys
+from supervisor import events, loggers
+from supervisor.dispatchers import POutputDispatcher
+from supervisor.tests.base import DummyOptions, DummyPConfig, DummyProcess
+
+reads_path, log_path, comms_path, maxbytes = sys.argv[1:5]
+options = DummyOptions()
+options.getLogger = lambda: loggers.getLogger(loggers.LevelsByName.INFO)
+config = DummyPConfig(options, 'cap', '/bin/cap', stdout_logfile=log_path,
+                      stdout_capture_maxbytes=int(maxbytes))
+comms = []
+events.subscribe(events.ProcessCommunicationEvent, lambda e: comms.append(e.data))
+dispatcher = POutputDispatcher(DummyProcess(config),
+                               events.ProcessCommunicationStdoutEvent, 0)
+data = open(reads_path, 'rb').read()
+at = 0
+while at < len(data):
+    (n,) = struct.unpack('<I', data[at:at + 4])
+    dispatcher.output_buffer += data[at + 4:at + 4 + n]
+    dispatcher.record_output()
+    at += 4 + n
+for handler in dispatcher.normallog.handlers:
+    handler.flush()
+with open(comms_path, 'wb') as out:
+    for comm in comms:
+        out.write(struct.pack('<I', len(comm)) + comm)
+"#;
+    for seed in [4, 5] {
+        let sandbox = Sandbox::new();
+        let dir = sandbox.path();
+        let script = capture_script(seed);
+        let mut reads = Vec::new();
+        for write in &script.writes {
+            reads.extend_from_slice(&(write.len() as u32).to_le_bytes());
+            reads.extend_from_slice(write);
+        }
+        std::fs::write(dir.join("reads"), &reads).expect("the sandbox is writable");
+        let driver = sandbox.write("driver.py", DRIVER);
+        let output = supervisor_tests::run_with_timeout(
+            Command::new(reference_bin("python"))
+                .arg(&driver)
+                .arg(dir.join("reads"))
+                .arg(dir.join("ref.log"))
+                .arg(dir.join("comms"))
+                .arg(CAPTURE_SCRIPT_MAX_BLOCK.to_string()),
+            Duration::from_secs(60),
+        );
+        assert!(
+            output.status.success(),
+            "the reference driver failed: {}",
+            supervisor_tests::stderr_text(&output)
+        );
+        let mut reference_comms = Vec::new();
+        let raw = std::fs::read(dir.join("comms")).expect("the driver wrote its events");
+        let mut at = 0;
+        while at < raw.len() {
+            let len = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+            reference_comms.push(raw[at + 4..at + 4 + len].to_vec());
+            at += 4 + len;
+        }
+
+        let recorder = Recorder::default();
+        let options = PumpOptions {
+            capture_max_bytes: CAPTURE_SCRIPT_MAX_BLOCK,
+            events_enabled: false,
+            strip_ansi: false,
+        };
+        let mut child_log = open_log(&dir.join("ours.log"), Rotation::NEVER);
+        let mut pump = ChannelPump::new("cap", "stdout", options, &recorder, None);
+        for write in &script.writes {
+            pump.handle_chunk(Some(&mut child_log), write)
+                .expect("the log is writable");
+        }
+        pump.finish(Some(&mut child_log))
+            .expect("the log is writable");
+
+        let ours = recorder.comms.lock().expect("no panic while held");
+        assert_eq!(
+            ours.len(),
+            reference_comms.len(),
+            "seed {seed}: event count"
+        );
+        for (i, (a, b)) in ours.iter().zip(&reference_comms).enumerate() {
+            assert!(
+                a == b,
+                "seed {seed}: event {i} differs ({} vs {} bytes)",
+                a.len(),
+                b.len()
+            );
+        }
+        let ours_log = std::fs::read(dir.join("ours.log")).expect("our log exists");
+        let reference_log = std::fs::read(dir.join("ref.log")).expect("the reference log exists");
+        assert_eq!(ours_log, script.log);
+        assert!(
+            ours_log.starts_with(&reference_log),
+            "seed {seed}: the logs diverge"
+        );
+        let lost = &ours_log[reference_log.len()..];
+        assert!(
+            lost.len() <= BEGIN_TOKEN.len() && lost.ends_with(b"<!--XSUPERVISOR:BEGIN"),
+            "seed {seed}: the reference lost {:?}",
+            String::from_utf8_lossy(lost)
+        );
+    }
+}
