@@ -10,15 +10,22 @@
 //! ([`read_range`], [`tail_file`], [`tail_bytes`]) and follows them
 //! ([`LogFollower`]).
 //!
-//! This module must not own processes, pipes or events: capturing a
-//! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
-//! engine, which feeds each channel's bytes, in large chunks, to a
-//! [`ChildLog`]. Child output never passes through `tracing`.
+//! Capture mode ([`capture::CaptureScanner`]) and the per-channel output
+//! path that puts scanning, the [`ChildLog`] and event data together
+//! ([`pump::ChannelPump`]) live here too, as pure byte handling.
+//!
+//! This module must not own processes, pipes or events: reading the pipes
+//! belongs to the engine, which feeds each channel's bytes, in large
+//! chunks, to a [`pump::ChannelPump`], and building and publishing events
+//! belongs to the events module, behind [`pump::OutputEventSink`]. Child
+//! output never passes through `tracing`.
 
 mod ansi;
 mod autoname;
+pub mod capture;
 mod child;
 mod mainlog;
+pub mod pump;
 mod read;
 mod rotating;
 pub mod syslog;
