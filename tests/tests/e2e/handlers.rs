@@ -334,3 +334,79 @@ fn start_up_builds_each_pool_handler_and_names_each_failing_section() {
         )
     );
 }
+
+/// What judging one result costs through the plugin adapter (the builtin
+/// default handler over the SDK's vtable) against the removed core copy
+/// (an inline byte comparison), next to what one listener round trip
+/// costs in the same run. Not a check (timings depend on the machine);
+/// run with `--ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: cargo test -p supervisor-tests --test e2e measure_handler -- --ignored --nocapture"]
+fn measure_handler_cost_per_event() {
+    use supervisor::events::{AnsweredEvent, Verdict};
+
+    struct Inline;
+    impl ResultHandler for Inline {
+        fn handle(&self, _event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict {
+            if result == b"OK" {
+                Verdict::Processed
+            } else {
+                Verdict::Rejected(String::from_utf8_lossy(result).into_owned())
+            }
+        }
+    }
+
+    const CALLS: u32 = 1_000_000;
+    let event = running("web", 4242);
+    let payload = event.payload();
+    let answered = AnsweredEvent {
+        event: &event,
+        name: "PROCESS_STATE_RUNNING",
+        serial: 7,
+        pool: "lst",
+        pool_serial: 3,
+        payload: &payload,
+    };
+    let per_call = |handler: &dyn ResultHandler, result: &[u8]| {
+        let started = Instant::now();
+        for _ in 0..CALLS {
+            std::hint::black_box(handler.handle(std::hint::black_box(&answered), result));
+        }
+        started.elapsed().as_nanos() as f64 / f64::from(CALLS)
+    };
+    let plugin = default_result_handler();
+    for (what, result) in [("OK", &b"OK"[..]), ("FAIL", b"FAIL")] {
+        println!(
+            "{what}: plugin {:.1} ns/event, inline {:.1} ns/event",
+            per_call(plugin.as_ref(), result),
+            per_call(&Inline, result)
+        );
+    }
+
+    const EVENTS: usize = 5_000;
+    let sandbox = Sandbox::new();
+    let mut bus = EventBus::new("rssup");
+    bus.add_pool(ListenerPool::new(
+        "lst",
+        Arc::from("rssup"),
+        EVENTS,
+        EventTypeSet::subscribing_to([EventType::Event]),
+        ["lst".to_string()],
+        plugin,
+    ));
+    for n in 0..EVENTS {
+        bus.publish(running("web", i32::try_from(n).unwrap_or(0)));
+    }
+    let pool = bus.pool_mut("lst").expect("just added");
+    let mut wired = spawn_listener(&sandbox.path().join("record"), &[]);
+    let started = Instant::now();
+    pool.listener_spawned(0);
+    pool.listener_running(0, true);
+    pump(pool, &mut wired, |pool| {
+        pool.buffered() == 0 && pool.listener_state(0) == Some(ListenerState::Ready)
+    });
+    println!(
+        "round trip through the pool to a listener: {:.0} ns/event",
+        started.elapsed().as_nanos() as f64 / EVENTS as f64
+    );
+}
