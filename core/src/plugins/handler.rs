@@ -85,24 +85,24 @@ pub fn default_result_handler() -> Arc<dyn ResultHandler> {
     Arc::new(PluginResultHandler::new(loaded))
 }
 
-/// The result handler of one group: `None` unless it is an
-/// `[eventlistener:x]`. A relative library path resolves against
-/// `config_dir`.
+/// The result handler of `group`, one of `config`'s groups (also for a
+/// group added by a reload): `None` unless it is an `[eventlistener:x]`.
 ///
 /// The config model keeps neither the directory of the file that held the
-/// section nor the section's other keys, so the handler's factory gets an
-/// empty configuration (its defaults) and `config_dir` should be the main
-/// config file's directory.
+/// section nor the section's other keys, so a relative library path
+/// resolves against the main config file's directory and the handler's
+/// factory gets an empty configuration (its defaults). When the model
+/// carries them, only this function changes.
 pub fn result_handler_for(
+    config: &Config,
     group: &GroupConfig,
-    config_dir: &Path,
     loader: &mut PluginLoader,
 ) -> Result<Option<Arc<dyn ResultHandler>>, PluginError> {
     let GroupKind::EventListener { result_handler, .. } = &group.kind else {
         return Ok(None);
     };
     let section = format!("eventlistener:{}", group.name);
-    let loaded = loader.load_result_handler(&section, result_handler, config_dir, &[])?;
+    let loaded = loader.load_result_handler(&section, result_handler, &config.here, &[])?;
     tracing::debug!(
         "[{section}] result handler {result_handler} from {}",
         loaded.library
@@ -121,7 +121,7 @@ pub fn result_handlers_for(
     let mut handlers = HashMap::new();
     let mut errors = Vec::new();
     for group in &config.groups {
-        match result_handler_for(group, &config.here, loader) {
+        match result_handler_for(config, group, loader) {
             Ok(Some(handler)) => {
                 handlers.insert(group.name.clone(), handler);
             }
@@ -317,6 +317,21 @@ mod tests {
                 Verdict::Rejected("FAIL".into())
             );
         }
+    }
+
+    /// The reference ignores keys it does not know, so a handler's own
+    /// keys in the section do not stop the config from loading.
+    #[test]
+    fn a_handlers_own_keys_do_not_upset_the_config() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let config = write_config(
+            dir.path(),
+            "[eventlistener:alerts]\ncommand=/bin/cat\nevents=TICK_5\n\
+             accept=OK, DONE\nerror_prefix=FATAL\n",
+        );
+        let handlers = result_handlers_for(&config, &mut PluginLoader::new(Vec::new()))
+            .expect("the builtin handler loads");
+        assert_eq!(handlers.len(), 1);
     }
 
     #[test]
