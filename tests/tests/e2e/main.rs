@@ -9,6 +9,7 @@ mod ctl;
 mod echo_conf;
 mod events;
 mod fcgi;
+mod handlers;
 mod http;
 mod http_reference;
 mod pidproxy;
