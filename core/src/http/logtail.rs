@@ -311,4 +311,231 @@ mod tests {
         let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_486_918);
         assert_eq!(http_date(time), "Tue, 24 Nov 2026 02:21:58 GMT");
     }
+
+    /// In-process router tests: a resolver over temp files, requests
+    /// through `oneshot`, bodies read frame by frame with a deadline.
+    mod routes {
+        use std::collections::HashMap;
+
+        use axum::http::Request as HttpRequest;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+
+        use super::super::*;
+        use crate::http::{AppState, router};
+        use crate::logs::{RotatingFile, Rotation, TRUNCATED_MARKER};
+        use crate::rpc::Registry;
+
+        const DEADLINE: Duration = Duration::from_secs(10);
+
+        struct Fixture {
+            dir: tempfile::TempDir,
+            stdout: PathBuf,
+            main: PathBuf,
+        }
+
+        impl Fixture {
+            fn new() -> Self {
+                let dir = tempfile::tempdir().unwrap();
+                let stdout = dir.path().join("cat.out");
+                let main = dir.path().join("main.log");
+                Fixture { dir, stdout, main }
+            }
+
+            /// `cat` has both logs (stderr's file not created yet),
+            /// `g:quiet` has none.
+            fn state(&self, main_log: Option<PathBuf>) -> AppState {
+                let mut logs = HashMap::new();
+                logs.insert(("cat", Channel::Stdout), self.stdout.clone());
+                logs.insert(("cat", Channel::Stderr), self.dir.path().join("cat.err"));
+                let logs = Arc::new(logs);
+                let resolve: ProcessLogs = Arc::new(move |namespec: &str, channel| {
+                    let spec = split_namespec(namespec);
+                    let process = spec.process.expect("whole-group specs never get here");
+                    if spec.group != process {
+                        return Err(NotFound);
+                    }
+                    logs.get(&(process, channel)).cloned().ok_or(NotFound)
+                });
+                let mut state = AppState::new(Arc::new(Registry::new()));
+                state.hooks = Hooks::default().with_log_tails(resolve, main_log);
+                state
+            }
+        }
+
+        fn request(method: Method, path: &str) -> HttpRequest<Body> {
+            HttpRequest::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::empty())
+                .unwrap()
+        }
+
+        async fn get(state: AppState, path: &str) -> Response {
+            router(state)
+                .oneshot(request(Method::GET, path))
+                .await
+                .unwrap()
+        }
+
+        async fn next_bytes(body: &mut Body) -> Bytes {
+            let frame = tokio::time::timeout(DEADLINE, body.frame())
+                .await
+                .expect("a chunk within the deadline")
+                .expect("the stream goes on")
+                .expect("no error");
+            frame.into_data().expect("a data frame")
+        }
+
+        /// Read until `expected` bytes have come (or fail at the deadline).
+        async fn read_exactly(body: &mut Body, expected: &[u8]) {
+            let mut seen = Vec::new();
+            while seen.len() < expected.len() {
+                seen.extend_from_slice(&next_bytes(body).await);
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&seen),
+                String::from_utf8_lossy(expected)
+            );
+        }
+
+        async fn error_status(state: AppState, method: Method, path: &str) -> StatusCode {
+            let head = method == Method::HEAD;
+            let response = router(state).oneshot(request(method, path)).await.unwrap();
+            let status = response.status();
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html");
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8_lossy(&body);
+            // axum drops the body of a HEAD answer.
+            let expected = format!("<p>Error code {}.", status.as_u16());
+            assert!(head || body.contains(&expected), "{path}: {body}");
+            status
+        }
+
+        #[tokio::test]
+        async fn errors_are_the_references() {
+            let fixture = Fixture::new();
+            std::fs::write(&fixture.stdout, b"x").unwrap();
+            let state = fixture.state(None);
+            let cases = [
+                (Method::GET, "/logtail", StatusCode::INTERNAL_SERVER_ERROR),
+                (Method::GET, "/logtail/", StatusCode::NOT_FOUND),
+                (Method::GET, "/logtail/nope", StatusCode::NOT_FOUND),
+                (Method::GET, "/logtail/cat:*", StatusCode::NOT_FOUND),
+                (Method::GET, "/logtail/cat:", StatusCode::NOT_FOUND),
+                (Method::GET, "/logtail/cat/foo", StatusCode::NOT_FOUND),
+                (Method::GET, "/logtail/cat/stdout/x", StatusCode::NOT_FOUND),
+                // Configured, but the file does not exist yet.
+                (Method::GET, "/logtail/cat/stderr", StatusCode::NOT_FOUND),
+                (Method::POST, "/logtail/cat", StatusCode::BAD_REQUEST),
+                (Method::HEAD, "/logtail/cat", StatusCode::BAD_REQUEST),
+                // No main log file (syslog, or none configured).
+                (Method::GET, "/mainlogtail", StatusCode::NOT_FOUND),
+                (Method::POST, "/mainlogtail", StatusCode::BAD_REQUEST),
+            ];
+            for (method, path, expected) in cases {
+                let status = error_status(state.clone(), method.clone(), path).await;
+                assert_eq!(status, expected, "{method} {path}");
+            }
+            // A main log configured but not created yet.
+            let missing = fixture.state(Some(fixture.main.clone()));
+            let status = error_status(missing, Method::GET, "/mainlogtail").await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+
+        #[tokio::test]
+        async fn a_tail_starts_with_the_last_1024_bytes_and_the_references_headers() {
+            let fixture = Fixture::new();
+            let text: String = (0..400).map(|i| format!("line {i}\n")).collect();
+            std::fs::write(&fixture.stdout, &text).unwrap();
+            std::fs::write(&fixture.main, b"short main log\n").unwrap();
+            let state = fixture.state(Some(fixture.main.clone()));
+
+            for path in ["/logtail/cat", "/logtail/cat:cat/stdout", "/logtail/c%61t"] {
+                let response = get(state.clone(), path).await;
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
+                let headers = response.headers();
+                assert_eq!(headers[header::CONTENT_TYPE], "text/plain;charset=utf-8");
+                assert_eq!(headers["x-accel-buffering"], "no");
+                assert!(headers.get(header::CONTENT_LENGTH).is_none());
+                let modified = std::fs::metadata(&fixture.stdout)
+                    .unwrap()
+                    .modified()
+                    .unwrap();
+                assert_eq!(headers[header::LAST_MODIFIED], http_date(modified).as_str());
+                assert_eq!(response.body().size_hint().exact(), None);
+                let mut body = response.into_body();
+                read_exactly(&mut body, &text.as_bytes()[text.len() - 1024..]).await;
+            }
+
+            let response = get(state, "/mainlogtail").await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(response.headers().get("x-accel-buffering").is_none());
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "text/plain;charset=utf-8"
+            );
+            let mut body = response.into_body();
+            read_exactly(&mut body, b"short main log\n").await;
+        }
+
+        #[tokio::test]
+        async fn a_tail_follows_appends_rotations_and_truncation() {
+            let fixture = Fixture::new();
+            let rotation = Rotation {
+                max_bytes: 300,
+                backups: 3,
+            };
+            let mut log = RotatingFile::open(&fixture.stdout, rotation).unwrap();
+            log.write_all(b"before\n").unwrap();
+            let response = get(fixture.state(None), "/logtail/cat").await;
+            let mut body = response.into_body();
+            read_exactly(&mut body, b"before\n").await;
+
+            // Enough lines to rotate several times; each one must arrive.
+            for i in 0..60 {
+                let line = format!("appended line {i:03}\n");
+                log.write_all(line.as_bytes()).unwrap();
+                read_exactly(&mut body, line.as_bytes()).await;
+            }
+            assert!(crate::logs::backup_path(&fixture.stdout, 3).exists());
+
+            drop(log);
+            std::fs::write(&fixture.stdout, b"").unwrap();
+            read_exactly(&mut body, TRUNCATED_MARKER).await;
+            std::fs::write(&fixture.stdout, b"again\n").unwrap();
+            read_exactly(&mut body, b"again\n").await;
+        }
+
+        /// Descriptors of this process open on `path`.
+        fn open_descriptors(path: &Path) -> usize {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+                .count()
+        }
+
+        #[tokio::test]
+        async fn a_client_that_goes_away_closes_the_file() {
+            let fixture = Fixture::new();
+            std::fs::write(&fixture.stdout, b"hello\n").unwrap();
+            let response = get(fixture.state(None), "/logtail/cat").await;
+            let mut body = response.into_body();
+            read_exactly(&mut body, b"hello\n").await;
+            // Let an idle poll be in flight or pending, then go away.
+            let more = tokio::time::timeout(POLL_INTERVAL * 3, body.frame()).await;
+            assert!(more.is_err(), "nothing was appended, nothing may come");
+            assert_eq!(open_descriptors(&fixture.stdout), 1);
+            drop(body);
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            while open_descriptors(&fixture.stdout) > 0 {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the log stayed open after its client went away"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
 }
