@@ -141,7 +141,20 @@ mod tests {
 
     #[test]
     fn spans_never_reach_past_the_end_even_at_the_extremes() {
-        let values = [i64::MIN, -1000, -14, -13, -1, 0, 1, 12, 13, 14, 1000, i64::MAX];
+        let values = [
+            i64::MIN,
+            -1000,
+            -14,
+            -13,
+            -1,
+            0,
+            1,
+            12,
+            13,
+            14,
+            1000,
+            i64::MAX,
+        ];
         for size in [0u64, 1, 13, u64::MAX] {
             for &offset in &values {
                 for &length in &values {

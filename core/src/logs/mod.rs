@@ -32,6 +32,8 @@ pub use mainlog::{
     MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message, format_line,
     py_bytes_repr, py_str_repr,
 };
-pub use read::{Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file};
+pub use read::{
+    Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,
+};
 pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
 pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

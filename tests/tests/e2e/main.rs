@@ -7,5 +7,6 @@ mod config_golden;
 mod echo_conf;
 mod http;
 mod http_reference;
+mod logtail;
 mod pidproxy;
 mod reference;
