@@ -2,17 +2,19 @@
 //! or the main log streamed as `tail -f` streams it, for the Python
 //! supervisorctl's `tail -f` and `maintail -f` and for the web UI's tail
 //! links. The answer starts with the last 1024 bytes of the file, then
-//! sends what is appended, polled every 0.1 s, across rotation and
+//! sends what is appended, looking every 0.1 s while the file is busy and
+//! backing off to once a second while it is quiet, across rotation and
 //! truncation ([`LogFollower`]), until the client goes away.
 //!
 //! This module owns the reference's parsing of the path, its status codes
 //! and its headers; it does not know processes or configuration: the
 //! daemon hands it a [`ProcessLogs`] resolver (namespec and channel to a
-//! path) and the main log's path. It never blocks the runtime: every file
-//! access runs on the blocking pool, one job in flight per client, and the
-//! body reads only when hyper asks for the next chunk, so a client that
-//! stops reading stops costing reads, and one that disconnects drops its
-//! body, which closes the file.
+//! path) and the main log's path. It never reads a file on the runtime:
+//! opening and reading run on the blocking pool, one job in flight per
+//! client; only the idle tick's metadata check (two `stat` calls) runs
+//! inline. The body reads only when hyper asks for the next chunk, so a
+//! client that stops reading stops costing reads, and one that disconnects
+//! drops its body, which closes the file.
 
 use std::future::Future;
 use std::io;
@@ -37,9 +39,16 @@ use crate::logs::{Channel, LogFollower};
 /// How many bytes of the log a new client gets before the new ones.
 pub const TAIL_HEAD_BYTES: u64 = 1024;
 
-/// How often an idle stream looks at its file again (the reference's
-/// producer delay).
+/// How soon a stream looks at its file again after finding news (the
+/// reference's producer delay). Each look that finds nothing doubles the
+/// wait, up to [`MAX_POLL_INTERVAL`].
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The longest wait between two looks at a quiet file: the reference's
+/// main loop wakes once a second when nothing happens, so its streams see
+/// a quiet file's news within that too. Backing off makes 200 idle
+/// streams cost what the reference's cost instead of twenty times more.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The most one chunk carries: a client far behind catches up in chunks
 /// of this size rather than with one huge read.
@@ -212,17 +221,31 @@ struct TailBody {
     follower: Option<LogFollower>,
     /// The read in flight on the blocking pool (it owns the follower).
     reading: Option<JoinHandle<(LogFollower, io::Result<Vec<u8>>)>>,
-    /// Armed after a poll that found nothing.
-    idle: Option<Pin<Box<Sleep>>>,
+    /// The tick an idle stream waits for; one timer, reset each time.
+    tick: Pin<Box<Sleep>>,
+    /// Whether `tick` is armed (the last look found nothing).
+    idle: bool,
+    /// The next wait: [`POLL_INTERVAL`] after news, doubling while quiet.
+    interval: Duration,
 }
 
 impl TailBody {
+    /// Must be called inside the runtime (it creates the timer).
     fn new(follower: LogFollower) -> Self {
         TailBody {
             follower: Some(follower),
             reading: None,
-            idle: None,
+            tick: Box::pin(tokio::time::sleep(POLL_INTERVAL)),
+            idle: false,
+            interval: POLL_INTERVAL,
         }
+    }
+
+    fn wait_a_tick(&mut self) {
+        let next = tokio::time::Instant::now() + self.interval;
+        self.tick.as_mut().reset(next);
+        self.idle = true;
+        self.interval = (self.interval * 2).min(MAX_POLL_INTERVAL);
     }
 }
 
@@ -245,23 +268,33 @@ impl HttpBody for TailBody {
                 this.follower = Some(follower);
                 match polled {
                     Ok(data) if !data.is_empty() => {
+                        this.interval = POLL_INTERVAL;
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(data)))));
                     }
-                    Ok(_) => {
-                        this.idle = Some(Box::pin(tokio::time::sleep(POLL_INTERVAL)));
-                    }
+                    Ok(_) => this.wait_a_tick(),
                     // The reference's producer ends its stream when the
                     // file can no longer be read; so does this one.
                     Err(_) => return Poll::Ready(None),
                 }
             }
-            if let Some(idle) = this.idle.as_mut() {
-                ready!(idle.as_mut().poll(cx));
-                this.idle = None;
+            if this.idle {
+                ready!(this.tick.as_mut().poll(cx));
+                this.idle = false;
             }
             let Some(mut follower) = this.follower.take() else {
                 return Poll::Ready(None);
             };
+            // The cheap check runs here; only a read goes to the pool, so
+            // an idle stream costs two `stat` calls per tick and no hop.
+            match follower.has_news() {
+                Ok(false) => {
+                    this.follower = Some(follower);
+                    this.wait_a_tick();
+                    continue;
+                }
+                Ok(true) => {}
+                Err(_) => return Poll::Ready(None),
+            }
             this.reading = Some(tokio::task::spawn_blocking(move || {
                 let polled = follower.poll();
                 (follower, polled)

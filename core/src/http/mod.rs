@@ -21,7 +21,8 @@ pub use auth::{Credentials, Verdict};
 pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
 pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
 pub use logtail::{
-    NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler, mainlogtail_handler,
+    MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
+    mainlogtail_handler,
 };
 pub use router::{AppState, Hooks, RouteHandler, error_page, router};
 pub use serve::serve;

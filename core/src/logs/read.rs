@@ -175,34 +175,51 @@ impl LogFollower {
         self.file.metadata()?.modified()
     }
 
+    /// Whether [`poll`](LogFollower::poll) has anything to return: the
+    /// file grew or shrank, or its path now names another file. Reads
+    /// metadata only (two `stat` calls), so a caller may ask on every tick
+    /// and move the read itself off its thread only when this says yes.
+    pub fn has_news(&self) -> io::Result<bool> {
+        Ok(!matches!(self.news()?, News::Nothing))
+    }
+
     /// The bytes appended since the last poll (empty if none).
     pub fn poll(&mut self) -> io::Result<Vec<u8>> {
+        match self.news()? {
+            News::Nothing => Ok(Vec::new()),
+            News::Truncated => {
+                self.position = 0;
+                Ok(TRUNCATED_MARKER.to_vec())
+            }
+            News::Grown(size) => self.read_more(size),
+            News::Replaced => {
+                let file = File::open(&self.path)?;
+                let metadata = file.metadata()?;
+                self.file = file;
+                self.identity = identity(&metadata);
+                self.position = 0;
+                if metadata.len() > 0 {
+                    return self.read_more(metadata.len());
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn news(&self) -> io::Result<News> {
         let size = self.file.metadata()?.len();
         if size < self.position {
-            self.position = 0;
-            return Ok(TRUNCATED_MARKER.to_vec());
+            return Ok(News::Truncated);
         }
         if size > self.position {
-            return self.read_more(size);
+            return Ok(News::Grown(size));
         }
         // Nothing new in the file we hold: has the path moved on to
-        // another file?
-        let Ok(current) = std::fs::metadata(&self.path) else {
-            // Renamed away and not yet recreated: keep the old one.
-            return Ok(Vec::new());
-        };
-        if identity(&current) == self.identity {
-            return Ok(Vec::new());
-        }
-        let file = File::open(&self.path)?;
-        let metadata = file.metadata()?;
-        self.file = file;
-        self.identity = identity(&metadata);
-        self.position = 0;
-        if metadata.len() > 0 {
-            return self.read_more(metadata.len());
-        }
-        Ok(Vec::new())
+        // another file? Renamed away and not yet recreated: keep the old.
+        Ok(match std::fs::metadata(&self.path) {
+            Ok(current) if identity(&current) != self.identity => News::Replaced,
+            _ => News::Nothing,
+        })
     }
 
     fn read_more(&mut self, size: u64) -> io::Result<Vec<u8>> {
@@ -211,6 +228,18 @@ impl LogFollower {
         self.position += data.len() as u64;
         Ok(data)
     }
+}
+
+/// What changed in a followed log since the last poll, checked in this
+/// order: the held file first (drain it), then the path.
+enum News {
+    Nothing,
+    /// The held file is shorter than what was read: truncated in place.
+    Truncated,
+    /// The held file has bytes past the position; its size.
+    Grown(u64),
+    /// The held file is drained and the path names another file.
+    Replaced,
 }
 
 fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
@@ -275,7 +304,9 @@ mod tests {
             written.extend_from_slice(chunk.as_bytes());
             // Poll until caught up (the chunk cap splits big reads).
             loop {
+                let news = follower.has_news().unwrap();
                 let data = follower.poll().unwrap();
+                assert!(news || data.is_empty(), "poll found what has_news missed");
                 if data.is_empty() {
                     break;
                 }
@@ -298,8 +329,10 @@ mod tests {
         let mut follower = LogFollower::open(&path, 1024, 1 << 20).unwrap();
         assert_eq!(follower.poll().unwrap(), b"0123456789");
         std::fs::write(&path, b"ab").unwrap();
+        assert!(follower.has_news().unwrap());
         assert_eq!(follower.poll().unwrap(), TRUNCATED_MARKER);
         assert_eq!(follower.poll().unwrap(), b"ab");
+        assert!(!follower.has_news().unwrap());
         assert_eq!(follower.poll().unwrap(), b"");
     }
 }

@@ -501,3 +501,97 @@ fn raw_answers_match_the_reference() {
         );
     }
 }
+
+/// CPU time (user + system) of process `pid` so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process exists");
+    // Fields after the command name, which ends with the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15; `fields` starts at field 3.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Open `clients` tail streams on `socket` and wait until each one has its
+/// head (`hello\n`).
+fn idle_tails(socket: &Path, path: &str, clients: usize) -> Vec<BufReader<UnixStream>> {
+    (0..clients)
+        .map(|_| {
+            let mut stream = connect(socket);
+            let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            stream
+                .write_all(request.as_bytes())
+                .expect("the request is sent");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while line != "hello\n" {
+                line.clear();
+                reader.read_line(&mut line).expect("the stream is readable");
+            }
+            reader
+        })
+        .collect()
+}
+
+/// Not a timing assertion: prints the CPU that 200 idle `tail -f` streams
+/// cost our server and the reference once they have settled (ours look at
+/// a quiet file once a second, as the reference's idle main loop does).
+/// Our clients share the test process but sit idle. Run with
+/// `--release -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn measure_cpu_of_200_idle_tails() {
+    const CLIENTS: usize = 200;
+    let window = Duration::from_secs(3);
+    let sandbox = Sandbox::new();
+    let log = sandbox.write("cat.out", "hello\n");
+    let config = format!(
+        "[supervisord]\nlogfile={d}/supervisord.log\npidfile={d}/supervisord.pid\nnodaemon=true\n\
+         [unix_http_server]\nfile={d}/ref.sock\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+         [program:cat]\ncommand=/bin/sleep 1000\nstdout_logfile={log}\n",
+        d = sandbox.path().display(),
+        log = log.display(),
+    );
+    let conf = sandbox.write("supervisord.conf", &config);
+    let reference = ChildGuard::spawn(
+        Command::new(reference_bin("supervisord"))
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let reference_socket = sandbox.path().join("ref.sock");
+    wait_for_unix(&reference_socket);
+
+    let ours_socket = sandbox.path().join("ours.sock");
+    let mut logs = LogTable::new();
+    logs.insert(("cat".into(), "cat".into(), Channel::Stdout), log.clone());
+    let _ours = TailServer::start(
+        Listen::Unix(UnixSocket::new(&ours_socket)),
+        None,
+        logs,
+        None,
+    );
+    wait_for_unix(&ours_socket);
+
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let measure = |pid: u32, socket: &Path| {
+        let tails = idle_tails(socket, "/logtail/cat", CLIENTS);
+        // Let our streams back off to their quiet pace first.
+        std::thread::sleep(http::MAX_POLL_INTERVAL * 2);
+        let before = cpu_ticks(pid);
+        std::thread::sleep(window);
+        let used = cpu_ticks(pid) - before;
+        drop(tails);
+        used as f64 / ticks_per_second / window.as_secs_f64() * 100.0
+    };
+    let ours = measure(std::process::id(), &ours_socket);
+    let theirs = measure(reference.id(), &reference_socket);
+    println!(
+        "{CLIENTS} idle tail -f streams: ours {ours:.1}% of a core, reference {theirs:.1}% of a core"
+    );
+}
