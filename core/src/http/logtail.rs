@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
 use super::router::{Hooks, RouteHandler, error_page};
+use super::serve::PeerSocket;
 use crate::logs::{Channel, LogFollower};
 
 /// How many bytes of the log a new client gets before the new ones.
@@ -94,8 +95,9 @@ pub fn logtail_handler(process_logs: ProcessLogs) -> RouteHandler {
             if split_namespec(&namespec).process.is_none() {
                 return error_page(StatusCode::NOT_FOUND);
             }
+            let peer = request.extensions().get::<PeerSocket>().copied();
             match process_logs(&namespec, channel) {
-                Ok(path) => stream_log(path, true).await,
+                Ok(path) => stream_log(path, peer, true).await,
                 Err(NotFound) => error_page(StatusCode::NOT_FOUND),
             }
         })
@@ -111,8 +113,9 @@ pub fn mainlogtail_handler(main_log: Option<PathBuf>) -> RouteHandler {
             if request.method() != Method::GET {
                 return error_page(StatusCode::BAD_REQUEST);
             }
+            let peer = request.extensions().get::<PeerSocket>().copied();
             match main_log {
-                Some(path) => stream_log(path.to_path_buf(), false).await,
+                Some(path) => stream_log(path.to_path_buf(), peer, false).await,
                 None => error_page(StatusCode::NOT_FOUND),
             }
         })
@@ -172,7 +175,7 @@ fn unquote(text: &str) -> String {
 /// Open `path` on the blocking pool and answer with its tail, then its
 /// growth. 404 when the file does not exist, as the reference checks
 /// `os.path.exists` first; 500 for any other failure to open it.
-async fn stream_log(path: PathBuf, no_proxy_buffering: bool) -> Response {
+async fn stream_log(path: PathBuf, peer: Option<PeerSocket>, no_proxy_buffering: bool) -> Response {
     let opened = tokio::task::spawn_blocking(move || {
         let follower = LogFollower::open(&path, TAIL_HEAD_BYTES, MAX_CHUNK)?;
         let modified = follower.modified()?;
@@ -190,7 +193,7 @@ async fn stream_log(path: PathBuf, no_proxy_buffering: bool) -> Response {
         }
         Err(_cancelled) => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
     };
-    let mut response = Response::new(Body::new(TailBody::new(follower)));
+    let mut response = Response::new(Body::new(TailBody::new(follower, peer)));
     let headers = response.headers_mut();
     if let Ok(date) = HeaderValue::from_str(&http_date(modified)) {
         headers.insert(header::LAST_MODIFIED, date);
@@ -227,12 +230,16 @@ struct TailBody {
     idle: bool,
     /// The next wait: [`POLL_INTERVAL`] after news, doubling while quiet.
     interval: Duration,
+    /// The client's socket, looked at while the log is quiet (`None` when
+    /// the router is driven in process).
+    peer: Option<PeerSocket>,
 }
 
 impl TailBody {
     /// Must be called inside the runtime (it creates the timer).
-    fn new(follower: LogFollower) -> Self {
+    fn new(follower: LogFollower, peer: Option<PeerSocket>) -> Self {
         TailBody {
+            peer,
             follower: Some(follower),
             reading: None,
             tick: Box::pin(tokio::time::sleep(POLL_INTERVAL)),
@@ -284,6 +291,14 @@ impl HttpBody for TailBody {
             let Some(mut follower) = this.follower.take() else {
                 return Poll::Ready(None);
             };
+            if this.peer.is_some_and(PeerSocket::is_closed) {
+                // Gone while the log was quiet: an error, so hyper drops
+                // the connection (and this body, closing the log) at once.
+                return Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "the client closed its end of a log tail",
+                ))));
+            }
             // The cheap check runs here; only a read goes to the pool, so
             // an idle stream costs two `stat` calls per tick and no hop.
             match follower.has_news() {

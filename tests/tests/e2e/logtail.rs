@@ -13,11 +13,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dxr::Value;
 use supervisor::http::{
     self, AppState, Bound, Hooks, InetAddr, Listen, NotFound, ProcessLogs, UnixSocket,
 };
 use supervisor::logs::{Channel, RotatingFile, Rotation};
-use supervisor::rpc::Registry;
+use supervisor::rpc::{BoxFuture, CallResult, Fault, MethodInfo, Registry, RpcNamespace};
 use supervisor_sdk::namespec::split_namespec;
 use supervisor_tests::{ChildGuard, Sandbox, reference_bin, wait_for};
 
@@ -39,6 +40,35 @@ fn resolver(table: LogTable) -> ProcessLogs {
     })
 }
 
+/// Just enough of the `supervisor` namespace for supervisorctl's start-up
+/// check (`getVersion`), so the real supervisorctl runs `tail -f` here.
+struct VersionOnly;
+
+impl RpcNamespace for VersionOnly {
+    fn name(&self) -> &str {
+        "supervisor"
+    }
+
+    fn methods(&self) -> Vec<MethodInfo> {
+        vec![MethodInfo::new(
+            "getVersion",
+            "The API version.",
+            &["string"],
+        )]
+    }
+
+    fn call(&self, method: &str, _params: Vec<Value>) -> BoxFuture<CallResult> {
+        let known = method == "getVersion";
+        Box::pin(async move {
+            if known {
+                Ok(Value::String("3.0".into()))
+            } else {
+                Err(Fault::new(supervisor::rpc::code::UNKNOWN_METHOD))
+            }
+        })
+    }
+}
+
 /// Our HTTP server with the log tails installed, on its own runtime
 /// thread; dropping it stops it.
 struct TailServer {
@@ -56,8 +86,11 @@ impl TailServer {
     ) -> Self {
         let bound = Bound::open(&listen).expect("the socket opens");
         let tcp = bound.local_tcp_addr();
-        let mut state = AppState::new(Arc::new(Registry::new()))
-            .with_auth(auth.map(|a| a.0), auth.map(|a| a.1));
+        let registry = Arc::new(Registry::new());
+        registry
+            .add(Arc::new(VersionOnly))
+            .expect("the namespace registers");
+        let mut state = AppState::new(registry).with_auth(auth.map(|a| a.0), auth.map(|a| a.1));
         state.hooks = Hooks::default().with_log_tails(resolver(logs), main_log);
         let limits = state.limits;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -102,7 +135,7 @@ fn tcp_listen() -> Listen {
 /// handler on an asyncore loop, printing what it is fed. Its stdout is
 /// collected by a thread.
 struct PythonTail {
-    _child: ChildGuard,
+    child: ChildGuard,
     seen: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -118,13 +151,16 @@ handler.get(serverurl, path)
 asyncore.loop()
 "#;
         let (user, password) = auth.unwrap_or(("", ""));
-        let mut child = ChildGuard::spawn(
+        Self::spawn(
             Command::new(reference_bin("python"))
                 .args(["-u", "-c", SCRIPT, serverurl, path, user, password])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
                 .stderr(Stdio::inherit()),
-        );
+        )
+    }
+
+    /// Run `command` with its stdout collected.
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = ChildGuard::spawn(command.stdin(Stdio::null()).stdout(Stdio::piped()));
         let mut stdout = child.child_mut().stdout.take().expect("stdout is piped");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
@@ -139,10 +175,7 @@ asyncore.loop()
                     .extend(&buffer[..n]);
             }
         });
-        PythonTail {
-            _child: child,
-            seen,
-        }
+        PythonTail { child, seen }
     }
 
     fn text(&self) -> String {
@@ -207,6 +240,78 @@ fn python_tail_f_follows_our_stream_across_rotations() {
     assert_eq!(tail.text(), expected);
 }
 
+/// The real supervisorctl: `tail -f` over TCP with auth and `maintail -f`
+/// over a unix socket print the header line and then the stream, stop on
+/// Ctrl-C (exit 0); `tail -f` of an unknown name reports the 404 as the
+/// client reports it against the reference.
+#[test]
+fn supervisorctl_tail_f_and_maintail_f_run_against_our_routes() {
+    let sandbox = Sandbox::new();
+    let log_path = sandbox.write("cat.out", "first line\n");
+    let main_log = sandbox.write("supervisord.log", "main line\n");
+    let mut logs = LogTable::new();
+    logs.insert(
+        ("cat".into(), "cat".into(), Channel::Stdout),
+        log_path.clone(),
+    );
+    let tcp = TailServer::start(tcp_listen(), Some(("user", "123")), logs, None);
+    let socket = sandbox.path().join("ctl.sock");
+    let unix = TailServer::start(
+        Listen::Unix(UnixSocket::new(&socket)),
+        None,
+        LogTable::new(),
+        Some(main_log.clone()),
+    );
+    wait_for_unix(&socket);
+    let tcp_url = format!("http://{}", tcp.tcp.expect("a TCP server"));
+    let unix_url = format!("unix://{}", socket.display());
+    let ctl = |url: &str, args: &[&str]| {
+        let mut command = Command::new(reference_bin("supervisorctl"));
+        command
+            .args(["-s", url, "-u", "user", "-p", "123"])
+            .args(args);
+        command.env("PYTHONUNBUFFERED", "1");
+        command
+    };
+
+    let mut tail = PythonTail::spawn(ctl(&tcp_url, &["tail", "-f", "cat"]).stderr(Stdio::null()));
+    let mut maintail = PythonTail::spawn(ctl(&unix_url, &["maintail", "-f"]).stderr(Stdio::null()));
+    tail.wait_for_text("==> Press Ctrl-C to exit <==\nfirst line\n");
+    maintail.wait_for_text("==> Press Ctrl-C to exit <==\nmain line\n");
+    for (file, text) in [(&log_path, "second line\n"), (&main_log, "main again\n")] {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(file)
+            .expect("the log opens");
+        file.write_all(text.as_bytes()).expect("the log is written");
+    }
+    tail.wait_for_text("first line\nsecond line\n");
+    maintail.wait_for_text("main line\nmain again\n");
+    for running in [&mut tail, &mut maintail] {
+        running.child.signal(nix::sys::signal::Signal::SIGINT);
+        let status = running.child.wait_timeout(DEADLINE);
+        assert_eq!(status.code(), Some(0), "{}", running.text());
+    }
+
+    let mut unknown =
+        PythonTail::spawn(ctl(&tcp_url, &["tail", "-f", "nope"]).stderr(Stdio::piped()));
+    let status = unknown.child.wait_timeout(DEADLINE);
+    let mut stderr = String::new();
+    unknown
+        .child
+        .child_mut()
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr is readable");
+    assert!(
+        stderr.contains("Cannot read, status code 404"),
+        "{stderr:?} {status:?}"
+    );
+    drop(unix);
+}
+
 /// `maintail -f` over a unix socket: the main log's tail, then its growth.
 #[test]
 fn python_maintail_f_over_a_unix_socket() {
@@ -233,6 +338,8 @@ fn python_maintail_f_over_a_unix_socket() {
     file.write_all(b"2026-11-24 02:00:01,000 INFO more\n")
         .expect("the main log is written");
     tail.wait_for_text("INFO more\n");
+    // The client first: our stream then ends, and the server stops at once.
+    drop(tail);
     drop(server);
 }
 
@@ -594,4 +701,28 @@ fn measure_cpu_of_200_idle_tails() {
     println!(
         "{CLIENTS} idle tail -f streams: ours {ours:.1}% of a core, reference {theirs:.1}% of a core"
     );
+}
+
+/// The Python tail client sends a stray CRLF after its request, so hyper
+/// reads nothing more from it while the stream is quiet; when the client
+/// exits, our stream must still notice and close the log.
+#[test]
+fn a_python_tail_that_exits_releases_the_log() {
+    let sandbox = Sandbox::new();
+    let log_path = sandbox.write("cat.out", "hello\n");
+    let mut logs = LogTable::new();
+    logs.insert(
+        ("cat".into(), "cat".into(), Channel::Stdout),
+        log_path.clone(),
+    );
+    let server = TailServer::start(tcp_listen(), None, logs, None);
+    let addr = server.tcp.expect("a TCP server");
+    let me = std::process::id();
+    let tail = PythonTail::start(&format!("http://{addr}"), "/logtail/cat", None);
+    tail.wait_for_text("hello\n");
+    assert_eq!(descriptors_on(me, &log_path), 1);
+    drop(tail);
+    wait_for("the quiet log to be closed", DEADLINE, || {
+        (descriptors_on(me, &log_path) == 0).then_some(())
+    });
 }
