@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
 use super::router::{Hooks, RouteHandler, error_page};
-use super::serve::PeerSocket;
+use super::serve::{PeerSocket, ServerStopping};
 use crate::logs::{Channel, LogFollower};
 
 /// How many bytes of the log a new client gets before the new ones.
@@ -95,9 +95,9 @@ pub fn logtail_handler(process_logs: ProcessLogs) -> RouteHandler {
             if split_namespec(&namespec).process.is_none() {
                 return error_page(StatusCode::NOT_FOUND);
             }
-            let peer = request.extensions().get::<PeerSocket>().copied();
+            let client = Client::of(&request);
             match process_logs(&namespec, channel) {
-                Ok(path) => stream_log(path, peer, true).await,
+                Ok(path) => stream_log(path, client, true).await,
                 Err(NotFound) => error_page(StatusCode::NOT_FOUND),
             }
         })
@@ -113,9 +113,9 @@ pub fn mainlogtail_handler(main_log: Option<PathBuf>) -> RouteHandler {
             if request.method() != Method::GET {
                 return error_page(StatusCode::BAD_REQUEST);
             }
-            let peer = request.extensions().get::<PeerSocket>().copied();
+            let client = Client::of(&request);
             match main_log {
-                Some(path) => stream_log(path.to_path_buf(), peer, false).await,
+                Some(path) => stream_log(path.to_path_buf(), client, false).await,
                 None => error_page(StatusCode::NOT_FOUND),
             }
         })
@@ -175,7 +175,28 @@ fn unquote(text: &str) -> String {
 /// Open `path` on the blocking pool and answer with its tail, then its
 /// growth. 404 when the file does not exist, as the reference checks
 /// `os.path.exists` first; 500 for any other failure to open it.
-async fn stream_log(path: PathBuf, peer: Option<PeerSocket>, no_proxy_buffering: bool) -> Response {
+/// What a stream watches besides its file; both absent when the router
+/// is driven in process rather than by [`serve`](super::serve).
+struct Client {
+    /// The client's socket, looked at while the log is quiet.
+    peer: Option<PeerSocket>,
+    /// Fires when the server shuts down: the stream then ends.
+    stopping: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Client {
+    fn of(request: &Request) -> Self {
+        let extensions = request.extensions();
+        Client {
+            peer: extensions.get::<PeerSocket>().copied(),
+            stopping: extensions.get::<ServerStopping>().cloned().map(|stopping| {
+                Box::pin(stopping.wait()) as Pin<Box<dyn Future<Output = ()> + Send>>
+            }),
+        }
+    }
+}
+
+async fn stream_log(path: PathBuf, client: Client, no_proxy_buffering: bool) -> Response {
     let opened = tokio::task::spawn_blocking(move || {
         let follower = LogFollower::open(&path, TAIL_HEAD_BYTES, MAX_CHUNK)?;
         let modified = follower.modified()?;
@@ -193,7 +214,7 @@ async fn stream_log(path: PathBuf, peer: Option<PeerSocket>, no_proxy_buffering:
         }
         Err(_cancelled) => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
     };
-    let mut response = Response::new(Body::new(TailBody::new(follower, peer)));
+    let mut response = Response::new(Body::new(TailBody::new(follower, client)));
     let headers = response.headers_mut();
     if let Ok(date) = HeaderValue::from_str(&http_date(modified)) {
         headers.insert(header::LAST_MODIFIED, date);
@@ -230,16 +251,15 @@ struct TailBody {
     idle: bool,
     /// The next wait: [`POLL_INTERVAL`] after news, doubling while quiet.
     interval: Duration,
-    /// The client's socket, looked at while the log is quiet (`None` when
-    /// the router is driven in process).
-    peer: Option<PeerSocket>,
+    /// The client's socket and the server's shutdown.
+    client: Client,
 }
 
 impl TailBody {
     /// Must be called inside the runtime (it creates the timer).
-    fn new(follower: LogFollower, peer: Option<PeerSocket>) -> Self {
+    fn new(follower: LogFollower, client: Client) -> Self {
         TailBody {
-            peer,
+            client,
             follower: Some(follower),
             reading: None,
             tick: Box::pin(tokio::time::sleep(POLL_INTERVAL)),
@@ -265,6 +285,14 @@ impl HttpBody for TailBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
+        if let Some(stopping) = this.client.stopping.as_mut() {
+            if stopping.as_mut().poll(cx).is_ready() {
+                // The server is shutting down: end the stream cleanly so
+                // the connection closes within the shutdown, not after
+                // its grace period.
+                return Poll::Ready(None);
+            }
+        }
         loop {
             if let Some(reading) = this.reading.as_mut() {
                 let joined = ready!(Pin::new(reading).poll(cx));
@@ -291,7 +319,7 @@ impl HttpBody for TailBody {
             let Some(mut follower) = this.follower.take() else {
                 return Poll::Ready(None);
             };
-            if this.peer.is_some_and(PeerSocket::is_closed) {
+            if this.client.peer.is_some_and(PeerSocket::is_closed) {
                 // Gone while the log was quiet: an error, so hyper drops
                 // the connection (and this body, closing the log) at once.
                 return Poll::Ready(Some(Err(io::Error::new(

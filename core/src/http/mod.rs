@@ -25,7 +25,7 @@ pub use logtail::{
     mainlogtail_handler,
 };
 pub use router::{AppState, Hooks, RouteHandler, error_page, router};
-pub use serve::{PeerSocket, serve};
+pub use serve::{PeerSocket, ServerStopping, serve};
 
 use std::sync::Arc;
 

@@ -73,11 +73,13 @@ pub async fn serve(
             }
         };
         let peer_socket = PeerSocket(stream.raw_fd());
+        let stopping = ServerStopping(stop_rx.clone());
         let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
         let service = hyper::service::service_fn({
             let router = router.clone();
             move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(peer_socket);
+                request.extensions_mut().insert(stopping.clone());
                 let router = router.clone();
                 let peer = peer.clone();
                 async move {
@@ -199,6 +201,21 @@ impl Stream {
             Stream::Unix(stream) => stream.as_raw_fd(),
             Stream::Tcp(stream) => stream.as_raw_fd(),
         }
+    }
+}
+
+/// In every request's extensions: resolves once the server begins to shut
+/// down. Requests in flight get a grace period to finish, which a response
+/// that never ends on its own (a log tail) would use up entirely; such a
+/// response ends itself when this fires.
+#[derive(Debug, Clone)]
+pub struct ServerStopping(watch::Receiver<bool>);
+
+impl ServerStopping {
+    /// Resolves when the server is shutting down (at once if it already
+    /// is, or if the server is gone).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
     }
 }
 

@@ -726,3 +726,23 @@ fn a_python_tail_that_exits_releases_the_log() {
         (descriptors_on(me, &log_path) == 0).then_some(())
     });
 }
+
+/// Shutting the server down ends the streams at once, as the reference's
+/// shutdown closes them: the tail client sees its stream end and exits,
+/// well within the grace period that requests in flight get (5 s).
+#[test]
+fn shutdown_ends_the_streams() {
+    let sandbox = Sandbox::new();
+    let log_path = sandbox.write("cat.out", "hello\n");
+    let mut logs = LogTable::new();
+    logs.insert(("cat".into(), "cat".into(), Channel::Stdout), log_path);
+    let server = TailServer::start(tcp_listen(), None, logs, None);
+    let addr = server.tcp.expect("a TCP server");
+    let mut tail = PythonTail::start(&format!("http://{addr}"), "/logtail/cat", None);
+    tail.wait_for_text("hello\n");
+    let stopped = std::thread::spawn(move || drop(server));
+    wait_for("the tail client to exit", Duration::from_secs(4), || {
+        tail.child.try_wait()
+    });
+    stopped.join().expect("the server stops");
+}
