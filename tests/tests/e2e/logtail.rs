@@ -746,3 +746,53 @@ fn shutdown_ends_the_streams() {
     });
     stopped.join().expect("the server stops");
 }
+
+/// An HTTP/1.0 client gets the stream without chunking, delimited by the
+/// connection's close, and sees appends as they come. (The reference's
+/// buffering holds such a stream until 64 KiB accumulate; streaming is
+/// what a client asking for a tail wants.)
+#[test]
+fn an_http_1_0_client_gets_a_streamed_close_delimited_body() {
+    let sandbox = Sandbox::new();
+    let log_path = sandbox.write("cat.out", "hello\n");
+    let mut logs = LogTable::new();
+    logs.insert(
+        ("cat".into(), "cat".into(), Channel::Stdout),
+        log_path.clone(),
+    );
+    let socket = sandbox.path().join("tail.sock");
+    let _server = TailServer::start(Listen::Unix(UnixSocket::new(&socket)), None, logs, None);
+    wait_for_unix(&socket);
+    let mut stream = connect(&socket);
+    stream
+        .write_all(b"GET /logtail/cat HTTP/1.0\r\n\r\n")
+        .expect("the request is sent");
+    let mut reader = BufReader::new(stream);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a header line");
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_ascii_lowercase());
+    }
+    assert!(head[0].ends_with(" 200 ok"), "{head:?}");
+    assert!(
+        !head
+            .iter()
+            .any(|h| h.starts_with("transfer-encoding") || h.starts_with("content-length")),
+        "{head:?}"
+    );
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("the head of the log");
+    assert_eq!(line, "hello\n");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_path)
+        .expect("the log opens");
+    file.write_all(b"more\n").expect("the log is written");
+    line.clear();
+    reader.read_line(&mut line).expect("the appended line");
+    assert_eq!(line, "more\n");
+}
