@@ -285,13 +285,12 @@ impl HttpBody for TailBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
-        if let Some(stopping) = this.client.stopping.as_mut() {
-            if stopping.as_mut().poll(cx).is_ready() {
-                // The server is shutting down: end the stream cleanly so
-                // the connection closes within the shutdown, not after
-                // its grace period.
-                return Poll::Ready(None);
-            }
+        let stopping = this.client.stopping.as_mut();
+        if stopping.is_some_and(|stopping| stopping.as_mut().poll(cx).is_ready()) {
+            // The server is shutting down: end the stream cleanly so the
+            // connection closes within the shutdown, not after its grace
+            // period.
+            return Poll::Ready(None);
         }
         loop {
             if let Some(reading) = this.reading.as_mut() {
