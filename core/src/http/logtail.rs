@@ -197,8 +197,9 @@ impl Client {
 }
 
 async fn stream_log(path: PathBuf, client: Client, no_proxy_buffering: bool) -> Response {
+    let target = path.clone();
     let opened = tokio::task::spawn_blocking(move || {
-        let follower = LogFollower::open(&path, TAIL_HEAD_BYTES, MAX_CHUNK)?;
+        let follower = LogFollower::open(&target, TAIL_HEAD_BYTES, MAX_CHUNK)?;
         let modified = follower.modified()?;
         Ok::<_, io::Error>((follower, modified))
     })
@@ -209,7 +210,7 @@ async fn stream_log(path: PathBuf, client: Client, no_proxy_buffering: bool) -> 
             return error_page(StatusCode::NOT_FOUND);
         }
         Ok(Err(error)) => {
-            tracing::warn!(%error, "cannot open a log to tail it");
+            tracing::warn!(path = %path.display(), %error, "unable to open log file to tail it");
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
         Err(_cancelled) => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
@@ -417,12 +418,15 @@ mod tests {
                 Fixture { dir, stdout, main }
             }
 
-            /// `cat` has both logs (stderr's file not created yet),
-            /// `g:quiet` has none.
+            /// `cat` has both logs (stderr's file not created yet), `dir`
+            /// a directory for a log, anything else none.
             fn state(&self, main_log: Option<PathBuf>) -> AppState {
                 let mut logs = HashMap::new();
                 logs.insert(("cat", Channel::Stdout), self.stdout.clone());
                 logs.insert(("cat", Channel::Stderr), self.dir.path().join("cat.err"));
+                // A log path that names a directory: the reference's open
+                // raises, and medusa answers 500.
+                logs.insert(("dir", Channel::Stdout), self.dir.path().to_path_buf());
                 let logs = Arc::new(logs);
                 let resolve: ProcessLogs = Arc::new(move |namespec: &str, channel| {
                     let spec = split_namespec(namespec);
@@ -502,6 +506,11 @@ mod tests {
                 (Method::GET, "/logtail/cat/stdout/x", StatusCode::NOT_FOUND),
                 // Configured, but the file does not exist yet.
                 (Method::GET, "/logtail/cat/stderr", StatusCode::NOT_FOUND),
+                (
+                    Method::GET,
+                    "/logtail/dir",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                ),
                 (Method::POST, "/logtail/cat", StatusCode::BAD_REQUEST),
                 (Method::HEAD, "/logtail/cat", StatusCode::BAD_REQUEST),
                 // No main log file (syslog, or none configured).

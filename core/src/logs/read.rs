@@ -157,10 +157,14 @@ pub struct LogFollower {
 
 impl LogFollower {
     /// Start following `path` from its last `head` bytes (the whole file if
-    /// it is shorter), returning at most `max_chunk` bytes per poll.
+    /// it is shorter), returning at most `max_chunk` bytes per poll. A
+    /// directory is refused here rather than failing at the first read.
     pub fn open(path: &Path, head: u64, max_chunk: u64) -> io::Result<Self> {
         let file = File::open(path)?;
         let metadata = file.metadata()?;
+        if metadata.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
         Ok(LogFollower {
             path: path.to_path_buf(),
             identity: identity(&metadata),
@@ -319,6 +323,13 @@ mod tests {
 
     fn backup_exists(path: &Path) -> bool {
         crate::logs::backup_path(path, 2).exists()
+    }
+
+    #[test]
+    fn the_follower_refuses_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = LogFollower::open(dir.path(), 1024, 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::IsADirectory);
     }
 
     #[test]
