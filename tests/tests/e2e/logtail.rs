@@ -421,7 +421,16 @@ fn connect(socket: &Path) -> UnixStream {
 
 /// Send `request` and read the answer: a sized body whole, a chunked one
 /// until `want` bytes have arrived.
-fn exchange(mut stream: impl Read + Write, request: &str, want: usize) -> Answer {
+fn exchange(stream: impl Read + Write, request: &str, want: usize) -> Answer {
+    exchange_and_keep(stream, request, want).0
+}
+
+/// [`exchange`], keeping the connection to read more of the stream.
+fn exchange_and_keep<S: Read + Write>(
+    mut stream: S,
+    request: &str,
+    want: usize,
+) -> (Answer, BufReader<S>) {
     stream
         .write_all(request.as_bytes())
         .expect("the request is sent");
@@ -448,18 +457,28 @@ fn exchange(mut stream: impl Read + Write, request: &str, want: usize) -> Answer
         let length: usize = length.parse().expect("a numeric length");
         answer.body.resize(length, 0);
         reader.read_exact(&mut answer.body).expect("the body");
-        return answer;
+        return (answer, reader);
     }
     while answer.body.len() < want {
-        let mut size = String::new();
-        reader.read_line(&mut size).expect("a chunk size");
-        let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
-        let mut chunk = vec![0; size + 2];
-        reader.read_exact(&mut chunk).expect("a chunk");
-        answer.body.extend_from_slice(&chunk[..size]);
+        let chunk = next_chunk(&mut reader).expect("the stream goes on");
+        answer.body.extend_from_slice(&chunk);
     }
     answer.body.truncate(want);
-    answer
+    (answer, reader)
+}
+
+/// The next chunk of a chunked body; `None` when the connection closes
+/// instead (the terminating empty chunk is returned as an empty chunk).
+fn next_chunk(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut size = String::new();
+    if reader.read_line(&mut size).expect("a chunk size") == 0 {
+        return None;
+    }
+    let size = usize::from_str_radix(size.trim(), 16).expect("a hex chunk size");
+    let mut chunk = vec![0; size + 2];
+    reader.read_exact(&mut chunk).expect("a chunk");
+    chunk.truncate(size);
+    Some(chunk)
 }
 
 /// The reference's answers and ours for the same requests, on the very same
@@ -607,6 +626,22 @@ fn raw_answers_match_the_reference() {
             "{what}: body"
         );
     }
+
+    // A truncated log: the reference's producer returns its marker as
+    // text where bytes are expected (Python 3), and the connection just
+    // closes, with no marker and no last chunk. Ours reports the
+    // truncation and keeps following, as the marker was meant to.
+    let request = "GET /logtail/talker HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let (_, mut theirs) = exchange_and_keep(connect(&socket), request, 1024);
+    let (_, mut ours) = exchange_and_keep(connect(&ours_socket), request, 1024);
+    std::fs::File::create(&out).expect("the log is truncated");
+    assert_eq!(
+        next_chunk(&mut theirs),
+        None,
+        "the reference kept its stream"
+    );
+    let marker = next_chunk(&mut ours).expect("our stream goes on");
+    assert_eq!(marker, supervisor::logs::TRUNCATED_MARKER);
 }
 
 /// CPU time (user + system) of process `pid` so far, in clock ticks.
