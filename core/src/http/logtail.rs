@@ -591,6 +591,40 @@ mod tests {
             read_exactly(&mut body, b"again\n").await;
         }
 
+        /// With the clock paused (idle looks need no blocking pool, so
+        /// time advances as soon as the stream only waits): a quiet log is
+        /// looked at no less than once a second, and a busy one every 0.1 s.
+        #[tokio::test(start_paused = true)]
+        async fn a_quiet_stream_backs_off_to_a_second_and_a_busy_one_comes_back() {
+            let fixture = Fixture::new();
+            std::fs::write(&fixture.stdout, b"head\n").unwrap();
+            let mut body = get(fixture.state(None), "/logtail/cat").await.into_body();
+            read_exactly(&mut body, b"head\n").await;
+            let quiet = tokio::time::timeout(Duration::from_secs(60), body.frame()).await;
+            assert!(quiet.is_err(), "nothing was appended, nothing may come");
+
+            let append = |text: &[u8]| {
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&fixture.stdout)
+                    .unwrap();
+                std::io::Write::write_all(&mut file, text).unwrap();
+            };
+            append(b"after a quiet minute\n");
+            let asked = tokio::time::Instant::now();
+            assert_eq!(next_bytes(&mut body).await, "after a quiet minute\n");
+            assert!(
+                asked.elapsed() <= MAX_POLL_INTERVAL,
+                "{:?}",
+                asked.elapsed()
+            );
+
+            append(b"right after\n");
+            let asked = tokio::time::Instant::now();
+            assert_eq!(next_bytes(&mut body).await, "right after\n");
+            assert!(asked.elapsed() <= POLL_INTERVAL, "{:?}", asked.elapsed());
+        }
+
         /// Descriptors of this process open on `path`.
         fn open_descriptors(path: &Path) -> usize {
             std::fs::read_dir("/proc/self/fd")
