@@ -625,6 +625,28 @@ mod tests {
             assert!(asked.elapsed() <= POLL_INTERVAL, "{:?}", asked.elapsed());
         }
 
+        #[tokio::test]
+        async fn tails_are_behind_auth() {
+            let fixture = Fixture::new();
+            std::fs::write(&fixture.stdout, b"secret\n").unwrap();
+            std::fs::write(&fixture.main, b"main secret\n").unwrap();
+            let state = fixture
+                .state(Some(fixture.main.clone()))
+                .with_auth(Some("user"), Some("123"));
+            for path in ["/logtail/cat", "/mainlogtail"] {
+                let response = get(state.clone(), path).await;
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+                let request = HttpRequest::get(path)
+                    .header(header::AUTHORIZATION, "Basic dXNlcjoxMjM=") // user:123
+                    .body(Body::empty())
+                    .unwrap();
+                let response = router(state.clone()).oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
+                let mut body = response.into_body();
+                assert!(next_bytes(&mut body).await.ends_with(b"secret\n"));
+            }
+        }
+
         /// Descriptors of this process open on `path`.
         fn open_descriptors(path: &Path) -> usize {
             std::fs::read_dir("/proc/self/fd")
