@@ -890,3 +890,43 @@ fn an_http_1_0_client_gets_a_streamed_close_delimited_body() {
     reader.read_line(&mut line).expect("the appended line");
     assert_eq!(line, "more\n");
 }
+
+/// A client that stops reading holds only its own stream: while its
+/// socket is full, another client still gets every byte of a burst.
+#[test]
+fn a_stalled_reader_does_not_hold_up_other_tails() {
+    const BURST: usize = 8 << 20;
+    let sandbox = Sandbox::new();
+    let log_path = sandbox.write("cat.out", "hello\n");
+    let mut logs = LogTable::new();
+    logs.insert(
+        ("cat".into(), "cat".into(), Channel::Stdout),
+        log_path.clone(),
+    );
+    let socket = sandbox.path().join("tail.sock");
+    let _server = TailServer::start(Listen::Unix(UnixSocket::new(&socket)), None, logs, None);
+    wait_for_unix(&socket);
+    let request = "GET /logtail/cat HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    // Reads its head, then nothing more.
+    let (_, _stalled) = exchange_and_keep(connect(&socket), request, "hello\n".len());
+    let (_, mut reader) = exchange_and_keep(connect(&socket), request, "hello\n".len());
+
+    let block = vec![b'y'; 1 << 20];
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_path)
+        .expect("the log opens");
+    for _ in 0..BURST / block.len() {
+        file.write_all(&block).expect("the log is written");
+    }
+    let mut received = 0;
+    while received < BURST {
+        let chunk = next_chunk(&mut reader).expect("the stream goes on");
+        assert!(
+            chunk.iter().all(|&b| b == b'y'),
+            "foreign bytes in the stream"
+        );
+        received += chunk.len();
+    }
+    assert_eq!(received, BURST);
+}
