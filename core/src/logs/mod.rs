@@ -40,8 +40,7 @@ pub use mainlog::{
     py_bytes_repr, py_str_repr,
 };
 pub use read::{
-    LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, read_window, tail_bytes, tail_file,
-    tail_window,
+    Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,
 };
 pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
 pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

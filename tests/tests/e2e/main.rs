@@ -12,6 +12,7 @@ mod fcgi;
 mod handlers;
 mod http;
 mod http_reference;
+mod logtail;
 mod pidproxy;
 mod plugins;
 mod reference;
