@@ -85,24 +85,27 @@ pub fn default_result_handler() -> Arc<dyn ResultHandler> {
     Arc::new(PluginResultHandler::new(loaded))
 }
 
-/// The result handler of `group`, one of `config`'s groups (also for a
-/// group added by a reload): `None` unless it is an `[eventlistener:x]`.
-///
-/// The config model keeps neither the directory of the file that held the
-/// section nor the section's other keys, so a relative library path
-/// resolves against the main config file's directory and the handler's
-/// factory gets an empty configuration (its defaults). When the model
-/// carries them, only this function changes.
+/// The result handler of `group` (also for a group added by a reload):
+/// `None` unless it is an `[eventlistener:x]`. A relative library path
+/// resolves against the directory of the file holding the section, and the
+/// section's keys that are no eventlistener option reach the factory as
+/// its config.
 pub fn result_handler_for(
-    config: &Config,
     group: &GroupConfig,
     loader: &mut PluginLoader,
 ) -> Result<Option<Arc<dyn ResultHandler>>, PluginError> {
-    let GroupKind::EventListener { result_handler, .. } = &group.kind else {
+    let GroupKind::EventListener {
+        result_handler,
+        handler_config,
+        handler_dir,
+        ..
+    } = &group.kind
+    else {
         return Ok(None);
     };
     let section = format!("eventlistener:{}", group.name);
-    let loaded = loader.load_result_handler(&section, result_handler, &config.here, &[])?;
+    let loaded =
+        loader.load_result_handler(&section, result_handler, handler_dir, handler_config)?;
     tracing::debug!(
         "[{section}] result handler {result_handler} from {}",
         loaded.library
@@ -121,7 +124,7 @@ pub fn result_handlers_for(
     let mut handlers = HashMap::new();
     let mut errors = Vec::new();
     for group in &config.groups {
-        match result_handler_for(config, group, loader) {
+        match result_handler_for(group, loader) {
             Ok(Some(handler)) => {
                 handlers.insert(group.name.clone(), handler);
             }

@@ -303,8 +303,10 @@ fn the_reference_treats_a_raising_handler_as_we_treat_a_failed_verdict() {
 #[test]
 fn start_up_builds_each_pool_handler_and_names_each_failing_section() {
     let sandbox = Sandbox::new();
-    // A relative library path resolves against the config file's directory.
-    let plugins = sandbox.path().join("plugins");
+    // A relative library path resolves against the directory of the file
+    // holding the section (here an included one), and the section's keys
+    // that are no eventlistener option reach the handler's factory.
+    let plugins = sandbox.path().join("conf.d").join("plugins");
     std::fs::create_dir_all(&plugins).expect("the sandbox is writable");
     std::os::unix::fs::symlink(
         our_cdylib("keyword-handler"),
@@ -312,10 +314,15 @@ fn start_up_builds_each_pool_handler_and_names_each_failing_section() {
     )
     .expect("the sandbox is writable");
     let keyword = our_cdylib("keyword-handler").display().to_string();
+    sandbox.write(
+        "conf.d/words.conf",
+        "[eventlistener:words]\ncommand=/bin/cat\nevents=TICK_5\n\
+         result_handler=./plugins/libkeyword_handler.so:keyword_handler\n\
+         accept = OK, FAIL\n",
+    );
     let good = "[supervisord]\n\
+                [include]\nfiles=conf.d/*.conf\n\
                 [eventlistener:plain]\ncommand=/bin/cat\nevents=TICK_5\n\
-                [eventlistener:words]\ncommand=/bin/cat\nevents=TICK_5\n\
-                result_handler=./plugins/libkeyword_handler.so:keyword_handler\n\
                 [program:web]\ncommand=/bin/cat\n";
     let config = load_config(&sandbox.write("good.conf", good)).expect("a valid config");
     let handlers =
@@ -323,8 +330,20 @@ fn start_up_builds_each_pool_handler_and_names_each_failing_section() {
     let mut pools: Vec<&String> = handlers.keys().collect();
     pools.sort_unstable();
     assert_eq!(pools, ["plain", "words"]);
+    // `accept = OK, FAIL` made the handler take FAIL as processed.
     let listener_outcome = scenario(Arc::clone(&handlers["words"]), &["--fail", "1"]);
-    assert_eq!(listener_outcome, default_outcome());
+    assert_eq!(
+        listener_outcome,
+        Outcome {
+            received: vec![0, 1],
+            state: Some(ListenerState::Ready),
+            buffered: vec![],
+        }
+    );
+    assert_eq!(
+        scenario(Arc::clone(&handlers["plain"]), &["--fail", "1"]),
+        default_outcome()
+    );
 
     let bad = format!(
         "[supervisord]\n\
