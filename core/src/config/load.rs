@@ -612,6 +612,14 @@ impl Loader {
             Some((library, factory)) if library.is_empty() || factory.is_empty() => {
                 Some("expected LIBRARY:FACTORY".to_string())
             }
+            Some((library, factory))
+                if builtin.split_once(':').map(|(l, _)| l) == Some(library) =>
+            {
+                Some(format!(
+                    "{spec} cannot be resolved: the builtin {library} has no factory named \
+                     {factory} (it has {builtin})"
+                ))
+            }
             Some((library, _)) if !library.contains('/') && library.contains('.') => Some(format!(
                 "{spec} cannot be resolved: {library} is a Python module path, and only \
                      native plugins (a library path or name) load into this daemon"
@@ -1783,6 +1791,13 @@ mod tests {
                 "eventlistener:e",
                 "result_handler",
                 "a.b:c",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\n\
+                 result_handler=supervisor.dispatchers:default_handlr\n",
+                "eventlistener:e",
+                "result_handler",
+                "supervisor.dispatchers:default_handlr",
             ),
             (
                 "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=udp://x\n",
