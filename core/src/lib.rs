@@ -28,6 +28,7 @@ pub mod http;
 pub mod logs;
 pub mod plugins;
 pub mod process;
+pub mod pyrepr;
 pub mod rpc;
 
 /// The version we answer with wherever the reference reports its own

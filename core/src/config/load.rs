@@ -681,7 +681,7 @@ impl Loader {
             Err(e) => {
                 self.section_error(
                     section,
-                    format!("bad name {}: {}", super::error::py_repr(raw_name), e.ours),
+                    format!("bad name {}: {}", crate::pyrepr::py_repr(raw_name), e.ours),
                 );
                 raw_name.trim().to_string()
             }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use super::error::py_repr;
+use crate::pyrepr::py_repr;
 
 /// A refused value.
 #[derive(Debug, Clone, PartialEq, Eq)]

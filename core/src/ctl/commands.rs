@@ -18,7 +18,8 @@ use super::api::{
 };
 use super::help;
 use super::stream::{self, SigintWatch, StdinLines};
-use super::transport::{CallError, Endpoint, Session, py_repr};
+use super::transport::{CallError, Endpoint, Session};
+use crate::pyrepr::py_repr;
 
 /// The LSB init-script exit codes the reference uses.
 pub mod exit {

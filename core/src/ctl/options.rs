@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GetoptError, OptSpec, getopt};
+use crate::pyrepr::py_repr;
 
 /// The reference's defaults.
 pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
@@ -91,7 +92,7 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
     let conflict = |spelled: &str| {
         Exit::Usage(format!(
             "conflicting command line option {}",
-            py_quote(spelled)
+            py_repr(spelled)
         ))
     };
     for opt in found {
@@ -113,8 +114,8 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
                     return Err(Exit::Usage(format!(
                         "invalid value for {} {}: value {} is not a URL",
                         opt.spelled,
-                        py_quote(&value),
-                        py_quote(&value)
+                        py_repr(&value),
+                        py_repr(&value)
                     )));
                 }
                 if line.serverurl.replace(value).is_some() {
@@ -140,10 +141,6 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
         }
     }
     Ok(line)
-}
-
-fn py_quote(text: &str) -> String {
-    super::transport::py_repr(text)
 }
 
 /// The reference's `url` check (`urlparse`): a scheme, and a netloc or a

@@ -18,6 +18,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+use crate::pyrepr::py_repr;
+
 /// Where the server listens, from a `serverurl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAddr {
@@ -194,36 +196,6 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
-
-/// Python's `repr()` of a str: single quotes unless the text holds a single
-/// quote and no double quote, with Python's escapes.
-pub fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 impl From<io::Error> for CallError {
     fn from(e: io::Error) -> Self {
@@ -584,8 +556,6 @@ mod tests {
         let err = parse_response(fault.as_bytes()).unwrap_err();
         assert_eq!(err.fault_code(), Some(10));
         assert_eq!(err.to_string(), "<Fault 10: 'BAD_NAME: x'>");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a\tb'\""), "'a\\tb\\'\"'");
     }
 
     #[test]
