@@ -1,18 +1,14 @@
 //! supervisorctl's command line (`ClientOptions` in the reference), parsed
 //! with Python getopt rules, and the merge of command line, config file
 //! and defaults into the settings a session uses. It reads no file itself:
-//! the config layer hands it a [`FileSettings`] value.
+//! the config layer hands it a [`CtlConfig`] value.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GetoptError, OptSpec, getopt};
+use crate::config::ctl::{CtlConfig, DEFAULT_SERVERURL};
 use crate::pyrepr::py_repr;
-
-/// The reference's defaults.
-pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
-/// The prompt before `> `.
-pub const DEFAULT_PROMPT: &str = "supervisor";
 
 const HELP: usize = 0;
 const QUESTION: usize = 1;
@@ -166,24 +162,6 @@ pub fn is_url(value: &str) -> bool {
     }
 }
 
-/// The `[supervisorctl]` settings of a config file, as the config layer
-/// gives them (already expanded and normalised).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSettings {
-    /// The server URL.
-    pub serverurl: String,
-    /// Basic auth user name.
-    pub username: Option<String>,
-    /// Basic auth password.
-    pub password: Option<String>,
-    /// The shell prompt, before `> `.
-    pub prompt: String,
-    /// Where the shell keeps its history.
-    pub history_file: Option<PathBuf>,
-    /// One-line warnings to show (ignored `[ctlplugin:x]` sections).
-    pub warnings: Vec<String>,
-}
-
 /// Everything a session needs, after merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -207,15 +185,8 @@ pub struct Settings {
 
 /// Command line over config file over defaults. `file` is the config
 /// read from `-c` or found by the search, if any.
-pub fn merge(line: CommandLine, file: Option<FileSettings>) -> Settings {
-    let file = file.unwrap_or_else(|| FileSettings {
-        serverurl: DEFAULT_SERVERURL.to_string(),
-        username: None,
-        password: None,
-        prompt: DEFAULT_PROMPT.to_string(),
-        history_file: None,
-        warnings: Vec::new(),
-    });
+pub fn merge(line: CommandLine, file: Option<CtlConfig>) -> Settings {
+    let file = file.unwrap_or_default();
     let interactive = line.interactive || line.args.is_empty();
     Settings {
         serverurl: line.serverurl.unwrap_or(file.serverurl),
@@ -256,6 +227,7 @@ pub fn usage_text(progname: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ctl::DEFAULT_PROMPT;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -310,7 +282,7 @@ mod tests {
     #[test]
     fn command_line_beats_file_beats_defaults() {
         let line = parse(&args(&["-u", "cli", "status"])).unwrap();
-        let file = FileSettings {
+        let file = CtlConfig {
             serverurl: "unix:///f.sock".into(),
             username: Some("file".into()),
             password: Some("pw".into()),
