@@ -367,15 +367,39 @@ impl Loader {
         default: T,
         parse: impl Fn(&str) -> types::Parsed<T>,
     ) -> T {
-        match self.get(section, key, extra) {
-            None => default,
-            Some(v) => match parse(&v.text) {
-                Ok(t) => t,
-                Err(BadValue { ours, .. }) => {
-                    self.error_at(section, key, Some(&v), ours);
-                    default
-                }
-            },
+        self.typed_opt(section, key, extra, parse)
+            .unwrap_or(default)
+    }
+
+    /// Parse an option that has no default with `parse`: `None` when it is
+    /// absent or bad (a bad one is recorded as an error).
+    fn typed_opt<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        extra: &Expansions,
+        parse: impl Fn(&str) -> types::Parsed<T>,
+    ) -> Option<T> {
+        let value = self.get(section, key, extra);
+        self.parse_opt(section, key, value.as_ref(), parse)
+    }
+
+    /// Parse an already fetched optional value with `parse`, recording a bad
+    /// one as an error; for callers that also need to know it was present.
+    fn parse_opt<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: Option<&Value>,
+        parse: impl Fn(&str) -> types::Parsed<T>,
+    ) -> Option<T> {
+        let value = value?;
+        match parse(&value.text) {
+            Ok(t) => Some(t),
+            Err(BadValue { ours, .. }) => {
+                self.error_at(section, key, Some(value), ours);
+                None
+            }
         }
     }
 
@@ -859,15 +883,7 @@ impl Loader {
             let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
-            let proc_user =
-                self.get(section, "user", &here)
-                    .and_then(|v| match types::user(&v.text) {
-                        Ok(u) => Some(u),
-                        Err(e) => {
-                            self.error_at(section, "user", Some(&v), e.ours);
-                            None
-                        }
-                    });
+            let proc_user = self.typed_opt(section, "user", &here, types::user);
             let backlog = self.get(section, "socket_backlog", &here).and_then(|v| {
                 match types::integer(&v.text) {
                     Ok(n) if (1..=65535).contains(&n) => Some(n as u32),
@@ -887,25 +903,9 @@ impl Loader {
                 }
             });
             let owner_value = self.get(section, "socket_owner", &here);
-            let owner = owner_value
-                .as_ref()
-                .and_then(|v| match types::owner(&v.text) {
-                    Ok(o) => Some(o),
-                    Err(e) => {
-                        self.error_at(section, "socket_owner", Some(v), e.ours);
-                        None
-                    }
-                });
+            let owner = self.parse_opt(section, "socket_owner", owner_value.as_ref(), types::owner);
             let mode_value = self.get(section, "socket_mode", &here);
-            let mode = mode_value
-                .as_ref()
-                .and_then(|v| match types::octal(&v.text) {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        self.error_at(section, "socket_mode", Some(v), e.ours);
-                        None
-                    }
-                });
+            let mode = self.parse_opt(section, "socket_mode", mode_value.as_ref(), types::octal);
             let mut socket_names = here.clone();
             socket_names.insert("program_name".into(), s(name.clone()));
             let socket_value = self
@@ -1028,24 +1028,8 @@ impl Loader {
             .get(section, "serverurl", &common)
             .map(|v| v.text)
             .filter(|u| !u.trim().eq_ignore_ascii_case("auto"));
-        let user = self
-            .get(section, "user", &common)
-            .and_then(|v| match types::user(&v.text) {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    self.error_at(section, "user", Some(&v), e.ours);
-                    None
-                }
-            });
-        let umask = self
-            .get(section, "umask", &common)
-            .and_then(|v| match types::octal(&v.text) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.error_at(section, "umask", Some(&v), e.ours);
-                    None
-                }
-            });
+        let user = self.typed_opt(section, "user", &common, types::user);
+        let umask = self.typed_opt(section, "umask", &common, types::octal);
         let name_raw = self.raw(section, "process_name");
         let name_template = match &name_raw {
             None => "%(program_name)s".to_string(),
@@ -1319,15 +1303,7 @@ impl Loader {
                 file.text.trim_matches(char::is_whitespace),
             ));
             let credentials = self.credentials(&section);
-            let chown =
-                self.get(&section, "chown", &none)
-                    .and_then(|v| match types::owner(&v.text) {
-                        Ok(o) => Some(o),
-                        Err(e) => {
-                            self.error_at(&section, "chown", Some(&v), e.ours);
-                            None
-                        }
-                    });
+            let chown = self.typed_opt(&section, "chown", &none, types::owner);
             let chmod = self.typed(&section, "chmod", &none, 0o700, types::octal);
             unix.push(UnixHttpServerConfig {
                 section: section.clone(),
