@@ -685,14 +685,22 @@ pub fn inet_address(value: &str) -> Parsed<(String, u16)> {
 
 /// Python's `urlparse`-based `url` check: a scheme and a host or path.
 pub fn url(value: &str) -> Parsed<String> {
-    let bad = || {
-        BadValue::new(
+    if is_url(value) {
+        Ok(value.to_string())
+    } else {
+        Err(BadValue::new(
             "not a URL (such as http://localhost:9001 or unix:///tmp/supervisor.sock)",
             format!("value {} is not a URL", py_repr(value)),
-        )
-    };
+        ))
+    }
+}
+
+/// The reference's URL test (`urlparse`): a scheme (a letter, then letters,
+/// digits, `+`, `-` or `.`) and then a netloc or a path, ignoring any query
+/// or fragment. supervisord's `serverurl` and supervisorctl's `-s` share it.
+pub fn is_url(value: &str) -> bool {
     let Some((scheme, rest)) = value.split_once(':') else {
-        return Err(bad());
+        return false;
     };
     let scheme_ok = scheme
         .chars()
@@ -700,12 +708,14 @@ pub fn url(value: &str) -> Parsed<String> {
         .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return false;
+    }
     let rest = rest.split(['?', '#']).next().unwrap_or("");
-    if scheme_ok && !rest.is_empty() && rest != "//" {
-        Ok(value.to_string())
-    } else {
-        Err(bad())
+    match rest.strip_prefix("//") {
+        Some(after) => !after.is_empty(),
+        None => !rest.is_empty(),
     }
 }
 
@@ -883,5 +893,17 @@ mod tests {
         assert!(url("http://localhost:9001").is_ok());
         assert!(url("unix:///tmp/s.sock").is_ok());
         assert!(url("foo").is_err());
+    }
+
+    #[test]
+    fn urls_are_checked_like_urlparse() {
+        assert!(is_url("http://localhost:9001"));
+        assert!(is_url("unix:///tmp/s"));
+        assert!(is_url("localhost:9001"));
+        assert!(!is_url("foo"));
+        assert!(!is_url("http://"));
+        assert!(!is_url("http:"));
+        assert!(!is_url("9001:x"));
+        assert!(!is_url("http://?q"));
     }
 }

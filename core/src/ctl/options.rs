@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{GetoptError, OptSpec, getopt};
 use crate::config::ctl::{CtlConfig, DEFAULT_SERVERURL};
+use crate::config::types::is_url;
 use crate::pyrepr::py_repr;
 
 const HELP: usize = 0;
@@ -139,29 +140,6 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
     Ok(line)
 }
 
-/// The reference's `url` check (`urlparse`): a scheme, and a netloc or a
-/// path.
-pub fn is_url(value: &str) -> bool {
-    let Some((scheme, rest)) = value.split_once(':') else {
-        return false;
-    };
-    let scheme_ok = scheme
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !scheme_ok {
-        return false;
-    }
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    match rest.strip_prefix("//") {
-        Some(after) => !after.is_empty(),
-        None => !rest.is_empty(),
-    }
-}
-
 /// Everything a session needs, after merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -267,16 +245,6 @@ mod tests {
             parse(&args(&["--hist=f", "status"])).unwrap().history_file,
             Some("f".into())
         );
-    }
-
-    #[test]
-    fn urls_are_checked_like_urlparse() {
-        assert!(is_url("http://localhost:9001"));
-        assert!(is_url("unix:///tmp/s"));
-        assert!(is_url("localhost:9001"));
-        assert!(!is_url("foo"));
-        assert!(!is_url("http://"));
-        assert!(!is_url("9001:x"));
     }
 
     #[test]
