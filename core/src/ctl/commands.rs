@@ -348,6 +348,19 @@ impl Controller {
         self.do_help(action);
     }
 
+    /// The reference's answer to arguments given to a command that takes
+    /// none: an error line, the command's help and a failing exit status.
+    /// True when `arg` was refused.
+    fn refuse_arguments(&mut self, command: &str, arg: &str) -> bool {
+        if arg.trim().is_empty() {
+            return false;
+        }
+        self.output(&format!("Error: {command} accepts no arguments"));
+        self.exitstatus = exit::GENERIC;
+        self.help_for(command);
+        true
+    }
+
     // ---- status ----------------------------------------------------------
 
     fn do_status(&mut self, arg: &str) -> CmdResult {
@@ -975,10 +988,7 @@ impl Controller {
     // ---- avail / reread / update / add / remove --------------------------
 
     fn do_avail(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: avail accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("avail");
+        if self.refuse_arguments("avail", arg) {
             return Ok(());
         }
         match self.call("supervisor.getAllConfigInfo", vec![]) {
@@ -1008,10 +1018,7 @@ impl Controller {
     }
 
     fn do_reread(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: reread accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("reread");
+        if self.refuse_arguments("reread", arg) {
             return Ok(());
         }
         match self.call("supervisor.reloadConfig", vec![]) {
@@ -1195,10 +1202,7 @@ impl Controller {
     }
 
     fn do_reload(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: reload accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("reload");
+        if self.refuse_arguments("reload", arg) {
             return Ok(());
         }
         if !self.confirm("Really restart the remote supervisord process y/N? ") {
@@ -1219,10 +1223,7 @@ impl Controller {
     }
 
     fn do_shutdown(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: shutdown accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("shutdown");
+        if self.refuse_arguments("shutdown", arg) {
             return Ok(());
         }
         if !self.confirm("Really shut the remote supervisord process down y/N? ") {
@@ -1273,10 +1274,7 @@ impl Controller {
     }
 
     fn do_version(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: version accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("version");
+        if self.refuse_arguments("version", arg) {
             return Ok(());
         }
         if !self.upcheck()? {
