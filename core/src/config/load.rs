@@ -277,6 +277,15 @@ impl Loader {
             .unwrap_or_else(|| self.source.clone())
     }
 
+    /// The directory of the file that holds `section` (where a plugin's
+    /// relative paths start).
+    fn section_dir(&self, section: &str) -> PathBuf {
+        types::normalize_path(&self.section_file(section))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     /// The raw value of an option, not expanded.
     fn raw(&self, section: &str, key: &str) -> Option<Value> {
         self.ini.get(section, key).map(|e: &Entry| Value {
@@ -661,7 +670,7 @@ impl Loader {
         let none = Expansions::new();
         let mut out = Vec::new();
         for section in self.sections_with_prefix("rpcinterface:") {
-            let name = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let name = section_suffix(&section).to_string();
             let Some(factory) = self.get(&section, KEY, &none) else {
                 if self.raw(&section, KEY).is_none() {
                     self.section_error(
@@ -685,10 +694,7 @@ impl Loader {
                     extras.insert(key, v.text);
                 }
             }
-            let dir = types::normalize_path(&self.section_file(&section))
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
+            let dir = self.section_dir(&section);
             out.push(RpcInterfaceConfig {
                 name,
                 factory: spec,
@@ -720,7 +726,7 @@ impl Loader {
         let mut excluded: std::collections::HashSet<String> = std::collections::HashSet::new();
 
         for section in all.iter().filter(|n| n.starts_with("group:")) {
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let group_name = self.name_or_error(section, &suffix);
             let programs = self
                 .get(section, "programs", &here)
@@ -777,7 +783,7 @@ impl Loader {
             if excluded.contains(section) {
                 continue;
             }
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
             let processes = self.processes(section, &name);
@@ -790,7 +796,7 @@ impl Loader {
         }
 
         for section in all.iter().filter(|n| n.starts_with("eventlistener:")) {
-            let pool_name = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let pool_name = section_suffix(section).to_string();
             let priority = self.typed(section, "priority", &here, -1, types::integer);
             let buffer_size = self.typed(section, "buffer_size", &here, 10, types::integer);
             if buffer_size < 1 {
@@ -857,10 +863,7 @@ impl Loader {
                 .filter(|e| !EVENTLISTENER_OPTIONS.contains(&e.key.as_str()))
                 .map(|e| (e.key.clone(), e.value.clone()))
                 .collect();
-            let handler_dir = types::normalize_path(&self.section_file(section))
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
+            let handler_dir = self.section_dir(section);
             let processes = self.processes(section, &pool_name);
             groups.push(GroupConfig {
                 name: pool_name,
@@ -880,7 +883,7 @@ impl Loader {
             if excluded.contains(section) {
                 continue;
             }
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
             let proc_user = self.typed_opt(section, "user", &here, types::user);
@@ -967,7 +970,7 @@ impl Loader {
     /// The reference's `processes_from_section`: the concrete processes
     /// of one program-like section.
     fn processes(&mut self, section: &str, group_name: &str) -> Vec<ProcessConfig> {
-        let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+        let suffix = section_suffix(section).to_string();
         let program_name = self.name_or_error(section, &suffix);
         let mut common = Expansions::new();
         common.insert("here".into(), s(self.here_str()));
@@ -1315,6 +1318,11 @@ impl Loader {
         }
         (inet, unix)
     }
+}
+
+/// The name after a section's `type:` prefix (`web` of `program:web`).
+fn section_suffix(section: &str) -> &str {
+    section.split_once(':').map_or("", |(_, name)| name)
 }
 
 /// Expand, turning a failure into the problem text of an error.
