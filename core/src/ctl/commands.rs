@@ -348,6 +348,19 @@ impl Controller {
         self.do_help(action);
     }
 
+    /// A call that failed while the daemon may be going down: the reference
+    /// prints `message` for SHUTDOWN_STATE and raises anything else; either
+    /// way the command fails.
+    fn fail_unless_shutting_down(&mut self, error: CallError, message: &str) -> CmdResult {
+        self.exitstatus = exit::GENERIC;
+        if error.fault_code() == Some(fault::SHUTDOWN_STATE) {
+            self.output(message);
+            Ok(())
+        } else {
+            Err(error.into())
+        }
+    }
+
     /// The reference's answer to arguments given to a command that takes
     /// none: an error line, the command's help and a failing exit status.
     /// True when `arg` was refused.
@@ -1005,14 +1018,7 @@ impl Controller {
                     self.output(&line);
                 }
             }
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: supervisor shutting down");
-                } else {
-                    return Err(e.into());
-                }
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: supervisor shutting down"),
         }
         Ok(())
     }
@@ -1074,14 +1080,7 @@ impl Controller {
         }
         let changes = match self.call("supervisor.reloadConfig", vec![]) {
             Ok(v) => ConfigChanges::from_value(&v),
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: already shutting down");
-                    return Ok(());
-                }
-                return Err(e.into());
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: already shutting down"),
         };
         // `all` means the same as naming nothing.
         if wanted.contains(&"all") {
@@ -1210,14 +1209,7 @@ impl Controller {
         }
         match self.call("supervisor.restart", vec![]) {
             Ok(_) => self.output("Restarted supervisord"),
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: already shutting down");
-                } else {
-                    return Err(e.into());
-                }
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: already shutting down"),
         }
         Ok(())
     }
