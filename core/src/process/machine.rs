@@ -226,24 +226,9 @@ pub enum Input {
     },
 }
 
-/// The reference's main-log levels that process lines use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `BLAT`
-    Blather,
-    /// `TRAC`
-    Trace,
-    /// `DEBG`
-    Debug,
-    /// `INFO`
-    Info,
-    /// `WARN`
-    Warn,
-    /// `ERRO`
-    Error,
-    /// `CRIT`
-    Critical,
-}
+/// The main log's levels, which [`Effect::Log`] lines carry: the one
+/// definition is the config layer's (`loglevel`).
+pub use crate::config::types::LogLevel;
 
 /// One state change, with the values its `PROCESS_STATE_*` event carries,
 /// captured at the moment of the change.
