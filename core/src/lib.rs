@@ -19,6 +19,7 @@
 //! `supervisor` namespace inline (its reads are snapshot reads and its waits
 //! are deferred replies), third-party ones on the blocking pool.
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod ctl;
