@@ -1,10 +1,12 @@
-//! Python `repr()` of strings and bytes, written once.
+//! Python's text forms that the reference's messages embed, written once:
+//! `repr()` of strings and bytes, and `str(OSError)`.
 //!
 //! The reference builds many of the messages that tools and users see with
 //! `%r` (`can't find command 'x'`, `bad channel 'x'`, `<Fault 10: 'BAD_NAME'>`,
-//! `b'READY\n'` in listener logs), so we must quote exactly as Python does:
-//! the config, process, ctl and log layers all call these two functions. This
-//! module only formats text; it must not know where the text goes.
+//! `b'READY\n'` in listener logs) or from an `OSError` (`[Errno 3] No such
+//! process`), so we must print them exactly as Python does: the config,
+//! process, ctl and log layers all call these functions. This module only
+//! formats text; it must not know where the text goes.
 
 use std::fmt::Write as _;
 
@@ -74,6 +76,15 @@ pub fn py_bytes_repr(data: &[u8]) -> String {
     out
 }
 
+/// Python's `str(OSError)` for an error without a file name:
+/// `[Errno 3] No such process`, with the C library's text for `errno`.
+pub fn os_error(errno: i32) -> String {
+    format!(
+        "[Errno {errno}] {}",
+        nix::errno::Errno::from_raw(errno).desc()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +109,14 @@ mod tests {
         assert_eq!(py_bytes_repr(b"a'b\"c"), "b'a\\'b\"c'");
         assert_eq!(py_bytes_repr(b"\xff\x00\\"), "b'\\xff\\x00\\\\'");
         assert_eq!(py_bytes_repr(b""), "b''");
+    }
+
+    #[test]
+    fn os_errors_read_like_python() {
+        assert_eq!(os_error(libc::ESRCH), "[Errno 3] No such process");
+        assert_eq!(
+            os_error(libc::ENOENT),
+            "[Errno 2] No such file or directory"
+        );
     }
 }

@@ -189,7 +189,7 @@ impl fmt::Display for CallError {
             CallError::Value(m) | CallError::Protocol(m) => f.write_str(m),
             CallError::Interrupted => f.write_str("interrupted"),
             CallError::Io(e) => match e.raw_os_error() {
-                Some(n) => write!(f, "[Errno {n}] {}", nix::errno::Errno::from_raw(n).desc()),
+                Some(n) => f.write_str(&crate::pyrepr::os_error(n)),
                 None => write!(f, "{e}"),
             },
         }

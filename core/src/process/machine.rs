@@ -318,14 +318,6 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// Python's `str(OSError)`: `[Errno 3] No such process`.
-fn os_error_text(errno: i32) -> String {
-    format!(
-        "[Errno {errno}] {}",
-        nix::errno::Errno::from_raw(errno).desc()
-    )
-}
-
 impl Step<'_> {
     fn apply(&mut self, input: Input) {
         match input {
@@ -636,7 +628,7 @@ impl Step<'_> {
     }
 
     fn kill_failed(&mut self, pid: i32, errno: i32, purpose: KillPurpose) {
-        let error = os_error_text(errno);
+        let error = crate::pyrepr::os_error(errno);
         if errno == libc::ESRCH {
             // The child is gone already; its exit arrives through the reaper.
             let just = match purpose {
