@@ -221,24 +221,24 @@ impl LogLevel {
             LogLevel::Critical => "critical",
         }
     }
+
+    /// The level named by a `loglevel` value, case-insensitively as the
+    /// reference reads it ([`log_level`] gives the error text for a bad
+    /// one).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .into_iter()
+            .find(|level| level.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// `logging_level`: one of critical error warn info debug trace blather.
 pub fn log_level(value: &str) -> Parsed<LogLevel> {
-    Ok(match value.to_lowercase().as_str() {
-        "critical" => LogLevel::Critical,
-        "error" => LogLevel::Error,
-        "warn" => LogLevel::Warn,
-        "info" => LogLevel::Info,
-        "debug" => LogLevel::Debug,
-        "trace" => LogLevel::Trace,
-        "blather" => LogLevel::Blather,
-        _ => {
-            return Err(BadValue::new(
-                "not a log level (critical, error, warn, info, debug, trace or blather)",
-                format!("bad logging level name {}", py_repr(value)),
-            ));
-        }
+    LogLevel::from_name(value).ok_or_else(|| {
+        BadValue::new(
+            "not a log level (critical, error, warn, info, debug, trace or blather)",
+            format!("bad logging level name {}", py_repr(value)),
+        )
     })
 }
 

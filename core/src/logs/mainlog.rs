@@ -56,15 +56,6 @@ impl LogLevel {
         }
     }
 
-    /// The level named by a `loglevel` value, case-insensitively as the
-    /// reference reads it (the config layer's `log_level` gives the error
-    /// text for a bad one).
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL
-            .into_iter()
-            .find(|level| level.name().eq_ignore_ascii_case(name))
-    }
-
     fn from_number(number: u8) -> LogLevel {
         LogLevel::ALL
             .into_iter()
