@@ -1,0 +1,160 @@
+//! Child output: one task per output pipe reads what the child writes, in
+//! chunks of up to 64 KiB, and writes it to the channel's [`ChildLog`]
+//! (rotation, ANSI stripping, syslog, the main-log echo), then offers the
+//! chunk to the [`OutputHook`] (capture mode and PROCESS_LOG events plug in
+//! there).
+//!
+//! The read buffer belongs to the worker thread, not to the pipe, so a
+//! thousand idle programs cost no buffer memory. The supervisor task never
+//! touches a pipe: a slow disk delays only the process whose output task
+//! is writing (and the runtime worker running it).
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::net::unix::pipe;
+
+use crate::logs::{ChildLog, MainLog};
+
+/// How much one read takes from a pipe at most.
+pub const CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Which output channel a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The child's stdout (with stderr when `redirect_stderr`).
+    Stdout,
+    /// The child's stderr.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` or `stderr`, as the reference names channels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+}
+
+/// One chunk of a child's output, as the hook sees it.
+#[derive(Debug)]
+pub struct OutputChunk<'a> {
+    /// The group's name.
+    pub group: &'a str,
+    /// The process's name.
+    pub process: &'a str,
+    /// The child's pid.
+    pub pid: i32,
+    /// Which pipe.
+    pub channel: Channel,
+    /// The bytes as read (before ANSI stripping).
+    pub data: &'a [u8],
+}
+
+/// Called with every chunk of child output after it was logged, on the
+/// output task. It must not block (hand the bytes to a channel if the work
+/// is slow). Capture mode, which keeps captured bytes out of the log, will
+/// need to run before the log write: it replaces this hook's call site.
+pub type OutputHook = Arc<dyn Fn(&OutputChunk<'_>) + Send + Sync>;
+
+/// A channel's log, shared by the output task that writes it and the
+/// supervisor task that reopens or clears it.
+pub type SharedLog = Arc<Mutex<ChildLog>>;
+
+/// Lock a shared log. A panic while writing cannot leave the writer in a
+/// state worse than a short write, so a poisoned lock is used as is.
+pub fn lock(log: &SharedLog) -> MutexGuard<'_, ChildLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where one pipe's output goes.
+#[derive(Clone)]
+pub struct Destination {
+    /// The group's name.
+    pub group: Arc<str>,
+    /// The process's name.
+    pub process: Arc<str>,
+    /// The child's pid.
+    pub pid: i32,
+    /// Which pipe.
+    pub channel: Channel,
+    /// The log, if the channel has one.
+    pub log: Option<SharedLog>,
+    /// The hook, if one is installed.
+    pub hook: Option<OutputHook>,
+    /// Where write failures are reported.
+    pub main_log: Arc<MainLog>,
+}
+
+/// Read `pipe` to its end and deliver everything to `to`. Spawn it on the
+/// runtime once per pipe of each child.
+pub async fn pump(pipe: pipe::Receiver, to: Destination) {
+    let mut failing = false;
+    loop {
+        if pipe.readable().await.is_err() {
+            break;
+        }
+        let outcome = SCRATCH.with(|scratch| {
+            let mut buffer = scratch.borrow_mut();
+            if buffer.len() < CHUNK {
+                buffer.resize(CHUNK, 0);
+            }
+            match pipe.try_read(&mut buffer[..]) {
+                Ok(0) => Ok(false),
+                Ok(n) => {
+                    deliver(&to, &buffer[..n], &mut failing);
+                    Ok(true)
+                }
+                Err(error) => Err(error),
+            }
+        });
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if let Some(log) = &to.log
+        && let Err(error) = lock(log).finish()
+    {
+        to.main_log.error(&error.to_string());
+    }
+}
+
+fn deliver(to: &Destination, data: &[u8], failing: &mut bool) {
+    if let Some(log) = &to.log {
+        let mut log = lock(log);
+        let (_, written) = log.write(data);
+        match written {
+            // Report a failing disk once, not once per chunk.
+            Err(error) if !*failing => {
+                *failing = true;
+                to.main_log.error(&format!(
+                    "unable to write the {} log of {}: {error}",
+                    to.channel.name(),
+                    to.process
+                ));
+            }
+            Err(_) => {}
+            Ok(()) => *failing = false,
+        }
+    }
+    if let Some(hook) = &to.hook {
+        hook(&OutputChunk {
+            group: &to.group,
+            process: &to.process,
+            pid: to.pid,
+            channel: to.channel,
+            data,
+        });
+    }
+}
