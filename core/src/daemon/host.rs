@@ -12,7 +12,7 @@ use supervisor_sdk::fault::{
     BAD_ARGUMENTS, BAD_NAME, FAILED, Fault, NO_FILE, NOT_EXECUTABLE, SHUTDOWN_STATE,
 };
 use supervisor_sdk::host::{
-    ConfigInfo, Host, HostBox, Host_TO, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
+    ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
 };
 use supervisor_sdk::state::SupervisorState;
 use supervisor_sdk::value::Value;
@@ -67,12 +67,7 @@ impl DaemonHost {
         ticket
     }
 
-    fn log_file(
-        &self,
-        channel: LogChannel,
-        group: &str,
-        process: &str,
-    ) -> Result<PathBuf, Fault> {
+    fn log_file(&self, channel: LogChannel, group: &str, process: &str) -> Result<PathBuf, Fault> {
         match channel {
             LogChannel::Main => self
                 .handle
@@ -231,11 +226,7 @@ impl Host for DaemonHost {
                 Ok(path) => path,
                 Err(fault) if fault.code == NO_FILE => {
                     return Outcome {
-                        value: Value::array([
-                            Value::string(""),
-                            Value::int(0),
-                            Value::bool(false),
-                        ]),
+                        value: Value::array([Value::string(""), Value::int(0), Value::bool(false)]),
                         ..Outcome::done()
                     };
                 }
@@ -307,16 +298,18 @@ impl Host for DaemonHost {
         if self.supervisor_state() != SupervisorState::Running {
             return self.off_task(|| Outcome::failed(Fault::bare(SHUTDOWN_STATE)));
         }
-        self.handle
-            .request(|ticket| Request::Shutdown { ticket: Some(ticket) })
+        self.handle.request(|ticket| Request::Shutdown {
+            ticket: Some(ticket),
+        })
     }
 
     fn restart(&self) -> Ticket {
         if self.supervisor_state() != SupervisorState::Running {
             return self.off_task(|| Outcome::failed(Fault::bare(SHUTDOWN_STATE)));
         }
-        self.handle
-            .request(|ticket| Request::Restart { ticket: Some(ticket) })
+        self.handle.request(|ticket| Request::Restart {
+            ticket: Some(ticket),
+        })
     }
 
     fn log(&self, level: LogLevel, message: RStr<'_>) {

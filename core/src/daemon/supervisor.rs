@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use abi_stable::std_types::{RArc, RString, RVec};
 use arc_swap::ArcSwap;
 use supervisor_sdk::fault::{
-    ALREADY_ADDED, ALREADY_STARTED, BAD_NAME, FAILED, Fault, NOT_RUNNING, NO_FILE, SHUTDOWN_STATE,
+    ALREADY_ADDED, ALREADY_STARTED, BAD_NAME, FAILED, Fault, NO_FILE, NOT_RUNNING, SHUTDOWN_STATE,
     STILL_RUNNING,
 };
 use supervisor_sdk::host::{ChannelConfig, ConfigInfo, Outcome, ProcessInfo, Setting, Ticket};
@@ -736,12 +736,7 @@ impl Supervisor {
                         Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
                     );
                 }
-                let Some(config) = self
-                    .pending
-                    .groups
-                    .iter()
-                    .find(|g| g.name == name)
-                    .cloned()
+                let Some(config) = self.pending.groups.iter().find(|g| g.name == name).cloned()
                 else {
                     return self.complete(
                         ticket,
@@ -986,7 +981,8 @@ impl Supervisor {
             let Some(proc) = self.procs.get_mut(&id) else {
                 return failure;
             };
-            let (record, effects) = transition(&proc.record, input, Moment::now(), &proc.policy, mood);
+            let (record, effects) =
+                transition(&proc.record, input, Moment::now(), &proc.policy, mood);
             proc.record = record;
             proc.dirty = true;
             for effect in effects {
@@ -1092,7 +1088,9 @@ impl Supervisor {
             if ready {
                 let immediate = match w.until {
                     WaitFor::Spawned => true,
-                    WaitFor::Started => immediate_start || (spawn_step && state != ProcessState::Running),
+                    WaitFor::Started => {
+                        immediate_start || (spawn_step && state != ProcessState::Running)
+                    }
                     WaitFor::Stopped => false,
                 };
                 done.push((w.ticket, immediate));
@@ -1345,9 +1343,7 @@ impl Supervisor {
             .iter()
             .flat_map(|g| {
                 let inuse = active.contains(g.name.as_str());
-                g.processes
-                    .iter()
-                    .map(move |p| config_info(g, p, inuse))
+                g.processes.iter().map(move |p| config_info(g, p, inuse))
             })
             .collect();
         self.shared.snapshot.store(Arc::new(Snapshot {

@@ -4,6 +4,7 @@
 
 mod config_cli;
 mod config_golden;
+mod daemon;
 mod echo_conf;
 mod http;
 mod http_reference;
