@@ -332,7 +332,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         let (stop_servers, servers_stopped) = watch::channel(false);
         let mut serving = Vec::new();
         for (bound, state) in servers {
-            let limits = state.limits.clone();
+            let limits = state.limits;
             let mut stopped = servers_stopped.clone();
             serving.push(tokio::spawn(http::serve(
                 bound,

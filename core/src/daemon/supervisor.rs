@@ -479,12 +479,8 @@ impl Supervisor {
             self.publish();
             let next_timer = self.next_deadline();
             tokio::select! {
-                message = self.inbox.recv() => match message {
-                    Some(message) => self.handle(message),
-                    // Every handle is gone: nobody can ask us anything
-                    // more, but processes still run; keep supervising.
-                    None => {}
-                },
+                // The task holds a sender itself, so the inbox never closes.
+                Some(message) = self.inbox.recv() => self.handle(message),
                 Some(exit) = reaped.recv() => self.reaped(exit),
                 () = sleep_until(next_timer) => self.fire_timers(),
                 Some(sig) = signals.next() => self.signal_received(sig),
@@ -1243,10 +1239,7 @@ impl Supervisor {
         if self.stop_groups.is_none() {
             self.stop_groups = Some(self.groups.iter().map(|g| g.name.clone()).collect());
         }
-        loop {
-            let Some(name) = self.stop_groups.as_ref().and_then(|g| g.last().cloned()) else {
-                break;
-            };
+        while let Some(name) = self.stop_groups.as_ref().and_then(|g| g.last().cloned()) {
             let Some(group) = self.groups.iter().find(|g| g.name == name) else {
                 if let Some(queue) = self.stop_groups.as_mut() {
                     queue.pop();

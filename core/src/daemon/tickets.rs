@@ -70,9 +70,8 @@ impl TicketHub {
     pub fn complete(&self, ticket: Ticket, outcome: Outcome) {
         let mut books = self.books();
         if let Some(delivery) = books.waiting.remove(&ticket.0) {
-            if delivery.send((ticket, outcome)).is_ok() {
-                return;
-            }
+            // A watcher that went away has lost interest: drop the outcome.
+            let _ = delivery.send((ticket, outcome));
             return;
         }
         books.unclaimed.insert(ticket.0, outcome);
@@ -136,24 +135,22 @@ impl TicketWatcher for HubWatcher {
     }
 
     async fn next(&mut self) -> Option<(Ticket, Outcome)> {
-        // Our own sender keeps the channel open, so a closed hub is seen
-        // as "nothing waiting" instead.
-        loop {
-            if let Ok(item) = self.outcomes.try_recv() {
-                return Some(item);
-            }
-            let pending = {
-                let books = self.hub.books();
-                books
-                    .waiting
-                    .values()
-                    .any(|d| d.same_channel(&self.delivery))
-            };
-            if !pending {
-                return None;
-            }
-            return self.outcomes.recv().await;
+        // Our own sender keeps the channel open, so "nothing left to come"
+        // is decided by asking the hub whether we still wait for anything.
+        if let Ok(item) = self.outcomes.try_recv() {
+            return Some(item);
         }
+        let pending = {
+            let books = self.hub.books();
+            books
+                .waiting
+                .values()
+                .any(|d| d.same_channel(&self.delivery))
+        };
+        if !pending {
+            return None;
+        }
+        self.outcomes.recv().await
     }
 }
 

@@ -585,10 +585,10 @@ fn lifecycle(log: &str, sandbox: &Path) -> BTreeMap<String, Vec<String>> {
             continue;
         }
         let mut words: Vec<String> = message.split(' ').map(str::to_string).collect();
-        if let Some(i) = words.iter().position(|w| w == "pid") {
-            if let Some(w) = words.get_mut(i + 1) {
-                *w = "N".into();
-            }
+        if let Some(i) = words.iter().position(|w| w == "pid")
+            && let Some(w) = words.get_mut(i + 1)
+        {
+            *w = "N".into();
         }
         let text = words.join(" ").replace(&sandbox, "<sandbox>");
         let name = text
