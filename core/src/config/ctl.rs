@@ -49,7 +49,10 @@ impl Default for CtlConfig {
 /// `supervisord.conf`, `etc/supervisord.conf`, `/etc/supervisord.conf`,
 /// `/etc/supervisor/supervisord.conf`.
 pub fn search_paths(argv0: &Path) -> Vec<PathBuf> {
-    // Python: os.path.dirname(os.path.dirname(sys.argv[0])).
+    // Python: os.path.dirname(os.path.dirname(sys.argv[0])). The reference
+    // is a script, so the kernel hands Python the path the shell found on
+    // PATH; a binary run by bare name gets the bare name, so look it up.
+    let argv0 = invoked_path(argv0);
     let prefix = argv0
         .parent()
         .and_then(Path::parent)
@@ -63,6 +66,21 @@ pub fn search_paths(argv0: &Path) -> Vec<PathBuf> {
         PathBuf::from("/etc/supervisord.conf"),
         PathBuf::from("/etc/supervisor/supervisord.conf"),
     ]
+}
+
+/// The path a program was run by: `argv0` itself when it names a path,
+/// else the first match on `PATH`, as the shell found it.
+fn invoked_path(argv0: &Path) -> PathBuf {
+    if argv0.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return argv0.to_path_buf();
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(argv0))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| argv0.to_path_buf())
 }
 
 /// The first of [`search_paths`] that exists.
@@ -163,8 +181,8 @@ mod tests {
         assert_eq!(paths[1], PathBuf::from("/opt/venv/supervisord.conf"));
         assert_eq!(paths[2], PathBuf::from("supervisord.conf"));
         assert_eq!(paths[5], PathBuf::from("/etc/supervisor/supervisord.conf"));
-        // A bare name has no prefix: Python joins '' and 'etc'.
-        let bare = search_paths(Path::new("supervisord"));
+        // A bare name not on PATH has no prefix: Python joins '' and 'etc'.
+        let bare = search_paths(Path::new("no-such-program-on-path-xyz"));
         assert_eq!(bare[0], PathBuf::from("etc/supervisord.conf"));
     }
 

@@ -35,6 +35,13 @@ pub enum ExpandError {
 
 /// Expand `template` as Python's `template % names` would.
 pub fn expand(template: &str, names: &Expansions) -> Result<String, ExpandError> {
+    expand_layers(template, &[names])
+}
+
+/// Expand against several maps at once, as if merged with the later ones
+/// winning, without building the merged map: the loader expands every
+/// option of every process against the environment plus a few names.
+pub fn expand_layers(template: &str, layers: &[&Expansions]) -> Result<String, ExpandError> {
     if !template.contains('%') {
         return Ok(template.to_string());
     }
@@ -122,7 +129,7 @@ pub fn expand(template: &str, names: &Expansions) -> Result<String, ExpandError>
         let index = i;
         i += 1;
         let value = match &key {
-            Some(k) => match names.get(k) {
+            Some(k) => match layers.iter().rev().find_map(|names| names.get(k)) {
                 Some(v) => {
                     named_seen = true;
                     Arg::Value(v)
@@ -142,7 +149,7 @@ pub fn expand(template: &str, names: &Expansions) -> Result<String, ExpandError>
                 "unsupported format character '%' (0x25) at index {index}"
             )));
         }
-        format_one(&mut out, conversion, index, &spec, value, names)?;
+        format_one(&mut out, conversion, index, &spec, value, layers)?;
     }
     Ok(out)
 }
@@ -176,7 +183,11 @@ fn read_number(chars: &[char], i: &mut usize) -> Option<usize> {
 }
 
 /// Python's repr of the expansion dict, for the odd `'%s' % dict`.
-fn dict_repr(names: &Expansions) -> String {
+fn dict_repr(layers: &[&Expansions]) -> String {
+    let mut names = Expansions::new();
+    for layer in layers {
+        names.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let mut out = String::from("{");
     for (n, (k, v)) in names.iter().enumerate() {
         if n > 0 {
@@ -209,7 +220,7 @@ fn format_one(
     index: usize,
     spec: &Spec,
     arg: Arg<'_>,
-    names: &Expansions,
+    layers: &[&Expansions],
 ) -> Result<(), ExpandError> {
     let bad = |msg: String| Err(ExpandError::BadFormat(msg));
     match conversion {
@@ -225,7 +236,7 @@ fn format_one(
                     }
                 }
                 (Arg::Value(ExpValue::Int(i)), _) => i.to_string(),
-                (Arg::Dict, _) => dict_repr(names),
+                (Arg::Dict, _) => dict_repr(layers),
             };
             if let Some(p) = spec.precision {
                 text = text.chars().take(p).collect();

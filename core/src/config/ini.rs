@@ -17,6 +17,7 @@
 //! module follows `configparser.RawConfigParser._read` line by line
 //! instead; the golden tests hold it against the reference.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::error::ConfigError;
@@ -65,6 +66,9 @@ impl Section {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ini {
     sections: Vec<Section>,
+    /// Section name to its position in `sections` (configs with a
+    /// thousand programs look sections up for every option).
+    index: HashMap<String, usize>,
     defaults: Vec<Entry>,
 }
 
@@ -84,7 +88,7 @@ impl Ini {
 
     /// The section named `name`.
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
     }
 
     /// An option of a section, falling back to `[DEFAULT]` as Python does.
@@ -140,6 +144,15 @@ impl Ini {
     /// missing section header stops the file there, other bad lines are
     /// collected and the rest of the file is still read.
     pub fn read(&mut self, text: &str, file: &Path) -> Vec<ConfigError> {
+        // Python reads text files with universal newlines: `\r\n` and a
+        // lone `\r` both end a line.
+        let normalized;
+        let text = if text.contains('\r') {
+            normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+            normalized.as_str()
+        } else {
+            text
+        };
         let mut errors = Vec::new();
         // Where the option being continued lives: None = no option yet.
         let mut current: Option<Target> = None;
@@ -150,7 +163,6 @@ impl Ini {
         for (index, raw_line) in text.split_inclusive('\n').enumerate() {
             let lineno = index + 1;
             let line = raw_line.strip_suffix('\n').unwrap_or(raw_line);
-            let line = line.strip_suffix('\r').unwrap_or(line);
             let comment_start = comment_start(line);
             let value = match comment_start {
                 Some(at) => py_strip(&line[..at]),
@@ -235,9 +247,10 @@ impl Ini {
         if name == DEFAULT_SECTION {
             return SectionRef::Defaults;
         }
-        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.index.get(name) {
             return SectionRef::Index(i);
         }
+        self.index.insert(name.to_string(), self.sections.len());
         self.sections.push(Section {
             name: name.to_string(),
             file: file.to_path_buf(),

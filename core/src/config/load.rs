@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
-use super::expand::{ExpValue, ExpandError, Expansions, expand};
+use super::expand::{ExpValue, ExpandError, Expansions, expand_layers};
 use super::ini::{Entry, Ini};
 use super::model::*;
 use super::types::{self, BadValue, LogFile, LogFileValue};
@@ -276,28 +276,34 @@ impl Loader {
         value: &Value,
         names: &Expansions,
     ) -> Option<String> {
-        match expand(&value.text, names) {
+        let outcome = expand_described(&value.text, &[names]);
+        self.record(section, key, value, outcome)
+    }
+
+    /// Expand `value` against the environment names plus `extra` (which
+    /// win), recording a failure.
+    fn expand_with_env(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &Value,
+        extra: &Expansions,
+    ) -> Option<String> {
+        let outcome = expand_described(&value.text, &[&self.environ, extra]);
+        self.record(section, key, value, outcome)
+    }
+
+    fn record(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: &Value,
+        outcome: Result<String, String>,
+    ) -> Option<String> {
+        match outcome {
             Ok(text) => Some(text),
-            Err(ExpandError::UnknownName(name)) => {
-                let available: Vec<&str> = names.keys().map(String::as_str).collect();
-                self.error_at(
-                    section,
-                    key,
-                    Some(value),
-                    format!(
-                        "%({name}) cannot be expanded here; the names available are: {}",
-                        available.join(", ")
-                    ),
-                );
-                None
-            }
-            Err(ExpandError::BadFormat(why)) => {
-                self.error_at(
-                    section,
-                    key,
-                    Some(value),
-                    format!("bad %-format: {why} (write %% for a literal %)"),
-                );
+            Err(problem) => {
+                self.error_at(section, key, Some(value), problem);
                 None
             }
         }
@@ -308,9 +314,7 @@ impl Loader {
     /// is recorded and gives None, as a missing option would.
     fn get(&mut self, section: &str, key: &str, extra: &Expansions) -> Option<Value> {
         let raw = self.raw(section, key)?;
-        let mut names = self.environ.clone();
-        names.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let text = self.expand_value(section, key, &raw, &names)?;
+        let text = self.expand_with_env(section, key, &raw, extra)?;
         Some(Value { text, ..raw })
     }
 
@@ -553,10 +557,15 @@ impl Loader {
     /// resolve it: the builtins, a path, or a library name. A dotted
     /// module path other than a builtin is a Python import, which cannot
     /// load here (and the reference refuses ones that do not exist).
-    fn check_factory(&mut self, section: &str, key: &str, value: &Value, builtin: &str) {
-        let spec = value.text.trim();
+    /// Returns the spec with the blanks around its colon removed (the
+    /// reference's entry-point syntax allows them).
+    fn check_factory(&mut self, section: &str, key: &str, value: &Value, builtin: &str) -> String {
+        let spec = match value.text.trim().split_once(':') {
+            Some((library, factory)) => format!("{}:{}", library.trim_end(), factory.trim_start()),
+            None => value.text.trim().to_string(),
+        };
         if spec == builtin {
-            return;
+            return spec;
         }
         let problem = match spec.split_once(':') {
             None => Some("expected LIBRARY:FACTORY".to_string()),
@@ -572,6 +581,7 @@ impl Loader {
         if let Some(problem) = problem {
             self.error_at(section, key, Some(value), problem);
         }
+        spec
     }
 
     fn rpcinterfaces(&mut self) -> Vec<RpcInterfaceConfig> {
@@ -589,7 +599,7 @@ impl Loader {
                 }
                 continue;
             };
-            self.check_factory(&section, KEY, &factory, BUILTIN_RPCINTERFACE);
+            let spec = self.check_factory(&section, KEY, &factory, BUILTIN_RPCINTERFACE);
             let keys: Vec<String> = self
                 .ini
                 .options(&section)
@@ -609,7 +619,7 @@ impl Loader {
                 .unwrap_or_default();
             out.push(RpcInterfaceConfig {
                 name,
-                factory: factory.text.trim().to_string(),
+                factory: spec,
                 extras,
                 dir,
             });
@@ -635,7 +645,7 @@ impl Loader {
         let mut here = Expansions::new();
         here.insert("here".into(), s(self.here_str()));
         let mut groups = Vec::new();
-        let mut excluded: Vec<String> = Vec::new();
+        let mut excluded: std::collections::HashSet<String> = std::collections::HashSet::new();
 
         for section in all.iter().filter(|n| n.starts_with("group:")) {
             let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
@@ -649,8 +659,8 @@ impl Loader {
             for program in programs {
                 let program_section = format!("program:{program}");
                 let fcgi_section = format!("fcgi-program:{program}");
-                let is_program = all.contains(&program_section);
-                let is_fcgi = all.contains(&fcgi_section);
+                let is_program = self.ini.has_section(&program_section);
+                let is_fcgi = self.ini.has_section(&fcgi_section);
                 let member = match (is_program, is_fcgi) {
                     (false, false) => {
                         let value = self.raw(section, "programs");
@@ -680,7 +690,7 @@ impl Loader {
                     (true, false) => program_section,
                     (false, true) => fcgi_section,
                 };
-                excluded.push(member.clone());
+                excluded.insert(member.clone());
                 processes.extend(self.processes(&member, &group_name));
             }
             groups.push(GroupConfig {
@@ -722,8 +732,7 @@ impl Loader {
             }
             let result_handler = match self.get(section, "result_handler", &here) {
                 Some(v) => {
-                    self.check_factory(section, "result_handler", &v, BUILTIN_RESULT_HANDLER);
-                    v.text.trim().to_string()
+                    self.check_factory(section, "result_handler", &v, BUILTIN_RESULT_HANDLER)
                 }
                 None => BUILTIN_RESULT_HANDLER.to_string(),
             };
@@ -1013,27 +1022,22 @@ impl Loader {
                     .to_string(),
             );
         }
-        if self.raw(section, "command").is_none() {
-            self.section_error(
-                section,
-                "the section has no command option (the program to run)".to_string(),
-            );
-        }
 
         let mut processes = Vec::new();
         let end = numprocs_start.saturating_add(numprocs.max(0));
         for process_num in numprocs_start..end {
             common.insert("process_num".into(), ExpValue::Int(process_num));
             common.insert("numprocs".into(), ExpValue::Int(numprocs));
-            common.extend(self.environ.iter().map(|(k, v)| (k.clone(), v.clone())));
+            // Python re-applies the environment names here, undoing a
+            // program ENV_ name of the previous process that shadows one.
+            common.retain(|k, _| !self.environ.contains_key(k));
             let mut environment = Environment::new();
-            if let Some(raw) = &environment_raw {
-                let names = common.clone();
-                if let Some(text) = self.expand_value(section, "environment", raw, &names) {
-                    match types::environment(&text) {
-                        Ok(env) => environment = env,
-                        Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
-                    }
+            if let Some(raw) = &environment_raw
+                && let Some(text) = self.expand_with_env(section, "environment", raw, &common)
+            {
+                match types::environment(&text) {
+                    Ok(env) => environment = env,
+                    Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
                 }
             }
             for (k, v) in &environment {
@@ -1055,16 +1059,23 @@ impl Loader {
                 }
                 stderr.logfile = LogFile::None;
             }
+            // Checked per process, as in the reference: with numprocs = 0
+            // a section without a command is accepted.
+            if self.raw(section, "command").is_none() {
+                self.section_error(
+                    section,
+                    "the section has no command option (the program to run)".to_string(),
+                );
+            }
             let command = self
                 .get(section, "command", &common)
                 .map(|v| v.text)
                 .unwrap_or_default();
-            let name = match expand(&name_template, &common) {
+            let name = match expand_layers(&name_template, &[&self.environ, &common]) {
                 Ok(n) => n,
                 Err(_) => {
                     if let Some(v) = &name_raw {
-                        let names = common.clone();
-                        self.expand_value(section, "process_name", v, &names);
+                        self.expand_with_env(section, "process_name", v, &common);
                     }
                     name_template.clone()
                 }
@@ -1115,8 +1126,7 @@ impl Loader {
     ) -> ChannelLog {
         let lf_key = format!("{channel}_logfile");
         let file_value = self.get(section, &lf_key, names).and_then(|v| {
-            let names = names.clone();
-            let text = self.expand_value(section, &lf_key, &v, &names)?;
+            let text = self.expand_with_env(section, &lf_key, &v, names)?;
             Some(Value { text, ..v })
         });
         let backups = self.typed(
@@ -1268,6 +1278,43 @@ impl Loader {
         }
         (inet, unix)
     }
+}
+
+/// Expand, turning a failure into the problem text of an error.
+fn expand_described(template: &str, layers: &[&Expansions]) -> Result<String, String> {
+    expand_layers(template, layers).map_err(|e| match e {
+        ExpandError::UnknownName(name) => {
+            // The environment adds dozens of ENV_ names; list the others
+            // and say how many of those there are.
+            let mut available: Vec<&str> = layers
+                .iter()
+                .flat_map(|names| names.keys())
+                .map(String::as_str)
+                .filter(|k| !k.starts_with("ENV_"))
+                .collect();
+            available.sort_unstable();
+            available.dedup();
+            let mut env: Vec<&str> = layers
+                .iter()
+                .flat_map(|names| names.keys())
+                .map(String::as_str)
+                .filter(|k| k.starts_with("ENV_"))
+                .collect();
+            env.sort_unstable();
+            env.dedup();
+            let hint = match name.strip_prefix("ENV_") {
+                Some(var) => format!(" (no environment variable {var} is set)"),
+                None => String::new(),
+            };
+            format!(
+                "%({name}) cannot be expanded here{hint}; the names available are: {}, \
+                 and ENV_<name> for each of {} environment variables",
+                available.join(", "),
+                env.len()
+            )
+        }
+        ExpandError::BadFormat(why) => format!("bad %-format: {why} (write %% for a literal %)"),
+    })
 }
 
 /// The reference's `parse_fcgi_socket`.
@@ -1524,5 +1571,247 @@ mod tests {
         let c = load_config_with(&path, &options).unwrap();
         assert_eq!(c.supervisord.user.map(|u| u.uid), Some(0));
         assert!(load_config_with(&path, &LoadOptions::default()).is_err());
+    }
+
+    /// Every validation, one bad value each: the error names the section,
+    /// the option and the value as written.
+    #[test]
+    fn every_validation_error_names_section_option_and_value() {
+        let p = "[supervisord]\n[program:p]\ncommand=/bin/p\n";
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("[supervisord]\nminfds=x\n", "supervisord", "minfds", "x"),
+            (
+                "[supervisord]\nminprocs=x\n",
+                "supervisord",
+                "minprocs",
+                "x",
+            ),
+            ("[supervisord]\numask=9\n", "supervisord", "umask", "9"),
+            (
+                "[supervisord]\nlogfile=/no/such/dir/x\n",
+                "supervisord",
+                "logfile",
+                "/no/such/dir/x",
+            ),
+            (
+                "[supervisord]\nlogfile_maxbytes=1TB\n",
+                "supervisord",
+                "logfile_maxbytes",
+                "1TB",
+            ),
+            (
+                "[supervisord]\nlogfile_backups=many\n",
+                "supervisord",
+                "logfile_backups",
+                "many",
+            ),
+            (
+                "[supervisord]\nloglevel=loud\n",
+                "supervisord",
+                "loglevel",
+                "loud",
+            ),
+            (
+                "[supervisord]\npidfile=/no/such/dir/p\n",
+                "supervisord",
+                "pidfile",
+                "/no/such/dir/p",
+            ),
+            (
+                "[supervisord]\nnodaemon=perhaps\n",
+                "supervisord",
+                "nodaemon",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nsilent=perhaps\n",
+                "supervisord",
+                "silent",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nnocleanup=perhaps\n",
+                "supervisord",
+                "nocleanup",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nstrip_ansi=perhaps\n",
+                "supervisord",
+                "strip_ansi",
+                "perhaps",
+            ),
+            (
+                "[supervisord]\nchildlogdir=/no/such\n",
+                "supervisord",
+                "childlogdir",
+                "/no/such",
+            ),
+            (
+                "[supervisord]\ndirectory=/no/such\n",
+                "supervisord",
+                "directory",
+                "/no/such",
+            ),
+            (
+                "[supervisord]\nuser=no_such_user_x\n",
+                "supervisord",
+                "user",
+                "no_such_user_x",
+            ),
+            (
+                "[supervisord]\nenvironment=A\n",
+                "supervisord",
+                "environment",
+                "A",
+            ),
+            (
+                "[supervisord]\n[unix_http_server]\nfile=/tmp/s\nchmod=8\n",
+                "unix_http_server",
+                "chmod",
+                "8",
+            ),
+            (
+                "[supervisord]\n[unix_http_server]\nfile=/tmp/s\nchown=no_such_user_x\n",
+                "unix_http_server",
+                "chown",
+                "no_such_user_x",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=http\n",
+                "inet_http_server",
+                "port",
+                "http",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=9001\nusername=u\n",
+                "inet_http_server",
+                "username",
+                "u",
+            ),
+            (
+                "[supervisord]\n[rpcinterface:r]\nsupervisor.rpcinterface_factory=py.mod:f\n",
+                "rpcinterface:r",
+                "supervisor.rpcinterface_factory",
+                "py.mod:f",
+            ),
+            (
+                "[supervisord]\n[group:g]\nprograms=ghost\n",
+                "group:g",
+                "programs",
+                "ghost",
+            ),
+            (
+                "[supervisord]\n[group:g]\npriority=first\n",
+                "group:g",
+                "priority",
+                "first",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=NOPE\n",
+                "eventlistener:e",
+                "events",
+                "NOPE",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nbuffer_size=0\n",
+                "eventlistener:e",
+                "buffer_size",
+                "0",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nredirect_stderr=true\n",
+                "eventlistener:e",
+                "redirect_stderr",
+                "true",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\nresult_handler=a.b:c\n",
+                "eventlistener:e",
+                "result_handler",
+                "a.b:c",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=udp://x\n",
+                "fcgi-program:f",
+                "socket",
+                "udp://x",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=tcp://h:1\nsocket_backlog=0\n",
+                "fcgi-program:f",
+                "socket_backlog",
+                "0",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=unix:///s\nsocket_mode=9\n",
+                "fcgi-program:f",
+                "socket_mode",
+                "9",
+            ),
+            (
+                "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=unix:///s\nsocket_owner=no_such_user_x\n",
+                "fcgi-program:f",
+                "socket_owner",
+                "no_such_user_x",
+            ),
+        ];
+        let program_cases: &[(&str, &str)] = &[
+            ("priority", "top"),
+            ("autostart", "perhaps"),
+            ("autorestart", "sometimes"),
+            ("startsecs", "soon"),
+            ("startretries", "often"),
+            ("stopsignal", "STOPPLEASE"),
+            ("stopwaitsecs", "long"),
+            ("stopasgroup", "perhaps"),
+            ("killasgroup", "perhaps"),
+            ("exitcodes", "0,300"),
+            ("redirect_stderr", "perhaps"),
+            ("numprocs", "two"),
+            ("numprocs_start", "one"),
+            ("environment", "A=1,B"),
+            ("stdout_capture_maxbytes", "big"),
+            ("stdout_events_enabled", "perhaps"),
+            ("stderr_capture_maxbytes", "big"),
+            ("stderr_events_enabled", "perhaps"),
+            ("user", "no_such_user_x"),
+            ("umask", "8"),
+            ("process_name", "a/b"),
+            ("stdout_logfile", "/no/such/dir/o.log"),
+            ("stdout_logfile_backups", "some"),
+            ("stdout_logfile_maxbytes", "huge"),
+            ("stdout_syslog", "perhaps"),
+            ("stderr_logfile", "/no/such/dir/e.log"),
+            ("stderr_logfile_backups", "some"),
+            ("stderr_logfile_maxbytes", "huge"),
+            ("stderr_syslog", "perhaps"),
+            ("command", "%(nope)s"),
+            ("directory", "%(nope)s"),
+            ("serverurl", "%(nope)s"),
+        ];
+        let mut all: Vec<(String, String, String, String)> = cases
+            .iter()
+            .map(|(t, s, o, v)| (t.to_string(), s.to_string(), o.to_string(), v.to_string()))
+            .collect();
+        for (option, value) in program_cases {
+            all.push((
+                format!("{p}{option}={value}\n"),
+                "program:p".to_string(),
+                option.to_string(),
+                value.to_string(),
+            ));
+        }
+        for (text, section, option, value) in all {
+            let errs = errors(&text);
+            assert!(
+                errs.iter()
+                    .any(|e| e.section.as_deref() == Some(section.as_str())
+                        && e.option.as_deref() == Some(option.as_str())
+                        && e.value.as_deref() == Some(value.as_str())
+                        && e.file.is_some()),
+                "{section} {option}={value}: {errs:#?}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! reads files and the user database, and returns data.
 //!
 //! Entry points: [`load_config`] for supervisord, [`load_ctl_config`] and
-//! [`find_config_file`] for both command-line tools, [`diff`] for reload.
+//! [`find_config_file`] for both command-line tools, [`diff()`] for reload.
 
 // A ConfigError carries its whole location (136 bytes); it is made once per
 // load on a cold path, and the public signatures others code against

@@ -37,13 +37,14 @@ pub struct Config {
 
 impl Config {
     /// The URL children get as `SUPERVISOR_SERVER_URL` when their own
-    /// `serverurl` is not set: the first unix socket, else the first inet
-    /// server (`localhost` for all interfaces), else none.
+    /// `serverurl` is not set: the first unix socket, else the last inet
+    /// server (the reference's loop over them has no `break`; `localhost`
+    /// for all interfaces), else none.
     pub fn default_serverurl(&self) -> Option<String> {
         if let Some(unix) = self.unix_http_servers.first() {
             return Some(format!("unix://{}", unix.file.display()));
         }
-        self.inet_http_servers.first().map(|inet| {
+        self.inet_http_servers.last().map(|inet| {
             let host = if inet.host.is_empty() {
                 "localhost"
             } else {

@@ -36,8 +36,16 @@ impl BadValue {
 pub type Parsed<T> = Result<T, BadValue>;
 
 fn int_error(value: &str) -> BadValue {
+    let digits = value
+        .trim_matches(char::is_whitespace)
+        .trim_start_matches(['-', '+']);
+    let too_large = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
     BadValue::new(
-        "not an integer",
+        if too_large {
+            "too large a number (beyond 64 bits)"
+        } else {
+            "not an integer"
+        },
         format!("invalid literal for int() with base 10: {}", py_repr(value)),
     )
 }
@@ -804,6 +812,10 @@ mod tests {
         );
         assert_eq!(owner("0"), Ok(Owner { uid: 0, gid: None }));
         assert!(owner("root:nosuchgroup_xyz").is_err());
+        // The supplementary groups are resolved now, for setgroups after fork.
+        let nobody = user("nobody").expect("the nobody user exists on Linux");
+        assert!(nobody.groups.contains(&nobody.gid));
+        assert_eq!(user("root").unwrap().groups.first(), Some(&0));
     }
 
     #[test]

@@ -1022,3 +1022,107 @@ fn a_second_start_while_running_only_warns() {
         }]
     );
 }
+
+/// A small deterministic generator (64-bit LCG), so the walk below needs
+/// no extra crate and fails the same way every time.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn a_long_random_walk_keeps_the_records_invariants() {
+    let mut rng = Lcg(0x5eed);
+    for policy in [
+        policy(),
+        Policy {
+            startsecs: 0,
+            startretries: 0,
+            autorestart: AutoRestart::Always,
+            stopasgroup: true,
+            killasgroup: true,
+            ..policy()
+        },
+    ] {
+        let mut sim = Sim::new(policy);
+        let mut next_pid = 100;
+        let mut visited = std::collections::HashSet::new();
+        for step in 0..20_000 {
+            sim.advance(Duration::from_millis(rng.next(3_000)));
+            sim.mood = if rng.next(10) == 0 {
+                Mood::WindingDown
+            } else {
+                Mood::Running
+            };
+            // Mostly inputs that make sense now, sometimes stale ones.
+            let live = sim.rec.pid.unwrap_or(next_pid);
+            let input = match rng.next(12) {
+                0 => Input::Autostart,
+                1 => Input::Start,
+                2 => Input::Stop,
+                3 => Input::GiveUp,
+                4 => Input::Signal(libc::SIGHUP),
+                5 if sim.rec.spawning => {
+                    next_pid += 1;
+                    Input::SpawnSucceeded { pid: next_pid }
+                }
+                5 | 6 => Input::SpawnFailed {
+                    message: "x".into(),
+                },
+                7 => Input::Exited {
+                    pid: live,
+                    status: [0, 2 << 8, libc::SIGKILL][rng.next(3) as usize],
+                },
+                8 => Input::Timer(TimerKind::Startsecs),
+                9 => Input::Timer(TimerKind::Backoff),
+                10 => Input::Timer(TimerKind::Stopwait),
+                _ => Input::KillFailed {
+                    pid: live,
+                    errno: [libc::ESRCH, libc::EPERM][rng.next(2) as usize],
+                    purpose: KillPurpose::Stop,
+                },
+            };
+            let shown = format!("{input:?}");
+            let before = sim.rec.state;
+            let fx = sim.feed(input);
+            let rec = &sim.rec;
+            let context = format!("step {step}: {before:?} + {shown} -> {rec:?}");
+            match rec.state {
+                S::Stopped | S::Exited | S::Fatal | S::Backoff => {
+                    assert!(rec.pid.is_none() && !rec.spawning, "{context}");
+                }
+                S::Running => assert!(rec.pid.is_some() && !rec.spawning, "{context}"),
+                S::Starting => assert!(rec.pid.is_some() != rec.spawning, "{context}"),
+                S::Stopping => assert!(rec.pid.is_some() != rec.spawning, "{context}"),
+                S::Unknown => assert!(rec.pid.is_some(), "{context}"),
+            }
+            let spawns = fx.iter().filter(|e| **e == Effect::Spawn).count();
+            assert!(spawns <= 1, "{context}");
+            if spawns == 1 {
+                assert!(rec.spawning && rec.state == S::Starting, "{context}");
+            }
+            for change in changes(&fx) {
+                assert_ne!(change.from, change.to, "{context}");
+            }
+            if rec.state == S::Backoff {
+                assert!(rec.backoff <= sim.policy.startretries, "{context}");
+            }
+            visited.insert(rec.state);
+        }
+        // With startretries=0 BACKOFF is only passed through on the way to
+        // FATAL, never rested in.
+        let reachable = if sim.policy.startretries == 0 {
+            S::ALL.len() - 1
+        } else {
+            S::ALL.len()
+        };
+        assert_eq!(visited.len(), reachable, "the walk reached {visited:?}");
+    }
+}

@@ -555,15 +555,26 @@ impl ChildPlan {
 
     /// dup2 the pipes onto 0, 1 and 2 (all sources are above 2, except
     /// perhaps a shared socket, which goes first onto 0).
+    ///
+    /// # Safety
+    /// Only in the forked child: it overwrites fds 0..2 behind the back of
+    /// whatever owns them.
     unsafe fn wire_stdio(&self) -> bool {
-        // SAFETY: dup2 on descriptors that are open in the child.
+        // SAFETY: dup2 and fcntl on descriptors that are open in the child.
         unsafe {
             (self.stdin_fd < 0 || libc::dup2(self.stdin_fd, 0) == 0)
                 && libc::dup2(self.stdout_fd, 1) == 1
                 && libc::dup2(self.stderr_fd, 2) == 2
+                // dup2 onto itself keeps close-on-exec (a shared socket that
+                // already was fd 0): clear it so exec keeps 0, 1 and 2.
+                && (0..3).all(|fd| libc::fcntl(fd, libc::F_SETFD, 0) == 0)
         }
     }
 
+    /// Drop to the planned user, as the reference's `drop_privileges`.
+    ///
+    /// # Safety
+    /// Only in the forked child: it changes the whole process's identity.
     unsafe fn switch_user(&self) -> bool {
         match &self.credentials {
             Credentials::Keep => true,
@@ -595,6 +606,10 @@ impl ChildPlan {
         }
     }
 
+    /// `chdir` to `directory`, or explain on stderr.
+    ///
+    /// # Safety
+    /// Only in the forked child: the daemon's own directory must not move.
     unsafe fn change_directory(&self) -> bool {
         let Some(dir) = &self.cwd else { return true };
         // SAFETY: `dir` is a valid NUL-terminated string.
@@ -610,6 +625,9 @@ impl ChildPlan {
 
 /// Close every descriptor from `first` up, in one system call when the
 /// kernel has close_range (5.9+), else one by one up to the fd limit.
+///
+/// # Safety
+/// Only in the forked child: it closes descriptors that Rust objects own.
 unsafe fn close_fds_from(first: u32) -> bool {
     // SAFETY: close_range takes integers; closing fds in the child is the point.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };

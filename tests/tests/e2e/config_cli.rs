@@ -267,3 +267,28 @@ fn unreadable_config_file_is_reported() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_text(&out).contains(&format!("could not read config file {}", conf.display())));
 }
+
+#[test]
+fn a_bare_program_name_is_found_on_path_for_the_search() {
+    // Run as `supervisord` through PATH, the prefix is still the
+    // installation's, as for the reference (a script gets its full path).
+    let sandbox = Sandbox::new();
+    let prefix = sandbox.path().join("prefix");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::os::unix::fs::symlink(our_bin("supervisord"), prefix.join("bin/supervisord")).unwrap();
+    sandbox.write(
+        "prefix/etc/supervisord.conf",
+        "[supervisord]\nidentifier=on_path\n",
+    );
+    let cwd = sandbox.path().join("elsewhere");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let out = run_with_timeout(
+        Command::new("supervisord")
+            .arg("--test-config")
+            .current_dir(&cwd)
+            .env("PATH", prefix.join("bin")),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_text(&out));
+    assert!(stdout_text(&out).contains("identifier=on_path"));
+}

@@ -222,19 +222,36 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-fn reference_dump(path: &Path) -> String {
+/// The reference's dump of every file, by file, from one python run (a
+/// python start per file would cost seconds).
+fn reference_dumps(paths: &[PathBuf], ctl: bool) -> Vec<String> {
     let script = workspace_root().join("tests/fixtures/dump_config.py");
-    let out = run_with_timeout(
-        Command::new(reference_bin("python")).arg(script).arg(path),
-        Duration::from_secs(20),
-    );
+    let mut cmd = Command::new(reference_bin("python"));
+    cmd.arg(script);
+    if ctl {
+        cmd.arg("--ctl");
+    }
+    // A lone file prints no header: always pass at least two.
+    cmd.args(paths).arg(paths[0].as_os_str());
+    let out = run_with_timeout(&mut cmd, Duration::from_secs(60));
     assert!(
         out.status.success(),
-        "dump_config.py failed on {}: {}",
-        path.display(),
+        "dump_config.py failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    stdout_text(&out)
+    let text = stdout_text(&out);
+    let mut dumps: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("### ") {
+            dumps.push(String::new());
+        } else if let Some(current) = dumps.last_mut() {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    assert_eq!(dumps.len(), paths.len() + 1, "one dump per file");
+    dumps.truncate(paths.len());
+    dumps
 }
 
 /// The `; expect: TEXT` lines of a fixture.
@@ -248,8 +265,7 @@ fn expectations(path: &Path) -> Vec<String> {
 }
 
 /// Compare one fixture; returns a description of the disagreement.
-fn compare(path: &Path) -> Option<String> {
-    let theirs = reference_dump(path);
+fn compare(path: &Path, theirs: &str) -> Option<String> {
     let ours = config::load_config(path);
     let name = path
         .file_name()
@@ -312,7 +328,12 @@ fn compare(path: &Path) -> Option<String> {
 fn every_fixture_loads_like_the_reference() {
     let files = fixtures();
     assert!(files.len() >= 20, "the corpus has its fixtures");
-    let failures: Vec<String> = files.iter().filter_map(|f| compare(f)).collect();
+    let dumps = reference_dumps(&files, false);
+    let failures: Vec<String> = files
+        .iter()
+        .zip(&dumps)
+        .filter_map(|(f, theirs)| compare(f, theirs))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} fixtures disagree:\n{}",
@@ -333,4 +354,44 @@ fn fixture_corpus_has_both_accepted_and_refused_files() {
         .count();
     assert!(refused >= 10);
     assert!(fixtures().len() - refused >= 10);
+}
+
+fn ctl_dump_ours(c: &config::CtlConfig) -> String {
+    format!(
+        "serverurl={}\nusername={}\npassword={}\nprompt={}\nhistory_file={}\n",
+        esc(&c.serverurl),
+        opt(c.username.as_ref()),
+        opt(c.password.as_ref()),
+        esc(&c.prompt),
+        opt(c.history_file.as_ref().map(|h| h.display().to_string())),
+    )
+}
+
+#[test]
+fn every_supervisorctl_fixture_loads_like_the_reference() {
+    let dir = workspace_root().join("tests/fixtures/config/ctl");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the ctl fixture folder exists")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    let dumps = reference_dumps(&files, true);
+    let mut failures = Vec::new();
+    for (path, theirs) in files.iter().zip(&dumps) {
+        let ours = config::load_ctl_config(path);
+        let name = path.display();
+        match (theirs.starts_with("error="), ours) {
+            (true, Err(_)) => {}
+            (false, Ok(c)) if ctl_dump_ours(&c) == *theirs => {}
+            (false, Ok(c)) => failures.push(format!(
+                "{name}:\n reference: {theirs}\n ours: {}",
+                ctl_dump_ours(&c)
+            )),
+            (true, Ok(_)) => failures.push(format!("{name}: we accept, reference: {theirs}")),
+            (false, Err(e)) => failures.push(format!("{name}: we refuse ({e}), reference accepts")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -18,12 +18,15 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// A program that daemonizes: started in the background by a launcher that
 /// writes its pid and exits. Each signal it gets is recorded in `got`; on
 /// HUP it "reloads" by starting a new copy under a new pid, rewriting the
-/// pidfile and exiting; it exits 7 when `stop-<name>` appears.
+/// pidfile and exiting; it exits 7 when `stop-<name>` appears. It touches
+/// `ready-<name>` once its traps are set: a signal sent before that would
+/// take the default action and kill it.
 const DAEMON: &str = r#"name=$1
 trap 'echo "$name HUP" >> got; sh ./daemon.sh B & echo $! > pidfile; exit 0' HUP
 trap 'echo "$name USR1" >> got' USR1
 trap 'echo "$name USR2" >> got' USR2
 trap 'echo "$name TERM" >> got; exit 0' TERM
+touch "ready-$name"
 while [ ! -e "stop-$name" ]; do sleep 0.02; done
 exit 7
 "#;
@@ -68,6 +71,15 @@ fn wait_recorded(sandbox: &Sandbox, line: &str) {
         let got = std::fs::read_to_string(&path).ok()?;
         got.lines().any(|l| l == line).then_some(())
     });
+}
+
+fn wait_ready(sandbox: &Sandbox, name: &str) {
+    let path = sandbox.path().join(format!("ready-{name}"));
+    wait_for(
+        &format!("program {name} to set its traps"),
+        DEADLINE,
+        || path.exists().then_some(()),
+    );
 }
 
 #[test]
@@ -132,6 +144,7 @@ fn pidproxy_forwards_signals_to_the_pid_in_the_pidfile_across_a_reload() {
     let sandbox = Sandbox::new();
     let mut proxy = start_proxy(&sandbox);
     let first = daemon_adopted_by(&sandbox, proxy.id(), None);
+    wait_ready(&sandbox, "A");
 
     proxy.signal(Signal::SIGUSR1);
     wait_recorded(&sandbox, "A USR1");
@@ -144,6 +157,7 @@ fn pidproxy_forwards_signals_to_the_pid_in_the_pidfile_across_a_reload() {
     wait_recorded(&sandbox, "A HUP");
     let second = daemon_adopted_by(&sandbox, proxy.id(), Some(first));
     assert!(proxy.try_wait().is_none(), "pidproxy exited on the reload");
+    wait_ready(&sandbox, "B");
 
     proxy.signal(Signal::SIGUSR1);
     wait_recorded(&sandbox, "B USR1");
