@@ -415,7 +415,8 @@ fn sighup_restarts_in_the_same_process_with_the_new_config() {
         &format!("{base}[program:added]\ncommand={exit} 0 600000\nstartsecs=0\n"),
     );
     daemon.signal(Signal::SIGHUP);
-    let log = daemon.wait_line("success: added entered RUNNING");
+    daemon.wait_line("success: added entered RUNNING");
+    let log = daemon.wait_count("success: kept entered RUNNING", 2);
     assert!(
         log.contains("WARN received SIGHUP indicating restart request"),
         "{log}"
@@ -608,7 +609,7 @@ fn lifecycle_lines_match_the_reference() {
     let programs = format!(
         "[program:steady]\ncommand={exit} 0 600000\nstartsecs=1\n\
          [program:flaky]\ncommand={exit} 2\nstartsecs=1\nstartretries=1\n\
-         [program:done]\ncommand={exit} 0 1500\nstartsecs=1\nautorestart=false\n\
+         [program:done]\ncommand={exit} 0 3000\nstartsecs=1\nautorestart=false\n\
          [program:missing]\ncommand=/nonexistent/prog\nstartretries=0\n"
     );
     let mut results = Vec::new();
