@@ -44,6 +44,9 @@ use crate::process::{
 /// (the reference's throttle).
 const SHUTDOWN_REPORT_EVERY: Duration = Duration::from_secs(3);
 
+/// How long a stopping daemon waits for its children's pipes to drain.
+const PIPE_DRAIN: Duration = Duration::from_secs(2);
+
 /// Names a process for as long as the supervisor task knows it; never
 /// reused, so a late report about a removed process cannot hit another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -353,8 +356,10 @@ pub struct Supervisor {
     /// Shutdown's queue of groups still to stop, lowest priority first.
     stop_groups: Option<Vec<String>>,
     last_report: Option<Instant>,
-    /// Children still in the pid ledger when a run ended.
+    /// The snapshot is stale.
     snapshot_dirty: bool,
+    /// The output pumps, so that shutdown can let them drain the pipes.
+    pumps: tokio::task::JoinSet<()>,
 }
 
 impl Supervisor {
@@ -398,6 +403,7 @@ impl Supervisor {
             stop_groups: None,
             last_report: None,
             snapshot_dirty: true,
+            pumps: tokio::task::JoinSet::new(),
         };
         (supervisor, handle)
     }
@@ -470,6 +476,7 @@ impl Supervisor {
         loop {
             if self.state != SupervisorState::Running && self.wind_down() {
                 self.publish();
+                self.drain_output().await;
                 return if self.state == SupervisorState::Restarting {
                     RunEnd::Restart
                 } else {
@@ -647,7 +654,8 @@ impl Supervisor {
                     return self.bad_name(ticket, &group, &name);
                 };
                 let state = self.procs[&id].record.state;
-                if !state.is_running() && state != ProcessState::Stopping {
+                // As the reference: STOPPING is not a running state.
+                if !state.is_running() {
                     return self.complete(
                         ticket,
                         Outcome::failed(Fault::with(NOT_RUNNING, format!("{group}:{name}")))
@@ -1194,6 +1202,7 @@ impl Supervisor {
             (Some(pipes.stdout), Channel::Stdout, 0),
             (pipes.stderr, Channel::Stderr, 1),
         ];
+        let mut pumps = Vec::with_capacity(2);
         for (pipe, channel, index) in channels {
             let Some(pipe) = pipe else { continue };
             let to = Destination {
@@ -1205,7 +1214,12 @@ impl Supervisor {
                 hook: hook.clone(),
                 main_log: Arc::clone(&main_log),
             };
-            tokio::spawn(output::pump(pipe, to));
+            pumps.push(output::pump(pipe, to));
+        }
+        // Forget the pumps that finished, so the set stays small.
+        while self.pumps.try_join_next().is_some() {}
+        for pump in pumps {
+            self.pumps.spawn(pump);
         }
     }
 
@@ -1305,6 +1319,19 @@ impl Supervisor {
             }
         }
         false
+    }
+
+    /// Let the output pumps read what the children wrote before they
+    /// died. A pipe that a surviving grandchild still holds never ends, so
+    /// the wait is bounded.
+    async fn drain_output(&mut self) {
+        let drained = tokio::time::timeout(PIPE_DRAIN, async {
+            while self.pumps.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.pumps.abort_all();
+        }
     }
 
     // ---- the snapshot -----------------------------------------------------

@@ -632,3 +632,38 @@ fn lifecycle_lines_match_the_reference() {
         "ours (left) and the reference (right)"
     );
 }
+
+#[test]
+fn every_byte_a_child_writes_reaches_its_log_even_across_rotation() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display();
+    let burst = |bytes: usize| {
+        format!("/bin/sh -c 'head -c {bytes} /dev/zero | tr \"\\\\0\" x; echo; exit 0'")
+    };
+    let conf = format!(
+        "{}[program:flat]\ncommand={}\nstartsecs=0\nautorestart=false\n\
+         stdout_logfile={dir}/flat.log\nstdout_logfile_maxbytes=0\n\
+         [program:rotated]\ncommand={}\nstartsecs=0\nautorestart=false\n\
+         stdout_logfile={dir}/rotated.log\nstdout_logfile_maxbytes=100KB\nstdout_logfile_backups=5\n",
+        header(&sandbox, "").replace("loglevel=debug", "loglevel=info"),
+        burst(3_000_000),
+        burst(300_000)
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    daemon.wait_line("exited: flat (exit status 0; expected)");
+    daemon.wait_line("exited: rotated (exit status 0; expected)");
+    assert!(daemon.stop().success());
+    let size = |name: &str| std::fs::metadata(sandbox.path().join(name)).map_or(0, |m| m.len());
+    assert_eq!(size("flat.log"), 3_000_001);
+    let rotated: u64 = [
+        "rotated.log",
+        "rotated.log.1",
+        "rotated.log.2",
+        "rotated.log.3",
+    ]
+    .iter()
+    .map(|n| size(n))
+    .sum();
+    assert_eq!(rotated, 300_001);
+    assert!(size("rotated.log.1") > 0, "the log rotated");
+}
