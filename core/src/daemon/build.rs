@@ -103,3 +103,88 @@ pub fn channel_logs(
     };
     ([stdout, stderr], errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(body: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("supervisord.conf");
+        let text = format!(
+            "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
+            dir.path().display()
+        );
+        std::fs::write(&path, text).expect("write the config");
+        let config = config::load_config(&path).expect("a valid config");
+        (dir, config)
+    }
+
+    #[test]
+    fn the_policy_carries_every_option_the_machine_reads() {
+        let (_dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nstartsecs=0\nstartretries=7\nautorestart=true\n\
+             exitcodes=0,3\nstopsignal=INT\nstopwaitsecs=2\nstopasgroup=true\nautostart=false\n",
+        );
+        let process = &config.groups[0].processes[0];
+        let policy = policy(process);
+        assert_eq!(policy.name, "web");
+        assert_eq!(policy.startsecs, 0);
+        assert_eq!(policy.startretries, 7);
+        assert_eq!(policy.autorestart, AutoRestart::Always);
+        assert_eq!(policy.exitcodes, vec![0, 3]);
+        assert_eq!(policy.stopsignal, libc::SIGINT);
+        assert_eq!(policy.stopwaitsecs, 2);
+        assert!(
+            policy.stopasgroup && policy.killasgroup,
+            "killasgroup follows stopasgroup"
+        );
+        assert!(!policy.autostart);
+    }
+
+    #[test]
+    fn auto_logs_are_drawn_in_childlogdir_and_redirected_stderr_has_none() {
+        let (dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nredirect_stderr=true\n\
+             [program:quiet]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
+        );
+        let web = config
+            .groups
+            .iter()
+            .find(|g| g.name == "web")
+            .expect("web is configured");
+        let ([stdout, stderr], errors) = channel_logs(&config, &web.processes[0]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let stdout = stdout.expect("stdout is logged");
+        let path = stdout.path.expect("an AUTO file");
+        assert!(path.starts_with(dir.path()), "{}", path.display());
+        assert!(path.exists(), "AUTO files are created when the group is");
+        assert!(stderr.is_none(), "redirected stderr arrives on stdout");
+
+        let quiet = config
+            .groups
+            .iter()
+            .find(|g| g.name == "quiet")
+            .expect("quiet is configured");
+        let ([stdout, stderr], _) = channel_logs(&config, &quiet.processes[0]);
+        assert!(stdout.is_none() && stderr.is_none());
+    }
+
+    #[test]
+    fn the_spawn_spec_gets_the_daemons_url_when_the_program_sets_none() {
+        let (dir, config) = load(&format!(
+            "[unix_http_server]\nfile={}/s.sock\n[program:web]\ncommand=/bin/true\nenvironment=A=\"1\"\n",
+            "%(here)s"
+        ));
+        let spec = spawn_spec(&config, "web", &config.groups[0].processes[0]);
+        assert_eq!(
+            spec.server_url.as_deref(),
+            Some(format!("unix://{}/s.sock", dir.path().display()).as_str())
+        );
+        assert!(
+            spec.environment
+                .contains(&("A".to_string(), "1".to_string()))
+        );
+        assert_eq!(spec.group_name, "web");
+    }
+}

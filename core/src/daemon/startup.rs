@@ -325,6 +325,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         .map_err(|e| StartError::Fatal(format!("unable to start the runtime: {e}")))?;
 
     let log = Arc::clone(&main_log);
+    let pidfile_again = pidfile.clone();
     let outcome = runtime.block_on(async move {
         let main_log = log;
         let mut reaped = start_reaper()
@@ -362,6 +363,9 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
                             parse_messages(&new, &mut messages);
                             messages.emit(&main_log);
                             clean_auto_logs(&new, &main_log);
+                            // The reference writes its pidfile (and says so)
+                            // at every start, restarts included.
+                            write_pidfile(&pidfile_again, &main_log);
                             supervisor.reconfigure(new);
                         }
                         Ok(Err(errors)) => {

@@ -234,7 +234,10 @@ impl Handle {
 
     /// Wait for the outcome of `ticket`.
     pub async fn outcome(&self, ticket: Ticket) -> Option<Outcome> {
-        self.shared.hub.wait(ticket).await
+        use crate::plugins::call::TicketWatcher as _;
+        let mut watcher = self.shared.hub.watcher();
+        watcher.watch(&[ticket]);
+        watcher.next().await.map(|(_, outcome)| outcome)
     }
 }
 
