@@ -667,3 +667,27 @@ fn every_byte_a_child_writes_reaches_its_log_even_across_rotation() {
     assert_eq!(rotated, 300_001);
     assert!(size("rotated.log.1") > 0, "the log rotated");
 }
+
+#[test]
+fn eventlisteners_are_supervised_like_programs_started_first_stopped_last() {
+    let sandbox = Sandbox::new();
+    let conf = format!(
+        "{}[eventlistener:listener]\ncommand=/bin/sh -c 'echo READY; exec cat > /dev/null'\n\
+         events=PROCESS_STATE\nstartsecs=0\n\
+         [program:app]\ncommand={} 0 600000\nstartsecs=0\n",
+        header(&sandbox, ""),
+        fixture("fixture_exit")
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    daemon.wait_line("success: listener entered RUNNING");
+    daemon.wait_line("success: app entered RUNNING");
+    assert!(daemon.stop().success());
+    let log = daemon.log_text();
+    let pos = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {log}"))
+    };
+    // Pools have priority -1: the program's group goes down first.
+    assert!(pos("stopped: app") < pos("killing listener"), "{log}");
+    assert_none_alive(&spawned_pids(&log));
+}
