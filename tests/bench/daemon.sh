@@ -47,7 +47,8 @@ CONF
 # wait_count FILE TEXT COUNT [TIMEOUT]
 wait_count() {
     local deadline=$(( $(date +%s) + ${4:-300} ))
-    while [ "$(grep -c -- "$2" "$1" 2>/dev/null || echo 0)" -lt "$3" ]; do
+    local count
+    while count=$(grep -c -- "$2" "$1" 2>/dev/null); [ "${count:-0}" -lt "$3" ]; do
         [ "$(date +%s)" -gt "$deadline" ] && { echo "timeout waiting for $3 x $2" >&2; return 1; }
         sleep 0.005
     done
