@@ -177,9 +177,21 @@ impl ChildGuard {
 }
 
 impl Drop for ChildGuard {
+    /// SIGTERM first, so that a supervisord (ours or the reference) stops
+    /// its children, which live in process groups of their own and would
+    /// otherwise be orphaned; SIGKILL to the whole group if it has not gone
+    /// within the grace period.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             if child.try_wait().ok().flatten().is_none() {
+                let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let mut pause = Duration::from_millis(1);
+                while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
                 let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
                 let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
             }

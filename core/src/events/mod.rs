@@ -1,1 +1,60 @@
 //! Event types, the event bus, eventlistener pools and their protocol.
+//!
+//! This module owns what Supervisor's events are (every type of the
+//! reference with its hierarchy and payload text), how they are numbered
+//! and buffered per pool, and the READY / RESULT protocol spoken with
+//! listener processes. It does no I/O and owns no process or timer: the
+//! supervisor task feeds it (state changes, listener output, the time) and
+//! carries out what it asks (envelopes to write, the next TICK deadline).
+//! It must never block its caller.
+//!
+//! - [`types`]: the type names and hierarchy, sets of subscribed types.
+//! - [`event`]: what each event carries and its payload text.
+//! - [`protocol`]: listener states, the envelope, the `RESULT` line.
+//! - [`pool`]: one `[eventlistener:x]` pool and the result-handler trait.
+//! - [`bus`]: the pools together, serials, publishing from any task, TICKs.
+//!
+//! # Driving it (the supervisor task)
+//!
+//! - At start-up: `EventBus::new(identifier)`; for each `[eventlistener:x]`
+//!   group, [`ListenerPool::from_config`] with its result handler, then
+//!   [`EventBus::add_pool`]; hand [`EventBus::publisher`] clones to the
+//!   output readers and the RPC layer and select on
+//!   [`EventBus::take_inbox`], passing what arrives to
+//!   [`EventBus::publish`].
+//! - Publish PROCESS_STATE_* for every `StateChanged` effect (listener
+//!   processes included), PROCESS_GROUP_ADDED/REMOVED, and
+//!   SUPERVISOR_STATE_CHANGE_RUNNING/STOPPING at the reference's moments.
+//! - For a listener process (found with [`EventBus::listener_mut`]): on
+//!   spawn [`ListenerPool::listener_spawned`]; on entering or leaving
+//!   RUNNING [`ListenerPool::listener_running`]; each stdout chunk to
+//!   [`ListenerPool::listener_output`] (and to its log as usual, with
+//!   [`listener_stdout_debug_line`] at debug); on exit
+//!   [`ListenerPool::listener_exited`]; on a failed stdin write
+//!   [`ListenerPool::stdin_failed`].
+//! - After each of those, [`EventBus::drain_deliveries`] and write each
+//!   envelope to its listener's stdin without blocking the task.
+//! - Keep one timer: [`EventBus::tick_sleep`] says how long (or that none is
+//!   needed); when it fires, [`EventBus::tick`]. Re-ask after pools change.
+
+pub mod bus;
+pub mod event;
+pub mod pool;
+pub mod protocol;
+pub mod types;
+
+pub use bus::{EventBus, Publisher};
+pub use event::{
+    Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
+};
+pub use pool::{
+    AnsweredEvent, DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
+    listener_stdout_debug_line,
+};
+pub use protocol::ListenerState;
+/// The process states a [`ProcessStateChange`] names (from the SDK).
+pub use supervisor_sdk::state::ProcessState;
+pub use types::{EventType, EventTypeSet, UnknownEventType};
+
+#[cfg(test)]
+mod tests;

@@ -26,6 +26,7 @@ use supervisor_sdk::host::HostBox;
 use supervisor_sdk::module::{ConfigEntry, FactoryError, FactoryKind, PluginModuleRef};
 use supervisor_sdk::namespace::NamespaceBox;
 
+pub mod bridge;
 pub mod call;
 pub mod convert;
 #[cfg(test)]

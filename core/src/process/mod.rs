@@ -1,6 +1,7 @@
 //! Processes: the per-process state machine ([`machine`]), exit-status
 //! decoding ([`exit`]), command lookup and spawning ([`command`],
-//! [`spawn`]), the one reaper ([`reaper`]) and signal delivery ([`kill`]).
+//! [`spawn`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
+//! the shared listening sockets of fcgi groups ([`fcgi_socket`]).
 //!
 //! This module decides and executes, but owns no process table: the
 //! supervisor task in `daemon` holds every [`ProcessRecord`], feeds inputs
@@ -32,6 +33,7 @@
 
 pub mod command;
 pub mod exit;
+pub mod fcgi_socket;
 pub mod kill;
 pub mod machine;
 pub mod reaper;

@@ -4,9 +4,13 @@
 
 mod config_cli;
 mod config_golden;
+mod ctl;
 mod daemon;
 mod echo_conf;
+mod events;
+mod fcgi;
 mod http;
 mod http_reference;
 mod pidproxy;
+mod plugins;
 mod reference;

@@ -1,0 +1,249 @@
+//! The event bus: it owns the listener pools, numbers events with the
+//! global serial, hands each event to the pools that subscribe to its type,
+//! and runs the TICK clock only while some pool wants ticks.
+//!
+//! The bus belongs to the supervisor task, which publishes directly
+//! ([`EventBus::publish`]). Other tasks (child output readers, RPC) publish
+//! through a [`Publisher`]: an unbounded channel into the supervisor task,
+//! so publishing never blocks, plus a shared bit set of what is subscribed,
+//! so a reader can skip building an event (and copying output) that no pool
+//! would take. The bus never blocks and never does I/O.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+use super::event::{Event, PublishedEvent, TickPeriod};
+use super::pool::{Delivery, ListenerPool, Serial};
+use super::types::{EventType, EventTypeSet};
+
+/// A cloneable, `Send` handle that publishes events to the bus from any
+/// task without blocking.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    interest: Arc<AtomicU32>,
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+impl Publisher {
+    /// True when some pool subscribes to events of type `t`. Check this
+    /// before building an event whose data would have to be copied.
+    pub fn wants(&self, t: EventType) -> bool {
+        EventTypeSet::from_bits(self.interest.load(Ordering::Relaxed)).contains(t)
+    }
+
+    /// Send `event` to the bus if some pool wants its type. Returns false
+    /// when nobody wanted it or the bus is gone.
+    pub fn publish(&self, event: Event) -> bool {
+        self.wants(event.event_type()) && self.tx.send(event).is_ok()
+    }
+}
+
+/// The bus. See the module documentation.
+#[derive(Debug)]
+pub struct EventBus {
+    server: Arc<str>,
+    serial: Serial,
+    pools: Vec<ListenerPool>,
+    interest: Arc<AtomicU32>,
+    tx: mpsc::UnboundedSender<Event>,
+    inbox: Option<mpsc::UnboundedReceiver<Event>>,
+    /// The TICK slot last seen per period, while some pool wants it.
+    tick_slots: [Option<i64>; 3],
+}
+
+impl EventBus {
+    /// A bus for supervisord `server` (its `identifier`, which envelopes
+    /// carry), with no pool.
+    pub fn new(server: impl Into<Arc<str>>) -> EventBus {
+        let (tx, rx) = mpsc::unbounded_channel();
+        EventBus {
+            server: server.into(),
+            serial: Serial::default(),
+            pools: Vec::new(),
+            interest: Arc::new(AtomicU32::new(0)),
+            tx,
+            inbox: Some(rx),
+            tick_slots: [None; 3],
+        }
+    }
+
+    /// The `server:` name envelopes carry; pools are made with it.
+    pub fn server(&self) -> Arc<str> {
+        Arc::clone(&self.server)
+    }
+
+    /// A handle for other tasks to publish with.
+    pub fn publisher(&self) -> Publisher {
+        Publisher {
+            interest: Arc::clone(&self.interest),
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// The receiving end of every [`Publisher`]: the supervisor task takes
+    /// it once and passes what arrives to [`EventBus::publish`].
+    pub fn take_inbox(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.inbox.take()
+    }
+
+    /// True when some pool subscribes to events of type `t`.
+    pub fn wants(&self, t: EventType) -> bool {
+        self.subscribed().contains(t)
+    }
+
+    /// Every concrete type some pool subscribes to.
+    pub fn subscribed(&self) -> EventTypeSet {
+        EventTypeSet::from_bits(self.interest.load(Ordering::Relaxed))
+    }
+
+    /// Give `event` to every pool that subscribes to its type; returns the
+    /// serial it got, or `None` when no pool wanted it (it then takes no
+    /// serial, as in the reference, and its payload is never rendered).
+    /// Each pool gets the event once, even when its `events` name both a
+    /// type and its parent (the reference buffers it twice then).
+    pub fn publish(&mut self, event: Event) -> Option<i64> {
+        let event_type = event.event_type();
+        if !self.wants(event_type) {
+            return None;
+        }
+        let serial = self.serial.next_serial();
+        let published = Arc::new(PublishedEvent::new(event, serial));
+        for pool in self.pools.iter_mut() {
+            if pool.wants().contains(event_type) {
+                pool.accept(&published);
+            }
+        }
+        Some(serial)
+    }
+
+    /// Add a pool (a new `[eventlistener:x]` group); one of the same name
+    /// is replaced and returned.
+    pub fn add_pool(&mut self, pool: ListenerPool) -> Option<ListenerPool> {
+        let old = self.remove_pool(pool.name());
+        self.pools.push(pool);
+        self.refresh_interest();
+        old
+    }
+
+    /// Remove the pool named `name` (its group was removed); its buffered
+    /// events are dropped with it.
+    pub fn remove_pool(&mut self, name: &str) -> Option<ListenerPool> {
+        let index = self.pools.iter().position(|p| p.name() == name)?;
+        let pool = self.pools.remove(index);
+        self.refresh_interest();
+        Some(pool)
+    }
+
+    /// The pool named `name`.
+    pub fn pool(&self, name: &str) -> Option<&ListenerPool> {
+        self.pools.iter().find(|p| p.name() == name)
+    }
+
+    /// The pool named `name`, to feed it listener events.
+    pub fn pool_mut(&mut self, name: &str) -> Option<&mut ListenerPool> {
+        self.pools.iter_mut().find(|p| p.name() == name)
+    }
+
+    /// Every pool, in the order they were added.
+    pub fn pools_mut(&mut self) -> impl Iterator<Item = &mut ListenerPool> {
+        self.pools.iter_mut()
+    }
+
+    /// The pool named `pool` and the index there of its listener process
+    /// named `process`: where the supervisor task sends that process's
+    /// spawns, state changes, stdout and exit.
+    pub fn listener_mut(
+        &mut self,
+        pool: &str,
+        process: &str,
+    ) -> Option<(&mut ListenerPool, usize)> {
+        let pool = self.pool_mut(pool)?;
+        let index = pool.listener_index(process)?;
+        Some((pool, index))
+    }
+
+    /// Hand every pool's pending deliveries to `write` with the pool's
+    /// name, in order: what the supervisor task does after each input.
+    pub fn drain_deliveries(&mut self, mut write: impl FnMut(&str, Delivery)) {
+        for pool in self.pools.iter_mut() {
+            for delivery in pool.take_deliveries() {
+                write(pool.name(), delivery);
+            }
+        }
+    }
+
+    fn refresh_interest(&mut self) {
+        let all = self
+            .pools
+            .iter()
+            .fold(EventTypeSet::EMPTY, |acc, p| acc.union(p.wants()));
+        self.interest.store(all.bits(), Ordering::Relaxed);
+    }
+
+    /// When the TICK clock next needs [`EventBus::tick`], or `None` when no
+    /// pool subscribes to any tick (then no timer need exist). A period
+    /// starts being watched at the slot `now` falls in, so no tick is sent
+    /// for a slot already begun, as in the reference at start-up.
+    pub fn next_tick(&mut self, now: SystemTime) -> Option<SystemTime> {
+        let subscribed = self.subscribed();
+        let now_secs = unix_seconds(now);
+        let mut next: Option<i64> = None;
+        for (slot, period) in self.tick_slots.iter_mut().zip(TickPeriod::ALL) {
+            if !subscribed.contains(period.event_type()) {
+                *slot = None;
+                continue;
+            }
+            let last = *slot.get_or_insert_with(|| timeslice(period, now_secs));
+            let due = last + period.seconds();
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        next.map(|secs| UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+    }
+
+    /// How long the TICK timer should sleep from `now` (zero when a tick is
+    /// already due), or `None` when no pool subscribes to ticks.
+    pub fn tick_sleep(&mut self, now: SystemTime) -> Option<Duration> {
+        self.next_tick(now)
+            .map(|due| due.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+
+    /// Publish a `TICK_*` event for each watched period whose slot changed
+    /// since the last call (one per period, however many slots passed, as
+    /// the reference does); returns how many were published.
+    pub fn tick(&mut self, now: SystemTime) -> usize {
+        let now_secs = unix_seconds(now);
+        let mut due = Vec::new();
+        for (slot, period) in self.tick_slots.iter_mut().zip(TickPeriod::ALL) {
+            if let Some(last) = slot {
+                let this = timeslice(period, now_secs);
+                if this != *last {
+                    *last = this;
+                    due.push((period, this));
+                }
+            }
+        }
+        let mut published = 0;
+        for (period, when) in due {
+            if self.publish(Event::Tick { period, when }).is_some() {
+                published += 1;
+            }
+        }
+        published
+    }
+}
+
+fn unix_seconds(now: SystemTime) -> i64 {
+    match now.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The start of the slot of `period` that `secs` falls in (the reference's
+/// `timeslice`).
+fn timeslice(period: TickPeriod, secs: i64) -> i64 {
+    secs - secs.rem_euclid(period.seconds())
+}
