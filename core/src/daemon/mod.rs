@@ -1,7 +1,8 @@
 //! The daemon: start-up ([`startup`]: user, rlimits, logs, servers,
 //! daemonizing, pidfile), the supervisor task that owns the process table
-//! ([`supervisor`]), child output ([`output`]), completion tickets
-//! ([`tickets`]) and the plugin host built on the task's handle ([`host`]).
+//! ([`supervisor`]), child output ([`output`]) and the plugin host built on
+//! the task's handle ([`host`]). Command outcomes travel through the plugin
+//! bridge's [`TicketHub`].
 //!
 //! Only the supervisor task changes process state; everything else sends it
 //! a [`supervisor::Request`] and reads the published
@@ -14,8 +15,7 @@ pub mod host;
 pub mod output;
 pub mod startup;
 pub mod supervisor;
-pub mod tickets;
 
+pub use crate::plugins::bridge::{HubWatcher, TicketHub};
 pub use host::DaemonHost;
 pub use supervisor::{Handle, Request, RunEnd, Setup, Snapshot, Supervisor};
-pub use tickets::{HubWatcher, TicketHub};

@@ -21,7 +21,7 @@ use super::supervisor::{RunEnd, Setup, Supervisor, start_reaper};
 use crate::config::{self, Config, LoadOptions, MessageLevel};
 use crate::http::{self, Limits, Listen, ServerConfig};
 use crate::logs::{self, MainLog, MainLogConfig, MainLogLayer, StartupMessages};
-use crate::plugins::{PluginLoader, PluginSection};
+use crate::plugins::{PluginLoader, bridge};
 use crate::process::reaper;
 use crate::rpc::Registry;
 
@@ -268,41 +268,26 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         output_hook: None,
     });
 
-    // Plugins load while the terminal can still show their errors. Until
-    // the bridge from a loaded namespace to the RPC registry exists they
-    // are checked, not served.
+    // Plugins load while the terminal can still show their errors; each
+    // namespace is served by every HTTP server.
     let host = DaemonHost::boxed(handle.clone());
-    let extras: Vec<Vec<(String, String)>> = config
-        .rpcinterfaces
-        .iter()
-        .map(|r| r.extras.clone().into_iter().collect())
-        .collect();
-    let sections: Vec<String> = config
-        .rpcinterfaces
-        .iter()
-        .map(|r| format!("rpcinterface:{}", r.name))
-        .collect();
-    let plugin_sections: Vec<PluginSection<'_>> = config
-        .rpcinterfaces
-        .iter()
-        .zip(&extras)
-        .zip(&sections)
-        .map(|((r, extras), section)| PluginSection {
-            section,
-            spec: &r.factory,
-            config_dir: &r.dir,
-            config: extras,
-        })
-        .collect();
-    let _namespaces = PluginLoader::from_environment()
-        .load_namespaces(&plugin_sections, &host)
-        .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
-
     let registry = Arc::new(Registry::new());
+    let namespaces = bridge::register_rpcinterfaces(
+        &mut PluginLoader::from_environment(),
+        &config.rpcinterfaces,
+        &host,
+        &handle.shared().hub,
+        &registry,
+    )
+    .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
     let mut servers = Vec::new();
     for server in server_configs(&config) {
         let (bound, state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
             .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
+        // The reference logs this once per server and namespace.
+        for name in &namespaces {
+            main_log.info(&format!("RPC interface '{name}' initialized"));
+        }
         servers.push((bound, state));
     }
 
@@ -326,6 +311,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
 
     let log = Arc::clone(&main_log);
     let pidfile_again = pidfile.clone();
+    let hub = Arc::clone(&handle.shared().hub);
     let outcome = runtime.block_on(async move {
         let main_log = log;
         let mut reaped = start_reaper()
@@ -382,6 +368,8 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
                 }
             }
         }
+        // Calls still waiting on a command answer FAILED, not hang.
+        hub.close();
         let _ = stop_servers.send(true);
         for server in serving {
             let _ = server.await;

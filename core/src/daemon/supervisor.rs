@@ -31,9 +31,9 @@ use tokio::time::Instant;
 
 use super::build;
 use super::output::{self, Channel, Destination, OutputHook, SharedLog};
-use super::tickets::TicketHub;
 use crate::config::{self, Config, GroupConfig, GroupKind, LoadOptions, LogFile};
 use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
+use crate::plugins::bridge::TicketHub;
 use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
 use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner};
 use crate::process::{

@@ -691,3 +691,81 @@ fn eventlisteners_are_supervised_like_programs_started_first_stopped_last() {
     assert!(pos("stopped: app") < pos("killing listener"), "{log}");
     assert_none_alive(&spawned_pids(&log));
 }
+
+/// The reference's supervisorctl against a daemon: its output (pids and
+/// times masked) and exit status for each command.
+fn ctl_transcript(bin: PathBuf) -> Vec<(String, Option<i32>)> {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display();
+    let exit = fixture("fixture_exit");
+    let conf = format!(
+        "{}[unix_http_server]\nfile={dir}/sock\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+         [supervisorctl]\nserverurl=unix://{dir}/sock\n\
+         [program:steady]\ncommand={exit} 0 600000\nstartsecs=0\n\
+         [program:flaky]\ncommand={exit} 3\nstartsecs=1\nstartretries=0\n\
+         [group:pair]\nprograms=one,two\n\
+         [program:one]\ncommand={exit} 0 600000\nstartsecs=0\n\
+         [program:two]\ncommand={exit} 0 600000\nstartsecs=0\n",
+        header(&sandbox, "")
+    );
+    let mut daemon = Daemon::start_with(bin, &sandbox, &conf);
+    daemon.wait_line("gave up: flaky");
+    daemon.wait_line("success: steady");
+    daemon.wait_line("success: one");
+    daemon.wait_line("success: two");
+    let conf_path = sandbox.path().join("supervisord.conf");
+    let ctl = |args: &[&str]| {
+        let out = supervisor_tests::run_with_timeout(
+            Command::new(reference_bin("supervisorctl"))
+                .arg("-c")
+                .arg(&conf_path)
+                .args(args),
+            DEADLINE,
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (mask(&text), out.status.code())
+    };
+    let transcript = vec![
+        ctl(&["status"]),
+        ctl(&["stop", "steady"]),
+        ctl(&["stop", "steady"]),
+        ctl(&["start", "steady"]),
+        ctl(&["start", "flaky"]),
+        ctl(&["stop", "pair:*"]),
+        ctl(&["start", "pair:one"]),
+        ctl(&["status", "pair:*"]),
+        ctl(&["signal", "USR1", "nosuch"]),
+        ctl(&["shutdown"]),
+    ];
+    daemon.guard.wait_timeout(DEADLINE);
+    transcript
+}
+
+/// Take pids, uptimes and dates out of supervisorctl output.
+fn mask(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut words: Vec<&str> = line.split_whitespace().collect();
+            if let Some(i) = words.iter().position(|w| *w == "pid") {
+                words.truncate(i + 1);
+            }
+            if let Some(i) = words
+                .iter()
+                .position(|w| ["STOPPED", "EXITED", "FATAL"].contains(w))
+            {
+                words.truncate(i + 1);
+            }
+            words.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_reference_supervisorctl_drives_our_daemon_as_it_drives_its_own() {
+    let ours = ctl_transcript(our_bin("supervisord"));
+    let reference = ctl_transcript(reference_bin("supervisord"));
+    assert_eq!(ours, reference, "ours (left) and the reference (right)");
+    assert!(ours[0].0.contains("steady RUNNING pid"), "{:?}", ours[0]);
+}
