@@ -240,8 +240,23 @@ fn write_pidfile(path: &Path, log: &MainLog) -> bool {
     }
 }
 
+/// Keep glibc's allocator to one arena. By default every thread that
+/// allocates (runtime workers, spawner threads) gets an arena of its own,
+/// each keeping freed memory; the daemon allocates little and rarely, so
+/// the contention one arena could cause is negligible and the resident
+/// memory saved is not.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator tuning; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Run supervisord with a loaded configuration until it shuts down.
 pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> {
+    one_malloc_arena();
     let mut messages = switch_user(&config)?;
     let infos = raise_rlimits(config.supervisord.minfds, config.supervisord.minprocs)?;
     messages.infos.extend(infos);

@@ -361,6 +361,13 @@ pub struct Supervisor {
     last_report: Option<Instant>,
     /// The snapshot is stale.
     snapshot_dirty: bool,
+    /// Groups or the pending configuration changed: the snapshot's config
+    /// infos and spawn specs must be rebuilt too (otherwise they are
+    /// shared with the previous snapshot, so a burst of state changes
+    /// does not rebuild them once per change).
+    layout_dirty: bool,
+    /// Outcomes to deliver after the current batch (see `complete`).
+    settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
     /// The output pumps, so that shutdown can let them drain the pipes.
     pumps: tokio::task::JoinSet<()>,
 }
@@ -406,6 +413,8 @@ impl Supervisor {
             stop_groups: None,
             last_report: None,
             snapshot_dirty: true,
+            layout_dirty: true,
+            settled: std::cell::RefCell::new(Vec::new()),
             pumps: tokio::task::JoinSet::new(),
         };
         (supervisor, handle)
@@ -463,6 +472,7 @@ impl Supervisor {
             self.add_group(group);
         }
         self.snapshot_dirty = true;
+        self.layout_dirty = true;
         self.publish();
         let mut signals = match Signals::new() {
             Ok(signals) => signals,
@@ -565,6 +575,7 @@ impl Supervisor {
             },
         );
         self.snapshot_dirty = true;
+        self.layout_dirty = true;
     }
 
     fn autostart_all(&mut self) {
@@ -605,8 +616,21 @@ impl Supervisor {
         );
     }
 
+    /// Settle `ticket` once the current batch of messages is handled and
+    /// its snapshot published, so a waiter reads a snapshot at least as
+    /// fresh as the outcome, and commands settled by the same batch (a
+    /// group stop whose processes were reaped together) complete in the
+    /// order they were issued, as the reference reports them.
     fn complete(&self, ticket: Ticket, outcome: Outcome) {
-        self.shared.hub.complete(ticket, outcome);
+        self.settled.borrow_mut().push((ticket, outcome));
+    }
+
+    fn flush_settled(&mut self) {
+        let mut settled = std::mem::take(self.settled.get_mut());
+        settled.sort_by_key(|(ticket, _)| *ticket);
+        for (ticket, outcome) in settled {
+            self.shared.hub.complete(ticket, outcome);
+        }
     }
 
     fn request(&mut self, request: Request) {
@@ -798,6 +822,7 @@ impl Supervisor {
                     }
                 }
                 self.snapshot_dirty = true;
+                self.layout_dirty = true;
                 self.complete(ticket, Outcome::done().immediate());
             }
             Request::Shutdown { ticket } => {
@@ -922,6 +947,7 @@ impl Supervisor {
         };
         self.pending = new;
         self.snapshot_dirty = true;
+        self.layout_dirty = true;
         self.complete(
             ticket,
             Outcome {
@@ -1340,41 +1366,62 @@ impl Supervisor {
     // ---- the snapshot -----------------------------------------------------
 
     fn publish(&mut self) {
+        self.publish_snapshot();
+        self.flush_settled();
+    }
+
+    fn publish_snapshot(&mut self) {
         if !self.snapshot_dirty {
             return;
         }
         self.snapshot_dirty = false;
         let mut infos = RVec::with_capacity(self.procs.len());
-        let mut specs = HashMap::with_capacity(self.procs.len());
         for group in &self.groups {
             for id in &group.procs {
                 if let Some(proc) = self.procs.get_mut(id) {
                     proc.dirty = false;
                     infos.push(proc.info());
-                    specs.insert(
-                        (proc.group.to_string(), proc.name.to_string()),
-                        Arc::clone(&proc.spec),
-                    );
                 }
             }
         }
+        let previous = self.shared.snapshot.load();
+        let (configs, specs) = if self.layout_dirty {
+            self.layout_dirty = false;
+            (RArc::new(self.config_infos()), Arc::new(self.spawn_specs()))
+        } else {
+            (previous.configs.clone(), Arc::clone(&previous.specs))
+        };
+        self.shared.snapshot.store(Arc::new(Snapshot {
+            state: self.state,
+            processes: RArc::new(infos),
+            configs,
+            specs,
+        }));
+    }
+
+    fn spawn_specs(&self) -> HashMap<(String, String), Arc<SpawnSpec>> {
+        self.procs
+            .values()
+            .map(|p| {
+                (
+                    (p.group.to_string(), p.name.to_string()),
+                    Arc::clone(&p.spec),
+                )
+            })
+            .collect()
+    }
+
+    fn config_infos(&self) -> RVec<ConfigInfo> {
         let active: std::collections::HashSet<&str> =
             self.groups.iter().map(|g| g.name.as_str()).collect();
-        let configs: RVec<ConfigInfo> = self
-            .pending
+        self.pending
             .groups
             .iter()
             .flat_map(|g| {
                 let inuse = active.contains(g.name.as_str());
                 g.processes.iter().map(move |p| config_info(g, p, inuse))
             })
-            .collect();
-        self.shared.snapshot.store(Arc::new(Snapshot {
-            state: self.state,
-            processes: RArc::new(infos),
-            configs: RArc::new(configs),
-            specs: Arc::new(specs),
-        }));
+            .collect()
     }
 }
 
