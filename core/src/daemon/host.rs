@@ -18,6 +18,7 @@ use supervisor_sdk::state::SupervisorState;
 use supervisor_sdk::value::Value;
 
 use super::supervisor::{Handle, Request, log_path};
+use crate::events::Event;
 use crate::logs::{self, ReadError};
 use crate::process::command;
 use crate::process::spawn::SpawnError;
@@ -281,16 +282,25 @@ impl Host for DaemonHost {
         })
     }
 
-    fn publish_event(&self, event_name: RStr<'_>, _payload: RStr<'_>) -> Ticket {
-        // The event bus belongs to the events work; until it lands the
-        // only type plugins may emit is accepted and dropped.
-        let known = event_name.as_str() == "REMOTE_COMMUNICATION";
-        self.off_task(move || {
-            if known {
-                Outcome::done().immediate()
-            } else {
-                Outcome::failed(Fault::bare(BAD_ARGUMENTS))
+    fn publish_event(&self, event_name: RStr<'_>, payload: RStr<'_>) -> Ticket {
+        // The only type plugins may emit; its payload is `type:<type>\n<data>`.
+        let event = (event_name.as_str() == "REMOTE_COMMUNICATION").then(|| {
+            let text = payload.as_str();
+            let (head, data) = text.split_once('\n').unwrap_or((text, ""));
+            Event::RemoteCommunication {
+                kind: head.strip_prefix("type:").unwrap_or(head).to_string(),
+                data: data.to_string(),
             }
+        });
+        let publisher = self.handle.shared().publisher.clone();
+        self.off_task(move || match event {
+            Some(event) => {
+                // Nobody subscribed is not an error: the reference drops
+                // such events silently too.
+                publisher.publish(event);
+                Outcome::done().immediate()
+            }
+            None => Outcome::failed(Fault::bare(BAD_ARGUMENTS)),
         })
     }
 

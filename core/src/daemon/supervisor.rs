@@ -32,6 +32,10 @@ use tokio::time::Instant;
 use super::build;
 use super::output::{self, Channel, Destination, OutputHook, SharedLog};
 use crate::config::{self, Config, GroupConfig, GroupKind, LoadOptions, LogFile};
+use crate::events::{
+    DefaultResultHandler, Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange,
+    Publisher, SupervisorStateChange,
+};
 use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
 use crate::plugins::bridge::TicketHub;
 use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
@@ -76,6 +80,8 @@ pub struct Shared {
     pub main_log: Arc<MainLog>,
     /// `identifier`.
     pub identifier: ArcSwap<String>,
+    /// Publishes events to the supervisor task's bus from any task.
+    pub publisher: Publisher,
 }
 
 /// A command for the supervisor task. Each carries the ticket its outcome
@@ -171,6 +177,11 @@ pub enum Request {
 /// Internal messages: requests plus what the task's own helpers report.
 enum Message {
     Request(Request),
+    /// A listener process wrote to its stdout (the event protocol).
+    ListenerOutput {
+        id: ProcId,
+        data: Vec<u8>,
+    },
     Spawned {
         id: ProcId,
         ticket: SpawnTicket,
@@ -193,6 +204,9 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Message::Request(r) => r.fmt(f),
+            Message::ListenerOutput { id, data } => {
+                write!(f, "ListenerOutput({id:?}, {} bytes)", data.len())
+            }
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
         }
@@ -286,6 +300,8 @@ struct Proc {
     waiters: Vec<Waiter>,
     /// Whether the snapshot's copy is stale.
     dirty: bool,
+    /// For an eventlistener process: its pool's name (the group's).
+    pool: Option<Arc<str>>,
 }
 
 impl Proc {
@@ -368,6 +384,9 @@ pub struct Supervisor {
     layout_dirty: bool,
     /// Outcomes to deliver after the current batch (see `complete`).
     settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
+    /// Events: listener pools, serials, TICKs.
+    bus: EventBus,
+    bus_inbox: mpsc::UnboundedReceiver<Event>,
     /// The output pumps, so that shutdown can let them drain the pipes.
     pumps: tokio::task::JoinSet<()>,
 }
@@ -378,7 +397,10 @@ impl Supervisor {
     /// and used before that (requests wait in the queue).
     pub fn new(setup: Setup) -> (Supervisor, Handle) {
         let (sender, inbox) = mpsc::unbounded_channel();
+        let mut bus = EventBus::new(setup.config.supervisord.identifier.as_str());
+        let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let shared = Arc::new(Shared {
+            publisher: bus.publisher(),
             snapshot: ArcSwap::from_pointee(Snapshot {
                 state: SupervisorState::Running,
                 processes: RArc::new(RVec::new()),
@@ -415,6 +437,8 @@ impl Supervisor {
             snapshot_dirty: true,
             layout_dirty: true,
             settled: std::cell::RefCell::new(Vec::new()),
+            bus,
+            bus_inbox,
             pumps: tokio::task::JoinSet::new(),
         };
         (supervisor, handle)
@@ -484,6 +508,8 @@ impl Supervisor {
                 return RunEnd::Shutdown;
             }
         };
+        self.bus
+            .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
         self.autostart_all();
         self.publish();
         loop {
@@ -501,6 +527,9 @@ impl Supervisor {
             tokio::select! {
                 // The task holds a sender itself, so the inbox never closes.
                 Some(message) = self.inbox.recv() => self.handle(message),
+                Some(event) = self.bus_inbox.recv() => {
+                    self.bus.publish(event);
+                }
                 Some(exit) = reaped.recv() => self.reaped(exit),
                 () = sleep_until(next_timer) => self.fire_timers(),
                 Some(sig) = signals.next() => self.signal_received(sig),
@@ -532,6 +561,7 @@ impl Supervisor {
             );
             return;
         }
+        let pool = self.add_pool(&config);
         let mut ids = Vec::with_capacity(config.processes.len());
         for process in &config.processes {
             let (log_specs, errors) = build::channel_logs(&self.config, process);
@@ -555,6 +585,7 @@ impl Supervisor {
                 stdin_queue: None,
                 waiters: Vec::new(),
                 dirty: true,
+                pool: pool.clone(),
             };
             self.by_name
                 .insert((config.name.clone(), process.name.clone()), id);
@@ -576,6 +607,38 @@ impl Supervisor {
         );
         self.snapshot_dirty = true;
         self.layout_dirty = true;
+        let group = self.groups[position].name.clone();
+        self.bus.publish(Event::ProcessGroupAdded { group });
+    }
+
+    /// The listener pool of an `[eventlistener:x]` group; its name.
+    fn add_pool(&mut self, config: &GroupConfig) -> Option<Arc<str>> {
+        let GroupKind::EventListener { result_handler, .. } = &config.kind else {
+            return None;
+        };
+        if result_handler != "supervisor.dispatchers:default_handler" {
+            self.log(
+                MainLevel::Warn,
+                &format!(
+                    "eventlistener {}: result_handler {result_handler} is not supported yet; the default handler is used",
+                    config.name
+                ),
+            );
+        }
+        match ListenerPool::from_config(config, self.bus.server(), Arc::new(DefaultResultHandler)) {
+            Ok(Some(pool)) => {
+                self.bus.add_pool(pool);
+                Some(Arc::from(config.name.as_str()))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.log(
+                    MainLevel::Error,
+                    &format!("eventlistener {}: {error}", config.name),
+                );
+                None
+            }
+        }
     }
 
     fn autostart_all(&mut self) {
@@ -598,6 +661,16 @@ impl Supervisor {
     fn handle(&mut self, message: Message) {
         match message {
             Message::Request(request) => self.request(request),
+            Message::ListenerOutput { id, data } => {
+                if let Some(proc) = self.procs.get(&id)
+                    && let Some(pool) = proc.pool.clone()
+                {
+                    let name = Arc::clone(&proc.name);
+                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+                        pool.listener_output(index, &data);
+                    }
+                }
+            }
             Message::Spawned { id, ticket, result } => self.spawned(id, ticket, result),
             Message::Reread { ticket, result } => self.reread_done(ticket, result),
         }
@@ -806,6 +879,10 @@ impl Supervisor {
                     );
                 }
                 let group = self.groups.remove(index);
+                self.bus.remove_pool(&group.name);
+                self.bus.publish(Event::ProcessGroupRemoved {
+                    group: group.name.clone(),
+                });
                 for id in group.procs {
                     if let Some(proc) = self.procs.remove(&id) {
                         self.by_name
@@ -848,15 +925,29 @@ impl Supervisor {
     }
 
     fn send_stdin(&mut self, id: ProcId, data: Vec<u8>, group: &str, name: &str) -> Outcome {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.procs.get(&id) else {
             return Outcome::failed(Fault::with(BAD_NAME, format!("{group}:{name}")));
         };
         if proc.record.pid.is_none() || proc.record.state.is_stopped() {
             return Outcome::failed(Fault::with(NOT_RUNNING, format!("{group}:{name}")));
         }
+        if self.queue_stdin(id, data) {
+            Outcome::process(self.procs[&id].info())
+        } else {
+            Outcome::failed(Fault::with(NO_FILE, "Process has no stdin channel"))
+        }
+    }
+
+    /// Queue `data` for the process's stdin, in order, written by a task
+    /// of its own so a child that does not read never blocks us. False
+    /// when the process has no stdin any more.
+    fn queue_stdin(&mut self, id: ProcId, data: Vec<u8>) -> bool {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return false;
+        };
         if proc.stdin_queue.is_none() {
             let Some(pipe) = proc.stdin.take() else {
-                return Outcome::failed(Fault::with(NO_FILE, "Process has no stdin channel"));
+                return false;
             };
             let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
             tokio::spawn(async move {
@@ -872,15 +963,9 @@ impl Supervisor {
             });
             proc.stdin_queue = Some(queue);
         }
-        let queued = proc
-            .stdin_queue
+        proc.stdin_queue
             .as_ref()
-            .is_some_and(|q| q.send(data).is_ok());
-        if queued {
-            Outcome::process(proc.info())
-        } else {
-            Outcome::failed(Fault::with(NO_FILE, "Process has no stdin channel"))
-        }
+            .is_some_and(|q| q.send(data).is_ok())
     }
 
     fn reopen_logs(&mut self) {
@@ -1037,15 +1122,7 @@ impl Supervisor {
                     }
                     Effect::ArmTimer { kind, at } => self.arm(id, Some((at, kind))),
                     Effect::CancelTimer => self.arm(id, None),
-                    Effect::StateChanged(change) => {
-                        if change.to.is_stopped()
-                            && let Some(proc) = self.procs.get_mut(&id)
-                        {
-                            // The child is gone: its stdin goes with it.
-                            proc.stdin = None;
-                            proc.stdin_queue = None;
-                        }
-                    }
+                    Effect::StateChanged(change) => self.state_changed(id, change),
                     Effect::Log { level, text } => self.log(main_level(level), &text),
                     Effect::CommandFailed(text) => failure = Some(text),
                 }
@@ -1054,6 +1131,71 @@ impl Supervisor {
         self.snapshot_dirty = true;
         self.settle_waiters(id, false);
         failure
+    }
+
+    /// Publish a process's state change and keep its pool informed.
+    fn state_changed(&mut self, id: ProcId, change: crate::process::StateChange) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.record.pid.is_none() && !proc.record.spawning {
+            // The child is gone: its stdin goes with it.
+            proc.stdin = None;
+            proc.stdin_queue = None;
+        }
+        let (group, name, pool) = (
+            Arc::clone(&proc.group),
+            Arc::clone(&proc.name),
+            proc.pool.clone(),
+        );
+        if let Some(pool) = pool
+            && let Some((pool, index)) = self.bus.listener_mut(&pool, &name)
+        {
+            if change.to == ProcessState::Running {
+                pool.listener_running(index, true);
+            } else if change.from == ProcessState::Running {
+                pool.listener_running(index, false);
+            }
+        }
+        if self.bus.subscribed() != EventTypeSet::EMPTY {
+            self.bus.publish(Event::ProcessState(ProcessStateChange {
+                process: name.to_string(),
+                group: group.to_string(),
+                from: change.from,
+                to: change.to,
+                tries: change.tries,
+                pid: change.pid,
+                expected: change.expected,
+            }));
+        }
+    }
+
+    /// Write what the pools want written to their listeners' stdin.
+    fn deliver_events(&mut self) {
+        // A failed write puts the event back for another listener, which
+        // may produce a new delivery: a few rounds settle it.
+        for _ in 0..4 {
+            let mut out = Vec::new();
+            self.bus
+                .drain_deliveries(|pool, delivery| out.push((pool.to_string(), delivery)));
+            if out.is_empty() {
+                return;
+            }
+            for (pool, delivery) in out {
+                let id = self
+                    .groups
+                    .iter()
+                    .find(|g| g.name == pool)
+                    .and_then(|g| g.procs.get(delivery.listener).copied());
+                let written = id.is_some_and(|id| self.queue_stdin(id, delivery.envelope));
+                if !written && let Some(id) = id {
+                    let name = Arc::clone(&self.procs[&id].name);
+                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+                        pool.stdin_failed(index);
+                    }
+                }
+            }
+        }
     }
 
     fn arm(&mut self, id: ProcId, timer: Option<(Instant, TimerKind)>) {
@@ -1069,8 +1211,15 @@ impl Supervisor {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        let timer = self.timers.first().map(|(at, _)| *at);
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let tick = self
+            .bus
+            .tick_sleep(SystemTime::now())
+            .map(|wait| Instant::now() + wait);
+        let timer = match (self.timers.first().map(|(at, _)| *at), tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let report = match (&self.stop_groups, self.last_report) {
             (Some(_), Some(last)) => Some(last + SHUTDOWN_REPORT_EVERY),
             _ => None,
@@ -1082,6 +1231,7 @@ impl Supervisor {
     }
 
     fn fire_timers(&mut self) {
+        self.bus.tick(SystemTime::now());
         let now = Instant::now();
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
@@ -1203,6 +1353,7 @@ impl Supervisor {
             ),
         }
         self.feed(id, Input::SpawnSucceeded { pid });
+        self.with_listener(id, |pool, index| pool.listener_spawned(index));
         for exit in settled {
             self.resolved(exit);
         }
@@ -1211,10 +1362,27 @@ impl Supervisor {
 
     fn attach_output(&mut self, id: ProcId, pid: i32, pipes: crate::process::spawn::ChildPipes) {
         let main_log = Arc::clone(&self.main_log);
-        let hook = self.output_hook.clone();
+        let mut hook = self.output_hook.clone();
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
+        if proc.pool.is_some() {
+            // A listener's stdout speaks the event protocol: the pool in
+            // this task reads it (after it is logged as any output).
+            let sender = self.sender.clone();
+            let inner = hook.take();
+            hook = Some(Arc::new(move |chunk: &output::OutputChunk<'_>| {
+                if let Some(inner) = &inner {
+                    inner(chunk);
+                }
+                if chunk.channel == Channel::Stdout {
+                    let _ = sender.send(Message::ListenerOutput {
+                        id,
+                        data: chunk.data.to_vec(),
+                    });
+                }
+            }));
+        }
         for (index, spec) in proc.log_specs.iter().enumerate() {
             if proc.logs[index].is_none()
                 && let Some(spec) = spec
@@ -1252,6 +1420,20 @@ impl Supervisor {
         }
     }
 
+    /// Run `f` on the pool of listener process `id`, if it is one.
+    fn with_listener(&mut self, id: ProcId, f: impl FnOnce(&mut ListenerPool, usize)) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let Some(pool) = proc.pool.clone() else {
+            return;
+        };
+        let name = Arc::clone(&proc.name);
+        if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+            f(pool, index);
+        }
+    }
+
     fn reaped(&mut self, exit: Reaped) {
         if let Some(resolved) = self.ledger.reaped(exit) {
             self.resolved(resolved);
@@ -1268,6 +1450,7 @@ impl Supervisor {
                         status: reaped.status,
                     },
                 );
+                self.with_listener(owner, |pool, index| pool.listener_exited(index));
             }
             Resolved::Unknown(reaped) => self.log(MainLevel::Info, &reaped.unknown_pid_line()),
         }
@@ -1281,6 +1464,9 @@ impl Supervisor {
     fn wind_down(&mut self) -> bool {
         if self.stop_groups.is_none() {
             self.stop_groups = Some(self.groups.iter().map(|g| g.name.clone()).collect());
+            self.bus.publish(Event::SupervisorStateChange(
+                SupervisorStateChange::Stopping,
+            ));
         }
         while let Some(name) = self.stop_groups.as_ref().and_then(|g| g.last().cloned()) {
             let Some(group) = self.groups.iter().find(|g| g.name == name) else {
@@ -1366,6 +1552,7 @@ impl Supervisor {
     // ---- the snapshot -----------------------------------------------------
 
     fn publish(&mut self) {
+        self.deliver_events();
         self.publish_snapshot();
         self.flush_settled();
     }
