@@ -780,3 +780,67 @@ fn the_reference_supervisorctl_drives_our_daemon_as_it_drives_its_own() {
     assert_eq!(ours, reference, "ours (left) and the reference (right)");
     assert!(ours[0].0.contains("steady RUNNING pid"), "{:?}", ours[0]);
 }
+
+/// An event listener (Python, from the test virtualenv) that appends each
+/// event's name and payload to the file named by its argument.
+const LISTENER: &str = r#"import sys
+out = open(sys.argv[1], "a")
+while True:
+    sys.stdout.write("READY\n"); sys.stdout.flush()
+    header = sys.stdin.readline()
+    if not header:
+        break
+    fields = dict(x.split(":", 1) for x in header.split())
+    payload = sys.stdin.read(int(fields["len"]))
+    out.write(fields["eventname"] + " " + payload.replace("\n", "|") + "\n"); out.flush()
+    sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
+"#;
+
+/// The events a listener saw while `app` started, pids masked, sorted.
+fn events_seen(bin: PathBuf) -> Vec<String> {
+    let sandbox = Sandbox::new();
+    let script = sandbox.write("listener.py", LISTENER);
+    let seen = sandbox.path().join("events.txt");
+    let conf = format!(
+        "{}[eventlistener:watch]\ncommand={} {} {}\n\
+         events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE_RUNNING,PROCESS_GROUP\n\
+         [program:app]\ncommand={} 0 600000\nstartsecs=1\n",
+        header(&sandbox, ""),
+        reference_bin("python").display(),
+        script.display(),
+        seen.display(),
+        fixture("fixture_exit")
+    );
+    let mut daemon = Daemon::start_with(bin, &sandbox, &conf);
+    let text = wait_for("app's RUNNING event", DEADLINE, || {
+        std::fs::read_to_string(&seen)
+            .ok()
+            .filter(|t| t.contains("PROCESS_STATE_RUNNING processname:app"))
+    });
+    assert!(daemon.stop().success());
+    let mut events: Vec<String> = text
+        .lines()
+        .map(|line| {
+            line.split(' ')
+                .map(|w| if w.starts_with("pid:") { "pid:N" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+#[test]
+fn a_listener_gets_the_same_events_as_from_the_reference() {
+    let ours = events_seen(our_bin("supervisord"));
+    let reference = events_seen(reference_bin("supervisord"));
+    assert!(
+        ours.contains(
+            &"PROCESS_STATE_RUNNING processname:app groupname:app from_state:STARTING pid:N"
+                .to_string()
+        ),
+        "{ours:?}"
+    );
+    assert_eq!(ours, reference, "ours (left) and the reference (right)");
+}
