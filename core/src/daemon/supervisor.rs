@@ -48,6 +48,12 @@ use crate::process::{
 /// (the reference's throttle).
 const SHUTDOWN_REPORT_EVERY: Duration = Duration::from_secs(3);
 
+/// How often, at most, a burst of state changes nobody waits on is
+/// published: rebuilding the snapshot of a thousand processes after each
+/// of a thousand starts would cost more than the starts. A change that
+/// settles a command is published at once.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+
 /// How long a stopping daemon waits for its children's pipes to drain.
 const PIPE_DRAIN: Duration = Duration::from_secs(2);
 
@@ -382,6 +388,10 @@ pub struct Supervisor {
     /// shared with the previous snapshot, so a burst of state changes
     /// does not rebuild them once per change).
     layout_dirty: bool,
+    /// When the snapshot was last published, and when a deferred publish
+    /// is due.
+    last_publish: Option<Instant>,
+    publish_due: Option<Instant>,
     /// Outcomes to deliver after the current batch (see `complete`).
     settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
     /// Events: listener pools, serials, TICKs.
@@ -437,6 +447,8 @@ impl Supervisor {
             snapshot_dirty: true,
             layout_dirty: true,
             settled: std::cell::RefCell::new(Vec::new()),
+            last_publish: None,
+            publish_due: None,
             bus,
             bus_inbox,
             pumps: tokio::task::JoinSet::new(),
@@ -487,8 +499,16 @@ impl Supervisor {
         self.state = SupervisorState::Running;
         self.stop_groups = None;
         self.last_report = None;
-        self.groups.clear();
-        self.procs.clear();
+        // A restart starts from scratch: the old table's pools go, and a
+        // command still waiting on an old process gets its answer.
+        for group in std::mem::take(&mut self.groups) {
+            self.bus.remove_pool(&group.name);
+        }
+        for (_, proc) in std::mem::take(&mut self.procs) {
+            for waiter in proc.waiters {
+                self.complete(waiter.ticket, Outcome::failed(Fault::bare(SHUTDOWN_STATE)));
+            }
+        }
         self.by_name.clear();
         self.timers.clear();
         let groups = self.config.groups.clone();
@@ -1224,6 +1244,10 @@ impl Supervisor {
             (Some(_), Some(last)) => Some(last + SHUTDOWN_REPORT_EVERY),
             _ => None,
         };
+        let report = match (report, self.publish_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match (timer, report) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -1553,7 +1577,20 @@ impl Supervisor {
 
     fn publish(&mut self) {
         self.deliver_events();
-        self.publish_snapshot();
+        let now = Instant::now();
+        let urgent = !self.settled.get_mut().is_empty() || self.state != SupervisorState::Running;
+        let recent = self
+            .last_publish
+            .is_some_and(|last| now < last + PUBLISH_EVERY);
+        if self.snapshot_dirty && recent && !urgent {
+            self.publish_due = self.last_publish.map(|last| last + PUBLISH_EVERY);
+        } else {
+            if self.snapshot_dirty {
+                self.last_publish = Some(now);
+            }
+            self.publish_due = None;
+            self.publish_snapshot();
+        }
         self.flush_settled();
     }
 
