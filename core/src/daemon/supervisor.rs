@@ -550,7 +550,14 @@ impl Supervisor {
                 Some(event) = self.bus_inbox.recv() => {
                     self.bus.publish(event);
                 }
-                Some(exit) = reaped.recv() => self.reaped(exit),
+                Some(exit) = reaped.recv() => {
+                    self.reaped(exit);
+                    while let Ok(exit) = reaped.try_recv() {
+                        self.reaped(exit);
+                    }
+                    // The reference notes each SIGCHLD after its reap pass.
+                    self.log(MainLevel::Debug, "received SIGCHLD indicating a child quit");
+                }
                 () = sleep_until(next_timer) => self.fire_timers(),
                 Some(sig) = signals.next() => self.signal_received(sig),
             }
