@@ -844,3 +844,72 @@ fn a_listener_gets_the_same_events_as_from_the_reference() {
     );
     assert_eq!(ours, reference, "ours (left) and the reference (right)");
 }
+
+/// Run a daemon that must refuse to start; its exit code and stderr.
+fn refused(bin: PathBuf, sandbox: &Sandbox, conf: &str) -> (Option<i32>, String) {
+    let path = sandbox.write("supervisord.conf", conf);
+    let out = supervisor_tests::run_with_timeout(Command::new(bin).arg("-c").arg(&path), DEADLINE);
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("Error: "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn an_unreachable_minfds_is_refused_with_the_reference_message() {
+    let sandbox = Sandbox::new();
+    // Beyond the kernel's nr_open: not even root can raise the limit.
+    let conf = header(&sandbox, "minfds=2000000000");
+    let ours = refused(our_bin("supervisord"), &sandbox, &conf);
+    let reference = refused(reference_bin("supervisord"), &sandbox, &conf);
+    assert_eq!(ours.0, Some(2));
+    assert!(
+        ours.1
+            .starts_with("Error: The minimum number of file descriptors required to run this process is 2000000000"),
+        "{}",
+        ours.1
+    );
+    assert_eq!(ours, reference);
+}
+
+#[test]
+fn a_port_in_use_is_refused_before_anything_starts_and_sockets_are_removed_at_exit() {
+    let sandbox = Sandbox::new();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = busy.local_addr().expect("bound").port();
+    let marker = sandbox.path().join("started");
+    let conf = format!(
+        "{}[inet_http_server]\nport=127.0.0.1:{port}\n\
+         [program:never]\ncommand=/bin/touch {}\nstartsecs=0\n",
+        header(&sandbox, ""),
+        marker.display()
+    );
+    let (code, stderr) = refused(our_bin("supervisord"), &sandbox, &conf);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("Another program is already listening on a port that one of our HTTP servers is configured to use."),
+        "{stderr}"
+    );
+    assert!(
+        !marker.exists(),
+        "no program starts when the servers cannot open"
+    );
+
+    // A unix socket opened by the daemon goes away with it.
+    let dir = sandbox.path().display();
+    let conf = format!(
+        "{}[unix_http_server]\nfile={dir}/sd.sock\n[program:up]\ncommand={} 0 600000\nstartsecs=0\n",
+        header(&sandbox, ""),
+        fixture("fixture_exit")
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    daemon.wait_line("success: up entered RUNNING");
+    assert!(sandbox.path().join("sd.sock").exists());
+    assert!(daemon.stop().success());
+    assert!(
+        !sandbox.path().join("sd.sock").exists(),
+        "the socket file is removed"
+    );
+}
