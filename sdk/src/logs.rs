@@ -1,7 +1,9 @@
 //! The offset arithmetic of the log-reading methods (`options.py`'s
 //! `readFile` and `tailFile`), kept pure so the daemon's log code and any
 //! plugin agree byte for byte: given a file's size and the caller's offset
-//! and length, which bytes to read.
+//! and length, which bytes to read. This is the only copy of these rules:
+//! the daemon's `logs::read` applies them to files and must not restate
+//! them.
 //!
 //! No file is touched here; the caller opens, seeks and reads.
 
@@ -80,15 +82,25 @@ pub fn tail_span(size: u64, offset: i64, length: i64) -> (Span, bool) {
 mod tests {
     use super::*;
 
+    /// (file size, offset, length) and the expected answer.
+    type Case<W> = (u64, i64, i64, W);
+
+    const fn span(start: u64, len: u64) -> Span {
+        Span { start, len }
+    }
+
     #[test]
     fn read_span_follows_read_file() {
-        let cases: &[(u64, i64, i64, Result<Span, BadArguments>)] = &[
-            (13, 0, 0, Ok(Span { start: 0, len: 13 })),
-            (13, 2, 5, Ok(Span { start: 2, len: 5 })),
-            (13, 10, 5, Ok(Span { start: 10, len: 3 })),
-            (13, 100, 5, Ok(Span { start: 100, len: 0 })),
-            (13, -5, 0, Ok(Span { start: 8, len: 5 })),
-            (13, -100, 0, Ok(Span { start: 0, len: 13 })),
+        let cases: &[Case<Result<Span, BadArguments>>] = &[
+            (13, 0, 0, Ok(span(0, 13))),
+            (13, 0, 5, Ok(span(0, 5))),
+            (13, 2, 5, Ok(span(2, 5))),
+            (13, 10, 5, Ok(span(10, 3))),
+            (13, 10, 100, Ok(span(10, 3))),
+            (13, 100, 5, Ok(span(100, 0))),
+            (13, -5, 0, Ok(span(8, 5))),
+            (13, -100, 0, Ok(span(0, 13))),
+            (0, -5, 0, Ok(span(0, 0))),
             (13, -5, 1, Err(BadArguments)),
             (13, 0, -1, Err(BadArguments)),
         ];
@@ -96,18 +108,69 @@ mod tests {
             assert_eq!(
                 read_span(size, offset, length),
                 expected,
-                "({offset},{length})"
+                "read_span({size}, {offset}, {length})"
             );
         }
     }
 
     #[test]
     fn tail_span_follows_tail_file() {
-        // The reference's verified answers on a 13-byte file.
-        assert_eq!(tail_span(13, 0, 5), (Span { start: 8, len: 5 }, true));
-        assert_eq!(tail_span(13, 0, 1000), (Span { start: 0, len: 13 }, false));
-        assert_eq!(tail_span(13, 100, 5), (Span { start: 13, len: 0 }, false));
-        assert_eq!(tail_span(0, 0, 1600), (Span { start: 0, len: 0 }, false));
-        assert_eq!(tail_span(13, 13, 5), (Span { start: 13, len: 0 }, false));
+        // The reference's verified answers on a 13-byte file, then the
+        // edges (negative offsets and lengths, an empty file).
+        let cases: &[Case<(Span, bool)>] = &[
+            (13, 0, 5, (span(8, 5), true)),
+            (13, 0, 1000, (span(0, 13), false)),
+            (13, 100, 5, (span(13, 0), false)),
+            (13, 13, 5, (span(13, 0), false)),
+            (13, 10, 5, (span(8, 5), false)),
+            (13, 8, 5, (span(8, 5), false)),
+            (0, 0, 1600, (span(0, 0), false)),
+            (0, 5, 10, (span(0, 0), false)),
+            (13, 0, 0, (span(12, 0), true)),
+            (13, -3, 5, (span(8, 5), true)),
+            (13, 5, -1, (span(12, 0), true)),
+        ];
+        for &(size, offset, length, expected) in cases {
+            assert_eq!(
+                tail_span(size, offset, length),
+                expected,
+                "tail_span({size}, {offset}, {length})"
+            );
+        }
+    }
+
+    #[test]
+    fn spans_never_reach_past_the_end_even_at_the_extremes() {
+        let values = [
+            i64::MIN,
+            -1000,
+            -14,
+            -13,
+            -1,
+            0,
+            1,
+            12,
+            13,
+            14,
+            1000,
+            i64::MAX,
+        ];
+        for size in [0u64, 1, 13, u64::MAX] {
+            for &offset in &values {
+                for &length in &values {
+                    let (tail, _) = tail_span(size, offset, length);
+                    assert!(
+                        tail.len == 0 || tail.start.checked_add(tail.len) <= Some(size),
+                        "tail_span({size}, {offset}, {length}) = {tail:?}"
+                    );
+                    if let Ok(read) = read_span(size, offset, length) {
+                        assert!(
+                            read.len == 0 || read.start + read.len <= size,
+                            "read_span({size}, {offset}, {length}) = {read:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -246,3 +246,134 @@ pub fn stdout_text(output: &Output) -> String {
 pub fn stderr_text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// The byte `fixture_spew` writes at stream offset `offset`: a period of
+/// 251 (a prime, so no read or rotation size lines up with it) makes a
+/// lost, doubled or reordered block visible in the content.
+pub fn spew_byte(offset: u64) -> u8 {
+    (offset % 251) as u8
+}
+
+/// Fill `buf` with the spew pattern from stream offset `offset`.
+pub fn fill_spew(offset: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = spew_byte(offset + i as u64);
+    }
+}
+
+/// What `fixture_spew_capture SEED` writes, and what a capture-mode reader
+/// must make of it (with `capture_maxbytes` at least [`CAPTURE_SCRIPT_MAX_BLOCK`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureScript {
+    /// The writes, in order (their sizes vary so tokens straddle reads).
+    pub writes: Vec<Vec<u8>>,
+    /// The bytes outside blocks: the log's content.
+    pub log: Vec<u8>,
+    /// The blocks' contents, in order: the PROCESS_COMMUNICATION data.
+    pub blocks: Vec<Vec<u8>>,
+}
+
+/// The largest block a [`capture_script`] holds.
+pub const CAPTURE_SCRIPT_MAX_BLOCK: usize = 300_000;
+
+/// A deterministic mix of plain output and capture blocks from empty to
+/// [`CAPTURE_SCRIPT_MAX_BLOCK`] bytes (so blocks span many 64 KiB reads,
+/// and hundreds of small ones share a read), with near-miss token text
+/// (`<`, `<!--`, the other token) on both sides, ending with a fragment
+/// that looks like a token start (held back until exit).
+pub fn capture_script(seed: u64) -> CaptureScript {
+    const BEGIN: &[u8] = b"<!--XSUPERVISOR:BEGIN-->";
+    const END: &[u8] = b"<!--XSUPERVISOR:END-->";
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    let mut next = move || {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let near_misses: [&[u8]; 5] = [
+        b"<",
+        b"<!--",
+        b"<!--XSUPERVISOR:",
+        b"<!--XSUPERVISOR:BEG",
+        b"<<",
+    ];
+    let text = |next: &mut dyn FnMut() -> u64, len: usize, other_token: &[u8]| {
+        let mut out = Vec::with_capacity(len + 32);
+        while out.len() < len {
+            match next() % 16 {
+                0 => out.extend_from_slice(near_misses[(next() % 5) as usize]),
+                1 => out.extend_from_slice(other_token),
+                2 => out.push(b'\n'),
+                _ => out.push(b'a' + (next() % 26) as u8),
+            }
+        }
+        out
+    };
+    let mut stream = Vec::new();
+    let mut script = CaptureScript::default();
+    for i in 0..400 {
+        let plain_len = match next() % 4 {
+            0 => 0,
+            1 => (next() % 8) as usize,
+            _ => (next() % 3000) as usize,
+        };
+        // Plain text may hold END (it means nothing there) but not BEGIN.
+        let plain = text(&mut next, plain_len, END);
+        let block_len = match i % 50 {
+            0 => CAPTURE_SCRIPT_MAX_BLOCK - 64,
+            1..=3 => (next() % 100_000) as usize,
+            _ => (next() % 40) as usize,
+        };
+        // Block text may hold BEGIN but not END.
+        let mut block = text(&mut next, block_len, BEGIN);
+        // Exact sizes (text may overshoot by a near miss); a cut may leave
+        // a token prefix at the block's end, which END then follows.
+        block.truncate(block_len);
+        script.log.extend_from_slice(&plain);
+        stream.extend_from_slice(&plain);
+        stream.extend_from_slice(BEGIN);
+        stream.extend_from_slice(&block);
+        stream.extend_from_slice(END);
+        script.blocks.push(block);
+    }
+    let tail = b"bye <!--XSUPERVISOR:BEGIN";
+    stream.extend_from_slice(tail);
+    script.log.extend_from_slice(tail);
+    let mut at = 0;
+    while at < stream.len() {
+        let size = match next() % 3 {
+            0 => 1 + (next() % 50) as usize,
+            1 => 1 + (next() % 5000) as usize,
+            _ => 1 + (next() % 200_000) as usize,
+        };
+        let end = (at + size).min(stream.len());
+        script.writes.push(stream[at..end].to_vec());
+        at = end;
+    }
+    script
+}
+
+/// `count` tiny blocks, each after one short line, in a single write of
+/// less than a pipe's 64 KiB: one read holds hundreds of blocks (the
+/// reference recurses once per token there and fails with RecursionError).
+pub fn dense_capture_script(count: usize) -> CaptureScript {
+    let mut script = CaptureScript::default();
+    let mut stream = Vec::new();
+    for i in 0..count {
+        let line = format!("l{i}\n");
+        let block = format!("b{i}");
+        stream.extend_from_slice(line.as_bytes());
+        stream.extend_from_slice(b"<!--XSUPERVISOR:BEGIN-->");
+        stream.extend_from_slice(block.as_bytes());
+        stream.extend_from_slice(b"<!--XSUPERVISOR:END-->");
+        script.log.extend_from_slice(line.as_bytes());
+        script.blocks.push(block.into_bytes());
+    }
+    script.writes.push(stream);
+    script
+}

@@ -49,6 +49,46 @@ pub const EVENT_TYPES: &[&str] = &[
 
 /// The factory specs that name the plugins linked into the daemon.
 pub const BUILTIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcinterface";
+/// Every option an `[eventlistener:x]` section has (the program options
+/// plus the pool's own); any other key belongs to its result handler.
+const EVENTLISTENER_OPTIONS: &[&str] = &[
+    "command",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "autostart",
+    "startsecs",
+    "startretries",
+    "autorestart",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "redirect_stderr",
+    "stdout_logfile",
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stdout_capture_maxbytes",
+    "stdout_events_enabled",
+    "stdout_syslog",
+    "stderr_logfile",
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "stderr_capture_maxbytes",
+    "stderr_events_enabled",
+    "stderr_syslog",
+    "environment",
+    "directory",
+    "umask",
+    "serverurl",
+    "buffer_size",
+    "events",
+    "result_handler",
+];
+
 /// The builtin eventlistener result handler.
 pub const BUILTIN_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
@@ -572,6 +612,14 @@ impl Loader {
             Some((library, factory)) if library.is_empty() || factory.is_empty() => {
                 Some("expected LIBRARY:FACTORY".to_string())
             }
+            Some((library, factory))
+                if builtin.split_once(':').map(|(l, _)| l) == Some(library) =>
+            {
+                Some(format!(
+                    "{spec} cannot be resolved: the builtin {library} has no factory named \
+                     {factory} (it has {builtin})"
+                ))
+            }
             Some((library, _)) if !library.contains('/') && library.contains('.') => Some(format!(
                 "{spec} cannot be resolved: {library} is a Python module path, and only \
                      native plugins (a library path or name) load into this daemon"
@@ -778,6 +826,17 @@ impl Loader {
                         .to_string(),
                 );
             }
+            let handler_config: Vec<(String, String)> = self
+                .ini
+                .options(section)
+                .into_iter()
+                .filter(|e| !EVENTLISTENER_OPTIONS.contains(&e.key.as_str()))
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect();
+            let handler_dir = types::normalize_path(&self.section_file(section))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             let processes = self.processes(section, &pool_name);
             groups.push(GroupConfig {
                 name: pool_name,
@@ -786,6 +845,8 @@ impl Loader {
                     buffer_size,
                     events,
                     result_handler,
+                    handler_config,
+                    handler_dir,
                 },
                 processes,
             });
@@ -1730,6 +1791,13 @@ mod tests {
                 "eventlistener:e",
                 "result_handler",
                 "a.b:c",
+            ),
+            (
+                "[supervisord]\n[eventlistener:e]\ncommand=c\nevents=TICK_5\n\
+                 result_handler=supervisor.dispatchers:default_handlr\n",
+                "eventlistener:e",
+                "result_handler",
+                "supervisor.dispatchers:default_handlr",
             ),
             (
                 "[supervisord]\n[fcgi-program:f]\ncommand=c\nsocket=udp://x\n",

@@ -313,6 +313,14 @@ pub enum GroupKind {
         events: Vec<String>,
         /// `result_handler` (`LIBRARY:FACTORY`).
         result_handler: String,
+        /// The section's keys that are no option of ours, passed to a
+        /// third-party result handler's factory as its config (the
+        /// reference ignores such keys, so they are never expanded or
+        /// checked here), in file order.
+        handler_config: Vec<(String, String)>,
+        /// The directory of the file holding the section: a relative
+        /// handler library path resolves against it.
+        handler_dir: PathBuf,
     },
 }
 
@@ -346,11 +354,13 @@ impl GroupConfig {
                     buffer_size: a_size,
                     events: a_events,
                     result_handler: a_handler,
+                    ..
                 },
                 GroupKind::EventListener {
                     buffer_size: b_size,
                     events: b_events,
                     result_handler: b_handler,
+                    ..
                 },
             ) => a_size == b_size && a_events == b_events && a_handler == b_handler,
             _ => false,

@@ -17,7 +17,8 @@
 //! # Driving it (the supervisor task)
 //!
 //! - At start-up: `EventBus::new(identifier)`; for each `[eventlistener:x]`
-//!   group, [`ListenerPool::from_config`] with its result handler, then
+//!   group, [`ListenerPool::from_config`] with its result handler (all of
+//!   them built by [`crate::plugins::handler::result_handlers_for`]), then
 //!   [`EventBus::add_pool`]; hand [`EventBus::publisher`] clones to the
 //!   output readers and the RPC layer and select on
 //!   [`EventBus::take_inbox`], passing what arrives to
@@ -48,7 +49,7 @@ pub use event::{
     Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
 };
 pub use pool::{
-    AnsweredEvent, DefaultResultHandler, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
+    AnsweredEvent, Delivery, ListenerPool, ResultHandler, Serial, Verdict,
     listener_stdout_debug_line,
 };
 pub use protocol::ListenerState;

@@ -53,27 +53,15 @@ pub struct AnsweredEvent<'a> {
 /// What judges a listener's `RESULT` body (an eventlistener's
 /// `result_handler`). This is the daemon-side trait, ours: the SDK's
 /// ABI-stable result-handler object (`supervisor_sdk::handler`), builtin or
-/// from a plugin library, is adapted to it where plugins are loaded. It is
+/// from a plugin library, is adapted to it by
+/// [`crate::plugins::handler::PluginResultHandler`]; the reference's
+/// `default_handler` is the builtin plugin, reached through
+/// [`crate::plugins::handler::default_result_handler`]. It is
 /// called inline on the supervisor task, without a thread hop, so it must
 /// not block.
 pub trait ResultHandler: Send + Sync {
     /// Judge `result`, the body a listener sent for `event`.
     fn handle(&self, event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict;
-}
-
-/// The reference's `supervisor.dispatchers:default_handler`: `OK` accepts,
-/// anything else rejects (and the event is delivered again).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultResultHandler;
-
-impl ResultHandler for DefaultResultHandler {
-    fn handle(&self, _event: &AnsweredEvent<'_>, result: &[u8]) -> Verdict {
-        if result == b"OK" {
-            Verdict::Processed
-        } else {
-            Verdict::Rejected(py_bytes_repr(result))
-        }
-    }
 }
 
 /// The main-log debug line for what a listener wrote to stdout, as the

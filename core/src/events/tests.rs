@@ -132,7 +132,7 @@ fn pool(name: &str, size: usize, events: &[EventType], listeners: &[&str]) -> Li
         size,
         EventTypeSet::subscribing_to(events.iter().copied()),
         listeners.iter().map(|s| s.to_string()),
-        Arc::new(DefaultResultHandler),
+        crate::plugins::handler::default_result_handler(),
     )
 }
 
@@ -770,8 +770,12 @@ fn a_pool_is_made_from_its_config_section() {
     let config = crate::config::load_config(&path).expect("a valid config");
     let mut pools = Vec::new();
     for group in &config.groups {
-        let made = ListenerPool::from_config(group, Arc::from("s"), Arc::new(DefaultResultHandler))
-            .expect("known event types");
+        let made = ListenerPool::from_config(
+            group,
+            Arc::from("s"),
+            crate::plugins::handler::default_result_handler(),
+        )
+        .expect("known event types");
         pools.extend(made);
     }
     assert_eq!(pools.len(), 1);

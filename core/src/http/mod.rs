@@ -1,8 +1,9 @@
 //! HTTP servers on unix and inet sockets: opening the sockets as the
 //! reference does ([`Bound`]), Basic auth, the router with `/RPC2` and the
-//! hooks where log tails and the web UI plug in ([`router`]), and serving
-//! with limits ([`serve`]). It owns no daemon state: XML-RPC calls go
-//! through [`crate::rpc::Registry`], other routes through [`Hooks`].
+//! hooks where the web UI plugs in ([`router`]), the streamed log tails
+//! ([`Hooks::with_log_tails`]), and serving with limits ([`serve`]). It
+//! owns no daemon state: XML-RPC calls go through
+//! [`crate::rpc::Registry`], other routes through [`Hooks`].
 //!
 //! Typical use, once per `[unix_http_server]` / `[inet_http_server]`:
 //! open the socket with [`Bound::open`] before daemonizing, then inside the
@@ -11,6 +12,7 @@
 mod auth;
 mod config;
 mod listen;
+mod logtail;
 mod router;
 mod serve;
 mod xmlrpc;
@@ -18,8 +20,12 @@ mod xmlrpc;
 pub use auth::{Credentials, Verdict};
 pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
 pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
+pub use logtail::{
+    MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
+    mainlogtail_handler,
+};
 pub use router::{AppState, Hooks, RouteHandler, error_page, router};
-pub use serve::serve;
+pub use serve::{PeerSocket, ServerStopping, serve};
 
 use std::sync::Arc;
 

@@ -72,10 +72,14 @@ pub async fn serve(
                 continue;
             }
         };
+        let peer_socket = PeerSocket(stream.raw_fd());
+        let stopping = ServerStopping(stop_rx.clone());
         let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
         let service = hyper::service::service_fn({
             let router = router.clone();
-            move |request: hyper::Request<Incoming>| {
+            move |mut request: hyper::Request<Incoming>| {
+                request.extensions_mut().insert(peer_socket);
+                request.extensions_mut().insert(stopping.clone());
                 let router = router.clone();
                 let peer = peer.clone();
                 async move {
@@ -188,6 +192,60 @@ impl Listener {
 enum Stream {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+}
+
+impl Stream {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Unix(stream) => stream.as_raw_fd(),
+            Stream::Tcp(stream) => stream.as_raw_fd(),
+        }
+    }
+}
+
+/// In every request's extensions: resolves once the server begins to shut
+/// down. Requests in flight get a grace period to finish, which a response
+/// that never ends on its own (a log tail) would use up entirely; such a
+/// response ends itself when this fires.
+#[derive(Debug, Clone)]
+pub struct ServerStopping(watch::Receiver<bool>);
+
+impl ServerStopping {
+    /// Resolves when the server is shutting down (at once if it already
+    /// is, or if the server is gone).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// The client's socket, in every request's extensions, for responses that
+/// stream for long (log tails): hyper reads nothing more from a client
+/// that sent bytes past its request (the Python tail client sends a stray
+/// CRLF) until the response ends, and notices a closed client only at its
+/// next write, which a quiet log never makes. Such a response asks
+/// [`PeerSocket::is_closed`] while it waits.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSocket(std::os::fd::RawFd);
+
+impl PeerSocket {
+    /// True when the client has closed its end or the connection failed
+    /// (a peek, so nothing the client sent is consumed). Meaningful only
+    /// while the connection serves this request, which holds whenever
+    /// hyper polls the request's response body.
+    pub fn is_closed(self) -> bool {
+        use nix::sys::socket::{MsgFlags, recv};
+        let mut byte = [0u8; 1];
+        match recv(
+            self.0,
+            &mut byte,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => true,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => false,
+            Err(_) => true,
+        }
+    }
 }
 
 macro_rules! delegate {

@@ -10,15 +10,22 @@
 //! ([`read_range`], [`tail_file`], [`tail_bytes`]) and follows them
 //! ([`LogFollower`]).
 //!
-//! This module must not own processes, pipes or events: capturing a
-//! child's output (pipes, capture mode, PROCESS_LOG events) belongs to the
-//! engine, which feeds each channel's bytes, in large chunks, to a
-//! [`ChildLog`]. Child output never passes through `tracing`.
+//! Capture mode ([`capture::CaptureScanner`]) and the per-channel output
+//! path that puts scanning, the [`ChildLog`] and event data together
+//! ([`pump::ChannelPump`]) live here too, as pure byte handling.
+//!
+//! This module must not own processes, pipes or events: reading the pipes
+//! belongs to the engine, which feeds each channel's bytes, in large
+//! chunks, to a [`pump::ChannelPump`], and building and publishing events
+//! belongs to the events module, behind [`pump::OutputEventSink`]. Child
+//! output never passes through `tracing`.
 
 mod ansi;
 mod autoname;
+pub mod capture;
 mod child;
 mod mainlog;
+pub mod pump;
 mod read;
 mod rotating;
 pub mod syslog;
@@ -33,8 +40,7 @@ pub use mainlog::{
     py_bytes_repr, py_str_repr,
 };
 pub use read::{
-    LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, read_window, tail_bytes, tail_file,
-    tail_window,
+    Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,
 };
 pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
 pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

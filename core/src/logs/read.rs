@@ -1,9 +1,9 @@
 //! Reading logs back for the control plane: `readLog`/`readProcess*Log`
 //! (a byte range), `tailProcess*Log` (the tail with the reference's offset
 //! and overflow rules) and the last N bytes that `supervisorctl tail` and
-//! `/logtail` start from. The arithmetic lives in two pure functions
-//! ([`read_window`], [`tail_window`]) so it is written once and tested as a
-//! table; the file functions only apply it. Only the current file is read,
+//! `/logtail` start from. The arithmetic lives once, in the SDK
+//! ([`read_span`], [`tail_span`]), where plugins share it; the file
+//! functions here only apply it. Only the current file is read,
 //! never the rotated backups, as in the reference. This module decides no
 //! fault codes: the RPC layer maps [`ReadError`] to NO_FILE, BAD_ARGUMENTS
 //! and FAILED.
@@ -11,6 +11,38 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
+
+use supervisor_sdk::logs::{BadArguments, read_span, tail_span};
+
+/// One of a process's two logs: the channel names the API and the
+/// `/logtail/<name>/<channel>` route use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The child's stdout (with its stderr when `redirect_stderr`).
+    Stdout,
+    /// The child's stderr.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` or `stderr`, as the reference names channels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+
+    /// The channel the reference calls `name`; `None` for any other text
+    /// (the reference looks up `<name>_logfile` and finds nothing).
+    pub fn from_name(name: &str) -> Option<Channel> {
+        match name {
+            "stdout" => Some(Channel::Stdout),
+            "stderr" => Some(Channel::Stderr),
+            _ => None,
+        }
+    }
+}
 
 /// Why a range could not be read; one variant per RPC fault the reference
 /// raises for it.
@@ -28,28 +60,6 @@ pub enum ReadError {
     Failed(io::Error),
 }
 
-/// Which bytes of a file of `size` bytes `readFile(offset, length)` returns:
-/// `(start, len)` with `len == None` meaning "to the end".
-///
-/// The reference's rules: `offset >= 0` reads `length` bytes from `offset`
-/// (`length == 0`: to the end; past the end: nothing); `offset < 0` reads the
-/// last `-offset` bytes (the whole file if it is shorter) and requires
-/// `length == 0`; a negative length is BAD_ARGUMENTS.
-pub fn read_window(size: u64, offset: i64, length: i64) -> Result<(u64, Option<u64>), ReadError> {
-    if offset < 0 {
-        if length != 0 {
-            return Err(ReadError::BadArguments);
-        }
-        let start = size.saturating_sub(offset.unsigned_abs());
-        return Ok((start, Some(size - start)));
-    }
-    if length < 0 {
-        return Err(ReadError::BadArguments);
-    }
-    let start = offset.unsigned_abs();
-    Ok((start, (length > 0).then_some(length.unsigned_abs())))
-}
-
 /// The result of `tailProcess*Log`: the bytes, the offset to ask from next
 /// time (always the file size), and whether bytes were skipped because the
 /// log grew past `offset + length`.
@@ -64,38 +74,15 @@ pub struct Tail {
     pub overflow: bool,
 }
 
-/// Which bytes of a file of `size` bytes `tailFile(offset, length)` returns:
-/// `(start, len, overflow)`. A line-by-line transcription of the
-/// reference's `tailFile`, so that clients which resume from the returned
-/// offset see the same windows.
-pub fn tail_window(size: u64, offset: i64, length: i64) -> (u64, u64, bool) {
-    let size = i64::try_from(size).unwrap_or(i64::MAX);
-    let (mut offset, mut length) = (offset, length);
-    let mut overflow = false;
-    if size > offset.saturating_add(length) {
-        overflow = true;
-        offset = size - 1;
-    }
-    if offset.saturating_add(length) > size {
-        if offset > size - 1 {
-            length = 0;
-        }
-        offset = size - length;
-    }
-    let start = offset.max(0).unsigned_abs();
-    let len = length.max(0).unsigned_abs();
-    (start, len, overflow)
-}
-
-/// `readFile`: the bytes of `path` that [`read_window`] selects.
+/// `readFile`: the bytes of `path` that [`read_span`] selects.
 pub fn read_range(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
     let mut file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ReadError::NoFile,
         _ => ReadError::Failed(e),
     })?;
     let size = file.metadata().map_err(ReadError::Failed)?.len();
-    let (start, len) = read_window(size, offset, length)?;
-    read_at(&mut file, start, len.unwrap_or(size.saturating_sub(start))).map_err(ReadError::Failed)
+    let span = read_span(size, offset, length).map_err(|BadArguments| ReadError::BadArguments)?;
+    read_at(&mut file, span.start, span.len).map_err(ReadError::Failed)
 }
 
 /// The last `bytes` bytes of `path` (the whole file if shorter): where
@@ -104,7 +91,7 @@ pub fn tail_bytes(path: &Path, bytes: u64) -> Result<Vec<u8>, ReadError> {
     read_range(path, -i64::try_from(bytes).unwrap_or(i64::MAX), 0)
 }
 
-/// `tailFile`: the window [`tail_window`] selects. A log that is missing or
+/// `tailFile`: the window [`tail_span`] selects. A log that is missing or
 /// unreadable gives no data, the given offset back and no overflow, as the
 /// reference does (the RPC layer answers `['', 0, false]` itself when the
 /// process has no log file at all).
@@ -121,8 +108,8 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> Tail {
         return failed;
     };
     let size = metadata.len();
-    let (start, len, overflow) = tail_window(size, offset, length);
-    match read_at(&mut file, start, len) {
+    let (span, overflow) = tail_span(size, offset, length);
+    match read_at(&mut file, span.start, span.len) {
         Ok(data) => Tail {
             data,
             offset: i64::try_from(size).unwrap_or(i64::MAX),
@@ -170,10 +157,14 @@ pub struct LogFollower {
 
 impl LogFollower {
     /// Start following `path` from its last `head` bytes (the whole file if
-    /// it is shorter), returning at most `max_chunk` bytes per poll.
+    /// it is shorter), returning at most `max_chunk` bytes per poll. A
+    /// directory is refused here rather than failing at the first read.
     pub fn open(path: &Path, head: u64, max_chunk: u64) -> io::Result<Self> {
         let file = File::open(path)?;
         let metadata = file.metadata()?;
+        if metadata.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
         Ok(LogFollower {
             path: path.to_path_buf(),
             identity: identity(&metadata),
@@ -183,34 +174,56 @@ impl LogFollower {
         })
     }
 
+    /// When the file being followed was last modified.
+    pub fn modified(&self) -> io::Result<std::time::SystemTime> {
+        self.file.metadata()?.modified()
+    }
+
+    /// Whether [`poll`](LogFollower::poll) has anything to return: the
+    /// file grew or shrank, or its path now names another file. Reads
+    /// metadata only (two `stat` calls), so a caller may ask on every tick
+    /// and move the read itself off its thread only when this says yes.
+    pub fn has_news(&self) -> io::Result<bool> {
+        Ok(!matches!(self.news()?, News::Nothing))
+    }
+
     /// The bytes appended since the last poll (empty if none).
     pub fn poll(&mut self) -> io::Result<Vec<u8>> {
+        match self.news()? {
+            News::Nothing => Ok(Vec::new()),
+            News::Truncated => {
+                self.position = 0;
+                Ok(TRUNCATED_MARKER.to_vec())
+            }
+            News::Grown(size) => self.read_more(size),
+            News::Replaced => {
+                let file = File::open(&self.path)?;
+                let metadata = file.metadata()?;
+                self.file = file;
+                self.identity = identity(&metadata);
+                self.position = 0;
+                if metadata.len() > 0 {
+                    return self.read_more(metadata.len());
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn news(&self) -> io::Result<News> {
         let size = self.file.metadata()?.len();
         if size < self.position {
-            self.position = 0;
-            return Ok(TRUNCATED_MARKER.to_vec());
+            return Ok(News::Truncated);
         }
         if size > self.position {
-            return self.read_more(size);
+            return Ok(News::Grown(size));
         }
         // Nothing new in the file we hold: has the path moved on to
-        // another file?
-        let Ok(current) = std::fs::metadata(&self.path) else {
-            // Renamed away and not yet recreated: keep the old one.
-            return Ok(Vec::new());
-        };
-        if identity(&current) == self.identity {
-            return Ok(Vec::new());
-        }
-        let file = File::open(&self.path)?;
-        let metadata = file.metadata()?;
-        self.file = file;
-        self.identity = identity(&metadata);
-        self.position = 0;
-        if metadata.len() > 0 {
-            return self.read_more(metadata.len());
-        }
-        Ok(Vec::new())
+        // another file? Renamed away and not yet recreated: keep the old.
+        Ok(match std::fs::metadata(&self.path) {
+            Ok(current) if identity(&current) != self.identity => News::Replaced,
+            _ => News::Nothing,
+        })
     }
 
     fn read_more(&mut self, size: u64) -> io::Result<Vec<u8>> {
@@ -221,6 +234,18 @@ impl LogFollower {
     }
 }
 
+/// What changed in a followed log since the last poll, checked in this
+/// order: the held file first (drain it), then the path.
+enum News {
+    Nothing,
+    /// The held file is shorter than what was read: truncated in place.
+    Truncated,
+    /// The held file has bytes past the position; its size.
+    Grown(u64),
+    /// The held file is drained and the path names another file.
+    Replaced,
+}
+
 fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     (metadata.dev(), metadata.ino())
@@ -229,56 +254,6 @@ fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// (file size, offset, length) and the expected window.
-    type Case<W> = (u64, i64, i64, W);
-
-    #[test]
-    fn read_window_follows_read_file() {
-        // (size, offset, length) -> (start, len)
-        let cases: &[Case<(u64, Option<u64>)>] = &[
-            (13, 0, 0, (0, None)),
-            (13, 0, 5, (0, Some(5))),
-            (13, 10, 100, (10, Some(100))),
-            (13, 100, 5, (100, Some(5))),
-            (13, -5, 0, (8, Some(5))),
-            (13, -100, 0, (0, Some(13))),
-            (0, -5, 0, (0, Some(0))),
-        ];
-        for &(size, offset, length, expected) in cases {
-            let got = read_window(size, offset, length).unwrap();
-            assert_eq!(got, expected, "read_window({size}, {offset}, {length})");
-        }
-        assert!(matches!(
-            read_window(13, -5, 1),
-            Err(ReadError::BadArguments)
-        ));
-        assert!(matches!(
-            read_window(13, 0, -1),
-            Err(ReadError::BadArguments)
-        ));
-    }
-
-    #[test]
-    fn tail_window_follows_tail_file() {
-        // The examples the spec verified on a 13-byte file, then the edges.
-        let cases: &[Case<(u64, u64, bool)>] = &[
-            (13, 0, 5, (8, 5, true)),
-            (13, 0, 1000, (0, 1000, false)),
-            (13, 100, 5, (13, 0, false)),
-            (13, 13, 5, (13, 0, false)),
-            (13, 10, 5, (8, 5, false)),
-            (13, 8, 5, (8, 5, false)),
-            (0, 0, 1600, (0, 0, false)),
-            (13, 0, 0, (12, 0, true)),
-            (13, -3, 5, (8, 5, true)),
-            (13, 5, -1, (12, 0, true)),
-        ];
-        for &(size, offset, length, expected) in cases {
-            let got = tail_window(size, offset, length);
-            assert_eq!(got, expected, "tail_window({size}, {offset}, {length})");
-        }
-    }
 
     #[test]
     fn file_reads_apply_the_windows() {
@@ -333,7 +308,9 @@ mod tests {
             written.extend_from_slice(chunk.as_bytes());
             // Poll until caught up (the chunk cap splits big reads).
             loop {
+                let news = follower.has_news().unwrap();
                 let data = follower.poll().unwrap();
+                assert!(news || data.is_empty(), "poll found what has_news missed");
                 if data.is_empty() {
                     break;
                 }
@@ -349,6 +326,13 @@ mod tests {
     }
 
     #[test]
+    fn the_follower_refuses_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = LogFollower::open(dir.path(), 1024, 1024).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::IsADirectory);
+    }
+
+    #[test]
     fn the_follower_reports_a_truncation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
@@ -356,8 +340,10 @@ mod tests {
         let mut follower = LogFollower::open(&path, 1024, 1 << 20).unwrap();
         assert_eq!(follower.poll().unwrap(), b"0123456789");
         std::fs::write(&path, b"ab").unwrap();
+        assert!(follower.has_news().unwrap());
         assert_eq!(follower.poll().unwrap(), TRUNCATED_MARKER);
         assert_eq!(follower.poll().unwrap(), b"ab");
+        assert!(!follower.has_news().unwrap());
         assert_eq!(follower.poll().unwrap(), b"");
     }
 }

@@ -29,6 +29,7 @@ use supervisor_sdk::namespace::NamespaceBox;
 pub mod bridge;
 pub mod call;
 pub mod convert;
+pub mod handler;
 #[cfg(test)]
 mod tests;
 

@@ -141,6 +141,7 @@ fn dump_ours(c: &Config) -> String {
                 buffer_size,
                 events,
                 result_handler,
+                ..
             } => {
                 line(format!("{gp}.events={}", events.join(",")));
                 line(format!("{gp}.buffer_size={buffer_size}"));

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use supervisor::events::protocol::envelope;
 use supervisor::events::{
-    Channel, DefaultResultHandler, Event, EventBus, EventType, EventTypeSet, ListenerPool,
-    ListenerState, ProcessState, ProcessStateChange, SupervisorStateChange,
+    Channel, Event, EventBus, EventType, EventTypeSet, ListenerPool, ListenerState, ProcessState,
+    ProcessStateChange, SupervisorStateChange,
 };
+use supervisor::plugins::handler::default_result_handler;
 use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -99,7 +100,7 @@ fn new_pool(name: &str, listeners: &[&str]) -> ListenerPool {
         100,
         EventTypeSet::subscribing_to([EventType::Event]),
         listeners.iter().map(|s| s.to_string()),
-        Arc::new(DefaultResultHandler),
+        default_result_handler(),
     )
 }
 
@@ -449,7 +450,7 @@ fn measure_round_trips_through_a_pool() {
         EVENTS,
         EventTypeSet::subscribing_to([EventType::ProcessCommunication]),
         ["lst".to_string()],
-        Arc::new(DefaultResultHandler),
+        default_result_handler(),
     );
     bus.add_pool(pool);
     let mut wired = spawn_listener(null, &[]);

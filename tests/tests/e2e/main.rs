@@ -2,6 +2,7 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
+mod capture;
 mod config_cli;
 mod config_golden;
 mod ctl;
@@ -9,8 +10,10 @@ mod daemon;
 mod echo_conf;
 mod events;
 mod fcgi;
+mod handlers;
 mod http;
 mod http_reference;
+mod logtail;
 mod pidproxy;
 mod plugins;
 mod reference;
