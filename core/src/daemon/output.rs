@@ -1,8 +1,9 @@
 //! Child output: one task per output pipe reads what the child writes, in
-//! chunks of up to 64 KiB, and writes it to the channel's [`ChildLog`]
-//! (rotation, ANSI stripping, syslog, the main-log echo), then offers the
-//! chunk to the [`OutputHook`] (capture mode and PROCESS_LOG events plug in
-//! there).
+//! chunks of up to 64 KiB, and hands each chunk to the channel's
+//! [`ChannelPump`] (capture mode, then the channel's [`ChildLog`]: rotation,
+//! ANSI stripping, syslog, the main-log echo; PROCESS_LOG and
+//! PROCESS_COMMUNICATION events through an [`EventSink`]), then offers it
+//! to the [`OutputHook`] (how a listener's stdout reaches its pool).
 //!
 //! The read buffer belongs to the worker thread, not to the pipe, so a
 //! thousand idle programs cost no buffer memory. The supervisor task never
@@ -15,6 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
 
+use crate::events::{self, Event, Publisher};
+use crate::logs::pump::{ChannelPump, OutputEventSink, PumpOptions};
 use crate::logs::{ChildLog, MainLog};
 
 /// How much one read takes from a pipe at most.
@@ -60,8 +63,7 @@ pub struct OutputChunk<'a> {
 
 /// Called with every chunk of child output after it was logged, on the
 /// output task. It must not block (hand the bytes to a channel if the work
-/// is slow). Capture mode, which keeps captured bytes out of the log, will
-/// need to run before the log write: it replaces this hook's call site.
+/// is slow).
 pub type OutputHook = Arc<dyn Fn(&OutputChunk<'_>) + Send + Sync>;
 
 /// A channel's log, shared by the output task that writes it and the
@@ -91,12 +93,65 @@ pub struct Destination {
     pub hook: Option<OutputHook>,
     /// Where write failures are reported.
     pub main_log: Arc<MainLog>,
+    /// Capture mode and events for this channel.
+    pub options: PumpOptions,
+    /// Where event data is published.
+    pub publisher: Publisher,
+}
+
+/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events.
+#[derive(Debug)]
+pub struct EventSink {
+    publisher: Publisher,
+    group: Arc<str>,
+    process: Arc<str>,
+    pid: i32,
+    channel: events::Channel,
+}
+
+impl OutputEventSink for EventSink {
+    fn log_event(&self, data: &[u8]) {
+        self.publisher.publish(Event::ProcessLog {
+            channel: self.channel,
+            process: self.process.to_string(),
+            group: self.group.to_string(),
+            pid: self.pid,
+            data: data.to_vec(),
+        });
+    }
+
+    fn communication_event(&self, data: &[u8]) {
+        self.publisher.publish(Event::ProcessCommunication {
+            channel: self.channel,
+            process: self.process.to_string(),
+            group: self.group.to_string(),
+            pid: self.pid,
+            data: data.to_vec(),
+        });
+    }
 }
 
 /// Read `pipe` to its end and deliver everything to `to`. Spawn it on the
 /// runtime once per pipe of each child.
 pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     let mut failing = false;
+    let sink = EventSink {
+        publisher: to.publisher.clone(),
+        group: Arc::clone(&to.group),
+        process: Arc::clone(&to.process),
+        pid: to.pid,
+        channel: match to.channel {
+            Channel::Stdout => events::Channel::Stdout,
+            Channel::Stderr => events::Channel::Stderr,
+        },
+    };
+    let mut channel = ChannelPump::new(
+        to.process.to_string(),
+        to.channel.name(),
+        to.options,
+        sink,
+        Some(Arc::clone(&to.main_log)),
+    );
     loop {
         if pipe.readable().await.is_err() {
             break;
@@ -109,7 +164,7 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             match pipe.try_read(&mut buffer[..]) {
                 Ok(0) => Ok(false),
                 Ok(n) => {
-                    deliver(&to, &buffer[..n], &mut failing);
+                    deliver(&to, &mut channel, &buffer[..n], &mut failing);
                     Ok(true)
                 }
                 Err(error) => Err(error),
@@ -123,17 +178,21 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             Err(_) => break,
         }
     }
-    if let Some(log) = &to.log
-        && let Err(error) = lock(log).finish()
-    {
+    let mut log = to.log.as_ref().map(lock);
+    if let Err(error) = channel.finish(log.as_deref_mut()) {
         to.main_log.error(&error.to_string());
     }
 }
 
-fn deliver(to: &Destination, data: &[u8], failing: &mut bool) {
-    if let Some(log) = &to.log {
-        let mut log = lock(log);
-        let (_, written) = log.write(data);
+fn deliver(
+    to: &Destination,
+    channel: &mut ChannelPump<EventSink>,
+    data: &[u8],
+    failing: &mut bool,
+) {
+    {
+        let mut log = to.log.as_ref().map(lock);
+        let written = channel.handle_chunk(log.as_deref_mut(), data);
         match written {
             // Report a failing disk once, not once per chunk.
             Err(error) if !*failing => {

@@ -33,11 +33,14 @@ use super::build;
 use super::output::{self, Channel, Destination, OutputHook, SharedLog};
 use crate::config::{self, Config, GroupConfig, GroupKind, LoadOptions, LogFile};
 use crate::events::{
-    DefaultResultHandler, Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange,
-    Publisher, SupervisorStateChange,
+    Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange, Publisher,
+    SupervisorStateChange,
 };
+use crate::logs::pump::PumpOptions;
 use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
+use crate::plugins::PluginLoader;
 use crate::plugins::bridge::TicketHub;
+use crate::plugins::handler::result_handler_for;
 use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
 use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner};
 use crate::process::{
@@ -308,6 +311,8 @@ struct Proc {
     dirty: bool,
     /// For an eventlistener process: its pool's name (the group's).
     pool: Option<Arc<str>>,
+    /// Capture mode and events, per channel.
+    pump_options: [PumpOptions; 2],
 }
 
 impl Proc {
@@ -397,6 +402,8 @@ pub struct Supervisor {
     /// Events: listener pools, serials, TICKs.
     bus: EventBus,
     bus_inbox: mpsc::UnboundedReceiver<Event>,
+    /// Loads result handlers of listener pools (each library once).
+    loader: PluginLoader,
     /// The output pumps, so that shutdown can let them drain the pipes.
     pumps: tokio::task::JoinSet<()>,
 }
@@ -451,6 +458,7 @@ impl Supervisor {
             publish_due: None,
             bus,
             bus_inbox,
+            loader: PluginLoader::from_environment(),
             pumps: tokio::task::JoinSet::new(),
         };
         (supervisor, handle)
@@ -613,6 +621,24 @@ impl Supervisor {
                 waiters: Vec::new(),
                 dirty: true,
                 pool: pool.clone(),
+                pump_options: [
+                    PumpOptions {
+                        // A listener's stdout is the event protocol.
+                        capture_max_bytes: if pool.is_some() {
+                            0
+                        } else {
+                            usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
+                        },
+                        events_enabled: process.stdout.events_enabled,
+                        strip_ansi: self.config.supervisord.strip_ansi,
+                    },
+                    PumpOptions {
+                        capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
+                            .unwrap_or(usize::MAX),
+                        events_enabled: process.stderr.events_enabled,
+                        strip_ansi: self.config.supervisord.strip_ansi,
+                    },
+                ],
             };
             self.by_name
                 .insert((config.name.clone(), process.name.clone()), id);
@@ -640,19 +666,21 @@ impl Supervisor {
 
     /// The listener pool of an `[eventlistener:x]` group; its name.
     fn add_pool(&mut self, config: &GroupConfig) -> Option<Arc<str>> {
-        let GroupKind::EventListener { result_handler, .. } = &config.kind else {
+        if !matches!(config.kind, GroupKind::EventListener { .. }) {
             return None;
-        };
-        if result_handler != "supervisor.dispatchers:default_handler" {
-            self.log(
-                MainLevel::Warn,
-                &format!(
-                    "eventlistener {}: result_handler {result_handler} is not supported yet; the default handler is used",
-                    config.name
-                ),
-            );
         }
-        match ListenerPool::from_config(config, self.bus.server(), Arc::new(DefaultResultHandler)) {
+        let handler = match result_handler_for(config, &mut self.loader) {
+            Ok(Some(handler)) => handler,
+            Ok(None) => return None,
+            Err(error) => {
+                self.log(
+                    MainLevel::Error,
+                    &format!("eventlistener {} not started: {error}", config.name),
+                );
+                return None;
+            }
+        };
+        match ListenerPool::from_config(config, self.bus.server(), handler) {
             Ok(Some(pool)) => {
                 self.bus.add_pool(pool);
                 Some(Arc::from(config.name.as_str()))
@@ -1393,6 +1421,7 @@ impl Supervisor {
 
     fn attach_output(&mut self, id: ProcId, pid: i32, pipes: crate::process::spawn::ChildPipes) {
         let main_log = Arc::clone(&self.main_log);
+        let publisher = self.shared.publisher.clone();
         let mut hook = self.output_hook.clone();
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
@@ -1441,6 +1470,8 @@ impl Supervisor {
                 log: proc.logs[index].clone(),
                 hook: hook.clone(),
                 main_log: Arc::clone(&main_log),
+                options: proc.pump_options[index],
+                publisher: publisher.clone(),
             };
             pumps.push(output::pump(pipe, to));
         }

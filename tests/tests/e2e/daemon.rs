@@ -796,33 +796,39 @@ while True:
     sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
 "#;
 
-/// The events a listener saw while `app` started, pids masked, sorted.
-fn events_seen(bin: PathBuf) -> Vec<String> {
+/// The events a listener subscribed to `events` saw until one contained
+/// `until`, with `program` configured beside it; pids masked, sorted.
+fn events_seen(bin: PathBuf, events: &str, program: &str, until: &str) -> Vec<String> {
     let sandbox = Sandbox::new();
     let script = sandbox.write("listener.py", LISTENER);
     let seen = sandbox.path().join("events.txt");
     let conf = format!(
-        "{}[eventlistener:watch]\ncommand={} {} {}\n\
-         events=PROCESS_STATE,SUPERVISOR_STATE_CHANGE_RUNNING,PROCESS_GROUP\n\
-         [program:app]\ncommand={} 0 600000\nstartsecs=1\n",
+        "{}[eventlistener:watch]\ncommand={} {} {}\nevents={events}\n{program}",
         header(&sandbox, ""),
         reference_bin("python").display(),
         script.display(),
         seen.display(),
-        fixture("fixture_exit")
     );
     let mut daemon = Daemon::start_with(bin, &sandbox, &conf);
-    let text = wait_for("app's RUNNING event", DEADLINE, || {
+    let text = wait_for(&format!("an event with {until:?}"), DEADLINE, || {
         std::fs::read_to_string(&seen)
             .ok()
-            .filter(|t| t.contains("PROCESS_STATE_RUNNING processname:app"))
+            .filter(|t| t.contains(until))
     });
     assert!(daemon.stop().success());
     let mut events: Vec<String> = text
         .lines()
         .map(|line| {
             line.split(' ')
-                .map(|w| if w.starts_with("pid:") { "pid:N" } else { w })
+                .map(|word| match word.strip_prefix("pid:") {
+                    Some(rest) => {
+                        let end = rest
+                            .find(|c: char| !c.is_ascii_digit())
+                            .unwrap_or(rest.len());
+                        format!("pid:N{}", &rest[end..])
+                    }
+                    None => word.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -833,8 +839,20 @@ fn events_seen(bin: PathBuf) -> Vec<String> {
 
 #[test]
 fn a_listener_gets_the_same_events_as_from_the_reference() {
-    let ours = events_seen(our_bin("supervisord"));
-    let reference = events_seen(reference_bin("supervisord"));
+    let program = format!(
+        "[program:app]\ncommand={} 0 600000\nstartsecs=1\n",
+        fixture("fixture_exit")
+    );
+    let seen = |bin| {
+        events_seen(
+            bin,
+            "PROCESS_STATE,SUPERVISOR_STATE_CHANGE_RUNNING,PROCESS_GROUP",
+            &program,
+            "PROCESS_STATE_RUNNING processname:app",
+        )
+    };
+    let ours = seen(our_bin("supervisord"));
+    let reference = seen(reference_bin("supervisord"));
     assert!(
         ours.contains(
             &"PROCESS_STATE_RUNNING processname:app groupname:app from_state:STARTING pid:N"
@@ -912,4 +930,33 @@ fn a_port_in_use_is_refused_before_anything_starts_and_sockets_are_removed_at_ex
         !sandbox.path().join("sd.sock").exists(),
         "the socket file is removed"
     );
+}
+
+#[test]
+fn capture_mode_and_log_events_reach_a_listener_as_from_the_reference() {
+    let program = "[program:talker]\n\
+         command=/bin/sh -c 'printf \"before<!--XSUPERVISOR:BEGIN-->captured<!--XSUPERVISOR:END-->after\\\\n\"; exec sleep 600'\n\
+         startsecs=0\nstdout_capture_maxbytes=1MB\nstdout_events_enabled=true\n";
+    let seen = |bin| {
+        events_seen(
+            bin,
+            "PROCESS_COMMUNICATION,PROCESS_LOG",
+            program,
+            "PROCESS_COMMUNICATION_STDOUT",
+        )
+        .into_iter()
+        // The reference holds back what follows a block until more output
+        // comes (and drops it at exit); ours logs it at once. Compare the
+        // rest.
+        .filter(|event| !event.contains("after"))
+        .collect::<Vec<_>>()
+    };
+    let ours = seen(our_bin("supervisord"));
+    let reference = seen(reference_bin("supervisord"));
+    assert!(
+        ours.iter()
+            .any(|e| e.starts_with("PROCESS_COMMUNICATION_STDOUT") && e.contains("captured")),
+        "{ours:?}"
+    );
+    assert_eq!(ours, reference, "ours (left) and the reference (right)");
 }
