@@ -41,8 +41,9 @@ use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
 use crate::plugins::PluginLoader;
 use crate::plugins::bridge::TicketHub;
 use crate::plugins::handler::result_handler_for;
+use crate::process::fcgi_socket::{SocketLease, SocketManager};
 use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
-use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner};
+use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner, StdinSource};
 use crate::process::{
     Effect, Input, LogLevel, Moment, Mood, Policy, ProcessRecord, TimerKind, kill, transition,
 };
@@ -186,6 +187,11 @@ pub enum Request {
 /// Internal messages: requests plus what the task's own helpers report.
 enum Message {
     Request(Request),
+    /// A spawn failed before reaching the spawner (an fcgi socket).
+    SpawnRefused {
+        id: ProcId,
+        message: String,
+    },
     /// A listener process wrote to its stdout (the event protocol).
     ListenerOutput {
         id: ProcId,
@@ -216,6 +222,7 @@ impl std::fmt::Debug for Message {
             Message::ListenerOutput { id, data } => {
                 write!(f, "ListenerOutput({id:?}, {} bytes)", data.len())
             }
+            Message::SpawnRefused { id, message } => write!(f, "SpawnRefused({id:?}, {message})"),
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
         }
@@ -313,6 +320,10 @@ struct Proc {
     pool: Option<Arc<str>>,
     /// Capture mode and events, per channel.
     pump_options: [PumpOptions; 2],
+    /// The socket of an fcgi group, shared by its processes.
+    fcgi: Option<Arc<SocketManager>>,
+    /// This process's hold on that socket while it has a child.
+    lease: Option<SocketLease>,
 }
 
 impl Proc {
@@ -586,16 +597,7 @@ impl Supervisor {
     // ---- groups -------------------------------------------------------
 
     fn add_group(&mut self, config: GroupConfig) {
-        if let GroupKind::FastCgi { .. } = config.kind {
-            self.log(
-                MainLevel::Error,
-                &format!(
-                    "fcgi-program group {} not started: FastCGI sockets are not supported by this build",
-                    config.name
-                ),
-            );
-            return;
-        }
+        let sockets = SocketManager::for_group(&config).map(Arc::new);
         let pool = self.add_pool(&config);
         let mut ids = Vec::with_capacity(config.processes.len());
         for process in &config.processes {
@@ -621,6 +623,8 @@ impl Supervisor {
                 waiters: Vec::new(),
                 dirty: true,
                 pool: pool.clone(),
+                fcgi: sockets.clone(),
+                lease: None,
                 pump_options: [
                     PumpOptions {
                         // A listener's stdout is the event protocol.
@@ -716,6 +720,10 @@ impl Supervisor {
     fn handle(&mut self, message: Message) {
         match message {
             Message::Request(request) => self.request(request),
+            Message::SpawnRefused { id, message } => {
+                self.feed(id, Input::SpawnFailed { message });
+                self.settle_waiters(id, true);
+            }
             Message::ListenerOutput { id, data } => {
                 if let Some(proc) = self.procs.get(&id)
                     && let Some(pool) = proc.pool.clone()
@@ -1353,13 +1361,34 @@ impl Supervisor {
     // ---- spawning and reaping ------------------------------------------
 
     fn spawn(&mut self, id: ProcId) {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
         let Some(spawner) = self.spawner.clone() else {
             return;
         };
-        let spec = Arc::clone(&proc.spec);
+        let mut spec = Arc::clone(&proc.spec);
+        if let Some(sockets) = &proc.fcgi {
+            // The group's socket is created by the first process that needs
+            // it and becomes this child's fd 0.
+            match sockets.acquire() {
+                Ok(lease) => {
+                    let mut with_socket = (*spec).clone();
+                    with_socket.stdin = StdinSource::Socket(lease.shared_fd());
+                    spec = Arc::new(with_socket);
+                    proc.lease = Some(lease);
+                }
+                Err(error) => {
+                    // Reported as a spawn failure in the next step, as the
+                    // reference makes it the process's spawnerr.
+                    let _ = self.sender.send(Message::SpawnRefused {
+                        id,
+                        message: error.to_string(),
+                    });
+                    return;
+                }
+            }
+        }
         let ticket = self.ledger.spawn_started();
         let sender = self.sender.clone();
         tokio::spawn(async move {
@@ -1383,6 +1412,9 @@ impl Supervisor {
             Err(error) => {
                 for settled in self.ledger.spawn_finished(ticket, None) {
                     self.resolved(settled);
+                }
+                if let Some(proc) = self.procs.get_mut(&id) {
+                    proc.lease = None;
                 }
                 self.feed(
                     id,
@@ -1513,6 +1545,12 @@ impl Supervisor {
                     },
                 );
                 self.with_listener(owner, |pool, index| pool.listener_exited(index));
+                if let Some(proc) = self.procs.get_mut(&owner)
+                    && proc.record.pid.is_none()
+                {
+                    // The last lease going closes the group's socket.
+                    proc.lease = None;
+                }
             }
             Resolved::Unknown(reaped) => self.log(MainLevel::Info, &reaped.unknown_pid_line()),
         }

@@ -960,3 +960,42 @@ fn capture_mode_and_log_events_reach_a_listener_as_from_the_reference() {
     );
     assert_eq!(ours, reference, "ours (left) and the reference (right)");
 }
+
+#[test]
+fn an_fcgi_program_gets_the_groups_listening_socket_on_fd_0() {
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let server = sandbox.write(
+        "server.py",
+        "import socket, time\ns = socket.socket(fileno=0)\nwhile True:\n    c, _ = s.accept()\n    c.sendall(b'hello from fd 0')\n    c.close()\n",
+    );
+    let conf = format!(
+        "{}[fcgi-program:web]\nsocket=tcp://127.0.0.1:{port}\ncommand={} {}\nstartsecs=0\nnumprocs=2\nprocess_name=%(program_name)s_%(process_num)d\n",
+        header(&sandbox, ""),
+        reference_bin("python").display(),
+        server.display()
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    daemon.wait_count("success: web_", 2);
+    let log = daemon.wait_line(&format!("Creating socket tcp://127.0.0.1:{port}"));
+    assert_eq!(
+        log.matches("Creating socket").count(),
+        1,
+        "one socket per group: {log}"
+    );
+    let mut reply = String::new();
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the group's socket listens");
+    std::io::Read::read_to_string(&mut stream, &mut reply).expect("a reply");
+    assert_eq!(reply, "hello from fd 0");
+    assert!(daemon.stop().success());
+    let log = daemon.log_text();
+    assert!(
+        log.contains(&format!("Closing socket tcp://127.0.0.1:{port}")),
+        "{log}"
+    );
+    assert_none_alive(&spawned_pids(&log));
+}
