@@ -1,10 +1,12 @@
 //! supervisord's start-up and run, in the reference's order: switch user,
 //! raise rlimits, open the main log and write the parse messages, clean up
-//! old AUTO logs, load plugins, open the HTTP sockets, daemonize (a fork
-//! while no thread exists yet), write the pidfile, then build the tokio
-//! runtime by hand and run the supervisor task until shutdown, restarting
-//! it in the same process on SIGHUP. On the way out the pidfile and the
-//! unix sockets are removed.
+//! old AUTO logs, load the `[rpcinterface:x]` plugins and register them
+//! (through the plugin bridge) for every HTTP server, open the HTTP
+//! sockets, daemonize (a fork while no thread exists yet), write the
+//! pidfile, then build the tokio runtime by hand and run the supervisor
+//! task until shutdown, restarting it in the same process on SIGHUP (the
+//! configuration is read again; the HTTP servers and plugins stay as they
+//! were). On the way out the pidfile and the unix sockets are removed.
 //!
 //! Errors a user must fix (bad user, rlimits, a port in use, a plugin that
 //! does not load) come back as [`StartError::Usage`] before daemonizing, so

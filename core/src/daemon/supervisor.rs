@@ -1,14 +1,24 @@
 //! The supervisor task: the one owner of every process group, process
-//! record and process timer. Its inputs are messages ([`Request`]s from
-//! [`Handle`]s, spawn reports from its own spawn tasks), reaped exits from
-//! the reaper, timer expiries and unix signals, all taken in one `select!`.
-//! For each it feeds [`transition`] and carries out the effects, then
-//! publishes a fresh [`Snapshot`] that readers use without a round trip.
+//! record and process timer, and of the event bus. Its inputs are messages
+//! ([`Request`]s from [`Handle`]s, spawn reports from its own spawn tasks,
+//! listener output), reaped exits from the reaper, timer expiries (process
+//! timers, TICKs, the shutdown report) and unix signals, all taken in one
+//! `select!`. For each it feeds [`transition`] and carries out the effects
+//! (spawn, kill, timers, main-log lines, events), then, once per batch of
+//! messages, writes pending event envelopes to listeners, publishes a fresh
+//! [`Snapshot`] that readers use without a round trip, and settles the
+//! tickets of commands that completed.
 //!
 //! It never blocks: forks run on the [`Spawner`] threads, child output is
-//! read by the output tasks ([`super::output`]), configuration files are
-//! read on the blocking pool. Timers exist only while something is due, so
-//! an idle daemon sleeps. Nothing else may change a process's state.
+//! read by the output tasks ([`super::output`]), stdin is written by a task
+//! per process, configuration files are read on the blocking pool. Timers
+//! exist only while something is due, so an idle daemon sleeps. Nothing
+//! else may change a process's state.
+//!
+//! Shutdown and restart stop groups one at a time in reverse priority and
+//! move to the next group the moment the last exit of the current one is
+//! reaped; an fcgi group's socket is leased per child and closed with the
+//! last one.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
