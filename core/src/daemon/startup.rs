@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::host::DaemonHost;
-use super::supervisor::{RunEnd, Setup, Supervisor, start_reaper};
+use super::supervisor::{RunEnd, Setup, Signals, Supervisor, start_reaper};
 use crate::config::{self, Config, LoadOptions, MessageLevel};
 use crate::http::{self, Limits, Listen, ServerConfig};
 use crate::logs::{self, MainLog, MainLogConfig, MainLogLayer, StartupMessages};
@@ -311,9 +311,6 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
     if !config.supervisord.nodaemon {
         daemonize(&config, &main_log)?;
     }
-    let pidfile: PathBuf = config.supervisord.pidfile.clone();
-    let wrote_pidfile = write_pidfile(&pidfile, &main_log);
-
     // Orphaned grandchildren re-parent to us, so the reaper collects them.
     if let Err(error) = reaper::become_subreaper() {
         main_log.warn(&format!("unable to become a child subreaper: {error}"));
@@ -325,14 +322,24 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         .enable_all()
         .build()
         .map_err(|e| StartError::Fatal(format!("unable to start the runtime: {e}")))?;
+    // Signal handlers and the reaper exist before the pidfile announces
+    // the daemon: a TERM sent the moment it appears is a clean shutdown.
+    let (mut signals, mut reaped) = {
+        let _inside = runtime.enter();
+        let signals = Signals::install()
+            .map_err(|e| StartError::Fatal(format!("unable to install signal handlers: {e}")))?;
+        let reaped = start_reaper()
+            .map_err(|e| StartError::Fatal(format!("unable to watch SIGCHLD: {e}")))?;
+        (signals, reaped)
+    };
+    let pidfile: PathBuf = config.supervisord.pidfile.clone();
+    let wrote_pidfile = write_pidfile(&pidfile, &main_log);
 
     let log = Arc::clone(&main_log);
     let pidfile_again = pidfile.clone();
     let hub = Arc::clone(&handle.shared().hub);
     let outcome = runtime.block_on(async move {
         let main_log = log;
-        let mut reaped = start_reaper()
-            .map_err(|e| StartError::Fatal(format!("unable to watch SIGCHLD: {e}")))?;
         let (stop_servers, servers_stopped) = watch::channel(false);
         let mut serving = Vec::new();
         for (bound, state) in servers {
@@ -348,7 +355,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
             )));
         }
         loop {
-            match supervisor.run(&mut reaped).await {
+            match supervisor.run(&mut reaped, &mut signals).await {
                 RunEnd::Shutdown => break,
                 RunEnd::Restart => {
                     let path = supervisor.config().source.clone();

@@ -512,7 +512,11 @@ impl Supervisor {
     /// Create every group, start the autostart processes in priority
     /// order and serve messages until shutdown or restart. The reaper
     /// must be running: its exits arrive through `reaped`.
-    pub async fn run(&mut self, reaped: &mut mpsc::UnboundedReceiver<Reaped>) -> RunEnd {
+    pub async fn run(
+        &mut self,
+        reaped: &mut mpsc::UnboundedReceiver<Reaped>,
+        signals: &mut Signals,
+    ) -> RunEnd {
         if self.spawner.is_none() {
             match Spawner::new(2) {
                 Ok(spawner) => self.spawner = Some(spawner),
@@ -547,16 +551,6 @@ impl Supervisor {
         self.snapshot_dirty = true;
         self.layout_dirty = true;
         self.publish();
-        let mut signals = match Signals::new() {
-            Ok(signals) => signals,
-            Err(error) => {
-                self.log(
-                    MainLevel::Critical,
-                    &format!("unable to install signal handlers: {error}"),
-                );
-                return RunEnd::Shutdown;
-            }
-        };
         self.bus
             .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
         self.autostart_all();
@@ -1799,12 +1793,17 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// The unix signals supervisord acts on (SIGCHLD belongs to the reaper).
-struct Signals {
+/// Install them before the pidfile says the daemon is up, so that a
+/// signal sent at once is handled, not fatal.
+#[derive(Debug)]
+pub struct Signals {
     streams: Vec<(i32, tokio::signal::unix::Signal)>,
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    /// Install the handlers; needs the runtime (call inside it, or with
+    /// its `enter` guard held).
+    pub fn install() -> std::io::Result<Signals> {
         let mut streams = Vec::new();
         for sig in [
             libc::SIGTERM,
