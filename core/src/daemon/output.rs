@@ -27,24 +27,7 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Which output channel a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The child's stdout (with stderr when `redirect_stderr`).
-    Stdout,
-    /// The child's stderr.
-    Stderr,
-}
-
-impl Channel {
-    /// `stdout` or `stderr`, as the reference names channels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Stdout => "stdout",
-            Channel::Stderr => "stderr",
-        }
-    }
-}
+pub use crate::logs::Channel;
 
 /// One chunk of a child's output, as the hook sees it.
 #[derive(Debug)]

@@ -256,6 +256,24 @@ fn one_malloc_arena() {
     }
 }
 
+/// `/logtail`'s resolver: a namespec and channel to the log file, from the
+/// latest snapshot; not found until the file exists.
+fn process_logs(handle: super::Handle) -> http::ProcessLogs {
+    Arc::new(move |namespec: &str, channel: logs::Channel| {
+        let spec = supervisor_sdk::namespec::split_namespec(namespec);
+        let process = spec.process.ok_or(http::NotFound)?;
+        let snapshot = handle.snapshot();
+        let info = snapshot
+            .processes
+            .iter()
+            .find(|p| p.group.as_str() == spec.group && p.name.as_str() == process)
+            .ok_or(http::NotFound)?;
+        super::supervisor::log_path(info, channel == logs::Channel::Stderr)
+            .filter(|path| path.exists())
+            .ok_or(http::NotFound)
+    })
+}
+
 /// Run supervisord with a loaded configuration until it shuts down.
 pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> {
     one_malloc_arena();
@@ -299,8 +317,10 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
     .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
     let mut servers = Vec::new();
     for server in server_configs(&config) {
-        let (bound, state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
+        let (bound, mut state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
             .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
+        state.hooks = std::mem::take(&mut state.hooks)
+            .with_log_tails(process_logs(handle.clone()), main_log.file_path());
         // The reference logs this once per server and namespace.
         for name in &namespaces {
             main_log.info(&format!("RPC interface '{name}' initialized"));
