@@ -317,14 +317,15 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
     .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
     let mut servers = Vec::new();
     for server in server_configs(&config) {
+        // The reference logs this once per server and namespace, before
+        // the server's own lines.
+        for name in &namespaces {
+            main_log.info(&format!("RPC interface '{name}' initialized"));
+        }
         let (bound, mut state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
             .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
         state.hooks = std::mem::take(&mut state.hooks)
             .with_log_tails(process_logs(handle.clone()), main_log.file_path());
-        // The reference logs this once per server and namespace.
-        for name in &namespaces {
-            main_log.info(&format!("RPC interface '{name}' initialized"));
-        }
         servers.push((bound, state));
     }
 
