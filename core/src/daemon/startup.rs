@@ -375,6 +375,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
                 },
             )));
         }
+        let mut failure = None;
         loop {
             match supervisor.run(&mut reaped, &mut signals).await {
                 RunEnd::Shutdown => break,
@@ -400,13 +401,20 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
                             supervisor.reconfigure(new);
                         }
                         Ok(Err(errors)) => {
-                            for error in &errors.0 {
-                                main_log.critical(&format!("Error: {error}"));
+                            // As the reference: a restart with a broken
+                            // configuration ends the daemon with its usage
+                            // error (everything is stopped already).
+                            let lines: Vec<String> =
+                                errors.0.iter().map(ToString::to_string).collect();
+                            for line in &lines {
+                                main_log.critical(&format!("Error: {line}"));
                             }
+                            failure = Some(StartError::Usage(lines));
                             break;
                         }
                         Err(error) => {
                             main_log.critical(&error.to_string());
+                            failure = Some(StartError::Fatal(error.to_string()));
                             break;
                         }
                     }
@@ -419,7 +427,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         for server in serving {
             let _ = server.await;
         }
-        Ok::<(), StartError>(())
+        failure.map_or(Ok(()), Err)
     });
     // Children still alive here would be a bug of ours; never leave one.
     for exit in reaper::reap_now() {

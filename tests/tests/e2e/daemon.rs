@@ -999,3 +999,30 @@ fn an_fcgi_program_gets_the_groups_listening_socket_on_fd_0() {
     );
     assert_none_alive(&spawned_pids(&log));
 }
+
+#[test]
+fn a_sighup_with_a_broken_config_stops_everything_and_exits_2() {
+    let sandbox = Sandbox::new();
+    let conf = format!(
+        "{}[program:up]\ncommand={} 0 600000\nstartsecs=0\n",
+        header(&sandbox, ""),
+        fixture("fixture_exit")
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    let log = daemon.wait_line("success: up entered RUNNING");
+    sandbox.write(
+        "supervisord.conf",
+        &format!("{conf}[program:bad]\nstartsecs=x\n"),
+    );
+    daemon.signal(Signal::SIGHUP);
+    let status = daemon.guard.wait_timeout(DEADLINE);
+    assert_eq!(status.code(), Some(2));
+    let log_after = daemon.log_text();
+    assert!(
+        log_after.contains("stopped: up (terminated by SIGTERM)"),
+        "{log_after}"
+    );
+    assert!(log_after.contains("CRIT Error: "), "{log_after}");
+    assert!(!daemon.pidfile.exists());
+    assert_none_alive(&spawned_pids(&log));
+}
