@@ -68,6 +68,22 @@ const SHUTDOWN_REPORT_EVERY: Duration = Duration::from_secs(3);
 /// settles a command is published at once.
 const PUBLISH_EVERY: Duration = Duration::from_millis(10);
 
+/// A burst of at least this many concurrent spawns leaves enough freed
+/// memory behind to hand back to the system once it is over.
+const BURST_TRIM_THRESHOLD: usize = 32;
+
+/// Give the allocator's free memory back to the system (after a burst of
+/// starts the daemon goes back to a small steady state; the heap would
+/// otherwise keep its peak).
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages; it has no
+    // preconditions and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// How long a stopping daemon waits for its children's pipes to drain.
 const PIPE_DRAIN: Duration = Duration::from_secs(2);
 
@@ -390,9 +406,9 @@ pub struct Supervisor {
     shared: Arc<Shared>,
     inbox: mpsc::UnboundedReceiver<Message>,
     sender: mpsc::UnboundedSender<Message>,
-    config: Config,
+    config: Arc<Config>,
     /// The configuration read last (by start-up, restart or reread).
-    pending: Config,
+    pending: Arc<Config>,
     load_options: LoadOptions,
     main_log: Arc<MainLog>,
     output_hook: Option<OutputHook>,
@@ -423,6 +439,10 @@ pub struct Supervisor {
     /// Events: listener pools, serials, TICKs.
     bus: EventBus,
     bus_inbox: mpsc::UnboundedReceiver<Event>,
+    /// Spawns handed to the spawner and not reported yet, and the most
+    /// there were since the last burst ended.
+    spawns_in_flight: usize,
+    burst: usize,
     /// Loads result handlers of listener pools (each library once).
     loader: PluginLoader,
     /// The output pumps, so that shutdown can let them drain the pipes.
@@ -453,12 +473,13 @@ impl Supervisor {
             sender: sender.clone(),
             shared: Arc::clone(&shared),
         };
+        let config = Arc::new(setup.config);
         let supervisor = Supervisor {
             shared,
             inbox,
             sender,
-            pending: setup.config.clone(),
-            config: setup.config,
+            pending: Arc::clone(&config),
+            config: Arc::clone(&config),
             load_options: setup.load_options,
             main_log: setup.main_log,
             output_hook: setup.output_hook,
@@ -480,6 +501,8 @@ impl Supervisor {
             bus,
             bus_inbox,
             loader: PluginLoader::from_environment(),
+            spawns_in_flight: 0,
+            burst: 0,
             pumps: tokio::task::JoinSet::new(),
         };
         (supervisor, handle)
@@ -491,7 +514,8 @@ impl Supervisor {
         self.shared
             .identifier
             .store(Arc::new(config.supervisord.identifier.clone()));
-        self.pending = config.clone();
+        let config = Arc::new(config);
+        self.pending = Arc::clone(&config);
         self.config = config;
     }
 
@@ -1097,7 +1121,7 @@ impl Supervisor {
                 names(&diff.removed),
             ])])
         };
-        self.pending = new;
+        self.pending = Arc::new(new);
         self.snapshot_dirty = true;
         self.layout_dirty = true;
         self.complete(
@@ -1394,6 +1418,8 @@ impl Supervisor {
             }
         }
         let ticket = self.ledger.spawn_started();
+        self.spawns_in_flight += 1;
+        self.burst = self.burst.max(self.spawns_in_flight);
         let sender = self.sender.clone();
         tokio::spawn(async move {
             let result = spawner.spawn(spec).await;
@@ -1411,6 +1437,11 @@ impl Supervisor {
     }
 
     fn spawned(&mut self, id: ProcId, ticket: SpawnTicket, result: Result<SpawnedFds, SpawnError>) {
+        self.spawns_in_flight = self.spawns_in_flight.saturating_sub(1);
+        if self.spawns_in_flight == 0 && self.burst >= BURST_TRIM_THRESHOLD {
+            self.burst = 0;
+            release_free_memory();
+        }
         let fds = match result {
             Ok(fds) => fds,
             Err(error) => {
