@@ -118,23 +118,9 @@ impl OutputEventSink for EventSink {
 /// runtime once per pipe of each child.
 pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     let mut failing = false;
-    let sink = EventSink {
-        publisher: to.publisher.clone(),
-        group: Arc::clone(&to.group),
-        process: Arc::clone(&to.process),
-        pid: to.pid,
-        channel: match to.channel {
-            Channel::Stdout => events::Channel::Stdout,
-            Channel::Stderr => events::Channel::Stderr,
-        },
-    };
-    let mut channel = ChannelPump::new(
-        to.process.to_string(),
-        to.channel.name(),
-        to.options,
-        sink,
-        Some(Arc::clone(&to.main_log)),
-    );
+    // Made at the first output, boxed: most programs are quiet most of the
+    // time, and an idle pump then costs a few hundred bytes, not a kilobyte.
+    let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
     loop {
         if pipe.readable().await.is_err() {
             break;
@@ -147,7 +133,8 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             match pipe.try_read(&mut buffer[..]) {
                 Ok(0) => Ok(false),
                 Ok(n) => {
-                    deliver(&to, &mut channel, &buffer[..n], &mut failing);
+                    let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
+                    deliver(&to, channel, &buffer[..n], &mut failing);
                     Ok(true)
                 }
                 Err(error) => Err(error),
@@ -161,10 +148,33 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             Err(_) => break,
         }
     }
-    let mut log = to.log.as_ref().map(lock);
-    if let Err(error) = channel.finish(log.as_deref_mut()) {
-        to.main_log.error(&error.to_string());
+    // A channel that never wrote has nothing held back to flush.
+    if let Some(mut channel) = channel {
+        let mut log = to.log.as_ref().map(lock);
+        if let Err(error) = channel.finish(log.as_deref_mut()) {
+            to.main_log.error(&error.to_string());
+        }
     }
+}
+
+fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
+    let sink = EventSink {
+        publisher: to.publisher.clone(),
+        group: Arc::clone(&to.group),
+        process: Arc::clone(&to.process),
+        pid: to.pid,
+        channel: match to.channel {
+            Channel::Stdout => events::Channel::Stdout,
+            Channel::Stderr => events::Channel::Stderr,
+        },
+    };
+    ChannelPump::new(
+        to.process.to_string(),
+        to.channel.name(),
+        to.options,
+        sink,
+        Some(Arc::clone(&to.main_log)),
+    )
 }
 
 fn deliver(
@@ -200,3 +210,4 @@ fn deliver(
         });
     }
 }
+
