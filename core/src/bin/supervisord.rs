@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use supervisor::config::{self, LoadOptions};
 use supervisor::daemon::args::{self, Action};
+use supervisor::daemon::startup;
 
 fn main() -> ExitCode {
     let mut argv = std::env::args();
@@ -61,7 +62,12 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
         println!("The configuration is valid.");
         return ExitCode::SUCCESS;
     }
-    // ENGINE: the process engine replaces this branch (next issue).
-    eprintln!("supervisord: the process engine is not built yet; nothing was started");
-    ExitCode::from(2)
+    match startup::run(loaded, options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(startup::StartError::Usage(lines)) => usage_exit(argv0, &lines),
+        Err(startup::StartError::Fatal(text)) => {
+            eprintln!("Error: {text}");
+            ExitCode::from(1)
+        }
+    }
 }

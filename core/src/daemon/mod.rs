@@ -1,4 +1,21 @@
-//! The daemon: start-up, daemonizing, signals and the supervisor task that
-//! owns the process table.
+//! The daemon: start-up ([`startup`]: user, rlimits, logs, servers,
+//! daemonizing, pidfile), the supervisor task that owns the process table
+//! ([`supervisor`]), child output ([`output`]) and the plugin host built on
+//! the task's handle ([`host`]). Command outcomes travel through the plugin
+//! bridge's [`TicketHub`].
+//!
+//! Only the supervisor task changes process state; everything else sends it
+//! a [`supervisor::Request`] and reads the published
+//! [`supervisor::Snapshot`]. Nothing here parses configuration files
+//! (`config` does) or decides a transition (`process::transition` does).
 
 pub mod args;
+mod build;
+pub mod host;
+pub mod output;
+pub mod startup;
+pub mod supervisor;
+
+pub use crate::plugins::bridge::{HubWatcher, TicketHub};
+pub use host::DaemonHost;
+pub use supervisor::{Handle, Request, RunEnd, Setup, Snapshot, Supervisor};

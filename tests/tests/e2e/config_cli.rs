@@ -143,17 +143,26 @@ fn test_config_lists_every_error_and_exits_two() {
 }
 
 #[test]
-fn without_test_config_the_missing_engine_is_said_plainly() {
+fn without_test_config_the_daemon_runs_after_the_summary() {
     let sandbox = Sandbox::new();
     let conf = sandbox.write("s.conf", GOOD);
-    let out = run_in(
-        &our_bin("supervisord"),
-        &["-c", &conf.to_string_lossy(), "-n"],
-        sandbox.path(),
+    let out_path = sandbox.path().join("stdout.txt");
+    let out = std::fs::File::create(&out_path).expect("a file for stdout");
+    let mut daemon = supervisor_tests::ChildGuard::spawn(
+        Command::new(our_bin("supervisord"))
+            .args(["-c", &conf.to_string_lossy(), "-n"])
+            .current_dir(sandbox.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(out),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stdout_text(&out).contains("2 group(s), 3 process(es)"));
-    assert!(stderr_text(&out).contains("process engine is not built yet"));
+    let text = supervisor_tests::wait_for("the daemon to start", Duration::from_secs(15), || {
+        std::fs::read_to_string(&out_path)
+            .ok()
+            .filter(|t| t.contains("supervisord started with pid"))
+    });
+    assert!(text.contains("2 group(s), 3 process(es)"), "{text}");
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(daemon.wait_timeout(Duration::from_secs(15)).success());
 }
 
 #[test]

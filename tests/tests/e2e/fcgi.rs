@@ -615,7 +615,6 @@ fn fcgi_tcp_socket_shared_by_three_processes_under_the_reference() {
 /// `SocketManager` once the supervisor task spawns fcgi groups; until then
 /// it refuses them, so these wait.
 #[test]
-#[ignore = "our supervisord does not spawn [fcgi-program:x] groups yet"]
 fn fcgi_unix_socket_shared_by_three_processes_under_our_daemon() {
     let sandbox = Sandbox::new();
     let address = Address::Unix(sandbox.path().join("echo.sock"));
@@ -629,7 +628,6 @@ fn fcgi_unix_socket_shared_by_three_processes_under_our_daemon() {
 }
 
 #[test]
-#[ignore = "our supervisord does not spawn [fcgi-program:x] groups yet"]
 fn fcgi_tcp_socket_shared_by_three_processes_under_our_daemon() {
     let sandbox = Sandbox::new();
     let mut runner = DaemonRunner::start(

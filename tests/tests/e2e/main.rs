@@ -6,6 +6,7 @@ mod capture;
 mod config_cli;
 mod config_golden;
 mod ctl;
+mod daemon;
 mod echo_conf;
 mod events;
 mod fcgi;

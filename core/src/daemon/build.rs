@@ -1,0 +1,190 @@
+//! Turning the configuration model into what the process machinery needs:
+//! a [`Policy`] for the state machine, a [`SpawnSpec`] for the spawner and
+//! the log settings of each output channel. Pure apart from materializing
+//! AUTO log names (which creates the files, as the reference does when it
+//! creates a group).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{self, Config, ProcessConfig};
+use crate::logs::{ChildLogSpec, Rotation, materialize_logfile};
+use crate::process::spawn::{SpawnSpec, StdinSource};
+use crate::process::{AutoRestart, Policy};
+
+/// The state machine's view of a process's options.
+pub fn policy(process: &ProcessConfig) -> Policy {
+    Policy {
+        name: process.name.clone(),
+        autostart: process.autostart,
+        startsecs: u64::try_from(process.startsecs).unwrap_or(0),
+        startretries: u32::try_from(process.startretries).unwrap_or(0),
+        autorestart: match process.autorestart {
+            config::AutoRestart::Never => AutoRestart::Never,
+            config::AutoRestart::Unexpected => AutoRestart::Unexpected,
+            config::AutoRestart::Always => AutoRestart::Always,
+        },
+        exitcodes: process.exitcodes.clone(),
+        stopsignal: process.stopsignal,
+        stopwaitsecs: u64::try_from(process.stopwaitsecs).unwrap_or(0),
+        stopasgroup: process.stopasgroup,
+        killasgroup: process.killasgroup,
+    }
+}
+
+/// What the spawner needs to start `process` of group `group`.
+pub fn spawn_spec(config: &Config, group: &str, process: &ProcessConfig) -> Arc<SpawnSpec> {
+    Arc::new(SpawnSpec {
+        process_name: process.name.clone(),
+        group_name: group.to_string(),
+        command: process.command.clone(),
+        directory: process.directory.clone(),
+        umask: process.umask,
+        uid: process.user.as_ref().map(|u| u.uid),
+        environment: process
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        server_url: process
+            .serverurl
+            .clone()
+            .or_else(|| config.default_serverurl()),
+        stdin: StdinSource::Pipe,
+        redirect_stderr: process.redirect_stderr,
+    })
+}
+
+/// The log settings of both channels of `process`, AUTO names drawn now.
+/// A channel whose AUTO file cannot be created logs nowhere; the error
+/// text is returned for the main log.
+pub fn channel_logs(
+    config: &Config,
+    process: &ProcessConfig,
+) -> ([Option<ChildLogSpec>; 2], Vec<String>) {
+    let sd = &config.supervisord;
+    let mut errors = Vec::new();
+    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<ChildLogSpec> {
+        let path: Option<PathBuf> = match materialize_logfile(
+            &log.logfile,
+            &sd.childlogdir,
+            &process.name,
+            name,
+            &sd.identifier,
+        ) {
+            Ok(path) => path,
+            Err(error) => {
+                errors.push(format!(
+                    "unable to create the {name} log of {} in {}: {error}",
+                    process.name,
+                    sd.childlogdir.display()
+                ));
+                None
+            }
+        };
+        if path.is_none() && !log.syslog {
+            return None;
+        }
+        Some(ChildLogSpec {
+            process_name: process.name.clone(),
+            channel: name,
+            path,
+            rotation: Rotation::from_config(log.maxbytes, log.backups),
+            syslog: log.syslog,
+            strip_ansi: sd.strip_ansi,
+        })
+    };
+    let stdout = channel(&process.stdout, "stdout");
+    // Redirected stderr arrives in the stdout pipe and is logged there.
+    let stderr = if process.redirect_stderr {
+        None
+    } else {
+        channel(&process.stderr, "stderr")
+    };
+    ([stdout, stderr], errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(body: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("supervisord.conf");
+        let text = format!(
+            "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
+            dir.path().display()
+        );
+        std::fs::write(&path, text).expect("write the config");
+        let config = config::load_config(&path).expect("a valid config");
+        (dir, config)
+    }
+
+    #[test]
+    fn the_policy_carries_every_option_the_machine_reads() {
+        let (_dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nstartsecs=0\nstartretries=7\nautorestart=true\n\
+             exitcodes=0,3\nstopsignal=INT\nstopwaitsecs=2\nstopasgroup=true\nautostart=false\n",
+        );
+        let process = &config.groups[0].processes[0];
+        let policy = policy(process);
+        assert_eq!(policy.name, "web");
+        assert_eq!(policy.startsecs, 0);
+        assert_eq!(policy.startretries, 7);
+        assert_eq!(policy.autorestart, AutoRestart::Always);
+        assert_eq!(policy.exitcodes, vec![0, 3]);
+        assert_eq!(policy.stopsignal, libc::SIGINT);
+        assert_eq!(policy.stopwaitsecs, 2);
+        assert!(
+            policy.stopasgroup && policy.killasgroup,
+            "killasgroup follows stopasgroup"
+        );
+        assert!(!policy.autostart);
+    }
+
+    #[test]
+    fn auto_logs_are_drawn_in_childlogdir_and_redirected_stderr_has_none() {
+        let (dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nredirect_stderr=true\n\
+             [program:quiet]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n",
+        );
+        let web = config
+            .groups
+            .iter()
+            .find(|g| g.name == "web")
+            .expect("web is configured");
+        let ([stdout, stderr], errors) = channel_logs(&config, &web.processes[0]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let stdout = stdout.expect("stdout is logged");
+        let path = stdout.path.expect("an AUTO file");
+        assert!(path.starts_with(dir.path()), "{}", path.display());
+        assert!(path.exists(), "AUTO files are created when the group is");
+        assert!(stderr.is_none(), "redirected stderr arrives on stdout");
+
+        let quiet = config
+            .groups
+            .iter()
+            .find(|g| g.name == "quiet")
+            .expect("quiet is configured");
+        let ([stdout, stderr], _) = channel_logs(&config, &quiet.processes[0]);
+        assert!(stdout.is_none() && stderr.is_none());
+    }
+
+    #[test]
+    fn the_spawn_spec_gets_the_daemons_url_when_the_program_sets_none() {
+        let (dir, config) = load(&format!(
+            "[unix_http_server]\nfile={}/s.sock\n[program:web]\ncommand=/bin/true\nenvironment=A=\"1\"\n",
+            "%(here)s"
+        ));
+        let spec = spawn_spec(&config, "web", &config.groups[0].processes[0]);
+        assert_eq!(
+            spec.server_url.as_deref(),
+            Some(format!("unix://{}/s.sock", dir.path().display()).as_str())
+        );
+        assert!(
+            spec.environment
+                .contains(&("A".to_string(), "1".to_string()))
+        );
+        assert_eq!(spec.group_name, "web");
+    }
+}

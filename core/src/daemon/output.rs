@@ -1,0 +1,212 @@
+//! Child output: one task per output pipe reads what the child writes, in
+//! chunks of up to 64 KiB, and hands each chunk to the channel's
+//! [`ChannelPump`] (capture mode, then the channel's [`ChildLog`]: rotation,
+//! ANSI stripping, syslog, the main-log echo; PROCESS_LOG and
+//! PROCESS_COMMUNICATION events through an [`EventSink`]), then offers it
+//! to the [`OutputHook`] (how a listener's stdout reaches its pool).
+//!
+//! The read buffer belongs to the worker thread, not to the pipe, so a
+//! thousand idle programs cost no buffer memory. The supervisor task never
+//! touches a pipe: a slow disk delays only the process whose output task
+//! is writing (and the runtime worker running it).
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::net::unix::pipe;
+
+use crate::events::{self, Event, Publisher};
+use crate::logs::pump::{ChannelPump, OutputEventSink, PumpOptions};
+use crate::logs::{ChildLog, MainLog};
+
+/// How much one read takes from a pipe at most.
+pub const CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+pub use crate::logs::Channel;
+
+/// One chunk of a child's output, as the hook sees it.
+#[derive(Debug)]
+pub struct OutputChunk<'a> {
+    /// The group's name.
+    pub group: &'a str,
+    /// The process's name.
+    pub process: &'a str,
+    /// The child's pid.
+    pub pid: i32,
+    /// Which pipe.
+    pub channel: Channel,
+    /// The bytes as read (before ANSI stripping).
+    pub data: &'a [u8],
+}
+
+/// Called with every chunk of child output after it was logged, on the
+/// output task. It must not block (hand the bytes to a channel if the work
+/// is slow).
+pub type OutputHook = Arc<dyn Fn(&OutputChunk<'_>) + Send + Sync>;
+
+/// A channel's log, shared by the output task that writes it and the
+/// supervisor task that reopens or clears it.
+pub type SharedLog = Arc<Mutex<ChildLog>>;
+
+/// Lock a shared log. A panic while writing cannot leave the writer in a
+/// state worse than a short write, so a poisoned lock is used as is.
+pub fn lock(log: &SharedLog) -> MutexGuard<'_, ChildLog> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where one pipe's output goes.
+#[derive(Clone)]
+pub struct Destination {
+    /// The group's name.
+    pub group: Arc<str>,
+    /// The process's name.
+    pub process: Arc<str>,
+    /// The child's pid.
+    pub pid: i32,
+    /// Which pipe.
+    pub channel: Channel,
+    /// The log, if the channel has one.
+    pub log: Option<SharedLog>,
+    /// The hook, if one is installed.
+    pub hook: Option<OutputHook>,
+    /// Where write failures are reported.
+    pub main_log: Arc<MainLog>,
+    /// Capture mode and events for this channel.
+    pub options: PumpOptions,
+    /// Where event data is published.
+    pub publisher: Publisher,
+}
+
+/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events.
+#[derive(Debug)]
+pub struct EventSink {
+    publisher: Publisher,
+    group: Arc<str>,
+    process: Arc<str>,
+    pid: i32,
+    channel: events::Channel,
+}
+
+impl OutputEventSink for EventSink {
+    fn log_event(&self, data: &[u8]) {
+        self.publisher.publish(Event::ProcessLog {
+            channel: self.channel,
+            process: self.process.to_string(),
+            group: self.group.to_string(),
+            pid: self.pid,
+            data: data.to_vec(),
+        });
+    }
+
+    fn communication_event(&self, data: &[u8]) {
+        self.publisher.publish(Event::ProcessCommunication {
+            channel: self.channel,
+            process: self.process.to_string(),
+            group: self.group.to_string(),
+            pid: self.pid,
+            data: data.to_vec(),
+        });
+    }
+}
+
+/// Read `pipe` to its end and deliver everything to `to`. Spawn it on the
+/// runtime once per pipe of each child.
+pub async fn pump(pipe: pipe::Receiver, to: Destination) {
+    let mut failing = false;
+    // Made at the first output, boxed: most programs are quiet most of the
+    // time, and an idle pump then costs a few hundred bytes, not a kilobyte.
+    let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
+    loop {
+        if pipe.readable().await.is_err() {
+            break;
+        }
+        let outcome = SCRATCH.with(|scratch| {
+            let mut buffer = scratch.borrow_mut();
+            if buffer.len() < CHUNK {
+                buffer.resize(CHUNK, 0);
+            }
+            match pipe.try_read(&mut buffer[..]) {
+                Ok(0) => Ok(false),
+                Ok(n) => {
+                    let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
+                    deliver(&to, channel, &buffer[..n], &mut failing);
+                    Ok(true)
+                }
+                Err(error) => Err(error),
+            }
+        });
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    // A channel that never wrote has nothing held back to flush.
+    if let Some(mut channel) = channel {
+        let mut log = to.log.as_ref().map(lock);
+        if let Err(error) = channel.finish(log.as_deref_mut()) {
+            to.main_log.error(&error.to_string());
+        }
+    }
+}
+
+fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
+    let sink = EventSink {
+        publisher: to.publisher.clone(),
+        group: Arc::clone(&to.group),
+        process: Arc::clone(&to.process),
+        pid: to.pid,
+        channel: match to.channel {
+            Channel::Stdout => events::Channel::Stdout,
+            Channel::Stderr => events::Channel::Stderr,
+        },
+    };
+    ChannelPump::new(
+        to.process.to_string(),
+        to.channel.name(),
+        to.options,
+        sink,
+        Some(Arc::clone(&to.main_log)),
+    )
+}
+
+fn deliver(
+    to: &Destination,
+    channel: &mut ChannelPump<EventSink>,
+    data: &[u8],
+    failing: &mut bool,
+) {
+    {
+        let mut log = to.log.as_ref().map(lock);
+        let written = channel.handle_chunk(log.as_deref_mut(), data);
+        match written {
+            // Report a failing disk once, not once per chunk.
+            Err(error) if !*failing => {
+                *failing = true;
+                to.main_log.error(&format!(
+                    "unable to write the {} log of {}: {error}",
+                    to.channel.name(),
+                    to.process
+                ));
+            }
+            Err(_) => {}
+            Ok(()) => *failing = false,
+        }
+    }
+    if let Some(hook) = &to.hook {
+        hook(&OutputChunk {
+            group: &to.group,
+            process: &to.process,
+            pid: to.pid,
+            channel: to.channel,
+            data,
+        });
+    }
+}

@@ -1,0 +1,441 @@
+//! supervisord's start-up and run, in the reference's order: switch user,
+//! raise rlimits, open the main log and write the parse messages, clean up
+//! old AUTO logs, load the `[rpcinterface:x]` plugins and register them
+//! (through the plugin bridge) for every HTTP server, open the HTTP
+//! sockets, daemonize (a fork while no thread exists yet), write the
+//! pidfile, then build the tokio runtime by hand and run the supervisor
+//! task until shutdown, restarting it in the same process on SIGHUP (the
+//! configuration is read again; the HTTP servers and plugins stay as they
+//! were). On the way out the pidfile and the unix sockets are removed.
+//!
+//! Errors a user must fix (bad user, rlimits, a port in use, a plugin that
+//! does not load) come back as [`StartError::Usage`] before daemonizing, so
+//! they reach the terminal; the binary turns them into exit status 2.
+
+use std::os::fd::AsRawFd as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::host::DaemonHost;
+use super::supervisor::{RunEnd, Setup, Signals, Supervisor, start_reaper};
+use crate::config::{self, Config, LoadOptions, MessageLevel};
+use crate::http::{self, Limits, Listen, ServerConfig};
+use crate::logs::{self, MainLog, MainLogConfig, MainLogLayer, StartupMessages};
+use crate::plugins::{PluginLoader, bridge};
+use crate::process::reaper;
+use crate::rpc::Registry;
+
+/// Why supervisord could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A problem the user must fix: printed as `Error: <text>` with the
+    /// usage hint, exit status 2 (the reference's `usage()`).
+    #[error("{}", .0.join("\n"))]
+    Usage(Vec<String>),
+    /// Anything else that stops start-up.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// The reference's wording when `minfds`/`minprocs` cannot be met.
+fn rlimit_message(name: &str, min: i64, hard: String) -> String {
+    if name == "RLIMIT_NOFILE" {
+        format!(
+            "The minimum number of file descriptors required to run this process is {min} as per the \"minfds\" command-line argument or config file setting. The current environment will only allow you to open {hard} file descriptors.  Either raise the number of usable file descriptors in your environment (see README.rst) or lower the minfds setting in the config file to allow the process to start."
+        )
+    } else {
+        format!(
+            "The minimum number of available processes required to run this program is {min} as per the \"minprocs\" command-line argument or config file setting. The current environment will only allow you to open {hard} processes.  Either raise the number of usable processes in your environment (see README.rst) or lower the minprocs setting in the config file to allow the program to start."
+        )
+    }
+}
+
+/// Raise RLIMIT_NOFILE and RLIMIT_NPROC to `minfds`/`minprocs` when the
+/// soft limit is lower, as the reference does. Returns the info lines.
+pub fn raise_rlimits(minfds: i64, minprocs: i64) -> Result<Vec<String>, StartError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const INFINITY: u64 = libc::RLIM_INFINITY;
+    let mut infos = Vec::new();
+    for (resource, name, min) in [
+        (Resource::RLIMIT_NOFILE, "RLIMIT_NOFILE", minfds),
+        (Resource::RLIMIT_NPROC, "RLIMIT_NPROC", minprocs),
+    ] {
+        let min_limit = u64::try_from(min).unwrap_or(0);
+        let (soft, hard) =
+            getrlimit(resource).map_err(|e| StartError::Fatal(format!("getrlimit {name}: {e}")))?;
+        if soft >= min_limit || soft == INFINITY {
+            continue;
+        }
+        let new_hard = if hard < min_limit && hard != INFINITY {
+            min_limit
+        } else {
+            hard
+        };
+        if setrlimit(resource, min_limit, new_hard).is_err() {
+            let shown = if new_hard == INFINITY {
+                "-1".to_string()
+            } else {
+                new_hard.to_string()
+            };
+            return Err(StartError::Usage(vec![rlimit_message(name, min, shown)]));
+        }
+        infos.push(format!("Increased {name} limit to {min}"));
+    }
+    Ok(infos)
+}
+
+/// Switch to the configured user, as the reference's `set_uid_or_exit`.
+/// Returns the messages to log (critical, info).
+pub fn switch_user(config: &Config) -> Result<StartupMessages, StartError> {
+    let mut messages = StartupMessages::default();
+    let current = nix::unistd::getuid();
+    match &config.supervisord.user {
+        None => {
+            if current.is_root() {
+                messages.criticals.push(
+                    "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message."
+                        .into(),
+                );
+            }
+        }
+        Some(user) => {
+            if current.as_raw() != user.uid {
+                if !current.is_root() {
+                    return Err(StartError::Usage(vec![
+                        "Can't drop privilege as nonroot user".into(),
+                    ]));
+                }
+                let groups: Vec<nix::unistd::Gid> = user
+                    .groups
+                    .iter()
+                    .map(|g| nix::unistd::Gid::from_raw(*g))
+                    .collect();
+                nix::unistd::setgroups(&groups).map_err(|_| {
+                    StartError::Usage(vec!["Could not set groups of effective user".into()])
+                })?;
+                nix::unistd::setgid(nix::unistd::Gid::from_raw(user.gid)).map_err(|_| {
+                    StartError::Usage(vec!["Could not set group id of effective user".into()])
+                })?;
+                nix::unistd::setuid(nix::unistd::Uid::from_raw(user.uid)).map_err(|_| {
+                    StartError::Usage(vec!["Could not set user id of effective user".into()])
+                })?;
+            }
+            messages
+                .infos
+                .push(format!("Set uid to user {} succeeded", user.uid));
+        }
+    }
+    Ok(messages)
+}
+
+/// The config's parse messages, sorted by level.
+fn parse_messages(config: &Config, into: &mut StartupMessages) {
+    for message in &config.messages {
+        let list = match message.level {
+            MessageLevel::Critical => &mut into.criticals,
+            MessageLevel::Warn => &mut into.warnings,
+            MessageLevel::Info => &mut into.infos,
+        };
+        list.push(message.text.clone());
+    }
+}
+
+/// The HTTP server sections as the http module describes them.
+pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
+    let mut servers = Vec::new();
+    for unix in &config.unix_http_servers {
+        servers.push(ServerConfig {
+            section: unix.section.clone(),
+            listen: Listen::Unix(http::UnixSocket {
+                path: unix.file.clone(),
+                mode: unix.chmod,
+                uid: unix.chown.as_ref().map(|o| o.uid),
+                gid: unix.chown.as_ref().and_then(|o| o.gid),
+            }),
+            username: unix.credentials.as_ref().map(|c| c.username.clone()),
+            password: unix.credentials.as_ref().map(|c| c.password.clone()),
+        });
+    }
+    for inet in &config.inet_http_servers {
+        servers.push(ServerConfig {
+            section: inet.section.clone(),
+            listen: Listen::Inet(http::InetAddr {
+                host: (!inet.host.is_empty() && inet.host != "*").then(|| inet.host.clone()),
+                port: inet.port,
+            }),
+            username: inet.credentials.as_ref().map(|c| c.username.clone()),
+            password: inet.credentials.as_ref().map(|c| c.password.clone()),
+        });
+    }
+    servers
+}
+
+fn clean_auto_logs(config: &Config, log: &MainLog) {
+    if config.supervisord.nocleanup {
+        return;
+    }
+    let cleanup = logs::clear_auto_logs(
+        &config.supervisord.childlogdir,
+        &config.supervisord.identifier,
+    );
+    for warning in &cleanup.warnings {
+        log.warn(warning);
+    }
+}
+
+/// Fork into the background as the reference does: the parent exits at
+/// once; the child changes directory, puts /dev/null on 0/1/2, starts a
+/// new session and sets the umask. Must run before any thread exists.
+fn daemonize(config: &Config, log: &MainLog) -> Result<(), StartError> {
+    // SAFETY: called from the main thread before any other thread was
+    // started (the runtime and the spawner threads come later), so the
+    // child is a complete copy and may go on running ordinary code.
+    let fork = unsafe { nix::unistd::fork() };
+    match fork {
+        Err(error) => return Err(StartError::Fatal(format!("unable to fork: {error}"))),
+        Ok(nix::unistd::ForkResult::Parent { .. }) => {
+            log.blather("supervisord forked; parent exiting");
+            // SAFETY: _exit ends the parent without running destructors
+            // that would remove the child's sockets and files.
+            unsafe { libc::_exit(0) };
+        }
+        Ok(nix::unistd::ForkResult::Child) => {}
+    }
+    log.info("daemonizing the supervisord process");
+    if let Some(directory) = &config.supervisord.directory {
+        let shown = crate::logs::py_str_repr(&directory.to_string_lossy());
+        match std::env::set_current_dir(directory) {
+            Ok(()) => log.info(&format!("set current directory: {shown}")),
+            Err(error) => log.critical(&format!("can't chdir into {shown}: {error}")),
+        }
+    }
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors, which we own.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+    let _ = nix::unistd::setsid();
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        config.supervisord.umask,
+    ));
+    Ok(())
+}
+
+fn write_pidfile(path: &Path, log: &MainLog) -> bool {
+    let pid = std::process::id();
+    match std::fs::write(path, format!("{pid}\n")) {
+        Ok(()) => {
+            log.info(&format!("supervisord started with pid {pid}"));
+            true
+        }
+        Err(_) => {
+            log.critical(&format!("could not write pidfile {}", path.display()));
+            false
+        }
+    }
+}
+
+/// Keep glibc's allocator to one arena. By default every thread that
+/// allocates (runtime workers, spawner threads) gets an arena of its own,
+/// each keeping freed memory; the daemon allocates little and rarely, so
+/// the contention one arena could cause is negligible and the resident
+/// memory saved is not.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator tuning; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+/// `/logtail`'s resolver: a namespec and channel to the log file, from the
+/// latest snapshot; not found until the file exists.
+fn process_logs(handle: super::Handle) -> http::ProcessLogs {
+    Arc::new(move |namespec: &str, channel: logs::Channel| {
+        let spec = supervisor_sdk::namespec::split_namespec(namespec);
+        let process = spec.process.ok_or(http::NotFound)?;
+        let snapshot = handle.snapshot();
+        let info = snapshot
+            .processes
+            .iter()
+            .find(|p| p.group.as_str() == spec.group && p.name.as_str() == process)
+            .ok_or(http::NotFound)?;
+        super::supervisor::log_path(info, channel == logs::Channel::Stderr)
+            .filter(|path| path.exists())
+            .ok_or(http::NotFound)
+    })
+}
+
+/// Run supervisord with a loaded configuration until it shuts down.
+pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> {
+    one_malloc_arena();
+    let mut messages = switch_user(&config)?;
+    let infos = raise_rlimits(config.supervisord.minfds, config.supervisord.minprocs)?;
+    messages.infos.extend(infos);
+    parse_messages(&config, &mut messages);
+
+    let main_log = Arc::new(
+        MainLog::open(MainLogConfig::from_config(&config.supervisord))
+            .map_err(|e| StartError::Usage(vec![e.to_string()]))?,
+    );
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber =
+            tracing_subscriber::registry().with(MainLogLayer::new(Arc::clone(&main_log)));
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    }
+    // The reference writes criticals, then warnings, then infos.
+    messages.emit(&main_log);
+    clean_auto_logs(&config, &main_log);
+
+    let (mut supervisor, handle) = Supervisor::new(Setup {
+        config: config.clone(),
+        load_options: load_options.clone(),
+        main_log: Arc::clone(&main_log),
+        output_hook: None,
+    });
+
+    // Plugins load while the terminal can still show their errors; each
+    // namespace is served by every HTTP server.
+    let host = DaemonHost::boxed(handle.clone());
+    let registry = Arc::new(Registry::new());
+    let namespaces = bridge::register_rpcinterfaces(
+        &mut PluginLoader::from_environment(),
+        &config.rpcinterfaces,
+        &host,
+        &handle.shared().hub,
+        &registry,
+    )
+    .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
+    let mut servers = Vec::new();
+    for server in server_configs(&config) {
+        // The reference logs this once per server and namespace, before
+        // the server's own lines.
+        for name in &namespaces {
+            main_log.info(&format!("RPC interface '{name}' initialized"));
+        }
+        let (bound, mut state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
+            .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
+        state.hooks = std::mem::take(&mut state.hooks)
+            .with_log_tails(process_logs(handle.clone()), main_log.file_path());
+        servers.push((bound, state));
+    }
+
+    if !config.supervisord.nodaemon {
+        daemonize(&config, &main_log)?;
+    }
+    // Orphaned grandchildren re-parent to us, so the reaper collects them.
+    if let Err(error) = reaper::become_subreaper() {
+        main_log.warn(&format!("unable to become a child subreaper: {error}"));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(512 * 1024)
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Fatal(format!("unable to start the runtime: {e}")))?;
+    // Signal handlers and the reaper exist before the pidfile announces
+    // the daemon: a TERM sent the moment it appears is a clean shutdown.
+    let (mut signals, mut reaped) = {
+        let _inside = runtime.enter();
+        let signals = Signals::install()
+            .map_err(|e| StartError::Fatal(format!("unable to install signal handlers: {e}")))?;
+        let reaped = start_reaper()
+            .map_err(|e| StartError::Fatal(format!("unable to watch SIGCHLD: {e}")))?;
+        (signals, reaped)
+    };
+    let pidfile: PathBuf = config.supervisord.pidfile.clone();
+    let wrote_pidfile = write_pidfile(&pidfile, &main_log);
+
+    let log = Arc::clone(&main_log);
+    let pidfile_again = pidfile.clone();
+    let hub = Arc::clone(&handle.shared().hub);
+    let outcome = runtime.block_on(async move {
+        let main_log = log;
+        let (stop_servers, servers_stopped) = watch::channel(false);
+        let mut serving = Vec::new();
+        for (bound, state) in servers {
+            let limits = state.limits;
+            let mut stopped = servers_stopped.clone();
+            serving.push(tokio::spawn(http::serve(
+                bound,
+                http::router(state),
+                limits,
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            )));
+        }
+        let mut failure = None;
+        loop {
+            match supervisor.run(&mut reaped, &mut signals).await {
+                RunEnd::Shutdown => break,
+                RunEnd::Restart => {
+                    let path = supervisor.config().source.clone();
+                    let options = load_options.clone();
+                    let loaded =
+                        tokio::task::spawn_blocking(move || config::load_config_with(&path, &options))
+                            .await;
+                    match loaded {
+                        Ok(Ok(new)) => {
+                            let mut messages = StartupMessages::default();
+                            if new.supervisord.user.is_none() && nix::unistd::getuid().is_root()
+                            {
+                                messages.criticals.push("Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.".into());
+                            }
+                            parse_messages(&new, &mut messages);
+                            messages.emit(&main_log);
+                            clean_auto_logs(&new, &main_log);
+                            // The reference writes its pidfile (and says so)
+                            // at every start, restarts included.
+                            write_pidfile(&pidfile_again, &main_log);
+                            supervisor.reconfigure(new);
+                        }
+                        Ok(Err(errors)) => {
+                            // As the reference: a restart with a broken
+                            // configuration ends the daemon with its usage
+                            // error (everything is stopped already).
+                            let lines: Vec<String> =
+                                errors.0.iter().map(ToString::to_string).collect();
+                            for line in &lines {
+                                main_log.critical(&format!("Error: {line}"));
+                            }
+                            failure = Some(StartError::Usage(lines));
+                            break;
+                        }
+                        Err(error) => {
+                            main_log.critical(&error.to_string());
+                            failure = Some(StartError::Fatal(error.to_string()));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // Calls still waiting on a command answer FAILED, not hang.
+        hub.close();
+        let _ = stop_servers.send(true);
+        for server in serving {
+            let _ = server.await;
+        }
+        failure.map_or(Ok(()), Err)
+    });
+    // Children still alive here would be a bug of ours; never leave one.
+    for exit in reaper::reap_now() {
+        main_log.debug(&format!("reaped pid {} at exit", exit.pid));
+    }
+    if wrote_pidfile {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    runtime.shutdown_background();
+    outcome
+}

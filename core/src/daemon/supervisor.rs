@@ -1,0 +1,1878 @@
+//! The supervisor task: the one owner of every process group, process
+//! record and process timer, and of the event bus. Its inputs are messages
+//! ([`Request`]s from [`Handle`]s, spawn reports from its own spawn tasks,
+//! listener output), reaped exits from the reaper, timer expiries (process
+//! timers, TICKs, the shutdown report) and unix signals, all taken in one
+//! `select!`. For each it feeds [`transition`] and carries out the effects
+//! (spawn, kill, timers, main-log lines, events), then, once per batch of
+//! messages, writes pending event envelopes to listeners, publishes a fresh
+//! [`Snapshot`] that readers use without a round trip, and settles the
+//! tickets of commands that completed.
+//!
+//! It never blocks: forks run on the [`Spawner`] threads, child output is
+//! read by the output tasks ([`super::output`]), stdin is written by a task
+//! per process, configuration files are read on the blocking pool. Timers
+//! exist only while something is due, so an idle daemon sleeps. Nothing
+//! else may change a process's state.
+//!
+//! Shutdown and restart stop groups one at a time in reverse priority and
+//! move to the next group the moment the last exit of the current one is
+//! reaped; an fcgi group's socket is leased per child and closed with the
+//! last one.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use abi_stable::std_types::{RArc, RString, RVec};
+use arc_swap::ArcSwap;
+use supervisor_sdk::fault::{
+    ALREADY_ADDED, ALREADY_STARTED, BAD_NAME, FAILED, Fault, NO_FILE, NOT_RUNNING, SHUTDOWN_STATE,
+    STILL_RUNNING,
+};
+use supervisor_sdk::host::{ChannelConfig, ConfigInfo, Outcome, ProcessInfo, Setting, Ticket};
+use supervisor_sdk::state::{ProcessState, SupervisorState};
+use supervisor_sdk::value::Value;
+use tokio::net::unix::pipe;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::build;
+use super::output::{self, Channel, Destination, OutputHook, SharedLog};
+use crate::config::{self, Config, GroupConfig, GroupKind, LoadOptions, LogFile};
+use crate::events::{
+    Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange, Publisher,
+    SupervisorStateChange,
+};
+use crate::logs::pump::PumpOptions;
+use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
+use crate::plugins::PluginLoader;
+use crate::plugins::bridge::TicketHub;
+use crate::plugins::handler::result_handler_for;
+use crate::process::fcgi_socket::{SocketLease, SocketManager};
+use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
+use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner, StdinSource};
+use crate::process::{
+    Effect, Input, LogLevel, Moment, Mood, Policy, ProcessRecord, TimerKind, kill, transition,
+};
+
+/// How often, at most, shutdown reports the processes it still waits for
+/// (the reference's throttle).
+const SHUTDOWN_REPORT_EVERY: Duration = Duration::from_secs(3);
+
+/// How often, at most, a burst of state changes nobody waits on is
+/// published: rebuilding the snapshot of a thousand processes after each
+/// of a thousand starts would cost more than the starts. A change that
+/// settles a command is published at once.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+
+/// A burst of at least this many concurrent spawns leaves enough freed
+/// memory behind to hand back to the system once it is over.
+const BURST_TRIM_THRESHOLD: usize = 32;
+
+/// Give the allocator's free memory back to the system (after a burst of
+/// starts the daemon goes back to a small steady state; the heap would
+/// otherwise keep its peak).
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages; it has no
+    // preconditions and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// How long a stopping daemon waits for its children's pipes to drain.
+const PIPE_DRAIN: Duration = Duration::from_secs(2);
+
+/// Names a process for as long as the supervisor task knows it; never
+/// reused, so a late report about a removed process cannot hit another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId(u64);
+
+/// What the read side sees: published after every change.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The daemon's state.
+    pub state: SupervisorState,
+    /// Every process of every active group, groups in priority order.
+    pub processes: RArc<RVec<ProcessInfo>>,
+    /// Every process of the pending configuration.
+    pub configs: RArc<RVec<ConfigInfo>>,
+    /// Spawn specs by `(group, process)`, for command checks.
+    pub specs: Arc<HashMap<(String, String), Arc<SpawnSpec>>>,
+}
+
+/// What the read side shares with the task.
+#[derive(Debug)]
+pub struct Shared {
+    /// The latest snapshot.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// Where command outcomes go.
+    pub hub: Arc<TicketHub>,
+    /// The main log.
+    pub main_log: Arc<MainLog>,
+    /// `identifier`.
+    pub identifier: ArcSwap<String>,
+    /// Publishes events to the supervisor task's bus from any task.
+    pub publisher: Publisher,
+}
+
+/// A command for the supervisor task. Each carries the ticket its outcome
+/// settles.
+#[derive(Debug)]
+pub enum Request {
+    /// Start a process; with `wait`, settle once it left STARTING.
+    Start {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// Wait for RUNNING (or failure).
+        wait: bool,
+        /// Settled when done.
+        ticket: Ticket,
+    },
+    /// Stop a process; with `wait`, settle once it is stopped.
+    Stop {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// Wait for a stopped state.
+        wait: bool,
+        /// Settled when done.
+        ticket: Ticket,
+    },
+    /// Send a signal to a process.
+    Signal {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// The signal number.
+        signal: i32,
+        /// Settled when sent.
+        ticket: Ticket,
+    },
+    /// Queue bytes for a process's stdin.
+    Stdin {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// What to write.
+        data: Vec<u8>,
+        /// Settled when queued.
+        ticket: Ticket,
+    },
+    /// Truncate and reopen both logs of a process.
+    ClearLogs {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// Settled when done.
+        ticket: Ticket,
+    },
+    /// Read the configuration file again (not applied).
+    Reread {
+        /// Settled with `[[added, changed, removed]]`.
+        ticket: Ticket,
+    },
+    /// Activate a group of the pending configuration.
+    AddGroup {
+        /// The group.
+        name: String,
+        /// Settled when added.
+        ticket: Ticket,
+    },
+    /// Deactivate a stopped group.
+    RemoveGroup {
+        /// The group.
+        name: String,
+        /// Settled when removed.
+        ticket: Ticket,
+    },
+    /// Stop everything and exit.
+    Shutdown {
+        /// Settled once shutdown began.
+        ticket: Option<Ticket>,
+    },
+    /// Stop everything, read the configuration again and start again.
+    Restart {
+        /// Settled once the restart began.
+        ticket: Option<Ticket>,
+    },
+    /// Reopen the main log and every child log (SIGUSR2).
+    ReopenLogs,
+}
+
+/// Internal messages: requests plus what the task's own helpers report.
+enum Message {
+    Request(Request),
+    /// A spawn failed before reaching the spawner (an fcgi socket).
+    SpawnRefused {
+        id: ProcId,
+        message: String,
+    },
+    /// A listener process wrote to its stdout (the event protocol).
+    ListenerOutput {
+        id: ProcId,
+        data: Vec<u8>,
+    },
+    Spawned {
+        id: ProcId,
+        ticket: SpawnTicket,
+        result: Result<SpawnedFds, SpawnError>,
+    },
+    Reread {
+        ticket: Ticket,
+        result: Result<Box<Config>, String>,
+    },
+}
+
+/// A cloneable way to talk to the supervisor task and read its snapshot.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    sender: mpsc::UnboundedSender<Message>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Request(r) => r.fmt(f),
+            Message::ListenerOutput { id, data } => {
+                write!(f, "ListenerOutput({id:?}, {} bytes)", data.len())
+            }
+            Message::SpawnRefused { id, message } => write!(f, "SpawnRefused({id:?}, {message})"),
+            Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
+            Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
+        }
+    }
+}
+
+impl Handle {
+    /// The shared read side.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// Issue a ticket and send the request `make` builds with it. When the
+    /// task is gone the ticket settles at once with a fault.
+    pub fn request(&self, make: impl FnOnce(Ticket) -> Request) -> Ticket {
+        let ticket = self.shared.hub.issue();
+        self.send(make(ticket), ticket);
+        ticket
+    }
+
+    /// Send a request that needs no ticket (signals).
+    pub fn notify(&self, request: Request) {
+        let _ = self.sender.send(Message::Request(request));
+    }
+
+    fn send(&self, request: Request, ticket: Ticket) {
+        if self.sender.send(Message::Request(request)).is_err() {
+            self.shared.hub.complete(
+                ticket,
+                Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
+            );
+        }
+    }
+
+    /// Wait for the outcome of `ticket`.
+    pub async fn outcome(&self, ticket: Ticket) -> Option<Outcome> {
+        use crate::plugins::call::TicketWatcher as _;
+        let mut watcher = self.shared.hub.watcher();
+        watcher.watch(&[ticket]);
+        watcher.next().await.map(|(_, outcome)| outcome)
+    }
+}
+
+/// How a run of the supervisor task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Shut down: exit.
+    Shutdown,
+    /// Restart: read the configuration again and run again.
+    Restart,
+}
+
+/// What waits on a process for a command to complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaitFor {
+    /// The spawn attempt was reported.
+    Spawned,
+    /// STARTING is over.
+    Started,
+    /// A stopped state.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    ticket: Ticket,
+    until: WaitFor,
+}
+
+/// One process as the task holds it.
+struct Proc {
+    group: Arc<str>,
+    name: Arc<str>,
+    group_priority: i64,
+    priority: i64,
+    policy: Policy,
+    spec: Arc<SpawnSpec>,
+    record: ProcessRecord,
+    /// The armed timer: when, and which.
+    timer: Option<(Instant, TimerKind)>,
+    log_specs: [Option<ChildLogSpec>; 2],
+    /// Opened at the first spawn, kept across spawns.
+    logs: [Option<SharedLog>; 2],
+    stdin: Option<pipe::Sender>,
+    stdin_queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    waiters: Vec<Waiter>,
+    /// Whether the snapshot's copy is stale.
+    dirty: bool,
+    /// For an eventlistener process: its pool's name (the group's).
+    pool: Option<Arc<str>>,
+    /// Capture mode and events, per channel.
+    pump_options: [PumpOptions; 2],
+    /// The socket of an fcgi group, shared by its processes.
+    fcgi: Option<Arc<SocketManager>>,
+    /// This process's hold on that socket while it has a child.
+    lease: Option<SocketLease>,
+}
+
+impl Proc {
+    fn info(&self) -> ProcessInfo {
+        fn unix(at: Option<SystemTime>) -> i64 {
+            at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        }
+        fn path_of(spec: &Option<ChildLogSpec>) -> RString {
+            spec.as_ref()
+                .and_then(|s| s.path.as_ref())
+                .map(|p| p.to_string_lossy().into_owned().into())
+                .unwrap_or_default()
+        }
+        let r = &self.record;
+        ProcessInfo {
+            group: RString::from(&*self.group),
+            name: RString::from(&*self.name),
+            group_priority: self.group_priority,
+            priority: self.priority,
+            state: r.state,
+            pid: r.pid.map_or(0, |p| u32::try_from(p).unwrap_or(0)),
+            start: unix(r.laststart_wall),
+            stop: unix(r.laststop_wall),
+            spawnerr: r.spawnerr.clone().unwrap_or_default().into(),
+            exitstatus: r.exitstatus.unwrap_or(0),
+            stdout_logfile: path_of(&self.log_specs[0]),
+            stderr_logfile: path_of(&self.log_specs[1]),
+        }
+    }
+}
+
+struct Group {
+    name: String,
+    config: GroupConfig,
+    /// In the group's own order (process priority, then name).
+    procs: Vec<ProcId>,
+}
+
+/// Everything the supervisor task needs from outside when it starts.
+pub struct Setup {
+    /// The configuration to run.
+    pub config: Config,
+    /// How to read the configuration again (reread, restart).
+    pub load_options: LoadOptions,
+    /// The main log.
+    pub main_log: Arc<MainLog>,
+    /// Where child output chunks are offered, if anywhere.
+    pub output_hook: Option<OutputHook>,
+}
+
+/// The supervisor task's state.
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    inbox: mpsc::UnboundedReceiver<Message>,
+    sender: mpsc::UnboundedSender<Message>,
+    config: Arc<Config>,
+    /// The configuration read last (by start-up, restart or reread).
+    pending: Arc<Config>,
+    load_options: LoadOptions,
+    main_log: Arc<MainLog>,
+    output_hook: Option<OutputHook>,
+    spawner: Option<Spawner>,
+    ledger: PidLedger<ProcId>,
+    procs: HashMap<ProcId, Proc>,
+    by_name: HashMap<(String, String), ProcId>,
+    groups: Vec<Group>,
+    next_id: u64,
+    timers: BTreeSet<(Instant, ProcId)>,
+    state: SupervisorState,
+    /// Shutdown's queue of groups still to stop, lowest priority first.
+    stop_groups: Option<Vec<String>>,
+    last_report: Option<Instant>,
+    /// The snapshot is stale.
+    snapshot_dirty: bool,
+    /// Groups or the pending configuration changed: the snapshot's config
+    /// infos and spawn specs must be rebuilt too (otherwise they are
+    /// shared with the previous snapshot, so a burst of state changes
+    /// does not rebuild them once per change).
+    layout_dirty: bool,
+    /// When the snapshot was last published, and when a deferred publish
+    /// is due.
+    last_publish: Option<Instant>,
+    publish_due: Option<Instant>,
+    /// Outcomes to deliver after the current batch (see `complete`).
+    settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
+    /// Events: listener pools, serials, TICKs.
+    bus: EventBus,
+    bus_inbox: mpsc::UnboundedReceiver<Event>,
+    /// Spawns handed to the spawner and not reported yet, and the most
+    /// there were since the last burst ended.
+    spawns_in_flight: usize,
+    burst: usize,
+    /// Loads result handlers of listener pools (each library once).
+    loader: PluginLoader,
+    /// The output pumps, so that shutdown can let them drain the pipes.
+    pumps: tokio::task::JoinSet<()>,
+}
+
+impl Supervisor {
+    /// Create the task's state and a handle to it. Nothing runs yet: call
+    /// [`Supervisor::run`] inside a tokio runtime. Handles may be cloned
+    /// and used before that (requests wait in the queue).
+    pub fn new(setup: Setup) -> (Supervisor, Handle) {
+        let (sender, inbox) = mpsc::unbounded_channel();
+        let mut bus = EventBus::new(setup.config.supervisord.identifier.as_str());
+        let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
+        let shared = Arc::new(Shared {
+            publisher: bus.publisher(),
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                state: SupervisorState::Running,
+                processes: RArc::new(RVec::new()),
+                configs: RArc::new(RVec::new()),
+                specs: Arc::new(HashMap::new()),
+            }),
+            hub: Arc::new(TicketHub::new()),
+            main_log: Arc::clone(&setup.main_log),
+            identifier: ArcSwap::from_pointee(setup.config.supervisord.identifier.clone()),
+        });
+        let handle = Handle {
+            sender: sender.clone(),
+            shared: Arc::clone(&shared),
+        };
+        let config = Arc::new(setup.config);
+        let supervisor = Supervisor {
+            shared,
+            inbox,
+            sender,
+            pending: Arc::clone(&config),
+            config: Arc::clone(&config),
+            load_options: setup.load_options,
+            main_log: setup.main_log,
+            output_hook: setup.output_hook,
+            spawner: None,
+            ledger: PidLedger::new(),
+            procs: HashMap::new(),
+            by_name: HashMap::new(),
+            groups: Vec::new(),
+            next_id: 0,
+            timers: BTreeSet::new(),
+            state: SupervisorState::Running,
+            stop_groups: None,
+            last_report: None,
+            snapshot_dirty: true,
+            layout_dirty: true,
+            settled: std::cell::RefCell::new(Vec::new()),
+            last_publish: None,
+            publish_due: None,
+            bus,
+            bus_inbox,
+            loader: PluginLoader::from_environment(),
+            spawns_in_flight: 0,
+            burst: 0,
+            pumps: tokio::task::JoinSet::new(),
+        };
+        (supervisor, handle)
+    }
+
+    /// Replace the configuration before the next [`Supervisor::run`] (a
+    /// restart). Every process must be stopped.
+    pub fn reconfigure(&mut self, config: Config) {
+        self.shared
+            .identifier
+            .store(Arc::new(config.supervisord.identifier.clone()));
+        let config = Arc::new(config);
+        self.pending = Arc::clone(&config);
+        self.config = config;
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether any child of ours is still alive (after a run: none should).
+    pub fn live_children(&self) -> usize {
+        self.ledger.live_children()
+    }
+
+    fn log(&self, level: MainLevel, text: &str) {
+        self.main_log.log(level, text);
+    }
+
+    /// Create every group, start the autostart processes in priority
+    /// order and serve messages until shutdown or restart. The reaper
+    /// must be running: its exits arrive through `reaped`.
+    pub async fn run(
+        &mut self,
+        reaped: &mut mpsc::UnboundedReceiver<Reaped>,
+        signals: &mut Signals,
+    ) -> RunEnd {
+        if self.spawner.is_none() {
+            match Spawner::new(2) {
+                Ok(spawner) => self.spawner = Some(spawner),
+                Err(error) => {
+                    self.log(
+                        MainLevel::Critical,
+                        &format!("unable to start the spawner threads: {error}"),
+                    );
+                    return RunEnd::Shutdown;
+                }
+            }
+        }
+        self.state = SupervisorState::Running;
+        self.stop_groups = None;
+        self.last_report = None;
+        // A restart starts from scratch: the old table's pools go, and a
+        // command still waiting on an old process gets its answer.
+        for group in std::mem::take(&mut self.groups) {
+            self.bus.remove_pool(&group.name);
+        }
+        for (_, proc) in std::mem::take(&mut self.procs) {
+            for waiter in proc.waiters {
+                self.complete(waiter.ticket, Outcome::failed(Fault::bare(SHUTDOWN_STATE)));
+            }
+        }
+        self.by_name.clear();
+        self.timers.clear();
+        let groups = self.config.groups.clone();
+        for group in groups {
+            self.add_group(group);
+        }
+        self.snapshot_dirty = true;
+        self.layout_dirty = true;
+        self.publish();
+        self.bus
+            .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
+        self.autostart_all();
+        self.publish();
+        loop {
+            if self.state != SupervisorState::Running && self.wind_down() {
+                self.publish();
+                self.drain_output().await;
+                return if self.state == SupervisorState::Restarting {
+                    RunEnd::Restart
+                } else {
+                    RunEnd::Shutdown
+                };
+            }
+            self.publish();
+            let next_timer = self.next_deadline();
+            tokio::select! {
+                // The task holds a sender itself, so the inbox never closes.
+                Some(message) = self.inbox.recv() => self.handle(message),
+                Some(event) = self.bus_inbox.recv() => {
+                    self.bus.publish(event);
+                }
+                Some(exit) = reaped.recv() => {
+                    self.reaped(exit);
+                    while let Ok(exit) = reaped.try_recv() {
+                        self.reaped(exit);
+                    }
+                    // The reference notes each SIGCHLD after its reap pass.
+                    self.log(MainLevel::Debug, "received SIGCHLD indicating a child quit");
+                }
+                () = sleep_until(next_timer) => self.fire_timers(),
+                Some(sig) = signals.next() => self.signal_received(sig),
+            }
+            // Take whatever else is queued before publishing once: a burst
+            // of exits or starts costs one snapshot, not one each.
+            for _ in 0..256 {
+                if let Ok(exit) = reaped.try_recv() {
+                    self.reaped(exit);
+                } else if let Ok(message) = self.inbox.try_recv() {
+                    self.handle(message);
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    // ---- groups -------------------------------------------------------
+
+    fn add_group(&mut self, config: GroupConfig) {
+        let sockets = SocketManager::for_group(&config).map(Arc::new);
+        let pool = self.add_pool(&config);
+        let mut ids = Vec::with_capacity(config.processes.len());
+        for process in &config.processes {
+            let (log_specs, errors) = build::channel_logs(&self.config, process);
+            for error in errors {
+                self.log(MainLevel::Error, &error);
+            }
+            self.next_id += 1;
+            let id = ProcId(self.next_id);
+            let proc = Proc {
+                group: Arc::from(config.name.as_str()),
+                name: Arc::from(process.name.as_str()),
+                group_priority: config.priority,
+                priority: process.priority,
+                policy: build::policy(process),
+                spec: build::spawn_spec(&self.config, &config.name, process),
+                record: ProcessRecord::default(),
+                timer: None,
+                log_specs,
+                logs: [None, None],
+                stdin: None,
+                stdin_queue: None,
+                waiters: Vec::new(),
+                dirty: true,
+                pool: pool.clone(),
+                fcgi: sockets.clone(),
+                lease: None,
+                pump_options: [
+                    PumpOptions {
+                        // A listener's stdout is the event protocol.
+                        capture_max_bytes: if pool.is_some() {
+                            0
+                        } else {
+                            usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
+                        },
+                        events_enabled: process.stdout.events_enabled,
+                        strip_ansi: self.config.supervisord.strip_ansi,
+                    },
+                    PumpOptions {
+                        capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
+                            .unwrap_or(usize::MAX),
+                        events_enabled: process.stderr.events_enabled,
+                        strip_ansi: self.config.supervisord.strip_ansi,
+                    },
+                ],
+            };
+            self.by_name
+                .insert((config.name.clone(), process.name.clone()), id);
+            self.procs.insert(id, proc);
+            ids.push(id);
+        }
+        let position = self
+            .groups
+            .iter()
+            .position(|g| (g.config.priority, &g.name) > (config.priority, &config.name))
+            .unwrap_or(self.groups.len());
+        self.groups.insert(
+            position,
+            Group {
+                name: config.name.clone(),
+                config,
+                procs: ids,
+            },
+        );
+        self.snapshot_dirty = true;
+        self.layout_dirty = true;
+        let group = self.groups[position].name.clone();
+        self.bus.publish(Event::ProcessGroupAdded { group });
+    }
+
+    /// The listener pool of an `[eventlistener:x]` group; its name.
+    fn add_pool(&mut self, config: &GroupConfig) -> Option<Arc<str>> {
+        if !matches!(config.kind, GroupKind::EventListener { .. }) {
+            return None;
+        }
+        let handler = match result_handler_for(config, &mut self.loader) {
+            Ok(Some(handler)) => handler,
+            Ok(None) => return None,
+            Err(error) => {
+                self.log(
+                    MainLevel::Error,
+                    &format!("eventlistener {} not started: {error}", config.name),
+                );
+                return None;
+            }
+        };
+        match ListenerPool::from_config(config, self.bus.server(), handler) {
+            Ok(Some(pool)) => {
+                self.bus.add_pool(pool);
+                Some(Arc::from(config.name.as_str()))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.log(
+                    MainLevel::Error,
+                    &format!("eventlistener {}: {error}", config.name),
+                );
+                None
+            }
+        }
+    }
+
+    fn autostart_all(&mut self) {
+        let ids: Vec<ProcId> = self.groups.iter().flat_map(|g| g.procs.clone()).collect();
+        for id in ids {
+            self.feed(id, Input::Autostart);
+        }
+    }
+
+    fn group_unstopped(&self, group: &Group) -> bool {
+        group.procs.iter().any(|id| {
+            self.procs
+                .get(id)
+                .is_some_and(|p| !p.record.state.is_stopped())
+        })
+    }
+
+    // ---- messages -----------------------------------------------------
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Request(request) => self.request(request),
+            Message::SpawnRefused { id, message } => {
+                self.feed(id, Input::SpawnFailed { message });
+                self.settle_waiters(id, true);
+            }
+            Message::ListenerOutput { id, data } => {
+                if let Some(proc) = self.procs.get(&id)
+                    && let Some(pool) = proc.pool.clone()
+                {
+                    let name = Arc::clone(&proc.name);
+                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+                        pool.listener_output(index, &data);
+                    }
+                }
+            }
+            Message::Spawned { id, ticket, result } => self.spawned(id, ticket, result),
+            Message::Reread { ticket, result } => self.reread_done(ticket, result),
+        }
+    }
+
+    fn lookup(&self, group: &str, name: &str) -> Option<ProcId> {
+        self.by_name
+            .get(&(group.to_string(), name.to_string()))
+            .copied()
+    }
+
+    fn bad_name(&self, ticket: Ticket, group: &str, name: &str) {
+        self.complete(
+            ticket,
+            Outcome::failed(Fault::with(BAD_NAME, format!("{group}:{name}"))).immediate(),
+        );
+    }
+
+    /// Settle `ticket` once the current batch of messages is handled and
+    /// its snapshot published, so a waiter reads a snapshot at least as
+    /// fresh as the outcome, and commands settled by the same batch (a
+    /// group stop whose processes were reaped together) complete in the
+    /// order they were issued, as the reference reports them.
+    fn complete(&self, ticket: Ticket, outcome: Outcome) {
+        self.settled.borrow_mut().push((ticket, outcome));
+    }
+
+    fn flush_settled(&mut self) {
+        let mut settled = std::mem::take(self.settled.get_mut());
+        settled.sort_by_key(|(ticket, _)| *ticket);
+        for (ticket, outcome) in settled {
+            self.shared.hub.complete(ticket, outcome);
+        }
+    }
+
+    fn request(&mut self, request: Request) {
+        match request {
+            Request::Start {
+                group,
+                name,
+                wait,
+                ticket,
+            } => {
+                let Some(id) = self.lookup(&group, &name) else {
+                    return self.bad_name(ticket, &group, &name);
+                };
+                if self.state != SupervisorState::Running {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
+                    );
+                }
+                let state = self.procs[&id].record.state;
+                if state.is_running() {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(ALREADY_STARTED, format!("{group}:{name}")))
+                            .immediate(),
+                    );
+                }
+                if let Some(proc) = self.procs.get_mut(&id) {
+                    proc.waiters.push(Waiter {
+                        ticket,
+                        until: if wait {
+                            WaitFor::Started
+                        } else {
+                            WaitFor::Spawned
+                        },
+                    });
+                }
+                self.feed(id, Input::Start);
+                self.settle_waiters(id, false);
+            }
+            Request::Stop {
+                group,
+                name,
+                wait,
+                ticket,
+            } => {
+                let Some(id) = self.lookup(&group, &name) else {
+                    return self.bad_name(ticket, &group, &name);
+                };
+                let state = self.procs[&id].record.state;
+                // As the reference: STOPPING is not a running state.
+                if !state.is_running() {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(NOT_RUNNING, format!("{group}:{name}")))
+                            .immediate(),
+                    );
+                }
+                if let Some(failure) = self.feed(id, Input::Stop) {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(FAILED, failure)).immediate(),
+                    );
+                }
+                let proc = &self.procs[&id];
+                if !wait || proc.record.state.is_stopped() {
+                    self.complete(ticket, Outcome::process(proc.info()).immediate());
+                } else if let Some(proc) = self.procs.get_mut(&id) {
+                    proc.waiters.push(Waiter {
+                        ticket,
+                        until: WaitFor::Stopped,
+                    });
+                }
+            }
+            Request::Signal {
+                group,
+                name,
+                signal,
+                ticket,
+            } => {
+                let Some(id) = self.lookup(&group, &name) else {
+                    return self.bad_name(ticket, &group, &name);
+                };
+                if self.procs[&id].record.pid.is_none() {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(NOT_RUNNING, format!("{group}:{name}")))
+                            .immediate(),
+                    );
+                }
+                let outcome = match self.feed(id, Input::Signal(signal)) {
+                    Some(failure) => Outcome::failed(Fault::with(FAILED, failure)),
+                    None => Outcome::process(self.procs[&id].info()),
+                };
+                self.complete(ticket, outcome.immediate());
+            }
+            Request::Stdin {
+                group,
+                name,
+                data,
+                ticket,
+            } => {
+                let Some(id) = self.lookup(&group, &name) else {
+                    return self.bad_name(ticket, &group, &name);
+                };
+                let outcome = self.send_stdin(id, data, &group, &name);
+                self.complete(ticket, outcome.immediate());
+            }
+            Request::ClearLogs {
+                group,
+                name,
+                ticket,
+            } => {
+                let Some(id) = self.lookup(&group, &name) else {
+                    return self.bad_name(ticket, &group, &name);
+                };
+                let mut failure = None;
+                for log in self.procs[&id].logs.iter().flatten() {
+                    if let Err(error) = output::lock(log).clear() {
+                        failure = Some(error.to_string());
+                    }
+                }
+                let outcome = match failure {
+                    Some(why) => Outcome::failed(Fault::with(FAILED, why)),
+                    None => Outcome::process(self.procs[&id].info()),
+                };
+                self.complete(ticket, outcome.immediate());
+            }
+            Request::Reread { ticket } => self.start_reread(ticket),
+            Request::AddGroup { name, ticket } => {
+                if self.state != SupervisorState::Running {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
+                    );
+                }
+                let Some(config) = self.pending.groups.iter().find(|g| g.name == name).cloned()
+                else {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(BAD_NAME, &name)).immediate(),
+                    );
+                };
+                if self.groups.iter().any(|g| g.name == name) {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(ALREADY_ADDED, &name)).immediate(),
+                    );
+                }
+                self.add_group(config);
+                let ids = self
+                    .groups
+                    .iter()
+                    .find(|g| g.name == name)
+                    .map(|g| g.procs.clone())
+                    .unwrap_or_default();
+                for id in ids {
+                    self.feed(id, Input::Autostart);
+                }
+                self.complete(ticket, Outcome::done().immediate());
+            }
+            Request::RemoveGroup { name, ticket } => {
+                let Some(index) = self.groups.iter().position(|g| g.name == name) else {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(BAD_NAME, &name)).immediate(),
+                    );
+                };
+                if self.group_unstopped(&self.groups[index]) {
+                    return self.complete(
+                        ticket,
+                        Outcome::failed(Fault::with(STILL_RUNNING, &name)).immediate(),
+                    );
+                }
+                let group = self.groups.remove(index);
+                self.bus.remove_pool(&group.name);
+                self.bus.publish(Event::ProcessGroupRemoved {
+                    group: group.name.clone(),
+                });
+                for id in group.procs {
+                    if let Some(proc) = self.procs.remove(&id) {
+                        self.by_name
+                            .remove(&(proc.group.to_string(), proc.name.to_string()));
+                        if let Some((at, _)) = proc.timer {
+                            self.timers.remove(&(at, id));
+                        }
+                        for waiter in proc.waiters {
+                            self.complete(
+                                waiter.ticket,
+                                Outcome::failed(Fault::with(BAD_NAME, &name)),
+                            );
+                        }
+                    }
+                }
+                self.snapshot_dirty = true;
+                self.layout_dirty = true;
+                self.complete(ticket, Outcome::done().immediate());
+            }
+            Request::Shutdown { ticket } => {
+                if self.state == SupervisorState::Running {
+                    self.state = SupervisorState::Shutdown;
+                    self.snapshot_dirty = true;
+                }
+                if let Some(ticket) = ticket {
+                    self.complete(ticket, Outcome::done().immediate());
+                }
+            }
+            Request::Restart { ticket } => {
+                if self.state == SupervisorState::Running {
+                    self.state = SupervisorState::Restarting;
+                    self.snapshot_dirty = true;
+                }
+                if let Some(ticket) = ticket {
+                    self.complete(ticket, Outcome::done().immediate());
+                }
+            }
+            Request::ReopenLogs => self.reopen_logs(),
+        }
+    }
+
+    fn send_stdin(&mut self, id: ProcId, data: Vec<u8>, group: &str, name: &str) -> Outcome {
+        let Some(proc) = self.procs.get(&id) else {
+            return Outcome::failed(Fault::with(BAD_NAME, format!("{group}:{name}")));
+        };
+        if proc.record.pid.is_none() || proc.record.state.is_stopped() {
+            return Outcome::failed(Fault::with(NOT_RUNNING, format!("{group}:{name}")));
+        }
+        if self.queue_stdin(id, data) {
+            Outcome::process(self.procs[&id].info())
+        } else {
+            Outcome::failed(Fault::with(NO_FILE, "Process has no stdin channel"))
+        }
+    }
+
+    /// Queue `data` for the process's stdin, in order, written by a task
+    /// of its own so a child that does not read never blocks us. False
+    /// when the process has no stdin any more.
+    fn queue_stdin(&mut self, id: ProcId, data: Vec<u8>) -> bool {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return false;
+        };
+        if proc.stdin_queue.is_none() {
+            let Some(pipe) = proc.stdin.take() else {
+                return false;
+            };
+            let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt as _;
+                let mut pipe = pipe;
+                while let Some(item) = items.recv().await {
+                    // A child that closed its stdin just loses the rest,
+                    // as with the reference's dispatcher.
+                    if pipe.write_all(&item).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            proc.stdin_queue = Some(queue);
+        }
+        proc.stdin_queue
+            .as_ref()
+            .is_some_and(|q| q.send(data).is_ok())
+    }
+
+    fn reopen_logs(&mut self) {
+        self.log(
+            MainLevel::Info,
+            "received SIGUSR2 indicating log reopen request",
+        );
+        if let Err(error) = self.main_log.reopen() {
+            eprintln!("supervisord: {error}");
+        }
+        self.log(MainLevel::Info, "supervisord logreopen");
+        for proc in self.procs.values() {
+            for log in proc.logs.iter().flatten() {
+                if let Err(error) = output::lock(log).reopen() {
+                    self.main_log.error(&error.to_string());
+                }
+            }
+        }
+    }
+
+    fn start_reread(&mut self, ticket: Ticket) {
+        let path = self.config.source.clone();
+        let options = self.load_options.clone();
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let loaded =
+                tokio::task::spawn_blocking(move || config::load_config_with(&path, &options))
+                    .await;
+            let result = match loaded {
+                Ok(Ok(config)) => Ok(Box::new(config)),
+                Ok(Err(errors)) => Err(errors
+                    .0
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")),
+                Err(error) => Err(error.to_string()),
+            };
+            let _ = sender.send(Message::Reread { ticket, result });
+        });
+    }
+
+    fn reread_done(&mut self, ticket: Ticket, result: Result<Box<Config>, String>) {
+        let new = match result {
+            Ok(config) => *config,
+            Err(why) => {
+                return self.complete(
+                    ticket,
+                    Outcome::failed(Fault::with(supervisor_sdk::fault::CANT_REREAD, why)),
+                );
+            }
+        };
+        let active: Vec<GroupConfig> = self.groups.iter().map(|g| g.config.clone()).collect();
+        let value = {
+            let diff = config::diff(&active, &new.groups);
+            let names = |groups: &[&GroupConfig]| {
+                Value::array(groups.iter().map(|g| Value::string(g.name.as_str())))
+            };
+            Value::array([Value::array([
+                names(&diff.added),
+                names(&diff.changed),
+                names(&diff.removed),
+            ])])
+        };
+        self.pending = Arc::new(new);
+        self.snapshot_dirty = true;
+        self.layout_dirty = true;
+        self.complete(
+            ticket,
+            Outcome {
+                value,
+                ..Outcome::done()
+            },
+        );
+    }
+
+    fn signal_received(&mut self, sig: i32) {
+        use supervisor_sdk::signal::signame;
+        match sig {
+            libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                self.log(
+                    MainLevel::Warn,
+                    &format!("received {} indicating exit request", signame(sig)),
+                );
+                self.state = SupervisorState::Shutdown;
+                self.snapshot_dirty = true;
+            }
+            libc::SIGHUP => {
+                if self.state == SupervisorState::Shutdown {
+                    self.log(
+                        MainLevel::Warn,
+                        &format!(
+                            "ignored {} indicating restart request (shutdown in progress)",
+                            signame(sig)
+                        ),
+                    );
+                } else {
+                    self.log(
+                        MainLevel::Warn,
+                        &format!("received {} indicating restart request", signame(sig)),
+                    );
+                    self.state = SupervisorState::Restarting;
+                    self.snapshot_dirty = true;
+                }
+            }
+            libc::SIGUSR2 => self.reopen_logs(),
+            _ => self.log(
+                MainLevel::Blather,
+                &format!("received {} indicating nothing", signame(sig)),
+            ),
+        }
+    }
+
+    // ---- the state machine ----------------------------------------------
+
+    fn mood(&self) -> Mood {
+        if self.state == SupervisorState::Running {
+            Mood::Running
+        } else {
+            Mood::WindingDown
+        }
+    }
+
+    /// Feed `input` to a process and carry out every effect, feeding back
+    /// kill failures at once. Returns the text of a command failure.
+    fn feed(&mut self, id: ProcId, input: Input) -> Option<String> {
+        let mut inputs = VecDeque::from([input]);
+        let mut failure = None;
+        let mood = self.mood();
+        while let Some(input) = inputs.pop_front() {
+            let Some(proc) = self.procs.get_mut(&id) else {
+                return failure;
+            };
+            let (record, effects) =
+                transition(&proc.record, input, Moment::now(), &proc.policy, mood);
+            proc.record = record;
+            proc.dirty = true;
+            for effect in effects {
+                match effect {
+                    Effect::Spawn => self.spawn(id),
+                    Effect::Kill {
+                        pid,
+                        signal,
+                        group,
+                        purpose,
+                    } => {
+                        if let Err(errno) = kill::send_signal(pid, signal, group) {
+                            inputs.push_back(Input::KillFailed {
+                                pid,
+                                errno,
+                                purpose,
+                            });
+                        }
+                    }
+                    Effect::ArmTimer { kind, at } => self.arm(id, Some((at, kind))),
+                    Effect::CancelTimer => self.arm(id, None),
+                    Effect::StateChanged(change) => self.state_changed(id, change),
+                    Effect::Log { level, text } => self.log(main_level(level), &text),
+                    Effect::CommandFailed(text) => failure = Some(text),
+                }
+            }
+        }
+        self.snapshot_dirty = true;
+        self.settle_waiters(id, false);
+        failure
+    }
+
+    /// Publish a process's state change and keep its pool informed.
+    fn state_changed(&mut self, id: ProcId, change: crate::process::StateChange) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.record.pid.is_none() && !proc.record.spawning {
+            // The child is gone: its stdin goes with it.
+            proc.stdin = None;
+            proc.stdin_queue = None;
+        }
+        let (group, name, pool) = (
+            Arc::clone(&proc.group),
+            Arc::clone(&proc.name),
+            proc.pool.clone(),
+        );
+        if let Some(pool) = pool
+            && let Some((pool, index)) = self.bus.listener_mut(&pool, &name)
+        {
+            if change.to == ProcessState::Running {
+                pool.listener_running(index, true);
+            } else if change.from == ProcessState::Running {
+                pool.listener_running(index, false);
+            }
+        }
+        if self.bus.subscribed() != EventTypeSet::EMPTY {
+            self.bus.publish(Event::ProcessState(ProcessStateChange {
+                process: name.to_string(),
+                group: group.to_string(),
+                from: change.from,
+                to: change.to,
+                tries: change.tries,
+                pid: change.pid,
+                expected: change.expected,
+            }));
+        }
+    }
+
+    /// Write what the pools want written to their listeners' stdin.
+    fn deliver_events(&mut self) {
+        // A failed write puts the event back for another listener, which
+        // may produce a new delivery: a few rounds settle it.
+        for _ in 0..4 {
+            let mut out = Vec::new();
+            self.bus
+                .drain_deliveries(|pool, delivery| out.push((pool.to_string(), delivery)));
+            if out.is_empty() {
+                return;
+            }
+            for (pool, delivery) in out {
+                let id = self
+                    .groups
+                    .iter()
+                    .find(|g| g.name == pool)
+                    .and_then(|g| g.procs.get(delivery.listener).copied());
+                let written = id.is_some_and(|id| self.queue_stdin(id, delivery.envelope));
+                if !written && let Some(id) = id {
+                    let name = Arc::clone(&self.procs[&id].name);
+                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+                        pool.stdin_failed(index);
+                    }
+                }
+            }
+        }
+    }
+
+    fn arm(&mut self, id: ProcId, timer: Option<(Instant, TimerKind)>) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if let Some((at, _)) = proc.timer.take() {
+            self.timers.remove(&(at, id));
+        }
+        if let Some((at, kind)) = timer {
+            proc.timer = Some((at, kind));
+            self.timers.insert((at, id));
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        let tick = self
+            .bus
+            .tick_sleep(SystemTime::now())
+            .map(|wait| Instant::now() + wait);
+        let timer = match (self.timers.first().map(|(at, _)| *at), tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let report = match (&self.stop_groups, self.last_report) {
+            (Some(_), Some(last)) => Some(last + SHUTDOWN_REPORT_EVERY),
+            _ => None,
+        };
+        let report = match (report, self.publish_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (timer, report) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        self.bus.tick(SystemTime::now());
+        let now = Instant::now();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            let kind = match self.procs.get_mut(&id) {
+                Some(proc) => match proc.timer.take() {
+                    Some((_, kind)) => kind,
+                    None => continue,
+                },
+                None => continue,
+            };
+            self.feed(id, Input::Timer(kind));
+        }
+    }
+
+    /// Complete the commands waiting on `id` that its state now satisfies.
+    /// `spawn_step` is true while handling the spawn report.
+    fn settle_waiters(&mut self, id: ProcId, spawn_step: bool) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.waiters.is_empty() {
+            return;
+        }
+        let state = proc.record.state;
+        let spawning = proc.record.spawning;
+        let immediate_start = spawn_step && proc.policy.startsecs == 0;
+        let mut done = Vec::new();
+        proc.waiters.retain(|w| {
+            let ready = match w.until {
+                WaitFor::Spawned => !spawning,
+                WaitFor::Started => !spawning && state != ProcessState::Starting,
+                WaitFor::Stopped => state.is_stopped(),
+            };
+            if ready {
+                let immediate = match w.until {
+                    WaitFor::Spawned => true,
+                    WaitFor::Started => {
+                        immediate_start || (spawn_step && state != ProcessState::Running)
+                    }
+                    WaitFor::Stopped => false,
+                };
+                done.push((w.ticket, immediate));
+            }
+            !ready
+        });
+        if done.is_empty() {
+            return;
+        }
+        let info = proc.info();
+        for (ticket, immediate) in done {
+            let mut outcome = Outcome::process(info.clone());
+            outcome.immediate = immediate;
+            self.complete(ticket, outcome);
+        }
+    }
+
+    // ---- spawning and reaping ------------------------------------------
+
+    fn spawn(&mut self, id: ProcId) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        let Some(spawner) = self.spawner.clone() else {
+            return;
+        };
+        let mut spec = Arc::clone(&proc.spec);
+        if let Some(sockets) = &proc.fcgi {
+            // The group's socket is created by the first process that needs
+            // it and becomes this child's fd 0.
+            match sockets.acquire() {
+                Ok(lease) => {
+                    let mut with_socket = (*spec).clone();
+                    with_socket.stdin = StdinSource::Socket(lease.shared_fd());
+                    spec = Arc::new(with_socket);
+                    proc.lease = Some(lease);
+                }
+                Err(error) => {
+                    // Reported as a spawn failure in the next step, as the
+                    // reference makes it the process's spawnerr.
+                    let _ = self.sender.send(Message::SpawnRefused {
+                        id,
+                        message: error.to_string(),
+                    });
+                    return;
+                }
+            }
+        }
+        let ticket = self.ledger.spawn_started();
+        self.spawns_in_flight += 1;
+        self.burst = self.burst.max(self.spawns_in_flight);
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let result = spawner.spawn(spec).await;
+            if let Err(lost) = sender.send(Message::Spawned { id, ticket, result }) {
+                // The task is gone (the daemon is exiting): a child forked
+                // now must not outlive it.
+                if let Message::Spawned {
+                    result: Ok(fds), ..
+                } = lost.0
+                {
+                    let _ = kill::send_signal(fds.pid, libc::SIGKILL, false);
+                }
+            }
+        });
+    }
+
+    fn spawned(&mut self, id: ProcId, ticket: SpawnTicket, result: Result<SpawnedFds, SpawnError>) {
+        self.spawns_in_flight = self.spawns_in_flight.saturating_sub(1);
+        if self.spawns_in_flight == 0 && self.burst >= BURST_TRIM_THRESHOLD {
+            self.burst = 0;
+            release_free_memory();
+        }
+        let fds = match result {
+            Ok(fds) => fds,
+            Err(error) => {
+                for settled in self.ledger.spawn_finished(ticket, None) {
+                    self.resolved(settled);
+                }
+                if let Some(proc) = self.procs.get_mut(&id) {
+                    proc.lease = None;
+                }
+                self.feed(
+                    id,
+                    Input::SpawnFailed {
+                        message: error.to_string(),
+                    },
+                );
+                self.settle_waiters(id, true);
+                return;
+            }
+        };
+        let pid = fds.pid;
+        if !self.procs.contains_key(&id) {
+            // Its group was removed while the fork was under way.
+            let _ = kill::send_signal(pid, libc::SIGKILL, false);
+            for settled in self.ledger.spawn_finished(ticket, None) {
+                self.resolved(settled);
+            }
+            return;
+        }
+        let settled = self.ledger.spawn_finished(ticket, Some((pid, id)));
+        match fds.into_async() {
+            Ok(pipes) => self.attach_output(id, pid, pipes),
+            Err(error) => self.log(
+                MainLevel::Error,
+                &format!("unable to watch the output pipes of pid {pid}: {error}"),
+            ),
+        }
+        self.feed(id, Input::SpawnSucceeded { pid });
+        self.with_listener(id, |pool, index| pool.listener_spawned(index));
+        for exit in settled {
+            self.resolved(exit);
+        }
+        self.settle_waiters(id, true);
+    }
+
+    fn attach_output(&mut self, id: ProcId, pid: i32, pipes: crate::process::spawn::ChildPipes) {
+        let main_log = Arc::clone(&self.main_log);
+        let publisher = self.shared.publisher.clone();
+        let mut hook = self.output_hook.clone();
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.pool.is_some() {
+            // A listener's stdout speaks the event protocol: the pool in
+            // this task reads it (after it is logged as any output).
+            let sender = self.sender.clone();
+            let inner = hook.take();
+            hook = Some(Arc::new(move |chunk: &output::OutputChunk<'_>| {
+                if let Some(inner) = &inner {
+                    inner(chunk);
+                }
+                if chunk.channel == Channel::Stdout {
+                    let _ = sender.send(Message::ListenerOutput {
+                        id,
+                        data: chunk.data.to_vec(),
+                    });
+                }
+            }));
+        }
+        for (index, spec) in proc.log_specs.iter().enumerate() {
+            if proc.logs[index].is_none()
+                && let Some(spec) = spec
+            {
+                match ChildLog::open(spec.clone(), Some(Arc::clone(&main_log))) {
+                    Ok(log) => proc.logs[index] = Some(Arc::new(Mutex::new(log))),
+                    Err(error) => main_log.error(&error.to_string()),
+                }
+            }
+        }
+        proc.stdin = pipes.stdin;
+        proc.stdin_queue = None;
+        let channels = [
+            (Some(pipes.stdout), Channel::Stdout, 0),
+            (pipes.stderr, Channel::Stderr, 1),
+        ];
+        let mut pumps = Vec::with_capacity(2);
+        for (pipe, channel, index) in channels {
+            let Some(pipe) = pipe else { continue };
+            let to = Destination {
+                group: Arc::clone(&proc.group),
+                process: Arc::clone(&proc.name),
+                pid,
+                channel,
+                log: proc.logs[index].clone(),
+                hook: hook.clone(),
+                main_log: Arc::clone(&main_log),
+                options: proc.pump_options[index],
+                publisher: publisher.clone(),
+            };
+            pumps.push(output::pump(pipe, to));
+        }
+        // Forget the pumps that finished, so the set stays small.
+        while self.pumps.try_join_next().is_some() {}
+        for pump in pumps {
+            self.pumps.spawn(pump);
+        }
+    }
+
+    /// Run `f` on the pool of listener process `id`, if it is one.
+    fn with_listener(&mut self, id: ProcId, f: impl FnOnce(&mut ListenerPool, usize)) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let Some(pool) = proc.pool.clone() else {
+            return;
+        };
+        let name = Arc::clone(&proc.name);
+        if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
+            f(pool, index);
+        }
+    }
+
+    fn reaped(&mut self, exit: Reaped) {
+        if let Some(resolved) = self.ledger.reaped(exit) {
+            self.resolved(resolved);
+        }
+    }
+
+    fn resolved(&mut self, resolved: Resolved<ProcId>) {
+        match resolved {
+            Resolved::Known { owner, reaped } => {
+                self.feed(
+                    owner,
+                    Input::Exited {
+                        pid: reaped.pid,
+                        status: reaped.status,
+                    },
+                );
+                self.with_listener(owner, |pool, index| pool.listener_exited(index));
+                if let Some(proc) = self.procs.get_mut(&owner)
+                    && proc.record.pid.is_none()
+                {
+                    // The last lease going closes the group's socket.
+                    proc.lease = None;
+                }
+            }
+            Resolved::Unknown(reaped) => self.log(MainLevel::Info, &reaped.unknown_pid_line()),
+        }
+    }
+
+    // ---- shutdown ---------------------------------------------------------
+
+    /// One shutdown step: stop the highest-priority group still running,
+    /// move to the next the moment it is fully stopped, report who we wait
+    /// for. True when nothing is left running.
+    fn wind_down(&mut self) -> bool {
+        if self.stop_groups.is_none() {
+            self.stop_groups = Some(self.groups.iter().map(|g| g.name.clone()).collect());
+            self.bus.publish(Event::SupervisorStateChange(
+                SupervisorStateChange::Stopping,
+            ));
+        }
+        while let Some(name) = self.stop_groups.as_ref().and_then(|g| g.last().cloned()) {
+            let Some(group) = self.groups.iter().find(|g| g.name == name) else {
+                if let Some(queue) = self.stop_groups.as_mut() {
+                    queue.pop();
+                }
+                continue;
+            };
+            let mut ids = group.procs.clone();
+            ids.reverse();
+            for id in ids {
+                let state = self.procs.get(&id).map(|p| p.record.state);
+                match state {
+                    Some(ProcessState::Running | ProcessState::Starting) => {
+                        self.feed(id, Input::Stop);
+                    }
+                    Some(ProcessState::Backoff) => {
+                        self.feed(id, Input::GiveUp);
+                    }
+                    _ => {}
+                }
+            }
+            let group_done = self
+                .groups
+                .iter()
+                .find(|g| g.name == name)
+                .is_none_or(|g| !self.group_unstopped(g));
+            if !group_done {
+                break;
+            }
+            if let Some(queue) = self.stop_groups.as_mut() {
+                queue.pop();
+            }
+        }
+        let unstopped: Vec<ProcId> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.procs.iter().copied())
+            .filter(|id| {
+                self.procs
+                    .get(id)
+                    .is_some_and(|p| !p.record.state.is_stopped())
+            })
+            .collect();
+        if unstopped.is_empty() {
+            return true;
+        }
+        let now = Instant::now();
+        if self
+            .last_report
+            .is_none_or(|last| now >= last + SHUTDOWN_REPORT_EVERY)
+        {
+            self.last_report = Some(now);
+            let names: Vec<&str> = unstopped.iter().map(|id| &*self.procs[id].name).collect();
+            self.log(
+                MainLevel::Info,
+                &format!("waiting for {} to die", names.join(", ")),
+            );
+            for id in &unstopped {
+                let proc = &self.procs[id];
+                self.log(
+                    MainLevel::Blather,
+                    &format!("{} state: {}", proc.name, proc.record.state.name()),
+                );
+            }
+        }
+        false
+    }
+
+    /// Let the output pumps read what the children wrote before they
+    /// died. A pipe that a surviving grandchild still holds never ends, so
+    /// the wait is bounded.
+    async fn drain_output(&mut self) {
+        let drained = tokio::time::timeout(PIPE_DRAIN, async {
+            while self.pumps.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.pumps.abort_all();
+        }
+    }
+
+    // ---- the snapshot -----------------------------------------------------
+
+    fn publish(&mut self) {
+        self.deliver_events();
+        let now = Instant::now();
+        let urgent = !self.settled.get_mut().is_empty() || self.state != SupervisorState::Running;
+        let recent = self
+            .last_publish
+            .is_some_and(|last| now < last + PUBLISH_EVERY);
+        if self.snapshot_dirty && recent && !urgent {
+            self.publish_due = self.last_publish.map(|last| last + PUBLISH_EVERY);
+        } else {
+            if self.snapshot_dirty {
+                self.last_publish = Some(now);
+            }
+            self.publish_due = None;
+            self.publish_snapshot();
+        }
+        self.flush_settled();
+    }
+
+    fn publish_snapshot(&mut self) {
+        if !self.snapshot_dirty {
+            return;
+        }
+        self.snapshot_dirty = false;
+        let mut infos = RVec::with_capacity(self.procs.len());
+        for group in &self.groups {
+            for id in &group.procs {
+                if let Some(proc) = self.procs.get_mut(id) {
+                    proc.dirty = false;
+                    infos.push(proc.info());
+                }
+            }
+        }
+        let previous = self.shared.snapshot.load();
+        let (configs, specs) = if self.layout_dirty {
+            self.layout_dirty = false;
+            (RArc::new(self.config_infos()), Arc::new(self.spawn_specs()))
+        } else {
+            (previous.configs.clone(), Arc::clone(&previous.specs))
+        };
+        self.shared.snapshot.store(Arc::new(Snapshot {
+            state: self.state,
+            processes: RArc::new(infos),
+            configs,
+            specs,
+        }));
+    }
+
+    fn spawn_specs(&self) -> HashMap<(String, String), Arc<SpawnSpec>> {
+        self.procs
+            .values()
+            .map(|p| {
+                (
+                    (p.group.to_string(), p.name.to_string()),
+                    Arc::clone(&p.spec),
+                )
+            })
+            .collect()
+    }
+
+    fn config_infos(&self) -> RVec<ConfigInfo> {
+        let active: std::collections::HashSet<&str> =
+            self.groups.iter().map(|g| g.name.as_str()).collect();
+        self.pending
+            .groups
+            .iter()
+            .flat_map(|g| {
+                let inuse = active.contains(g.name.as_str());
+                g.processes.iter().map(move |p| config_info(g, p, inuse))
+            })
+            .collect()
+    }
+}
+
+fn config_info(group: &GroupConfig, p: &config::ProcessConfig, inuse: bool) -> ConfigInfo {
+    fn setting(logfile: &LogFile) -> Setting {
+        match logfile {
+            LogFile::None => Setting::Unset,
+            LogFile::Auto => Setting::Auto,
+            LogFile::Path(path) => Setting::Text(path.to_string_lossy().into_owned().into()),
+        }
+    }
+    fn channel(log: &config::ChannelLog) -> ChannelConfig {
+        ChannelConfig {
+            logfile: setting(&log.logfile),
+            logfile_backups: log.backups,
+            logfile_maxbytes: i64::try_from(log.maxbytes).unwrap_or(i64::MAX),
+            capture_maxbytes: i64::try_from(log.capture_maxbytes).unwrap_or(i64::MAX),
+            events_enabled: log.events_enabled,
+            syslog: log.syslog,
+        }
+    }
+    ConfigInfo {
+        name: p.name.as_str().into(),
+        group: group.name.as_str().into(),
+        inuse,
+        autostart: p.autostart,
+        directory: p.directory.clone().map(RString::from).into(),
+        uid: p.user.as_ref().map(|u| u.uid).into(),
+        command: p.command.as_str().into(),
+        exitcodes: p.exitcodes.iter().copied().collect(),
+        group_prio: group.priority,
+        process_prio: p.priority,
+        killasgroup: p.killasgroup,
+        redirect_stderr: p.redirect_stderr,
+        startretries: p.startretries,
+        startsecs: p.startsecs,
+        stopsignal: p.stopsignal,
+        stopwaitsecs: p.stopwaitsecs,
+        serverurl: match &p.serverurl {
+            Some(url) => Setting::Text(url.as_str().into()),
+            None => Setting::Auto,
+        },
+        stdout: channel(&p.stdout),
+        stderr: channel(&p.stderr),
+    }
+}
+
+fn main_level(level: LogLevel) -> MainLevel {
+    match level {
+        LogLevel::Blather => MainLevel::Blather,
+        LogLevel::Trace => MainLevel::Trace,
+        LogLevel::Debug => MainLevel::Debug,
+        LogLevel::Info => MainLevel::Info,
+        LogLevel::Warn => MainLevel::Warn,
+        LogLevel::Error => MainLevel::Error,
+        LogLevel::Critical => MainLevel::Critical,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The unix signals supervisord acts on (SIGCHLD belongs to the reaper).
+/// Install them before the pidfile says the daemon is up, so that a
+/// signal sent at once is handled, not fatal.
+#[derive(Debug)]
+pub struct Signals {
+    streams: Vec<(i32, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Install the handlers; needs the runtime (call inside it, or with
+    /// its `enter` guard held).
+    pub fn install() -> std::io::Result<Signals> {
+        let mut streams = Vec::new();
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGHUP,
+            libc::SIGUSR2,
+        ] {
+            streams.push((sig, signal(SignalKind::from_raw(sig))?));
+        }
+        Ok(Signals { streams })
+    }
+
+    /// The next signal received.
+    async fn next(&mut self) -> Option<i32> {
+        std::future::poll_fn(|cx| {
+            for (sig, stream) in &mut self.streams {
+                if let std::task::Poll::Ready(Some(())) = stream.poll_recv(cx) {
+                    return std::task::Poll::Ready(Some(*sig));
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Start the reaper for the current runtime (see [`reaper::start_reaper`]).
+pub fn start_reaper() -> std::io::Result<mpsc::UnboundedReceiver<Reaped>> {
+    reaper::start_reaper().map(|(_, exits)| exits)
+}
+
+/// Where a snapshot's log file for `channel` of a process is.
+pub fn log_path(info: &ProcessInfo, stderr: bool) -> Option<PathBuf> {
+    let path = if stderr {
+        &info.stderr_logfile
+    } else {
+        &info.stdout_logfile
+    };
+    (!path.is_empty()).then(|| PathBuf::from(path.as_str()))
+}
