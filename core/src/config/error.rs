@@ -3,6 +3,7 @@
 //! that was refused, so a user with a 500-line config finds it at once.
 //! The wording is ours; the decision to refuse matches the reference.
 
+use crate::pyrepr::py_repr;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -167,10 +168,6 @@ pub struct ParseMessage {
     /// The text.
     pub text: String,
 }
-
-// Kept under this path because the daemon's argument parser imports it
-// from here; the one definition is in `crate::pyrepr`.
-pub use crate::pyrepr::py_repr;
 
 #[cfg(test)]
 mod tests {

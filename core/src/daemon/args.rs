@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GetoptError, OptSpec, getopt};
-use crate::config::error::py_repr;
 use crate::config::types::{self, BadValue, LogLevel};
 use crate::config::{Config, MainLog};
+use crate::pyrepr::py_repr;
 
 /// The options, in the reference's order (`--test-config` is ours; no
 /// existing long option starts with `t`, so no prefix users type changes
