@@ -57,8 +57,8 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
         }
     };
     daemon_args.apply(&mut loaded);
-    print!("{}", config::summary(&loaded));
     if daemon_args.test_config {
+        print!("{}", config::summary(&loaded));
         println!("The configuration is valid.");
         return ExitCode::SUCCESS;
     }

@@ -45,8 +45,8 @@ pub fn prepare(
         AppState::new(registry).with_auth(config.username.as_deref(), config.password.as_deref());
     state.limits = limits;
     if state.credentials.is_none() {
-        tracing::warn!(
-            section = %config.section,
+        tracing::error!(
+            mainlog_level = "critical",
             "Server '{}' running without any HTTP authentication checking",
             config.section
         );

@@ -1026,3 +1026,29 @@ fn a_sighup_with_a_broken_config_stops_everything_and_exits_2() {
     assert!(!daemon.pidfile.exists());
     assert_none_alive(&spawned_pids(&log));
 }
+
+#[test]
+fn a_server_without_credentials_is_logged_at_crit_as_the_reference_does() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display();
+    let conf = format!(
+        "{}[unix_http_server]\nfile={dir}/open.sock\n\
+         [unix_http_server:guarded]\nfile={dir}/guarded.sock\nusername=u\npassword=p\n\
+         [rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+        header(&sandbox, "")
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    let log = daemon.wait_line("supervisord started with pid");
+    let open_line =
+        "CRIT Server 'unix_http_server' running without any HTTP authentication checking";
+    assert_eq!(log.matches(open_line).count(), 1, "{log}");
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("running without any HTTP authentication"))
+            .all(|l| l.ends_with("checking")),
+        "no structured fields may trail the reference's text: {log}"
+    );
+    assert!(!log.contains("guarded' running without"), "{log}");
+    assert!(daemon.stop().success());
+}
