@@ -19,6 +19,7 @@
 //! `supervisor` namespace inline (its reads are snapshot reads and its waits
 //! are deferred replies), third-party ones on the blocking pool.
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod ctl;
@@ -28,6 +29,7 @@ pub mod http;
 pub mod logs;
 pub mod plugins;
 pub mod process;
+pub mod pyrepr;
 pub mod rpc;
 
 /// The version we answer with wherever the reference reports its own

@@ -377,3 +377,19 @@ pub fn dense_capture_script(count: usize) -> CaptureScript {
     script.writes.push(stream);
     script
 }
+
+/// Read `reader` on its own thread until end of file, sending each chunk
+/// as it arrives (as the daemon's I/O task hands a listener's output to
+/// its pool). The channel disconnects when the reader ends.
+pub fn read_chunks(mut reader: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, chunks) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    chunks
+}

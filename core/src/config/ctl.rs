@@ -11,6 +11,12 @@ use super::expand::{ExpValue, Expansions};
 use super::ini::Ini;
 use super::types;
 
+/// The reference's `serverurl` when neither the config file nor `-s` sets
+/// one.
+pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
+/// The reference's prompt (before `> `) when the config file sets none.
+pub const DEFAULT_PROMPT: &str = "supervisor";
+
 /// The `[supervisorctl]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtlConfig {
@@ -33,10 +39,10 @@ pub struct CtlConfig {
 impl Default for CtlConfig {
     fn default() -> Self {
         CtlConfig {
-            serverurl: "http://localhost:9001".to_string(),
+            serverurl: DEFAULT_SERVERURL.to_string(),
             username: None,
             password: None,
-            prompt: "supervisor".to_string(),
+            prompt: DEFAULT_PROMPT.to_string(),
             history_file: None,
             warnings: Vec::new(),
         }

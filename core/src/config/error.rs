@@ -168,49 +168,13 @@ pub struct ParseMessage {
     pub text: String,
 }
 
-/// Python's `repr()` of a string: single quotes unless the text holds a
-/// single quote and no double quote; backslash escapes for the quote,
-/// backslash and control characters. The reference quotes bad values this
-/// way, and tools and users compare against it.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+// Kept under this path because the daemon's argument parser imports it
+// from here; the one definition is in `crate::pyrepr`.
+pub use crate::pyrepr::py_repr;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repr_quotes_like_python() {
-        assert_eq!(py_repr("abc"), "'abc'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("a\nb\\"), "'a\\nb\\\\'");
-    }
 
     #[test]
     fn display_names_every_known_part() {

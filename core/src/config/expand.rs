@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::error::py_repr;
+use crate::pyrepr::py_repr;
 
 /// A value that can be expanded: Supervisor's expansions are strings,
 /// except `process_num` and `numprocs`, which are integers.

@@ -194,7 +194,7 @@ impl Ini {
                 errors.push(
                     ConfigError::new(format!(
                         "the file has no section header before this line: {}",
-                        super::error::py_repr(&format!("{line}\n"))
+                        crate::pyrepr::py_repr(&format!("{line}\n"))
                     ))
                     .in_file(file)
                     .at_line(lineno),
@@ -221,7 +221,7 @@ impl Ini {
                         ConfigError::new(format!(
                             "this line is neither a [section] header nor an option \
                              (name = value): {}",
-                            super::error::py_repr(&format!("{line}\n"))
+                            crate::pyrepr::py_repr(&format!("{line}\n"))
                         ))
                         .in_file(file)
                         .at_line(lineno),

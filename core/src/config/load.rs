@@ -277,6 +277,15 @@ impl Loader {
             .unwrap_or_else(|| self.source.clone())
     }
 
+    /// The directory of the file that holds `section` (where a plugin's
+    /// relative paths start).
+    fn section_dir(&self, section: &str) -> PathBuf {
+        types::normalize_path(&self.section_file(section))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     /// The raw value of an option, not expanded.
     fn raw(&self, section: &str, key: &str) -> Option<Value> {
         self.ini.get(section, key).map(|e: &Entry| Value {
@@ -367,15 +376,39 @@ impl Loader {
         default: T,
         parse: impl Fn(&str) -> types::Parsed<T>,
     ) -> T {
-        match self.get(section, key, extra) {
-            None => default,
-            Some(v) => match parse(&v.text) {
-                Ok(t) => t,
-                Err(BadValue { ours, .. }) => {
-                    self.error_at(section, key, Some(&v), ours);
-                    default
-                }
-            },
+        self.typed_opt(section, key, extra, parse)
+            .unwrap_or(default)
+    }
+
+    /// Parse an option that has no default with `parse`: `None` when it is
+    /// absent or bad (a bad one is recorded as an error).
+    fn typed_opt<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        extra: &Expansions,
+        parse: impl Fn(&str) -> types::Parsed<T>,
+    ) -> Option<T> {
+        let value = self.get(section, key, extra);
+        self.parse_opt(section, key, value.as_ref(), parse)
+    }
+
+    /// Parse an already fetched optional value with `parse`, recording a bad
+    /// one as an error; for callers that also need to know it was present.
+    fn parse_opt<T>(
+        &mut self,
+        section: &str,
+        key: &str,
+        value: Option<&Value>,
+        parse: impl Fn(&str) -> types::Parsed<T>,
+    ) -> Option<T> {
+        let value = value?;
+        match parse(&value.text) {
+            Ok(t) => Some(t),
+            Err(BadValue { ours, .. }) => {
+                self.error_at(section, key, Some(value), ours);
+                None
+            }
         }
     }
 
@@ -637,7 +670,7 @@ impl Loader {
         let none = Expansions::new();
         let mut out = Vec::new();
         for section in self.sections_with_prefix("rpcinterface:") {
-            let name = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let name = section_suffix(&section).to_string();
             let Some(factory) = self.get(&section, KEY, &none) else {
                 if self.raw(&section, KEY).is_none() {
                     self.section_error(
@@ -661,10 +694,7 @@ impl Loader {
                     extras.insert(key, v.text);
                 }
             }
-            let dir = types::normalize_path(&self.section_file(&section))
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
+            let dir = self.section_dir(&section);
             out.push(RpcInterfaceConfig {
                 name,
                 factory: spec,
@@ -681,7 +711,7 @@ impl Loader {
             Err(e) => {
                 self.section_error(
                     section,
-                    format!("bad name {}: {}", super::error::py_repr(raw_name), e.ours),
+                    format!("bad name {}: {}", crate::pyrepr::py_repr(raw_name), e.ours),
                 );
                 raw_name.trim().to_string()
             }
@@ -696,7 +726,7 @@ impl Loader {
         let mut excluded: std::collections::HashSet<String> = std::collections::HashSet::new();
 
         for section in all.iter().filter(|n| n.starts_with("group:")) {
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let group_name = self.name_or_error(section, &suffix);
             let programs = self
                 .get(section, "programs", &here)
@@ -753,7 +783,7 @@ impl Loader {
             if excluded.contains(section) {
                 continue;
             }
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
             let processes = self.processes(section, &name);
@@ -766,7 +796,7 @@ impl Loader {
         }
 
         for section in all.iter().filter(|n| n.starts_with("eventlistener:")) {
-            let pool_name = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let pool_name = section_suffix(section).to_string();
             let priority = self.typed(section, "priority", &here, -1, types::integer);
             let buffer_size = self.typed(section, "buffer_size", &here, 10, types::integer);
             if buffer_size < 1 {
@@ -833,10 +863,7 @@ impl Loader {
                 .filter(|e| !EVENTLISTENER_OPTIONS.contains(&e.key.as_str()))
                 .map(|e| (e.key.clone(), e.value.clone()))
                 .collect();
-            let handler_dir = types::normalize_path(&self.section_file(section))
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
+            let handler_dir = self.section_dir(section);
             let processes = self.processes(section, &pool_name);
             groups.push(GroupConfig {
                 name: pool_name,
@@ -856,18 +883,10 @@ impl Loader {
             if excluded.contains(section) {
                 continue;
             }
-            let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+            let suffix = section_suffix(section).to_string();
             let name = self.name_or_error(section, &suffix);
             let priority = self.typed(section, "priority", &here, 999, types::integer);
-            let proc_user =
-                self.get(section, "user", &here)
-                    .and_then(|v| match types::user(&v.text) {
-                        Ok(u) => Some(u),
-                        Err(e) => {
-                            self.error_at(section, "user", Some(&v), e.ours);
-                            None
-                        }
-                    });
+            let proc_user = self.typed_opt(section, "user", &here, types::user);
             let backlog = self.get(section, "socket_backlog", &here).and_then(|v| {
                 match types::integer(&v.text) {
                     Ok(n) if (1..=65535).contains(&n) => Some(n as u32),
@@ -887,25 +906,9 @@ impl Loader {
                 }
             });
             let owner_value = self.get(section, "socket_owner", &here);
-            let owner = owner_value
-                .as_ref()
-                .and_then(|v| match types::owner(&v.text) {
-                    Ok(o) => Some(o),
-                    Err(e) => {
-                        self.error_at(section, "socket_owner", Some(v), e.ours);
-                        None
-                    }
-                });
+            let owner = self.parse_opt(section, "socket_owner", owner_value.as_ref(), types::owner);
             let mode_value = self.get(section, "socket_mode", &here);
-            let mode = mode_value
-                .as_ref()
-                .and_then(|v| match types::octal(&v.text) {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        self.error_at(section, "socket_mode", Some(v), e.ours);
-                        None
-                    }
-                });
+            let mode = self.parse_opt(section, "socket_mode", mode_value.as_ref(), types::octal);
             let mut socket_names = here.clone();
             socket_names.insert("program_name".into(), s(name.clone()));
             let socket_value = self
@@ -967,7 +970,7 @@ impl Loader {
     /// The reference's `processes_from_section`: the concrete processes
     /// of one program-like section.
     fn processes(&mut self, section: &str, group_name: &str) -> Vec<ProcessConfig> {
-        let suffix = section.split_once(':').map_or("", |(_, n)| n).to_string();
+        let suffix = section_suffix(section).to_string();
         let program_name = self.name_or_error(section, &suffix);
         let mut common = Expansions::new();
         common.insert("here".into(), s(self.here_str()));
@@ -1028,24 +1031,8 @@ impl Loader {
             .get(section, "serverurl", &common)
             .map(|v| v.text)
             .filter(|u| !u.trim().eq_ignore_ascii_case("auto"));
-        let user = self
-            .get(section, "user", &common)
-            .and_then(|v| match types::user(&v.text) {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    self.error_at(section, "user", Some(&v), e.ours);
-                    None
-                }
-            });
-        let umask = self
-            .get(section, "umask", &common)
-            .and_then(|v| match types::octal(&v.text) {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    self.error_at(section, "umask", Some(&v), e.ours);
-                    None
-                }
-            });
+        let user = self.typed_opt(section, "user", &common, types::user);
+        let umask = self.typed_opt(section, "umask", &common, types::octal);
         let name_raw = self.raw(section, "process_name");
         let name_template = match &name_raw {
             None => "%(program_name)s".to_string(),
@@ -1319,15 +1306,7 @@ impl Loader {
                 file.text.trim_matches(char::is_whitespace),
             ));
             let credentials = self.credentials(&section);
-            let chown =
-                self.get(&section, "chown", &none)
-                    .and_then(|v| match types::owner(&v.text) {
-                        Ok(o) => Some(o),
-                        Err(e) => {
-                            self.error_at(&section, "chown", Some(&v), e.ours);
-                            None
-                        }
-                    });
+            let chown = self.typed_opt(&section, "chown", &none, types::owner);
             let chmod = self.typed(&section, "chmod", &none, 0o700, types::octal);
             unix.push(UnixHttpServerConfig {
                 section: section.clone(),
@@ -1339,6 +1318,11 @@ impl Loader {
         }
         (inet, unix)
     }
+}
+
+/// The name after a section's `type:` prefix (`web` of `program:web`).
+fn section_suffix(section: &str) -> &str {
+    section.split_once(':').map_or("", |(_, name)| name)
 }
 
 /// Expand, turning a failure into the problem text of an error.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
-use super::error::py_repr;
+use crate::pyrepr::py_repr;
 
 /// A refused value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,24 +221,24 @@ impl LogLevel {
             LogLevel::Critical => "critical",
         }
     }
+
+    /// The level named by a `loglevel` value, case-insensitively as the
+    /// reference reads it ([`log_level`] gives the error text for a bad
+    /// one).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .into_iter()
+            .find(|level| level.name().eq_ignore_ascii_case(name))
+    }
 }
 
 /// `logging_level`: one of critical error warn info debug trace blather.
 pub fn log_level(value: &str) -> Parsed<LogLevel> {
-    Ok(match value.to_lowercase().as_str() {
-        "critical" => LogLevel::Critical,
-        "error" => LogLevel::Error,
-        "warn" => LogLevel::Warn,
-        "info" => LogLevel::Info,
-        "debug" => LogLevel::Debug,
-        "trace" => LogLevel::Trace,
-        "blather" => LogLevel::Blather,
-        _ => {
-            return Err(BadValue::new(
-                "not a log level (critical, error, warn, info, debug, trace or blather)",
-                format!("bad logging level name {}", py_repr(value)),
-            ));
-        }
+    LogLevel::from_name(value).ok_or_else(|| {
+        BadValue::new(
+            "not a log level (critical, error, warn, info, debug, trace or blather)",
+            format!("bad logging level name {}", py_repr(value)),
+        )
     })
 }
 
@@ -685,14 +685,22 @@ pub fn inet_address(value: &str) -> Parsed<(String, u16)> {
 
 /// Python's `urlparse`-based `url` check: a scheme and a host or path.
 pub fn url(value: &str) -> Parsed<String> {
-    let bad = || {
-        BadValue::new(
+    if is_url(value) {
+        Ok(value.to_string())
+    } else {
+        Err(BadValue::new(
             "not a URL (such as http://localhost:9001 or unix:///tmp/supervisor.sock)",
             format!("value {} is not a URL", py_repr(value)),
-        )
-    };
+        ))
+    }
+}
+
+/// The reference's URL test (`urlparse`): a scheme (a letter, then letters,
+/// digits, `+`, `-` or `.`) and then a netloc or a path, ignoring any query
+/// or fragment. supervisord's `serverurl` and supervisorctl's `-s` share it.
+pub fn is_url(value: &str) -> bool {
     let Some((scheme, rest)) = value.split_once(':') else {
-        return Err(bad());
+        return false;
     };
     let scheme_ok = scheme
         .chars()
@@ -700,12 +708,14 @@ pub fn url(value: &str) -> Parsed<String> {
         .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return false;
+    }
     let rest = rest.split(['?', '#']).next().unwrap_or("");
-    if scheme_ok && !rest.is_empty() && rest != "//" {
-        Ok(value.to_string())
-    } else {
-        Err(bad())
+    match rest.strip_prefix("//") {
+        Some(after) => !after.is_empty(),
+        None => !rest.is_empty(),
     }
 }
 
@@ -883,5 +893,17 @@ mod tests {
         assert!(url("http://localhost:9001").is_ok());
         assert!(url("unix:///tmp/s.sock").is_ok());
         assert!(url("foo").is_err());
+    }
+
+    #[test]
+    fn urls_are_checked_like_urlparse() {
+        assert!(is_url("http://localhost:9001"));
+        assert!(is_url("unix:///tmp/s"));
+        assert!(is_url("localhost:9001"));
+        assert!(!is_url("foo"));
+        assert!(!is_url("http://"));
+        assert!(!is_url("http:"));
+        assert!(!is_url("9001:x"));
+        assert!(!is_url("http://?q"));
     }
 }

@@ -18,7 +18,8 @@ use super::api::{
 };
 use super::help;
 use super::stream::{self, SigintWatch, StdinLines};
-use super::transport::{CallError, Endpoint, Session, py_repr};
+use super::transport::{CallError, Endpoint, Session};
+use crate::pyrepr::py_repr;
 
 /// The LSB init-script exit codes the reference uses.
 pub mod exit {
@@ -345,6 +346,32 @@ impl Controller {
 
     fn help_for(&mut self, action: &str) {
         self.do_help(action);
+    }
+
+    /// A call that failed while the daemon may be going down: the reference
+    /// prints `message` for SHUTDOWN_STATE and raises anything else; either
+    /// way the command fails.
+    fn fail_unless_shutting_down(&mut self, error: CallError, message: &str) -> CmdResult {
+        self.exitstatus = exit::GENERIC;
+        if error.fault_code() == Some(fault::SHUTDOWN_STATE) {
+            self.output(message);
+            Ok(())
+        } else {
+            Err(error.into())
+        }
+    }
+
+    /// The reference's answer to arguments given to a command that takes
+    /// none: an error line, the command's help and a failing exit status.
+    /// True when `arg` was refused.
+    fn refuse_arguments(&mut self, command: &str, arg: &str) -> bool {
+        if arg.trim().is_empty() {
+            return false;
+        }
+        self.output(&format!("Error: {command} accepts no arguments"));
+        self.exitstatus = exit::GENERIC;
+        self.help_for(command);
+        true
     }
 
     // ---- status ----------------------------------------------------------
@@ -974,10 +1001,7 @@ impl Controller {
     // ---- avail / reread / update / add / remove --------------------------
 
     fn do_avail(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: avail accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("avail");
+        if self.refuse_arguments("avail", arg) {
             return Ok(());
         }
         match self.call("supervisor.getAllConfigInfo", vec![]) {
@@ -994,23 +1018,13 @@ impl Controller {
                     self.output(&line);
                 }
             }
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: supervisor shutting down");
-                } else {
-                    return Err(e.into());
-                }
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: supervisor shutting down"),
         }
         Ok(())
     }
 
     fn do_reread(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: reread accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("reread");
+        if self.refuse_arguments("reread", arg) {
             return Ok(());
         }
         match self.call("supervisor.reloadConfig", vec![]) {
@@ -1066,14 +1080,7 @@ impl Controller {
         }
         let changes = match self.call("supervisor.reloadConfig", vec![]) {
             Ok(v) => ConfigChanges::from_value(&v),
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: already shutting down");
-                    return Ok(());
-                }
-                return Err(e.into());
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: already shutting down"),
         };
         // `all` means the same as naming nothing.
         if wanted.contains(&"all") {
@@ -1194,10 +1201,7 @@ impl Controller {
     }
 
     fn do_reload(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: reload accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("reload");
+        if self.refuse_arguments("reload", arg) {
             return Ok(());
         }
         if !self.confirm("Really restart the remote supervisord process y/N? ") {
@@ -1205,23 +1209,13 @@ impl Controller {
         }
         match self.call("supervisor.restart", vec![]) {
             Ok(_) => self.output("Restarted supervisord"),
-            Err(e) => {
-                self.exitstatus = exit::GENERIC;
-                if e.fault_code() == Some(fault::SHUTDOWN_STATE) {
-                    self.output("ERROR: already shutting down");
-                } else {
-                    return Err(e.into());
-                }
-            }
+            Err(e) => return self.fail_unless_shutting_down(e, "ERROR: already shutting down"),
         }
         Ok(())
     }
 
     fn do_shutdown(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: shutdown accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("shutdown");
+        if self.refuse_arguments("shutdown", arg) {
             return Ok(());
         }
         if !self.confirm("Really shut the remote supervisord process down y/N? ") {
@@ -1272,10 +1266,7 @@ impl Controller {
     }
 
     fn do_version(&mut self, arg: &str) -> CmdResult {
-        if !arg.trim().is_empty() {
-            self.output("Error: version accepts no arguments");
-            self.exitstatus = exit::GENERIC;
-            self.help_for("version");
+        if self.refuse_arguments("version", arg) {
             return Ok(());
         }
         if !self.upcheck()? {

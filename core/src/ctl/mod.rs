@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ctl as ctl_config;
 use commands::{Connection, Controller};
-use options::{Exit, FileSettings};
+use options::Exit;
 
 /// Run supervisorctl with `argv` (program name first) and return the
 /// process exit status. Every error that ends the program maps to its
@@ -103,17 +103,9 @@ fn find_config(progname: &Path) -> Option<PathBuf> {
 
 /// The `[supervisorctl]` settings of `path`, read by the config layer.
 /// A missing file gets the reference's wording, which scripts may match.
-fn read_config(path: &Path) -> Result<FileSettings, String> {
+fn read_config(path: &Path) -> Result<ctl_config::CtlConfig, String> {
     if !path.exists() {
         return Err(format!("could not find config file {}", path.display()));
     }
-    let config = ctl_config::load_ctl_config(path).map_err(|e| e.to_string())?;
-    Ok(FileSettings {
-        serverurl: config.serverurl,
-        username: config.username,
-        password: config.password,
-        prompt: config.prompt,
-        history_file: config.history_file,
-        warnings: config.warnings,
-    })
+    ctl_config::load_ctl_config(path).map_err(|e| e.to_string())
 }

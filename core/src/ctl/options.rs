@@ -1,17 +1,15 @@
 //! supervisorctl's command line (`ClientOptions` in the reference), parsed
 //! with Python getopt rules, and the merge of command line, config file
 //! and defaults into the settings a session uses. It reads no file itself:
-//! the config layer hands it a [`FileSettings`] value.
+//! the config layer hands it a [`CtlConfig`] value.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{GetoptError, OptSpec, getopt};
-
-/// The reference's defaults.
-pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
-/// The prompt before `> `.
-pub const DEFAULT_PROMPT: &str = "supervisor";
+use crate::config::ctl::{CtlConfig, DEFAULT_SERVERURL};
+use crate::config::types::is_url;
+use crate::pyrepr::py_repr;
 
 const HELP: usize = 0;
 const QUESTION: usize = 1;
@@ -91,7 +89,7 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
     let conflict = |spelled: &str| {
         Exit::Usage(format!(
             "conflicting command line option {}",
-            py_quote(spelled)
+            py_repr(spelled)
         ))
     };
     for opt in found {
@@ -113,8 +111,8 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
                     return Err(Exit::Usage(format!(
                         "invalid value for {} {}: value {} is not a URL",
                         opt.spelled,
-                        py_quote(&value),
-                        py_quote(&value)
+                        py_repr(&value),
+                        py_repr(&value)
                     )));
                 }
                 if line.serverurl.replace(value).is_some() {
@@ -142,51 +140,6 @@ pub fn parse(args: &[String]) -> Result<CommandLine, Exit> {
     Ok(line)
 }
 
-fn py_quote(text: &str) -> String {
-    super::transport::py_repr(text)
-}
-
-/// The reference's `url` check (`urlparse`): a scheme, and a netloc or a
-/// path.
-pub fn is_url(value: &str) -> bool {
-    let Some((scheme, rest)) = value.split_once(':') else {
-        return false;
-    };
-    let scheme_ok = scheme
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !scheme_ok {
-        return false;
-    }
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    match rest.strip_prefix("//") {
-        Some(after) => !after.is_empty(),
-        None => !rest.is_empty(),
-    }
-}
-
-/// The `[supervisorctl]` settings of a config file, as the config layer
-/// gives them (already expanded and normalised).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileSettings {
-    /// The server URL.
-    pub serverurl: String,
-    /// Basic auth user name.
-    pub username: Option<String>,
-    /// Basic auth password.
-    pub password: Option<String>,
-    /// The shell prompt, before `> `.
-    pub prompt: String,
-    /// Where the shell keeps its history.
-    pub history_file: Option<PathBuf>,
-    /// One-line warnings to show (ignored `[ctlplugin:x]` sections).
-    pub warnings: Vec<String>,
-}
-
 /// Everything a session needs, after merging.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -210,15 +163,8 @@ pub struct Settings {
 
 /// Command line over config file over defaults. `file` is the config
 /// read from `-c` or found by the search, if any.
-pub fn merge(line: CommandLine, file: Option<FileSettings>) -> Settings {
-    let file = file.unwrap_or_else(|| FileSettings {
-        serverurl: DEFAULT_SERVERURL.to_string(),
-        username: None,
-        password: None,
-        prompt: DEFAULT_PROMPT.to_string(),
-        history_file: None,
-        warnings: Vec::new(),
-    });
+pub fn merge(line: CommandLine, file: Option<CtlConfig>) -> Settings {
+    let file = file.unwrap_or_default();
     let interactive = line.interactive || line.args.is_empty();
     Settings {
         serverurl: line.serverurl.unwrap_or(file.serverurl),
@@ -259,6 +205,7 @@ pub fn usage_text(progname: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ctl::DEFAULT_PROMPT;
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -301,19 +248,9 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_checked_like_urlparse() {
-        assert!(is_url("http://localhost:9001"));
-        assert!(is_url("unix:///tmp/s"));
-        assert!(is_url("localhost:9001"));
-        assert!(!is_url("foo"));
-        assert!(!is_url("http://"));
-        assert!(!is_url("9001:x"));
-    }
-
-    #[test]
     fn command_line_beats_file_beats_defaults() {
         let line = parse(&args(&["-u", "cli", "status"])).unwrap();
-        let file = FileSettings {
+        let file = CtlConfig {
             serverurl: "unix:///f.sock".into(),
             username: Some("file".into()),
             password: Some("pw".into()),

@@ -18,6 +18,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+use crate::base64;
+use crate::pyrepr::py_repr;
+
 /// Where the server listens, from a `serverurl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAddr {
@@ -186,7 +189,7 @@ impl fmt::Display for CallError {
             CallError::Value(m) | CallError::Protocol(m) => f.write_str(m),
             CallError::Interrupted => f.write_str("interrupted"),
             CallError::Io(e) => match e.raw_os_error() {
-                Some(n) => write!(f, "[Errno {n}] {}", nix::errno::Errno::from_raw(n).desc()),
+                Some(n) => f.write_str(&crate::pyrepr::os_error(n)),
                 None => write!(f, "{e}"),
             },
         }
@@ -194,36 +197,6 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
-
-/// Python's `repr()` of a str: single quotes unless the text holds a single
-/// quote and no double quote, with Python's escapes.
-pub fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 impl From<io::Error> for CallError {
     fn from(e: io::Error) -> Self {
@@ -370,31 +343,8 @@ where
 fn basic_auth(username: &str, password: &str) -> String {
     format!(
         "Basic {}",
-        base64(format!("{username}:{password}").as_bytes())
+        base64::encode(format!("{username}:{password}").as_bytes())
     )
-}
-
-/// Standard base64 with padding; the only use is the auth header, not
-/// worth a dependency.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A keep-alive XML-RPC session: one connection, opened on the first call
@@ -526,12 +476,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_the_rfc_vectors() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn basic_auth_header_is_base64_of_user_colon_password() {
         assert_eq!(basic_auth("user", "123"), "Basic dXNlcjoxMjM=");
     }
 
@@ -584,8 +529,6 @@ mod tests {
         let err = parse_response(fault.as_bytes()).unwrap_err();
         assert_eq!(err.fault_code(), Some(10));
         assert_eq!(err.to_string(), "<Fault 10: 'BAD_NAME: x'>");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a\tb'\""), "'a\\tb\\'\"'");
     }
 
     #[test]

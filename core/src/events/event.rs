@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use supervisor_sdk::state::ProcessState;
 
 use super::types::EventType;
-use crate::logs::py_bytes_repr;
+use crate::pyrepr::py_bytes_repr;
 
 /// Which output channel of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,7 +17,7 @@ use super::event::{Event, PublishedEvent};
 use super::protocol::{self, ListenerState, READY_TOKEN};
 use super::types::{EventTypeSet, UnknownEventType};
 use crate::config::model::{GroupConfig, GroupKind};
-use crate::logs::py_bytes_repr;
+use crate::pyrepr::py_bytes_repr;
 
 /// How a result handler judged a listener's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub trait ResultHandler: Send + Sync {
 pub fn listener_stdout_debug_line(process_name: &str, data: &[u8]) -> String {
     format!(
         "{} stdout output:\n{}",
-        crate::logs::py_str_repr(process_name),
+        crate::pyrepr::py_repr(process_name),
         py_bytes_repr(data)
     )
 }

@@ -19,6 +19,7 @@ use nix::sys::socket::{
 };
 
 use super::config::{InetAddr, Listen, UnixSocket};
+use crate::process::spawn::errno_name;
 
 /// The reference's listen backlog.
 const BACKLOG: i32 = 1024;
@@ -60,17 +61,13 @@ pub enum BindError {
         reason: String,
     },
     /// Any other socket error, reported as the reference reports it.
-    #[error("Cannot open an HTTP server: socket.error reported errno.{} ({}) while trying to {action}", errno_name(*.errno), *.errno as i32)]
+    #[error("Cannot open an HTTP server: socket.error reported errno.{} ({}) while trying to {action}", errno_name(*.errno as i32), *.errno as i32)]
     Os {
         /// What was being done.
         action: String,
         /// The error.
         errno: Errno,
     },
-}
-
-fn errno_name(errno: Errno) -> String {
-    format!("{errno:?}")
 }
 
 fn os_error(action: impl Into<String>) -> impl FnOnce(Errno) -> BindError {

@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::mainlog::py_str_repr;
+use crate::pyrepr::py_repr;
 
 /// The characters of the random part, as Python's `tempfile` draws them.
 const RANDOM_CHARS: &[u8; 37] = b"abcdefghijklmnopqrstuvwxyz0123456789_";
@@ -153,7 +153,7 @@ pub fn clear_auto_logs(childlogdir: &Path, identifier: &str) -> Cleanup {
             Ok(()) => cleanup.removed.push(path),
             Err(_) => cleanup.warnings.push(format!(
                 "Failed to clean up {}",
-                py_str_repr(&path.to_string_lossy())
+                py_repr(&path.to_string_lossy())
             )),
         }
     }

@@ -21,6 +21,7 @@ use chrono::{Datelike, Timelike};
 use super::rotating::{LogFileError, RotatingFile, Rotation};
 use super::syslog;
 use crate::config::types::LogLevel;
+use crate::pyrepr::{py_bytes_repr, py_repr};
 
 /// The seven levels are one type, [`LogLevel`], owned by the config layer
 /// (which parses `loglevel`); what only the log needs is added here.
@@ -53,15 +54,6 @@ impl LogLevel {
             LogLevel::Trace => "TRAC",
             LogLevel::Blather => "BLAT",
         }
-    }
-
-    /// The level named by a `loglevel` value, case-insensitively as the
-    /// reference reads it (the config layer's `log_level` gives the error
-    /// text for a bad one).
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL
-            .into_iter()
-            .find(|level| level.name().eq_ignore_ascii_case(name))
     }
 
     fn from_number(number: u8) -> LogLevel {
@@ -400,7 +392,7 @@ impl StartupMessages {
 /// the output decoded as UTF-8, or `Undecodable: b'...'`.
 pub fn child_output_message(process_name: &str, channel: &str, data: &[u8]) -> String {
     let mut message = String::with_capacity(data.len() + process_name.len() + 24);
-    message.push_str(&py_str_repr(process_name));
+    message.push_str(&py_repr(process_name));
     message.push(' ');
     message.push_str(channel);
     message.push_str(" output:\n");
@@ -412,66 +404,6 @@ pub fn child_output_message(process_name: &str, channel: &str, data: &[u8]) -> S
         }
     }
     message
-}
-
-/// Python's `repr()` of a str, as the reference's `%r` prints names.
-pub fn py_str_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Python's `repr()` of bytes (`b'READY\n'`), as the reference prints
-/// undecodable output and event listener output.
-pub fn py_bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
-    let mut out = String::with_capacity(data.len() + 3);
-    out.push('b');
-    out.push(char::from(quote));
-    for &b in data {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b if b == quote => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            0x20..=0x7e => out.push(char::from(b)),
-            b => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push(char::from(quote));
-    out
 }
 
 #[cfg(test)]
@@ -716,8 +648,6 @@ mod tests {
             child_output_message("cat", "stderr", b"\xff\x00a'\n"),
             "'cat' stderr output:\nUndecodable: b\"\\xff\\x00a'\\n\""
         );
-        assert_eq!(py_bytes_repr(b"READY\n"), "b'READY\\n'");
-        assert_eq!(py_str_repr("it's"), "\"it's\"");
     }
 }
 

@@ -37,7 +37,6 @@ pub use autoname::{Cleanup, auto_log_prefix, clear_auto_logs, create_auto_log, i
 pub use child::{ChildLog, ChildLogSpec, materialize_logfile};
 pub use mainlog::{
     MainLog, MainLogConfig, MainLogTarget, StartupMessages, child_output_message, format_line,
-    py_bytes_repr, py_str_repr,
 };
 pub use read::{
     Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,

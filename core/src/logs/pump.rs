@@ -40,9 +40,10 @@ use std::sync::Arc;
 use super::ansi::{AnsiStripper, strip_ansi};
 use super::capture::{CaptureScanner, Scanned};
 use super::child::ChildLog;
-use super::mainlog::{MainLog, child_output_message, py_str_repr};
+use super::mainlog::{MainLog, child_output_message};
 use super::rotating::LogFileError;
 use crate::config::types::LogLevel;
+use crate::pyrepr::py_repr;
 
 /// Where a channel's event data goes; the events module implements it for
 /// one process and channel, adding the payload header (`processname:…
@@ -340,7 +341,7 @@ impl<S: OutputEventSink> Outlets<S> {
         }
         tracing::debug!(
             "{} {} emitted a comm event",
-            py_str_repr(&self.process_name),
+            py_repr(&self.process_name),
             self.channel
         );
     }

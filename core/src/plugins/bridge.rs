@@ -308,7 +308,7 @@ impl rpc::RpcNamespace for PluginNamespace {
             return Box::pin(async move {
                 call::call_namespace(&loaded, &method, &params, &mut watcher)
                     .await
-                    .map_err(fault_from_sdk)
+                    .map_err(rpc::Fault::from)
             });
         };
         let slots = Arc::clone(&third_party.slots);
@@ -340,14 +340,9 @@ impl rpc::RpcNamespace for PluginNamespace {
                 // block_in_place is refused on a current-thread runtime.
                 call::call_namespace(&loaded, &method, &params, &mut watcher).await
             };
-            result.map_err(fault_from_sdk)
+            result.map_err(rpc::Fault::from)
         })
     }
-}
-
-/// The SDK's fault, for the dispatcher: code and text unchanged.
-fn fault_from_sdk(fault: supervisor_sdk::fault::Fault) -> rpc::Fault {
-    rpc::Fault::verbatim(fault.code, fault.string.into_string())
 }
 
 /// Why an `[rpcinterface:x]` section could not be served. `Display` is one

@@ -102,36 +102,6 @@ pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
     }
 }
 
-/// Python's `repr()` of a string, which the reference's messages use for
-/// names and paths (`can't find command 'x'`).
-pub fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 /// The directories searched for a bare program name: the program's own
 /// `environment` PATH when it sets one, else supervisord's PATH when set
 /// and not empty, else `/bin:/usr/bin:/usr/local/bin`.
@@ -226,14 +196,6 @@ mod tests {
             Err(SplitError::NoClosingQuotation)
         );
         assert_eq!(split_command("a \\"), Err(SplitError::NoEscapedCharacter));
-    }
-
-    #[test]
-    fn repr_quotes_like_python() {
-        assert_eq!(py_repr("x"), "'x'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("a\\b\n"), "'a\\\\b\\n'");
     }
 
     #[test]

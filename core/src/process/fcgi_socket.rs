@@ -85,7 +85,7 @@ impl std::error::Error for SocketError {}
 /// An OS error as Python prints an `OSError`, which is what the reference
 /// puts after the URL: `[Errno 98] Address already in use`.
 fn os_error(errno: Errno) -> String {
-    format!("[Errno {}] {}", errno as i32, errno.desc())
+    crate::pyrepr::os_error(errno as i32)
 }
 
 /// The same with the file name Python adds when the call had a path.

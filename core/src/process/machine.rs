@@ -226,24 +226,9 @@ pub enum Input {
     },
 }
 
-/// The reference's main-log levels that process lines use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `BLAT`
-    Blather,
-    /// `TRAC`
-    Trace,
-    /// `DEBG`
-    Debug,
-    /// `INFO`
-    Info,
-    /// `WARN`
-    Warn,
-    /// `ERRO`
-    Error,
-    /// `CRIT`
-    Critical,
-}
+/// The main log's levels, which [`Effect::Log`] lines carry: the one
+/// definition is the config layer's (`loglevel`).
+pub use crate::config::types::LogLevel;
 
 /// One state change, with the values its `PROCESS_STATE_*` event carries,
 /// captured at the moment of the change.
@@ -331,14 +316,6 @@ struct Step<'a> {
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
-}
-
-/// Python's `str(OSError)`: `[Errno 3] No such process`.
-fn os_error_text(errno: i32) -> String {
-    format!(
-        "[Errno {errno}] {}",
-        nix::errno::Errno::from_raw(errno).desc()
-    )
 }
 
 impl Step<'_> {
@@ -651,7 +628,7 @@ impl Step<'_> {
     }
 
     fn kill_failed(&mut self, pid: i32, errno: i32, purpose: KillPurpose) {
-        let error = os_error_text(errno);
+        let error = crate::pyrepr::os_error(errno);
         if errno == libc::ESRCH {
             // The child is gone already; its exit arrives through the reaper.
             let just = match purpose {

@@ -31,7 +31,8 @@ use nix::errno::Errno;
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
-use super::command::{self, ExecTarget, py_repr};
+use super::command::{self, ExecTarget};
+use crate::pyrepr::py_repr;
 
 /// What the child's standard input is.
 #[derive(Debug, Clone)]

@@ -1334,3 +1334,37 @@ fn ctl_shell_ctrl_c_during_a_command_leaves_like_the_reference() {
         d.wait_states(&[("slowstart", "STOPPED")]);
     }
 }
+
+/// Kills a process by pid when dropped: the daemon's children have their
+/// own process groups, so the daemon's guard does not reach them.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// While a shutdown waits for a child that ignores SIGTERM, the daemon
+/// answers SHUTDOWN_STATE: avail, reload and update each print the
+/// reference's one line and exit 1.
+#[test]
+fn ctl_commands_during_a_shutdown_match_the_reference() {
+    let d = Daemon::start("stubborn.conf");
+    d.wait_states(&[("stubborn", "RUNNING")]);
+    let pid_text = stdout_text(&d.ctl(Client::Reference, &["pid", "stubborn"]));
+    let pid: i32 = pid_text.trim().parse().expect("pid prints a number");
+    let _stubborn = KillOnDrop(pid);
+    let out = d.ctl(Client::Ours, &["shutdown"]);
+    assert_eq!(stdout_text(&out), "Shut down\n");
+    for (args, line) in [
+        (&["avail"][..], "ERROR: supervisor shutting down\n"),
+        (&["reload"][..], "ERROR: already shutting down\n"),
+        (&["update"][..], "ERROR: already shutting down\n"),
+    ] {
+        let ours = same(&d, args);
+        assert_eq!(stdout_text(&ours), line, "{args:?}");
+        assert_eq!(ours.status.code(), Some(1), "{args:?}");
+    }
+}

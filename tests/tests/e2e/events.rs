@@ -5,10 +5,10 @@
 //! also run under the reference supervisord, and what the reference sent
 //! it is compared with what our pool renders for the same events.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use supervisor::events::protocol::envelope;
@@ -17,7 +17,7 @@ use supervisor::events::{
     ProcessStateChange, SupervisorStateChange,
 };
 use supervisor::plugins::handler::default_result_handler;
-use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, wait_for};
+use supervisor_tests::{ChildGuard, Sandbox, our_bin, read_chunks, reference_bin, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -40,16 +40,8 @@ fn spawn_wired(mut cmd: Command) -> Wired {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
     let mut child = ChildGuard::spawn(&mut cmd);
     let stdin = child.child_mut().stdin.take();
-    let mut stdout = child.child_mut().stdout.take().expect("stdout is piped");
-    let (tx, chunks) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n @ 1..) = stdout.read(&mut buf) {
-            if tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let stdout = child.child_mut().stdout.take().expect("stdout is piped");
+    let chunks = read_chunks(stdout);
     Wired {
         child,
         stdin,

@@ -6,11 +6,11 @@
 //! feeds its stdout back to the pool). The reference supervisord is run
 //! with a raising Python handler to pin down what a handler failure does.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use supervisor::config::load_config;
@@ -22,7 +22,9 @@ use supervisor::plugins::PluginLoader;
 use supervisor::plugins::handler::{
     PluginResultHandler, default_result_handler, result_handlers_for,
 };
-use supervisor_tests::{ChildGuard, Sandbox, our_bin, our_cdylib, reference_bin, wait_for};
+use supervisor_tests::{
+    ChildGuard, Sandbox, our_bin, our_cdylib, read_chunks, reference_bin, wait_for,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -43,16 +45,8 @@ fn spawn_listener(record: &Path, extra: &[&str]) -> Wired {
         .stdout(Stdio::piped());
     let mut child = ChildGuard::spawn(&mut cmd);
     let stdin = child.child_mut().stdin.take().expect("stdin is piped");
-    let mut stdout = child.child_mut().stdout.take().expect("stdout is piped");
-    let (tx, chunks) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n @ 1..) = stdout.read(&mut buf) {
-            if tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
+    let stdout = child.child_mut().stdout.take().expect("stdout is piped");
+    let chunks = read_chunks(stdout);
     Wired {
         _child: child,
         stdin,

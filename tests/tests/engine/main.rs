@@ -83,15 +83,3 @@ fn mask_pids(text: &str) -> String {
     }
     out
 }
-
-fn level_code(level: LogLevel) -> &'static str {
-    match level {
-        LogLevel::Critical => "CRIT",
-        LogLevel::Error => "ERRO",
-        LogLevel::Warn => "WARN",
-        LogLevel::Info => "INFO",
-        LogLevel::Debug => "DEBG",
-        LogLevel::Trace => "TRAC",
-        LogLevel::Blather => "BLAT",
-    }
-}

@@ -184,7 +184,7 @@ fn lifecycle_lines_match_the_references_for_the_same_programs() {
                 .logs
                 .iter()
                 .filter(|(level, _)| *level >= LogLevel::Info)
-                .map(|(level, text)| format!("{} {}", level_code(*level), without_pid(text)))
+                .map(|(level, text)| format!("{} {}", level.tag(), without_pid(text)))
                 .collect::<Vec<String>>()
         };
         let (log, ours_flaky, ours_clean, ours_ghost) = tokio::join!(
@@ -298,9 +298,7 @@ fn stop_escalation_lines_match_the_references() {
         let ours: Vec<String> = driver
             .logs
             .iter()
-            .map(|(level, text)| {
-                format!("{} {}", level_code(*level), without_pid(&mask_pids(text)))
-            })
+            .map(|(level, text)| format!("{} {}", level.tag(), without_pid(&mask_pids(text))))
             .collect();
         assert_eq!(ours, theirs);
     });
