@@ -205,7 +205,7 @@ fn daemonize(config: &Config, log: &MainLog) -> Result<(), StartError> {
     }
     log.info("daemonizing the supervisord process");
     if let Some(directory) = &config.supervisord.directory {
-        let shown = crate::logs::py_str_repr(&directory.to_string_lossy());
+        let shown = crate::pyrepr::py_repr(&directory.to_string_lossy());
         match std::env::set_current_dir(directory) {
             Ok(()) => log.info(&format!("set current directory: {shown}")),
             Err(error) => log.critical(&format!("can't chdir into {shown}: {error}")),
