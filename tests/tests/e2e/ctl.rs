@@ -1002,7 +1002,11 @@ fn ctl_shell_in_a_terminal_matches_the_reference_transcript() {
         let status = term.guard.wait_timeout(DEADLINE);
         assert_eq!(status.code(), Some(0), "{client:?}");
         // The shell may exit before the reader has drained the whole echo.
-        term.expect("supervisor> quit");
+        wait_for("the echo of quit", DEADLINE, || {
+            plain_lines(&term.text())
+                .ends_with("supervisor> quit")
+                .then_some(())
+        });
         transcripts.push(plain_lines(&term.text()));
     }
     assert_eq!(normalise(&transcripts[0]), normalise(&transcripts[1]));
