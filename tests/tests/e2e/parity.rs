@@ -392,6 +392,8 @@ fn parity_tail_maintail_and_clear_through_the_python_ctl() {
         &["tail", "idle"],
         &["tail"],
         &["tail", "-f"],
+        &["tail", "-f", "nosuch"],
+        &["maintail", "-f", "extra"],
         &["tail", "a", "b", "c", "d"],
         &["maintail", "-x"],
         &["maintail", "a", "b"],
@@ -475,6 +477,12 @@ fn parity_reread_update_add_remove_through_the_python_ctl() {
     }
     assert_eq!(pair.same(&["reread"]), "No config updates to processes");
 
+    // Raw pids of the processes whose configuration does not change.
+    let pids = |side: &Side| {
+        ["grp:ga", "grp:gb", "catter", "idle"].map(|name| stdout_text(&side.ctl(&["pid", name])))
+    };
+    let before = pair.sides().map(pids);
+
     pair.rewrite(&changed);
     let reread = pair.same(&["reread"]);
     assert!(reread.contains("fresh: available"), "{reread}");
@@ -487,6 +495,11 @@ fn parity_reread_update_add_remove_through_the_python_ctl() {
     pair.wait_states(&[("talker", "RUNNING"), ("fresh", "RUNNING")]);
     let status = pair.same(&["status"]);
     assert!(!status.contains("sleeper"), "{status}");
+    assert_eq!(
+        pair.sides().map(pids),
+        before,
+        "update leaves the unchanged groups' processes alone"
+    );
     pair.same(&["update"]);
     pair.same(&["reread"]);
 
