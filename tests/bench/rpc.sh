@@ -10,6 +10,8 @@
 # Figures:
 #   getState     calls/s from 1 and from 16 keep-alive clients
 #   allinfo      getAllProcessInfo (100 programs) calls/s from 1 client
+#   plugin       ours only: getState of the builtin namespace loaded from its
+#                cdylib as [rpcinterface:disk] against the linked-in one
 #   ctl status   wall time of `supervisorctl status` (100 programs), median
 #                of RUNS: our ctl against our daemon, the reference ctl
 #                against the reference daemon
@@ -33,21 +35,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-conf() { # DIR
+conf() { # DIR [EXTRA SECTION TEXT]
     {
         printf '[unix_http_server]\nfile=%s/sv.sock\n\n' "$1"
         printf '[supervisord]\nlogfile=%s/main.log\npidfile=%s/sd.pid\nnodaemon=true\nminfds=1024\n\n' "$1" "$1"
         printf '[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n'
         printf '[supervisorctl]\nserverurl=unix://%s/sv.sock\n\n' "$1"
+        printf '%s\n\n' "${2:-}"
         for i in $(seq 1 100); do
             printf '[program:p%d]\ncommand=/bin/sleep 100000\nstartsecs=0\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n' "$i"
         done
     } > "$1/sd.conf"
 }
 
-start() { # LABEL BIN: start a daemon, wait for 100 RUNNING, echo its dir
+start() { # LABEL BIN [EXTRA]: start a daemon, wait for 100 RUNNING
     local d=$WORK/$1
-    mkdir -p "$d"; conf "$d"
+    mkdir -p "$d"; conf "$d" "${3:-}"
     "$2" -c "$d/sd.conf" >/dev/null 2>&1 &
     PIDS+=($!)
     local deadline=$(( $(date +%s) + 60 ))
@@ -71,7 +74,9 @@ wall_ms() {
     echo "scale=1; $us / 1000" | bc -l
 }
 
-start ours "$REL/supervisord"
+CDYLIB=$REL/libsupervisor_plugin_cdylib.so
+[ -f "$CDYLIB" ] || { echo "build first: cargo build --release --workspace ($CDYLIB missing)" >&2; exit 2; }
+start ours "$REL/supervisord" "$(printf '[rpcinterface:disk]\nsupervisor.rpcinterface_factory = %s:make_main_rpcinterface' "$CDYLIB")"
 start ref "$REF/supervisord"
 
 rate() { # LABEL METHOD CLIENTS
@@ -84,6 +89,10 @@ for spec in "supervisor.getState 1" "supervisor.getState 16" "supervisor.getAllP
     o=$(rate ours "$1" "$2"); r=$(rate ref "$1" "$2")
     printf '%-34s %10s/s %10s/s %7sx\n' "${1#supervisor.} x$2 clients" "$o" "$r" "$(ratio "$o" "$r")"
 done
+
+b=$(rate ours supervisor.getState 1); p=$(rate ours disk.getState 1)
+printf '%-34s %12s %12s %8s\n' "our daemon only" "linked" "cdylib" "ratio"
+printf '%-34s %10s/s %10s/s %7sx\n' "getState x1 clients" "$b" "$p" "$(ratio "$b" "$p")"
 
 o=$(wall_ms "$REL/supervisorctl" -c "$WORK/ours/sd.conf" status)
 r=$(wall_ms "$REF/supervisorctl" -c "$WORK/ref/sd.conf" status)
