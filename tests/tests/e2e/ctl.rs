@@ -101,14 +101,65 @@ impl Daemon {
     }
 }
 
-/// The daemon the clients talk to: the reference's, or ours with
-/// `CTL_E2E_DAEMON=ours` (the same tests then hold our daemon to the
-/// reference clients' expectations).
+thread_local! {
+    /// Set by [`on_our_daemon`] for the one test running on this thread
+    /// (the harness gives every test a thread of its own).
+    static OUR_DAEMON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The daemon the clients talk to: the reference's, or ours inside
+/// [`on_our_daemon`] or with `CTL_E2E_DAEMON=ours` (the same tests then
+/// hold our daemon to the reference clients' expectations).
 fn daemon_bin() -> PathBuf {
-    match std::env::var("CTL_E2E_DAEMON").as_deref() {
-        Ok("ours") => our_bin("supervisord"),
-        _ => reference_bin("supervisord"),
+    if OUR_DAEMON.with(std::cell::Cell::get)
+        || std::env::var("CTL_E2E_DAEMON").as_deref() == Ok("ours")
+    {
+        our_bin("supervisord")
+    } else {
+        reference_bin("supervisord")
     }
+}
+
+/// Run a test of this suite with our supervisord in place of the reference's.
+fn on_our_daemon(test: fn()) {
+    OUR_DAEMON.with(|ours| ours.set(true));
+    test();
+}
+
+/// Every test above that starts a daemon, once more against ours: both
+/// clients must still agree, and our client must still pass its checks.
+mod on_our_daemon {
+    use super::*;
+
+    macro_rules! on_ours {
+        ($($test:ident),* $(,)?) => {
+            $(
+                #[test]
+                fn $test() {
+                    on_our_daemon(super::$test);
+                }
+            )*
+        };
+    }
+
+    on_ours!(
+        ctl_read_only_commands_match_the_reference,
+        ctl_process_control_commands_match_the_reference,
+        ctl_group_commands_and_config_changes_match_the_reference,
+        ctl_authentication_matches_the_reference,
+        ctl_server_without_the_supervisor_namespace_is_named,
+        ctl_shutdown_and_reload_match_the_reference,
+        ctl_status_json_and_exit_codes,
+        ctl_tail_follow_streams_until_ctrl_c,
+        ctl_fg_sends_input_and_shows_output,
+        ctl_shell_on_a_pipe_matches_the_reference,
+        ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail,
+        ctl_shell_in_a_terminal_matches_the_reference_transcript,
+        ctl_config_file_settings_match_the_reference,
+        ctl_shell_asks_for_credentials_when_the_server_wants_them,
+        ctl_shell_ctrl_c_during_a_command_leaves_like_the_reference,
+        ctl_commands_during_a_shutdown_match_the_reference,
+    );
 }
 
 fn free_port() -> u16 {
@@ -144,7 +195,7 @@ impl Client {
 /// What a user sees, minus what legitimately differs between two runs or
 /// two implementations: pids, uptimes, dates of stopped processes, the
 /// program path in usage hints, and the source location in error lines.
-fn normalise(text: &str) -> String {
+pub(crate) fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let mut line = line.to_string();
@@ -950,6 +1001,12 @@ fn ctl_shell_in_a_terminal_matches_the_reference_transcript() {
         term.send("quit\r");
         let status = term.guard.wait_timeout(DEADLINE);
         assert_eq!(status.code(), Some(0), "{client:?}");
+        // The shell may exit before the reader has drained the whole echo.
+        wait_for("the echo of quit", DEADLINE, || {
+            plain_lines(&term.text())
+                .ends_with("supervisor> quit")
+                .then_some(())
+        });
         transcripts.push(plain_lines(&term.text()));
     }
     assert_eq!(normalise(&transcripts[0]), normalise(&transcripts[1]));
