@@ -80,8 +80,9 @@ impl DaemonHost {
                 let info = self
                     .info(group, process)
                     .ok_or_else(|| Fault::with(BAD_NAME, format!("{group}:{process}")))?;
-                log_path(&info, channel == LogChannel::Stderr)
-                    .ok_or_else(|| Fault::with(NO_FILE, format!("{group}:{process}")))
+                // No log file is the reference's RPCError(NO_FILE, None):
+                // the bare fault name.
+                log_path(&info, channel == LogChannel::Stderr).ok_or_else(|| Fault::bare(NO_FILE))
             }
         }
     }

@@ -21,7 +21,7 @@
 //! last one.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -1749,28 +1749,54 @@ impl Supervisor {
     fn config_infos(&self) -> RVec<ConfigInfo> {
         let active: std::collections::HashSet<&str> =
             self.groups.iter().map(|g| g.name.as_str()).collect();
+        // The reference reports an AUTO log of an active group by the path it
+        // created when the group was added (its config object is updated in
+        // place); only a group not added yet still says "auto".
+        let created: HashMap<(&str, &str), [Option<&Path>; 2]> = self
+            .procs
+            .values()
+            .map(|p| {
+                let path = |i: usize| p.log_specs[i].as_ref().and_then(|s| s.path.as_deref());
+                ((&*p.group, &*p.name), [path(0), path(1)])
+            })
+            .collect();
         self.pending
             .groups
             .iter()
             .flat_map(|g| {
                 let inuse = active.contains(g.name.as_str());
-                g.processes.iter().map(move |p| config_info(g, p, inuse))
+                let created = &created;
+                g.processes.iter().map(move |p| {
+                    let paths = created
+                        .get(&(g.name.as_str(), p.name.as_str()))
+                        .filter(|_| inuse)
+                        .copied()
+                        .unwrap_or([None, None]);
+                    config_info(g, p, inuse, paths)
+                })
             })
             .collect()
     }
 }
 
-fn config_info(group: &GroupConfig, p: &config::ProcessConfig, inuse: bool) -> ConfigInfo {
-    fn setting(logfile: &LogFile) -> Setting {
-        match logfile {
-            LogFile::None => Setting::Unset,
-            LogFile::Auto => Setting::Auto,
-            LogFile::Path(path) => Setting::Text(path.to_string_lossy().into_owned().into()),
+fn config_info(
+    group: &GroupConfig,
+    p: &config::ProcessConfig,
+    inuse: bool,
+    created: [Option<&Path>; 2],
+) -> ConfigInfo {
+    fn setting(logfile: &LogFile, created: Option<&Path>) -> Setting {
+        let text = |path: &Path| Setting::Text(path.to_string_lossy().into_owned().into());
+        match (logfile, created) {
+            (LogFile::None, _) => Setting::Unset,
+            (LogFile::Auto, Some(path)) => text(path),
+            (LogFile::Auto, None) => Setting::Auto,
+            (LogFile::Path(path), _) => text(path),
         }
     }
-    fn channel(log: &config::ChannelLog) -> ChannelConfig {
+    fn channel(log: &config::ChannelLog, created: Option<&Path>) -> ChannelConfig {
         ChannelConfig {
-            logfile: setting(&log.logfile),
+            logfile: setting(&log.logfile, created),
             logfile_backups: log.backups,
             logfile_maxbytes: i64::try_from(log.maxbytes).unwrap_or(i64::MAX),
             capture_maxbytes: i64::try_from(log.capture_maxbytes).unwrap_or(i64::MAX),
@@ -1795,12 +1821,13 @@ fn config_info(group: &GroupConfig, p: &config::ProcessConfig, inuse: bool) -> C
         startsecs: p.startsecs,
         stopsignal: p.stopsignal,
         stopwaitsecs: p.stopwaitsecs,
+        // `serverurl=AUTO` and no serverurl are both None in the reference.
         serverurl: match &p.serverurl {
             Some(url) => Setting::Text(url.as_str().into()),
-            None => Setting::Auto,
+            None => Setting::Unset,
         },
-        stdout: channel(&p.stdout),
-        stderr: channel(&p.stderr),
+        stdout: channel(&p.stdout, created[0]),
+        stderr: channel(&p.stderr, created[1]),
     }
 }
 

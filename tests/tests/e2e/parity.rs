@@ -677,26 +677,12 @@ call('supervisor.startAllProcesses')
 call('supervisor.removeProcessGroup', 'grp')
 "#;
 
-/// Calls whose answers differ from the reference's, and why. Each is
-/// either deliberate or a known bug held by [`parity_xmlrpc_known_differences`].
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "supervisor.getProcessInfo(5,)",
-        "deliberate: the reference answers a wrong argument type with HTTP 500 \
+/// Calls whose answers differ from the reference's on purpose, and why.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
+    "supervisor.getProcessInfo(5,)",
+    "deliberate: the reference answers a wrong argument type with HTTP 500 \
          (an uncaught TypeError); ours with the fault INCORRECT_PARAMETERS",
-    ),
-    (
-        "supervisor.getAllConfigInfo()",
-        "bug: ours reports serverurl 'auto' where the reference reports 'none', and \
-         stdout_logfile/stderr_logfile 'auto' where the reference reports the created \
-         child log path",
-    ),
-    (
-        "supervisor.readProcessStdoutLog('nolog', 0, 10)",
-        "bug: ours says 'NO_FILE: nolog:nolog', the reference plain 'NO_FILE' \
-         (its logfile is None)",
-    ),
-];
+)];
 
 /// The script's lines from the reference daemon and from ours.
 fn rpc_transcripts() -> (Vec<String>, Vec<String>) {
@@ -772,16 +758,4 @@ fn parity_xmlrpc_methods_answer_like_the_reference() {
     );
     assert!(line("supervisor.removeProcessGroup('grp',)").contains("FAULT 91 STILL_RUNNING"));
     assert!(line("supervisor.readProcessStdoutLog('talker', 0, 100)").ends_with("= 'out-line\\n'"));
-}
-
-#[test]
-#[ignore = "known differences of our daemon's supervisor namespace: see KNOWN_DIFFERENCES"]
-fn parity_xmlrpc_known_differences() {
-    let (theirs, ours) = rpc_transcripts();
-    let all: Vec<String> = differing(&theirs, &ours)
-        .into_iter()
-        .filter(|(label, _)| label != KNOWN_DIFFERENCES[0].0)
-        .map(|(_, both)| both)
-        .collect();
-    assert!(all.is_empty(), "{}", all.join("\n"));
 }
