@@ -17,3 +17,4 @@ mod logtail;
 mod pidproxy;
 mod plugins;
 mod reference;
+mod superlance;
