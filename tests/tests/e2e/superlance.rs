@@ -126,6 +126,35 @@ fn wait_mail(mail_file: &Path, needle: &str) -> String {
     )
 }
 
+/// The listener's stderr log (AUTO, in childlogdir) exists and holds no
+/// Python traceback: a fault or a malformed reply from the daemon's
+/// XML-RPC would show up there before anything else.
+fn assert_listener_clean(sandbox: &Sandbox, listener: &str) {
+    let prefix = format!("{listener}-stderr");
+    let logs: Vec<PathBuf> = std::fs::read_dir(sandbox.path())
+        .expect("the sandbox is readable")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    assert!(
+        !logs.is_empty(),
+        "no {prefix}* log in {}",
+        sandbox.path().display()
+    );
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            !text.contains("Traceback"),
+            "{listener} failed, {}:\n{text}",
+            log.display()
+        );
+    }
+}
+
 /// A TCP port nobody listens on right now, for the status server.
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("can bind a local port");
@@ -165,6 +194,7 @@ fn memmon_scenario(bin: &Path) -> (Vec<i32>, String) {
     let daemon = Daemon::start(bin, &sandbox, &conf);
     let log = daemon.wait_count(" spawned: 'hog' with pid ", 2);
     let mail_text = wait_mail(&mail, "hog");
+    assert_listener_clean(&sandbox, "memmon");
     (spawned_pids(&log, "hog"), mail_text)
 }
 
@@ -216,6 +246,7 @@ fn crashmail_scenario(bin: &Path) -> (i32, String) {
     // tidy's expected exit (status 0) must not be mailed: wait until the
     // daemon logged it and crashmail had the event, then read the file.
     daemon.wait_count("exited: tidy (exit status 0; expected)", 1);
+    assert_listener_clean(&sandbox, "crashmail");
     (pid, mail_text)
 }
 
@@ -261,6 +292,7 @@ fn httpok_scenario(bin: &Path) -> (Vec<i32>, String) {
     let daemon = Daemon::start(bin, &sandbox, &conf);
     let log = daemon.wait_count(" spawned: 'web' with pid ", 2);
     let mail_text = wait_mail(&mail, "web");
+    assert_listener_clean(&sandbox, "httpok");
     (spawned_pids(&log, "web"), mail_text)
 }
 
@@ -285,5 +317,56 @@ fn httpok_restarts_a_program_whose_http_check_fails() {
             mail.contains("\nweb is in RUNNING state, restarting\nweb restarted"),
             "{which}: httpok's mail says it restarted web: {mail}"
         );
+    }
+}
+
+/// memmon with `-g pool=20MB` on a `[group:pool]` of two hogs: both are
+/// restarted under their `pool:name` namespecs (getProcessInfo,
+/// stopProcess and startProcess take the group-qualified name).
+fn memmon_group_scenario(bin: &Path) -> (Vec<i32>, Vec<i32>, String) {
+    let sandbox = Sandbox::new();
+    let mail = sandbox.path().join("mail.txt");
+    let python = reference_bin("python");
+    let hog = fixture("memory_hog.py");
+    let conf = format!(
+        "{header}[program:hog1]\ncommand={python} {hog} 48\nstartsecs=0\n\n\
+         [program:hog2]\ncommand={python} {hog} 40\nstartsecs=0\n\n\
+         [group:pool]\nprograms=hog1,hog2\n\n\
+         [eventlistener:memmon]\ncommand={memmon} -g pool=20MB -m ops@example.com -s {sendmail}\n\
+         events=TICK_5\n",
+        header = header(&sandbox),
+        python = python.display(),
+        hog = hog.display(),
+        memmon = reference_bin("memmon").display(),
+        sendmail = sendmail_command(&mail),
+    );
+    let daemon = Daemon::start(bin, &sandbox, &conf);
+    daemon.wait_count(" spawned: 'hog1' with pid ", 2);
+    let log = daemon.wait_count(" spawned: 'hog2' with pid ", 2);
+    let mail_text = wait_mail(&mail, "pool:hog2");
+    assert_listener_clean(&sandbox, "memmon");
+    (
+        spawned_pids(&log, "hog1"),
+        spawned_pids(&log, "hog2"),
+        mail_text,
+    )
+}
+
+#[test]
+fn memmon_restarts_every_member_of_a_group_over_its_limit() {
+    for (which, bin) in daemons() {
+        let (hog1, hog2, mail) = memmon_group_scenario(&bin);
+        for (name, pids) in [("hog1", &hog1), ("hog2", &hog2)] {
+            assert!(
+                pids.len() >= 2 && pids[0] != pids[1],
+                "{which}: memmon must restart {name} under a new pid: {pids:?}"
+            );
+        }
+        for namespec in ["pool:hog1", "pool:hog2"] {
+            assert!(
+                mail.contains(&format!("process {namespec} restarted")),
+                "{which}: a mail for {namespec}: {mail}"
+            );
+        }
     }
 }
