@@ -370,3 +370,44 @@ fn memmon_restarts_every_member_of_a_group_over_its_limit() {
         }
     }
 }
+
+/// httpok against a port nobody listens on: the refused connection is a
+/// failed check too, so httpok restarts the RUNNING `web` (a `sleep` that
+/// never serves) and mails the connection error.
+fn httpok_refused_scenario(bin: &Path) -> (Vec<i32>, String) {
+    let sandbox = Sandbox::new();
+    let mail = sandbox.path().join("mail.txt");
+    let port = free_port();
+    let conf = format!(
+        "{header}[program:web]\ncommand=/bin/sleep 3600\nstartsecs=0\n\n\
+         [eventlistener:httpok]\ncommand={httpok} -p web -t 2 -m ops@example.com -s {sendmail} \
+         http://127.0.0.1:{port}/\n\
+         events=TICK_5\n",
+        header = header(&sandbox),
+        httpok = reference_bin("httpok").display(),
+        sendmail = sendmail_command(&mail),
+    );
+    let daemon = Daemon::start(bin, &sandbox, &conf);
+    let log = daemon.wait_count(" spawned: 'web' with pid ", 2);
+    let mail_text = wait_mail(&mail, "web restarted");
+    assert_listener_clean(&sandbox, "httpok");
+    (spawned_pids(&log, "web"), mail_text)
+}
+
+#[test]
+fn httpok_restarts_a_program_whose_port_refuses_connections() {
+    for (which, bin) in daemons() {
+        let (pids, mail) = httpok_refused_scenario(&bin);
+        assert!(
+            pids.len() >= 2 && pids[0] != pids[1],
+            "{which}: httpok must restart web under a new pid: {pids:?}"
+        );
+        assert!(
+            // superlance's timeoutconn reports a refused connect as
+            // "getaddrinfo returns an empty list": only the prefix is ours
+            // to check.
+            mail.contains("error contacting http://127.0.0.1:"),
+            "{which}: httpok's mail gives the connection error: {mail}"
+        );
+    }
+}
