@@ -411,3 +411,51 @@ fn httpok_restarts_a_program_whose_port_refuses_connections() {
         );
     }
 }
+
+/// crashmail with `-o` on a program inside `[group:batch]`: the event's
+/// groupname reaches the mail. Returns the mail with the pid and the time
+/// masked, so the two daemons' mails can be compared whole.
+fn crashmail_group_scenario(bin: &Path) -> String {
+    let sandbox = Sandbox::new();
+    let mail = sandbox.path().join("mail.txt");
+    let conf = format!(
+        "{header}[program:job]\ncommand=/bin/sh -c \"sleep 1; exit 7\"\nstartsecs=0\n\
+         autorestart=false\n\n\
+         [group:batch]\nprograms=job\n\n\
+         [eventlistener:crashmail]\ncommand={crashmail} -a -o nightly -m dev@example.com \
+         -s {sendmail}\n\
+         events=PROCESS_STATE_EXITED\n",
+        header = header(&sandbox),
+        crashmail = reference_bin("crashmail").display(),
+        sendmail = sendmail_command(&mail),
+    );
+    let daemon = Daemon::start(bin, &sandbox, &conf);
+    let log = daemon.wait_count("exited: job (exit status 7; not expected)", 1);
+    let pid = *spawned_pids(&log, "job")
+        .first()
+        .expect("the exited line follows a spawned line");
+    let text = wait_mail(&mail, "job");
+    assert_listener_clean(&sandbox, "crashmail");
+    let text = text.replace(&format!("(pid {pid})"), "(pid PID)");
+    // The subject ends with asctime: cut it at "crashed at".
+    text.lines()
+        .map(|line| match line.find(" crashed at ") {
+            Some(at) => format!("{} crashed at TIME", &line[..at]),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn crashmail_sends_the_reference_mail_for_a_grouped_program() {
+    let [ours, reference] = daemons().map(|(_, bin)| crashmail_group_scenario(&bin));
+    assert_eq!(
+        ours,
+        "To: dev@example.com\n\
+         Subject: nightly: job crashed at TIME\n\n\
+         Process job in group batch exited unexpectedly (pid PID) from state RUNNING\n\
+         --end of mail--"
+    );
+    assert_eq!(ours, reference, "our daemon's crash mail differs");
+}
