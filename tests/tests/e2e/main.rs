@@ -18,3 +18,4 @@ mod parity;
 mod pidproxy;
 mod plugins;
 mod reference;
+mod superlance;
