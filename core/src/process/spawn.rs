@@ -19,12 +19,12 @@
 //! This module does not track the child afterwards: the caller records the
 //! pid and the reaper reports its exit.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::cell::RefCell;
 use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
