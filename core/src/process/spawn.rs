@@ -986,6 +986,100 @@ mod tests {
         assert!(matches!(plan_credentials(None), Credentials::Keep));
     }
 
+    /// The fields of the child's `/proc/self/status` that `cat` shows.
+    fn child_status_from(spec: &SpawnSpec) -> (HashMap<String, String>, i32) {
+        use std::io::Read as _;
+        let spawned = spawn_now(spec).expect("cat spawns");
+        let mut text = String::new();
+        std::fs::File::from(spawned.stdout)
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        let reaped = unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert_eq!(reaped, spawned.pid);
+        let fields = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        (fields, status)
+    }
+
+    extern "C" fn ignore_usr2(_: libc::c_int) {}
+
+    #[test]
+    fn a_cloned_child_starts_unblocked_with_only_pipe_and_xfsz_ignored() {
+        // From a thread that blocks signals and whose process catches one,
+        // as the daemon's threads do: none of that reaches the program.
+        let handle = std::thread::spawn(|| {
+            // SAFETY: a plain handler that does nothing, and a valid mask
+            // for this test thread only.
+            unsafe {
+                libc::signal(
+                    libc::SIGUSR2,
+                    ignore_usr2 as extern "C" fn(libc::c_int) as libc::sighandler_t,
+                );
+                let mut blocked: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut blocked);
+                libc::sigaddset(&mut blocked, libc::SIGUSR1);
+                libc::sigaddset(&mut blocked, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
+            }
+            let mut cat = spec();
+            cat.command = "/bin/cat /proc/self/status".into();
+            child_status_from(&cat)
+        });
+        let (fields, status) = handle.join().unwrap();
+        assert_eq!(status, 0, "cat exits 0");
+        assert_eq!(u64::from_str_radix(&fields["SigBlk"], 16), Ok(0));
+        let bit = |signal: i32| 1u64 << (signal - 1);
+        // What the daemon ignores stays ignored, as across any exec.
+        let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+        let ours = ours
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(
+            u64::from_str_radix(&fields["SigIgn"], 16),
+            Ok(ours | bit(libc::SIGPIPE) | bit(libc::SIGXFSZ)),
+            "ours: {ours:x}"
+        );
+        assert_eq!(fields["PPid"], std::process::id().to_string());
+    }
+
+    #[test]
+    fn an_exec_failure_in_the_cloned_child_is_exit_127_with_the_reason() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("noformat");
+        std::fs::write(&script, "no interpreter line\n").unwrap();
+        std::fs::set_permissions(
+            &script,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+        let mut bad = spec();
+        bad.command = script.to_str().unwrap().into();
+        let spawned = spawn_now(&bad).expect("the clone itself succeeds");
+        let mut text = String::new();
+        std::fs::File::from(spawned.stderr.expect("stderr is a pipe"))
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127);
+        assert_eq!(
+            text,
+            format!(
+                "supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n",
+                script.display()
+            )
+        );
+    }
+
     #[test]
     fn an_unknown_uid_is_refused_with_the_reference_text() {
         let Credentials::Refuse(line) = plan_credentials(Some(3_999_999)) else {
