@@ -3,28 +3,29 @@
 //! The parent does everything that may allocate or consult NSS: split the
 //! command and search the PATH ([`super::command`]), compose the
 //! environment, look up the user's groups, make the pipes and pre-format
-//! every error line the child may need. Then std's `Command` forks, and our
-//! `pre_exec` code, using only raw async-signal-safe system calls, makes a
-//! process group, wires the pipes onto 0/1/2, closes every other fd, drops
+//! every error line the child may need. Then it clones the child with
+//! `CLONE_VM | CLONE_VFORK` (no page-table copy: the child borrows our
+//! memory, on a stack of its own, until it execs) and the child, using only
+//! raw system calls, resets the daemon's signal handlers, makes a process
+//! group, wires the pipes onto 0/1/2, closes every other fd, drops
 //! privileges, changes directory and umask, ignores SIGPIPE and SIGXFSZ
 //! (children of the Python reference inherit that) and calls `execve`
 //! itself. If
 //! anything fails there it writes the reference's `supervisor: couldn't …`
 //! line to the child's stderr (so it lands in the child's log) and
-//! `_exit(127)`s: std's `spawn` never sees an exec failure, so it never
-//! waits on the child and cannot race the reaper.
+//! `_exit(127)`s: the spawn itself never waits on the child, so it cannot
+//! race the reaper.
 //!
 //! This module does not track the child afterwards: the caller records the
 //! pid and the reaper reports its exit.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write as _;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::Arc;
 
 use nix::errno::Errno;
@@ -290,16 +291,7 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
         _keep_open: (child_stdin, child_stdout, child_stderr, socket),
     };
 
-    let mut cmd = Command::new(&target.filename);
-    // SAFETY: the closure runs in the forked child before exec. It only
-    // reads memory prepared above and makes async-signal-safe system calls
-    // (setpgid, dup2, close_range, setgroups, setgid, setuid, chdir, umask,
-    // sigaction, execve, write, _exit); it never allocates, locks or returns.
-    unsafe {
-        cmd.pre_exec(move || plan.exec_or_exit());
-    }
-    let child = cmd.spawn().map_err(|e| {
-        let errno = e.raw_os_error().unwrap_or(libc::EIO);
+    let pid = clone_and_exec(&plan).map_err(|errno| {
         if errno == libc::EAGAIN {
             SpawnError::ProcessTable { name: name.clone() }
         } else {
@@ -309,11 +301,9 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
             }
         }
     })?;
-    let pid = child.id() as i32;
-    // Dropping `cmd` closes the parent's copies of the child's pipe ends.
-    // Dropping `child` does not wait: the reaper owns every exit.
-    drop(cmd);
-    drop(child);
+    // The child has exec'd or exited: dropping the plan closes the
+    // parent's copies of the child's pipe ends.
+    drop(plan);
     Ok(SpawnedFds {
         pid,
         stdin: parent_stdin,
@@ -507,7 +497,7 @@ struct ChildPlan {
     exec_prefix: Vec<u8>,
     image: ExecImage,
     /// The child's pipe ends (and a shared socket), open until the fork is
-    /// done; dropped with the `Command` in the parent.
+    /// done; dropped with the plan in the parent.
     _keep_open: (
         Option<OwnedFd>,
         OwnedFd,
@@ -519,12 +509,22 @@ struct ChildPlan {
 const NOT_SPAWNED: &[u8] = b"supervisor: child process was not spawned\n";
 
 impl ChildPlan {
-    /// Runs in the forked child: become what the process should be and
+    /// Runs in the cloned child: become what the process should be and
     /// exec, or explain on stderr and exit 127 as the reference does.
-    fn exec_or_exit(&self) -> io::Result<()> {
+    ///
+    /// # Safety
+    /// Only in the child started by [`clone_and_exec`], with every signal
+    /// blocked: it shares the parent's memory, so it only reads the plan
+    /// and makes raw system calls (no allocation, no locks, no glibc
+    /// wrapper that touches process-wide state such as the setxid ones).
+    unsafe fn exec_or_exit(&self) -> ! {
         // SAFETY: every call below is a raw system call on descriptors and
         // memory prepared by the parent; see `spawn_now`.
         unsafe {
+            // The daemon's handlers would run on our borrowed stack in the
+            // daemon's memory: drop them before any signal is unblocked
+            // (exec would reset them anyway).
+            reset_caught_signals();
             if libc::setpgid(0, 0) == 0
                 && self.wire_stdio()
                 && close_fds_from(3)
@@ -537,9 +537,12 @@ impl ChildPlan {
                 // The reference's children inherit Python's dispositions:
                 // SIGPIPE and SIGXFSZ ignored. Programs that have run under
                 // it for years may rely on EPIPE instead of dying, so a
-                // drop-in keeps that (std reset SIGPIPE to default above).
-                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                // drop-in keeps that.
+                ignore_signal(libc::SIGPIPE);
+                ignore_signal(libc::SIGXFSZ);
+                // The program starts with nothing blocked, whatever the
+                // spawner thread's mask was.
+                unblock_all_signals();
                 libc::execve(
                     self.image.filename.as_ptr(),
                     self.image.argv_ptrs.as_ptr(),
@@ -590,19 +593,23 @@ impl ChildPlan {
                 groups_failed,
                 gid_failed,
             } => {
+                // Raw system calls: glibc's wrappers broadcast the change to
+                // every thread it knows, and those are the daemon's threads
+                // here (the child shares their memory until it execs).
                 // SAFETY: `groups` is a live slice of gid_t of the given length.
-                if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+                if unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) } != 0
+                {
                     write_all(2, groups_failed);
                     return false;
                 }
                 // SAFETY: plain integer arguments.
-                if unsafe { libc::setgid(*gid) } != 0 {
+                if unsafe { libc::syscall(libc::SYS_setgid, *gid) } != 0 {
                     write_all(2, gid_failed);
                     return false;
                 }
                 // The reference has no message of its own for this one.
                 // SAFETY: plain integer argument.
-                unsafe { libc::setuid(*uid) == 0 }
+                unsafe { libc::syscall(libc::SYS_setuid, *uid) == 0 }
             }
         }
     }
@@ -621,6 +628,173 @@ impl ChildPlan {
         write_all(2, &self.cwd_prefix);
         write_errno_line(2, errno);
         false
+    }
+}
+
+/// Size of the stack a cloned child runs on until it execs: far more than
+/// the few frames of [`ChildPlan::exec_or_exit`] need; pages never touched
+/// cost nothing.
+const CHILD_STACK_BYTES: usize = 256 * 1024;
+
+/// An mmap'd stack with a guard page below it, for cloned children. Each
+/// spawner thread keeps one: with `CLONE_VFORK` only one child at a time
+/// runs on it, and only until its exec or exit.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> Result<ChildStack, i32> {
+        // SAFETY: sysconf takes an integer.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = CHILD_STACK_BYTES + page;
+        // SAFETY: a fresh anonymous private mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Errno::last_raw());
+        }
+        let stack = ChildStack { base, len };
+        // The lowest page faults instead of letting an overflow run into
+        // whatever is mapped below.
+        // SAFETY: the first page of the mapping made above.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(Errno::last_raw());
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer (stacks grow down on every Linux target
+    /// we build for); the mapping's end is page-aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping, which is the top of stack.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; no child runs on it any more
+        // (the parent of a CLONE_VFORK child resumes only after its exec).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+thread_local! {
+    static CHILD_STACK: RefCell<Option<ChildStack>> = const { RefCell::new(None) };
+}
+
+/// Start the child with `clone(CLONE_VM | CLONE_VFORK)`, as glibc's
+/// posix_spawn does: no page tables are copied and no copy-on-write
+/// faults follow, which is where a fork of the multi-threaded daemon
+/// spends its time. The calling thread is suspended until the child execs
+/// or exits, so `plan` stays valid and untouched for it. Returns the pid,
+/// or the errno of the failed clone.
+fn clone_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
+    CHILD_STACK.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(ChildStack::new()?);
+        }
+        let stack = slot
+            .as_ref()
+            .expect("the child stack was created just above");
+        // Block every signal so none is delivered to the child (which
+        // shares our memory) before it has reset the daemon's handlers.
+        // SAFETY: sigset_t is plain data and sigfillset initialises it.
+        let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut saved: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigset pointers; this thread's mask only.
+        unsafe {
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
+        }
+        // SAFETY: the child runs `child_entry` on its own stack with a
+        // pointer to `plan`, which outlives it (CLONE_VFORK: we resume only
+        // after its exec or exit). SIGCHLD as the exit signal makes it an
+        // ordinary child for the reaper.
+        let pid = unsafe {
+            libc::clone(
+                child_entry,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                std::ptr::from_ref(plan).cast_mut().cast(),
+            )
+        };
+        let errno = Errno::last_raw();
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
+        if pid < 0 { Err(errno) } else { Ok(pid) }
+    })
+}
+
+/// The cloned child's entry point.
+extern "C" fn child_entry(plan: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `clone_and_exec` passes a pointer to a live ChildPlan, and
+    // this is the child it cloned, with every signal blocked.
+    unsafe { (*plan.cast::<ChildPlan>()).exec_or_exit() }
+}
+
+/// Set every caught signal back to its default action; ignored ones stay
+/// ignored, as they would across exec.
+///
+/// # Safety
+/// Only in the cloned child: it changes signal dispositions.
+unsafe fn reset_caught_signals() {
+    for signal in 1..=libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: sigaction is plain data; a zeroed one is a valid query buffer.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: querying and setting a disposition with valid pointers;
+        // glibc refuses its own internal signals, which is harmless here.
+        unsafe {
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction != libc::SIG_IGN
+                && current.sa_sigaction != libc::SIG_DFL
+            {
+                let mut default: libc::sigaction = std::mem::zeroed();
+                default.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(signal, &default, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Ignore `signal` in the cloned child.
+///
+/// # Safety
+/// Only in the cloned child: it changes a signal disposition.
+unsafe fn ignore_signal(signal: libc::c_int) {
+    // SAFETY: a zeroed sigaction with SIG_IGN is a valid disposition.
+    unsafe {
+        let mut ignore: libc::sigaction = std::mem::zeroed();
+        ignore.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(signal, &ignore, std::ptr::null_mut());
+    }
+}
+
+/// Clear the signal mask of the cloned child.
+///
+/// # Safety
+/// Only in the cloned child, after [`reset_caught_signals`].
+unsafe fn unblock_all_signals() {
+    // SAFETY: an emptied sigset, this thread's mask only.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
 }
 
@@ -810,6 +984,100 @@ mod tests {
         let me = nix::unistd::getuid().as_raw();
         assert!(matches!(plan_credentials(Some(me)), Credentials::Keep));
         assert!(matches!(plan_credentials(None), Credentials::Keep));
+    }
+
+    /// The fields of the child's `/proc/self/status` that `cat` shows.
+    fn child_status_from(spec: &SpawnSpec) -> (HashMap<String, String>, i32) {
+        use std::io::Read as _;
+        let spawned = spawn_now(spec).expect("cat spawns");
+        let mut text = String::new();
+        std::fs::File::from(spawned.stdout)
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        let reaped = unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert_eq!(reaped, spawned.pid);
+        let fields = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        (fields, status)
+    }
+
+    extern "C" fn ignore_usr2(_: libc::c_int) {}
+
+    #[test]
+    fn a_cloned_child_starts_unblocked_with_only_pipe_and_xfsz_ignored() {
+        // From a thread that blocks signals and whose process catches one,
+        // as the daemon's threads do: none of that reaches the program.
+        let handle = std::thread::spawn(|| {
+            // SAFETY: a plain handler that does nothing, and a valid mask
+            // for this test thread only.
+            unsafe {
+                libc::signal(
+                    libc::SIGUSR2,
+                    ignore_usr2 as extern "C" fn(libc::c_int) as libc::sighandler_t,
+                );
+                let mut blocked: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut blocked);
+                libc::sigaddset(&mut blocked, libc::SIGUSR1);
+                libc::sigaddset(&mut blocked, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &blocked, std::ptr::null_mut());
+            }
+            let mut cat = spec();
+            cat.command = "/bin/cat /proc/self/status".into();
+            child_status_from(&cat)
+        });
+        let (fields, status) = handle.join().unwrap();
+        assert_eq!(status, 0, "cat exits 0");
+        assert_eq!(u64::from_str_radix(&fields["SigBlk"], 16), Ok(0));
+        let bit = |signal: i32| 1u64 << (signal - 1);
+        // What the daemon ignores stays ignored, as across any exec.
+        let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+        let ours = ours
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(
+            u64::from_str_radix(&fields["SigIgn"], 16),
+            Ok(ours | bit(libc::SIGPIPE) | bit(libc::SIGXFSZ)),
+            "ours: {ours:x}"
+        );
+        assert_eq!(fields["PPid"], std::process::id().to_string());
+    }
+
+    #[test]
+    fn an_exec_failure_in_the_cloned_child_is_exit_127_with_the_reason() {
+        use std::io::Read as _;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("noformat");
+        std::fs::write(&script, "no interpreter line\n").unwrap();
+        std::fs::set_permissions(
+            &script,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+        let mut bad = spec();
+        bad.command = script.to_str().unwrap().into();
+        let spawned = spawn_now(&bad).expect("the clone itself succeeds");
+        let mut text = String::new();
+        std::fs::File::from(spawned.stderr.expect("stderr is a pipe"))
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 127);
+        assert_eq!(
+            text,
+            format!(
+                "supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n",
+                script.display()
+            )
+        );
     }
 
     #[test]
