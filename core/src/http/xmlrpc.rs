@@ -1,19 +1,17 @@
 //! `/RPC2`: read an XML-RPC `methodCall` with dxr, dispatch it through the
 //! [`Registry`](crate::rpc::Registry), and write the `methodResponse` or
-//! fault. HTTP-level failures (not POST, unreadable XML, no method name, a
+//! fault with [`crate::rpc::method_response`] (not dxr's serializer, which
+//! was the hot spot). HTTP-level failures (not POST, unreadable XML, no method name, a
 //! panicking method) are the reference's HTTP errors, not faults.
 
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use dxr::{FaultResponse, MethodCall, MethodResponse, Value};
+use dxr::{MethodCall, Value};
 use http_body_util::{BodyExt, Limited};
 
 use super::router::{AppState, error_page, xml_response};
-use crate::rpc::CallError;
-
-/// The XML declaration the reference's marshaller starts every body with.
-const XML_DECLARATION: &str = "<?xml version='1.0'?>\n";
+use crate::rpc::{CallError, fault_response, method_response};
 
 pub(super) async fn handle(state: &AppState, request: Request) -> Response {
     if request.method() != Method::POST {
@@ -50,10 +48,10 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
         return error_page(StatusCode::BAD_REQUEST);
     }
     tracing::trace!("XML-RPC method called: {method}()");
-    let xml = match state.registry.dispatch(&method, params).await {
+    let body = match state.registry.dispatch(&method, params).await {
         Ok(value) => {
             tracing::trace!("XML-RPC method {method}() returned successfully");
-            MethodResponse { value }.to_xml()
+            method_response(&value)
         }
         Err(CallError::Fault(fault)) => {
             tracing::trace!(
@@ -61,10 +59,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
                 fault.code,
                 fault.text
             );
-            FaultResponse {
-                fault: fault.into(),
-            }
-            .to_xml()
+            fault_response(&fault)
         }
         Err(CallError::Internal(message)) => {
             tracing::error!(
@@ -74,20 +69,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    match xml {
-        Ok(xml) => {
-            let mut body = String::with_capacity(XML_DECLARATION.len() + xml.len());
-            body.push_str(XML_DECLARATION);
-            body.push_str(&xml);
-            xml_response(body)
-        }
-        Err(error) => {
-            tracing::error!(
-                "XML-RPC method {method}() returned a value that cannot be sent: {error}"
-            );
-            error_page(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
+    xml_response(body)
 }
 
 fn too_large() -> Response {

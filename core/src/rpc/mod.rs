@@ -4,10 +4,12 @@
 //! HTTP (that is [`crate::http`]) nor of plugins' ABI (the bridge adapts
 //! SDK namespaces to [`RpcNamespace`]).
 
+mod encode;
 mod fault;
 mod registry;
 mod system;
 
+pub use encode::{fault_response, method_response, write_value};
 pub use fault::{Fault, code, fault_name};
 pub use registry::{BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace};
 pub use system::CallError;
