@@ -1,12 +1,20 @@
-//! Standard base64 (RFC 4648, `+/`, `=` padding), both ways, for HTTP
-//! basic auth: supervisorctl encodes its credentials and the HTTP server
-//! decodes them. It is this small and has these two users only, so it is
-//! not worth a dependency. It must not grow other alphabets or streaming.
+//! Standard base64 (RFC 4648, `+/`, `=` padding), both ways: HTTP basic
+//! auth (supervisorctl encodes its credentials, the HTTP server decodes
+//! them) and XML-RPC `<base64>` values in responses. It is this small, so
+//! it is not worth a dependency. It must not grow other alphabets or
+//! streaming.
 
 /// Standard base64 with padding.
 pub fn encode(input: &[u8]) -> String {
+    let mut out = String::new();
+    encode_into(&mut out, input);
+    out
+}
+
+/// Append standard, padded base64 of `input` to `out`.
+pub fn encode_into(out: &mut String, input: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    out.reserve(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         let b = [
             chunk[0],
@@ -22,7 +30,6 @@ pub fn encode(input: &[u8]) -> String {
             }
         }
     }
-    out
 }
 
 /// Standard base64. Like Python's `decodebytes` it skips characters

@@ -5,8 +5,11 @@
 //! otherwise byte-for-byte what dxr wrote.
 //!
 //! Text is escaped as the reference's marshaller escapes it (`&`, `<`, `>`),
-//! plus `\r` as dxr did; like the reference, other characters, control
-//! characters included, are sent as they are. Two spellings differ from
+//! plus `\r` as dxr did. Characters XML 1.0 forbids (C0 controls other than
+//! tab and newline, U+FFFE, U+FFFF) become U+FFFD: the reference sends them
+//! raw and its own clients then fail on the malformed body, so a log line
+//! with a stray escape byte would make `readProcessStdoutLog` unusable.
+//! Two spellings differ from
 //! dxr's and match the reference's: quotes are not escaped and nil is
 //! `<nil/>`. This module must not dispatch, log, or
 //! know HTTP.
@@ -81,7 +84,7 @@ pub fn write_value(out: &mut String, value: &Value) {
         }
         Value::Base64(bytes) => {
             out.push_str("<base64>");
-            push_base64(out, bytes);
+            crate::base64::encode_into(out, bytes);
             out.push_str("</base64>");
         }
         Value::Struct(members) => {
@@ -115,17 +118,25 @@ pub fn write_value(out: &mut String, value: &Value) {
 /// need no escaping in content. Runs without special bytes are copied
 /// whole; memchr finds the next special byte.
 fn push_escaped(out: &mut String, text: &str) {
-    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
+    // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
+    // which the slow path copies unchanged).
+    let plain = |b: &u8| (*b >= 0x20 || *b == b'\t' || *b == b'\n') && *b != 0xEF;
+    if text.as_bytes().iter().all(plain) {
         push_escaped_markup(out, text);
         return;
     }
-    let mut pieces = text.split('\r');
-    if let Some(first) = pieces.next() {
-        push_escaped_markup(out, first);
-    }
-    for piece in pieces {
-        out.push_str("&#13;");
-        push_escaped_markup(out, piece);
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(ch),
+            c if u32::from(c) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                out.push('\u{FFFD}');
+            }
+            c => out.push(c),
+        }
     }
 }
 
@@ -144,27 +155,6 @@ fn push_escaped_markup(out: &mut String, text: &str) {
         start = at + 1;
     }
     out.push_str(&text[start..]);
-}
-
-/// Append standard, padded base64 of `bytes`.
-fn push_base64(out: &mut String, bytes: &[u8]) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
 }
 
 /// A cheap upper-bound guess of a value's encoded size, so the body is
@@ -274,13 +264,14 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_pass_through_as_the_reference_sends_them() {
-        // The reference's marshaller (xmlrpclib.escape) leaves them as they
-        // are, which makes the body invalid XML for strict clients; we do
-        // not invent a different encoding.
-        let body = method_response(&text("bell\u{7}nul\u{0}"));
+    fn characters_xml_forbids_become_replacement_characters() {
+        // The reference sends them raw and its own client then rejects the
+        // body; ours stays well-formed.
+        let body = method_response(&text("bell\u{7}nul\u{0}esc\u{1b}[1m\u{FFFE}\r\t\n<&>é"));
         assert!(
-            body.contains("<string>bell\u{7}nul\u{0}</string>"),
+            body.contains(
+                "<string>bell\u{FFFD}nul\u{FFFD}esc\u{FFFD}[1m\u{FFFD}&#13;\t\n&lt;&amp;&gt;é</string>"
+            ),
             "{body}"
         );
     }
@@ -297,20 +288,5 @@ mod tests {
         .to_xml()
         .expect("dxr serializes a fault");
         assert_eq!(fault_response(&fault), format!("{XML_DECLARATION}{body}"));
-    }
-
-    #[test]
-    fn base64_pads_like_rfc4648() {
-        for (input, expected) in [
-            (&b""[..], ""),
-            (b"f", "Zg=="),
-            (b"fo", "Zm8="),
-            (b"foo", "Zm9v"),
-            (b"foobar", "Zm9vYmFy"),
-        ] {
-            let mut out = String::new();
-            push_base64(&mut out, input);
-            assert_eq!(out, expected);
-        }
     }
 }

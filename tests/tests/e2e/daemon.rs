@@ -1052,3 +1052,43 @@ fn a_server_without_credentials_is_logged_at_crit_as_the_reference_does() {
     assert!(!log.contains("guarded' running without"), "{log}");
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn log_text_with_control_bytes_and_invalid_utf8_reads_back_as_well_formed_xml() {
+    // The reference answers this read with a malformed body (or a 500);
+    // ours replaces what XML forbids and Python's client parses it.
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display();
+    let conf = format!(
+        "{}[unix_http_server]\nfile={dir}/s.sock\n\
+         [rpcinterface:supervisor]\n\
+         supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+         [program:noisy]\ncommand=/usr/bin/printf 'a\\001b\\033[1mc\\377\\376d\\000e<&>\\n'\n\
+         startsecs=0\nautorestart=false\nstdout_logfile={dir}/noisy.log\n",
+        header(&sandbox, "")
+    );
+    let mut daemon = Daemon::start(&sandbox, &conf);
+    daemon.wait_line("exited: noisy (exit status 0; expected)");
+    let script = format!(
+        "import xmlrpc.client\n\
+         from supervisor.xmlrpc import SupervisorTransport\n\
+         t = SupervisorTransport(None, None, 'unix://{dir}/s.sock')\n\
+         p = xmlrpc.client.ServerProxy('http://127.0.0.1', transport=t)\n\
+         print(ascii(p.supervisor.readProcessStdoutLog('noisy', 0, 100)))\n\
+         print(ascii(p.supervisor.tailProcessStdoutLog('noisy', 0, 100)[0]))\n"
+    );
+    let out = supervisor_tests::run(reference_bin("python"), ["-c", &script]);
+    let text = supervisor_tests::stdout_text(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        supervisor_tests::stderr_text(&out)
+    );
+    let expected = "'a\\ufffdb\\ufffd[1mc\\ufffd\\ufffdd\\ufffde<&>\\n'";
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [expected, expected],
+        "{text}"
+    );
+    assert!(daemon.stop().success());
+}
