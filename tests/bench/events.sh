@@ -13,7 +13,7 @@
 # two processes (bench_events pingpong: the same listener fed prebuilt
 # envelopes, one per reply). The target: ours >= 25k/s and within 2x
 # of the ping-pong; the reference does about 4.8k/s.
-# Then the many-small-blocks case: one write holding DENSE (300) capture
+# Then the many-small-blocks case: one write holding DENSE (600) capture
 # blocks (fixture_spew_capture dense), with buffer_size=DENSE so none is
 # dropped. Ours delivers all of them; the reference's capture parser recurses
 # twice per block (past Python's limit of 1000 frames) and its log shows a

@@ -5,8 +5,8 @@
 //!   (`<!--XSUPERVISOR:BEGIN-->`, SIZE bytes, `<!--XSUPERVISOR:END-->`), one
 //!   block per `write`, flat out until the pipe closes;
 //! - `bench_events listen FILE TARGET`: an event listener that answers OK
-//!   at once and counts events; at every hundredth of TARGET (and at
-//!   TARGET) it replaces FILE with `COUNT SECONDS`, the seconds since the
+//!   at once and counts events; at every hundredth of TARGET (every event
+//!   up to a TARGET of 1000), and at TARGET, it replaces FILE with `COUNT SECONDS`, the seconds since the
 //!   first event arrived, so a reader never sees a half-written figure;
 //! - `bench_events pingpong SIZE COUNT`: the floor. It spawns its own
 //!   `listen` and feeds it COUNT prebuilt PROCESS_COMMUNICATION envelopes
@@ -70,7 +70,9 @@ fn spew(size: usize) -> io::Result<()> {
 /// Speak the listener protocol, answering OK to every event and reporting
 /// progress in `file`.
 fn listen(file: &str, target: usize) -> io::Result<()> {
-    let step = (target / 100).max(1);
+    // Small targets (the dense case) report every event, so a daemon that
+    // delivers only some of them shows exactly how many.
+    let step = if target <= 1000 { 1 } else { target / 100 };
     let temporary = format!("{file}.tmp");
     let report = |count: usize, seconds: f64| -> io::Result<()> {
         std::fs::write(&temporary, format!("{count} {seconds:.6}\n"))?;
@@ -109,7 +111,8 @@ fn listen(file: &str, target: usize) -> io::Result<()> {
 /// Round trips per second between this process and a `listen` child over
 /// two pipes, with prebuilt envelopes.
 fn pingpong(size: usize, count: usize) -> io::Result<()> {
-    let progress = std::env::temp_dir().join(format!("bench_events_pingpong.{}", std::process::id()));
+    let progress =
+        std::env::temp_dir().join(format!("bench_events_pingpong.{}", std::process::id()));
     let mut child = Command::new(std::env::current_exe()?)
         .arg("listen")
         .arg(&progress)
