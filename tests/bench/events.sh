@@ -122,5 +122,5 @@ echo "ours:      $n of $DENSE events delivered"
 run ref-dense "$REF" info "$DENSE_SPEW dense $DENSE" "$DENSE" "$DENSE"
 read -r n _ < <(count "$WORK/ref-dense")
 echo "reference: $n of $DENSE events delivered"
-grep -h -m1 -o 'RecursionError[^\\]*' "$WORK/ref-dense/main.log" | head -1 | sed 's/^/reference log: /'
+grep -h -m1 -o "RecursionError'>:[^[]*" "$WORK/ref-dense/main.log" | head -1 | sed 's/^/reference log: /'
 grep -q RecursionError "$WORK/ref-dense/main.log" || echo "reference log: no RecursionError"
