@@ -102,7 +102,7 @@ fn listen(file: &str, target: usize) -> io::Result<()> {
         out.write_all(ANSWER)?;
         out.flush()?;
         count += 1;
-        if count % step == 0 || count == target {
+        if count.is_multiple_of(step) || count == target {
             report(count, started.elapsed().as_secs_f64())?;
         }
     }
