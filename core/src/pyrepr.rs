@@ -10,10 +10,33 @@
 
 use std::fmt::Write as _;
 
+mod nonprintable;
+
+/// Whether Python's `str.isprintable()` rejects `c` (so `repr()` escapes it).
+fn is_non_printable(c: char) -> bool {
+    let cp = u32::from(c);
+    if cp < 0x7f {
+        return cp < 0x20;
+    }
+    nonprintable::NON_PRINTABLE
+        .binary_search_by(|&(lo, hi)| {
+            if hi < cp {
+                std::cmp::Ordering::Less
+            } else if lo > cp {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
 /// Python's `repr()` of a str: single quotes unless the text holds a single
 /// quote and no double quote; backslash escapes for the chosen quote,
-/// backslash, `\n`, `\r`, `\t`, and `\xNN` for the other ASCII control
-/// characters.
+/// backslash, `\n`, `\r`, `\t`, and for every other character Python
+/// does not print (controls, separators, format and private-use characters,
+/// unassigned code points: Python 3.11's table) `\xNN`, `\uNNNN` or
+/// `\UNNNNNNNN`.
 pub fn py_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
@@ -32,9 +55,14 @@ pub fn py_repr(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if is_non_printable(c) => {
+                let cp = u32::from(c);
                 // Writing to a String cannot fail.
-                let _ = write!(out, "\\x{:02x}", c as u32);
+                let _ = match cp {
+                    0..=0xff => write!(out, "\\x{cp:02x}"),
+                    0x100..=0xffff => write!(out, "\\u{cp:04x}"),
+                    _ => write!(out, "\\U{cp:08x}"),
+                };
             }
             c => out.push(c),
         }
@@ -100,6 +128,14 @@ mod tests {
         assert_eq!(py_repr("a\tb'\""), "'a\\tb\\'\"'");
         assert_eq!(py_repr("\x01\x7f\r"), "'\\x01\\x7f\\r'");
         assert_eq!(py_repr(""), "''");
+    }
+
+    #[test]
+    fn str_repr_escapes_what_python_does_not_print() {
+        assert_eq!(py_repr("é\u{85}\u{a0}"), "'é\\x85\\xa0'");
+        assert_eq!(py_repr("a\u{2028}b\u{feff}"), "'a\\u2028b\\ufeff'");
+        assert_eq!(py_repr("\u{e000}\u{10ffff}"), "'\\ue000\\U0010ffff'");
+        assert_eq!(py_repr("日本 ok 😀"), "'日本 ok 😀'");
     }
 
     #[test]
