@@ -153,9 +153,23 @@ fn parse_messages(config: &Config, into: &mut StartupMessages) {
     }
 }
 
-/// The HTTP server sections as the http module describes them.
+/// The HTTP server sections as the http module describes them: every
+/// `[inet_http_server]` first, then every `[unix_http_server]`, whatever
+/// their order in the file, as the reference's parser lists them (its log
+/// lines for the servers come in that order).
 pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
     let mut servers = Vec::new();
+    for inet in &config.inet_http_servers {
+        servers.push(ServerConfig {
+            section: inet.section.clone(),
+            listen: Listen::Inet(http::InetAddr {
+                host: (!inet.host.is_empty() && inet.host != "*").then(|| inet.host.clone()),
+                port: inet.port,
+            }),
+            username: inet.credentials.as_ref().map(|c| c.username.clone()),
+            password: inet.credentials.as_ref().map(|c| c.password.clone()),
+        });
+    }
     for unix in &config.unix_http_servers {
         servers.push(ServerConfig {
             section: unix.section.clone(),
@@ -167,17 +181,6 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             }),
             username: unix.credentials.as_ref().map(|c| c.username.clone()),
             password: unix.credentials.as_ref().map(|c| c.password.clone()),
-        });
-    }
-    for inet in &config.inet_http_servers {
-        servers.push(ServerConfig {
-            section: inet.section.clone(),
-            listen: Listen::Inet(http::InetAddr {
-                host: (!inet.host.is_empty() && inet.host != "*").then(|| inet.host.clone()),
-                port: inet.port,
-            }),
-            username: inet.credentials.as_ref().map(|c| c.username.clone()),
-            password: inet.credentials.as_ref().map(|c| c.password.clone()),
         });
     }
     servers
