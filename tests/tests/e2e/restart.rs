@@ -445,3 +445,106 @@ fn restart_into_a_broken_config_ends_like_the_reference() {
     assert_eq!(ours.1, "Error: ...program:bad...\nFor help, use PROG -h");
     assert!(!ours.2 && !ours.3, "pidfile and socket are removed");
 }
+
+/// Stops a daemonized supervisord (not our child) when dropped.
+struct DaemonPid(i32);
+
+impl DaemonPid {
+    fn alive(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.0)).exists()
+    }
+
+    fn stop(&self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGTERM);
+        wait_for("the daemon to exit", DEADLINE, || {
+            (!self.alive()).then_some(())
+        });
+    }
+}
+
+impl Drop for DaemonPid {
+    fn drop(&mut self) {
+        if self.alive() {
+            self.stop();
+        }
+    }
+}
+
+/// What a daemonized daemon shows across a restart: whether it kept its
+/// pid, how often it daemonized, and the umask and directory its program
+/// saw in each life.
+fn daemonized_restart(bin: PathBuf) -> (bool, usize, String) {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().to_path_buf();
+    for sub in ["d1", "d2"] {
+        std::fs::create_dir(dir.join(sub)).expect("a directory in the sandbox");
+    }
+    let conf = |tag: &str, umask: &str, sub: &str| {
+        format!(
+            "[supervisord]\nlogfile={d}/main.log\npidfile={d}/sd-{tag}.pid\nchildlogdir={d}\n\
+             umask={umask}\ndirectory={d}/{sub}\n\
+             [program:shower]\ncommand=sh -c 'umask; pwd; exec sleep 1000'\nstartsecs=0\n\
+             stdout_logfile={d}/shower.out\n",
+            d = dir.display()
+        )
+    };
+    let path = sandbox.write("supervisord.conf", &conf("one", "027", "d1"));
+    let mut launcher = ChildGuard::spawn(
+        Command::new(bin)
+            .arg("-c")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        launcher.wait_timeout(DEADLINE).success(),
+        "the parent exits 0"
+    );
+    let pid = wait_for("the first pidfile", DEADLINE, || {
+        std::fs::read_to_string(dir.join("sd-one.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    let daemon = DaemonPid(pid);
+    let output = dir.join("shower.out");
+    let shown = |lives: usize| {
+        wait_for(&format!("{lives} lives of shower"), DEADLINE, || {
+            let text = std::fs::read_to_string(&output).ok()?;
+            (text.lines().count() >= 2 * lives).then_some(text)
+        })
+    };
+    shown(1);
+    sandbox.write("supervisord.conf", &conf("two", "077", "d2"));
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP);
+    let text = shown(2);
+    let second_pid: i32 = wait_for("the second pidfile", DEADLINE, || {
+        std::fs::read_to_string(dir.join("sd-two.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    let log = std::fs::read_to_string(dir.join("main.log")).unwrap_or_default();
+    daemon.stop();
+    (
+        second_pid == pid && !dir.join("sd-one.pid").exists(),
+        log.matches("daemonizing the supervisord process").count(),
+        text.replace(&dir.display().to_string(), "@DIR@"),
+    )
+}
+
+#[test]
+fn restart_of_a_daemonized_supervisord_keeps_its_pid_umask_and_directory_like_the_reference() {
+    let theirs = daemonized_restart(reference_bin("supervisord"));
+    let ours = daemonized_restart(our_bin("supervisord"));
+    assert_eq!(ours, theirs, "ours (left) and the reference (right)");
+    // The reference applies umask and directory only when it daemonizes,
+    // which a restart does not do again.
+    assert_eq!(
+        ours,
+        (true, 1, "0027\n@DIR@/d1\n0027\n@DIR@/d1\n".to_string())
+    );
+}
