@@ -88,6 +88,15 @@ struct Daemon {
 
 impl Daemon {
     fn start(bin: PathBuf, conf: &LifeConf<'_>, cli: &[&str]) -> Daemon {
+        Daemon::start_with(bin, conf, cli, conf.program)
+    }
+
+    /// As [`Daemon::start`], waiting for process `running` (for numprocs).
+    fn start_named(bin: PathBuf, conf: &LifeConf<'_>, running: &str) -> Daemon {
+        Daemon::start_with(bin, conf, &[], running)
+    }
+
+    fn start_with(bin: PathBuf, conf: &LifeConf<'_>, cli: &[&str], running: &str) -> Daemon {
         let sandbox = Sandbox::new();
         let path = sandbox.write("supervisord.conf", &conf.render(sandbox.path()));
         let guard = ChildGuard::spawn(
@@ -101,7 +110,7 @@ impl Daemon {
                 .stderr(Stdio::piped()),
         );
         let daemon = Daemon { sandbox, guard };
-        daemon.wait_log(conf, &format!("success: {} entered RUNNING", conf.program));
+        daemon.wait_log(conf, &format!("success: {running} entered RUNNING"));
         daemon
     }
 
@@ -547,4 +556,64 @@ fn restart_of_a_daemonized_supervisord_keeps_its_pid_umask_and_directory_like_th
         ours,
         (true, 1, "0027\n@DIR@/d1\n0027\n@DIR@/d1\n".to_string())
     );
+}
+
+fn count_entries(dir: &str) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn restarts_leave_no_thread_descriptor_or_child_behind() {
+    let conf = LifeConf {
+        tag: "leak",
+        identifier: "leak",
+        loglevel: "info",
+        sock_mode: "0700",
+        port: free_port(),
+        program: "epsilon",
+        extra: "numprocs=3\nprocess_name=%(program_name)s_%(process_num)s\n",
+    };
+    let mut daemon = Daemon::start_named(our_bin("supervisord"), &conf, "epsilon_2");
+    let pid = daemon.guard.id();
+    let (fds, tasks) = (format!("/proc/{pid}/fd"), format!("/proc/{pid}/task"));
+    let log = conf.log(daemon.dir());
+    let all_running = |life: usize| {
+        wait_for(&format!("life {life}"), DEADLINE, || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            (0..3)
+                .all(|n| {
+                    text.matches(&format!("success: epsilon_{n} entered RUNNING"))
+                        .count()
+                        == life
+                })
+                .then_some(())
+        });
+    };
+    all_running(1);
+    let before = (count_entries(&fds), count_entries(&tasks));
+    for life in 2..=6 {
+        daemon.guard.signal(Signal::SIGHUP);
+        all_running(life);
+    }
+    // A process's log files open just after its spawn is reported: let
+    // the last life settle; a leak never would.
+    wait_for(
+        &format!("(descriptors, threads) back to {before:?}"),
+        DEADLINE,
+        || ((count_entries(&fds), count_entries(&tasks)) == before).then_some(()),
+    );
+    // Each thread lists the children it forked (the spawner threads fork).
+    let children: String = std::fs::read_dir(&tasks)
+        .map(|tasks| {
+            tasks
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        children.split_whitespace().count(),
+        3,
+        "only the last life's processes: {children}"
+    );
+    assert_eq!(daemon.stop().0, Some(0));
 }
