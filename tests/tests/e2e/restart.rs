@@ -34,6 +34,7 @@ fn free_port() -> u16 {
 
 /// One life's settings; `tag` names its files (`main-<tag>.log`,
 /// `<tag>.sock`, `sd-<tag>.pid`).
+#[derive(Clone, Copy)]
 struct LifeConf<'a> {
     tag: &'a str,
     identifier: &'a str,
@@ -392,7 +393,10 @@ fn restart_loads_a_new_rpcinterface_and_drops_a_removed_one() {
 
 /// A restart into a broken configuration, on one daemon: exit status,
 /// stderr (program path masked) and what is left behind.
-fn broken_restart(bin: PathBuf) -> (Option<i32>, String, bool, bool) {
+fn broken_restart(
+    bin: PathBuf,
+    break_it: impl FnOnce(&LifeConf<'_>, &Path) -> String,
+) -> (Option<i32>, String, bool, bool) {
     let conf = LifeConf {
         tag: "one",
         identifier: "broken",
@@ -415,11 +419,9 @@ fn broken_restart(bin: PathBuf) -> (Option<i32>, String, bool, bool) {
             .parse()
             .expect("a numeric pid")
     };
-    let broken = format!(
-        "{}[program:bad]\ncommand=sleep 1\nstartsecs=soon\n",
-        conf.render(&dir)
-    );
-    daemon.sandbox.write("supervisord.conf", &broken);
+    daemon
+        .sandbox
+        .write("supervisord.conf", &break_it(&conf, &dir));
     daemon.guard.signal(Signal::SIGHUP);
     let (code, stderr) = daemon.finish();
     // The wording of config errors is the config layer's own (it names
@@ -447,11 +449,36 @@ fn broken_restart(bin: PathBuf) -> (Option<i32>, String, bool, bool) {
 
 #[test]
 fn restart_into_a_broken_config_ends_like_the_reference() {
-    let theirs = broken_restart(reference_bin("supervisord"));
-    let ours = broken_restart(our_bin("supervisord"));
+    let break_it = |conf: &LifeConf<'_>, dir: &Path| {
+        format!(
+            "{}[program:bad]\ncommand=sleep 1\nstartsecs=soon\n",
+            conf.render(dir)
+        )
+    };
+    let theirs = broken_restart(reference_bin("supervisord"), break_it);
+    let ours = broken_restart(our_bin("supervisord"), break_it);
     assert_eq!(ours, theirs, "ours (left) and the reference (right)");
     assert_eq!(ours.0, Some(2));
     assert_eq!(ours.1, "Error: ...program:bad...\nFor help, use PROG -h");
+    assert!(!ours.2 && !ours.3, "pidfile and socket are removed");
+}
+
+#[test]
+fn restart_onto_a_port_in_use_ends_like_the_reference() {
+    // Somebody else took the port the new configuration names.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("an ephemeral port");
+    let port = taken.local_addr().expect("a bound address").port();
+    let break_it = |conf: &LifeConf<'_>, dir: &Path| LifeConf { port, ..*conf }.render(dir);
+    let theirs = broken_restart(reference_bin("supervisord"), break_it);
+    let ours = broken_restart(our_bin("supervisord"), break_it);
+    assert_eq!(ours, theirs, "ours (left) and the reference (right)");
+    assert_eq!(
+        ours.1,
+        "Error: Another program is already listening on a port that one of our HTTP servers \
+         is configured to use.  Shut this program down first before starting supervisord.\n\
+         For help, use PROG -h\n"
+    );
+    assert_eq!(ours.0, Some(2));
     assert!(!ours.2 && !ours.3, "pidfile and socket are removed");
 }
 
