@@ -644,3 +644,69 @@ fn restarts_leave_no_thread_descriptor_or_child_behind() {
     );
     assert_eq!(daemon.stop().0, Some(0));
 }
+
+/// Whether the first and the second life's program lines were echoed to
+/// stdout, when the second configuration sets `silent=true`.
+fn echo_across_a_restart(bin: PathBuf) -> (bool, bool, bool) {
+    let one = LifeConf {
+        tag: "one",
+        identifier: "echo",
+        loglevel: "info",
+        sock_mode: "0700",
+        port: free_port(),
+        program: "alpha",
+        extra: "",
+    };
+    let two = LifeConf {
+        tag: "two",
+        program: "beta",
+        ..one
+    };
+    let sandbox = Sandbox::new();
+    let path = sandbox.write("supervisord.conf", &one.render(sandbox.path()));
+    let mut guard = ChildGuard::spawn(
+        Command::new(bin)
+            .arg("-c")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut stdout = guard.child_mut().stdout.take().expect("stdout piped");
+    let echoed = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let log = |conf: &LifeConf<'_>, needle: &str| {
+        let path = conf.log(sandbox.path());
+        wait_for(&format!("{needle:?}"), DEADLINE, || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .filter(|t| t.contains(needle))
+        })
+    };
+    log(&one, "success: alpha entered RUNNING");
+    let silent = two
+        .render(sandbox.path())
+        .replace("nodaemon=true\n", "nodaemon=true\nsilent=true\n");
+    sandbox.write("supervisord.conf", &silent);
+    guard.signal(Signal::SIGHUP);
+    log(&two, "success: beta entered RUNNING");
+    guard.signal(Signal::SIGTERM);
+    let code = guard.wait_timeout(DEADLINE).code();
+    let echoed = echoed.join().expect("stdout reader");
+    (
+        echoed.contains("success: alpha entered RUNNING"),
+        echoed.contains("beta"),
+        code == Some(0),
+    )
+}
+
+#[test]
+fn restart_into_silent_stops_the_stdout_echo_like_the_reference() {
+    let theirs = echo_across_a_restart(reference_bin("supervisord"));
+    let ours = echo_across_a_restart(our_bin("supervisord"));
+    assert_eq!(ours, theirs, "ours (left) and the reference (right)");
+    assert_eq!(ours, (true, false, true));
+}
