@@ -1,5 +1,6 @@
-//! supervisord: parse the command line, load and check the whole
-//! configuration, then run. The one place that turns errors into exit
+//! supervisord: parse the command line, then run (each life of the daemon
+//! loads and checks the whole configuration again, see
+//! [`startup`]), or only check the configuration with `--test-config`. The one place that turns errors into exit
 //! codes: usage and config errors print `Error: ...` and
 //! `For help, use <argv0> -h` on stderr and exit 2, as the reference does.
 
@@ -7,7 +8,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use supervisor::config::{self, LoadOptions};
+use supervisor::config;
 use supervisor::daemon::args::{self, Action};
 use supervisor::daemon::startup;
 
@@ -43,29 +44,26 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
     if daemon_args.configuration.is_none() && nix::unistd::getuid().is_root() {
         eprintln!("{}", args::ROOT_SEARCH_WARNING);
     }
-    let path = match args::config_path(&daemon_args, Path::new(argv0)) {
-        Ok(p) => p,
-        Err(e) => return usage_exit(argv0, &[e.0]),
-    };
-    let mut options = LoadOptions::from_process();
-    options.cli_user = daemon_args.user.clone();
-    let mut loaded = match config::load_config_with(&path, &options) {
-        Ok(c) => c,
-        Err(errors) => {
-            let lines: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            return usage_exit(argv0, &lines);
-        }
-    };
-    daemon_args.apply(&mut loaded);
     if daemon_args.test_config {
-        print!("{}", config::summary(&loaded));
-        println!("The configuration is valid.");
-        return ExitCode::SUCCESS;
+        return match startup::load(&daemon_args, Path::new(argv0)) {
+            Ok((loaded, _)) => {
+                print!("{}", config::summary(&loaded));
+                println!("The configuration is valid.");
+                ExitCode::SUCCESS
+            }
+            Err(error) => exit_for(argv0, error),
+        };
     }
-    match startup::run(loaded, options) {
+    match startup::run(&daemon_args, Path::new(argv0)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(startup::StartError::Usage(lines)) => usage_exit(argv0, &lines),
-        Err(startup::StartError::Fatal(text)) => {
+        Err(error) => exit_for(argv0, error),
+    }
+}
+
+fn exit_for(argv0: &str, error: startup::StartError) -> ExitCode {
+    match error {
+        startup::StartError::Usage(lines) => usage_exit(argv0, &lines),
+        startup::StartError::Fatal(text) => {
             eprintln!("Error: {text}");
             ExitCode::from(1)
         }

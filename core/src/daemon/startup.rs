@@ -1,16 +1,26 @@
-//! supervisord's start-up and run, in the reference's order: switch user,
-//! raise rlimits, open the main log and write the parse messages, clean up
-//! old AUTO logs, load the `[rpcinterface:x]` plugins and register them
-//! (through the plugin bridge) for every HTTP server, open the HTTP
-//! sockets, daemonize (a fork while no thread exists yet), write the
-//! pidfile, then build the tokio runtime by hand and run the supervisor
-//! task until shutdown, restarting it in the same process on SIGHUP (the
-//! configuration is read again; the HTTP servers and plugins stay as they
-//! were). On the way out the pidfile and the unix sockets are removed.
+//! supervisord's start-up, run and restarts, in the reference's order.
+//! Each *life* (the first start, and every restart after SIGHUP or
+//! `supervisor.restart`) runs the same code from a fresh configuration:
+//! read the file again with the command line applied over it, switch user,
+//! raise rlimits (first life only), point the main log at the new
+//! `[supervisord]` settings and write the parse messages, clean up old
+//! AUTO logs, build a new supervisor task, load the `[rpcinterface:x]`
+//! plugins into a new registry, open the HTTP sockets, daemonize (first
+//! life only, a fork while no thread exists yet), write the pidfile, serve
+//! until shutdown or restart, then close the servers and remove the
+//! pidfile and the unix sockets. What outlives a life: the tokio runtime,
+//! the signal handlers and the reaper (so no SIGCHLD is missed between
+//! lives), the main log's handle (reconfigured in place, so the tracing
+//! layer follows it) and the plugin loader (a library stays mapped).
+//! As in the reference, `umask` and `directory` are applied only when
+//! daemonizing, so a restart does not change them.
 //!
-//! Errors a user must fix (bad user, rlimits, a port in use, a plugin that
-//! does not load) come back as [`StartError::Usage`] before daemonizing, so
-//! they reach the terminal; the binary turns them into exit status 2.
+//! Errors a user must fix (bad config, bad user, rlimits, a port in use, a
+//! plugin that does not load) come back as [`StartError::Usage`]; in the
+//! first life before daemonizing, so they reach the terminal; in a later
+//! life they end the daemon the same way (and are also written to the main
+//! log, since the terminal is usually gone). The binary turns them into
+//! exit status 2.
 
 use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +28,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::args::{self, DaemonArgs};
 use super::host::DaemonHost;
 use super::supervisor::{RunEnd, Setup, Signals, Supervisor, start_reaper};
 use crate::config::{self, Config, LoadOptions, MessageLevel};
@@ -142,9 +153,23 @@ fn parse_messages(config: &Config, into: &mut StartupMessages) {
     }
 }
 
-/// The HTTP server sections as the http module describes them.
+/// The HTTP server sections as the http module describes them: every
+/// `[inet_http_server]` first, then every `[unix_http_server]`, whatever
+/// their order in the file, as the reference's parser lists them (its log
+/// lines for the servers come in that order).
 pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
     let mut servers = Vec::new();
+    for inet in &config.inet_http_servers {
+        servers.push(ServerConfig {
+            section: inet.section.clone(),
+            listen: Listen::Inet(http::InetAddr {
+                host: (!inet.host.is_empty() && inet.host != "*").then(|| inet.host.clone()),
+                port: inet.port,
+            }),
+            username: inet.credentials.as_ref().map(|c| c.username.clone()),
+            password: inet.credentials.as_ref().map(|c| c.password.clone()),
+        });
+    }
     for unix in &config.unix_http_servers {
         servers.push(ServerConfig {
             section: unix.section.clone(),
@@ -156,17 +181,6 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             }),
             username: unix.credentials.as_ref().map(|c| c.username.clone()),
             password: unix.credentials.as_ref().map(|c| c.password.clone()),
-        });
-    }
-    for inet in &config.inet_http_servers {
-        servers.push(ServerConfig {
-            section: inet.section.clone(),
-            listen: Listen::Inet(http::InetAddr {
-                host: (!inet.host.is_empty() && inet.host != "*").then(|| inet.host.clone()),
-                port: inet.port,
-            }),
-            username: inet.credentials.as_ref().map(|c| c.username.clone()),
-            password: inet.credentials.as_ref().map(|c| c.password.clone()),
         });
     }
     servers
@@ -274,69 +288,226 @@ fn process_logs(handle: super::Handle) -> http::ProcessLogs {
     })
 }
 
-/// Run supervisord with a loaded configuration until it shuts down.
-pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> {
+/// Read the configuration a life runs with: the file `-c` names (or the
+/// first one found), with the command line's values applied over it, as
+/// the reference's `realize` does at every start.
+pub fn load(args: &DaemonArgs, argv0: &Path) -> Result<(Config, LoadOptions), StartError> {
+    let path = args::config_path(args, argv0).map_err(|e| StartError::Usage(vec![e.0]))?;
+    let mut options = LoadOptions::from_process();
+    options.cli_user = args.user.clone();
+    let mut config = config::load_config_with(&path, &options)
+        .map_err(|errors| StartError::Usage(errors.0.iter().map(ToString::to_string).collect()))?;
+    args.apply(&mut config);
+    Ok((config, options))
+}
+
+/// What outlives one life of the daemon: made in the first life, after
+/// daemonizing.
+struct Lasting {
+    runtime: tokio::runtime::Runtime,
+    signals: Signals,
+    reaped: tokio::sync::mpsc::UnboundedReceiver<reaper::Reaped>,
+}
+
+/// The daemon across its lives; see the module docs.
+struct Daemon {
+    /// Made at the first life's main log; reconfigured by later lives.
+    main_log: Option<Arc<MainLog>>,
+    /// Made once the first life has daemonized.
+    lasting: Option<Lasting>,
+    /// Keeps loaded libraries across lives.
+    plugins: PluginLoader,
+}
+
+/// Run supervisord until it shuts down, starting a new life on each
+/// restart. `args` is the parsed command line; `argv0` the program name
+/// (for the config file search).
+pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
     one_malloc_arena();
-    let mut messages = switch_user(&config)?;
-    let infos = raise_rlimits(config.supervisord.minfds, config.supervisord.minprocs)?;
-    messages.infos.extend(infos);
-    parse_messages(&config, &mut messages);
-
-    let main_log = Arc::new(
-        MainLog::open(MainLogConfig::from_config(&config.supervisord))
-            .map_err(|e| StartError::Usage(vec![e.to_string()]))?,
-    );
+    // A restart reads the same file even when the first life changed
+    // directory (`directory=` when daemonizing).
+    let mut args = args.clone();
+    if let Some(path) = &mut args.configuration
+        && let Ok(absolute) = std::path::absolute(&*path)
     {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let subscriber =
-            tracing_subscriber::registry().with(MainLogLayer::new(Arc::clone(&main_log)));
-        let _ = tracing::subscriber::set_global_default(subscriber);
+        *path = absolute;
     }
-    // The reference writes criticals, then warnings, then infos.
-    messages.emit(&main_log);
-    clean_auto_logs(&config, &main_log);
-
-    let (mut supervisor, handle) = Supervisor::new(Setup {
-        config: config.clone(),
-        load_options: load_options.clone(),
-        main_log: Arc::clone(&main_log),
-        output_hook: None,
-    });
-
-    // Plugins load while the terminal can still show their errors; each
-    // namespace is served by every HTTP server.
-    let host = DaemonHost::boxed(handle.clone());
-    let registry = Arc::new(Registry::new());
-    let namespaces = bridge::register_rpcinterfaces(
-        &mut PluginLoader::from_environment(),
-        &config.rpcinterfaces,
-        &host,
-        &handle.shared().hub,
-        &registry,
-    )
-    .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
-    let mut servers = Vec::new();
-    for server in server_configs(&config) {
-        // The reference logs this once per server and namespace, before
-        // the server's own lines.
-        for name in &namespaces {
-            main_log.info(&format!("RPC interface '{name}' initialized"));
+    let mut daemon = Daemon {
+        main_log: None,
+        lasting: None,
+        plugins: PluginLoader::from_environment(),
+    };
+    let outcome = loop {
+        let life = load(&args, argv0).and_then(|(config, options)| daemon.life(config, options));
+        match life {
+            Ok(RunEnd::Restart) => continue,
+            Ok(RunEnd::Shutdown) => break Ok(()),
+            Err(error) => {
+                // After the first life the terminal is usually gone: say
+                // why the daemon ends where its user will look.
+                if let (Some(log), Some(_)) = (&daemon.main_log, &daemon.lasting) {
+                    let lines = match &error {
+                        StartError::Usage(lines) => lines.clone(),
+                        StartError::Fatal(text) => vec![text.clone()],
+                    };
+                    for line in lines {
+                        log.critical(&format!("Error: {line}"));
+                    }
+                }
+                break Err(error);
+            }
         }
-        let (bound, mut state) = http::prepare(&server, Arc::clone(&registry), Limits::default())
-            .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
-        state.hooks = std::mem::take(&mut state.hooks)
-            .with_log_tails(process_logs(handle.clone()), main_log.file_path());
-        servers.push((bound, state));
+    };
+    if let Some(lasting) = daemon.lasting {
+        // Children still alive here would be a bug of ours; never leave one.
+        for exit in reaper::reap_now() {
+            if let Some(log) = &daemon.main_log {
+                log.debug(&format!("reaped pid {} at exit", exit.pid));
+            }
+        }
+        lasting.runtime.shutdown_background();
+    }
+    outcome
+}
+
+impl Daemon {
+    /// One life: from a fresh configuration to shutdown or restart.
+    fn life(&mut self, config: Config, load_options: LoadOptions) -> Result<RunEnd, StartError> {
+        let first = self.lasting.is_none();
+        let mut messages = switch_user(&config)?;
+        if first {
+            let infos = raise_rlimits(config.supervisord.minfds, config.supervisord.minprocs)?;
+            messages.infos.extend(infos);
+        }
+        parse_messages(&config, &mut messages);
+        let main_log = self.main_log(&config)?;
+        // The reference writes criticals, then warnings, then infos.
+        messages.emit(&main_log);
+        clean_auto_logs(&config, &main_log);
+
+        // The configuration moves into the supervisor task; what the rest
+        // of start-up needs is read through it.
+        let (mut supervisor, handle) = Supervisor::new(Setup {
+            config,
+            load_options,
+            main_log: Arc::clone(&main_log),
+            output_hook: None,
+        });
+        let config = supervisor.config();
+        let servers = self.open_servers(config, &handle, &main_log)?;
+        let nodaemon = config.supervisord.nodaemon;
+        let pidfile: PathBuf = config.supervisord.pidfile.clone();
+        if first {
+            if !nodaemon {
+                daemonize(config, &main_log)?;
+            }
+            self.lasting = Some(start_lasting(&main_log)?);
+        }
+        let lasting = self
+            .lasting
+            .as_mut()
+            .expect("the first life made what lasts just above");
+        let wrote_pidfile = write_pidfile(&pidfile, &main_log);
+
+        let hub = Arc::clone(&handle.shared().hub);
+        let Lasting {
+            runtime,
+            signals,
+            reaped,
+        } = lasting;
+        let end = runtime.block_on(async move {
+            let (stop_servers, servers_stopped) = watch::channel(false);
+            let mut serving = Vec::new();
+            for (bound, state) in servers {
+                let limits = state.limits;
+                let mut stopped = servers_stopped.clone();
+                serving.push(tokio::spawn(http::serve(
+                    bound,
+                    http::router(state),
+                    limits,
+                    async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    },
+                )));
+            }
+            let end = supervisor.run(reaped, signals).await;
+            // Calls still waiting on a command answer FAILED, not hang.
+            hub.close();
+            // The sockets close (and unix socket files go) before the next
+            // life opens its own, which may be the same ones.
+            let _ = stop_servers.send(true);
+            for server in serving {
+                let _ = server.await;
+            }
+            end
+        });
+        if wrote_pidfile {
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        Ok(end)
     }
 
-    if !config.supervisord.nodaemon {
-        daemonize(&config, &main_log)?;
+    /// The main log as `config` describes it: opened in the first life
+    /// (and given to tracing), reconfigured in place in later ones.
+    fn main_log(&mut self, config: &Config) -> Result<Arc<MainLog>, StartError> {
+        let wanted = MainLogConfig::from_config(&config.supervisord);
+        let unusable = |e: logs::LogFileError| StartError::Usage(vec![e.to_string()]);
+        if let Some(log) = &self.main_log {
+            log.reconfigure(wanted).map_err(unusable)?;
+            return Ok(Arc::clone(log));
+        }
+        let log = Arc::new(MainLog::open(wanted).map_err(unusable)?);
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry().with(MainLogLayer::new(Arc::clone(&log)));
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        self.main_log = Some(Arc::clone(&log));
+        Ok(log)
     }
+
+    /// Load the plugins into a new registry and open every HTTP server's
+    /// socket, with the reference's log lines.
+    fn open_servers(
+        &mut self,
+        config: &Config,
+        handle: &super::Handle,
+        main_log: &MainLog,
+    ) -> Result<Vec<(http::Bound, http::AppState)>, StartError> {
+        let host = DaemonHost::boxed(handle.clone());
+        let registry = Arc::new(Registry::new());
+        let namespaces = bridge::register_rpcinterfaces(
+            &mut self.plugins,
+            &config.rpcinterfaces,
+            &host,
+            &handle.shared().hub,
+            &registry,
+        )
+        .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
+        let mut servers = Vec::new();
+        for server in server_configs(config) {
+            // The reference logs this once per server and namespace, before
+            // the server's own lines.
+            for name in &namespaces {
+                main_log.info(&format!("RPC interface '{name}' initialized"));
+            }
+            let (bound, mut state) =
+                http::prepare(&server, Arc::clone(&registry), Limits::default())
+                    .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
+            state.hooks = std::mem::take(&mut state.hooks)
+                .with_log_tails(process_logs(handle.clone()), main_log.file_path());
+            servers.push((bound, state));
+        }
+        Ok(servers)
+    }
+}
+
+/// After the first life daemonized: become the subreaper, build the
+/// runtime, install the signal handlers and start the reaper, all of which
+/// serve every later life.
+fn start_lasting(main_log: &MainLog) -> Result<Lasting, StartError> {
     // Orphaned grandchildren re-parent to us, so the reaper collects them.
     if let Err(error) = reaper::become_subreaper() {
         main_log.warn(&format!("unable to become a child subreaper: {error}"));
     }
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_stack_size(512 * 1024)
@@ -345,7 +516,7 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
         .map_err(|e| StartError::Fatal(format!("unable to start the runtime: {e}")))?;
     // Signal handlers and the reaper exist before the pidfile announces
     // the daemon: a TERM sent the moment it appears is a clean shutdown.
-    let (mut signals, mut reaped) = {
+    let (signals, reaped) = {
         let _inside = runtime.enter();
         let signals = Signals::install()
             .map_err(|e| StartError::Fatal(format!("unable to install signal handlers: {e}")))?;
@@ -353,89 +524,9 @@ pub fn run(config: Config, load_options: LoadOptions) -> Result<(), StartError> 
             .map_err(|e| StartError::Fatal(format!("unable to watch SIGCHLD: {e}")))?;
         (signals, reaped)
     };
-    let pidfile: PathBuf = config.supervisord.pidfile.clone();
-    let wrote_pidfile = write_pidfile(&pidfile, &main_log);
-
-    let log = Arc::clone(&main_log);
-    let pidfile_again = pidfile.clone();
-    let hub = Arc::clone(&handle.shared().hub);
-    let outcome = runtime.block_on(async move {
-        let main_log = log;
-        let (stop_servers, servers_stopped) = watch::channel(false);
-        let mut serving = Vec::new();
-        for (bound, state) in servers {
-            let limits = state.limits;
-            let mut stopped = servers_stopped.clone();
-            serving.push(tokio::spawn(http::serve(
-                bound,
-                http::router(state),
-                limits,
-                async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                },
-            )));
-        }
-        let mut failure = None;
-        loop {
-            match supervisor.run(&mut reaped, &mut signals).await {
-                RunEnd::Shutdown => break,
-                RunEnd::Restart => {
-                    let path = supervisor.config().source.clone();
-                    let options = load_options.clone();
-                    let loaded =
-                        tokio::task::spawn_blocking(move || config::load_config_with(&path, &options))
-                            .await;
-                    match loaded {
-                        Ok(Ok(new)) => {
-                            let mut messages = StartupMessages::default();
-                            if new.supervisord.user.is_none() && nix::unistd::getuid().is_root()
-                            {
-                                messages.criticals.push("Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message.".into());
-                            }
-                            parse_messages(&new, &mut messages);
-                            messages.emit(&main_log);
-                            clean_auto_logs(&new, &main_log);
-                            // The reference writes its pidfile (and says so)
-                            // at every start, restarts included.
-                            write_pidfile(&pidfile_again, &main_log);
-                            supervisor.reconfigure(new);
-                        }
-                        Ok(Err(errors)) => {
-                            // As the reference: a restart with a broken
-                            // configuration ends the daemon with its usage
-                            // error (everything is stopped already).
-                            let lines: Vec<String> =
-                                errors.0.iter().map(ToString::to_string).collect();
-                            for line in &lines {
-                                main_log.critical(&format!("Error: {line}"));
-                            }
-                            failure = Some(StartError::Usage(lines));
-                            break;
-                        }
-                        Err(error) => {
-                            main_log.critical(&error.to_string());
-                            failure = Some(StartError::Fatal(error.to_string()));
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        // Calls still waiting on a command answer FAILED, not hang.
-        hub.close();
-        let _ = stop_servers.send(true);
-        for server in serving {
-            let _ = server.await;
-        }
-        failure.map_or(Ok(()), Err)
-    });
-    // Children still alive here would be a bug of ours; never leave one.
-    for exit in reaper::reap_now() {
-        main_log.debug(&format!("reaped pid {} at exit", exit.pid));
-    }
-    if wrote_pidfile {
-        let _ = std::fs::remove_file(&pidfile);
-    }
-    runtime.shutdown_background();
-    outcome
+    Ok(Lasting {
+        runtime,
+        signals,
+        reaped,
+    })
 }

@@ -508,17 +508,6 @@ impl Supervisor {
         (supervisor, handle)
     }
 
-    /// Replace the configuration before the next [`Supervisor::run`] (a
-    /// restart). Every process must be stopped.
-    pub fn reconfigure(&mut self, config: Config) {
-        self.shared
-            .identifier
-            .store(Arc::new(config.supervisord.identifier.clone()));
-        let config = Arc::new(config);
-        self.pending = Arc::clone(&config);
-        self.config = config;
-    }
-
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config

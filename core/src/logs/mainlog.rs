@@ -139,16 +139,22 @@ enum Target {
     Nowhere,
 }
 
-impl MainLog {
-    /// Open the main log's file (creating it) as configured.
-    pub fn open(config: MainLogConfig) -> Result<MainLog, LogFileError> {
-        let target = match config.target {
+impl Target {
+    fn open(target: MainLogTarget) -> Result<Target, LogFileError> {
+        Ok(match target {
             MainLogTarget::File { path, rotation } => {
                 Target::File(RotatingFile::open(path, rotation)?)
             }
             MainLogTarget::Syslog => Target::Syslog,
             MainLogTarget::Nowhere => Target::Nowhere,
-        };
+        })
+    }
+}
+
+impl MainLog {
+    /// Open the main log's file (creating it) as configured.
+    pub fn open(config: MainLogConfig) -> Result<MainLog, LogFileError> {
+        let target = Target::open(config.target)?;
         Ok(MainLog {
             level: AtomicU8::new(config.level.number()),
             sinks: Mutex::new(Sinks {
@@ -158,6 +164,26 @@ impl MainLog {
                 failing: false,
             }),
         })
+    }
+
+    /// Point this log at a new configuration (a restart: the reference
+    /// closes its logger and makes a new one from the new `[supervisord]`
+    /// section). The new file is opened before anything changes, so on an
+    /// error the log goes on as it was; once it returns, every holder of
+    /// this `Arc` (the tracing layer included) writes to the new target at
+    /// the new level, and the old file is closed.
+    pub fn reconfigure(&self, config: MainLogConfig) -> Result<(), LogFileError> {
+        let target = Target::open(config.target)?;
+        let old = {
+            let mut sinks = self.lock();
+            sinks.echo_to_stdout = config.echo_to_stdout;
+            sinks.failing = false;
+            self.set_level(config.level);
+            std::mem::replace(&mut sinks.target, target)
+        };
+        // Closed outside the lock: a slow close never holds up a writer.
+        drop(old);
+        Ok(())
     }
 
     /// The level below which messages are dropped.
@@ -502,6 +528,46 @@ mod tests {
         log.set_level(LogLevel::Blather);
         log.blather("noise");
         assert_eq!(messages(&path), ["INFO shown", "CRIT urgent", "BLAT noise"]);
+    }
+
+    #[test]
+    fn reconfigure_moves_the_file_and_the_level_for_every_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, old_path) = file_log(dir.path(), LogLevel::Info);
+        let log = Arc::new(log);
+        let holder = Arc::clone(&log);
+        log.info("before");
+        let new_path = dir.path().join("moved.log");
+        log.reconfigure(MainLogConfig {
+            level: LogLevel::Warn,
+            target: MainLogTarget::File {
+                path: new_path.clone(),
+                rotation: Rotation::NEVER,
+            },
+            echo_to_stdout: false,
+        })
+        .unwrap();
+        holder.info("hidden: below the new level");
+        holder.warn("after");
+        assert_eq!(messages(&old_path), ["INFO before"]);
+        assert_eq!(messages(&new_path), ["WARN after"]);
+        assert_eq!(log.file_path(), Some(new_path.clone()));
+
+        // A file that cannot be opened leaves the log as it was.
+        let error = log
+            .reconfigure(MainLogConfig {
+                level: LogLevel::Debug,
+                target: MainLogTarget::File {
+                    path: dir.path().join("missing-dir/x.log"),
+                    rotation: Rotation::NEVER,
+                },
+                echo_to_stdout: false,
+            })
+            .unwrap_err();
+        assert!(error.to_string().contains("missing-dir"), "{error}");
+        log.info("still hidden");
+        log.warn("still here");
+        assert_eq!(messages(&new_path), ["WARN after", "WARN still here"]);
     }
 
     #[test]

@@ -18,4 +18,5 @@ mod parity;
 mod pidproxy;
 mod plugins;
 mod reference;
+mod restart;
 mod superlance;

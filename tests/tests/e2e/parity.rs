@@ -6,7 +6,7 @@
 //! keys and value types must be equal. Our own supervisorctl is not used to
 //! judge here except to poll for settled states.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -350,6 +350,112 @@ fn follow(side: &Side, args: &[&str]) -> (ChildGuard, Arc<Mutex<Vec<u8>>>) {
         }
     });
     (guard, buf)
+}
+
+/// A reference supervisorctl `fg catter` session driven from its stdin.
+/// Returns the fg process, its collected stdout and its stdin.
+fn fg_session(side: &Side) -> (ChildGuard, Arc<Mutex<Vec<u8>>>, std::process::ChildStdin) {
+    let mut guard = ChildGuard::spawn(
+        Command::new(reference_bin("supervisorctl"))
+            .arg("-c")
+            .arg(side.conf())
+            .args(["fg", "catter"])
+            .env("PYTHONUNBUFFERED", "1")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let stdin = guard.child_mut().stdin.take().expect("stdin piped");
+    let mut stdout = guard.child_mut().stdout.take().expect("stdout piped");
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+            sink.lock()
+                .expect("buffer lock")
+                .extend_from_slice(&chunk[..n]);
+        }
+    });
+    (guard, buf, stdin)
+}
+
+fn shown(buf: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&buf.lock().expect("buffer lock")).into_owned()
+}
+
+fn wait_shown(buf: &Arc<Mutex<Vec<u8>>>, wanted: &str) {
+    wait_for(&format!("{wanted:?} from fg"), DEADLINE, || {
+        shown(buf).contains(wanted).then_some(())
+    });
+}
+
+/// Feed a line to catter behind fg's back, over XML-RPC: its echo reaches
+/// fg's log stream, which is what lets the reference client's streaming
+/// thread notice it was told to stop (it only checks between Python lines,
+/// so it sits in `select` until the stream moves).
+fn nudge_catter(side: &Side, line: &str) {
+    let url = format!("unix://{}", side.sock().display());
+    let calls = format!(r#"[["supervisor.sendProcessStdin", "catter", "{line}\n"]]"#);
+    let answer = crate::http::python_calls(&url, None, &calls);
+    assert_eq!(answer, r#"[["ok", true]]"#);
+}
+
+#[test]
+fn parity_fg_through_the_python_ctl() {
+    let pair = Pair::start(PROGRAMS, SETTLED);
+    for args in [
+        &["fg"][..],
+        &["fg", "nosuch"],
+        &["fg", "idle"],
+        &["fg", "catter", "sleeper"],
+        &["fg", "grp:*"],
+    ] {
+        pair.same(args);
+    }
+
+    // Input typed into fg reaches the process, its output comes back, and
+    // the end of input leaves fg.
+    let [theirs, ours] = pair.sides().map(|side| {
+        let (mut guard, buf, mut stdin) = fg_session(side);
+        wait_shown(&buf, "==> Press Ctrl-C to exit <==\n");
+        stdin
+            .write_all(b"typed into fg\n")
+            .expect("write to fg's stdin");
+        wait_shown(&buf, "typed into fg\n");
+        drop(stdin);
+        wait_shown(&buf, "Exiting foreground\n");
+        nudge_catter(side, "after fg");
+        let code = guard.wait_timeout(DEADLINE).code();
+        (side.normalise(&shown(&buf)), code)
+    });
+    assert_eq!(ours, theirs, "fg with input then EOF, ours (left)");
+    assert!(ours.0.contains("typed into fg"), "{}", ours.0);
+
+    // Input for a process that was stopped meanwhile.
+    let [theirs, ours] = pair.sides().map(|side| {
+        let (mut guard, buf, mut stdin) = fg_session(side);
+        wait_shown(&buf, "==> Press Ctrl-C to exit <==\n");
+        let stop = side.ctl(&["stop", "catter"]);
+        assert!(stop.status.success(), "{}", stderr_text(&stop));
+        stdin.write_all(b"too late\n").expect("write to fg's stdin");
+        wait_shown(&buf, "Exiting foreground\n");
+        // Nothing moves the stream while catter is stopped, and the
+        // reference's client waits for it (even Ctrl-C only interrupts
+        // its exit): start catter again and make it write.
+        let start = side.ctl(&["start", "catter"]);
+        assert!(start.status.success(), "{}", stderr_text(&start));
+        nudge_catter(side, "back again");
+        let code = guard.wait_timeout(DEADLINE).code();
+        (side.normalise(&shown(&buf)), code)
+    });
+    assert_eq!(ours, theirs, "fg into a stopped process, ours (left)");
+    assert!(
+        ours.0.ends_with("Process got killed\nExiting foreground"),
+        "{}",
+        ours.0
+    );
 }
 
 /// Main-log lines about spawns and successes, without times and pids.
