@@ -6,7 +6,11 @@
 //! [`cli`]), reads and validates the whole configuration ([`config`]) and loads
 //! every `[rpcinterface:x]` plugin ([`plugins`]) while it still has a terminal,
 //! so every error reaches the user. Only then does it daemonize (before any
-//! thread exists) and build the tokio runtime by hand.
+//! thread exists) and build the tokio runtime by hand. A restart (SIGHUP,
+//! `supervisor.restart`) runs the same start-up again as a new *life* from the
+//! re-read configuration and command line: new supervisor task, main-log
+//! settings, plugins and HTTP servers; only the runtime, the signal handlers
+//! and the reaper carry over, and there is no second daemonize.
 //!
 //! The supervisor task ([`daemon`]) is the single owner of the process table.
 //! Everything else sends it messages: RPC commands, unix signals, child exits
