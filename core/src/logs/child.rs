@@ -11,13 +11,14 @@
 //! process's group is created (AUTO names drawn in `childlogdir`).
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ansi::AnsiStripper;
 use super::autoname::create_auto_log;
 use super::mainlog::{MainLog, child_output_message};
-use super::rotating::{LogFileError, RotatingFile, Rotation};
+use super::rotating::{LogFileError, RotatingFile, Rotation, Spliced};
 use super::syslog;
 use crate::config::types::{LogFile, LogLevel};
 
@@ -106,6 +107,24 @@ impl ChildLog {
             data,
             deliver(&self.spec, &mut self.file, &self.main_log, data),
         )
+    }
+
+    /// Move up to `max_len` bytes from `pipe` straight into the log file
+    /// ([`RotatingFile::splice_from`]) when nothing else needs to see them:
+    /// no ANSI stripping, no syslog, no main-log echo (the main log below
+    /// debug), and a regular file. Otherwise [`Spliced::Copy`]: read the
+    /// chunk and [`write`](ChildLog::write) it.
+    pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max_len: usize, nonblocking: bool) -> Spliced {
+        let echoes = self
+            .main_log
+            .as_ref()
+            .is_some_and(|main_log| main_log.enabled(LogLevel::Debug));
+        match &mut self.file {
+            Some(file) if self.stripper.is_none() && !self.spec.syslog && !echoes => {
+                file.splice_from(pipe, max_len, nonblocking)
+            }
+            _ => Spliced::Copy,
+        }
     }
 
     /// The channel reached end of file (the process exited): a byte the
