@@ -65,6 +65,12 @@ pub struct ChildLog {
     stripper: Option<AnsiStripper>,
     stripped: Vec<u8>,
     main_log: Option<Arc<MainLog>>,
+    /// How many times [`clear`](ChildLog::clear) ran: the channel's
+    /// [`ChannelPump`](super::pump::ChannelPump) compares it at each chunk
+    /// to empty a half-read capture block, as the reference's
+    /// `clearProcessLogs` does, without the supervisor task having to reach
+    /// the pump.
+    clears: u64,
 }
 
 impl ChildLog {
@@ -82,7 +88,13 @@ impl ChildLog {
             file,
             stripped: Vec::new(),
             main_log,
+            clears: 0,
         })
+    }
+
+    /// How many times the log was cleared since it was opened.
+    pub fn clears(&self) -> u64 {
+        self.clears
     }
 
     /// The settings this writer was opened with.
@@ -154,6 +166,7 @@ impl ChildLog {
 
     /// Delete the file and start an empty one (`clearProcessLogs`).
     pub fn clear(&mut self) -> Result<(), LogFileError> {
+        self.clears += 1;
         match &mut self.file {
             Some(file) => file.clear(),
             None => Ok(()),

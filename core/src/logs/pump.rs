@@ -113,6 +113,9 @@ pub struct PumpOptions {
 #[derive(Debug)]
 pub struct ChannelPump<S> {
     scanner: Option<CaptureScanner>,
+    /// The log's [`ChildLog::clears`] when this pump last saw it; a change
+    /// means `clearProcessLogs` ran and the open capture block is dropped.
+    seen_clears: Option<u64>,
     outlets: Outlets<S>,
 }
 
@@ -149,6 +152,7 @@ impl<S: OutputEventSink> ChannelPump<S> {
         ChannelPump {
             scanner: (options.capture_max_bytes > 0)
                 .then(|| CaptureScanner::new(options.capture_max_bytes)),
+            seen_clears: None,
             outlets: Outlets {
                 sink,
                 events_enabled: options.events_enabled,
@@ -171,6 +175,7 @@ impl<S: OutputEventSink> ChannelPump<S> {
         mut log: Option<&mut ChildLog>,
         chunk: &[u8],
     ) -> Result<(), LogFileError> {
+        self.follow_clears(log.as_deref());
         let Some(scanner) = &mut self.scanner else {
             return self.outlets.normal(log, chunk, true);
         };
@@ -188,6 +193,7 @@ impl<S: OutputEventSink> ChannelPump<S> {
     /// nothing more; make a new one for the next run.
     pub fn finish(&mut self, mut log: Option<&mut ChildLog>) -> Result<(), LogFileError> {
         let mut result = Ok(());
+        self.follow_clears(log.as_deref());
         if let Some(scanner) = &mut self.scanner {
             let outlets = &mut self.outlets;
             scanner.finish(|scanned| {
@@ -199,6 +205,17 @@ impl<S: OutputEventSink> ChannelPump<S> {
             None => self.outlets.finish_plain(),
         }
         result
+    }
+
+    /// If the log was cleared since the last chunk, drop the open capture
+    /// block ([`clear_capture`](ChannelPump::clear_capture)).
+    fn follow_clears(&mut self, log: Option<&ChildLog>) {
+        let Some(log) = log else { return };
+        let clears = log.clears();
+        if self.seen_clears.is_some_and(|seen| seen != clears) {
+            self.clear_capture();
+        }
+        self.seen_clears = Some(clears);
     }
 
     /// Move up to `max_len` bytes from `pipe` straight into `log` with
@@ -227,7 +244,9 @@ impl<S: OutputEventSink> ChannelPump<S> {
     }
 
     /// `clearProcessLogs`: the open captured block (if any) is emptied, as
-    /// the reference clears its capture buffer (the caller clears the log).
+    /// the reference clears its capture buffer. Clearing the channel's
+    /// [`ChildLog`] does this at the pump's next chunk; call it directly
+    /// for a channel without a log.
     pub fn clear_capture(&mut self) {
         if let Some(scanner) = &mut self.scanner {
             scanner.clear_block();

@@ -711,6 +711,198 @@ mod tests {
         assert_eq!(read(&path), b"e");
     }
 
+    /// `total` bytes of a counting pattern written into a new pipe by a
+    /// thread, in `chunk`-sized writes; returns the read end.
+    fn pipe_fed(total: usize, chunk: usize) -> (std::io::PipeReader, Vec<u8>) {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        std::thread::spawn(move || {
+            for piece in sent.chunks(chunk) {
+                writer.write_all(piece).unwrap();
+            }
+        });
+        (reader, data)
+    }
+
+    /// Splice everything from `pipe` into `log` (blocking), copying the
+    /// chunks splice refuses; returns the bytes moved.
+    fn splice_all(log: &mut RotatingFile, pipe: &std::io::PipeReader) -> usize {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut total = 0;
+        let mut buf = vec![0; 65536];
+        loop {
+            match log.splice_from(pipe.as_fd(), 1 << 20, false) {
+                Spliced::Moved(0, _) => return total,
+                Spliced::Moved(n, result) => {
+                    result.unwrap();
+                    total += n;
+                }
+                Spliced::WouldBlock => panic!("a blocking splice said WouldBlock"),
+                Spliced::Copy => {
+                    let n = (&*pipe).read(&mut buf).unwrap();
+                    if n == 0 {
+                        return total;
+                    }
+                    log.write_all(&buf[..n]).unwrap();
+                    total += n;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spliced_bytes_all_land_in_the_log_and_backups_of_exactly_max_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        std::fs::write(&path, b"earlier\n").unwrap();
+        let rotation = Rotation {
+            max_bytes: 100_000,
+            backups: 40,
+        };
+        let mut log = RotatingFile::open(&path, rotation).unwrap();
+        let (pipe, data) = pipe_fed(3_000_000, 65536 + 17);
+        assert_eq!(splice_all(&mut log, &pipe), data.len());
+        let mut expected = b"earlier\n".to_vec();
+        expected.extend_from_slice(&data);
+        let got = all_bytes(&path, rotation.backups);
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the files do not hold the exact stream");
+        // A splice stops at the boundary: every rotated file is exact.
+        for n in 1..=30 {
+            assert_eq!(read(&backup_path(&path, n)).len(), 100_000, "backup {n}");
+        }
+        assert_eq!(read(&path).len(), expected.len() % 100_000);
+    }
+
+    #[test]
+    fn splice_with_no_backups_truncates_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let rotation = Rotation {
+            max_bytes: 1000,
+            backups: 0,
+        };
+        let mut log = RotatingFile::open(&path, rotation).unwrap();
+        let (pipe, data) = pipe_fed(2500, 700);
+        assert_eq!(splice_all(&mut log, &pipe), 2500);
+        assert_eq!(read(&path), data[2000..]);
+        assert!(!backup_path(&path, 1).exists());
+    }
+
+    #[test]
+    fn splice_follows_an_external_truncation_without_a_hole() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut log = RotatingFile::open(&path, Rotation::NEVER).unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(b"first").unwrap();
+        assert!(matches!(
+            log.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Moved(5, Ok(()))
+        ));
+        assert!(matches!(
+            log.splice_from(reader.as_fd(), 1024, true),
+            Spliced::WouldBlock
+        ));
+        // logrotate's copytruncate
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        writer.write_all(b"second").unwrap();
+        assert!(matches!(
+            log.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Moved(6, Ok(()))
+        ));
+        assert_eq!(read(&path), b"second");
+        // The copy path appends after spliced bytes.
+        log.write_all(b"+copied").unwrap();
+        assert_eq!(read(&path), b"second+copied");
+    }
+
+    #[test]
+    fn another_writer_of_the_file_turns_splicing_off_and_nothing_is_overwritten() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut ours = RotatingFile::open(&path, Rotation::NEVER).unwrap();
+        let mut other = RotatingFile::open(&path, Rotation::NEVER).unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(b"one ").unwrap();
+        assert!(matches!(
+            ours.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Moved(4, Ok(()))
+        ));
+        other.write_all(b"two ").unwrap();
+        writer.write_all(b"three").unwrap();
+        assert!(matches!(
+            ours.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Copy
+        ));
+        ours.write_all(b"three").unwrap();
+        other.write_all(b" four").unwrap();
+        assert_eq!(read(&path), b"one two three four");
+        // From now on this file is written in append mode only.
+        assert!(matches!(
+            ours.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Copy
+        ));
+    }
+
+    #[test]
+    fn a_fifo_target_is_never_spliced() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fifo");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let reader_path = path.clone();
+        let fifo_reader = std::thread::spawn(move || std::fs::read(reader_path).unwrap());
+        let mut log = RotatingFile::open(&path, Rotation::NEVER).unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        writer.write_all(b"data").unwrap();
+        assert!(matches!(
+            log.splice_from(reader.as_fd(), 1024, true),
+            Spliced::Copy
+        ));
+        drop(log);
+        assert_eq!(fifo_reader.join().unwrap(), b"");
+    }
+
+    #[test]
+    fn a_reader_holding_a_backup_reads_it_whole_after_it_is_rotated_away() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let rotation = Rotation {
+            max_bytes: 300_000,
+            backups: 2,
+        };
+        let mut log = RotatingFile::open(&path, rotation).unwrap();
+        let (pipe, data) = pipe_fed(300_000, 65536);
+        splice_all(&mut log, &pipe);
+        // `tail -f` style: the reader opened the file when it was current.
+        let mut held = File::open(backup_path(&path, 1)).unwrap();
+        // Two more rotations: x.log.1 -> x.log.2 -> deleted.
+        let (pipe, _) = pipe_fed(600_000, 65536);
+        splice_all(&mut log, &pipe);
+        let (pipe, _) = pipe_fed(10, 10);
+        splice_all(&mut log, &pipe);
+        let mut copied = Vec::new();
+        for n in 1..=2 {
+            copied.push(read(&backup_path(&path, n)).len());
+        }
+        assert_eq!(copied, [300_000, 300_000]);
+        let mut got = Vec::new();
+        held.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "the held file changed under its reader");
+    }
+
     #[test]
     fn open_errors_name_the_file() {
         let err = RotatingFile::open("/nonexistent-dir/x.log", Rotation::NEVER).unwrap_err();
