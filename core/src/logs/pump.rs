@@ -531,7 +531,7 @@ impl Drained {
 mod tests {
     use super::*;
     use crate::logs::capture::{BEGIN_TOKEN, END_TOKEN};
-    use crate::logs::{ChildLogSpec, Rotation};
+    use crate::logs::{ChildLogSpec, Rotation, backup_path};
     use std::cell::RefCell;
     use std::path::Path;
 
@@ -662,6 +662,94 @@ mod tests {
         .unwrap();
         pump.finish(Some(&mut log)).unwrap();
         assert_eq!(read_log(dir.path()), b"ahalf a block");
+    }
+
+    #[test]
+    fn clearing_the_log_during_a_half_read_capture_block_drops_that_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::default();
+        let options = PumpOptions {
+            capture_max_bytes: 100,
+            events_enabled: false,
+            strip_ansi: false,
+        };
+        let mut log = open_log(dir.path(), false);
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
+        pump.handle_chunk(Some(&mut log), &[b"before ", BEGIN_TOKEN, b"stale "].concat())
+            .unwrap();
+        log.clear().unwrap();
+        pump.handle_chunk(Some(&mut log), &[b"fresh", END_TOKEN, b"after\n"].concat())
+            .unwrap();
+        pump.finish(Some(&mut log)).unwrap();
+        assert_eq!(*recorder.comms.borrow(), vec![b"fresh".to_vec()]);
+        // The log was deleted with "before " in it and restarted empty.
+        assert_eq!(read_log(dir.path()), b"after\n");
+        // A block that starts after the clear is whole.
+        let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
+        pump.handle_chunk(Some(&mut log), &[BEGIN_TOKEN, b"x"].concat())
+            .unwrap();
+        pump.handle_chunk(Some(&mut log), &[b"y", END_TOKEN].concat())
+            .unwrap();
+        assert_eq!(recorder.comms.borrow()[1], b"xy");
+    }
+
+    #[test]
+    fn drain_pipe_splices_a_log_only_channel_and_copies_a_capturing_one() {
+        use std::io::Write;
+        let spew = |total: usize| {
+            let (reader, mut writer) = std::io::pipe().unwrap();
+            let data: Vec<u8> = (0..total).map(|i| (i % 253) as u8).collect();
+            let sent = data.clone();
+            std::thread::spawn(move || writer.write_all(&sent).unwrap());
+            (reader, data)
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rotation = Rotation {
+            max_bytes: 1 << 20,
+            backups: 10,
+        };
+        let open = |name: &str| {
+            ChildLog::open(
+                ChildLogSpec {
+                    process_name: "web".into(),
+                    channel: "stdout",
+                    path: Some(dir.path().join(name)),
+                    rotation,
+                    syslog: false,
+                    strip_ansi: false,
+                },
+                None,
+            )
+            .unwrap()
+        };
+        let concat = |name: &str| {
+            let path = dir.path().join(name);
+            let mut all = Vec::new();
+            for n in (1..=rotation.backups).rev() {
+                all.extend(std::fs::read(backup_path(&path, n)).unwrap_or_default());
+            }
+            all.extend(std::fs::read(&path).unwrap());
+            all
+        };
+        for (name, capture_max_bytes) in [("spliced.log", 0), ("copied.log", 4096)] {
+            let options = PumpOptions {
+                capture_max_bytes,
+                ..PumpOptions::default()
+            };
+            let mut pump = ChannelPump::new("web", "stdout", options, NoEvents, None);
+            assert_eq!(pump.splices(), capture_max_bytes == 0);
+            let mut log = open(name);
+            let (mut pipe, data) = spew(5_500_000);
+            let mut buf = vec![0; 65536];
+            let drained = drain_pipe(&mut pipe, &mut pump, Some(&mut log), &mut buf).unwrap();
+            assert!(drained.log_error.is_none());
+            assert_eq!(drained.bytes, data.len() as u64);
+            let got = concat(name);
+            assert!(got == data, "{name}: {} bytes of {}", got.len(), data.len());
+        }
+        // Spliced backups end exactly on the boundary.
+        let first = backup_path(&dir.path().join("spliced.log"), 1);
+        assert_eq!(std::fs::metadata(first).unwrap().len(), 1 << 20);
     }
 
     #[test]
