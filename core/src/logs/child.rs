@@ -126,7 +126,12 @@ impl ChildLog {
     /// no ANSI stripping, no syslog, no main-log echo (the main log below
     /// debug), and a regular file. Otherwise [`Spliced::Copy`]: read the
     /// chunk and [`write`](ChildLog::write) it.
-    pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max_len: usize, nonblocking: bool) -> Spliced {
+    pub fn splice_from(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        max_len: usize,
+        nonblocking: bool,
+    ) -> Spliced {
         let echoes = self
             .main_log
             .as_ref()

@@ -675,8 +675,11 @@ mod tests {
         };
         let mut log = open_log(dir.path(), false);
         let mut pump = ChannelPump::new("web", "stdout", options, &recorder, None);
-        pump.handle_chunk(Some(&mut log), &[b"before ", BEGIN_TOKEN, b"stale "].concat())
-            .unwrap();
+        pump.handle_chunk(
+            Some(&mut log),
+            &[b"before ", BEGIN_TOKEN, b"stale "].concat(),
+        )
+        .unwrap();
         log.clear().unwrap();
         pump.handle_chunk(Some(&mut log), &[b"fresh", END_TOKEN, b"after\n"].concat())
             .unwrap();

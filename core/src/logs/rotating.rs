@@ -172,10 +172,11 @@ impl RotatingFile {
             return Ok(());
         }
         if !self.append {
-            self.set_append(true).map_err(|source| LogFileError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
+            self.set_append(true)
+                .map_err(|source| LogFileError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?;
         }
         self.file
             .write_all(data)
@@ -218,7 +219,12 @@ impl RotatingFile {
     /// appends to the file too; splicing could then overwrite their bytes,
     /// so this file goes back to append-mode writes for good (until the
     /// next reopen).
-    pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max_len: usize, nonblocking: bool) -> Spliced {
+    pub fn splice_from(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        max_len: usize,
+        nonblocking: bool,
+    ) -> Spliced {
         let Some(size) = self.size else {
             return Spliced::Copy;
         };
@@ -242,7 +248,12 @@ impl RotatingFile {
             Some(room) if room > 0 => max_len.min(usize::try_from(room).unwrap_or(usize::MAX)),
             _ => max_len,
         };
-        let flags = libc::SPLICE_F_MOVE | if nonblocking { libc::SPLICE_F_NONBLOCK } else { 0 };
+        let flags = libc::SPLICE_F_MOVE
+            | if nonblocking {
+                libc::SPLICE_F_NONBLOCK
+            } else {
+                0
+            };
         let moved = loop {
             let mut offset = end as libc::loff_t;
             // SAFETY: both descriptors are open for the call (`pipe` is
@@ -289,7 +300,11 @@ impl RotatingFile {
     /// Turn O_APPEND on or off on the descriptor.
     fn set_append(&mut self, on: bool) -> io::Result<()> {
         let flags = OFlag::from_bits_retain(fcntl(&self.file, FcntlArg::F_GETFL)?);
-        let flags = if on { flags | OFlag::O_APPEND } else { flags - OFlag::O_APPEND };
+        let flags = if on {
+            flags | OFlag::O_APPEND
+        } else {
+            flags - OFlag::O_APPEND
+        };
         fcntl(&self.file, FcntlArg::F_SETFL(flags))?;
         self.append = on;
         Ok(())
