@@ -18,6 +18,8 @@
 # <= 1.2x cat's CPU.
 #
 # Run with:  tests/bench/output.sh            (BENCH_MB=256 BENCH_RUNS=3 by default)
+# BENCH_PUMP_BEFORE=/path/to/an/older/fixture_spew_pump adds its rows, to
+# compare a change in the same run.
 # It builds the two fixtures in release mode first. Best of BENCH_RUNS runs is
 # kept per case: the machine is shared, and noise only ever slows a run down.
 set -euo pipefail
@@ -78,9 +80,9 @@ def plain(dir):
     return wall, cpu
 
 
-def ours(dir, maxbytes, backups=BACKUPS, capture=0):
+def ours(dir, maxbytes, backups=BACKUPS, capture=0, binary=pump):
     path = os.path.join(dir, "ours.log")
-    wall, cpu = pipeline([pump, path, str(maxbytes), str(backups), str(capture)], None)
+    wall, cpu = pipeline([binary, path, str(maxbytes), str(backups), str(capture)], None)
     if maxbytes == 0:
         assert os.path.getsize(path) == total, "the pump lost bytes"
     return wall, cpu
@@ -171,7 +173,11 @@ def row(name, wall, cpu):
 
 
 row("plain: spew | cat > file", pw, pcpu)
+before = os.environ.get("BENCH_PUMP_BEFORE")
 for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
+    if before:
+        (w, _), c = best(ours, maxbytes, BACKUPS, 0, before)
+        row(f"ours before ({label})", w, c)
     (w, _), c = best(ours, maxbytes)
     row(f"ours ({label})", w, c)
     (w, _), c = best(reference, maxbytes)
