@@ -11,6 +11,8 @@
 #                                                   the child log's RotatingFile)
 #   reference  supervisord 4.3.0 running fixture_spew with
 #              stdout_logfile_maxbytes=0 and =1MB
+#   ours       our supervisord on the same config: the pump above plus the
+#   daemon     tokio reader task, measured the way the reference is
 # each with and without 1 MB rotation (10 backups; ours with 1 backup too, to
 # show what renaming the backup chain costs), and prints MB/s, CPU
 # seconds of the reader (cat, our pump, supervisord) and the ratios to the
@@ -27,6 +29,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 cargo build --release --quiet -p supervisor-tests --bin fixture_spew --bin fixture_spew_pump
+cargo build --release --quiet -p supervisor --bin supervisord
 
 export BENCH_ROOT="$root"
 export BENCH_MB="${BENCH_MB:-256}"
@@ -42,6 +45,7 @@ release = os.path.join(root, "target", "release")
 spew = os.path.join(release, "fixture_spew")
 pump = os.path.join(release, "fixture_spew_pump")
 supervisord = os.path.join(root, "tests", ".venv", "bin", "supervisord")
+our_supervisord = os.path.join(release, "supervisord")
 MiB = 1024 * 1024
 ROTATE = 1024 * 1024
 BACKUPS = 10
@@ -100,7 +104,7 @@ def stamp(line):
     return t + int(m.group(2)) / 1000
 
 
-def reference(dir, maxbytes):
+def reference(dir, maxbytes, daemon_bin=supervisord):
     """supervisord running the spewer: from its 'spawned:' line to the
     moment every byte is in the log (size, or 'exited:' plus an empty pipe
     when rotation drops old bytes), with supervisord's CPU in between."""
@@ -124,7 +128,7 @@ stdout_logfile={log}
 stdout_logfile_maxbytes={maxbytes}
 stdout_logfile_backups={BACKUPS}
 """)
-    daemon = subprocess.Popen([supervisord, "-n", "-c", conf],
+    daemon = subprocess.Popen([daemon_bin, "-n", "-c", conf],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600
@@ -180,6 +184,8 @@ for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
         row(f"ours before ({label})", w, c)
     (w, _), c = best(ours, maxbytes)
     row(f"ours ({label})", w, c)
+    (w, _), c = best(reference, maxbytes, our_supervisord)
+    row(f"ours supervisord ({label})", w, c)
     (w, _), c = best(reference, maxbytes)
     row(f"reference supervisord ({label})", w, c)
 # Each rotation renames the whole backup chain (name.9 -> name.10 .. name ->
@@ -193,5 +199,6 @@ row("ours (1 MB rotation, 1 backup)", w, c)
 row("ours (no rotation, capture mode on)", w, c)
 (w, _), c = best(ours, ROTATE, BACKUPS, 1024 * 1024)
 row("ours (1 MB rotation, capture mode on)", w, c)
-print("(reader CPU: cat's, the pump process's, supervisord's; the best run's wall time and the lowest CPU)")
+print("(reader CPU: cat's, the pump process's, supervisord's; the best run's wall time and the lowest CPU;")
+print(" the supervisord rows start at the 'spawned:' line's millisecond stamp)")
 PY
