@@ -444,7 +444,12 @@ fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
 /// hold up the pipe. The name is gone when this returns; a reader that had
 /// the file open keeps reading it intact, as after a plain unlink.
 fn retire(path: &Path) -> io::Result<()> {
-    let held = File::open(path);
+    // O_NONBLOCK: something that is not a log (a FIFO) must not hang the
+    // output task; O_NOFOLLOW: a symlink is only unlinked.
+    let held = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path);
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -457,14 +462,16 @@ fn retire(path: &Path) -> io::Result<()> {
 }
 
 /// One thread per process that closes the descriptors of deleted backups,
-/// started at the first rotation. If it cannot start or has gone, files are
-/// closed where they are, which is only slower.
+/// started at the first rotation. If it cannot start, or the process forked
+/// since (the thread did not come along), files are closed where they are,
+/// which is only slower.
 mod reaper {
     use std::fs::File;
     use std::sync::OnceLock;
     use std::sync::mpsc::{Sender, channel};
 
-    static REAPER: OnceLock<Option<Sender<File>>> = OnceLock::new();
+    /// The sender, and the process whose thread receives.
+    static REAPER: OnceLock<Option<(u32, Sender<File>)>> = OnceLock::new();
 
     pub(super) fn close_later(file: File) {
         let reaper = REAPER.get_or_init(|| {
@@ -473,9 +480,11 @@ mod reaper {
                 .name("log-reaper".into())
                 .spawn(move || files.into_iter().for_each(drop))
                 .ok()
-                .map(|_| to_reaper)
+                .map(|_| (std::process::id(), to_reaper))
         });
-        if let Some(sender) = reaper {
+        if let Some((pid, sender)) = reaper
+            && *pid == std::process::id()
+        {
             // A send fails only if the thread is gone; the file comes back
             // and is closed here.
             let _ = sender.send(file);
