@@ -3,10 +3,16 @@
 # cost, a child writing flat out into its stdout pipe gets into a log file.
 # One run measures, on the same data and the same disk:
 #   plain      fixture_spew | cat > file            (the floor: the kernel's copies)
-#   ours       fixture_spew | fixture_spew_pump     (ChannelPump, 64 KiB reads, the
-#                                                   child log's RotatingFile)
+#   ours       fixture_spew | fixture_spew_pump     (the daemon's output path: a
+#                                                   channel that only logs is
+#                                                   spliced pipe -> file, one with
+#                                                   capture mode is read in 64 KiB
+#                                                   chunks through ChannelPump;
+#                                                   the child log's RotatingFile)
 #   reference  supervisord 4.3.0 running fixture_spew with
 #              stdout_logfile_maxbytes=0 and =1MB
+#   ours       our supervisord on the same config: the pump above plus the
+#   daemon     tokio reader task, measured the way the reference is
 # each with and without 1 MB rotation (10 backups; ours with 1 backup too, to
 # show what renaming the backup chain costs), and prints MB/s, CPU
 # seconds of the reader (cat, our pump, supervisord) and the ratios to the
@@ -14,6 +20,8 @@
 # <= 1.2x cat's CPU.
 #
 # Run with:  tests/bench/output.sh            (BENCH_MB=256 BENCH_RUNS=3 by default)
+# BENCH_PUMP_BEFORE=/path/to/an/older/fixture_spew_pump adds its rows, to
+# compare a change in the same run.
 # It builds the two fixtures in release mode first. Best of BENCH_RUNS runs is
 # kept per case: the machine is shared, and noise only ever slows a run down.
 set -euo pipefail
@@ -21,6 +29,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 cargo build --release --quiet -p supervisor-tests --bin fixture_spew --bin fixture_spew_pump
+cargo build --release --quiet -p supervisor --bin supervisord
 
 export BENCH_ROOT="$root"
 export BENCH_MB="${BENCH_MB:-256}"
@@ -36,6 +45,7 @@ release = os.path.join(root, "target", "release")
 spew = os.path.join(release, "fixture_spew")
 pump = os.path.join(release, "fixture_spew_pump")
 supervisord = os.path.join(root, "tests", ".venv", "bin", "supervisord")
+our_supervisord = os.path.join(release, "supervisord")
 MiB = 1024 * 1024
 ROTATE = 1024 * 1024
 BACKUPS = 10
@@ -74,9 +84,9 @@ def plain(dir):
     return wall, cpu
 
 
-def ours(dir, maxbytes, backups=BACKUPS, capture=0):
+def ours(dir, maxbytes, backups=BACKUPS, capture=0, binary=pump):
     path = os.path.join(dir, "ours.log")
-    wall, cpu = pipeline([pump, path, str(maxbytes), str(backups), str(capture)], None)
+    wall, cpu = pipeline([binary, path, str(maxbytes), str(backups), str(capture)], None)
     if maxbytes == 0:
         assert os.path.getsize(path) == total, "the pump lost bytes"
     return wall, cpu
@@ -94,7 +104,7 @@ def stamp(line):
     return t + int(m.group(2)) / 1000
 
 
-def reference(dir, maxbytes):
+def reference(dir, maxbytes, daemon_bin=supervisord):
     """supervisord running the spewer: from its 'spawned:' line to the
     moment every byte is in the log (size, or 'exited:' plus an empty pipe
     when rotation drops old bytes), with supervisord's CPU in between."""
@@ -118,7 +128,7 @@ stdout_logfile={log}
 stdout_logfile_maxbytes={maxbytes}
 stdout_logfile_backups={BACKUPS}
 """)
-    daemon = subprocess.Popen([supervisord, "-n", "-c", conf],
+    daemon = subprocess.Popen([daemon_bin, "-n", "-c", conf],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600
@@ -167,9 +177,15 @@ def row(name, wall, cpu):
 
 
 row("plain: spew | cat > file", pw, pcpu)
+before = os.environ.get("BENCH_PUMP_BEFORE")
 for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
+    if before:
+        (w, _), c = best(ours, maxbytes, BACKUPS, 0, before)
+        row(f"ours before ({label})", w, c)
     (w, _), c = best(ours, maxbytes)
     row(f"ours ({label})", w, c)
+    (w, _), c = best(reference, maxbytes, our_supervisord)
+    row(f"ours supervisord ({label})", w, c)
     (w, _), c = best(reference, maxbytes)
     row(f"reference supervisord ({label})", w, c)
 # Each rotation renames the whole backup chain (name.9 -> name.10 .. name ->
@@ -177,8 +193,12 @@ for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
 # rename, which shows what the chain costs.
 (w, _), c = best(ours, ROTATE, 1)
 row("ours (1 MB rotation, 1 backup)", w, c)
-# Capture mode scans every byte for the BEGIN token (the data holds no token).
+# Capture mode scans every byte for the BEGIN token (the data holds no token),
+# so these bytes are read and written (the copy path) instead of spliced.
 (w, _), c = best(ours, 0, BACKUPS, 1024 * 1024)
 row("ours (no rotation, capture mode on)", w, c)
-print("(reader CPU: cat's, the pump process's, supervisord's; the best run's wall time and the lowest CPU)")
+(w, _), c = best(ours, ROTATE, BACKUPS, 1024 * 1024)
+row("ours (1 MB rotation, capture mode on)", w, c)
+print("(reader CPU: cat's, the pump process's, supervisord's; the best run's wall time and the lowest CPU;")
+print(" the supervisord rows start at the 'spawned:' line's millisecond stamp)")
 PY

@@ -1,24 +1,31 @@
-//! Child output: one task per output pipe reads what the child writes, in
-//! chunks of up to 64 KiB, and hands each chunk to the channel's
+//! Child output: one task per output pipe reads what the child writes.
+//! A channel that only logs (no hook, capture mode or events; the log
+//! neither strips, nor sends to syslog, nor echoes) has its bytes spliced
+//! from the pipe into the log file with no copy through user space. Any
+//! other chunk is read, up to 64 KiB, and handed to the channel's
 //! [`ChannelPump`] (capture mode, then the channel's [`ChildLog`]: rotation,
 //! ANSI stripping, syslog, the main-log echo; PROCESS_LOG and
 //! PROCESS_COMMUNICATION events through an [`EventSink`]), then offers it
 //! to the [`OutputHook`] (how a listener's stdout reaches its pool).
 //!
 //! The read buffer belongs to the worker thread, not to the pipe, so a
-//! thousand idle programs cost no buffer memory. The supervisor task never
+//! thousand idle programs cost no buffer memory; only a pipe found full
+//! (a child writing flat out) is grown to 256 KiB. The supervisor task never
 //! touches a pipe: a slow disk delays only the process whose output task
 //! is writing (and the runtime worker running it).
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
 
 use crate::events::{self, Event, Publisher};
-use crate::logs::pump::{ChannelPump, OutputEventSink, PumpOptions};
-use crate::logs::{ChildLog, MainLog};
+use crate::logs::pump::{
+    ChannelPump, DEFAULT_PIPE_SIZE, OutputEventSink, PumpOptions, SPLICE_MAX, grow_pipe,
+};
+use crate::logs::{ChildLog, LogFileError, MainLog, Spliced};
 
 /// How much one read takes from a pipe at most.
 pub const CHUNK: usize = 64 * 1024;
@@ -118,42 +125,90 @@ impl OutputEventSink for EventSink {
 /// runtime once per pipe of each child.
 pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     let mut failing = false;
-    // Made at the first output, boxed: most programs are quiet most of the
-    // time, and an idle pump then costs a few hundred bytes, not a kilobyte.
+    // Made at the first copied chunk, boxed: most programs are quiet most
+    // of the time, and an idle pump then costs a few hundred bytes, not a
+    // kilobyte.
     let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
+    // Bytes this channel only logs move pipe -> file with splice(2): no
+    // hook, capture mode or events need to see them (the log checks its own
+    // stripping, syslog and main-log echo, and says Copy when those are on).
+    let splices = to.hook.is_none()
+        && to.options.capture_max_bytes == 0
+        && !to.options.events_enabled
+        && to.log.is_some();
+    let mut grown = false;
     loop {
         if pipe.readable().await.is_err() {
             break;
         }
-        let outcome = SCRATCH.with(|scratch| {
-            let mut buffer = scratch.borrow_mut();
-            if buffer.len() < CHUNK {
-                buffer.resize(CHUNK, 0);
+        let spliced = match (&to.log, splices) {
+            (Some(log), true) => {
+                let mut log = lock(log);
+                pipe.try_io(|| match log.splice_from(pipe.as_fd(), SPLICE_MAX, true) {
+                    // Tells tokio the pipe is drained, so the next
+                    // `readable` waits for the child.
+                    Spliced::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+                    other => Ok(other),
+                })
             }
-            match pipe.try_read(&mut buffer[..]) {
-                Ok(0) => Ok(false),
-                Ok(n) => {
+            _ => Ok(Spliced::Copy),
+        };
+        let outcome = match spliced {
+            Ok(Spliced::Moved(0, _)) => Ok(0),
+            Ok(Spliced::Moved(moved, result)) => {
+                note_write(&to, result, &mut failing);
+                Ok(moved)
+            }
+            Ok(Spliced::Copy) => SCRATCH.with(|scratch| {
+                let mut buffer = scratch.borrow_mut();
+                if buffer.len() < CHUNK {
+                    buffer.resize(CHUNK, 0);
+                }
+                let read = pipe.try_read(&mut buffer[..]);
+                if let Ok(n @ 1..) = read {
                     let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
                     deliver(&to, channel, &buffer[..n], &mut failing);
-                    Ok(true)
                 }
-                Err(error) => Err(error),
-            }
-        });
+                read
+            }),
+            Ok(Spliced::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(error) => Err(error),
+        };
         match outcome {
-            Ok(true) => {}
-            Ok(false) => break,
+            Ok(0) => break,
+            Ok(n) => {
+                if !grown && n >= DEFAULT_PIPE_SIZE {
+                    grown = true;
+                    grow_pipe(pipe.as_fd());
+                }
+            }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
-    // A channel that never wrote has nothing held back to flush.
+    // A channel that never copied has nothing held back to flush.
     if let Some(mut channel) = channel {
         let mut log = to.log.as_ref().map(lock);
         if let Err(error) = channel.finish(log.as_deref_mut()) {
             to.main_log.error(&error.to_string());
         }
+    }
+}
+
+/// Report a failing log write once per failing streak, not once per chunk.
+fn note_write(to: &Destination, result: Result<(), LogFileError>, failing: &mut bool) {
+    match result {
+        Err(error) if !*failing => {
+            *failing = true;
+            to.main_log.error(&format!(
+                "unable to write the {} log of {}: {error}",
+                to.channel.name(),
+                to.process
+            ));
+        }
+        Err(_) => {}
+        Ok(()) => *failing = false,
     }
 }
 
@@ -186,19 +241,7 @@ fn deliver(
     {
         let mut log = to.log.as_ref().map(lock);
         let written = channel.handle_chunk(log.as_deref_mut(), data);
-        match written {
-            // Report a failing disk once, not once per chunk.
-            Err(error) if !*failing => {
-                *failing = true;
-                to.main_log.error(&format!(
-                    "unable to write the {} log of {}: {error}",
-                    to.channel.name(),
-                    to.process
-                ));
-            }
-            Err(_) => {}
-            Ok(()) => *failing = false,
-        }
+        note_write(to, written, failing);
     }
     if let Some(hook) = &to.hook {
         hook(&OutputChunk {

@@ -11,13 +11,14 @@
 //! process's group is created (AUTO names drawn in `childlogdir`).
 
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ansi::AnsiStripper;
 use super::autoname::create_auto_log;
 use super::mainlog::{MainLog, child_output_message};
-use super::rotating::{LogFileError, RotatingFile, Rotation};
+use super::rotating::{LogFileError, RotatingFile, Rotation, Spliced};
 use super::syslog;
 use crate::config::types::{LogFile, LogLevel};
 
@@ -64,6 +65,12 @@ pub struct ChildLog {
     stripper: Option<AnsiStripper>,
     stripped: Vec<u8>,
     main_log: Option<Arc<MainLog>>,
+    /// How many times [`clear`](ChildLog::clear) ran: the channel's
+    /// [`ChannelPump`](super::pump::ChannelPump) compares it at each chunk
+    /// to empty a half-read capture block, as the reference's
+    /// `clearProcessLogs` does, without the supervisor task having to reach
+    /// the pump.
+    clears: u64,
 }
 
 impl ChildLog {
@@ -81,7 +88,13 @@ impl ChildLog {
             file,
             stripped: Vec::new(),
             main_log,
+            clears: 0,
         })
+    }
+
+    /// How many times the log was cleared since it was opened.
+    pub fn clears(&self) -> u64 {
+        self.clears
     }
 
     /// The settings this writer was opened with.
@@ -106,6 +119,29 @@ impl ChildLog {
             data,
             deliver(&self.spec, &mut self.file, &self.main_log, data),
         )
+    }
+
+    /// Move up to `max_len` bytes from `pipe` straight into the log file
+    /// ([`RotatingFile::splice_from`]) when nothing else needs to see them:
+    /// no ANSI stripping, no syslog, no main-log echo (the main log below
+    /// debug), and a regular file. Otherwise [`Spliced::Copy`]: read the
+    /// chunk and [`write`](ChildLog::write) it.
+    pub fn splice_from(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        max_len: usize,
+        nonblocking: bool,
+    ) -> Spliced {
+        let echoes = self
+            .main_log
+            .as_ref()
+            .is_some_and(|main_log| main_log.enabled(LogLevel::Debug));
+        match &mut self.file {
+            Some(file) if self.stripper.is_none() && !self.spec.syslog && !echoes => {
+                file.splice_from(pipe, max_len, nonblocking)
+            }
+            _ => Spliced::Copy,
+        }
     }
 
     /// The channel reached end of file (the process exited): a byte the
@@ -135,6 +171,7 @@ impl ChildLog {
 
     /// Delete the file and start an empty one (`clearProcessLogs`).
     pub fn clear(&mut self) -> Result<(), LogFileError> {
+        self.clears += 1;
         match &mut self.file {
             Some(file) => file.clear(),
             None => Ok(()),

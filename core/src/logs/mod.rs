@@ -41,5 +41,5 @@ pub use mainlog::{
 pub use read::{
     Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,
 };
-pub use rotating::{LogFileError, RotatingFile, Rotation, backup_path};
+pub use rotating::{LogFileError, RotatingFile, Rotation, Spliced, backup_path};
 pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

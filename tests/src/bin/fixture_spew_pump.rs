@@ -1,12 +1,13 @@
 //! Benchmark and test helper: `fixture_spew_pump LOGFILE MAXBYTES BACKUPS
-//! [CAPTURE_MAXBYTES]` reads standard input to its end in 64 KiB reads
-//! through the engine's per-channel output path (`ChannelPump`: capture
-//! scanning, the child log with rotation) into LOGFILE, as supervisord does
-//! for a child's stdout, then prints the byte count and its own CPU time
+//! [CAPTURE_MAXBYTES]` reads standard input (a pipe) to its end through the
+//! engine's per-channel output path into LOGFILE, as supervisord does for a
+//! child's stdout: spliced straight into the log when the channel only logs,
+//! else in 64 KiB reads through `ChannelPump` (capture scanning, the child
+//! log with rotation), then prints the byte count and its own CPU time
 //! (`bytes=N user_us=U sys_us=S`). tests/bench/output.sh times it against
 //! `cat` on the same pipe.
 
-use supervisor::logs::pump::{ChannelPump, NoEvents, PumpOptions, drain};
+use supervisor::logs::pump::{ChannelPump, NoEvents, PumpOptions, drain_pipe};
 use supervisor::logs::{ChildLog, ChildLogSpec, Rotation};
 
 fn main() {
@@ -42,7 +43,7 @@ fn main() {
     };
     let mut pump = ChannelPump::new("spew", "stdout", options, NoEvents, None);
     let mut buf = vec![0; 64 * 1024];
-    let drained = match drain(
+    let drained = match drain_pipe(
         &mut std::io::stdin().lock(),
         &mut pump,
         Some(&mut log),

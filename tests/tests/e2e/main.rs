@@ -14,6 +14,7 @@ mod handlers;
 mod http;
 mod http_reference;
 mod logtail;
+mod output;
 mod parity;
 mod pidproxy;
 mod plugins;
