@@ -21,6 +21,7 @@
 //! last one.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,10 +100,62 @@ pub struct Snapshot {
     pub state: SupervisorState,
     /// Every process of every active group, groups in priority order.
     pub processes: RArc<RVec<ProcessInfo>>,
-    /// Every process of the pending configuration.
-    pub configs: RArc<RVec<ConfigInfo>>,
-    /// Spawn specs by `(group, process)`, for command checks.
-    pub specs: Arc<HashMap<(String, String), Arc<SpawnSpec>>>,
+    /// The spawn spec of each process in `processes`, in the same order
+    /// (for command checks).
+    pub specs: Arc<[Arc<SpawnSpec>]>,
+    /// The configuration read last; [`Snapshot::config_infos`] describes
+    /// it. Kept as is rather than as infos: most daemons are never asked.
+    pub pending: Arc<Config>,
+}
+
+impl Snapshot {
+    /// The spawn spec of `process` of `group`, if it is active.
+    pub fn spec(&self, group: &str, process: &str) -> Option<&Arc<SpawnSpec>> {
+        let index = self
+            .processes
+            .iter()
+            .position(|p| p.group.as_str() == group && p.name.as_str() == process)?;
+        self.specs.get(index)
+    }
+
+    /// Every process of the pending configuration, as `getAllConfigInfo`
+    /// reports it.
+    pub fn config_infos(&self) -> RVec<ConfigInfo> {
+        // The reference reports an AUTO log of an active group by the path
+        // it created when the group was added (its config object is updated
+        // in place); only a group not added yet still says "auto".
+        let created: HashMap<(&str, &str), [Option<&Path>; 2]> = self
+            .processes
+            .iter()
+            .map(|p| {
+                fn path(s: &RString) -> Option<&Path> {
+                    (!s.is_empty()).then(|| Path::new(s.as_str()))
+                }
+                (
+                    (p.group.as_str(), p.name.as_str()),
+                    [path(&p.stdout_logfile), path(&p.stderr_logfile)],
+                )
+            })
+            .collect();
+        let active: std::collections::HashSet<&str> =
+            self.processes.iter().map(|p| p.group.as_str()).collect();
+        self.pending
+            .groups
+            .iter()
+            .flat_map(|g| {
+                let inuse = active.contains(g.name.as_str());
+                let created = &created;
+                g.processes.iter().map(move |p| {
+                    let paths = created
+                        .get(&(g.name.as_str(), p.name.as_str()))
+                        .filter(|_| inuse)
+                        .copied()
+                        .unwrap_or([None, None]);
+                    config_info(g, p, inuse, paths)
+                })
+            })
+            .collect()
+    }
 }
 
 /// What the read side shares with the task.
@@ -337,7 +390,9 @@ struct Proc {
     log_specs: [Option<ChildLogSpec>; 2],
     /// Opened at the first spawn, kept across spawns.
     logs: [Option<SharedLog>; 2],
-    stdin: Option<pipe::Sender>,
+    /// The child's stdin pipe, registered with the runtime only when
+    /// something is first written to it (most programs never get input).
+    stdin: Option<OwnedFd>,
     stdin_queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
     waiters: Vec<Waiter>,
     /// Whether the snapshot's copy is stale.
@@ -384,9 +439,20 @@ impl Proc {
 
 struct Group {
     name: String,
-    config: GroupConfig,
+    /// The configuration the group was added from, shared rather than
+    /// copied (a thousand programs' options are most of a config); it
+    /// keeps that configuration alive while the group is active.
+    source: Arc<Config>,
+    /// The group's index in `source.groups`.
+    index: usize,
     /// In the group's own order (process priority, then name).
     procs: Vec<ProcId>,
+}
+
+impl Group {
+    fn config(&self) -> &GroupConfig {
+        &self.source.groups[self.index]
+    }
 }
 
 /// Everything the supervisor task needs from outside when it starts.
@@ -455,25 +521,25 @@ impl Supervisor {
     /// and used before that (requests wait in the queue).
     pub fn new(setup: Setup) -> (Supervisor, Handle) {
         let (sender, inbox) = mpsc::unbounded_channel();
-        let mut bus = EventBus::new(setup.config.supervisord.identifier.as_str());
+        let config = Arc::new(setup.config);
+        let mut bus = EventBus::new(config.supervisord.identifier.as_str());
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let shared = Arc::new(Shared {
             publisher: bus.publisher(),
             snapshot: ArcSwap::from_pointee(Snapshot {
                 state: SupervisorState::Running,
                 processes: RArc::new(RVec::new()),
-                configs: RArc::new(RVec::new()),
-                specs: Arc::new(HashMap::new()),
+                specs: Arc::from([]),
+                pending: Arc::clone(&config),
             }),
             hub: Arc::new(TicketHub::new()),
             main_log: Arc::clone(&setup.main_log),
-            identifier: ArcSwap::from_pointee(setup.config.supervisord.identifier.clone()),
+            identifier: ArcSwap::from_pointee(config.supervisord.identifier.clone()),
         });
         let handle = Handle {
             sender: sender.clone(),
             shared: Arc::clone(&shared),
         };
-        let config = Arc::new(setup.config);
         let supervisor = Supervisor {
             shared,
             inbox,
@@ -568,9 +634,12 @@ impl Supervisor {
         }
         self.by_name.clear();
         self.timers.clear();
-        let groups = self.config.groups.clone();
-        for group in groups {
-            self.add_group(group);
+        let config = Arc::clone(&self.config);
+        self.procs.reserve(config.groups.iter().map(|g| g.processes.len()).sum());
+        self.by_name.reserve(self.procs.capacity());
+        self.groups.reserve(config.groups.len());
+        for index in 0..config.groups.len() {
+            self.add_group(&config, index);
         }
         self.snapshot_dirty = true;
         self.layout_dirty = true;
@@ -624,10 +693,20 @@ impl Supervisor {
 
     // ---- groups -------------------------------------------------------
 
-    fn add_group(&mut self, config: GroupConfig) {
-        let sockets = SocketManager::for_group(&config).map(Arc::new);
-        let pool = self.add_pool(&config);
+    /// Activate group `index` of `source` (the configuration in force or
+    /// the pending one).
+    fn add_group(&mut self, source: &Arc<Config>, index: usize) {
+        let config = &source.groups[index];
+        let sockets = SocketManager::for_group(config).map(Arc::new);
+        let pool = self.add_pool(config);
+        let is_listener = matches!(config.kind, GroupKind::EventListener { .. });
+        // Child output is echoed to the main log at debug and below: then
+        // every channel must be read.
+        let main_log_echoes = self.main_log.enabled(MainLevel::Debug);
+        let strip_ansi = self.config.supervisord.strip_ansi;
+        let group_name: Arc<str> = Arc::from(config.name.as_str());
         let mut ids = Vec::with_capacity(config.processes.len());
+        let mut environment: Option<Arc<[(String, String)]>> = None;
         for process in &config.processes {
             let (log_specs, errors) = build::channel_logs(&self.config, process);
             for error in errors {
@@ -635,13 +714,50 @@ impl Supervisor {
             }
             self.next_id += 1;
             let id = ProcId(self.next_id);
+            let names = build::Names {
+                group: Arc::clone(&group_name),
+                process: Arc::from(process.name.as_str()),
+            };
+            let pump_options = [
+                PumpOptions {
+                    // A listener's stdout is the event protocol.
+                    capture_max_bytes: if pool.is_some() {
+                        0
+                    } else {
+                        usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
+                    },
+                    events_enabled: process.stdout.events_enabled,
+                    strip_ansi,
+                },
+                PumpOptions {
+                    capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
+                        .unwrap_or(usize::MAX),
+                    events_enabled: process.stderr.events_enabled,
+                    strip_ansi,
+                },
+            ];
+            let mut spec = build::spawn_spec(&self.config, &names, process, environment.as_ref());
+            environment = Some(Arc::clone(&spec.environment));
+            // Output nothing would read is not piped at all, unless a hook
+            // sees every chunk; a listener's stdout always is (the event
+            // protocol) and so is every stdin.
+            let nowhere = |index: usize| {
+                self.output_hook.is_none()
+                    && build::output_goes_nowhere(
+                        log_specs[index].as_ref(),
+                        &pump_options[index],
+                        main_log_echoes,
+                    )
+            };
+            spec.discard_stdout = !is_listener && nowhere(0);
+            spec.discard_stderr = nowhere(1);
             let proc = Proc {
-                group: Arc::from(config.name.as_str()),
-                name: Arc::from(process.name.as_str()),
+                group: names.group,
+                name: Arc::clone(&names.process),
                 group_priority: config.priority,
                 priority: process.priority,
-                policy: build::policy(process),
-                spec: build::spawn_spec(&self.config, &config.name, process),
+                policy: build::policy(process, names.process),
+                spec: Arc::new(spec),
                 record: ProcessRecord::default(),
                 timer: None,
                 log_specs,
@@ -653,24 +769,7 @@ impl Supervisor {
                 pool: pool.clone(),
                 fcgi: sockets.clone(),
                 lease: None,
-                pump_options: [
-                    PumpOptions {
-                        // A listener's stdout is the event protocol.
-                        capture_max_bytes: if pool.is_some() {
-                            0
-                        } else {
-                            usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
-                        },
-                        events_enabled: process.stdout.events_enabled,
-                        strip_ansi: self.config.supervisord.strip_ansi,
-                    },
-                    PumpOptions {
-                        capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
-                            .unwrap_or(usize::MAX),
-                        events_enabled: process.stderr.events_enabled,
-                        strip_ansi: self.config.supervisord.strip_ansi,
-                    },
-                ],
+                pump_options,
             };
             self.by_name
                 .insert((config.name.clone(), process.name.clone()), id);
@@ -680,13 +779,14 @@ impl Supervisor {
         let position = self
             .groups
             .iter()
-            .position(|g| (g.config.priority, &g.name) > (config.priority, &config.name))
+            .position(|g| (g.config().priority, &g.name) > (config.priority, &config.name))
             .unwrap_or(self.groups.len());
         self.groups.insert(
             position,
             Group {
                 name: config.name.clone(),
-                config,
+                source: Arc::clone(source),
+                index,
                 procs: ids,
             },
         );
@@ -931,8 +1031,8 @@ impl Supervisor {
                         Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
                     );
                 }
-                let Some(config) = self.pending.groups.iter().find(|g| g.name == name).cloned()
-                else {
+                let pending = Arc::clone(&self.pending);
+                let Some(index) = pending.groups.iter().position(|g| g.name == name) else {
                     return self.complete(
                         ticket,
                         Outcome::failed(Fault::with(BAD_NAME, &name)).immediate(),
@@ -944,7 +1044,7 @@ impl Supervisor {
                         Outcome::failed(Fault::with(ALREADY_ADDED, &name)).immediate(),
                     );
                 }
-                self.add_group(config);
+                self.add_group(&pending, index);
                 let ids = self
                     .groups
                     .iter()
@@ -1037,7 +1137,10 @@ impl Supervisor {
             return false;
         };
         if proc.stdin_queue.is_none() {
-            let Some(pipe) = proc.stdin.take() else {
+            let Some(fd) = proc.stdin.take() else {
+                return false;
+            };
+            let Ok(pipe) = pipe::Sender::from_owned_fd(fd) else {
                 return false;
             };
             let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -1109,7 +1212,8 @@ impl Supervisor {
                 );
             }
         };
-        let active: Vec<GroupConfig> = self.groups.iter().map(|g| g.config.clone()).collect();
+        // A transient copy: the diff compares owned slices.
+        let active: Vec<GroupConfig> = self.groups.iter().map(|g| g.config().clone()).collect();
         let value = {
             let diff = config::diff(&active, &new.groups);
             let names = |groups: &[&GroupConfig]| {
@@ -1471,13 +1575,7 @@ impl Supervisor {
             return;
         }
         let settled = self.ledger.spawn_finished(ticket, Some((pid, id)));
-        match fds.into_async() {
-            Ok(pipes) => self.attach_output(id, pid, pipes),
-            Err(error) => self.log(
-                MainLevel::Error,
-                &format!("unable to watch the output pipes of pid {pid}: {error}"),
-            ),
-        }
+        self.attach_output(id, fds);
         self.feed(id, Input::SpawnSucceeded { pid });
         self.with_listener(id, |pool, index| pool.listener_spawned(index));
         for exit in settled {
@@ -1486,7 +1584,10 @@ impl Supervisor {
         self.settle_waiters(id, true);
     }
 
-    fn attach_output(&mut self, id: ProcId, pid: i32, pipes: crate::process::spawn::ChildPipes) {
+    /// Keep the new child's stdin and start a pump for each output pipe it
+    /// has (a discarded channel has none).
+    fn attach_output(&mut self, id: ProcId, fds: SpawnedFds) {
+        let pid = fds.pid;
         let main_log = Arc::clone(&self.main_log);
         let publisher = self.shared.publisher.clone();
         let mut hook = self.output_hook.clone();
@@ -1520,15 +1621,25 @@ impl Supervisor {
                 }
             }
         }
-        proc.stdin = pipes.stdin;
+        proc.stdin = fds.stdin;
         proc.stdin_queue = None;
         let channels = [
-            (Some(pipes.stdout), Channel::Stdout, 0),
-            (pipes.stderr, Channel::Stderr, 1),
+            (fds.stdout, Channel::Stdout, 0),
+            (fds.stderr, Channel::Stderr, 1),
         ];
         let mut pumps = Vec::with_capacity(2);
-        for (pipe, channel, index) in channels {
-            let Some(pipe) = pipe else { continue };
+        for (fd, channel, index) in channels {
+            let Some(fd) = fd else { continue };
+            let pipe = match pipe::Receiver::from_owned_fd(fd) {
+                Ok(pipe) => pipe,
+                Err(error) => {
+                    main_log.error(&format!(
+                        "unable to watch the {} pipe of pid {pid}: {error}",
+                        channel.name()
+                    ));
+                    continue;
+                }
+            };
             let to = Destination {
                 group: Arc::clone(&proc.group),
                 process: Arc::clone(&proc.name),
@@ -1720,61 +1831,26 @@ impl Supervisor {
             }
         }
         let previous = self.shared.snapshot.load();
-        let (configs, specs) = if self.layout_dirty {
+        let specs = if self.layout_dirty {
             self.layout_dirty = false;
-            (RArc::new(self.config_infos()), Arc::new(self.spawn_specs()))
+            self.spawn_specs()
         } else {
-            (previous.configs.clone(), Arc::clone(&previous.specs))
+            Arc::clone(&previous.specs)
         };
         self.shared.snapshot.store(Arc::new(Snapshot {
             state: self.state,
             processes: RArc::new(infos),
-            configs,
             specs,
+            pending: Arc::clone(&self.pending),
         }));
     }
 
-    fn spawn_specs(&self) -> HashMap<(String, String), Arc<SpawnSpec>> {
-        self.procs
-            .values()
-            .map(|p| {
-                (
-                    (p.group.to_string(), p.name.to_string()),
-                    Arc::clone(&p.spec),
-                )
-            })
-            .collect()
-    }
-
-    fn config_infos(&self) -> RVec<ConfigInfo> {
-        let active: std::collections::HashSet<&str> =
-            self.groups.iter().map(|g| g.name.as_str()).collect();
-        // The reference reports an AUTO log of an active group by the path it
-        // created when the group was added (its config object is updated in
-        // place); only a group not added yet still says "auto".
-        let created: HashMap<(&str, &str), [Option<&Path>; 2]> = self
-            .procs
-            .values()
-            .map(|p| {
-                let path = |i: usize| p.log_specs[i].as_ref().and_then(|s| s.path.as_deref());
-                ((&*p.group, &*p.name), [path(0), path(1)])
-            })
-            .collect();
-        self.pending
-            .groups
+    /// The spawn specs in the snapshot's process order.
+    fn spawn_specs(&self) -> Arc<[Arc<SpawnSpec>]> {
+        self.groups
             .iter()
-            .flat_map(|g| {
-                let inuse = active.contains(g.name.as_str());
-                let created = &created;
-                g.processes.iter().map(move |p| {
-                    let paths = created
-                        .get(&(g.name.as_str(), p.name.as_str()))
-                        .filter(|_| inuse)
-                        .copied()
-                        .unwrap_or([None, None]);
-                    config_info(g, p, inuse, paths)
-                })
-            })
+            .flat_map(|g| &g.procs)
+            .filter_map(|id| self.procs.get(id).map(|p| Arc::clone(&p.spec)))
             .collect()
     }
 }
