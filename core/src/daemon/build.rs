@@ -34,6 +34,17 @@ pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
     }
 }
 
+/// Give back the spare capacity the loader's growing vectors left in
+/// `config`: the daemon keeps its configuration for as long as it runs,
+/// and a group of one process would otherwise hold room for four
+/// (half a kilobyte each).
+pub fn compact(config: &mut Config) {
+    config.groups.shrink_to_fit();
+    for group in &mut config.groups {
+        group.processes.shrink_to_fit();
+    }
+}
+
 /// The names a process is known by, shared by every record of it.
 #[derive(Debug, Clone)]
 pub struct Names {
@@ -234,6 +245,21 @@ mod tests {
                 .contains(&("A".to_string(), "1".to_string()))
         );
         assert_eq!(&*spec.group_name, "web");
+    }
+
+    #[test]
+    fn compacting_keeps_every_process_and_drops_spare_room() {
+        let (_dir, mut config) = load(
+            "[program:a]\ncommand=/bin/true\n[program:b]\ncommand=/bin/true\nnumprocs=2\n\
+             process_name=b%(process_num)d\n",
+        );
+        let before = config.clone();
+        compact(&mut config);
+        assert_eq!(config, before);
+        assert_eq!(config.groups.capacity(), config.groups.len());
+        for group in &config.groups {
+            assert_eq!(group.processes.capacity(), group.processes.len());
+        }
     }
 
     #[test]

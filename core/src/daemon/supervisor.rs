@@ -541,7 +541,9 @@ impl Supervisor {
     pub fn new(setup: Setup) -> (Supervisor, Handle) {
         use_one_malloc_arena();
         let (sender, inbox) = mpsc::unbounded_channel();
-        let config = Arc::new(setup.config);
+        let mut config = setup.config;
+        build::compact(&mut config);
+        let config = Arc::new(config);
         let mut bus = EventBus::new(config.supervisord.identifier.as_str());
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let shared = Arc::new(Shared {
@@ -596,7 +598,8 @@ impl Supervisor {
 
     /// Replace the configuration before the next [`Supervisor::run`] (a
     /// restart). Every process must be stopped.
-    pub fn reconfigure(&mut self, config: Config) {
+    pub fn reconfigure(&mut self, mut config: Config) {
+        build::compact(&mut config);
         self.shared
             .identifier
             .store(Arc::new(config.supervisord.identifier.clone()));
@@ -1223,7 +1226,7 @@ impl Supervisor {
     }
 
     fn reread_done(&mut self, ticket: Ticket, result: Result<Box<Config>, String>) {
-        let new = match result {
+        let mut new = match result {
             Ok(config) => *config,
             Err(why) => {
                 return self.complete(
@@ -1245,6 +1248,7 @@ impl Supervisor {
                 names(&diff.removed),
             ])])
         };
+        build::compact(&mut new);
         self.pending = Arc::new(new);
         self.snapshot_dirty = true;
         self.layout_dirty = true;
@@ -1998,20 +2002,4 @@ pub fn log_path(info: &ProcessInfo, stderr: bool) -> Option<PathBuf> {
         &info.stdout_logfile
     };
     (!path.is_empty()).then(|| PathBuf::from(path.as_str()))
-}
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn sizes() {
-        eprintln!("Proc {} Policy {} Record {} ChildLogSpec {} PumpOptions {} ProcessInfo {} SpawnSpec {} Waiter {}",
-            std::mem::size_of::<super::Proc>(),
-            std::mem::size_of::<super::Policy>(),
-            std::mem::size_of::<super::ProcessRecord>(),
-            std::mem::size_of::<Option<super::ChildLogSpec>>(),
-            std::mem::size_of::<super::PumpOptions>(),
-            std::mem::size_of::<super::ProcessInfo>(),
-            std::mem::size_of::<super::SpawnSpec>(),
-            std::mem::size_of::<super::Waiter>(),
-        );
-    }
 }
