@@ -56,16 +56,14 @@ impl Drop for Daemon {
 }
 
 /// A config with an RPC socket, `loglevel`, and two programs that write
-/// where their fds 0..2 lead into `<name>.fds` and then a line to each
-/// channel: `quiet` logs nothing, `logged` logs stdout to a file.
+/// a line to each channel and sleep: `quiet` logs nothing, `logged` logs
+/// stdout to a file.
 fn config(dir: &Path, loglevel: &str) -> String {
     let dir = dir.display();
     let program = |name: &str, logs: &str| {
         format!(
             "[program:{name}]\n\
-             command=/bin/sh -c 'for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done > {dir}/{name}.tmp; \
-             mv {dir}/{name}.tmp {dir}/{name}.fds; echo hello-from-{name}; echo oops-from-{name} >&2; \
-             exec sleep 600'\n\
+             command=/bin/sh -c 'echo hello-from-{name}; echo oops-from-{name} >&2; exec sleep 600'\n\
              startsecs=0\n{logs}\n"
         )
     };
@@ -81,14 +79,26 @@ fn config(dir: &Path, loglevel: &str) -> String {
     )
 }
 
-/// Where fds 0, 1 and 2 of program `name` lead, once it has said.
-fn fds_of(dir: &Path, name: &str) -> Vec<String> {
-    let path = dir.join(format!("{name}.fds"));
-    wait_for(&format!("{} to be written", path.display()), DEADLINE, || {
-        std::fs::read_to_string(&path)
-            .ok()
-            .map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())
-    })
+/// Where fds 0, 1 and 2 of program `name` lead, read from `/proc` once
+/// it runs `sleep` (the shell execs it: same pid, same fds).
+fn fds_of(daemon: &Daemon, name: &str) -> Vec<String> {
+    let log = daemon.wait_line(&format!("spawned: '{name}' with pid "));
+    let pid: i32 = log
+        .lines()
+        .find_map(|l| l.split(&format!("spawned: '{name}' with pid ")).nth(1))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("the spawned line names a pid");
+    wait_for(&format!("{name} to exec sleep"), DEADLINE, || {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim() == "sleep").then_some(())
+    });
+    (0..3)
+        .map(|fd| {
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                .map(|target| target.display().to_string())
+                .unwrap_or_else(|e| panic!("fd {fd} of {name} (pid {pid}): {e}"))
+        })
+        .collect()
 }
 
 /// The raw XML-RPC answers, fault code and text, to reading both logs of
@@ -148,10 +158,10 @@ fn output_nothing_reads_goes_to_dev_null_and_its_tail_faults_as_the_reference() 
     daemon.wait_line("success: quiet");
     daemon.wait_line("success: logged");
 
-    let quiet = fds_of(dir, "quiet");
+    let quiet = fds_of(&daemon, "quiet");
     assert!(quiet[0].starts_with("pipe:"), "stdin stays a pipe: {quiet:?}");
     assert_eq!(quiet[1..], ["/dev/null", "/dev/null"], "{quiet:?}");
-    let logged = fds_of(dir, "logged");
+    let logged = fds_of(&daemon, "logged");
     assert!(
         logged[0].starts_with("pipe:") && logged[1].starts_with("pipe:"),
         "a logged stdout is read: {logged:?}"
@@ -167,7 +177,7 @@ fn output_nothing_reads_goes_to_dev_null_and_its_tail_faults_as_the_reference() 
     let main = std::fs::read_to_string(dir.join("main.log")).unwrap_or_default();
     assert!(!main.contains("hello-from-quiet") && !main.contains("oops-from-quiet"));
     let ours = (log_read_faults(dir), ctl_tails(dir));
-    assert!(ours.0.starts_with("10 NO_FILE"), "{}", ours.0);
+    assert!(ours.0.starts_with("20 NO_FILE"), "{}", ours.0);
     drop(daemon);
 
     let reference_sandbox = Sandbox::new();
@@ -178,7 +188,7 @@ fn output_nothing_reads_goes_to_dev_null_and_its_tail_faults_as_the_reference() 
         &config(reference_dir, "info"),
     );
     reference.wait_line("success: quiet");
-    fds_of(reference_dir, "quiet");
+    fds_of(&reference, "quiet");
     let theirs = (log_read_faults(reference_dir), ctl_tails(reference_dir));
     assert_eq!(ours, theirs, "ours, then the reference's");
 }
@@ -189,7 +199,7 @@ fn at_loglevel_debug_unlogged_output_is_still_read_into_the_main_log() {
     let dir = sandbox.path();
     let daemon = Daemon::start(our_bin("supervisord"), &sandbox, &config(dir, "debug"));
     daemon.wait_line("success: quiet");
-    let quiet = fds_of(dir, "quiet");
+    let quiet = fds_of(&daemon, "quiet");
     assert!(
         quiet.iter().all(|fd| fd.starts_with("pipe:")),
         "the main log echoes child output at debug: {quiet:?}"
