@@ -116,10 +116,11 @@ pub fn output_goes_nowhere(
 pub fn channel_logs(
     config: &Config,
     process: &ProcessConfig,
-) -> ([Option<ChildLogSpec>; 2], Vec<String>) {
+) -> ([Option<Box<ChildLogSpec>>; 2], Vec<String>) {
     let sd = &config.supervisord;
     let mut errors = Vec::new();
-    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<ChildLogSpec> {
+    // Boxed: most channels have no log, and a process record holds both.
+    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<Box<ChildLogSpec>> {
         let path: Option<PathBuf> = match materialize_logfile(
             &log.logfile,
             &sd.childlogdir,
@@ -140,14 +141,14 @@ pub fn channel_logs(
         if path.is_none() && !log.syslog {
             return None;
         }
-        Some(ChildLogSpec {
+        Some(Box::new(ChildLogSpec {
             process_name: process.name.clone(),
             channel: name,
             path,
             rotation: Rotation::from_config(log.maxbytes, log.backups),
             syslog: log.syslog,
             strip_ansi: sd.strip_ansi,
-        })
+        }))
     };
     let stdout = channel(&process.stdout, "stdout");
     // Redirected stderr arrives in the stdout pipe and is logged there.
@@ -320,6 +321,6 @@ mod tests {
         assert!(!output_goes_nowhere(None, &events, false));
         let (_dir, config) = load("[program:web]\ncommand=/bin/true\n");
         let ([stdout, _], _) = channel_logs(&config, &config.groups[0].processes[0]);
-        assert!(!output_goes_nowhere(stdout.as_ref(), &quiet, false));
+        assert!(!output_goes_nowhere(stdout.as_deref(), &quiet, false));
     }
 }

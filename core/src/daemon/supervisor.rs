@@ -404,7 +404,7 @@ struct Proc {
     record: ProcessRecord,
     /// The armed timer: when, and which.
     timer: Option<(Instant, TimerKind)>,
-    log_specs: [Option<ChildLogSpec>; 2],
+    log_specs: [Option<Box<ChildLogSpec>>; 2],
     /// Opened at the first spawn, kept across spawns.
     logs: [Option<SharedLog>; 2],
     /// The child's stdin pipe, registered with the runtime only when
@@ -430,7 +430,7 @@ impl Proc {
             at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         }
-        fn path_of(spec: &Option<ChildLogSpec>) -> RString {
+        fn path_of(spec: &Option<Box<ChildLogSpec>>) -> RString {
             spec.as_ref()
                 .and_then(|s| s.path.as_ref())
                 .map(|p| p.to_string_lossy().into_owned().into())
@@ -767,7 +767,7 @@ impl Supervisor {
             let nowhere = |index: usize| {
                 self.output_hook.is_none()
                     && build::output_goes_nowhere(
-                        log_specs[index].as_ref(),
+                        log_specs[index].as_deref(),
                         &pump_options[index],
                         main_log_echoes,
                     )
@@ -1639,7 +1639,7 @@ impl Supervisor {
             if proc.logs[index].is_none()
                 && let Some(spec) = spec
             {
-                match ChildLog::open(spec.clone(), Some(Arc::clone(&main_log))) {
+                match ChildLog::open(ChildLogSpec::clone(spec), Some(Arc::clone(&main_log))) {
                     Ok(log) => proc.logs[index] = Some(Arc::new(Mutex::new(log))),
                     Err(error) => main_log.error(&error.to_string()),
                 }
