@@ -85,23 +85,6 @@ fn release_free_memory() {
     }
 }
 
-/// Keep the whole daemon in one malloc arena. glibc gives each thread
-/// that allocates an arena of its own, whose free space no other thread
-/// reuses: the runtime's workers, the spawner threads and the blocking
-/// pool would each keep a partly used heap. The daemon allocates little
-/// and rarely concurrently, and the per-thread caches still serve most
-/// small allocations without the arena's lock. Effective only before
-/// other threads allocate, hence called from [`Supervisor::new`], which
-/// runs before the runtime exists.
-fn use_one_malloc_arena() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only changes an allocator tunable; it has no
-    // preconditions and is thread-safe.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 /// How long a stopping daemon waits for its children's pipes to drain.
 const PIPE_DRAIN: Duration = Duration::from_secs(2);
 
@@ -539,7 +522,6 @@ impl Supervisor {
     /// [`Supervisor::run`] inside a tokio runtime. Handles may be cloned
     /// and used before that (requests wait in the queue).
     pub fn new(setup: Setup) -> (Supervisor, Handle) {
-        use_one_malloc_arena();
         let (sender, inbox) = mpsc::unbounded_channel();
         let mut config = setup.config;
         build::compact(&mut config);
