@@ -640,7 +640,8 @@ impl Supervisor {
         self.by_name.clear();
         self.timers.clear();
         let config = Arc::clone(&self.config);
-        self.procs.reserve(config.groups.iter().map(|g| g.processes.len()).sum());
+        self.procs
+            .reserve(config.groups.iter().map(|g| g.processes.len()).sum());
         self.by_name.reserve(self.procs.capacity());
         self.groups.reserve(config.groups.len());
         for index in 0..config.groups.len() {

@@ -75,7 +75,10 @@ fn config(dir: &Path, loglevel: &str) -> String {
          supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
          [supervisorctl]\nserverurl=unix://{dir}/sock\n{}{}",
         program("quiet", "stdout_logfile=NONE\nstderr_logfile=NONE"),
-        program("logged", &format!("stdout_logfile={dir}/logged.out\nstderr_logfile=NONE")),
+        program(
+            "logged",
+            &format!("stdout_logfile={dir}/logged.out\nstderr_logfile=NONE")
+        ),
     )
 }
 
@@ -159,7 +162,10 @@ fn output_nothing_reads_goes_to_dev_null_and_its_tail_faults_as_the_reference() 
     daemon.wait_line("success: logged");
 
     let quiet = fds_of(&daemon, "quiet");
-    assert!(quiet[0].starts_with("pipe:"), "stdin stays a pipe: {quiet:?}");
+    assert!(
+        quiet[0].starts_with("pipe:"),
+        "stdin stays a pipe: {quiet:?}"
+    );
     assert_eq!(quiet[1..], ["/dev/null", "/dev/null"], "{quiet:?}");
     let logged = fds_of(&daemon, "logged");
     assert!(
