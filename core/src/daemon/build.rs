@@ -55,9 +55,10 @@ pub struct Names {
 }
 
 /// What the spawner needs to start `process`. Its environment is
-/// `previous` when equal (the processes of one numprocs program share one
-/// copy); both output channels are pipes: the caller decides which to
-/// discard.
+/// `previous` when equal, so that processes built one after another with
+/// the same environment (a numprocs program; programs with only
+/// `[supervisord] environment`) share one copy. Both output channels are
+/// pipes: the caller decides which to discard.
 pub fn spawn_spec(
     config: &Config,
     names: &Names,

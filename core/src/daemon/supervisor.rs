@@ -511,6 +511,10 @@ pub struct Supervisor {
     /// there were since the last burst ended.
     spawns_in_flight: usize,
     burst: usize,
+    /// The environment of the process added last, shared with the next
+    /// one when equal: the processes of a numprocs program, and programs
+    /// that only have `[supervisord] environment`, keep one copy.
+    last_environment: Option<Arc<[(String, String)]>>,
     /// Loads result handlers of listener pools (each library once).
     loader: PluginLoader,
     /// The output pumps, so that shutdown can let them drain the pipes.
@@ -571,6 +575,7 @@ impl Supervisor {
             bus,
             bus_inbox,
             loader: PluginLoader::from_environment(),
+            last_environment: None,
             spawns_in_flight: 0,
             burst: 0,
             pumps: tokio::task::JoinSet::new(),
@@ -712,7 +717,6 @@ impl Supervisor {
         let strip_ansi = self.config.supervisord.strip_ansi;
         let group_name: Arc<str> = Arc::from(config.name.as_str());
         let mut ids = Vec::with_capacity(config.processes.len());
-        let mut environment: Option<Arc<[(String, String)]>> = None;
         for process in &config.processes {
             let (log_specs, errors) = build::channel_logs(&self.config, process);
             for error in errors {
@@ -742,8 +746,13 @@ impl Supervisor {
                     strip_ansi,
                 },
             ];
-            let mut spec = build::spawn_spec(&self.config, &names, process, environment.as_ref());
-            environment = Some(Arc::clone(&spec.environment));
+            let mut spec = build::spawn_spec(
+                &self.config,
+                &names,
+                process,
+                self.last_environment.as_ref(),
+            );
+            self.last_environment = Some(Arc::clone(&spec.environment));
             // Output nothing would read is not piped at all, unless a hook
             // sees every chunk; a listener's stdout always is (the event
             // protocol) and so is every stdin.
