@@ -437,6 +437,67 @@ impl Proc {
     }
 }
 
+/// A process's `(group, name)` as the key of the lookup table, sharing
+/// the record's names; found by a pair of `&str` without allocating (the
+/// table is keyed by the [`NamePair`] both implement).
+#[derive(Debug, Clone)]
+struct NameKey {
+    group: Arc<str>,
+    name: Arc<str>,
+}
+
+/// A `(group, name)` pair however it is held.
+trait NamePair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl NamePair for NameKey {
+    fn pair(&self) -> (&str, &str) {
+        (&self.group, &self.name)
+    }
+}
+
+impl NamePair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn NamePair + 'a> for NameKey {
+    fn borrow(&self) -> &(dyn NamePair + 'a) {
+        self
+    }
+}
+
+// Key and borrowed form hash and compare the same way, as `Borrow` needs.
+impl std::hash::Hash for NameKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for NameKey {}
+
+impl std::hash::Hash for dyn NamePair + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn NamePair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn NamePair + '_ {}
+
 struct Group {
     name: String,
     /// The configuration the group was added from, shared rather than
@@ -483,7 +544,7 @@ pub struct Supervisor {
     /// Boxed: a table sized for a thousand processes has twice as many
     /// buckets, which would each hold a whole (half-kilobyte) record.
     procs: HashMap<ProcId, Box<Proc>>,
-    by_name: HashMap<(String, String), ProcId>,
+    by_name: HashMap<NameKey, ProcId>,
     groups: Vec<Group>,
     next_id: u64,
     timers: BTreeSet<(Instant, ProcId)>,
@@ -766,6 +827,10 @@ impl Supervisor {
             };
             spec.discard_stdout = !is_listener && nowhere(0);
             spec.discard_stderr = nowhere(1);
+            let key = NameKey {
+                group: Arc::clone(&names.group),
+                name: Arc::clone(&names.process),
+            };
             let proc = Proc {
                 group: names.group,
                 name: Arc::clone(&names.process),
@@ -786,8 +851,7 @@ impl Supervisor {
                 lease: None,
                 pump_options,
             };
-            self.by_name
-                .insert((config.name.clone(), process.name.clone()), id);
+            self.by_name.insert(key, id);
             self.procs.insert(id, Box::new(proc));
             ids.push(id);
         }
@@ -883,9 +947,7 @@ impl Supervisor {
     }
 
     fn lookup(&self, group: &str, name: &str) -> Option<ProcId> {
-        self.by_name
-            .get(&(group.to_string(), name.to_string()))
-            .copied()
+        self.by_name.get(&(group, name) as &dyn NamePair).copied()
     }
 
     fn bad_name(&self, ticket: Ticket, group: &str, name: &str) {
@@ -1092,7 +1154,7 @@ impl Supervisor {
                 for id in group.procs {
                     if let Some(proc) = self.procs.remove(&id) {
                         self.by_name
-                            .remove(&(proc.group.to_string(), proc.name.to_string()));
+                            .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
                         if let Some((at, _)) = proc.timer {
                             self.timers.remove(&(at, id));
                         }
@@ -1994,4 +2056,37 @@ pub fn log_path(info: &ProcessInfo, stderr: bool) -> Option<PathBuf> {
         &info.stdout_logfile
     };
     (!path.is_empty()).then(|| PathBuf::from(path.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_are_found_by_borrowed_names() {
+        let mut table: HashMap<NameKey, ProcId> = HashMap::new();
+        for (group, name, id) in [("web", "web_0", 1), ("web", "web_1", 2), ("db", "web_0", 3)] {
+            table.insert(
+                NameKey {
+                    group: Arc::from(group),
+                    name: Arc::from(name),
+                },
+                ProcId(id),
+            );
+        }
+        fn find(table: &HashMap<NameKey, ProcId>, group: &str, name: &str) -> Option<ProcId> {
+            table.get(&(group, name) as &dyn NamePair).copied()
+        }
+        assert_eq!(find(&table, "web", "web_1"), Some(ProcId(2)));
+        assert_eq!(find(&table, "db", "web_0"), Some(ProcId(3)));
+        assert_eq!(find(&table, "db", "web_1"), None);
+        // The pair is two names, not one joined string.
+        assert_eq!(find(&table, "webw", "eb_0"), None);
+        let gone = String::from("web");
+        assert_eq!(
+            table.remove(&(gone.as_str(), "web_0") as &dyn NamePair),
+            Some(ProcId(1))
+        );
+        assert_eq!(find(&table, "web", "web_0"), None);
+    }
 }
