@@ -6,13 +6,16 @@
 # Run with:   cargo build --release -p supervisor --bin supervisord
 #             tests/bench/daemon.sh            (N=1000 programs by default)
 #             N=300 tests/bench/daemon.sh      (a lighter run)
+#             REFERENCE=0 tests/bench/daemon.sh  (ours only: a quick check
+#                                                 while working on ours)
 #
 # Scenarios (every program is /bin/sleep with logs off, so process handling
 # is what is measured):
 #   start    N programs (numprocs=N, startsecs=0): time from launch until the
 #            main log has N "success:" lines; plus the machine's own time to
 #            fork/exec N sleeps from a shell, as the floor.
-#   rss      RSS of the daemon with 100 and with N programs running.
+#   rss      RSS of the daemon with no program, with 100 and with N
+#            programs running.
 #   stop     100 programs in 100 groups: time from SIGTERM to daemon exit.
 #   respawn  a killed autorestart program: kill -9 to the new "spawned:" line
 #            (main-log time stamps, millisecond resolution), median of 5.
@@ -23,6 +26,7 @@ OURS=${OURS:-$ROOT/target/release/supervisord}
 [ -x "$OURS" ] || { echo "build first: cargo build --release -p supervisor --bin supervisord" >&2; exit 2; }
 REF=$ROOT/tests/.venv/bin/supervisord
 N=${N:-1000}
+REFERENCE=${REFERENCE:-1}
 WORK=$(mktemp -d /tmp/sv-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -75,6 +79,14 @@ program() { # NAME [extra]
 declare -A R
 run_scenarios() { # LABEL BIN
     local label=$1 bin=$2 d pid t0 t1
+    # rss(0): the daemon alone
+    d=$WORK/$label-empty; mkdir -p "$d"
+    conf "$d" ""
+    "$bin" -c "$d/sd.conf" >/dev/null 2>&1 & pid=$!
+    wait_count "$d/main.log" "supervisord started" 1
+    R[$label,rss0]=$(rss_kb "$pid")
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null
+
     # start + rss(N)
     d=$WORK/$label-start; mkdir -p "$d"
     conf "$d" "$(program p 'numprocs='"$N"$'\nprocess_name=p%(process_num)d')"
@@ -133,16 +145,19 @@ floor() {
 
 R[floor]=$(floor)
 run_scenarios ours "$OURS"
-run_scenarios reference "$REF"
+if [ "$REFERENCE" = 1 ]; then
+    run_scenarios reference "$REF"
+fi
 
 row() { # TITLE KEY UNIT SCALE
-    local o=${R[ours,$2]} r=${R[reference,$2]}
+    local o=${R[ours,$2]} r=${R[reference,$2]:-0}
     printf '%-34s %12s %12s %10s\n' "$1" "$(printf "%.${4}f" "$o")$3" "$(printf "%.${4}f" "$r")$3" \
         "$(echo "scale=2; if ($o == 0) 0 else $r / $o" | bc -l)x"
 }
 echo
 printf '%-34s %12s %12s %10s\n' "scenario" "ours" "reference" "ref/ours"
 row "start $N programs (s)" start "" 3
+row "RSS with no program (kB)" rss0 "" 0
 row "RSS with 100 programs (kB)" rss100 "" 0
 row "RSS with $N programs (kB)" rssN "" 0
 row "shutdown, 100 groups (s)" stop "" 3

@@ -8,14 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{self, Config, ProcessConfig};
+use crate::logs::pump::PumpOptions;
 use crate::logs::{ChildLogSpec, Rotation, materialize_logfile};
 use crate::process::spawn::{SpawnSpec, StdinSource};
 use crate::process::{AutoRestart, Policy};
 
-/// The state machine's view of a process's options.
-pub fn policy(process: &ProcessConfig) -> Policy {
+/// The state machine's view of a process's options; `name` is the
+/// process's name, shared with the daemon's other records of it.
+pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
     Policy {
-        name: process.name.clone(),
+        name,
         autostart: process.autostart,
         startsecs: u64::try_from(process.startsecs).unwrap_or(0),
         startretries: u32::try_from(process.startretries).unwrap_or(0),
@@ -32,27 +34,81 @@ pub fn policy(process: &ProcessConfig) -> Policy {
     }
 }
 
-/// What the spawner needs to start `process` of group `group`.
-pub fn spawn_spec(config: &Config, group: &str, process: &ProcessConfig) -> Arc<SpawnSpec> {
-    Arc::new(SpawnSpec {
-        process_name: process.name.clone(),
-        group_name: group.to_string(),
-        command: process.command.clone(),
-        directory: process.directory.clone(),
-        umask: process.umask,
-        uid: process.user.as_ref().map(|u| u.uid),
-        environment: process
+/// Give back the spare capacity the loader's growing vectors left in
+/// `config`: the daemon keeps its configuration for as long as it runs,
+/// and a group of one process would otherwise hold room for four
+/// (half a kilobyte each).
+pub fn compact(config: &mut Config) {
+    config.groups.shrink_to_fit();
+    for group in &mut config.groups {
+        group.processes.shrink_to_fit();
+    }
+}
+
+/// The names a process is known by, shared by every record of it.
+#[derive(Debug, Clone)]
+pub struct Names {
+    /// The group's name.
+    pub group: Arc<str>,
+    /// The process's name.
+    pub process: Arc<str>,
+}
+
+/// What the spawner needs to start `process`. Its environment is
+/// `previous` when equal, so that processes built one after another with
+/// the same environment (a numprocs program; programs with only
+/// `[supervisord] environment`) share one copy. Both output channels are
+/// pipes: the caller decides which to discard.
+pub fn spawn_spec(
+    config: &Config,
+    names: &Names,
+    process: &ProcessConfig,
+    previous: Option<&Arc<[(String, String)]>>,
+) -> SpawnSpec {
+    let same_environment = |shared: &&Arc<[(String, String)]>| {
+        shared.len() == process.environment.len()
+            && shared
+                .iter()
+                .zip(&process.environment)
+                .all(|((k, v), (pk, pv))| k == pk && v == pv)
+    };
+    let environment = match previous.filter(same_environment) {
+        Some(shared) => Arc::clone(shared),
+        None => process
             .environment
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+    };
+    SpawnSpec {
+        process_name: Arc::clone(&names.process),
+        group_name: Arc::clone(&names.group),
+        command: process.command.clone(),
+        directory: process.directory.clone(),
+        umask: process.umask,
+        uid: process.user.as_ref().map(|u| u.uid),
+        environment,
         server_url: process
             .serverurl
             .clone()
             .or_else(|| config.default_serverurl()),
         stdin: StdinSource::Pipe,
         redirect_stderr: process.redirect_stderr,
-    })
+        discard_stdout: false,
+        discard_stderr: false,
+    }
+}
+
+/// Whether a channel's output reaches nothing, so the child may get
+/// `/dev/null` for it: no log file, no syslog, no capture mode, no
+/// events, and a main log that does not echo child output (the reference
+/// echoes it at `loglevel=debug` and below, log file or not).
+pub fn output_goes_nowhere(
+    log: Option<&ChildLogSpec>,
+    options: &PumpOptions,
+    main_log_echoes: bool,
+) -> bool {
+    log.is_none() && options.capture_max_bytes == 0 && !options.events_enabled && !main_log_echoes
 }
 
 /// The log settings of both channels of `process`, AUTO names drawn now.
@@ -61,10 +117,11 @@ pub fn spawn_spec(config: &Config, group: &str, process: &ProcessConfig) -> Arc<
 pub fn channel_logs(
     config: &Config,
     process: &ProcessConfig,
-) -> ([Option<ChildLogSpec>; 2], Vec<String>) {
+) -> ([Option<Box<ChildLogSpec>>; 2], Vec<String>) {
     let sd = &config.supervisord;
     let mut errors = Vec::new();
-    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<ChildLogSpec> {
+    // Boxed: most channels have no log, and a process record holds both.
+    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<Box<ChildLogSpec>> {
         let path: Option<PathBuf> = match materialize_logfile(
             &log.logfile,
             &sd.childlogdir,
@@ -85,14 +142,14 @@ pub fn channel_logs(
         if path.is_none() && !log.syslog {
             return None;
         }
-        Some(ChildLogSpec {
+        Some(Box::new(ChildLogSpec {
             process_name: process.name.clone(),
             channel: name,
             path,
             rotation: Rotation::from_config(log.maxbytes, log.backups),
             syslog: log.syslog,
             strip_ansi: sd.strip_ansi,
-        })
+        }))
     };
     let stdout = channel(&process.stdout, "stdout");
     // Redirected stderr arrives in the stdout pipe and is logged there.
@@ -127,8 +184,8 @@ mod tests {
              exitcodes=0,3\nstopsignal=INT\nstopwaitsecs=2\nstopasgroup=true\nautostart=false\n",
         );
         let process = &config.groups[0].processes[0];
-        let policy = policy(process);
-        assert_eq!(policy.name, "web");
+        let policy = policy(process, Arc::from("web"));
+        assert_eq!(&*policy.name, "web");
         assert_eq!(policy.startsecs, 0);
         assert_eq!(policy.startretries, 7);
         assert_eq!(policy.autorestart, AutoRestart::Always);
@@ -176,7 +233,11 @@ mod tests {
             "[unix_http_server]\nfile={}/s.sock\n[program:web]\ncommand=/bin/true\nenvironment=A=\"1\"\n",
             "%(here)s"
         ));
-        let spec = spawn_spec(&config, "web", &config.groups[0].processes[0]);
+        let names = Names {
+            group: Arc::from("web"),
+            process: Arc::from("web"),
+        };
+        let spec = spawn_spec(&config, &names, &config.groups[0].processes[0], None);
         assert_eq!(
             spec.server_url.as_deref(),
             Some(format!("unix://{}/s.sock", dir.path().display()).as_str())
@@ -185,6 +246,82 @@ mod tests {
             spec.environment
                 .contains(&("A".to_string(), "1".to_string()))
         );
-        assert_eq!(spec.group_name, "web");
+        assert_eq!(&*spec.group_name, "web");
+    }
+
+    #[test]
+    fn compacting_keeps_every_process_and_drops_spare_room() {
+        let (_dir, mut config) = load(
+            "[program:a]\ncommand=/bin/true\n[program:b]\ncommand=/bin/true\nnumprocs=2\n\
+             process_name=b%(process_num)d\n",
+        );
+        let before = config.clone();
+        compact(&mut config);
+        assert_eq!(config, before);
+        assert_eq!(config.groups.capacity(), config.groups.len());
+        for group in &config.groups {
+            assert_eq!(group.processes.capacity(), group.processes.len());
+        }
+    }
+
+    #[test]
+    fn processes_of_one_program_share_their_environment() {
+        let (_dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nnumprocs=3\nprocess_name=web%(process_num)d\n\
+             environment=COMMON=\"x\"\n\
+             [program:other]\ncommand=/bin/true\nenvironment=OWN=\"y\"\n",
+        );
+        let mut previous: Option<Arc<[(String, String)]>> = None;
+        let mut shared = Vec::new();
+        for group in &config.groups {
+            for process in &group.processes {
+                let names = Names {
+                    group: Arc::from(group.name.as_str()),
+                    process: Arc::from(process.name.as_str()),
+                };
+                let spec = spawn_spec(&config, &names, process, previous.as_ref());
+                previous = Some(Arc::clone(&spec.environment));
+                shared.push((process.name.clone(), spec.environment));
+            }
+        }
+        let env_of = |name: &str| {
+            &shared
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("the process is configured")
+                .1
+        };
+        assert!(Arc::ptr_eq(env_of("web0"), env_of("web1")));
+        assert!(Arc::ptr_eq(env_of("web1"), env_of("web2")));
+        assert!(!Arc::ptr_eq(env_of("web0"), env_of("other")));
+        assert!(env_of("web2").contains(&("COMMON".to_string(), "x".to_string())));
+        assert!(env_of("other").contains(&("OWN".to_string(), "y".to_string())));
+    }
+
+    #[test]
+    fn only_output_that_reaches_nothing_is_discarded() {
+        let quiet = PumpOptions {
+            capture_max_bytes: 0,
+            events_enabled: false,
+            strip_ansi: false,
+        };
+        assert!(output_goes_nowhere(None, &quiet, false));
+        assert!(
+            !output_goes_nowhere(None, &quiet, true),
+            "at loglevel=debug the main log echoes child output"
+        );
+        let capture = PumpOptions {
+            capture_max_bytes: 100,
+            ..quiet
+        };
+        assert!(!output_goes_nowhere(None, &capture, false));
+        let events = PumpOptions {
+            events_enabled: true,
+            ..quiet
+        };
+        assert!(!output_goes_nowhere(None, &events, false));
+        let (_dir, config) = load("[program:web]\ncommand=/bin/true\n");
+        let ([stdout, _], _) = channel_logs(&config, &config.groups[0].processes[0]);
+        assert!(!output_goes_nowhere(stdout.as_deref(), &quiet, false));
     }
 }

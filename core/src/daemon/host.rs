@@ -120,15 +120,12 @@ impl Host for DaemonHost {
     }
 
     fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
-        self.handle.snapshot().configs.clone()
+        RArc::new(self.handle.snapshot().config_infos())
     }
 
     fn check_command(&self, group: RStr<'_>, process: RStr<'_>) -> ROption<Fault> {
         let snapshot = self.handle.snapshot();
-        let Some(spec) = snapshot
-            .specs
-            .get(&(group.to_string(), process.to_string()))
-        else {
+        let Some(spec) = snapshot.spec(group.as_str(), process.as_str()) else {
             return ROption::RSome(Fault::with(BAD_NAME, format!("{group}:{process}")));
         };
         let program_path = spec

@@ -21,6 +21,7 @@
 //! last one.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,10 +100,62 @@ pub struct Snapshot {
     pub state: SupervisorState,
     /// Every process of every active group, groups in priority order.
     pub processes: RArc<RVec<ProcessInfo>>,
-    /// Every process of the pending configuration.
-    pub configs: RArc<RVec<ConfigInfo>>,
-    /// Spawn specs by `(group, process)`, for command checks.
-    pub specs: Arc<HashMap<(String, String), Arc<SpawnSpec>>>,
+    /// The spawn spec of each process in `processes`, in the same order
+    /// (for command checks).
+    pub specs: Arc<[Arc<SpawnSpec>]>,
+    /// The configuration read last; [`Snapshot::config_infos`] describes
+    /// it. Kept as is rather than as infos: most daemons are never asked.
+    pub pending: Arc<Config>,
+}
+
+impl Snapshot {
+    /// The spawn spec of `process` of `group`, if it is active.
+    pub fn spec(&self, group: &str, process: &str) -> Option<&Arc<SpawnSpec>> {
+        let index = self
+            .processes
+            .iter()
+            .position(|p| p.group.as_str() == group && p.name.as_str() == process)?;
+        self.specs.get(index)
+    }
+
+    /// Every process of the pending configuration, as `getAllConfigInfo`
+    /// reports it.
+    pub fn config_infos(&self) -> RVec<ConfigInfo> {
+        // The reference reports an AUTO log of an active group by the path
+        // it created when the group was added (its config object is updated
+        // in place); only a group not added yet still says "auto".
+        let created: HashMap<(&str, &str), [Option<&Path>; 2]> = self
+            .processes
+            .iter()
+            .map(|p| {
+                fn path(s: &RString) -> Option<&Path> {
+                    (!s.is_empty()).then(|| Path::new(s.as_str()))
+                }
+                (
+                    (p.group.as_str(), p.name.as_str()),
+                    [path(&p.stdout_logfile), path(&p.stderr_logfile)],
+                )
+            })
+            .collect();
+        let active: std::collections::HashSet<&str> =
+            self.processes.iter().map(|p| p.group.as_str()).collect();
+        self.pending
+            .groups
+            .iter()
+            .flat_map(|g| {
+                let inuse = active.contains(g.name.as_str());
+                let created = &created;
+                g.processes.iter().map(move |p| {
+                    let paths = created
+                        .get(&(g.name.as_str(), p.name.as_str()))
+                        .filter(|_| inuse)
+                        .copied()
+                        .unwrap_or([None, None]);
+                    config_info(g, p, inuse, paths)
+                })
+            })
+            .collect()
+    }
 }
 
 /// What the read side shares with the task.
@@ -334,10 +387,12 @@ struct Proc {
     record: ProcessRecord,
     /// The armed timer: when, and which.
     timer: Option<(Instant, TimerKind)>,
-    log_specs: [Option<ChildLogSpec>; 2],
+    log_specs: [Option<Box<ChildLogSpec>>; 2],
     /// Opened at the first spawn, kept across spawns.
     logs: [Option<SharedLog>; 2],
-    stdin: Option<pipe::Sender>,
+    /// The child's stdin pipe, registered with the runtime only when
+    /// something is first written to it (most programs never get input).
+    stdin: Option<OwnedFd>,
     stdin_queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
     waiters: Vec<Waiter>,
     /// Whether the snapshot's copy is stale.
@@ -358,7 +413,7 @@ impl Proc {
             at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         }
-        fn path_of(spec: &Option<ChildLogSpec>) -> RString {
+        fn path_of(spec: &Option<Box<ChildLogSpec>>) -> RString {
             spec.as_ref()
                 .and_then(|s| s.path.as_ref())
                 .map(|p| p.to_string_lossy().into_owned().into())
@@ -382,11 +437,83 @@ impl Proc {
     }
 }
 
+/// A process's `(group, name)` as the key of the lookup table, sharing
+/// the record's names; found by a pair of `&str` without allocating (the
+/// table is keyed by the [`NamePair`] both implement).
+#[derive(Debug, Clone)]
+struct NameKey {
+    group: Arc<str>,
+    name: Arc<str>,
+}
+
+/// A `(group, name)` pair however it is held.
+trait NamePair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl NamePair for NameKey {
+    fn pair(&self) -> (&str, &str) {
+        (&self.group, &self.name)
+    }
+}
+
+impl NamePair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn NamePair + 'a> for NameKey {
+    fn borrow(&self) -> &(dyn NamePair + 'a) {
+        self
+    }
+}
+
+// Key and borrowed form hash and compare the same way, as `Borrow` needs.
+impl std::hash::Hash for NameKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for NameKey {}
+
+impl std::hash::Hash for dyn NamePair + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn NamePair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn NamePair + '_ {}
+
 struct Group {
     name: String,
-    config: GroupConfig,
+    /// The configuration the group was added from, shared rather than
+    /// copied (a thousand programs' options are most of a config); it
+    /// keeps that configuration alive while the group is active.
+    source: Arc<Config>,
+    /// The group's index in `source.groups`.
+    index: usize,
     /// In the group's own order (process priority, then name).
     procs: Vec<ProcId>,
+}
+
+impl Group {
+    fn config(&self) -> &GroupConfig {
+        &self.source.groups[self.index]
+    }
 }
 
 /// Everything the supervisor task needs from outside when it starts.
@@ -414,8 +541,10 @@ pub struct Supervisor {
     output_hook: Option<OutputHook>,
     spawner: Option<Spawner>,
     ledger: PidLedger<ProcId>,
-    procs: HashMap<ProcId, Proc>,
-    by_name: HashMap<(String, String), ProcId>,
+    /// Boxed: a table sized for a thousand processes has twice as many
+    /// buckets, which would each hold a whole (half-kilobyte) record.
+    procs: HashMap<ProcId, Box<Proc>>,
+    by_name: HashMap<NameKey, ProcId>,
     groups: Vec<Group>,
     next_id: u64,
     timers: BTreeSet<(Instant, ProcId)>,
@@ -443,6 +572,10 @@ pub struct Supervisor {
     /// there were since the last burst ended.
     spawns_in_flight: usize,
     burst: usize,
+    /// The environment of the process added last, shared with the next
+    /// one when equal: the processes of a numprocs program, and programs
+    /// that only have `[supervisord] environment`, keep one copy.
+    last_environment: Option<Arc<[(String, String)]>>,
     /// Loads result handlers of listener pools (each library once).
     loader: PluginLoader,
     /// The output pumps, so that shutdown can let them drain the pipes.
@@ -455,25 +588,27 @@ impl Supervisor {
     /// and used before that (requests wait in the queue).
     pub fn new(setup: Setup) -> (Supervisor, Handle) {
         let (sender, inbox) = mpsc::unbounded_channel();
-        let mut bus = EventBus::new(setup.config.supervisord.identifier.as_str());
+        let mut config = setup.config;
+        build::compact(&mut config);
+        let config = Arc::new(config);
+        let mut bus = EventBus::new(config.supervisord.identifier.as_str());
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let shared = Arc::new(Shared {
             publisher: bus.publisher(),
             snapshot: ArcSwap::from_pointee(Snapshot {
                 state: SupervisorState::Running,
                 processes: RArc::new(RVec::new()),
-                configs: RArc::new(RVec::new()),
-                specs: Arc::new(HashMap::new()),
+                specs: Arc::from([]),
+                pending: Arc::clone(&config),
             }),
             hub: Arc::new(TicketHub::new()),
             main_log: Arc::clone(&setup.main_log),
-            identifier: ArcSwap::from_pointee(setup.config.supervisord.identifier.clone()),
+            identifier: ArcSwap::from_pointee(config.supervisord.identifier.clone()),
         });
         let handle = Handle {
             sender: sender.clone(),
             shared: Arc::clone(&shared),
         };
-        let config = Arc::new(setup.config);
         let supervisor = Supervisor {
             shared,
             inbox,
@@ -501,6 +636,7 @@ impl Supervisor {
             bus,
             bus_inbox,
             loader: PluginLoader::from_environment(),
+            last_environment: None,
             spawns_in_flight: 0,
             burst: 0,
             pumps: tokio::task::JoinSet::new(),
@@ -557,9 +693,13 @@ impl Supervisor {
         }
         self.by_name.clear();
         self.timers.clear();
-        let groups = self.config.groups.clone();
-        for group in groups {
-            self.add_group(group);
+        let config = Arc::clone(&self.config);
+        self.procs
+            .reserve(config.groups.iter().map(|g| g.processes.len()).sum());
+        self.by_name.reserve(self.procs.capacity());
+        self.groups.reserve(config.groups.len());
+        for index in 0..config.groups.len() {
+            self.add_group(&config, index);
         }
         self.snapshot_dirty = true;
         self.layout_dirty = true;
@@ -613,9 +753,18 @@ impl Supervisor {
 
     // ---- groups -------------------------------------------------------
 
-    fn add_group(&mut self, config: GroupConfig) {
-        let sockets = SocketManager::for_group(&config).map(Arc::new);
-        let pool = self.add_pool(&config);
+    /// Activate group `index` of `source` (the configuration in force or
+    /// the pending one).
+    fn add_group(&mut self, source: &Arc<Config>, index: usize) {
+        let config = &source.groups[index];
+        let sockets = SocketManager::for_group(config).map(Arc::new);
+        let pool = self.add_pool(config);
+        let is_listener = matches!(config.kind, GroupKind::EventListener { .. });
+        // Child output is echoed to the main log at debug and below: then
+        // every channel must be read.
+        let main_log_echoes = self.main_log.enabled(MainLevel::Debug);
+        let strip_ansi = self.config.supervisord.strip_ansi;
+        let group_name: Arc<str> = Arc::from(config.name.as_str());
         let mut ids = Vec::with_capacity(config.processes.len());
         for process in &config.processes {
             let (log_specs, errors) = build::channel_logs(&self.config, process);
@@ -624,13 +773,59 @@ impl Supervisor {
             }
             self.next_id += 1;
             let id = ProcId(self.next_id);
+            let names = build::Names {
+                group: Arc::clone(&group_name),
+                process: Arc::from(process.name.as_str()),
+            };
+            let pump_options = [
+                PumpOptions {
+                    // A listener's stdout is the event protocol.
+                    capture_max_bytes: if pool.is_some() {
+                        0
+                    } else {
+                        usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
+                    },
+                    events_enabled: process.stdout.events_enabled,
+                    strip_ansi,
+                },
+                PumpOptions {
+                    capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
+                        .unwrap_or(usize::MAX),
+                    events_enabled: process.stderr.events_enabled,
+                    strip_ansi,
+                },
+            ];
+            let mut spec = build::spawn_spec(
+                &self.config,
+                &names,
+                process,
+                self.last_environment.as_ref(),
+            );
+            self.last_environment = Some(Arc::clone(&spec.environment));
+            // Output nothing would read is not piped at all, unless a hook
+            // sees every chunk; a listener's stdout always is (the event
+            // protocol) and so is every stdin.
+            let nowhere = |index: usize| {
+                self.output_hook.is_none()
+                    && build::output_goes_nowhere(
+                        log_specs[index].as_deref(),
+                        &pump_options[index],
+                        main_log_echoes,
+                    )
+            };
+            spec.discard_stdout = !is_listener && nowhere(0);
+            spec.discard_stderr = nowhere(1);
+            let key = NameKey {
+                group: Arc::clone(&names.group),
+                name: Arc::clone(&names.process),
+            };
             let proc = Proc {
-                group: Arc::from(config.name.as_str()),
-                name: Arc::from(process.name.as_str()),
+                group: names.group,
+                name: Arc::clone(&names.process),
                 group_priority: config.priority,
                 priority: process.priority,
-                policy: build::policy(process),
-                spec: build::spawn_spec(&self.config, &config.name, process),
+                policy: build::policy(process, names.process),
+                spec: Arc::new(spec),
                 record: ProcessRecord::default(),
                 timer: None,
                 log_specs,
@@ -642,40 +837,23 @@ impl Supervisor {
                 pool: pool.clone(),
                 fcgi: sockets.clone(),
                 lease: None,
-                pump_options: [
-                    PumpOptions {
-                        // A listener's stdout is the event protocol.
-                        capture_max_bytes: if pool.is_some() {
-                            0
-                        } else {
-                            usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
-                        },
-                        events_enabled: process.stdout.events_enabled,
-                        strip_ansi: self.config.supervisord.strip_ansi,
-                    },
-                    PumpOptions {
-                        capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
-                            .unwrap_or(usize::MAX),
-                        events_enabled: process.stderr.events_enabled,
-                        strip_ansi: self.config.supervisord.strip_ansi,
-                    },
-                ],
+                pump_options,
             };
-            self.by_name
-                .insert((config.name.clone(), process.name.clone()), id);
-            self.procs.insert(id, proc);
+            self.by_name.insert(key, id);
+            self.procs.insert(id, Box::new(proc));
             ids.push(id);
         }
         let position = self
             .groups
             .iter()
-            .position(|g| (g.config.priority, &g.name) > (config.priority, &config.name))
+            .position(|g| (g.config().priority, &g.name) > (config.priority, &config.name))
             .unwrap_or(self.groups.len());
         self.groups.insert(
             position,
             Group {
                 name: config.name.clone(),
-                config,
+                source: Arc::clone(source),
+                index,
                 procs: ids,
             },
         );
@@ -757,9 +935,7 @@ impl Supervisor {
     }
 
     fn lookup(&self, group: &str, name: &str) -> Option<ProcId> {
-        self.by_name
-            .get(&(group.to_string(), name.to_string()))
-            .copied()
+        self.by_name.get(&(group, name) as &dyn NamePair).copied()
     }
 
     fn bad_name(&self, ticket: Ticket, group: &str, name: &str) {
@@ -920,8 +1096,8 @@ impl Supervisor {
                         Outcome::failed(Fault::bare(SHUTDOWN_STATE)).immediate(),
                     );
                 }
-                let Some(config) = self.pending.groups.iter().find(|g| g.name == name).cloned()
-                else {
+                let pending = Arc::clone(&self.pending);
+                let Some(index) = pending.groups.iter().position(|g| g.name == name) else {
                     return self.complete(
                         ticket,
                         Outcome::failed(Fault::with(BAD_NAME, &name)).immediate(),
@@ -933,7 +1109,7 @@ impl Supervisor {
                         Outcome::failed(Fault::with(ALREADY_ADDED, &name)).immediate(),
                     );
                 }
-                self.add_group(config);
+                self.add_group(&pending, index);
                 let ids = self
                     .groups
                     .iter()
@@ -966,7 +1142,7 @@ impl Supervisor {
                 for id in group.procs {
                     if let Some(proc) = self.procs.remove(&id) {
                         self.by_name
-                            .remove(&(proc.group.to_string(), proc.name.to_string()));
+                            .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
                         if let Some((at, _)) = proc.timer {
                             self.timers.remove(&(at, id));
                         }
@@ -1026,7 +1202,10 @@ impl Supervisor {
             return false;
         };
         if proc.stdin_queue.is_none() {
-            let Some(pipe) = proc.stdin.take() else {
+            let Some(fd) = proc.stdin.take() else {
+                return false;
+            };
+            let Ok(pipe) = pipe::Sender::from_owned_fd(fd) else {
                 return false;
             };
             let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -1089,7 +1268,7 @@ impl Supervisor {
     }
 
     fn reread_done(&mut self, ticket: Ticket, result: Result<Box<Config>, String>) {
-        let new = match result {
+        let mut new = match result {
             Ok(config) => *config,
             Err(why) => {
                 return self.complete(
@@ -1098,7 +1277,8 @@ impl Supervisor {
                 );
             }
         };
-        let active: Vec<GroupConfig> = self.groups.iter().map(|g| g.config.clone()).collect();
+        // A transient copy: the diff compares owned slices.
+        let active: Vec<GroupConfig> = self.groups.iter().map(|g| g.config().clone()).collect();
         let value = {
             let diff = config::diff(&active, &new.groups);
             let names = |groups: &[&GroupConfig]| {
@@ -1110,6 +1290,7 @@ impl Supervisor {
                 names(&diff.removed),
             ])])
         };
+        build::compact(&mut new);
         self.pending = Arc::new(new);
         self.snapshot_dirty = true;
         self.layout_dirty = true;
@@ -1460,13 +1641,7 @@ impl Supervisor {
             return;
         }
         let settled = self.ledger.spawn_finished(ticket, Some((pid, id)));
-        match fds.into_async() {
-            Ok(pipes) => self.attach_output(id, pid, pipes),
-            Err(error) => self.log(
-                MainLevel::Error,
-                &format!("unable to watch the output pipes of pid {pid}: {error}"),
-            ),
-        }
+        self.attach_output(id, fds);
         self.feed(id, Input::SpawnSucceeded { pid });
         self.with_listener(id, |pool, index| pool.listener_spawned(index));
         for exit in settled {
@@ -1475,7 +1650,10 @@ impl Supervisor {
         self.settle_waiters(id, true);
     }
 
-    fn attach_output(&mut self, id: ProcId, pid: i32, pipes: crate::process::spawn::ChildPipes) {
+    /// Keep the new child's stdin and start a pump for each output pipe it
+    /// has (a discarded channel has none).
+    fn attach_output(&mut self, id: ProcId, fds: SpawnedFds) {
+        let pid = fds.pid;
         let main_log = Arc::clone(&self.main_log);
         let publisher = self.shared.publisher.clone();
         let mut hook = self.output_hook.clone();
@@ -1503,21 +1681,31 @@ impl Supervisor {
             if proc.logs[index].is_none()
                 && let Some(spec) = spec
             {
-                match ChildLog::open(spec.clone(), Some(Arc::clone(&main_log))) {
+                match ChildLog::open(ChildLogSpec::clone(spec), Some(Arc::clone(&main_log))) {
                     Ok(log) => proc.logs[index] = Some(Arc::new(Mutex::new(log))),
                     Err(error) => main_log.error(&error.to_string()),
                 }
             }
         }
-        proc.stdin = pipes.stdin;
+        proc.stdin = fds.stdin;
         proc.stdin_queue = None;
         let channels = [
-            (Some(pipes.stdout), Channel::Stdout, 0),
-            (pipes.stderr, Channel::Stderr, 1),
+            (fds.stdout, Channel::Stdout, 0),
+            (fds.stderr, Channel::Stderr, 1),
         ];
         let mut pumps = Vec::with_capacity(2);
-        for (pipe, channel, index) in channels {
-            let Some(pipe) = pipe else { continue };
+        for (fd, channel, index) in channels {
+            let Some(fd) = fd else { continue };
+            let pipe = match pipe::Receiver::from_owned_fd(fd) {
+                Ok(pipe) => pipe,
+                Err(error) => {
+                    main_log.error(&format!(
+                        "unable to watch the {} pipe of pid {pid}: {error}",
+                        channel.name()
+                    ));
+                    continue;
+                }
+            };
             let to = Destination {
                 group: Arc::clone(&proc.group),
                 process: Arc::clone(&proc.name),
@@ -1709,61 +1897,26 @@ impl Supervisor {
             }
         }
         let previous = self.shared.snapshot.load();
-        let (configs, specs) = if self.layout_dirty {
+        let specs = if self.layout_dirty {
             self.layout_dirty = false;
-            (RArc::new(self.config_infos()), Arc::new(self.spawn_specs()))
+            self.spawn_specs()
         } else {
-            (previous.configs.clone(), Arc::clone(&previous.specs))
+            Arc::clone(&previous.specs)
         };
         self.shared.snapshot.store(Arc::new(Snapshot {
             state: self.state,
             processes: RArc::new(infos),
-            configs,
             specs,
+            pending: Arc::clone(&self.pending),
         }));
     }
 
-    fn spawn_specs(&self) -> HashMap<(String, String), Arc<SpawnSpec>> {
-        self.procs
-            .values()
-            .map(|p| {
-                (
-                    (p.group.to_string(), p.name.to_string()),
-                    Arc::clone(&p.spec),
-                )
-            })
-            .collect()
-    }
-
-    fn config_infos(&self) -> RVec<ConfigInfo> {
-        let active: std::collections::HashSet<&str> =
-            self.groups.iter().map(|g| g.name.as_str()).collect();
-        // The reference reports an AUTO log of an active group by the path it
-        // created when the group was added (its config object is updated in
-        // place); only a group not added yet still says "auto".
-        let created: HashMap<(&str, &str), [Option<&Path>; 2]> = self
-            .procs
-            .values()
-            .map(|p| {
-                let path = |i: usize| p.log_specs[i].as_ref().and_then(|s| s.path.as_deref());
-                ((&*p.group, &*p.name), [path(0), path(1)])
-            })
-            .collect();
-        self.pending
-            .groups
+    /// The spawn specs in the snapshot's process order.
+    fn spawn_specs(&self) -> Arc<[Arc<SpawnSpec>]> {
+        self.groups
             .iter()
-            .flat_map(|g| {
-                let inuse = active.contains(g.name.as_str());
-                let created = &created;
-                g.processes.iter().map(move |p| {
-                    let paths = created
-                        .get(&(g.name.as_str(), p.name.as_str()))
-                        .filter(|_| inuse)
-                        .copied()
-                        .unwrap_or([None, None]);
-                    config_info(g, p, inuse, paths)
-                })
-            })
+            .flat_map(|g| &g.procs)
+            .filter_map(|id| self.procs.get(id).map(|p| Arc::clone(&p.spec)))
             .collect()
     }
 }
@@ -1891,4 +2044,37 @@ pub fn log_path(info: &ProcessInfo, stderr: bool) -> Option<PathBuf> {
         &info.stdout_logfile
     };
     (!path.is_empty()).then(|| PathBuf::from(path.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_are_found_by_borrowed_names() {
+        let mut table: HashMap<NameKey, ProcId> = HashMap::new();
+        for (group, name, id) in [("web", "web_0", 1), ("web", "web_1", 2), ("db", "web_0", 3)] {
+            table.insert(
+                NameKey {
+                    group: Arc::from(group),
+                    name: Arc::from(name),
+                },
+                ProcId(id),
+            );
+        }
+        fn find(table: &HashMap<NameKey, ProcId>, group: &str, name: &str) -> Option<ProcId> {
+            table.get(&(group, name) as &dyn NamePair).copied()
+        }
+        assert_eq!(find(&table, "web", "web_1"), Some(ProcId(2)));
+        assert_eq!(find(&table, "db", "web_0"), Some(ProcId(3)));
+        assert_eq!(find(&table, "db", "web_1"), None);
+        // The pair is two names, not one joined string.
+        assert_eq!(find(&table, "webw", "eb_0"), None);
+        let gone = String::from("web");
+        assert_eq!(
+            table.remove(&(gone.as_str(), "web_0") as &dyn NamePair),
+            Some(ProcId(1))
+        );
+        assert_eq!(find(&table, "web", "web_0"), None);
+    }
 }

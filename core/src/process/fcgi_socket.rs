@@ -950,6 +950,10 @@ mod tests {
         let messages = Messages::default();
         let subscriber = tracing_subscriber::registry().with(messages.clone());
         tracing::subscriber::with_default(subscriber, || {
+            // Another test thread may have hit these callsites first, with
+            // no subscriber, and cached "never interested": recompute now
+            // that this thread's subscriber exists.
+            tracing::callsite::rebuild_interest_cache();
             let manager = SocketManager::new("log", &unix(&path, 0o700, None), None);
             let first = manager.acquire().unwrap();
             let second = manager.acquire().unwrap();

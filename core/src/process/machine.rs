@@ -11,6 +11,7 @@
 //! transition happens at once. It performs no I/O, reads no clock and knows
 //! nothing of the config file: the caller builds the [`Policy`].
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use supervisor_sdk::signal::signame;
@@ -34,8 +35,9 @@ pub enum AutoRestart {
 /// What the machine needs to know about one process's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// The bare process name used in log lines (not `group:name`).
-    pub name: String,
+    /// The bare process name used in log lines (not `group:name`),
+    /// shared with the daemon's other records of the process.
+    pub name: Arc<str>,
     /// Start when the daemon starts (or the group is added).
     pub autostart: bool,
     /// Seconds the process must stay up to count as started.
@@ -58,7 +60,7 @@ pub struct Policy {
 
 impl Policy {
     /// The reference's defaults for a process called `name`.
-    pub fn with_defaults(name: impl Into<String>) -> Policy {
+    pub fn with_defaults(name: impl Into<Arc<str>>) -> Policy {
         Policy {
             name: name.into(),
             autostart: true,

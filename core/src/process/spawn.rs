@@ -49,9 +49,9 @@ pub enum StdinSource {
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
     /// The process name (`SUPERVISOR_PROCESS_NAME`, error texts).
-    pub process_name: String,
+    pub process_name: Arc<str>,
     /// The group name (`SUPERVISOR_GROUP_NAME`).
-    pub group_name: String,
+    pub group_name: Arc<str>,
     /// The `command` option, unsplit.
     pub command: String,
     /// `directory`: where the child runs.
@@ -61,8 +61,9 @@ pub struct SpawnSpec {
     /// `user`, already resolved to a uid by the config layer.
     pub uid: Option<u32>,
     /// `[supervisord] environment` then the program's `environment`, in
-    /// that order (later pairs win).
-    pub environment: Vec<(String, String)>,
+    /// that order (later pairs win). Shared: the processes of a numprocs
+    /// program have the same one.
+    pub environment: Arc<[(String, String)]>,
     /// `SUPERVISOR_SERVER_URL` (the program's `serverurl` or the daemon's
     /// default); none when no HTTP server is configured.
     pub server_url: Option<String>,
@@ -70,6 +71,12 @@ pub struct SpawnSpec {
     pub stdin: StdinSource,
     /// Send stderr into the stdout pipe instead of a pipe of its own.
     pub redirect_stderr: bool,
+    /// Nothing would read the child's stdout (nor, when redirected, its
+    /// stderr): give it `/dev/null` instead of a pipe, so the daemon keeps
+    /// no pipe, task or poll registration for it.
+    pub discard_stdout: bool,
+    /// The same for a stderr that is not redirected.
+    pub discard_stderr: bool,
 }
 
 /// Why a process could not be spawned. `Display` gives the reference's
@@ -127,9 +134,10 @@ pub struct SpawnedFds {
     pub pid: i32,
     /// Write end of the child's stdin (none when stdin is a socket).
     pub stdin: Option<OwnedFd>,
-    /// Read end of the child's stdout (and of its stderr when redirected).
-    pub stdout: OwnedFd,
-    /// Read end of the child's stderr, unless redirected.
+    /// Read end of the child's stdout (and of its stderr when redirected);
+    /// none when it is discarded.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of the child's stderr, unless redirected or discarded.
     pub stderr: Option<OwnedFd>,
 }
 
@@ -138,9 +146,9 @@ pub struct SpawnedFds {
 pub struct ChildPipes {
     /// The child's stdin, unless it is a socket.
     pub stdin: Option<pipe::Sender>,
-    /// The child's stdout (with stderr when redirected).
-    pub stdout: pipe::Receiver,
-    /// The child's stderr, unless redirected.
+    /// The child's stdout (with stderr when redirected), unless discarded.
+    pub stdout: Option<pipe::Receiver>,
+    /// The child's stderr, unless redirected or discarded.
     pub stderr: Option<pipe::Receiver>,
 }
 
@@ -151,7 +159,7 @@ impl SpawnedFds {
     pub fn into_async(self) -> io::Result<ChildPipes> {
         Ok(ChildPipes {
             stdin: self.stdin.map(pipe::Sender::from_owned_fd).transpose()?,
-            stdout: pipe::Receiver::from_owned_fd(self.stdout)?,
+            stdout: self.stdout.map(pipe::Receiver::from_owned_fd).transpose()?,
             stderr: self.stderr.map(pipe::Receiver::from_owned_fd).transpose()?,
         })
     }
@@ -206,9 +214,9 @@ impl Spawner {
 
     /// Spawn `spec` on a spawner thread and wait for the outcome.
     pub async fn spawn(&self, spec: Arc<SpawnSpec>) -> Result<SpawnedFds, SpawnError> {
-        let name = spec.process_name.clone();
+        let name = Arc::clone(&spec.process_name);
         let lost = || SpawnError::Fork {
-            name: name.clone(),
+            name: name.to_string(),
             errno: libc::EIO,
         };
         let (reply, outcome) = oneshot::channel();
@@ -237,10 +245,12 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
     let name = &spec.process_name;
     let pipe_error = |e: Errno| {
         if e == Errno::EMFILE || e == Errno::ENFILE {
-            SpawnError::TooManyFiles { name: name.clone() }
+            SpawnError::TooManyFiles {
+                name: name.to_string(),
+            }
         } else {
             SpawnError::Pipes {
-                name: name.clone(),
+                name: name.to_string(),
                 errno: e as i32,
             }
         }
@@ -252,9 +262,16 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
         }
         StdinSource::Socket(socket) => (None, None, Some(Arc::clone(socket))),
     };
-    let (parent_stdout, child_stdout) = new_pipe().map_err(pipe_error)?;
+    let (parent_stdout, child_stdout) = if spec.discard_stdout {
+        (None, dev_null().map_err(pipe_error)?)
+    } else {
+        let (read, write) = new_pipe().map_err(pipe_error)?;
+        (Some(read), write)
+    };
     let (parent_stderr, child_stderr) = if spec.redirect_stderr {
         (None, None)
+    } else if spec.discard_stderr {
+        (None, Some(dev_null().map_err(pipe_error)?))
     } else {
         let (read, write) = new_pipe().map_err(pipe_error)?;
         (Some(read), Some(write))
@@ -293,10 +310,12 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
 
     let pid = clone_and_exec(&plan).map_err(|errno| {
         if errno == libc::EAGAIN {
-            SpawnError::ProcessTable { name: name.clone() }
+            SpawnError::ProcessTable {
+                name: name.to_string(),
+            }
         } else {
             SpawnError::Fork {
-                name: name.clone(),
+                name: name.to_string(),
                 errno,
             }
         }
@@ -338,13 +357,10 @@ pub fn compose_environment(
     }
     set(
         "SUPERVISOR_PROCESS_NAME".into(),
-        spec.process_name.clone().into(),
+        (*spec.process_name).into(),
     );
-    set(
-        "SUPERVISOR_GROUP_NAME".into(),
-        spec.group_name.clone().into(),
-    );
-    for (key, value) in &spec.environment {
+    set("SUPERVISOR_GROUP_NAME".into(), (*spec.group_name).into());
+    for (key, value) in spec.environment.iter() {
         set(key.into(), value.into());
     }
     vars
@@ -355,6 +371,17 @@ pub fn compose_environment(
 fn new_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     Ok((above_stdio(read)?, above_stdio(write)?))
+}
+
+/// `/dev/null` open for writing, close-on-exec and above 0..2: the fd a
+/// child gets for output nothing reads.
+fn dev_null() -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    above_stdio(fd)
 }
 
 fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, Errno> {
@@ -443,7 +470,7 @@ impl ExecImage {
         spec: &SpawnSpec,
     ) -> Result<ExecImage, SpawnError> {
         let nul = |what: &'static str| SpawnError::NulByte {
-            name: spec.process_name.clone(),
+            name: spec.process_name.to_string(),
             what,
         };
         let filename = CString::new(target.filename.as_bytes()).map_err(|_| nul("the command"))?;
@@ -904,10 +931,12 @@ mod tests {
             directory: None,
             umask: None,
             uid: None,
-            environment: vec![],
+            environment: Arc::from([]),
             server_url: Some("unix:///tmp/s.sock".into()),
             stdin: StdinSource::Pipe,
             redirect_stderr: false,
+            discard_stdout: false,
+            discard_stderr: false,
         }
     }
 
@@ -920,11 +949,11 @@ mod tests {
     #[test]
     fn the_environment_layers_daemon_supervisor_vars_then_config() {
         let mut spec = spec();
-        spec.environment = vec![
+        spec.environment = Arc::from([
             ("A".into(), "from-supervisord".into()),
             ("A".into(), "from-program".into()),
             ("SUPERVISOR_PROCESS_NAME".into(), "override".into()),
-        ];
+        ]);
         let daemon = vec![
             (OsString::from("HOME"), OsString::from("/root")),
             (OsString::from("SUPERVISOR_ENABLED"), OsString::from("0")),
@@ -991,7 +1020,7 @@ mod tests {
         use std::io::Read as _;
         let spawned = spawn_now(spec).expect("cat spawns");
         let mut text = String::new();
-        std::fs::File::from(spawned.stdout)
+        std::fs::File::from(spawned.stdout.expect("stdout is a pipe"))
             .read_to_string(&mut text)
             .unwrap();
         let mut status = 0;
@@ -1078,6 +1107,40 @@ mod tests {
                 script.display()
             )
         );
+    }
+
+    #[test]
+    fn discarded_output_goes_to_dev_null_and_the_parent_gets_no_pipe() {
+        let mut quiet = spec();
+        // The child checks where its fds 1 and 2 lead; its exit status
+        // tells us (it has no pipe back to us).
+        quiet.command = "/bin/sh -c 'test \"$(readlink /proc/$$/fd/1)\" = /dev/null && \
+                         test \"$(readlink /proc/$$/fd/2)\" = /dev/null'"
+            .into();
+        quiet.discard_stdout = true;
+        quiet.discard_stderr = true;
+        let spawned = spawn_now(&quiet).expect("the spawn succeeds");
+        assert!(spawned.stdout.is_none() && spawned.stderr.is_none());
+        assert!(spawned.stdin.is_some(), "stdin stays a pipe");
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "fds 1 and 2 are /dev/null (status {status:#x})"
+        );
+
+        // Redirected stderr follows stdout, even when stderr is not
+        // discarded on its own.
+        let mut redirected = spec();
+        redirected.command = "/bin/sh -c 'test \"$(readlink /proc/$$/fd/2)\" = /dev/null'".into();
+        redirected.redirect_stderr = true;
+        redirected.discard_stdout = true;
+        let spawned = spawn_now(&redirected).expect("the spawn succeeds");
+        assert!(spawned.stdout.is_none() && spawned.stderr.is_none());
+        // SAFETY: as above.
+        unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 
     #[test]

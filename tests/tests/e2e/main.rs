@@ -10,6 +10,7 @@ mod daemon;
 mod echo_conf;
 mod events;
 mod fcgi;
+mod footprint;
 mod handlers;
 mod http;
 mod http_reference;

@@ -97,10 +97,28 @@ pub fn engine() -> &'static Engine {
     })
 }
 
+/// A child's pipes; the engine tests never discard output, so stdout is
+/// always there.
+pub struct Pipes {
+    pub stdin: Option<pipe::Sender>,
+    pub stdout: pipe::Receiver,
+    pub stderr: Option<pipe::Receiver>,
+}
+
+impl From<ChildPipes> for Pipes {
+    fn from(pipes: ChildPipes) -> Pipes {
+        Pipes {
+            stdin: pipes.stdin,
+            stdout: pipes.stdout.expect("engine specs keep stdout a pipe"),
+            stderr: pipes.stderr,
+        }
+    }
+}
+
 /// A child spawned through the engine.
 pub struct Started {
     pub pid: i32,
-    pub pipes: ChildPipes,
+    pub pipes: Pipes,
     pub exit: oneshot::Receiver<i32>,
 }
 
@@ -127,7 +145,10 @@ impl Engine {
                     }
                 }
                 let pid = fds.pid;
-                let pipes = fds.into_async().expect("fresh pipes register with tokio");
+                let pipes = fds
+                    .into_async()
+                    .expect("fresh pipes register with tokio")
+                    .into();
                 Ok(Started { pid, pipes, exit })
             }
             Err(error) => {
@@ -173,16 +194,18 @@ pub async fn within<F: std::future::Future>(future: F) -> F::Output {
 /// A spawn spec for `command` with everything else at its default.
 pub fn spec(name: &str, command: &str) -> SpawnSpec {
     SpawnSpec {
-        process_name: name.to_string(),
-        group_name: name.to_string(),
+        process_name: name.into(),
+        group_name: name.into(),
         command: command.to_string(),
         directory: None,
         umask: None,
         uid: None,
-        environment: Vec::new(),
+        environment: Arc::from([]),
         server_url: None,
         stdin: StdinSource::Pipe,
         redirect_stderr: false,
+        discard_stdout: false,
+        discard_stderr: false,
     }
 }
 

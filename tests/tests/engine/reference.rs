@@ -73,7 +73,7 @@ fn children_inherit_the_same_things_as_under_the_reference() {
         let mut ours = spec("probe", &command);
         ours.umask = Some(0o027);
         ours.directory = Some(dir.clone());
-        ours.environment = vec![("FOO".into(), "bar".into())];
+        ours.environment = Arc::from([("FOO".into(), "bar".into())]);
         ours.server_url = Some(format!("unix://{socket}"));
         let mut started = engine().start(ours).await.unwrap();
         let mine = probe_lines(&read_all(&mut started.pipes.stdout).await);

@@ -35,7 +35,7 @@ fn commands_that_cannot_run_fail_before_any_fork_with_the_reference_text() {
         );
         // The program's own PATH is the one searched.
         let mut own_path = spec("sh", "sh -c true");
-        own_path.environment = vec![("PATH".into(), "/nonexistent".into())];
+        own_path.environment = Arc::from([("PATH".into(), "/nonexistent".into())]);
         let error = engine().start(own_path).await.err().unwrap();
         assert_eq!(error.to_string(), "can't find command 'sh'");
     });
@@ -101,10 +101,10 @@ fn the_child_gets_its_environment_directory_umask_group_and_only_fds_0_to_2() {
         probe.directory = Some(directory.to_str().unwrap().into());
         probe.umask = Some(0o027);
         probe.server_url = Some("unix:///tmp/x.sock".into());
-        probe.environment = vec![
+        probe.environment = Arc::from([
             ("FROM_CONFIG".into(), "yes".into()),
             ("SUPERVISOR_GROUP_NAME".into(), "overridden".into()),
-        ];
+        ]);
         let mut started = engine().start(probe).await.unwrap();
         let stdout = read_all(&mut started.pipes.stdout).await;
         let stderr = read_all(started.pipes.stderr.as_mut().unwrap()).await;
