@@ -28,7 +28,6 @@ use supervisor_sdk::namespace::NamespaceBox;
 
 pub mod bridge;
 pub mod call;
-pub mod convert;
 pub mod handler;
 #[cfg(test)]
 mod tests;

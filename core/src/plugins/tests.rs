@@ -7,6 +7,7 @@
 //! before the tests).
 
 use super::*;
+use call::Placement;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RString};
 use supervisor_sdk::fault::Fault;
@@ -367,7 +368,7 @@ fn a_shared_library_that_is_not_a_plugin_is_refused() {
 #[test]
 fn a_plugin_built_against_an_old_sdk_is_refused_by_version() {
     let error = error(&spec(&cdylib("plugin-fixture-old-sdk"), "make"));
-    assert!(error.contains("was built against an incompatible supervisor-sdk: it uses SDK 0.0.1, this daemon speaks 0.1.0"), "{error}");
+    assert!(error.contains("was built against an incompatible supervisor-sdk: it uses SDK 0.0.1, this daemon speaks 0.2.0"), "{error}");
 }
 
 #[test]
@@ -768,6 +769,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a small runtime builds")
 }
 
+/// Where the bridge would call a namespace's methods if none declared
+/// anything: the builtin inline, a library from disk on the pool.
+fn placement(loaded: &LoadedNamespace) -> Placement<'static> {
+    if loaded.builtin {
+        Placement::Inline
+    } else {
+        Placement::BlockingPool
+    }
+}
+
 #[test]
 fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
     let runtime = runtime();
@@ -787,12 +798,13 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
         let result = runtime.block_on(call::call_namespace(
             loaded,
             "startProcess",
-            &[dxr::Value::String("cron".into())],
+            vec![Value::string("cron")],
+            placement(loaded),
             &mut watcher,
         ));
         assert_eq!(
             result,
-            Ok(dxr::Value::Boolean(true)),
+            Ok(Value::bool(true)),
             "builtin={}",
             loaded.builtin
         );
@@ -805,7 +817,8 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
         let result = runtime.block_on(call::call_namespace(
             loaded,
             "getProcessInfo",
-            &[dxr::Value::String("nope".into())],
+            vec![Value::string("nope")],
+            placement(loaded),
             &mut watcher,
         ));
         let fault = result.unwrap_err();
@@ -823,7 +836,8 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
         .block_on(call::call_namespace(
             &loaded,
             "deferredPanic",
-            &[],
+            vec![],
+            Placement::BlockingPool,
             &mut watcher,
         ))
         .unwrap_err();
@@ -834,7 +848,13 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
         fault.string.as_str()
     );
     let fault = runtime
-        .block_on(call::call_namespace(&loaded, "panic", &[], &mut watcher))
+        .block_on(call::call_namespace(
+            &loaded,
+            "panic",
+            vec![],
+            Placement::BlockingPool,
+            &mut watcher,
+        ))
         .unwrap_err();
     assert_eq!(
         fault.string.as_str(),
@@ -863,7 +883,7 @@ fn settle_follows_the_deferral_contract() {
         (Ticket(1), Outcome::done()),
     ]);
     assert_eq!(
-        runtime.block_on(call::settle(chained, &mut watcher, true)),
+        runtime.block_on(call::settle(chained, &mut watcher, Placement::BlockingPool)),
         Ok(Value::int(42))
     );
 
@@ -875,7 +895,7 @@ fn settle_follows_the_deferral_contract() {
     ));
     let mut watcher = ScriptedWatcher::new(vec![(Ticket(3), Outcome::done())]);
     let fault = runtime
-        .block_on(call::settle(silent, &mut watcher, false))
+        .block_on(call::settle(silent, &mut watcher, Placement::Inline))
         .unwrap_err();
     assert!(
         fault.string.contains("left its deferred reply unanswered"),
@@ -890,7 +910,7 @@ fn settle_follows_the_deferral_contract() {
     ));
     let mut watcher = ScriptedWatcher::new(vec![]);
     assert_eq!(
-        runtime.block_on(call::settle(empty, &mut watcher, true)),
+        runtime.block_on(call::settle(empty, &mut watcher, Placement::BlockingPool)),
         Ok(Value::int(1))
     );
 
@@ -898,7 +918,7 @@ fn settle_follows_the_deferral_contract() {
     let waiting = Reply::Deferred(Deferred::one(Ticket(4), |_| Reply::Value(Value::nil())));
     let mut watcher = ScriptedWatcher::new(vec![]);
     let fault = runtime
-        .block_on(call::settle(waiting, &mut watcher, false))
+        .block_on(call::settle(waiting, &mut watcher, Placement::Inline))
         .unwrap_err();
     assert_eq!(
         fault.string.as_str(),
