@@ -553,7 +553,7 @@ fn two_plugin_libraries_each_keep_their_own_module() {
             host(),
         )
         .unwrap();
-    assert_eq!(panicky.namespace.methods().len(), 3);
+    assert_eq!(panicky.namespace.methods().len(), 6);
     assert_eq!(supervisor.namespace.methods().len(), 37);
 }
 
