@@ -19,7 +19,9 @@
 # Python's xmlrpc client, which is slower than either server.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-REL=$ROOT/target/release
+# REL=DIR measures binaries copied elsewhere (a build from before a change):
+# supervisord, supervisorctl, bench_rpc and libsupervisor_plugin_cdylib.so.
+REL=${REL:-$ROOT/target/release}
 for b in supervisord supervisorctl bench_rpc; do
     [ -x "$REL/$b" ] || { echo "build first: cargo build --release --workspace ($b missing)" >&2; exit 2; }
 done

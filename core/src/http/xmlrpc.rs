@@ -1,8 +1,8 @@
 //! `/RPC2`: read an XML-RPC `methodCall` with dxr, move its parameters into
 //! the SDK's values, dispatch it through the
 //! [`Registry`](crate::rpc::Registry), and write the `methodResponse` or
-//! fault with [`crate::rpc::method_response`] (not dxr's serializer, which
-//! was the hot spot). HTTP-level failures (not POST, unreadable XML, no method name, a
+//! fault with [`crate::rpc::write_method_response`] (not dxr's serializer,
+//! which was the hot spot) into a recycled buffer. HTTP-level failures (not POST, unreadable XML, no method name, a
 //! panicking method) are the reference's HTTP errors, not faults.
 
 use axum::extract::Request;
@@ -13,7 +13,8 @@ use supervisor_sdk::value::{Value, ValueKind};
 use http_body_util::{BodyExt, Limited};
 
 use super::router::{AppState, error_page, xml_response};
-use crate::rpc::{CallError, fault_response, method_response};
+use super::body;
+use crate::rpc::{CallError, write_fault_response, write_method_response};
 
 pub(super) async fn handle(state: &AppState, request: Request) -> Response {
     if request.method() != Method::POST {
@@ -50,10 +51,11 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
         return error_page(StatusCode::BAD_REQUEST);
     }
     tracing::trace!("XML-RPC method called: {method}()");
-    let body = match state.registry.dispatch(&method, params).await {
+    let mut text = body::buffer();
+    match state.registry.dispatch(&method, params).await {
         Ok(value) => {
             tracing::trace!("XML-RPC method {method}() returned successfully");
-            method_response(&value)
+            write_method_response(&mut text, &value);
         }
         Err(CallError::Fault(fault)) => {
             tracing::trace!(
@@ -61,7 +63,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
                 fault.code,
                 fault.text
             );
-            fault_response(&fault)
+            write_fault_response(&mut text, &fault);
         }
         Err(CallError::Internal(message)) => {
             tracing::error!(
@@ -70,8 +72,8 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             );
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
-    };
-    xml_response(body)
+    }
+    xml_response(body::body(text))
 }
 
 fn too_large() -> Response {

@@ -26,25 +26,38 @@ const XML_DECLARATION: &str = "<?xml version='1.0'?>\n";
 
 /// A `methodResponse` carrying `value`, declaration included.
 pub fn method_response(value: &Value) -> String {
-    let mut out = String::with_capacity(XML_DECLARATION.len() + 64 + estimate(value));
+    let mut out = String::new();
+    write_method_response(&mut out, value);
+    out
+}
+
+/// Append a `methodResponse` carrying `value` to `out` (a recycled buffer,
+/// say), reserving room for it at once.
+pub fn write_method_response(out: &mut String, value: &Value) {
+    out.reserve(XML_DECLARATION.len() + 64 + estimate(value));
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><params><param>");
-    write_value(&mut out, value);
+    write_value(out, value);
     out.push_str("</param></params></methodResponse>");
-    out
 }
 
 /// A fault `methodResponse` (`faultCode`, `faultString`), declaration
 /// included.
 pub fn fault_response(fault: &Fault) -> String {
-    let mut out = String::with_capacity(XML_DECLARATION.len() + 240 + fault.text.len());
+    let mut out = String::new();
+    write_fault_response(&mut out, fault);
+    out
+}
+
+/// Append a fault `methodResponse` to `out`.
+pub fn write_fault_response(out: &mut String, fault: &Fault) {
+    out.reserve(XML_DECLARATION.len() + 240 + fault.text.len());
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><fault><value><struct><member><name>faultCode</name><value><i4>");
-    push_int(&mut out, i64::from(fault.code));
+    push_int(out, i64::from(fault.code));
     out.push_str("</i4></value></member><member><name>faultString</name><value><string>");
-    push_escaped(&mut out, &fault.text);
+    push_escaped(out, &fault.text);
     out.push_str("</string></value></member></struct></value></fault></methodResponse>");
-    out
 }
 
 /// Append one `<value>` element.
@@ -52,6 +65,8 @@ pub fn write_value(out: &mut String, value: &Value) {
     Writer {
         out,
         order: Vec::new(),
+        last_names: Vec::new(),
+        last_order: Vec::new(),
     }
     .value(value);
 }
@@ -59,13 +74,19 @@ pub fn write_value(out: &mut String, value: &Value) {
 /// One response being written. `order` is scratch space for the member
 /// order of the structs being written (a stack: a nested struct pushes its
 /// own order above its parent's), so a whole response allocates it once.
-struct Writer<'a> {
+/// `last_names` and `last_order` remember the member names of the last
+/// struct that needed sorting and the order found for them: the structs of
+/// an array (a process info per process) share their names, so one sort
+/// serves them all.
+struct Writer<'a, 'v> {
     out: &'a mut String,
     order: Vec<u32>,
+    last_names: Vec<&'v str>,
+    last_order: Vec<u32>,
 }
 
-impl Writer<'_> {
-    fn value(&mut self, value: &Value) {
+impl<'v> Writer<'_, 'v> {
+    fn value(&mut self, value: &'v Value) {
         let out = &mut *self.out;
         out.push_str("<value>");
         match value.kind() {
@@ -131,7 +152,7 @@ impl Writer<'_> {
 
     /// The members of a struct, sorted by name, the first of equal names
     /// only.
-    fn members(&mut self, members: &[Member]) {
+    fn members(&mut self, members: &'v [Member]) {
         let strictly_sorted = members
             .windows(2)
             .all(|pair| pair[0].name.as_str() < pair[1].name.as_str());
@@ -142,28 +163,45 @@ impl Writer<'_> {
             return;
         }
         let base = self.order.len();
-        // A struct has far fewer than 2^32 members: each is an allocation.
-        self.order.extend(0..members.len() as u32);
-        // Stable: among equal names the first stays first.
-        self.order[base..].sort_by(|a, b| {
-            members[*a as usize]
-                .name
-                .as_str()
-                .cmp(members[*b as usize].name.as_str())
-        });
-        let mut previous: Option<&str> = None;
-        for at in base..base + members.len() {
-            let member = &members[self.order[at] as usize];
-            if previous == Some(member.name.as_str()) {
-                continue;
+        let same_names = self.last_names.len() == members.len()
+            && self
+                .last_names
+                .iter()
+                .zip(members)
+                .all(|(name, member)| *name == member.name.as_str());
+        if same_names {
+            self.order.extend_from_slice(&self.last_order);
+        } else {
+            // A struct has far fewer than 2^32 members: each is an
+            // allocation.
+            self.order.extend(0..members.len() as u32);
+            let name = |at: &u32| members[*at as usize].name.as_str();
+            // Stable: among equal names the first stays first, and the
+            // later ones are dropped.
+            self.order[base..].sort_by(|a, b| name(a).cmp(name(b)));
+            let mut kept = base;
+            for at in base..self.order.len() {
+                if kept == base || name(&self.order[kept - 1]) != name(&self.order[at]) {
+                    self.order[kept] = self.order[at];
+                    kept += 1;
+                }
             }
-            previous = Some(member.name.as_str());
-            self.member(member);
+            self.order.truncate(kept);
+            self.last_names.clear();
+            self.last_names
+                .extend(members.iter().map(|member| member.name.as_str()));
+            self.last_order.clear();
+            self.last_order.extend_from_slice(&self.order[base..]);
+        }
+        // Members are written from the stack, not the cache: a nested
+        // struct may replace the cache meanwhile.
+        for at in base..self.order.len() {
+            self.member(&members[self.order[at] as usize]);
         }
         self.order.truncate(base);
     }
 
-    fn member(&mut self, member: &Member) {
+    fn member(&mut self, member: &'v Member) {
         self.out.push_str("<member><name>");
         push_escaped(self.out, &member.name);
         self.out.push_str("</name>");
@@ -366,6 +404,21 @@ mod tests {
             Value::structure([("a", Value::int(1)), ("b", Value::int(2))]),
             // Sorted except for a duplicate.
             Value::structure([("a", Value::int(1)), ("a", Value::int(2))]),
+            // Structs of several shapes in a row, nested in one another:
+            // the remembered order of one shape never leaks into another.
+            Value::array([
+                Value::structure([("b", Value::int(1)), ("a", Value::int(2))]),
+                Value::structure([
+                    ("c", Value::structure([("z", Value::nil()), ("y", Value::nil())])),
+                    ("a", Value::int(3)),
+                    ("b", Value::structure([("b", Value::int(4)), ("a", Value::int(5))])),
+                ]),
+                Value::structure([("b", Value::int(6)), ("a", Value::int(7))]),
+                Value::structure([("b", Value::int(8)), ("a", Value::int(9)), ("a", Value::int(10))]),
+                Value::structure([("b", Value::int(11)), ("a", Value::int(12))]),
+                Value::structure([("a", Value::int(13)), ("b", Value::int(14))]),
+                Value::structure([("b", Value::int(15)), ("b", Value::int(16))]),
+            ]),
             Value::array((0..50).map(|i| {
                 Value::structure([
                     ("name", text(&format!("p{i}"))),
