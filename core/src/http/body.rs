@@ -85,7 +85,9 @@ mod tests {
         drop(bytes);
         let pooled: Vec<String> = std::iter::from_fn(|| lock().pop()).collect();
         assert!(
-            pooled.iter().any(|b| b.capacity() == capacity && b.is_empty()),
+            pooled
+                .iter()
+                .any(|b| b.capacity() == capacity && b.is_empty()),
             "the written buffer is back, empty"
         );
 

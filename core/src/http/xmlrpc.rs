@@ -9,11 +9,11 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use dxr::MethodCall;
-use supervisor_sdk::value::{Value, ValueKind};
 use http_body_util::{BodyExt, Limited};
+use supervisor_sdk::value::{Value, ValueKind};
 
-use super::router::{AppState, error_page, xml_response};
 use super::body;
+use super::router::{AppState, error_page, xml_response};
 use crate::rpc::{CallError, write_fault_response, write_method_response};
 
 pub(super) async fn handle(state: &AppState, request: Request) -> Response {

@@ -607,9 +607,8 @@ mod tests {
         assert_eq!(names, ["supervisor"]);
         assert_eq!(registry.namespace_names(), ["supervisor"]);
         let runtime = runtime();
-        let call = |method: &str, params: Vec<Value>| {
-            runtime.block_on(registry.dispatch(method, params))
-        };
+        let call =
+            |method: &str, params: Vec<Value>| runtime.block_on(registry.dispatch(method, params));
         let help = call(
             "system.methodHelp",
             vec![Value::string("supervisor.startProcess")],
@@ -622,10 +621,7 @@ mod tests {
             Ok(Value::int(std::process::id() as i32))
         );
         assert_eq!(
-            call(
-                "supervisor.startProcess",
-                vec![Value::string("x")]
-            ),
+            call("supervisor.startProcess", vec![Value::string("x")]),
             Err(CallError::Fault(rpc::Fault::verbatim(10, "BAD_NAME: x")))
         );
         // startProcess('cron') defers on the host's ticket; the hub
@@ -635,10 +631,7 @@ mod tests {
             let registry = Arc::clone(&registry);
             runtime.spawn(async move {
                 registry
-                    .dispatch(
-                        "supervisor.startProcess",
-                        vec![Value::string("cron")],
-                    )
+                    .dispatch("supervisor.startProcess", vec![Value::string("cron")])
                     .await
             })
         };
@@ -758,6 +751,79 @@ mod tests {
             }
             supervisor_sdk::value::Value::bool(true).into()
         }
+    }
+
+    /// A third-party namespace with a method of each kind: `quick` and
+    /// `liar` declare they return at once (`liar` then sleeps past the
+    /// inline budget), `careful` keeps the default `may_block`.
+    struct Placed;
+
+    impl supervisor_sdk::namespace::RpcNamespace for Placed {
+        fn methods(&self) -> Vec<supervisor_sdk::namespace::MethodInfo> {
+            use supervisor_sdk::namespace::MethodInfo;
+            vec![
+                MethodInfo::new("quick", "Answers at once.", &["int"]).returns_at_once(),
+                MethodInfo::new("liar", "Promises, then sleeps.", &["int"]).returns_at_once(),
+                MethodInfo::new("careful", "May block.", &["int"]),
+            ]
+        }
+
+        fn call(
+            &self,
+            method: &str,
+            _params: &[supervisor_sdk::value::Value],
+        ) -> supervisor_sdk::namespace::Reply {
+            if method == "liar" {
+                std::thread::sleep(call::INLINE_STEP_BUDGET * 2);
+            }
+            Value::int(7).into()
+        }
+    }
+
+    #[test]
+    fn methods_are_placed_by_their_declaration_and_a_broken_promise_moves_one() {
+        let loaded = |builtin| LoadedNamespace {
+            namespace: Arc::new(supervisor_sdk::namespace::namespace_box(Placed)),
+            builtin,
+            library: super::super::Library::Path(PathBuf::from("/test/libplaced.so")),
+        };
+        let hub = Arc::new(TicketHub::new());
+        let placed = Arc::new(PluginNamespace::new(
+            "placed",
+            loaded(false),
+            Arc::clone(&hub),
+        ));
+        assert_eq!(placed.calls_inline("quick"), Some(true));
+        assert_eq!(placed.calls_inline("liar"), Some(true));
+        assert_eq!(placed.calls_inline("careful"), Some(false));
+        assert_eq!(placed.calls_inline("nope"), None);
+        let registry = Registry::new();
+        registry
+            .add(Arc::clone(&placed) as Arc<dyn RpcNamespace>)
+            .expect("placed registers");
+        for runtime in [
+            runtime(),
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime builds"),
+        ] {
+            for method in ["placed.quick", "placed.liar", "placed.careful"] {
+                assert_eq!(
+                    runtime.block_on(registry.dispatch(method, vec![])),
+                    Ok(Value::int(7)),
+                    "{method}"
+                );
+            }
+        }
+        // The promise kept stays inline; the broken one moved for good.
+        assert_eq!(placed.calls_inline("quick"), Some(true));
+        assert_eq!(placed.calls_inline("liar"), Some(false));
+        assert_eq!(placed.calls_inline("careful"), Some(false));
+
+        // The builtin namespace's code is ours: inline whatever it declares.
+        let builtin = PluginNamespace::new("builtin", loaded(true), hub);
+        assert_eq!(builtin.calls_inline("careful"), Some(true));
     }
 
     #[test]

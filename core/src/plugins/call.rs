@@ -76,9 +76,9 @@ pub async fn call_namespace<W: TicketWatcher>(
     let params = RVec::from(params);
     let reply = match placement {
         Placement::Inline => loaded.namespace.call(method.into(), params),
-        Placement::InlineTimed(overrun) => timed(overrun, || {
-            loaded.namespace.call(method.into(), params)
-        }),
+        Placement::InlineTimed(overrun) => {
+            timed(overrun, || loaded.namespace.call(method.into(), params))
+        }
         Placement::BlockingPool => {
             let namespace = Arc::clone(&loaded.namespace);
             let method = method.to_string();

@@ -7,9 +7,9 @@
 //! before the tests).
 
 use super::*;
-use call::Placement;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RString};
+use call::Placement;
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::handler::{EventRef, Verdict};
 use supervisor_sdk::host::{
@@ -228,10 +228,7 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
     let linked = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
     let path = cdylib("supervisor-plugin-cdylib");
     let disk = namespace(&spec(&path, "make_main_rpcinterface")).unwrap();
-    assert!(
-        !disk.builtin,
-        "a library from disk runs on the blocking pool"
-    );
+    assert!(!disk.builtin, "a library from disk is not the builtin");
     assert_eq!(disk.library, Library::Path(path));
 
     let started = Outcome::process(process("cron", ProcessState::Running));
@@ -802,12 +799,7 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
             placement(loaded),
             &mut watcher,
         ));
-        assert_eq!(
-            result,
-            Ok(Value::bool(true)),
-            "builtin={}",
-            loaded.builtin
-        );
+        assert_eq!(result, Ok(Value::bool(true)), "builtin={}", loaded.builtin);
         assert_eq!(
             watcher.script.len(),
             1,

@@ -383,7 +383,10 @@ mod tests {
             ("escapes", text("a & b < c > d \" ' &amp;")),
             ("unicode", text("h\u{e9}llo \u{1F600} \u{4e2d}\u{6587}")),
             ("tabs", text("line1\nline2\r\tend")),
-            ("deep", Value::array([Value::array([Value::array([inner])])])),
+            (
+                "deep",
+                Value::array([Value::array([Value::array([inner])])]),
+            ),
             ("B", text("capitals sort before lower case")),
             ("", text("an empty name")),
         ])
@@ -409,12 +412,22 @@ mod tests {
             Value::array([
                 Value::structure([("b", Value::int(1)), ("a", Value::int(2))]),
                 Value::structure([
-                    ("c", Value::structure([("z", Value::nil()), ("y", Value::nil())])),
+                    (
+                        "c",
+                        Value::structure([("z", Value::nil()), ("y", Value::nil())]),
+                    ),
                     ("a", Value::int(3)),
-                    ("b", Value::structure([("b", Value::int(4)), ("a", Value::int(5))])),
+                    (
+                        "b",
+                        Value::structure([("b", Value::int(4)), ("a", Value::int(5))]),
+                    ),
                 ]),
                 Value::structure([("b", Value::int(6)), ("a", Value::int(7))]),
-                Value::structure([("b", Value::int(8)), ("a", Value::int(9)), ("a", Value::int(10))]),
+                Value::structure([
+                    ("b", Value::int(8)),
+                    ("a", Value::int(9)),
+                    ("a", Value::int(10)),
+                ]),
                 Value::structure([("b", Value::int(11)), ("a", Value::int(12))]),
                 Value::structure([("a", Value::int(13)), ("b", Value::int(14))]),
                 Value::structure([("b", Value::int(15)), ("b", Value::int(16))]),
@@ -463,7 +476,19 @@ mod tests {
 
     #[test]
     fn integers_print_as_display_does() {
-        for number in [0, 1, -1, 9, 10, 99, 100, i64::from(i32::MIN), i64::from(i32::MAX), i64::MIN, i64::MAX] {
+        for number in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ] {
             let mut out = String::new();
             push_int(&mut out, number);
             assert_eq!(out, number.to_string());

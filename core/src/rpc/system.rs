@@ -246,10 +246,9 @@ impl Registry {
             // its characters and a struct into its keys; anything else is
             // a TypeError, i.e. INCORRECT_PARAMETERS once the method is
             // known to exist.
-            Some(Some(ValueKind::String(text))) => text
-                .chars()
-                .map(|c| Value::string(c.to_string()))
-                .collect(),
+            Some(Some(ValueKind::String(text))) => {
+                text.chars().map(|c| Value::string(c.to_string())).collect()
+            }
             Some(Some(ValueKind::Struct(members))) => members
                 .iter()
                 .map(|member| Value::string(member.name.clone()))

@@ -46,7 +46,8 @@ impl RpcNamespace for TestNamespace {
                 Box::pin(async move { Err(Fault::with_extra(code, "asked")) })
             }
             "slow" => Box::pin(async move {
-                let (Some(ms), Some(answer)) = (params.first().and_then(Value::as_int), params.get(1))
+                let (Some(ms), Some(answer)) =
+                    (params.first().and_then(Value::as_int), params.get(1))
                 else {
                     return Err(Fault::new(code::INCORRECT_PARAMETERS));
                 };
@@ -147,9 +148,7 @@ async fn calls_reach_their_namespace_with_params_in_order() {
         Ok(Value::array(params))
     );
     assert_eq!(
-        registry
-            .dispatch("test.fail", vec![Value::int(10)])
-            .await,
+        registry.dispatch("test.fail", vec![Value::int(10)]).await,
         fault(10, "BAD_NAME: asked")
     );
 }
@@ -181,12 +180,7 @@ async fn method_help_and_signature() {
         .unwrap();
     assert!(help.as_str().is_some_and(|h| h.contains("@return array")));
     for method in ["system.methodHelp", "system.methodSignature"] {
-        for unknown in [
-            s("test.nope"),
-            s("nope"),
-            s("test.echo.x"),
-            Value::int(5),
-        ] {
+        for unknown in [s("test.nope"), s("nope"), s("test.echo.x"), Value::int(5)] {
             assert_eq!(
                 registry.dispatch(method, vec![unknown]).await,
                 fault(4, "SIGNATURE_UNSUPPORTED")
@@ -387,7 +381,11 @@ async fn panics_become_internal_errors_or_failed_structs() {
         .unwrap();
     let results = results.as_array().expect("multicall returns an array");
     let failed = &results[0];
-    assert_eq!(failed.get("faultCode"), Some(&Value::int(30)), "{results:?}");
+    assert_eq!(
+        failed.get("faultCode"),
+        Some(&Value::int(30)),
+        "{results:?}"
+    );
     assert!(
         failed
             .get("faultString")

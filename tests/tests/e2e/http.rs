@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use supervisor_sdk::value::Value as SdkValue;
 use supervisor::http::{self, AppState, Bound, InetAddr, Limits, Listen, ServerConfig, UnixSocket};
 use supervisor::rpc::{BoxFuture, CallResult, Fault, MethodInfo, Registry, RpcNamespace};
+use supervisor_sdk::value::Value as SdkValue;
 use supervisor_tests::{
     Sandbox, is_root, reference_bin, run_with_timeout, stderr_text, stdout_text, wait_for,
 };
