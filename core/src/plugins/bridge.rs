@@ -322,7 +322,8 @@ impl PluginNamespace {
         &self.loaded.library
     }
 
-    /// Whether `method` is called inline now (see [`MethodMode`]); `None`
+    /// Whether `method` is called inline now (its declaration, unless it
+    /// broke that promise since); `None`
     /// for a method the namespace did not declare.
     pub fn calls_inline(&self, method: &str) -> Option<bool> {
         self.modes
