@@ -94,8 +94,14 @@ impl RootModule for PluginModuleRef {
     const NAME: &'static str = "supervisor_plugin";
     // The SDK's version: abi_stable refuses a library built against an
     // incompatible one (another 0.x minor, another major).
-    const VERSION_STRINGS: VersionStrings = abi_stable::package_version_strings!();
+    const VERSION_STRINGS: VersionStrings = ABI_VERSION;
 }
+
+/// The SDK's version as the loader checks it: a library built against
+/// another 0.x minor (or another major) is refused before its layout is
+/// even compared. Bumped whenever an ABI-stable type changes layout
+/// (0.2: `MethodInfo::may_block`).
+pub const ABI_VERSION: VersionStrings = abi_stable::package_version_strings!();
 
 /// The configuration a factory receives: its section's name and keys.
 #[derive(Debug, Clone, Copy)]

@@ -31,16 +31,35 @@ pub struct MethodInfo {
     /// `[return type, parameter types...]` in XML-RPC type names (`string`,
     /// `int`, `boolean`, `array`, `struct`, ...); empty when unknown.
     pub signature: RVec<RString>,
+    /// True when a call may wait (on a lock, the network, a slow disk, a
+    /// child process): the daemon then calls it off its runtime threads.
+    /// False promises that the method returns at once (it computes, reads
+    /// the host's snapshot, reads `/proc`, issues commands and defers): the
+    /// daemon then calls it inline, as cheaply as a builtin method. A
+    /// method that breaks the promise (takes longer than the daemon's
+    /// budget for an inline call) is logged and called off the runtime
+    /// threads from then on.
+    pub may_block: bool,
 }
 
 impl MethodInfo {
-    /// A method with its help text and `[return, params...]` signature.
+    /// A method with its help text and `[return, params...]` signature,
+    /// which may block (the safe default; see [`MethodInfo::returns_at_once`]).
     pub fn new(name: &str, help: &str, signature: &[&str]) -> MethodInfo {
         MethodInfo {
             name: name.into(),
             help: help.into(),
             signature: signature.iter().map(|s| RString::from(*s)).collect(),
+            may_block: true,
         }
+    }
+
+    /// Promise that this method never waits, so the daemon calls it inline
+    /// (see [`MethodInfo::may_block`]). Its deferred replies' continuations
+    /// must not wait either.
+    pub fn returns_at_once(mut self) -> MethodInfo {
+        self.may_block = false;
+        self
     }
 }
 

@@ -15,11 +15,17 @@
 #   ctl status   wall time of `supervisorctl status` (100 programs), median
 #                of RUNS: our ctl against our daemon, the reference ctl
 #                against the reference daemon
+#   cpu/call     the daemon's own CPU time (user + system, from /proc) per
+#                call, in microseconds: unlike calls/s it hardly moves when
+#                other work shares the machine. The linked/cdylib pair runs
+#                in alternating rounds so both see the same conditions.
 # The load client is tests/src/bin/bench_rpc.rs (native, keep-alive), not
 # Python's xmlrpc client, which is slower than either server.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-REL=$ROOT/target/release
+# REL=DIR measures binaries copied elsewhere (a build from before a change):
+# supervisord, supervisorctl, bench_rpc and libsupervisor_plugin_cdylib.so.
+REL=${REL:-$ROOT/target/release}
 for b in supervisord supervisorctl bench_rpc; do
     [ -x "$REL/$b" ] || { echo "build first: cargo build --release --workspace ($b missing)" >&2; exit 2; }
 done
@@ -53,6 +59,7 @@ start() { # LABEL BIN [EXTRA]: start a daemon, wait for 100 RUNNING
     mkdir -p "$d"; conf "$d" "${3:-}"
     "$2" -c "$d/sd.conf" >/dev/null 2>&1 &
     PIDS+=($!)
+    DAEMON[$1]=$!
     local deadline=$(( $(date +%s) + 60 ))
     until [ "$(grep -c 'success:' "$d/main.log" 2>/dev/null)" = 100 ]; do
         [ "$(date +%s)" -gt "$deadline" ] && { echo "$1: daemon did not start 100 programs" >&2; exit 1; }
@@ -60,7 +67,11 @@ start() { # LABEL BIN [EXTRA]: start a daemon, wait for 100 RUNNING
     done
 }
 
-ratio() { echo "scale=1; $1 / $2" | bc -l; }
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+
+declare -A DAEMON
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # median wall time in ms of RUNS runs of: CMD...
 wall_ms() {
@@ -79,20 +90,40 @@ CDYLIB=$REL/libsupervisor_plugin_cdylib.so
 start ours "$REL/supervisord" "$(printf '[rpcinterface:disk]\nsupervisor.rpcinterface_factory = %s:make_main_rpcinterface' "$CDYLIB")"
 start ref "$REF/supervisord"
 
-rate() { # LABEL METHOD CLIENTS
-    "$REL/bench_rpc" "$WORK/$1/sv.sock" "$2" "$3" "$SECS" || echo 0
+# Calls of METHOD from CLIENTS clients for SECS seconds (LABEL's daemon),
+# and that daemon's CPU ticks meanwhile: "CALLS TICKS".
+run() { # LABEL METHOD CLIENTS SECS
+    local pid=${DAEMON[$1]} c0 c1 r
+    c0=$(ticks "$pid")
+    r=$("$REL/bench_rpc" "$WORK/$1/sv.sock" "$2" "$3" "$4") || r=0
+    c1=$(ticks "$pid")
+    echo "$(( r * $4 )) $(( c1 - c0 ))"
 }
 
-printf '%-34s %12s %12s %8s\n' "benchmark" "ours" "reference" "ratio"
+cpu_us() { # CALLS TICKS
+    if [ "$1" -gt 0 ]; then echo "scale=1; $2 * 1000000 / $HZ / $1" | bc -l; else echo -; fi
+}
+
+printf '%-34s %12s %12s %8s %12s %12s\n' "benchmark" "ours" "reference" "ratio" "cpu/call" "ref cpu/call"
 for spec in "supervisor.getState 1" "supervisor.getState 16" "supervisor.getAllProcessInfo 1"; do
     set -- $spec
-    o=$(rate ours "$1" "$2"); r=$(rate ref "$1" "$2")
-    printf '%-34s %10s/s %10s/s %7sx\n' "${1#supervisor.} x$2 clients" "$o" "$r" "$(ratio "$o" "$r")"
+    read -r oc ot < <(run ours "$1" "$2" "$SECS"); read -r rc rt < <(run ref "$1" "$2" "$SECS")
+    printf '%-34s %10s/s %10s/s %7sx %10sus %10sus\n' "${1#supervisor.} x$2 clients" \
+        "$(( oc / SECS ))" "$(( rc / SECS ))" "$(ratio "$oc" "$rc")" "$(cpu_us "$oc" "$ot")" "$(cpu_us "$rc" "$rt")"
 done
 
-b=$(rate ours supervisor.getState 1); p=$(rate ours disk.getState 1)
-printf '%-34s %12s %12s %8s\n' "our daemon only" "linked" "cdylib" "ratio"
-printf '%-34s %10s/s %10s/s %7sx\n' "getState x1 clients" "$b" "$p" "$(ratio "$b" "$p")"
+# Linked against cdylib in alternating rounds, so the machine's other load
+# falls on both alike.
+ROUND=$(( SECS > 3 ? SECS / 3 : 1 ))
+bc_=0; bt=0; pc=0; pt=0
+for _ in 1 2 3; do
+    read -r c t < <(run ours supervisor.getState 1 "$ROUND"); bc_=$(( bc_ + c )); bt=$(( bt + t ))
+    read -r c t < <(run ours disk.getState 1 "$ROUND"); pc=$(( pc + c )); pt=$(( pt + t ))
+done
+printf '%-34s %12s %12s %8s %12s %12s\n' "our daemon only" "linked" "cdylib" "ratio" "linked cpu" "cdylib cpu"
+lcpu=$(cpu_us "$bc_" "$bt"); pcpu=$(cpu_us "$pc" "$pt")
+printf '%-34s %10s/s %10s/s %7sx %10sus %10sus\n' "getState x1 clients" \
+    "$(( bc_ / (3 * ROUND) ))" "$(( pc / (3 * ROUND) ))" "$(ratio "$bc_" "$pc")" "$lcpu" "$pcpu"
 
 o=$(wall_ms "$REL/supervisorctl" -c "$WORK/ours/sd.conf" status)
 r=$(wall_ms "$REF/supervisorctl" -c "$WORK/ref/sd.conf" status)

@@ -10,6 +10,7 @@
 //! runtime `serve(bound, router(state), limits, shutdown)`.
 
 mod auth;
+mod body;
 mod config;
 mod listen;
 mod logtail;

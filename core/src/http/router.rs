@@ -174,11 +174,6 @@ fn unauthorized() -> Response {
 }
 
 /// A 200 `text/xml` response carrying an XML-RPC body.
-pub(super) fn xml_response(body: String) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/xml")],
-        Body::from(body),
-    )
-        .into_response()
+pub(super) fn xml_response(body: Body) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }

@@ -26,11 +26,15 @@ impl RpcNamespace for Echo {
             MethodInfo::new("boom", "Panic.", &["boolean"]),
         ]
     }
-    fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult> {
+    fn call(
+        &self,
+        method: &str,
+        params: Vec<supervisor_sdk::value::Value>,
+    ) -> BoxFuture<CallResult> {
         let boom = method == "boom";
         Box::pin(async move {
             assert!(!boom, "asked to panic");
-            Ok(Value::Array(params))
+            Ok(supervisor_sdk::value::Value::array(params))
         })
     }
 }

@@ -1,17 +1,20 @@
-//! `/RPC2`: read an XML-RPC `methodCall` with dxr, dispatch it through the
+//! `/RPC2`: read an XML-RPC `methodCall` with dxr, move its parameters into
+//! the SDK's values, dispatch it through the
 //! [`Registry`](crate::rpc::Registry), and write the `methodResponse` or
-//! fault with [`crate::rpc::method_response`] (not dxr's serializer, which
-//! was the hot spot). HTTP-level failures (not POST, unreadable XML, no method name, a
+//! fault with [`crate::rpc::write_method_response`] (not dxr's serializer,
+//! which was the hot spot) into a recycled buffer. HTTP-level failures (not POST, unreadable XML, no method name, a
 //! panicking method) are the reference's HTTP errors, not faults.
 
 use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use dxr::{MethodCall, Value};
+use dxr::MethodCall;
 use http_body_util::{BodyExt, Limited};
+use supervisor_sdk::value::{Value, ValueKind};
 
+use super::body;
 use super::router::{AppState, error_page, xml_response};
-use crate::rpc::{CallError, fault_response, method_response};
+use crate::rpc::{CallError, write_fault_response, write_method_response};
 
 pub(super) async fn handle(state: &AppState, request: Request) -> Response {
     if request.method() != Method::POST {
@@ -48,10 +51,11 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
         return error_page(StatusCode::BAD_REQUEST);
     }
     tracing::trace!("XML-RPC method called: {method}()");
-    let body = match state.registry.dispatch(&method, params).await {
+    let mut text = body::buffer();
+    match state.registry.dispatch(&method, params).await {
         Ok(value) => {
             tracing::trace!("XML-RPC method {method}() returned successfully");
-            method_response(&value)
+            write_method_response(&mut text, &value);
         }
         Err(CallError::Fault(fault)) => {
             tracing::trace!(
@@ -59,7 +63,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
                 fault.code,
                 fault.text
             );
-            fault_response(&fault)
+            write_fault_response(&mut text, &fault);
         }
         Err(CallError::Internal(message)) => {
             tracing::error!(
@@ -68,8 +72,8 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             );
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
-    };
-    xml_response(body)
+    }
+    xml_response(body::body(text))
 }
 
 fn too_large() -> Response {
@@ -82,29 +86,51 @@ fn too_large() -> Response {
     response
 }
 
-/// Parse a `methodCall`; `None` when it is not one. `<base64>` values
-/// become strings, as the reference's unmarshaller makes them (invalid
-/// UTF-8 in them makes the request unmarshallable there too).
+/// Parse a `methodCall` into the SDK's values every namespace takes;
+/// `None` when it is not one.
 fn parse_call(body: &[u8]) -> Option<(String, Vec<Value>)> {
     let text = std::str::from_utf8(body).ok()?;
     let call = MethodCall::from_xml(text).ok()?;
-    let mut params = call.params;
-    for param in &mut params {
-        base64_to_string(param)?;
-    }
+    let params = call
+        .params
+        .into_iter()
+        .map(request_value)
+        .collect::<Option<Vec<Value>>>()?;
     Some((call.name.into_owned(), params))
 }
 
-/// Replace every `<base64>` value, however deep, by its text, in place.
-fn base64_to_string(value: &mut Value) -> Option<()> {
-    match value {
-        Value::Base64(bytes) => {
-            let text = String::from_utf8(std::mem::take(bytes)).ok()?;
-            *value = Value::String(text);
+/// One parameter as namespaces see it, moved out of dxr's model (strings
+/// keep their buffers). Two of the reference's unmarshaller's readings are
+/// kept: a `<base64>` value becomes its text (`None`, unmarshallable, when
+/// that is not UTF-8), and an `<i8>` that fits 32 bits is an int (wider
+/// ones become doubles: XML-RPC has no wider type the reference's clients
+/// send). Struct members come sorted by name, one per name.
+fn request_value(value: dxr::Value) -> Option<Value> {
+    Some(match value {
+        dxr::Value::Integer(number) => Value::int(number),
+        dxr::Value::Long(number) => match i32::try_from(number) {
+            Ok(number) => Value::int(number),
+            Err(_) => Value::double(number as f64),
+        },
+        dxr::Value::Boolean(flag) => Value::bool(flag),
+        dxr::Value::String(text) => Value::string(text),
+        dxr::Value::Double(number) => Value::double(number),
+        dxr::Value::DateTime(time) => Value::new(ValueKind::DateTime(time.to_string().into())),
+        dxr::Value::Base64(bytes) => Value::string(String::from_utf8(bytes).ok()?),
+        dxr::Value::Struct(members) => {
+            let members = members
+                .into_iter()
+                .map(|(name, value)| Some((name, request_value(value)?)))
+                .collect::<Option<Vec<_>>>()?;
+            Value::structure(members)
         }
-        Value::Array(items) => items.iter_mut().try_for_each(base64_to_string)?,
-        Value::Struct(members) => members.values_mut().try_for_each(base64_to_string)?,
-        _ => {}
-    }
-    Some(())
+        dxr::Value::Array(items) => Value::array(
+            items
+                .into_iter()
+                .map(request_value)
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        // Nil, and whatever a later dxr may add.
+        _ => Value::nil(),
+    })
 }

@@ -5,12 +5,18 @@
 //! runs at start-up for its `[rpcinterface:x]` sections.
 //!
 //! It owns no daemon state and never calls the host itself. Calls go
-//! through [`call::call_namespace`]: the builtin namespace inline on the
-//! runtime; a third-party namespace off the runtime's worker threads (on a
-//! multi-threaded runtime inside `block_in_place`, which costs no thread
-//! hand-off; on a current-thread runtime on the blocking pool), at most
-//! [`THIRD_PARTY_CALL_SLOTS`] calls at a time per namespace so a plugin
-//! that hangs cannot take every thread.
+//! through [`call::call_namespace`], placed per method:
+//! - the builtin namespace, inline on the runtime;
+//! - a third-party method that declared it returns at once
+//!   (`MethodInfo::may_block == false`), inline too, as cheap as a builtin
+//!   call; each of its steps is timed, and one that overruns
+//!   [`call::INLINE_STEP_BUDGET`] moves the method off the runtime for
+//!   good, so a broken promise stalls a worker once;
+//! - any other third-party method off the runtime's worker threads (on a
+//!   multi-threaded runtime inside `block_in_place`; on a current-thread
+//!   runtime on the blocking pool), at most [`THIRD_PARTY_CALL_SLOTS`]
+//!   calls at a time per namespace so a plugin that hangs cannot take
+//!   every thread.
 //!
 //! # The seam the daemon implements
 //!
@@ -32,14 +38,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use supervisor_sdk::host::{HostBox, Outcome, Ticket};
+use supervisor_sdk::value::Value;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::call::{self, TicketWatcher};
+use super::call::{self, Placement, TicketWatcher};
 use super::{LoadedNamespace, PluginError, PluginLoader};
 use crate::config::RpcInterfaceConfig;
 use crate::rpc::{self, BoxFuture, CallResult, MethodInfo, Registry, RegistryError};
@@ -218,20 +225,40 @@ impl TicketWatcher for HubWatcher {
 pub struct PluginNamespace {
     name: String,
     methods: Vec<MethodInfo>,
+    /// How each declared method is called, by name.
+    modes: HashMap<String, Arc<MethodMode>>,
     loaded: Arc<LoadedNamespace>,
     hub: Arc<TicketHub>,
-    /// `None` for the builtin namespace, which runs inline.
-    third_party: Option<ThirdParty>,
+    /// The call slots of a third-party namespace's blocking calls
+    /// ([`THIRD_PARTY_CALL_SLOTS`]).
+    slots: Arc<Semaphore>,
 }
 
-/// How a third-party namespace is called.
-struct ThirdParty {
-    /// Its call slots ([`THIRD_PARTY_CALL_SLOTS`]).
-    slots: Arc<Semaphore>,
-    /// The same namespace marked for inline calls, which
-    /// [`call::call_namespace`] then makes on the calling thread: used
-    /// inside `block_in_place` on a multi-threaded runtime.
-    in_place: Arc<LoadedNamespace>,
+/// How one method of a namespace is called.
+struct MethodMode {
+    /// The method's name, as the plugin receives it.
+    method: String,
+    /// `namespace.method`, for the daemon's log.
+    full_name: String,
+    /// Called inline: the builtin namespace's methods, and a third-party
+    /// method that declared it returns at once until it overruns
+    /// [`call::INLINE_STEP_BUDGET`] (then cleared for good).
+    inline: AtomicBool,
+}
+
+impl MethodMode {
+    /// An inline step of this method overran its budget: call it off the
+    /// runtime threads from now on, and say so once.
+    fn overran(&self, spent: Duration) {
+        if self.inline.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "plugin method {}() declared that it returns at once but took {} ms; \
+                 it is called on the blocking pool from now on",
+                self.full_name,
+                spent.as_millis()
+            );
+        }
+    }
 }
 
 impl fmt::Debug for PluginNamespace {
@@ -250,9 +277,21 @@ impl PluginNamespace {
     /// `hub`. The method list is read now, once: the registry publishes
     /// exactly what the plugin declared at start-up.
     pub fn new(name: impl Into<String>, loaded: LoadedNamespace, hub: Arc<TicketHub>) -> Self {
-        let methods = loaded
-            .namespace
-            .methods()
+        let name = name.into();
+        let declared = loaded.namespace.methods();
+        let modes = declared
+            .iter()
+            .map(|info| {
+                let method = info.name.to_string();
+                let mode = MethodMode {
+                    full_name: format!("{name}.{method}"),
+                    method: method.clone(),
+                    inline: AtomicBool::new(loaded.builtin || !info.may_block),
+                };
+                (method, Arc::new(mode))
+            })
+            .collect();
+        let methods = declared
             .into_iter()
             .map(|info| MethodInfo {
                 name: info.name.into_string(),
@@ -268,26 +307,28 @@ impl PluginNamespace {
                 }),
             })
             .collect();
-        let third_party = (!loaded.builtin).then(|| ThirdParty {
-            slots: Arc::new(Semaphore::new(THIRD_PARTY_CALL_SLOTS)),
-            in_place: Arc::new(LoadedNamespace {
-                namespace: Arc::clone(&loaded.namespace),
-                builtin: true,
-                library: loaded.library.clone(),
-            }),
-        });
         PluginNamespace {
-            name: name.into(),
+            name,
             methods,
+            modes,
             loaded: Arc::new(loaded),
             hub,
-            third_party,
+            slots: Arc::new(Semaphore::new(THIRD_PARTY_CALL_SLOTS)),
         }
     }
 
     /// Where the namespace came from.
     pub fn library(&self) -> &super::Library {
         &self.loaded.library
+    }
+
+    /// Whether `method` is called inline now (its declaration, unless it
+    /// broke that promise since); `None`
+    /// for a method the namespace did not declare.
+    pub fn calls_inline(&self, method: &str) -> Option<bool> {
+        self.modes
+            .get(method)
+            .map(|mode| mode.inline.load(Ordering::Relaxed))
     }
 }
 
@@ -300,19 +341,46 @@ impl rpc::RpcNamespace for PluginNamespace {
         self.methods.clone()
     }
 
-    fn call(&self, method: &str, params: Vec<dxr::Value>) -> BoxFuture<CallResult> {
+    fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult> {
+        let Some(mode) = self.modes.get(method).map(Arc::clone) else {
+            // The registry dispatches declared names only.
+            return Box::pin(std::future::ready(Err(rpc::Fault::new(
+                rpc::code::UNKNOWN_METHOD,
+            ))));
+        };
         let loaded = Arc::clone(&self.loaded);
         let mut watcher = self.hub.watcher();
-        let method = method.to_owned();
-        let Some(third_party) = &self.third_party else {
+        if loaded.builtin {
             return Box::pin(async move {
-                call::call_namespace(&loaded, &method, &params, &mut watcher)
-                    .await
-                    .map_err(rpc::Fault::from)
+                call::call_namespace(
+                    &loaded,
+                    &mode.method,
+                    params,
+                    Placement::Inline,
+                    &mut watcher,
+                )
+                .await
+                .map_err(rpc::Fault::from)
             });
-        };
-        let slots = Arc::clone(&third_party.slots);
-        let in_place = Arc::clone(&third_party.in_place);
+        }
+        if mode.inline.load(Ordering::Relaxed) {
+            // A method that promised to return at once: called right here,
+            // as a builtin method is, each step timed to catch a broken
+            // promise.
+            return Box::pin(async move {
+                let overrun = |spent| mode.overran(spent);
+                call::call_namespace(
+                    &loaded,
+                    &mode.method,
+                    params,
+                    Placement::InlineTimed(&overrun),
+                    &mut watcher,
+                )
+                .await
+                .map_err(rpc::Fault::from)
+            });
+        }
+        let slots = Arc::clone(&self.slots);
         Box::pin(async move {
             // Held until the call is answered (deferred waits included);
             // given back if the client goes away and the future is dropped.
@@ -324,21 +392,27 @@ impl rpc::RpcNamespace for PluginNamespace {
             let result = if multi_threaded {
                 // Plugin code runs only inside these polls; block_in_place
                 // hands this worker's other tasks to another thread for
-                // their duration. The isolation of the blocking pool
-                // without two thread hand-offs per call: a getState from
-                // the cdylib measured 1.3-1.5x the linked one's time on the
-                // blocking pool, 1.0-1.05x this way.
+                // their duration: the isolation of the blocking pool with
+                // one thread hand-off per poll instead of two.
                 let mut call = std::pin::pin!(call::call_namespace(
-                    &in_place,
-                    &method,
-                    &params,
+                    &loaded,
+                    &mode.method,
+                    params,
+                    Placement::Inline,
                     &mut watcher
                 ));
                 std::future::poll_fn(|cx| tokio::task::block_in_place(|| call.as_mut().poll(cx)))
                     .await
             } else {
                 // block_in_place is refused on a current-thread runtime.
-                call::call_namespace(&loaded, &method, &params, &mut watcher).await
+                call::call_namespace(
+                    &loaded,
+                    &mode.method,
+                    params,
+                    Placement::BlockingPool,
+                    &mut watcher,
+                )
+                .await
             };
             result.map_err(rpc::Fault::from)
         })
@@ -534,25 +608,21 @@ mod tests {
         assert_eq!(names, ["supervisor"]);
         assert_eq!(registry.namespace_names(), ["supervisor"]);
         let runtime = runtime();
-        let call = |method: &str, params: Vec<dxr::Value>| {
-            runtime.block_on(registry.dispatch(method, params))
-        };
+        let call =
+            |method: &str, params: Vec<Value>| runtime.block_on(registry.dispatch(method, params));
         let help = call(
             "system.methodHelp",
-            vec![dxr::Value::String("supervisor.startProcess".into())],
+            vec![Value::string("supervisor.startProcess")],
         );
         assert!(
-            matches!(help, Ok(dxr::Value::String(text)) if text.starts_with("Start a process"))
+            matches!(help, Ok(ref text) if text.as_str().is_some_and(|t| t.starts_with("Start a process")))
         );
         assert_eq!(
             call("supervisor.getPID", vec![]),
-            Ok(dxr::Value::Integer(std::process::id() as i32))
+            Ok(Value::int(std::process::id() as i32))
         );
         assert_eq!(
-            call(
-                "supervisor.startProcess",
-                vec![dxr::Value::String("x".into())]
-            ),
+            call("supervisor.startProcess", vec![Value::string("x")]),
             Err(CallError::Fault(rpc::Fault::verbatim(10, "BAD_NAME: x")))
         );
         // startProcess('cron') defers on the host's ticket; the hub
@@ -562,10 +632,7 @@ mod tests {
             let registry = Arc::clone(&registry);
             runtime.spawn(async move {
                 registry
-                    .dispatch(
-                        "supervisor.startProcess",
-                        vec![dxr::Value::String("cron".into())],
-                    )
+                    .dispatch("supervisor.startProcess", vec![Value::string("cron")])
                     .await
             })
         };
@@ -575,7 +642,7 @@ mod tests {
         hub.complete(ticket, Outcome::process(running));
         assert_eq!(
             runtime.block_on(pending).expect("the call completes"),
-            Ok(dxr::Value::Boolean(true))
+            Ok(Value::bool(true))
         );
     }
 
@@ -687,6 +754,79 @@ mod tests {
         }
     }
 
+    /// A third-party namespace with a method of each kind: `quick` and
+    /// `liar` declare they return at once (`liar` then sleeps past the
+    /// inline budget), `careful` keeps the default `may_block`.
+    struct Placed;
+
+    impl supervisor_sdk::namespace::RpcNamespace for Placed {
+        fn methods(&self) -> Vec<supervisor_sdk::namespace::MethodInfo> {
+            use supervisor_sdk::namespace::MethodInfo;
+            vec![
+                MethodInfo::new("quick", "Answers at once.", &["int"]).returns_at_once(),
+                MethodInfo::new("liar", "Promises, then sleeps.", &["int"]).returns_at_once(),
+                MethodInfo::new("careful", "May block.", &["int"]),
+            ]
+        }
+
+        fn call(
+            &self,
+            method: &str,
+            _params: &[supervisor_sdk::value::Value],
+        ) -> supervisor_sdk::namespace::Reply {
+            if method == "liar" {
+                std::thread::sleep(call::INLINE_STEP_BUDGET * 2);
+            }
+            Value::int(7).into()
+        }
+    }
+
+    #[test]
+    fn methods_are_placed_by_their_declaration_and_a_broken_promise_moves_one() {
+        let loaded = |builtin| LoadedNamespace {
+            namespace: Arc::new(supervisor_sdk::namespace::namespace_box(Placed)),
+            builtin,
+            library: super::super::Library::Path(PathBuf::from("/test/libplaced.so")),
+        };
+        let hub = Arc::new(TicketHub::new());
+        let placed = Arc::new(PluginNamespace::new(
+            "placed",
+            loaded(false),
+            Arc::clone(&hub),
+        ));
+        assert_eq!(placed.calls_inline("quick"), Some(true));
+        assert_eq!(placed.calls_inline("liar"), Some(true));
+        assert_eq!(placed.calls_inline("careful"), Some(false));
+        assert_eq!(placed.calls_inline("nope"), None);
+        let registry = Registry::new();
+        registry
+            .add(Arc::clone(&placed) as Arc<dyn RpcNamespace>)
+            .expect("placed registers");
+        for runtime in [
+            runtime(),
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime builds"),
+        ] {
+            for method in ["placed.quick", "placed.liar", "placed.careful"] {
+                assert_eq!(
+                    runtime.block_on(registry.dispatch(method, vec![])),
+                    Ok(Value::int(7)),
+                    "{method}"
+                );
+            }
+        }
+        // The promise kept stays inline; the broken one moved for good.
+        assert_eq!(placed.calls_inline("quick"), Some(true));
+        assert_eq!(placed.calls_inline("liar"), Some(false));
+        assert_eq!(placed.calls_inline("careful"), Some(false));
+
+        // The builtin namespace's code is ours: inline whatever it declares.
+        let builtin = PluginNamespace::new("builtin", loaded(true), hub);
+        assert_eq!(builtin.calls_inline("careful"), Some(true));
+    }
+
     #[test]
     fn a_hanging_third_party_namespace_holds_only_its_own_slots() {
         let entered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -745,10 +885,10 @@ mod tests {
             // Every slot is taken; other namespaces still answer.
             assert_eq!(
                 runtime.block_on(registry.dispatch("supervisor.getState", vec![])),
-                Ok(dxr::Value::Struct(BTreeMap::from([
-                    ("statecode".to_owned(), dxr::Value::Integer(1)),
-                    ("statename".to_owned(), dxr::Value::String("RUNNING".into())),
-                ])))
+                Ok(Value::structure([
+                    ("statecode", Value::int(1)),
+                    ("statename", Value::string("RUNNING")),
+                ]))
             );
             assert_eq!(entered.load(Ordering::SeqCst), THIRD_PARTY_CALL_SLOTS);
             *gate.0.lock().expect("not poisoned") = true;
@@ -756,7 +896,7 @@ mod tests {
             for call in calls {
                 assert_eq!(
                     runtime.block_on(call).expect("the call completes"),
-                    Ok(dxr::Value::Boolean(true))
+                    Ok(Value::bool(true))
                 );
             }
             assert_eq!(entered.load(Ordering::SeqCst), THIRD_PARTY_CALL_SLOTS + 4);
@@ -791,7 +931,7 @@ mod tests {
             .iter()
             .map(|name| {
                 let registry = Arc::clone(&registry);
-                let params = vec![dxr::Value::String(name.clone())];
+                let params = vec![Value::string(name.as_str())];
                 runtime.spawn(
                     async move { registry.dispatch("supervisor.startProcess", params).await },
                 )
@@ -822,7 +962,7 @@ mod tests {
         }
         for (number, call) in calls.into_iter().enumerate() {
             let expected = if number % 2 == 0 {
-                Ok(dxr::Value::Boolean(true))
+                Ok(Value::bool(true))
             } else {
                 Err(CallError::Fault(rpc::Fault::verbatim(
                     50,

@@ -28,7 +28,6 @@ use supervisor_sdk::namespace::NamespaceBox;
 
 pub mod bridge;
 pub mod call;
-pub mod convert;
 pub mod handler;
 #[cfg(test)]
 mod tests;
@@ -154,7 +153,9 @@ pub struct LoadedNamespace {
     /// pool and need their own handle).
     pub namespace: Arc<NamespaceBox>,
     /// True for the builtin namespace, which the daemon calls inline; a
-    /// third-party namespace is called on the blocking pool.
+    /// third-party namespace's methods are called inline when they declared
+    /// they return at once, off the runtime's threads otherwise (see
+    /// [`bridge`]).
     pub builtin: bool,
     /// Where it came from, for logs.
     pub library: Library,

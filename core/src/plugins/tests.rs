@@ -9,6 +9,7 @@
 use super::*;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RString};
+use call::Placement;
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::handler::{EventRef, Verdict};
 use supervisor_sdk::host::{
@@ -227,10 +228,7 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
     let linked = namespace("supervisor.rpcinterface:make_main_rpcinterface").unwrap();
     let path = cdylib("supervisor-plugin-cdylib");
     let disk = namespace(&spec(&path, "make_main_rpcinterface")).unwrap();
-    assert!(
-        !disk.builtin,
-        "a library from disk runs on the blocking pool"
-    );
+    assert!(!disk.builtin, "a library from disk is not the builtin");
     assert_eq!(disk.library, Library::Path(path));
 
     let started = Outcome::process(process("cron", ProcessState::Running));
@@ -367,7 +365,7 @@ fn a_shared_library_that_is_not_a_plugin_is_refused() {
 #[test]
 fn a_plugin_built_against_an_old_sdk_is_refused_by_version() {
     let error = error(&spec(&cdylib("plugin-fixture-old-sdk"), "make"));
-    assert!(error.contains("was built against an incompatible supervisor-sdk: it uses SDK 0.0.1, this daemon speaks 0.1.0"), "{error}");
+    assert!(error.contains("was built against an incompatible supervisor-sdk: it uses SDK 0.0.1, this daemon speaks 0.2.0"), "{error}");
 }
 
 #[test]
@@ -552,7 +550,7 @@ fn two_plugin_libraries_each_keep_their_own_module() {
             host(),
         )
         .unwrap();
-    assert_eq!(panicky.namespace.methods().len(), 3);
+    assert_eq!(panicky.namespace.methods().len(), 6);
     assert_eq!(supervisor.namespace.methods().len(), 37);
 }
 
@@ -768,6 +766,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a small runtime builds")
 }
 
+/// Where the bridge would call a namespace's methods if none declared
+/// anything: the builtin inline, a library from disk on the pool.
+fn placement(loaded: &LoadedNamespace) -> Placement<'static> {
+    if loaded.builtin {
+        Placement::Inline
+    } else {
+        Placement::BlockingPool
+    }
+}
+
 #[test]
 fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
     let runtime = runtime();
@@ -787,15 +795,11 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
         let result = runtime.block_on(call::call_namespace(
             loaded,
             "startProcess",
-            &[dxr::Value::String("cron".into())],
+            vec![Value::string("cron")],
+            placement(loaded),
             &mut watcher,
         ));
-        assert_eq!(
-            result,
-            Ok(dxr::Value::Boolean(true)),
-            "builtin={}",
-            loaded.builtin
-        );
+        assert_eq!(result, Ok(Value::bool(true)), "builtin={}", loaded.builtin);
         assert_eq!(
             watcher.script.len(),
             1,
@@ -805,7 +809,8 @@ fn calls_settle_deferred_replies_inline_and_on_the_blocking_pool() {
         let result = runtime.block_on(call::call_namespace(
             loaded,
             "getProcessInfo",
-            &[dxr::Value::String("nope".into())],
+            vec![Value::string("nope")],
+            placement(loaded),
             &mut watcher,
         ));
         let fault = result.unwrap_err();
@@ -823,7 +828,8 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
         .block_on(call::call_namespace(
             &loaded,
             "deferredPanic",
-            &[],
+            vec![],
+            Placement::BlockingPool,
             &mut watcher,
         ))
         .unwrap_err();
@@ -834,7 +840,13 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
         fault.string.as_str()
     );
     let fault = runtime
-        .block_on(call::call_namespace(&loaded, "panic", &[], &mut watcher))
+        .block_on(call::call_namespace(
+            &loaded,
+            "panic",
+            vec![],
+            Placement::BlockingPool,
+            &mut watcher,
+        ))
         .unwrap_err();
     assert_eq!(
         fault.string.as_str(),
@@ -863,7 +875,7 @@ fn settle_follows_the_deferral_contract() {
         (Ticket(1), Outcome::done()),
     ]);
     assert_eq!(
-        runtime.block_on(call::settle(chained, &mut watcher, true)),
+        runtime.block_on(call::settle(chained, &mut watcher, Placement::BlockingPool)),
         Ok(Value::int(42))
     );
 
@@ -875,7 +887,7 @@ fn settle_follows_the_deferral_contract() {
     ));
     let mut watcher = ScriptedWatcher::new(vec![(Ticket(3), Outcome::done())]);
     let fault = runtime
-        .block_on(call::settle(silent, &mut watcher, false))
+        .block_on(call::settle(silent, &mut watcher, Placement::Inline))
         .unwrap_err();
     assert!(
         fault.string.contains("left its deferred reply unanswered"),
@@ -890,7 +902,7 @@ fn settle_follows_the_deferral_contract() {
     ));
     let mut watcher = ScriptedWatcher::new(vec![]);
     assert_eq!(
-        runtime.block_on(call::settle(empty, &mut watcher, true)),
+        runtime.block_on(call::settle(empty, &mut watcher, Placement::BlockingPool)),
         Ok(Value::int(1))
     );
 
@@ -898,7 +910,7 @@ fn settle_follows_the_deferral_contract() {
     let waiting = Reply::Deferred(Deferred::one(Ticket(4), |_| Reply::Value(Value::nil())));
     let mut watcher = ScriptedWatcher::new(vec![]);
     let fault = runtime
-        .block_on(call::settle(waiting, &mut watcher, false))
+        .block_on(call::settle(waiting, &mut watcher, Placement::Inline))
         .unwrap_err();
     assert_eq!(
         fault.string.as_str(),

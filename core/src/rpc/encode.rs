@@ -1,22 +1,23 @@
 //! The XML-RPC response writer: a `methodResponse` or fault body, written
-//! straight into one pre-sized `String` from a [`dxr::Value`]. This replaces
-//! dxr's serde-based serializer on the hot path (`getAllProcessInfo` spent
-//! most of its time there); dxr still parses requests. Output is
-//! otherwise byte-for-byte what dxr wrote.
+//! straight from the SDK's [`Value`] (what every namespace answers) into
+//! one pre-sized `String`, with no intermediate value model. dxr still
+//! parses requests; it no longer sees responses.
 //!
-//! Text is escaped as the reference's marshaller escapes it (`&`, `<`, `>`),
-//! plus `\r` as dxr did. Characters XML 1.0 forbids (C0 controls other than
-//! tab and newline, U+FFFE, U+FFFF) become U+FFFD: the reference sends them
-//! raw and its own clients then fail on the malformed body, so a log line
-//! with a stray escape byte would make `readProcessStdoutLog` unusable.
-//! Two spellings differ from
-//! dxr's and match the reference's: quotes are not escaped and nil is
-//! `<nil/>`. This module must not dispatch, log, or
-//! know HTTP.
+//! The output is byte-for-byte what the daemon wrote when answers went
+//! through `dxr::Value` first: struct members sorted by name, the first of
+//! duplicate names kept (dxr's `BTreeMap`), a date that does not parse
+//! sent as a string. Text is escaped as the reference's marshaller escapes
+//! it (`&`, `<`, `>`), plus `\r` as `&#13;` so it survives the client's
+//! line-end normalization. Characters XML 1.0 forbids (C0 controls other
+//! than tab and newline, U+FFFE, U+FFFF) become U+FFFD: the reference sends
+//! them raw and its own clients then fail on the malformed body, so a log
+//! line with a stray escape byte would make `readProcessStdoutLog`
+//! unusable. Quotes are not escaped and nil is `<nil/>`, as in the
+//! reference. This module must not dispatch, log, or know HTTP.
 
 use std::fmt::Write as _;
 
-use dxr::Value;
+use supervisor_sdk::value::{Member, Value, ValueKind};
 
 use super::Fault;
 
@@ -25,98 +26,218 @@ const XML_DECLARATION: &str = "<?xml version='1.0'?>\n";
 
 /// A `methodResponse` carrying `value`, declaration included.
 pub fn method_response(value: &Value) -> String {
-    let mut out = String::with_capacity(XML_DECLARATION.len() + 64 + estimate(value));
+    let mut out = String::new();
+    write_method_response(&mut out, value);
+    out
+}
+
+/// Append a `methodResponse` carrying `value` to `out` (a recycled buffer,
+/// say), reserving room for it at once.
+pub fn write_method_response(out: &mut String, value: &Value) {
+    out.reserve(XML_DECLARATION.len() + 64 + estimate(value));
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><params><param>");
-    write_value(&mut out, value);
+    write_value(out, value);
     out.push_str("</param></params></methodResponse>");
-    out
 }
 
 /// A fault `methodResponse` (`faultCode`, `faultString`), declaration
 /// included.
 pub fn fault_response(fault: &Fault) -> String {
-    let mut out = String::with_capacity(XML_DECLARATION.len() + 240 + fault.text.len());
+    let mut out = String::new();
+    write_fault_response(&mut out, fault);
+    out
+}
+
+/// Append a fault `methodResponse` to `out`.
+pub fn write_fault_response(out: &mut String, fault: &Fault) {
+    out.reserve(XML_DECLARATION.len() + 240 + fault.text.len());
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><fault><value><struct><member><name>faultCode</name><value><i4>");
-    let _ = write!(out, "{}", fault.code);
+    push_int(out, i64::from(fault.code));
     out.push_str("</i4></value></member><member><name>faultString</name><value><string>");
-    push_escaped(&mut out, &fault.text);
+    push_escaped(out, &fault.text);
     out.push_str("</string></value></member></struct></value></fault></methodResponse>");
-    out
 }
 
 /// Append one `<value>` element.
 pub fn write_value(out: &mut String, value: &Value) {
-    out.push_str("<value>");
-    match value {
-        Value::Integer(number) => {
-            out.push_str("<i4>");
-            let _ = write!(out, "{number}");
-            out.push_str("</i4>");
-        }
-        Value::Long(number) => {
-            out.push_str("<i8>");
-            let _ = write!(out, "{number}");
-            out.push_str("</i8>");
-        }
-        Value::Boolean(flag) => {
-            out.push_str(if *flag {
-                "<boolean>1</boolean>"
-            } else {
-                "<boolean>0</boolean>"
-            });
-        }
-        Value::String(text) => {
-            out.push_str("<string>");
-            push_escaped(out, text);
-            out.push_str("</string>");
-        }
-        Value::Double(number) => {
-            out.push_str("<double>");
-            let _ = write!(out, "{number}");
-            out.push_str("</double>");
-        }
-        Value::DateTime(time) => {
-            out.push_str("<dateTime.iso8601>");
-            let _ = write!(out, "{time}");
-            out.push_str("</dateTime.iso8601>");
-        }
-        Value::Base64(bytes) => {
-            out.push_str("<base64>");
-            crate::base64::encode_into(out, bytes);
-            out.push_str("</base64>");
-        }
-        Value::Struct(members) => {
-            out.push_str("<struct>");
-            for (name, member) in members {
-                out.push_str("<member><name>");
-                push_escaped(out, name);
-                out.push_str("</name>");
-                write_value(out, member);
-                out.push_str("</member>");
-            }
-            out.push_str("</struct>");
-        }
-        Value::Array(items) => {
-            out.push_str("<array><data>");
-            for item in items {
-                write_value(out, item);
-            }
-            out.push_str("</data></array>");
-        }
-        Value::Nil => out.push_str("<nil/>"),
-        // dxr::Value is non-exhaustive; nothing else exists in 0.9.
-        _ => out.push_str("<nil/>"),
+    Writer {
+        out,
+        order: Vec::new(),
+        last_names: Vec::new(),
+        last_order: Vec::new(),
     }
-    out.push_str("</value>");
+    .value(value);
+}
+
+/// One response being written. `order` is scratch space for the member
+/// order of the structs being written (a stack: a nested struct pushes its
+/// own order above its parent's), so a whole response allocates it once.
+/// `last_names` and `last_order` remember the member names of the last
+/// struct that needed sorting and the order found for them: the structs of
+/// an array (a process info per process) share their names, so one sort
+/// serves them all.
+struct Writer<'a, 'v> {
+    out: &'a mut String,
+    order: Vec<u32>,
+    last_names: Vec<&'v str>,
+    last_order: Vec<u32>,
+}
+
+impl<'v> Writer<'_, 'v> {
+    fn value(&mut self, value: &'v Value) {
+        let out = &mut *self.out;
+        out.push_str("<value>");
+        match value.kind() {
+            Some(ValueKind::Int(number)) => {
+                out.push_str("<i4>");
+                push_int(out, i64::from(*number));
+                out.push_str("</i4>");
+            }
+            Some(ValueKind::Bool(flag)) => {
+                out.push_str(if *flag {
+                    "<boolean>1</boolean>"
+                } else {
+                    "<boolean>0</boolean>"
+                });
+            }
+            Some(ValueKind::String(text)) => {
+                out.push_str("<string>");
+                push_escaped(out, text);
+                out.push_str("</string>");
+            }
+            Some(ValueKind::Double(number)) => {
+                out.push_str("<double>");
+                let _ = write!(out, "{number}");
+                out.push_str("</double>");
+            }
+            Some(ValueKind::DateTime(text)) => match text.parse::<dxr::DateTime>() {
+                // Written as dxr prints a date, whatever spelling the
+                // plugin used.
+                Ok(time) => {
+                    let _ = write!(out, "<dateTime.iso8601>{time}</dateTime.iso8601>");
+                }
+                // A plugin's malformed date still reaches the client, as
+                // text.
+                Err(_) => {
+                    out.push_str("<string>");
+                    push_escaped(out, text);
+                    out.push_str("</string>");
+                }
+            },
+            Some(ValueKind::Base64(bytes)) => {
+                out.push_str("<base64>");
+                crate::base64::encode_into(out, bytes);
+                out.push_str("</base64>");
+            }
+            Some(ValueKind::Struct(members)) => {
+                out.push_str("<struct>");
+                self.members(members);
+                self.out.push_str("</struct>");
+            }
+            Some(ValueKind::Array(items)) => {
+                out.push_str("<array><data>");
+                for item in items.iter() {
+                    self.value(item);
+                }
+                self.out.push_str("</data></array>");
+            }
+            // Nil, and a variant from a newer SDK than this daemon's:
+            // nothing else can be sent.
+            _ => out.push_str("<nil/>"),
+        }
+        self.out.push_str("</value>");
+    }
+
+    /// The members of a struct, sorted by name, the first of equal names
+    /// only.
+    fn members(&mut self, members: &'v [Member]) {
+        let strictly_sorted = members
+            .windows(2)
+            .all(|pair| pair[0].name.as_str() < pair[1].name.as_str());
+        if strictly_sorted {
+            for member in members {
+                self.member(member);
+            }
+            return;
+        }
+        let base = self.order.len();
+        let same_names = self.last_names.len() == members.len()
+            && self
+                .last_names
+                .iter()
+                .zip(members)
+                .all(|(name, member)| *name == member.name.as_str());
+        if same_names {
+            self.order.extend_from_slice(&self.last_order);
+        } else {
+            // A struct has far fewer than 2^32 members: each is an
+            // allocation.
+            self.order.extend(0..members.len() as u32);
+            let name = |at: &u32| members[*at as usize].name.as_str();
+            // Stable: among equal names the first stays first, and the
+            // later ones are dropped.
+            self.order[base..].sort_by(|a, b| name(a).cmp(name(b)));
+            let mut kept = base;
+            for at in base..self.order.len() {
+                if kept == base || name(&self.order[kept - 1]) != name(&self.order[at]) {
+                    self.order[kept] = self.order[at];
+                    kept += 1;
+                }
+            }
+            self.order.truncate(kept);
+            self.last_names.clear();
+            self.last_names
+                .extend(members.iter().map(|member| member.name.as_str()));
+            self.last_order.clear();
+            self.last_order.extend_from_slice(&self.order[base..]);
+        }
+        // Members are written from the stack, not the cache: a nested
+        // struct may replace the cache meanwhile.
+        for at in base..self.order.len() {
+            self.member(&members[self.order[at] as usize]);
+        }
+        self.order.truncate(base);
+    }
+
+    fn member(&mut self, member: &'v Member) {
+        self.out.push_str("<member><name>");
+        push_escaped(self.out, &member.name);
+        self.out.push_str("</name>");
+        self.value(&member.value);
+        self.out.push_str("</member>");
+    }
+}
+
+/// Append `number` in decimal (what `{}` prints), without the formatting
+/// machinery: most of a process info's members are integers.
+fn push_int(out: &mut String, number: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = number.unsigned_abs();
+    loop {
+        at -= 1;
+        // The remainder of a division by 10 is a digit.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if number < 0 {
+        out.push('-');
+    }
+    // ASCII digits: always UTF-8.
+    if let Ok(text) = std::str::from_utf8(&digits[at..]) {
+        out.push_str(text);
+    }
 }
 
 /// Append `text` escaped for element content: `&`, `<` and `>` as the
-/// reference escapes them, and `\r` as `&#13;` (as dxr wrote it) so a
-/// carriage return survives the client's line-end normalization. Quotes
-/// need no escaping in content. Runs without special bytes are copied
-/// whole; memchr finds the next special byte.
+/// reference escapes them, and `\r` as `&#13;`; characters XML forbids
+/// become U+FFFD. Runs without special bytes are copied whole; memchr
+/// finds the next special byte.
 fn push_escaped(out: &mut String, text: &str) {
     // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
     // which the slow path copies unchanged).
@@ -160,16 +281,16 @@ fn push_escaped_markup(out: &mut String, text: &str) {
 /// A cheap upper-bound guess of a value's encoded size, so the body is
 /// allocated once in the common case.
 fn estimate(value: &Value) -> usize {
-    match value {
-        Value::String(text) => 32 + text.len() + text.len() / 8,
-        Value::Base64(bytes) => 32 + bytes.len() / 3 * 4 + 4,
-        Value::Struct(members) => {
+    match value.kind() {
+        Some(ValueKind::String(text)) => 32 + text.len() + text.len() / 8,
+        Some(ValueKind::Base64(bytes)) => 32 + bytes.len() / 3 * 4 + 4,
+        Some(ValueKind::Struct(members)) => {
             32 + members
                 .iter()
-                .map(|(name, member)| 32 + name.len() + estimate(member))
+                .map(|member| 32 + member.name.len() + estimate(&member.value))
                 .sum::<usize>()
         }
-        Value::Array(items) => 32 + items.iter().map(estimate).sum::<usize>(),
+        Some(ValueKind::Array(items)) => 32 + items.iter().map(estimate).sum::<usize>(),
         _ => 48,
     }
 }
@@ -179,12 +300,41 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    /// What dxr's serializer writes for the same response, less the two
-    /// spellings we deliberately write as the reference does: quotes
-    /// unescaped in content and `<nil/>`.
-    fn dxr_response(value: &Value) -> String {
+    /// The answer as the daemon used to carry it: the SDK value mapped into
+    /// dxr's model (members into a `BTreeMap`, the first duplicate kept,
+    /// a date parsed or else sent as text).
+    fn old_model(value: &Value) -> dxr::Value {
+        match value.kind() {
+            Some(ValueKind::Int(number)) => dxr::Value::Integer(*number),
+            Some(ValueKind::Bool(flag)) => dxr::Value::Boolean(*flag),
+            Some(ValueKind::String(text)) => dxr::Value::String(text.to_string()),
+            Some(ValueKind::Double(number)) => dxr::Value::Double(*number),
+            Some(ValueKind::DateTime(text)) => match text.as_str().parse::<dxr::DateTime>() {
+                Ok(time) => dxr::Value::DateTime(time),
+                Err(_) => dxr::Value::String(text.to_string()),
+            },
+            Some(ValueKind::Base64(bytes)) => dxr::Value::Base64(bytes.to_vec()),
+            Some(ValueKind::Array(items)) => {
+                dxr::Value::Array(items.iter().map(old_model).collect())
+            }
+            Some(ValueKind::Struct(members)) => {
+                let mut map = BTreeMap::new();
+                for member in members.iter() {
+                    map.entry(member.name.to_string())
+                        .or_insert_with(|| old_model(&member.value));
+                }
+                dxr::Value::Struct(map)
+            }
+            _ => dxr::Value::Nil,
+        }
+    }
+
+    /// What dxr's serializer writes for the old model of `value`, less the
+    /// two spellings written as the reference does: quotes unescaped in
+    /// content and `<nil/>`.
+    fn old_response(value: &Value) -> String {
         let body = dxr::MethodResponse {
-            value: value.clone(),
+            value: old_model(value),
         }
         .to_xml()
         .expect("dxr serializes every test value")
@@ -195,63 +345,108 @@ mod tests {
     }
 
     fn text(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::string(s)
     }
 
+    fn date(s: &str) -> Value {
+        Value::new(ValueKind::DateTime(s.into()))
+    }
+
+    /// Members deliberately out of order, with a duplicate, nested.
     fn sample() -> Value {
-        let mut inner = BTreeMap::new();
-        inner.insert("name".to_owned(), text("cat"));
-        inner.insert("pid".to_owned(), Value::Integer(1234));
-        inner.insert("a&b<c>".to_owned(), Value::Boolean(false));
-        let mut outer = BTreeMap::new();
-        outer.insert(
-            "list".to_owned(),
-            Value::Array(vec![Value::Struct(inner), Value::Nil]),
-        );
-        outer.insert("empty_list".to_owned(), Value::Array(vec![]));
-        outer.insert("empty_struct".to_owned(), Value::Struct(BTreeMap::new()));
-        outer.insert("empty_text".to_owned(), text(""));
-        outer.insert("yes".to_owned(), Value::Boolean(true));
-        outer.insert("neg".to_owned(), Value::Integer(i32::MIN));
-        outer.insert("long".to_owned(), Value::Long(i64::MAX));
-        outer.insert("double".to_owned(), Value::Double(1.5));
-        outer.insert("whole".to_owned(), Value::Double(3.0));
-        outer.insert("tiny".to_owned(), Value::Double(-1e-7));
-        outer.insert("huge".to_owned(), Value::Double(1e300));
-        outer.insert(
-            "when".to_owned(),
-            Value::DateTime("20261124T01:02:03".parse().expect("valid date")),
-        );
-        outer.insert("bytes".to_owned(), Value::Base64(vec![0, 1, 2, 254, 255]));
-        outer.insert("bytes2".to_owned(), Value::Base64(b"ab".to_vec()));
-        outer.insert("bytes3".to_owned(), Value::Base64(b"abc".to_vec()));
-        outer.insert("escapes".to_owned(), text("a & b < c > d \" ' &amp;"));
-        outer.insert(
-            "unicode".to_owned(),
-            text("h\u{e9}llo \u{1F600} \u{4e2d}\u{6587}"),
-        );
-        outer.insert("tabs".to_owned(), text("line1\nline2\r\tend"));
-        Value::Struct(outer)
+        let inner = Value::structure([
+            ("name", text("cat")),
+            ("pid", Value::int(1234)),
+            ("a&b<c>", Value::bool(false)),
+            ("name", text("the second name is dropped")),
+        ]);
+        Value::structure([
+            ("list", Value::array([inner.clone(), Value::nil()])),
+            ("empty_list", Value::array([])),
+            ("empty_struct", Value::structure::<&str>([])),
+            ("empty_text", text("")),
+            ("yes", Value::bool(true)),
+            ("neg", Value::int(i32::MIN)),
+            ("max", Value::int(i32::MAX)),
+            ("zero", Value::int(0)),
+            ("double", Value::double(1.5)),
+            ("whole", Value::double(3.0)),
+            ("tiny", Value::double(-1e-7)),
+            ("huge", Value::double(1e300)),
+            ("negzero", Value::double(-0.0)),
+            ("third", Value::double(1.0 / 3.0)),
+            ("when", date("20261124T01:02:03")),
+            ("not_a_date", date("yesterday <noon>")),
+            ("bytes", Value::base64(vec![0u8, 1, 2, 254, 255])),
+            ("bytes2", Value::base64(b"ab".to_vec())),
+            ("bytes3", Value::base64(b"abc".to_vec())),
+            ("escapes", text("a & b < c > d \" ' &amp;")),
+            ("unicode", text("h\u{e9}llo \u{1F600} \u{4e2d}\u{6587}")),
+            ("tabs", text("line1\nline2\r\tend")),
+            (
+                "deep",
+                Value::array([Value::array([Value::array([inner])])]),
+            ),
+            ("B", text("capitals sort before lower case")),
+            ("", text("an empty name")),
+        ])
     }
 
     #[test]
-    fn responses_are_byte_identical_to_dxr() {
+    fn responses_are_byte_identical_to_the_old_dxr_path() {
         let samples = [
             sample(),
-            Value::Nil,
-            Value::Integer(0),
+            Value::nil(),
+            Value::int(0),
+            Value::int(-42),
             text("<&>"),
-            Value::Array(vec![]),
-            Value::Struct(BTreeMap::new()),
-            Value::Array(vec![Value::Array(vec![Value::Array(vec![text("deep")])])]),
+            Value::array([]),
+            Value::structure::<&str>([]),
+            Value::array([Value::array([Value::array([text("deep")])])]),
+            // Already sorted, so written without reordering.
+            Value::structure([("a", Value::int(1)), ("b", Value::int(2))]),
+            // Sorted except for a duplicate.
+            Value::structure([("a", Value::int(1)), ("a", Value::int(2))]),
+            // Structs of several shapes in a row, nested in one another:
+            // the remembered order of one shape never leaks into another.
+            Value::array([
+                Value::structure([("b", Value::int(1)), ("a", Value::int(2))]),
+                Value::structure([
+                    (
+                        "c",
+                        Value::structure([("z", Value::nil()), ("y", Value::nil())]),
+                    ),
+                    ("a", Value::int(3)),
+                    (
+                        "b",
+                        Value::structure([("b", Value::int(4)), ("a", Value::int(5))]),
+                    ),
+                ]),
+                Value::structure([("b", Value::int(6)), ("a", Value::int(7))]),
+                Value::structure([
+                    ("b", Value::int(8)),
+                    ("a", Value::int(9)),
+                    ("a", Value::int(10)),
+                ]),
+                Value::structure([("b", Value::int(11)), ("a", Value::int(12))]),
+                Value::structure([("a", Value::int(13)), ("b", Value::int(14))]),
+                Value::structure([("b", Value::int(15)), ("b", Value::int(16))]),
+            ]),
+            Value::array((0..50).map(|i| {
+                Value::structure([
+                    ("name", text(&format!("p{i}"))),
+                    ("pid", Value::int(i * 1000 - 7)),
+                    ("group", text("g")),
+                ])
+            })),
         ];
         for value in &samples {
-            assert_eq!(method_response(value), dxr_response(value), "{value:?}");
+            assert_eq!(method_response(value), old_response(value), "{value:?}");
         }
     }
 
     #[test]
-    fn escaping_touches_only_amp_lt_gt() {
+    fn escaping_touches_only_amp_lt_gt_and_cr() {
         let mut out = String::new();
         push_escaped(&mut out, "<a href=\"x\">&'</a>\u{e9}");
         assert_eq!(out, "&lt;a href=\"x\"&gt;&amp;'&lt;/a&gt;\u{e9}");
@@ -266,14 +461,38 @@ mod tests {
     #[test]
     fn characters_xml_forbids_become_replacement_characters() {
         // The reference sends them raw and its own client then rejects the
-        // body; ours stays well-formed.
-        let body = method_response(&text("bell\u{7}nul\u{0}esc\u{1b}[1m\u{FFFE}\r\t\n<&>é"));
+        // body; ours stays well-formed. Member names are cleaned too.
+        let body = method_response(&Value::structure([(
+            "k\u{1}",
+            text("bell\u{7}nul\u{0}esc\u{1b}[1m\u{FFFE}\u{FFFF}\u{FFFD}\u{EFFF}\r\t\n<&>é"),
+        )]));
         assert!(
             body.contains(
-                "<string>bell\u{FFFD}nul\u{FFFD}esc\u{FFFD}[1m\u{FFFD}&#13;\t\n&lt;&amp;&gt;é</string>"
+                "<name>k\u{FFFD}</name><value><string>bell\u{FFFD}nul\u{FFFD}esc\u{FFFD}[1m\u{FFFD}\u{FFFD}\u{FFFD}\u{EFFF}&#13;\t\n&lt;&amp;&gt;é</string>"
             ),
             "{body}"
         );
+    }
+
+    #[test]
+    fn integers_print_as_display_does() {
+        for number in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut out = String::new();
+            push_int(&mut out, number);
+            assert_eq!(out, number.to_string());
+        }
     }
 
     #[test]
@@ -288,5 +507,10 @@ mod tests {
         .to_xml()
         .expect("dxr serializes a fault");
         assert_eq!(fault_response(&fault), format!("{XML_DECLARATION}{body}"));
+        let negative = Fault {
+            code: -3,
+            text: String::new(),
+        };
+        assert!(fault_response(&negative).contains("<i4>-3</i4>"));
     }
 }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use dxr::Value;
+use supervisor_sdk::value::Value;
 
 /// Supervisor's fault codes (`code::BAD_NAME`): the SDK's public table,
 /// which plugins use too, so core and plugins cannot disagree on a number.
@@ -56,10 +56,10 @@ impl Fault {
     /// The `{faultCode, faultString}` struct that `system.multicall` puts in
     /// its result array in place of a value.
     pub fn to_struct_value(&self) -> Value {
-        let mut members = std::collections::BTreeMap::new();
-        members.insert("faultCode".to_owned(), Value::Integer(self.code));
-        members.insert("faultString".to_owned(), Value::String(self.text.clone()));
-        Value::Struct(members)
+        Value::structure([
+            ("faultCode", Value::int(self.code)),
+            ("faultString", Value::string(self.text.as_str())),
+        ])
     }
 }
 
@@ -107,10 +107,9 @@ mod tests {
 
     #[test]
     fn struct_value_has_the_two_reference_keys() {
-        let Value::Struct(members) = Fault::with_extra(code::FAILED, "x").to_struct_value() else {
-            panic!("a fault struct is a struct");
-        };
-        assert_eq!(members["faultCode"], Value::Integer(30));
-        assert_eq!(members["faultString"], Value::String("FAILED: x".into()));
+        let value = Fault::with_extra(code::FAILED, "x").to_struct_value();
+        assert_eq!(value.as_struct().map(<[_]>::len), Some(2));
+        assert_eq!(value.get("faultCode"), Some(&Value::int(30)));
+        assert_eq!(value.get("faultString"), Some(&Value::string("FAILED: x")));
     }
 }

@@ -9,7 +9,9 @@ mod fault;
 mod registry;
 mod system;
 
-pub use encode::{fault_response, method_response, write_value};
+pub use encode::{
+    fault_response, method_response, write_fault_response, write_method_response, write_value,
+};
 pub use fault::{Fault, code, fault_name};
 pub use registry::{BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace};
 pub use system::CallError;

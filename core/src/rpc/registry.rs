@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use dxr::Value;
+use supervisor_sdk::value::Value;
 
 use super::fault::Fault;
 
@@ -18,7 +18,9 @@ use super::fault::Fault;
 /// replies can be deferred (a `startProcess` that waits holds no thread).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The outcome of one XML-RPC method: a value or a Supervisor fault.
+/// The outcome of one XML-RPC method: a value or a Supervisor fault. Values
+/// are the SDK's, which every namespace answers in and the response writer
+/// encodes directly.
 pub type CallResult = Result<Value, Fault>;
 
 /// What `system.listMethods`, `methodHelp` and `methodSignature` publish

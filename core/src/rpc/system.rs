@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use dxr::Value;
+use supervisor_sdk::value::{Value, ValueKind};
 
 use super::fault::{Fault, code};
 use super::registry::{BoxFuture, CallResult, Registry};
@@ -130,12 +130,8 @@ impl Registry {
                     return wrong_arity();
                 }
                 let table = self.table.load();
-                Ok(Value::Array(
-                    table
-                        .sorted_names
-                        .iter()
-                        .map(|n| Value::String(n.clone()))
-                        .collect(),
+                Ok(Value::array(
+                    table.sorted_names.iter().map(|n| Value::string(n.as_str())),
                 ))
             }
             "methodHelp" | "methodSignature" => {
@@ -143,17 +139,17 @@ impl Registry {
                     return wrong_arity();
                 };
                 // A non-string name matches nothing, as in the reference.
-                let Value::String(asked) = asked else {
+                let Some(asked) = asked.as_str() else {
                     return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
                 };
                 let Some((help, signature)) = self.describe(asked) else {
                     return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
                 };
                 if name == "methodHelp" {
-                    Ok(Value::String(help))
+                    Ok(Value::string(help))
                 } else {
                     signature
-                        .map(|types| Value::Array(types.into_iter().map(Value::String).collect()))
+                        .map(|types| Value::array(types.into_iter().map(Value::string)))
                         .ok_or_else(|| Fault::new(code::SIGNATURE_UNSUPPORTED).into())
                 }
             }
@@ -182,17 +178,14 @@ impl Registry {
         let (Some(calls), None) = (params.next(), params.next()) else {
             return Err(Fault::new(code::INCORRECT_PARAMETERS).into());
         };
-        let calls = match calls {
-            Value::Array(calls) => calls,
+        let calls = match calls.kind() {
+            Some(ValueKind::Array(calls)) => calls.as_slice(),
             // The reference slices what it got: a string yields its
             // characters, none of which is a struct (so HTTP 500, see
             // `multicall_entry`), or nothing at all when empty.
-            Value::String(text) if text.is_empty() => Vec::new(),
-            Value::String(text) => {
-                return Err(CallError::Internal(attribute_error(
-                    &Value::String(text),
-                    "get",
-                )));
+            Some(ValueKind::String(text)) if text.is_empty() => &[],
+            Some(ValueKind::String(_)) => {
+                return Err(CallError::Internal(attribute_error(&calls, "get")));
             }
             _ => return Err(Fault::new(code::INCORRECT_PARAMETERS).into()),
         };
@@ -210,31 +203,33 @@ impl Registry {
                 }
             });
         }
-        Ok(Value::Array(results))
+        Ok(Value::array(results))
     }
 
     /// Validate one `{methodName, params}` entry of a multicall and start
     /// it. Malformed entries get the faults the reference's Python produces
     /// for them, `AttributeError` texts included; `Err` fails the whole
     /// multicall.
-    fn multicall_entry(&self, call: Value) -> Result<Resolved, CallError> {
+    fn multicall_entry(&self, call: &Value) -> Result<Resolved, CallError> {
         let ready_fault = |fault: Fault| Ok(Resolved::Ready(Err(fault.into())));
         // The reference reads the entry's keys outside its error handling,
         // so an entry that is not a struct fails the whole request (HTTP
         // 500); so does ours.
-        let Value::Struct(mut call) = call else {
-            return Err(CallError::Internal(attribute_error(&call, "get")));
-        };
-        let name = match call.remove("methodName") {
-            None | Some(Value::Nil) => {
+        if call.as_struct().is_none() {
+            return Err(CallError::Internal(attribute_error(call, "get")));
+        }
+        // Request structs carry each name once (the request parser keeps
+        // one member per name), so `get` sees the one the client sent.
+        let name = match call.get("methodName").map(|name| (name, name.kind())) {
+            None | Some((_, Some(ValueKind::Nil))) => {
                 return ready_fault(Fault::with_extra(
                     code::INCORRECT_PARAMETERS,
                     "No methodName",
                 ));
             }
-            Some(Value::String(name)) => name,
-            Some(other) => {
-                let text = format!("FAILED: {}", attribute_error(&other, "split"));
+            Some((_, Some(ValueKind::String(name)))) => name.as_str(),
+            Some((other, _)) => {
+                let text = format!("FAILED: {}", attribute_error(other, "split"));
                 return ready_fault(Fault::verbatim(code::FAILED, text));
             }
         };
@@ -244,21 +239,26 @@ impl Registry {
                 "Recursive system.multicall forbidden",
             ));
         }
-        let params = match call.remove("params") {
+        let params = match call.get("params").map(Value::kind) {
             None => Vec::new(),
-            Some(Value::Array(params)) => params,
+            Some(Some(ValueKind::Array(params))) => params.to_vec(),
             // The reference calls `method(*params)`: a string spreads into
             // its characters and a struct into its keys; anything else is
             // a TypeError, i.e. INCORRECT_PARAMETERS once the method is
             // known to exist.
-            Some(Value::String(text)) => text.chars().map(|c| Value::String(c.into())).collect(),
-            Some(Value::Struct(members)) => members.into_keys().map(Value::String).collect(),
-            Some(_) if self.describe(&name).is_none() => {
+            Some(Some(ValueKind::String(text))) => {
+                text.chars().map(|c| Value::string(c.to_string())).collect()
+            }
+            Some(Some(ValueKind::Struct(members))) => members
+                .iter()
+                .map(|member| Value::string(member.name.clone()))
+                .collect(),
+            Some(_) if self.describe(name).is_none() => {
                 return ready_fault(Fault::new(code::UNKNOWN_METHOD));
             }
             Some(_) => return ready_fault(Fault::new(code::INCORRECT_PARAMETERS)),
         };
-        Ok(self.resolve(&name, params))
+        Ok(self.resolve(name, params))
     }
 }
 
@@ -273,15 +273,15 @@ fn attribute_error(value: &Value, attribute: &str) -> String {
 
 /// The Python type the reference's unmarshaller makes of an XML-RPC value.
 fn python_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Integer(_) | Value::Long(_) => "int",
-        Value::Boolean(_) => "bool",
-        Value::String(_) | Value::Base64(_) => "str",
-        Value::Double(_) => "float",
-        Value::DateTime(_) => "datetime.datetime",
-        Value::Struct(_) => "dict",
-        Value::Array(_) => "list",
-        Value::Nil => "NoneType",
+    match value.kind() {
+        Some(ValueKind::Int(_)) => "int",
+        Some(ValueKind::Bool(_)) => "bool",
+        Some(ValueKind::String(_) | ValueKind::Base64(_)) => "str",
+        Some(ValueKind::Double(_)) => "float",
+        Some(ValueKind::DateTime(_)) => "datetime.datetime",
+        Some(ValueKind::Struct(_)) => "dict",
+        Some(ValueKind::Array(_)) => "list",
+        Some(ValueKind::Nil) => "NoneType",
         _ => "object",
     }
 }

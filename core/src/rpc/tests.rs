@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dxr::Value;
+use supervisor_sdk::value::Value;
 
 use super::*;
 
@@ -37,20 +37,21 @@ impl RpcNamespace for TestNamespace {
 
     fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult> {
         match method {
-            "echo" => Box::pin(async move { Ok(Value::Array(params)) }),
+            "echo" => Box::pin(async move { Ok(Value::array(params)) }),
             "fail" => {
-                let code = match params.first() {
-                    Some(Value::Integer(c)) => *c,
-                    _ => code::INCORRECT_PARAMETERS,
-                };
+                let code = params
+                    .first()
+                    .and_then(Value::as_int)
+                    .unwrap_or(code::INCORRECT_PARAMETERS);
                 Box::pin(async move { Err(Fault::with_extra(code, "asked")) })
             }
             "slow" => Box::pin(async move {
-                let (Some(Value::Integer(ms)), Some(answer)) = (params.first(), params.get(1))
+                let (Some(ms), Some(answer)) =
+                    (params.first().and_then(Value::as_int), params.get(1))
                 else {
                     return Err(Fault::new(code::INCORRECT_PARAMETERS));
                 };
-                tokio::time::sleep(Duration::from_millis(*ms as u64)).await;
+                tokio::time::sleep(Duration::from_millis(ms as u64)).await;
                 Ok(answer.clone())
             }),
             "boom" => panic!("boom asked"),
@@ -58,7 +59,7 @@ impl RpcNamespace for TestNamespace {
                 tokio::task::yield_now().await;
                 panic!("late boom asked")
             }),
-            _ => Box::pin(async move { Ok(Value::Boolean(true)) }),
+            _ => Box::pin(async move { Ok(Value::bool(true)) }),
         }
     }
 }
@@ -72,7 +73,7 @@ fn registry() -> Registry {
 }
 
 fn s(text: &str) -> Value {
-    Value::String(text.into())
+    Value::string(text)
 }
 
 fn call_struct(name: Option<Value>, params: Option<Vec<Value>>) -> Value {
@@ -81,9 +82,9 @@ fn call_struct(name: Option<Value>, params: Option<Vec<Value>>) -> Value {
         members.insert("methodName".to_owned(), name);
     }
     if let Some(params) = params {
-        members.insert("params".to_owned(), Value::Array(params));
+        members.insert("params".to_owned(), Value::array(params));
     }
-    Value::Struct(members)
+    Value::structure(members)
 }
 
 fn fault(code: i32, text: &str) -> Result<Value, CallError> {
@@ -111,7 +112,7 @@ async fn list_methods_is_sorted_and_includes_system() {
     .into_iter()
     .map(s)
     .collect();
-    assert_eq!(names, Value::Array(expected));
+    assert_eq!(names, Value::array(expected));
 }
 
 #[tokio::test]
@@ -141,15 +142,13 @@ async fn only_registered_two_part_names_are_reachable() {
 #[tokio::test]
 async fn calls_reach_their_namespace_with_params_in_order() {
     let registry = registry();
-    let params = vec![s("a"), Value::Integer(2), Value::Nil];
+    let params = vec![s("a"), Value::int(2), Value::nil()];
     assert_eq!(
         registry.dispatch("test.echo", params.clone()).await,
-        Ok(Value::Array(params))
+        Ok(Value::array(params))
     );
     assert_eq!(
-        registry
-            .dispatch("test.fail", vec![Value::Integer(10)])
-            .await,
+        registry.dispatch("test.fail", vec![Value::int(10)]).await,
         fault(10, "BAD_NAME: asked")
     );
 }
@@ -167,26 +166,21 @@ async fn method_help_and_signature() {
         registry
             .dispatch("system.methodSignature", vec![s("test.slow")])
             .await,
-        Ok(Value::Array(vec![s("string"), s("int"), s("string")]))
+        Ok(Value::array(vec![s("string"), s("int"), s("string")]))
     );
     assert_eq!(
         registry
             .dispatch("system.methodSignature", vec![s("system.multicall")])
             .await,
-        Ok(Value::Array(vec![s("array"), s("array")]))
+        Ok(Value::array(vec![s("array"), s("array")]))
     );
     let help = registry
         .dispatch("system.methodHelp", vec![s("system.listMethods")])
         .await
         .unwrap();
-    assert!(matches!(help, Value::String(ref h) if h.contains("@return array")));
+    assert!(help.as_str().is_some_and(|h| h.contains("@return array")));
     for method in ["system.methodHelp", "system.methodSignature"] {
-        for unknown in [
-            s("test.nope"),
-            s("nope"),
-            s("test.echo.x"),
-            Value::Integer(5),
-        ] {
+        for unknown in [s("test.nope"), s("nope"), s("test.echo.x"), Value::int(5)] {
             assert_eq!(
                 registry.dispatch(method, vec![unknown]).await,
                 fault(4, "SIGNATURE_UNSUPPORTED")
@@ -209,7 +203,7 @@ async fn method_help_and_signature() {
     );
     assert_eq!(
         registry
-            .dispatch("system.listMethods", vec![Value::Integer(1)])
+            .dispatch("system.listMethods", vec![Value::int(1)])
             .await,
         fault(2, "INCORRECT_PARAMETERS")
     );
@@ -224,27 +218,27 @@ async fn multicall_results_are_bare_values_or_fault_structs() {
             Some(s("system.methodSignature")),
             Some(vec![s("test.fail")]),
         ),
-        call_struct(Some(s("test.fail")), Some(vec![Value::Integer(70)])),
+        call_struct(Some(s("test.fail")), Some(vec![Value::int(70)])),
         call_struct(Some(s("test.nope")), None),
         call_struct(None, Some(vec![])),
-        call_struct(Some(Value::Nil), None),
+        call_struct(Some(Value::nil()), None),
         call_struct(
             Some(s("system.multicall")),
-            Some(vec![Value::Array(vec![])]),
+            Some(vec![Value::array(vec![])]),
         ),
-        call_struct(Some(Value::Integer(5)), None),
+        call_struct(Some(Value::int(5)), None),
         call_struct(Some(s("test.echo")), None),
     ];
     let results = registry
-        .dispatch("system.multicall", vec![Value::Array(calls)])
+        .dispatch("system.multicall", vec![Value::array(calls)])
         .await
         .unwrap();
     let f = |code, text: &str| Fault::verbatim(code, text).to_struct_value();
     assert_eq!(
         results,
-        Value::Array(vec![
-            Value::Array(vec![s("x")]),
-            Value::Array(vec![s("boolean"), s("int")]),
+        Value::array(vec![
+            Value::array(vec![s("x")]),
+            Value::array(vec![s("boolean"), s("int")]),
             f(70, "NOT_RUNNING: asked"),
             f(1, "UNKNOWN_METHOD"),
             f(2, "INCORRECT_PARAMETERS: No methodName"),
@@ -257,7 +251,7 @@ async fn multicall_results_are_bare_values_or_fault_structs() {
                 30,
                 "FAILED: <class 'AttributeError'>:'int' object has no attribute 'split'"
             ),
-            Value::Array(vec![]),
+            Value::array(vec![]),
         ])
     );
 }
@@ -269,26 +263,26 @@ async fn multicall_spreads_params_as_python_does() {
         let mut members = BTreeMap::new();
         members.insert("methodName".to_owned(), s("test.echo"));
         members.insert("params".to_owned(), params);
-        Value::Struct(members)
+        Value::structure(members)
     };
     let mut keys = BTreeMap::new();
-    keys.insert("k1".to_owned(), Value::Integer(1));
-    keys.insert("k2".to_owned(), Value::Integer(2));
+    keys.insert("k1".to_owned(), Value::int(1));
+    keys.insert("k2".to_owned(), Value::int(2));
     let calls = vec![
         spread(s("ab")),
-        spread(Value::Struct(keys)),
-        spread(Value::Integer(5)),
-        spread(Value::Nil),
+        spread(Value::structure(keys)),
+        spread(Value::int(5)),
+        spread(Value::nil()),
     ];
     let results = registry
-        .dispatch("system.multicall", vec![Value::Array(calls)])
+        .dispatch("system.multicall", vec![Value::array(calls)])
         .await
         .unwrap();
     assert_eq!(
         results,
-        Value::Array(vec![
-            Value::Array(vec![s("a"), s("b")]),
-            Value::Array(vec![s("k1"), s("k2")]),
+        Value::array(vec![
+            Value::array(vec![s("a"), s("b")]),
+            Value::array(vec![s("k1"), s("k2")]),
             Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
             Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
         ])
@@ -298,10 +292,10 @@ async fn multicall_spreads_params_as_python_does() {
 #[tokio::test]
 async fn a_multicall_entry_that_is_not_a_struct_fails_the_whole_call() {
     // The reference answers HTTP 500 (its AttributeError escapes).
-    for entry in [s("not a struct"), Value::Integer(7)] {
+    for entry in [s("not a struct"), Value::int(7)] {
         let calls = vec![call_struct(Some(s("test.echo")), None), entry];
         let outcome = registry()
-            .dispatch("system.multicall", vec![Value::Array(calls)])
+            .dispatch("system.multicall", vec![Value::array(calls)])
             .await;
         assert!(
             matches!(outcome, Err(CallError::Internal(_))),
@@ -315,13 +309,13 @@ async fn multicall_argument_errors() {
     let registry = registry();
     assert_eq!(
         registry
-            .dispatch("system.multicall", vec![Value::Array(vec![])])
+            .dispatch("system.multicall", vec![Value::array(vec![])])
             .await,
-        Ok(Value::Array(vec![]))
+        Ok(Value::array(vec![]))
     );
     assert_eq!(
         registry.dispatch("system.multicall", vec![s("")]).await,
-        Ok(Value::Array(vec![]))
+        Ok(Value::array(vec![]))
     );
     assert!(matches!(
         registry.dispatch("system.multicall", vec![s("x")]).await,
@@ -329,9 +323,9 @@ async fn multicall_argument_errors() {
     ));
     for params in [
         vec![],
-        vec![Value::Integer(1)],
-        vec![Value::Struct(BTreeMap::new())],
-        vec![Value::Array(vec![]), s("x")],
+        vec![Value::int(1)],
+        vec![Value::structure::<&str>([])],
+        vec![Value::array(vec![]), s("x")],
     ] {
         assert_eq!(
             registry.dispatch("system.multicall", params).await,
@@ -346,22 +340,22 @@ async fn multicall_awaits_deferred_calls_in_order() {
     let calls = vec![
         call_struct(
             Some(s("test.slow")),
-            Some(vec![Value::Integer(300), s("first")]),
+            Some(vec![Value::int(300), s("first")]),
         ),
         call_struct(
             Some(s("test.slow")),
-            Some(vec![Value::Integer(10), s("second")]),
+            Some(vec![Value::int(10), s("second")]),
         ),
         call_struct(Some(s("test.echo")), Some(vec![])),
     ];
     let started = tokio::time::Instant::now();
     let results = registry
-        .dispatch("system.multicall", vec![Value::Array(calls)])
+        .dispatch("system.multicall", vec![Value::array(calls)])
         .await
         .unwrap();
     assert_eq!(
         results,
-        Value::Array(vec![s("first"), s("second"), Value::Array(vec![])])
+        Value::array(vec![s("first"), s("second"), Value::array(vec![])])
     );
     // Sequential, as in the reference: the waits add up.
     assert!(started.elapsed() >= Duration::from_millis(310));
@@ -381,21 +375,24 @@ async fn panics_become_internal_errors_or_failed_structs() {
         call_struct(Some(s("test.late_boom")), None),
         call_struct(Some(s("test.echo")), None),
     ];
-    let Value::Array(results) = registry
-        .dispatch("system.multicall", vec![Value::Array(calls)])
+    let results = registry
+        .dispatch("system.multicall", vec![Value::array(calls)])
         .await
-        .unwrap()
-    else {
-        panic!("multicall returns an array");
-    };
-    let Value::Struct(failed) = &results[0] else {
-        panic!("a panic is a fault struct: {results:?}");
-    };
-    assert_eq!(failed["faultCode"], Value::Integer(30));
-    assert!(
-        matches!(&failed["faultString"], Value::String(t) if t.starts_with("FAILED: ") && t.contains("late boom asked"))
+        .unwrap();
+    let results = results.as_array().expect("multicall returns an array");
+    let failed = &results[0];
+    assert_eq!(
+        failed.get("faultCode"),
+        Some(&Value::int(30)),
+        "{results:?}"
     );
-    assert_eq!(results[1], Value::Array(vec![]));
+    assert!(
+        failed
+            .get("faultString")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("FAILED: ") && t.contains("late boom asked"))
+    );
+    assert_eq!(results[1], Value::array(vec![]));
 }
 
 #[tokio::test]
@@ -408,7 +405,7 @@ async fn namespaces_come_and_go_at_run_time() {
     registry.add(Arc::new(TestNamespace("other"))).unwrap();
     assert_eq!(
         registry.dispatch("other.echo", vec![]).await,
-        Ok(Value::Array(vec![]))
+        Ok(Value::array(vec![]))
     );
     assert_eq!(registry.namespace_names(), vec!["other", "test"]);
     assert!(registry.remove("other").is_some());
@@ -417,13 +414,11 @@ async fn namespaces_come_and_go_at_run_time() {
         registry.dispatch("other.echo", vec![]).await,
         fault(1, "UNKNOWN_METHOD")
     );
-    let Value::Array(names) = registry
+    let names = registry
         .dispatch("system.listMethods", vec![])
         .await
-        .unwrap()
-    else {
-        panic!("listMethods returns an array");
-    };
+        .unwrap();
+    let names = names.as_array().expect("listMethods returns an array");
     assert!(!names.contains(&s("other.echo")));
 }
 
@@ -434,7 +429,7 @@ async fn a_call_in_flight_finishes_after_its_namespace_is_removed() {
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {
             registry
-                .dispatch("test.slow", vec![Value::Integer(100), s("done")])
+                .dispatch("test.slow", vec![Value::int(100), s("done")])
                 .await
         })
     };
@@ -467,7 +462,7 @@ fn bad_registrations_are_refused_with_a_reason() {
             self.0.clone()
         }
         fn call(&self, _: &str, _: Vec<Value>) -> BoxFuture<CallResult> {
-            Box::pin(async { Ok(Value::Nil) })
+            Box::pin(async { Ok(Value::nil()) })
         }
     }
     for name in ["_private", "a.b", ""] {

@@ -153,17 +153,21 @@ impl ProcStat {
 
 impl RpcNamespace for ProcStat {
     fn methods(&self) -> Vec<MethodInfo> {
+        // Both only read /proc, which the kernel answers from memory: they
+        // return at once, so the daemon calls them inline.
         vec![
             MethodInfo::new(
                 "getProcessStats",
                 "Memory, CPU time, threads and open files of a running process (name or group:name).",
                 &["struct", "string"],
-            ),
+            )
+            .returns_at_once(),
             MethodInfo::new(
                 "getAllProcessStats",
                 "The same for every running process, sorted by group and name.",
                 &["array"],
-            ),
+            )
+            .returns_at_once(),
         ]
     }
 

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dxr::Value;
 use supervisor::http::{self, AppState, Bound, InetAddr, Limits, Listen, ServerConfig, UnixSocket};
 use supervisor::rpc::{BoxFuture, CallResult, Fault, MethodInfo, Registry, RpcNamespace};
+use supervisor_sdk::value::Value as SdkValue;
 use supervisor_tests::{
     Sandbox, is_root, reference_bin, run_with_timeout, stderr_text, stdout_text, wait_for,
 };
@@ -45,21 +45,22 @@ impl RpcNamespace for Demo {
         ]
     }
 
-    fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult> {
+    fn call(&self, method: &str, params: Vec<SdkValue>) -> BoxFuture<CallResult> {
         let incorrect = || Err(Fault::new(supervisor::rpc::code::INCORRECT_PARAMETERS));
-        let result: BoxFuture<CallResult> = match (method, params.as_slice()) {
-            ("add", [Value::Integer(a), Value::Integer(b)]) => {
+        let ints: Vec<Option<i32>> = params.iter().map(SdkValue::as_int).collect();
+        let result: BoxFuture<CallResult> = match (method, ints.as_slice()) {
+            ("add", [Some(a), Some(b)]) => {
                 let sum = a.wrapping_add(*b);
-                Box::pin(async move { Ok(Value::Integer(sum)) })
+                Box::pin(async move { Ok(SdkValue::int(sum)) })
             }
-            ("wait", [Value::Integer(ms), answer]) => {
-                let (ms, answer) = (*ms as u64, answer.clone());
+            ("wait", [Some(ms), _]) => {
+                let (ms, answer) = (*ms as u64, params[1].clone());
                 Box::pin(async move {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     Ok(answer)
                 })
             }
-            ("fault", [Value::Integer(code)]) => {
+            ("fault", [Some(code)]) => {
                 let code = *code;
                 Box::pin(async move { Err(Fault::with_extra(code, "asked")) })
             }
@@ -663,7 +664,7 @@ impl RpcNamespace for SupervisorNames {
         .collect()
     }
 
-    fn call(&self, _: &str, _: Vec<Value>) -> BoxFuture<CallResult> {
+    fn call(&self, _: &str, _: Vec<SdkValue>) -> BoxFuture<CallResult> {
         Box::pin(async { Err(Fault::new(supervisor::rpc::code::FAILED)) })
     }
 }

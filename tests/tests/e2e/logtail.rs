@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dxr::Value;
 use supervisor::http::{
     self, AppState, Bound, Hooks, InetAddr, Listen, NotFound, ProcessLogs, UnixSocket,
 };
@@ -57,11 +56,15 @@ impl RpcNamespace for VersionOnly {
         )]
     }
 
-    fn call(&self, method: &str, _params: Vec<Value>) -> BoxFuture<CallResult> {
+    fn call(
+        &self,
+        method: &str,
+        _params: Vec<supervisor_sdk::value::Value>,
+    ) -> BoxFuture<CallResult> {
         let known = method == "getVersion";
         Box::pin(async move {
             if known {
-                Ok(Value::String("3.0".into()))
+                Ok(supervisor_sdk::value::Value::string("3.0"))
             } else {
                 Err(Fault::new(supervisor::rpc::code::UNKNOWN_METHOD))
             }
