@@ -19,9 +19,13 @@
 //! kill, arm a timer, publish an event), and publishes a fresh read-only
 //! snapshot that readers use without a round trip.
 //!
-//! Plugins are called through the stable ABI of `supervisor-sdk`: the builtin
-//! `supervisor` namespace inline (its reads are snapshot reads and its waits
-//! are deferred replies), third-party ones on the blocking pool.
+//! Plugins are called through the stable ABI of `supervisor-sdk`. A method
+//! that declares it returns at once (every method of the builtin
+//! `supervisor` namespace: its reads are snapshot reads and its waits are
+//! deferred replies) runs inline on the connection's task, timed, and is
+//! moved off the runtime threads for good if it ever overruns; any other
+//! method runs off the runtime threads, so a slow plugin cannot stall other
+//! clients.
 
 pub mod base64;
 pub mod cli;
