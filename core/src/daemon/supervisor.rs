@@ -595,7 +595,13 @@ impl Supervisor {
                 // The task holds a sender itself, so the inbox never closes.
                 Some(message) = self.inbox.recv() => self.handle(message),
                 Some(event) = self.bus_inbox.recv() => {
+                    // A flood of capture blocks arrives far faster than one
+                    // loop turn each: take what is queued in one go.
                     self.bus.publish(event);
+                    for _ in 0..1024 {
+                        let Ok(event) = self.bus_inbox.try_recv() else { break };
+                        self.bus.publish(event);
+                    }
                 }
                 Some(exit) = reaped.recv() => {
                     self.reaped(exit);
@@ -1029,6 +1035,36 @@ impl Supervisor {
         }
     }
 
+    /// Write an event envelope to listener `id`'s stdin. A listener gets an
+    /// envelope only after READY, having read everything before, so its
+    /// pipe is normally empty and takes the envelope whole at once: write
+    /// it from this task, without a hop to the stdin task and its wake-up.
+    /// What the pipe does not take (a payload larger than the pipe) goes
+    /// through the stdin queue, which then keeps the order for later
+    /// writes. False when the stdin is gone (EPIPE: the listener is dying).
+    fn write_envelope(&mut self, id: ProcId, mut envelope: Vec<u8>) -> bool {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return false;
+        };
+        if proc.stdin_queue.is_none()
+            && let Some(pipe) = &proc.stdin
+        {
+            // The pipe is non-blocking (tokio made it so): this never waits.
+            match nix::unistd::write(pipe, &envelope) {
+                Ok(n) if n == envelope.len() => return true,
+                Ok(n) => {
+                    envelope.drain(..n);
+                }
+                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+                Err(_) => {
+                    proc.stdin = None;
+                    return false;
+                }
+            }
+        }
+        self.queue_stdin(id, envelope)
+    }
+
     /// Queue `data` for the process's stdin, in order, written by a task
     /// of its own so a child that does not read never blocks us. False
     /// when the process has no stdin any more.
@@ -1278,7 +1314,7 @@ impl Supervisor {
                     .iter()
                     .find(|g| g.name == pool)
                     .and_then(|g| g.procs.get(delivery.listener).copied());
-                let written = id.is_some_and(|id| self.queue_stdin(id, delivery.envelope));
+                let written = id.is_some_and(|id| self.write_envelope(id, delivery.envelope));
                 if !written && let Some(id) = id {
                     let name = Arc::clone(&self.procs[&id].name);
                     if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
