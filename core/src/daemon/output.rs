@@ -82,7 +82,10 @@ pub struct Destination {
     pub publisher: Publisher,
 }
 
-/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events.
+/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events:
+/// the events of one chunk are collected and sent as one batch by
+/// [`EventSink::flush`], so a read holding many capture blocks wakes the
+/// supervisor task once.
 #[derive(Debug)]
 pub struct EventSink {
     publisher: Publisher,
@@ -90,24 +93,39 @@ pub struct EventSink {
     process: Arc<str>,
     pid: i32,
     channel: events::Channel,
+    pending: RefCell<Vec<Event>>,
+}
+
+impl EventSink {
+    /// Send the events collected since the last flush, in order.
+    pub fn flush(&self) {
+        let pending = self.pending.take();
+        self.publisher.publish_all(pending);
+    }
+
+    fn push(&self, event: Event) {
+        if self.publisher.wants(event.event_type()) {
+            self.pending.borrow_mut().push(event);
+        }
+    }
 }
 
 impl OutputEventSink for EventSink {
     fn log_event(&self, data: &[u8]) {
-        self.publisher.publish(Event::ProcessLog {
+        self.push(Event::ProcessLog {
             channel: self.channel,
-            process: self.process.to_string(),
-            group: self.group.to_string(),
+            process: Arc::clone(&self.process),
+            group: Arc::clone(&self.group),
             pid: self.pid,
             data: data.to_vec(),
         });
     }
 
     fn communication_event(&self, data: &[u8]) {
-        self.publisher.publish(Event::ProcessCommunication {
+        self.push(Event::ProcessCommunication {
             channel: self.channel,
-            process: self.process.to_string(),
-            group: self.group.to_string(),
+            process: Arc::clone(&self.process),
+            group: Arc::clone(&self.group),
             pid: self.pid,
             data: data.to_vec(),
         });
@@ -154,6 +172,7 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
         if let Err(error) = channel.finish(log.as_deref_mut()) {
             to.main_log.error(&error.to_string());
         }
+        channel.sink().flush();
     }
 }
 
@@ -167,6 +186,7 @@ fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
             Channel::Stdout => events::Channel::Stdout,
             Channel::Stderr => events::Channel::Stderr,
         },
+        pending: RefCell::new(Vec::new()),
     };
     ChannelPump::new(
         to.process.to_string(),
@@ -186,6 +206,7 @@ fn deliver(
     {
         let mut log = to.log.as_ref().map(lock);
         let written = channel.handle_chunk(log.as_deref_mut(), data);
+        channel.sink().flush();
         match written {
             // Report a failing disk once, not once per chunk.
             Err(error) if !*failing => {

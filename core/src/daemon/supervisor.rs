@@ -438,7 +438,7 @@ pub struct Supervisor {
     settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
     /// Events: listener pools, serials, TICKs.
     bus: EventBus,
-    bus_inbox: mpsc::UnboundedReceiver<Event>,
+    bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
     /// Spawns handed to the spawner and not reported yet, and the most
     /// there were since the last burst ended.
     spawns_in_flight: usize,
@@ -594,13 +594,13 @@ impl Supervisor {
             tokio::select! {
                 // The task holds a sender itself, so the inbox never closes.
                 Some(message) = self.inbox.recv() => self.handle(message),
-                Some(event) = self.bus_inbox.recv() => {
+                Some(events) = self.bus_inbox.recv() => {
                     // A flood of capture blocks arrives far faster than one
-                    // loop turn each: take what is queued in one go.
-                    self.bus.publish(event);
-                    for _ in 0..1024 {
-                        let Ok(event) = self.bus_inbox.try_recv() else { break };
-                        self.bus.publish(event);
+                    // loop turn per read: take what is queued in one go.
+                    self.bus.publish_all(events);
+                    for _ in 0..64 {
+                        let Ok(events) = self.bus_inbox.try_recv() else { break };
+                        self.bus.publish_all(events);
                     }
                 }
                 Some(exit) = reaped.recv() => {

@@ -7,7 +7,10 @@
 //! through a [`Publisher`]: an unbounded channel into the supervisor task,
 //! so publishing never blocks, plus a shared bit set of what is subscribed,
 //! so a reader can skip building an event (and copying output) that no pool
-//! would take. The bus never blocks and never does I/O.
+//! would take. The channel carries batches: an output reader sends every
+//! event of one read in one message, so a flood of capture blocks costs the
+//! supervisor task one wake-up per read, not one per block. The bus never
+//! blocks and never does I/O.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -24,7 +27,7 @@ use super::types::{EventType, EventTypeSet};
 #[derive(Debug, Clone)]
 pub struct Publisher {
     interest: Arc<AtomicU32>,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<Vec<Event>>,
 }
 
 impl Publisher {
@@ -37,7 +40,14 @@ impl Publisher {
     /// Send `event` to the bus if some pool wants its type. Returns false
     /// when nobody wanted it or the bus is gone.
     pub fn publish(&self, event: Event) -> bool {
-        self.wants(event.event_type()) && self.tx.send(event).is_ok()
+        self.wants(event.event_type()) && self.tx.send(vec![event]).is_ok()
+    }
+
+    /// Send `events`, in order, as one message (the caller checked
+    /// [`Publisher::wants`] for each before building it). Returns false
+    /// when there was nothing to send or the bus is gone.
+    pub fn publish_all(&self, events: Vec<Event>) -> bool {
+        !events.is_empty() && self.tx.send(events).is_ok()
     }
 }
 
@@ -48,8 +58,8 @@ pub struct EventBus {
     serial: Serial,
     pools: Vec<ListenerPool>,
     interest: Arc<AtomicU32>,
-    tx: mpsc::UnboundedSender<Event>,
-    inbox: Option<mpsc::UnboundedReceiver<Event>>,
+    tx: mpsc::UnboundedSender<Vec<Event>>,
+    inbox: Option<mpsc::UnboundedReceiver<Vec<Event>>>,
     /// The TICK slot last seen per period, while some pool wants it.
     tick_slots: [Option<i64>; 3],
 }
@@ -84,8 +94,9 @@ impl EventBus {
     }
 
     /// The receiving end of every [`Publisher`]: the supervisor task takes
-    /// it once and passes what arrives to [`EventBus::publish`].
-    pub fn take_inbox(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+    /// it once and passes the batches that arrive to
+    /// [`EventBus::publish_all`].
+    pub fn take_inbox(&mut self) -> Option<mpsc::UnboundedReceiver<Vec<Event>>> {
         self.inbox.take()
     }
 
@@ -117,6 +128,13 @@ impl EventBus {
             }
         }
         Some(serial)
+    }
+
+    /// [`EventBus::publish`] each of `events`, in order.
+    pub fn publish_all(&mut self, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            self.publish(event);
+        }
     }
 
     /// Add a pool (a new `[eventlistener:x]` group); one of the same name

@@ -54,9 +54,11 @@ fn main() -> ExitCode {
         Some("pingpong") => number(2).and_then(|size| {
             number(3).and_then(|count| pingpong(size, count).map_err(|e| e.to_string()))
         }),
-        _ => Err("usage: bench_events spew SIZE [WINDOW FIFO] | listen FILE TARGET [FIFO] \
+        _ => Err(
+            "usage: bench_events spew SIZE [WINDOW FIFO] | listen FILE TARGET [FIFO] \
                   | pingpong SIZE COUNT"
-            .into()),
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
