@@ -24,10 +24,25 @@ use super::types::{EventType, EventTypeSet};
 
 /// A cloneable, `Send` handle that publishes events to the bus from any
 /// task without blocking.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Publisher {
     interest: Arc<AtomicU32>,
     tx: mpsc::UnboundedSender<Vec<Event>>,
+    direct: Option<DirectRoute>,
+}
+
+/// A way to publish straight into the bus from the caller's task (the
+/// daemon's locked hub); it hands the events back when it cannot take them
+/// now, and they then go through the inbox.
+pub type DirectRoute = Arc<dyn Fn(Vec<Event>) -> Result<(), Vec<Event>> + Send + Sync>;
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("interest", &self.interest)
+            .field("direct", &self.direct.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Publisher {
@@ -40,14 +55,25 @@ impl Publisher {
     /// Send `event` to the bus if some pool wants its type. Returns false
     /// when nobody wanted it or the bus is gone.
     pub fn publish(&self, event: Event) -> bool {
-        self.wants(event.event_type()) && self.tx.send(vec![event]).is_ok()
+        self.wants(event.event_type()) && self.send(vec![event])
     }
 
     /// Send `events`, in order, as one message (the caller checked
     /// [`Publisher::wants`] for each before building it). Returns false
     /// when there was nothing to send or the bus is gone.
     pub fn publish_all(&self, events: Vec<Event>) -> bool {
-        !events.is_empty() && self.tx.send(events).is_ok()
+        !events.is_empty() && self.send(events)
+    }
+
+    fn send(&self, events: Vec<Event>) -> bool {
+        let events = match &self.direct {
+            Some(direct) => match direct(events) {
+                Ok(()) => return true,
+                Err(events) => events,
+            },
+            None => events,
+        };
+        self.tx.send(events).is_ok()
     }
 }
 
@@ -85,11 +111,22 @@ impl EventBus {
         Arc::clone(&self.server)
     }
 
-    /// A handle for other tasks to publish with.
+    /// A handle for other tasks to publish with, through the inbox.
     pub fn publisher(&self) -> Publisher {
         Publisher {
             interest: Arc::clone(&self.interest),
             tx: self.tx.clone(),
+            direct: None,
+        }
+    }
+
+    /// A handle that publishes through `direct` (which takes the events
+    /// into this bus from the caller's task), and through the inbox when
+    /// `direct` hands them back.
+    pub fn direct_publisher(&self, direct: DirectRoute) -> Publisher {
+        Publisher {
+            direct: Some(direct),
+            ..self.publisher()
         }
     }
 
