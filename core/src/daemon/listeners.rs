@@ -11,8 +11,10 @@
 //! a listener is READY, writes it at once. The supervisor task still owns
 //! every process: it tells the hub when listeners spawn, run and die, and
 //! publishes state events through it. The lock is never held across an
-//! await or a blocking call: envelope writes are non-blocking, and what a
-//! pipe cannot take goes to a writer task.
+//! await or a system call: envelopes are taken out under the lock and
+//! written after it is released (non-blocking; what a pipe cannot take goes
+//! to a writer task), so the task writing one listener's envelope never
+//! holds up the task reading another's output.
 //!
 //! What it must not do: decide anything about processes, or call the
 //! supervisor task while locked.
@@ -44,32 +46,96 @@ pub struct EventHub {
 struct Inner {
     bus: EventBus,
     /// Per pool name, per listener index: where its envelopes go.
-    stdins: HashMap<String, Vec<Option<ListenerStdin>>>,
+    stdins: HashMap<Arc<str>, Vec<Option<SharedStdin>>>,
 }
 
-/// The bus, locked; on drop, pending envelopes are written.
+/// A listener's stdin, written by whichever task dispatched to it (one
+/// envelope at a time: a listener is BUSY until it answers).
+type SharedStdin = Arc<Mutex<ListenerStdin>>;
+
+/// An envelope taken out under the lock, to write after it.
+struct Write {
+    pool: Arc<str>,
+    listener: usize,
+    stdin: Option<SharedStdin>,
+    envelope: Vec<u8>,
+}
+
+/// The bus, locked; on drop, the lock is released and then the envelopes
+/// the pools want written are written.
 pub struct Locked<'a> {
-    guard: MutexGuard<'a, Inner>,
+    hub: &'a EventHub,
+    /// Always `Some` until the guard is dropped.
+    guard: Option<MutexGuard<'a, Inner>>,
+}
+
+impl Locked<'_> {
+    fn inner(&mut self) -> &mut Inner {
+        self.guard
+            .as_mut()
+            .expect("a Locked holds its guard until it is dropped")
+    }
 }
 
 impl std::ops::Deref for Locked<'_> {
     type Target = EventBus;
     fn deref(&self) -> &EventBus {
-        &self.guard.bus
+        &self
+            .guard
+            .as_ref()
+            .expect("a Locked holds its guard until it is dropped")
+            .bus
     }
 }
 
 impl std::ops::DerefMut for Locked<'_> {
     fn deref_mut(&mut self) -> &mut EventBus {
-        &mut self.guard.bus
+        &mut self.inner().bus
     }
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        self.guard.deliver();
+        let Some(mut guard) = self.guard.take() else {
+            return;
+        };
+        // A failed write puts the event back for another listener, which
+        // may produce a new delivery: a few rounds settle it.
+        for _ in 0..4 {
+            let writes = guard.take_writes();
+            drop(guard);
+            HOLDING.with(|h| h.set(false));
+            if writes.is_empty() {
+                return;
+            }
+            let failed: Vec<Write> = writes
+                .into_iter()
+                .filter_map(|mut write| {
+                    let envelope = std::mem::take(&mut write.envelope);
+                    let written = write
+                        .stdin
+                        .as_ref()
+                        .is_some_and(|stdin| lock(stdin).write(envelope));
+                    (!written).then_some(write)
+                })
+                .collect();
+            if failed.is_empty() {
+                return;
+            }
+            guard = self.hub.lock();
+            for write in &failed {
+                guard.stdin_failed(write);
+            }
+        }
+        drop(guard);
         HOLDING.with(|h| h.set(false));
     }
+}
+
+/// Lock `mutex`. A poisoned lock is used as is: the pools and pipes are
+/// consistent between calls, which is all a panic can interrupt.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl EventHub {
@@ -84,12 +150,18 @@ impl EventHub {
     }
 
     /// Lock the bus. Whatever the pools want written is written when the
-    /// guard goes. A poisoned lock is used as is: the pools' state is
-    /// consistent between calls, which is all a panic can interrupt.
+    /// guard goes, after the lock is released.
     pub fn bus(&self) -> Locked<'_> {
-        let guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        Locked {
+            hub: self,
+            guard: Some(self.lock()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        let guard = lock(&self.inner);
         HOLDING.with(|h| h.set(true));
-        Locked { guard }
+        guard
     }
 
     /// A publisher for other tasks that publishes under the lock, in the
@@ -141,12 +213,15 @@ impl EventHub {
             return;
         };
         listeners.listener_spawned(index);
-        let inner = &mut *bus.guard;
-        let slots = inner.stdins.entry(pool.to_string()).or_default();
+        let inner = bus.inner();
+        let slots = match inner.stdins.get_mut(pool) {
+            Some(slots) => slots,
+            None => inner.stdins.entry(Arc::from(pool)).or_default(),
+        };
         if slots.len() <= index {
             slots.resize_with(index + 1, || None);
         }
-        slots[index] = stdin.map(ListenerStdin::new);
+        slots[index] = stdin.map(|pipe| Arc::new(Mutex::new(ListenerStdin::new(pipe))));
     }
 
     /// Listener `process` of `pool` died: its stdin goes with it.
@@ -157,7 +232,7 @@ impl EventHub {
         };
         listeners.listener_exited(index);
         if let Some(slot) = bus
-            .guard
+            .inner()
             .stdins
             .get_mut(pool)
             .and_then(|s| s.get_mut(index))
@@ -166,61 +241,70 @@ impl EventHub {
         }
     }
 
-    /// Forget the stdin pipes of pool `pool` (its group is gone).
+    /// Remove pool `pool` and forget its stdin pipes (its group is gone).
     pub fn pool_removed(&self, pool: &str) {
         let mut bus = self.bus();
         bus.remove_pool(pool);
-        bus.guard.stdins.remove(pool);
+        bus.inner().stdins.remove(pool);
     }
 
     /// Write `data` to the stdin of listener `process` of `pool`
-    /// (`sendProcessStdin`), in order with its envelopes. False when it
-    /// has no stdin.
+    /// (`sendProcessStdin`). False when it has no stdin.
     pub fn write_stdin(&self, pool: &str, process: &str, data: Vec<u8>) -> bool {
-        let mut bus = self.bus();
-        let Some(index) = bus.pool(pool).and_then(|p| p.listener_index(process)) else {
-            return false;
+        let stdin = {
+            let mut bus = self.bus();
+            let Some(index) = bus.pool(pool).and_then(|p| p.listener_index(process)) else {
+                return false;
+            };
+            bus.inner()
+                .stdins
+                .get(pool)
+                .and_then(|s| s.get(index))
+                .and_then(Option::clone)
         };
-        bus.guard
-            .stdins
-            .get_mut(pool)
-            .and_then(|s| s.get_mut(index))
-            .and_then(Option::as_mut)
-            .is_some_and(|stdin| stdin.write(data))
+        stdin.is_some_and(|stdin| lock(&stdin).write(data))
     }
 }
 
 impl Inner {
-    /// Write what the pools want written. A failed write puts the event
-    /// back for another listener, which may produce a new delivery: a few
-    /// rounds settle it.
-    fn deliver(&mut self) {
-        for _ in 0..4 {
-            let mut failed: Vec<(String, usize)> = Vec::new();
-            let stdins = &mut self.stdins;
-            let mut any = false;
-            self.bus.drain_deliveries(|pool, delivery| {
-                any = true;
-                let written = stdins
-                    .get_mut(pool)
-                    .and_then(|s| s.get_mut(delivery.listener))
-                    .and_then(Option::as_mut)
-                    .is_some_and(|stdin| stdin.write(delivery.envelope));
-                if !written {
-                    failed.push((pool.to_string(), delivery.listener));
-                }
+    /// Take the envelopes the pools want written, with where they go.
+    fn take_writes(&mut self) -> Vec<Write> {
+        let mut writes = Vec::new();
+        let stdins = &self.stdins;
+        self.bus.drain_deliveries(|pool, delivery| {
+            let slots = stdins.get_key_value(pool);
+            writes.push(Write {
+                pool: slots.map_or_else(|| Arc::from(pool), |(name, _)| Arc::clone(name)),
+                listener: delivery.listener,
+                stdin: slots
+                    .and_then(|(_, s)| s.get(delivery.listener))
+                    .and_then(Option::clone),
+                envelope: delivery.envelope,
             });
-            if !any || failed.is_empty() {
+        });
+        writes
+    }
+
+    /// `write` could not be written: the listener's stdin is gone, unless
+    /// the listener was respawned with a new one meanwhile.
+    fn stdin_failed(&mut self, write: &Write) {
+        let slot = self
+            .stdins
+            .get_mut(&write.pool)
+            .and_then(|s| s.get_mut(write.listener));
+        if let Some(slot) = slot {
+            let current = match (&*slot, &write.stdin) {
+                (Some(now), Some(then)) => Arc::ptr_eq(now, then),
+                (None, None) => true,
+                _ => false,
+            };
+            if !current {
                 return;
             }
-            for (pool, index) in failed {
-                if let Some(slot) = self.stdins.get_mut(&pool).and_then(|s| s.get_mut(index)) {
-                    *slot = None;
-                }
-                if let Some(pool) = self.bus.pool_mut(&pool) {
-                    pool.stdin_failed(index);
-                }
-            }
+            *slot = None;
+        }
+        if let Some(pool) = self.bus.pool_mut(&write.pool) {
+            pool.stdin_failed(write.listener);
         }
     }
 }
