@@ -1,13 +1,16 @@
 //! The supervisor task: the one owner of every process group, process
-//! record and process timer, and of the event bus. Its inputs are messages
-//! ([`Request`]s from [`Handle`]s, spawn reports from its own spawn tasks,
-//! listener output), reaped exits from the reaper, timer expiries (process
-//! timers, TICKs, the shutdown report) and unix signals, all taken in one
-//! `select!`. For each it feeds [`transition`] and carries out the effects
-//! (spawn, kill, timers, main-log lines, events), then, once per batch of
-//! messages, writes pending event envelopes to listeners, publishes a fresh
-//! [`Snapshot`] that readers use without a round trip, and settles the
-//! tickets of commands that completed.
+//! record and process timer. Its inputs are messages ([`Request`]s from
+//! [`Handle`]s, spawn reports from its own spawn tasks), reaped exits from
+//! the reaper, timer expiries (process timers, TICKs, the shutdown report)
+//! and unix signals, all taken in one `select!`. For each it feeds
+//! [`transition`] and carries out the effects (spawn, kill, timers,
+//! main-log lines, events), then, once per batch of messages, publishes a
+//! fresh [`Snapshot`] that readers use without a round trip, and settles
+//! the tickets of commands that completed. The event bus lives in the
+//! event hub (`super::listeners`) it shares with the output tasks: it
+//! tells the hub when listeners spawn, run and die; listener output and
+//! capture blocks reach the pools (and envelopes the listeners) from the
+//! output tasks directly.
 //!
 //! It never blocks: forks run on the [`Spawner`] threads, child output is
 //! read by the output tasks ([`super::output`]), stdin is written by a task
