@@ -103,16 +103,22 @@ impl EventSink {
         self.publisher.publish_all(pending);
     }
 
-    fn push(&self, event: Event) {
-        if self.publisher.wants(event.event_type()) {
-            self.pending.borrow_mut().push(event);
+    /// Collect the event `build` makes, if some pool wants `event_type`
+    /// (checked first, so that output nobody subscribes to is not copied).
+    fn push(&self, event_type: events::EventType, build: impl FnOnce() -> Event) {
+        if self.publisher.wants(event_type) {
+            self.pending.borrow_mut().push(build());
         }
     }
 }
 
 impl OutputEventSink for EventSink {
     fn log_event(&self, data: &[u8]) {
-        self.push(Event::ProcessLog {
+        let event_type = match self.channel {
+            events::Channel::Stdout => events::EventType::ProcessLogStdout,
+            events::Channel::Stderr => events::EventType::ProcessLogStderr,
+        };
+        self.push(event_type, || Event::ProcessLog {
             channel: self.channel,
             process: Arc::clone(&self.process),
             group: Arc::clone(&self.group),
@@ -122,7 +128,11 @@ impl OutputEventSink for EventSink {
     }
 
     fn communication_event(&self, data: &[u8]) {
-        self.push(Event::ProcessCommunication {
+        let event_type = match self.channel {
+            events::Channel::Stdout => events::EventType::ProcessCommunicationStdout,
+            events::Channel::Stderr => events::EventType::ProcessCommunicationStderr,
+        };
+        self.push(event_type, || Event::ProcessCommunication {
             channel: self.channel,
             process: Arc::clone(&self.process),
             group: Arc::clone(&self.group),
