@@ -12,6 +12,7 @@
 pub mod args;
 mod build;
 pub mod host;
+mod listeners;
 pub mod output;
 pub mod startup;
 pub mod supervisor;

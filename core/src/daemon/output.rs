@@ -89,7 +89,10 @@ pub struct Destination {
     pub publisher: Publisher,
 }
 
-/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events.
+/// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events:
+/// the events of one chunk are collected and sent as one batch by
+/// [`EventSink::flush`], so a read holding many capture blocks wakes the
+/// supervisor task once.
 #[derive(Debug)]
 pub struct EventSink {
     publisher: Publisher,
@@ -97,24 +100,49 @@ pub struct EventSink {
     process: Arc<str>,
     pid: i32,
     channel: events::Channel,
+    pending: RefCell<Vec<Event>>,
+}
+
+impl EventSink {
+    /// Send the events collected since the last flush, in order.
+    pub fn flush(&self) {
+        let pending = self.pending.take();
+        self.publisher.publish_all(pending);
+    }
+
+    /// Collect the event `build` makes, if some pool wants `event_type`
+    /// (checked first, so that output nobody subscribes to is not copied).
+    fn push(&self, event_type: events::EventType, build: impl FnOnce() -> Event) {
+        if self.publisher.wants(event_type) {
+            self.pending.borrow_mut().push(build());
+        }
+    }
 }
 
 impl OutputEventSink for EventSink {
     fn log_event(&self, data: &[u8]) {
-        self.publisher.publish(Event::ProcessLog {
+        let event_type = match self.channel {
+            events::Channel::Stdout => events::EventType::ProcessLogStdout,
+            events::Channel::Stderr => events::EventType::ProcessLogStderr,
+        };
+        self.push(event_type, || Event::ProcessLog {
             channel: self.channel,
-            process: self.process.to_string(),
-            group: self.group.to_string(),
+            process: Arc::clone(&self.process),
+            group: Arc::clone(&self.group),
             pid: self.pid,
             data: data.to_vec(),
         });
     }
 
     fn communication_event(&self, data: &[u8]) {
-        self.publisher.publish(Event::ProcessCommunication {
+        let event_type = match self.channel {
+            events::Channel::Stdout => events::EventType::ProcessCommunicationStdout,
+            events::Channel::Stderr => events::EventType::ProcessCommunicationStderr,
+        };
+        self.push(event_type, || Event::ProcessCommunication {
             channel: self.channel,
-            process: self.process.to_string(),
-            group: self.group.to_string(),
+            process: Arc::clone(&self.process),
+            group: Arc::clone(&self.group),
             pid: self.pid,
             data: data.to_vec(),
         });
@@ -193,6 +221,7 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
         if let Err(error) = channel.finish(log.as_deref_mut()) {
             to.main_log.error(&error.to_string());
         }
+        channel.sink().flush();
     }
 }
 
@@ -222,6 +251,7 @@ fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
             Channel::Stdout => events::Channel::Stdout,
             Channel::Stderr => events::Channel::Stderr,
         },
+        pending: RefCell::new(Vec::new()),
     };
     ChannelPump::new(
         to.process.to_string(),
@@ -241,6 +271,7 @@ fn deliver(
     {
         let mut log = to.log.as_ref().map(lock);
         let written = channel.handle_chunk(log.as_deref_mut(), data);
+        channel.sink().flush();
         note_write(to, written, failing);
     }
     if let Some(hook) = &to.hook {

@@ -1,13 +1,16 @@
 //! The supervisor task: the one owner of every process group, process
-//! record and process timer, and of the event bus. Its inputs are messages
-//! ([`Request`]s from [`Handle`]s, spawn reports from its own spawn tasks,
-//! listener output), reaped exits from the reaper, timer expiries (process
-//! timers, TICKs, the shutdown report) and unix signals, all taken in one
-//! `select!`. For each it feeds [`transition`] and carries out the effects
-//! (spawn, kill, timers, main-log lines, events), then, once per batch of
-//! messages, writes pending event envelopes to listeners, publishes a fresh
-//! [`Snapshot`] that readers use without a round trip, and settles the
-//! tickets of commands that completed.
+//! record and process timer. Its inputs are messages ([`Request`]s from
+//! [`Handle`]s, spawn reports from its own spawn tasks), reaped exits from
+//! the reaper, timer expiries (process timers, TICKs, the shutdown report)
+//! and unix signals, all taken in one `select!`. For each it feeds
+//! [`transition`] and carries out the effects (spawn, kill, timers,
+//! main-log lines, events), then, once per batch of messages, publishes a
+//! fresh [`Snapshot`] that readers use without a round trip, and settles
+//! the tickets of commands that completed. The event bus lives in the
+//! event hub (`super::listeners`) it shares with the output tasks: it
+//! tells the hub when listeners spawn, run and die; listener output and
+//! capture blocks reach the pools (and envelopes the listeners) from the
+//! output tasks directly.
 //!
 //! It never blocks: forks run on the [`Spawner`] threads, child output is
 //! read by the output tasks ([`super::output`]), stdin is written by a task
@@ -41,6 +44,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::build;
+use super::listeners::EventHub;
 use super::output::{self, Channel, Destination, OutputHook, SharedLog};
 use crate::config::{self, Config, GroupConfig, GroupKind, LoadOptions, LogFile};
 use crate::events::{
@@ -271,11 +275,6 @@ enum Message {
         id: ProcId,
         message: String,
     },
-    /// A listener process wrote to its stdout (the event protocol).
-    ListenerOutput {
-        id: ProcId,
-        data: Vec<u8>,
-    },
     Spawned {
         id: ProcId,
         ticket: SpawnTicket,
@@ -298,9 +297,6 @@ impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Message::Request(r) => r.fmt(f),
-            Message::ListenerOutput { id, data } => {
-                write!(f, "ListenerOutput({id:?}, {} bytes)", data.len())
-            }
             Message::SpawnRefused { id, message } => write!(f, "SpawnRefused({id:?}, {message})"),
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
@@ -565,9 +561,9 @@ pub struct Supervisor {
     publish_due: Option<Instant>,
     /// Outcomes to deliver after the current batch (see `complete`).
     settled: std::cell::RefCell<Vec<(Ticket, Outcome)>>,
-    /// Events: listener pools, serials, TICKs.
-    bus: EventBus,
-    bus_inbox: mpsc::UnboundedReceiver<Event>,
+    /// Events: listener pools, serials, TICKs, listeners' stdin.
+    events: Arc<EventHub>,
+    bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
     /// Spawns handed to the spawner and not reported yet, and the most
     /// there were since the last burst ended.
     spawns_in_flight: usize,
@@ -593,8 +589,9 @@ impl Supervisor {
         let config = Arc::new(config);
         let mut bus = EventBus::new(config.supervisord.identifier.as_str());
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
+        let events = EventHub::new(bus);
         let shared = Arc::new(Shared {
-            publisher: bus.publisher(),
+            publisher: events.publisher(),
             snapshot: ArcSwap::from_pointee(Snapshot {
                 state: SupervisorState::Running,
                 processes: RArc::new(RVec::new()),
@@ -633,7 +630,7 @@ impl Supervisor {
             settled: std::cell::RefCell::new(Vec::new()),
             last_publish: None,
             publish_due: None,
-            bus,
+            events,
             bus_inbox,
             loader: PluginLoader::from_environment(),
             last_environment: None,
@@ -684,7 +681,7 @@ impl Supervisor {
         // A restart starts from scratch: the old table's pools go, and a
         // command still waiting on an old process gets its answer.
         for group in std::mem::take(&mut self.groups) {
-            self.bus.remove_pool(&group.name);
+            self.events.pool_removed(&group.name);
         }
         for (_, proc) in std::mem::take(&mut self.procs) {
             for waiter in proc.waiters {
@@ -704,7 +701,8 @@ impl Supervisor {
         self.snapshot_dirty = true;
         self.layout_dirty = true;
         self.publish();
-        self.bus
+        self.events
+            .bus()
             .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
         self.autostart_all();
         self.publish();
@@ -723,8 +721,15 @@ impl Supervisor {
             tokio::select! {
                 // The task holds a sender itself, so the inbox never closes.
                 Some(message) = self.inbox.recv() => self.handle(message),
-                Some(event) = self.bus_inbox.recv() => {
-                    self.bus.publish(event);
+                Some(events) = self.bus_inbox.recv() => {
+                    // Publishers go through the hub's lock in their own
+                    // task; only a publish from inside the lock (a result
+                    // handler's) comes this way.
+                    let mut bus = self.events.bus();
+                    bus.publish_all(events);
+                    while let Ok(events) = self.bus_inbox.try_recv() {
+                        bus.publish_all(events);
+                    }
                 }
                 Some(exit) = reaped.recv() => {
                     self.reaped(exit);
@@ -860,7 +865,9 @@ impl Supervisor {
         self.snapshot_dirty = true;
         self.layout_dirty = true;
         let group = self.groups[position].name.clone();
-        self.bus.publish(Event::ProcessGroupAdded { group });
+        self.events
+            .bus()
+            .publish(Event::ProcessGroupAdded { group });
     }
 
     /// The listener pool of an `[eventlistener:x]` group; its name.
@@ -879,9 +886,10 @@ impl Supervisor {
                 return None;
             }
         };
-        match ListenerPool::from_config(config, self.bus.server(), handler) {
+        let server = self.events.bus().server();
+        match ListenerPool::from_config(config, server, handler) {
             Ok(Some(pool)) => {
-                self.bus.add_pool(pool);
+                self.events.bus().add_pool(pool);
                 Some(Arc::from(config.name.as_str()))
             }
             Ok(None) => None,
@@ -918,16 +926,6 @@ impl Supervisor {
             Message::SpawnRefused { id, message } => {
                 self.feed(id, Input::SpawnFailed { message });
                 self.settle_waiters(id, true);
-            }
-            Message::ListenerOutput { id, data } => {
-                if let Some(proc) = self.procs.get(&id)
-                    && let Some(pool) = proc.pool.clone()
-                {
-                    let name = Arc::clone(&proc.name);
-                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
-                        pool.listener_output(index, &data);
-                    }
-                }
             }
             Message::Spawned { id, ticket, result } => self.spawned(id, ticket, result),
             Message::Reread { ticket, result } => self.reread_done(ticket, result),
@@ -1135,8 +1133,8 @@ impl Supervisor {
                     );
                 }
                 let group = self.groups.remove(index);
-                self.bus.remove_pool(&group.name);
-                self.bus.publish(Event::ProcessGroupRemoved {
+                self.events.pool_removed(&group.name);
+                self.events.bus().publish(Event::ProcessGroupRemoved {
                     group: group.name.clone(),
                 });
                 for id in group.procs {
@@ -1201,6 +1199,10 @@ impl Supervisor {
         let Some(proc) = self.procs.get_mut(&id) else {
             return false;
         };
+        if let Some(pool) = &proc.pool {
+            // A listener's stdin belongs to its pool's writer.
+            return self.events.write_stdin(pool, &proc.name, data);
+        }
         if proc.stdin_queue.is_none() {
             let Some(fd) = proc.stdin.take() else {
                 return false;
@@ -1409,17 +1411,18 @@ impl Supervisor {
             Arc::clone(&proc.name),
             proc.pool.clone(),
         );
-        if let Some(pool) = pool
-            && let Some((pool, index)) = self.bus.listener_mut(&pool, &name)
-        {
-            if change.to == ProcessState::Running {
-                pool.listener_running(index, true);
-            } else if change.from == ProcessState::Running {
-                pool.listener_running(index, false);
-            }
+        if let Some(pool) = pool {
+            self.events.with_listener(&pool, &name, |pool, index| {
+                if change.to == ProcessState::Running {
+                    pool.listener_running(index, true);
+                } else if change.from == ProcessState::Running {
+                    pool.listener_running(index, false);
+                }
+            });
         }
-        if self.bus.subscribed() != EventTypeSet::EMPTY {
-            self.bus.publish(Event::ProcessState(ProcessStateChange {
+        let mut bus = self.events.bus();
+        if bus.subscribed() != EventTypeSet::EMPTY {
+            bus.publish(Event::ProcessState(ProcessStateChange {
                 process: name.to_string(),
                 group: group.to_string(),
                 from: change.from,
@@ -1428,34 +1431,6 @@ impl Supervisor {
                 pid: change.pid,
                 expected: change.expected,
             }));
-        }
-    }
-
-    /// Write what the pools want written to their listeners' stdin.
-    fn deliver_events(&mut self) {
-        // A failed write puts the event back for another listener, which
-        // may produce a new delivery: a few rounds settle it.
-        for _ in 0..4 {
-            let mut out = Vec::new();
-            self.bus
-                .drain_deliveries(|pool, delivery| out.push((pool.to_string(), delivery)));
-            if out.is_empty() {
-                return;
-            }
-            for (pool, delivery) in out {
-                let id = self
-                    .groups
-                    .iter()
-                    .find(|g| g.name == pool)
-                    .and_then(|g| g.procs.get(delivery.listener).copied());
-                let written = id.is_some_and(|id| self.queue_stdin(id, delivery.envelope));
-                if !written && let Some(id) = id {
-                    let name = Arc::clone(&self.procs[&id].name);
-                    if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
-                        pool.stdin_failed(index);
-                    }
-                }
-            }
         }
     }
 
@@ -1474,7 +1449,8 @@ impl Supervisor {
 
     fn next_deadline(&mut self) -> Option<Instant> {
         let tick = self
-            .bus
+            .events
+            .bus()
             .tick_sleep(SystemTime::now())
             .map(|wait| Instant::now() + wait);
         let timer = match (self.timers.first().map(|(at, _)| *at), tick) {
@@ -1496,7 +1472,7 @@ impl Supervisor {
     }
 
     fn fire_timers(&mut self) {
-        self.bus.tick(SystemTime::now());
+        self.events.bus().tick(SystemTime::now());
         let now = Instant::now();
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
@@ -1643,7 +1619,6 @@ impl Supervisor {
         let settled = self.ledger.spawn_finished(ticket, Some((pid, id)));
         self.attach_output(id, fds);
         self.feed(id, Input::SpawnSucceeded { pid });
-        self.with_listener(id, |pool, index| pool.listener_spawned(index));
         for exit in settled {
             self.resolved(exit);
         }
@@ -1660,20 +1635,32 @@ impl Supervisor {
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
-        if proc.pool.is_some() {
-            // A listener's stdout speaks the event protocol: the pool in
-            // this task reads it (after it is logged as any output).
-            let sender = self.sender.clone();
+        let mut stdin = fds.stdin;
+        if let Some(pool) = &proc.pool {
+            let sender = stdin.take().and_then(|fd| {
+                pipe::Sender::from_owned_fd(fd)
+                    .map_err(|error| {
+                        main_log.error(&format!(
+                            "unable to watch the stdin pipe of pid {pid}: {error}"
+                        ));
+                    })
+                    .ok()
+            });
+            // A listener's stdout speaks the event protocol: its output
+            // task runs it through the hub (after it is logged as any
+            // output), and envelopes go to its stdin from whichever task
+            // dispatches them. The pool learns of the spawn before that
+            // task can read a READY.
+            self.events.listener_spawned(pool, &proc.name, sender);
+            let events = Arc::clone(&self.events);
+            let (pool, name) = (Arc::clone(pool), Arc::clone(&proc.name));
             let inner = hook.take();
             hook = Some(Arc::new(move |chunk: &output::OutputChunk<'_>| {
                 if let Some(inner) = &inner {
                     inner(chunk);
                 }
                 if chunk.channel == Channel::Stdout {
-                    let _ = sender.send(Message::ListenerOutput {
-                        id,
-                        data: chunk.data.to_vec(),
-                    });
+                    events.listener_output(&pool, &name, chunk.data);
                 }
             }));
         }
@@ -1687,7 +1674,7 @@ impl Supervisor {
                 }
             }
         }
-        proc.stdin = fds.stdin;
+        proc.stdin = stdin;
         proc.stdin_queue = None;
         let channels = [
             (fds.stdout, Channel::Stdout, 0),
@@ -1726,20 +1713,8 @@ impl Supervisor {
         }
     }
 
-    /// Run `f` on the pool of listener process `id`, if it is one.
-    fn with_listener(&mut self, id: ProcId, f: impl FnOnce(&mut ListenerPool, usize)) {
-        let Some(proc) = self.procs.get(&id) else {
-            return;
-        };
-        let Some(pool) = proc.pool.clone() else {
-            return;
-        };
-        let name = Arc::clone(&proc.name);
-        if let Some((pool, index)) = self.bus.listener_mut(&pool, &name) {
-            f(pool, index);
-        }
-    }
-
+    /// Listener process `id` (if it is one) was spawned with `stdin`: its
+    /// pool expects a READY from it and writes its envelopes there.
     fn reaped(&mut self, exit: Reaped) {
         if let Some(resolved) = self.ledger.reaped(exit) {
             self.resolved(resolved);
@@ -1756,7 +1731,11 @@ impl Supervisor {
                         status: reaped.status,
                     },
                 );
-                self.with_listener(owner, |pool, index| pool.listener_exited(index));
+                if let Some(proc) = self.procs.get(&owner)
+                    && let Some(pool) = &proc.pool
+                {
+                    self.events.listener_exited(pool, &proc.name);
+                }
                 if let Some(proc) = self.procs.get_mut(&owner)
                     && proc.record.pid.is_none()
                 {
@@ -1776,7 +1755,7 @@ impl Supervisor {
     fn wind_down(&mut self) -> bool {
         if self.stop_groups.is_none() {
             self.stop_groups = Some(self.groups.iter().map(|g| g.name.clone()).collect());
-            self.bus.publish(Event::SupervisorStateChange(
+            self.events.bus().publish(Event::SupervisorStateChange(
                 SupervisorStateChange::Stopping,
             ));
         }
@@ -1864,7 +1843,6 @@ impl Supervisor {
     // ---- the snapshot -----------------------------------------------------
 
     fn publish(&mut self) {
-        self.deliver_events();
         let now = Instant::now();
         let urgent = !self.settled.get_mut().is_empty() || self.state != SupervisorState::Running;
         let recent = self

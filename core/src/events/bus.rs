@@ -7,7 +7,10 @@
 //! through a [`Publisher`]: an unbounded channel into the supervisor task,
 //! so publishing never blocks, plus a shared bit set of what is subscribed,
 //! so a reader can skip building an event (and copying output) that no pool
-//! would take. The bus never blocks and never does I/O.
+//! would take. The channel carries batches: an output reader sends every
+//! event of one read in one message, so a flood of capture blocks costs the
+//! supervisor task one wake-up per read, not one per block. The bus never
+//! blocks and never does I/O.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -21,10 +24,25 @@ use super::types::{EventType, EventTypeSet};
 
 /// A cloneable, `Send` handle that publishes events to the bus from any
 /// task without blocking.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Publisher {
     interest: Arc<AtomicU32>,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<Vec<Event>>,
+    direct: Option<DirectRoute>,
+}
+
+/// A way to publish straight into the bus from the caller's task (the
+/// daemon's locked hub); it hands the events back when it cannot take them
+/// now, and they then go through the inbox.
+pub type DirectRoute = Arc<dyn Fn(Vec<Event>) -> Result<(), Vec<Event>> + Send + Sync>;
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("interest", &self.interest)
+            .field("direct", &self.direct.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Publisher {
@@ -37,7 +55,25 @@ impl Publisher {
     /// Send `event` to the bus if some pool wants its type. Returns false
     /// when nobody wanted it or the bus is gone.
     pub fn publish(&self, event: Event) -> bool {
-        self.wants(event.event_type()) && self.tx.send(event).is_ok()
+        self.wants(event.event_type()) && self.send(vec![event])
+    }
+
+    /// Send `events`, in order, as one message (the caller checked
+    /// [`Publisher::wants`] for each before building it). Returns false
+    /// when there was nothing to send or the bus is gone.
+    pub fn publish_all(&self, events: Vec<Event>) -> bool {
+        !events.is_empty() && self.send(events)
+    }
+
+    fn send(&self, events: Vec<Event>) -> bool {
+        let events = match &self.direct {
+            Some(direct) => match direct(events) {
+                Ok(()) => return true,
+                Err(events) => events,
+            },
+            None => events,
+        };
+        self.tx.send(events).is_ok()
     }
 }
 
@@ -48,8 +84,8 @@ pub struct EventBus {
     serial: Serial,
     pools: Vec<ListenerPool>,
     interest: Arc<AtomicU32>,
-    tx: mpsc::UnboundedSender<Event>,
-    inbox: Option<mpsc::UnboundedReceiver<Event>>,
+    tx: mpsc::UnboundedSender<Vec<Event>>,
+    inbox: Option<mpsc::UnboundedReceiver<Vec<Event>>>,
     /// The TICK slot last seen per period, while some pool wants it.
     tick_slots: [Option<i64>; 3],
 }
@@ -75,17 +111,29 @@ impl EventBus {
         Arc::clone(&self.server)
     }
 
-    /// A handle for other tasks to publish with.
+    /// A handle for other tasks to publish with, through the inbox.
     pub fn publisher(&self) -> Publisher {
         Publisher {
             interest: Arc::clone(&self.interest),
             tx: self.tx.clone(),
+            direct: None,
+        }
+    }
+
+    /// A handle that publishes through `direct` (which takes the events
+    /// into this bus from the caller's task), and through the inbox when
+    /// `direct` hands them back.
+    pub fn direct_publisher(&self, direct: DirectRoute) -> Publisher {
+        Publisher {
+            direct: Some(direct),
+            ..self.publisher()
         }
     }
 
     /// The receiving end of every [`Publisher`]: the supervisor task takes
-    /// it once and passes what arrives to [`EventBus::publish`].
-    pub fn take_inbox(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+    /// it once and passes the batches that arrive to
+    /// [`EventBus::publish_all`].
+    pub fn take_inbox(&mut self) -> Option<mpsc::UnboundedReceiver<Vec<Event>>> {
         self.inbox.take()
     }
 
@@ -117,6 +165,13 @@ impl EventBus {
             }
         }
         Some(serial)
+    }
+
+    /// [`EventBus::publish`] each of `events`, in order.
+    pub fn publish_all(&mut self, events: impl IntoIterator<Item = Event>) {
+        for event in events {
+            self.publish(event);
+        }
     }
 
     /// Add a pool (a new `[eventlistener:x]` group); one of the same name

@@ -5,7 +5,7 @@
 //! the text is rendered only when a pool delivers the event.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use supervisor_sdk::state::ProcessState;
 
@@ -104,10 +104,10 @@ pub enum Event {
     ProcessLog {
         /// The channel the chunk came from.
         channel: Channel,
-        /// The process name.
-        process: String,
+        /// The process name (shared with the output reader that publishes).
+        process: Arc<str>,
         /// Its group name.
-        group: String,
+        group: Arc<str>,
         /// Its pid.
         pid: i32,
         /// The chunk, as read.
@@ -118,10 +118,10 @@ pub enum Event {
     ProcessCommunication {
         /// The channel the block came from.
         channel: Channel,
-        /// The process name.
-        process: String,
+        /// The process name (shared with the output reader that publishes).
+        process: Arc<str>,
         /// Its group name.
-        group: String,
+        group: Arc<str>,
         /// Its pid.
         pid: i32,
         /// The data between the tokens.

@@ -35,6 +35,11 @@
 //!   [`ListenerPool::stdin_failed`].
 //! - After each of those, [`EventBus::drain_deliveries`] and write each
 //!   envelope to its listener's stdin without blocking the task.
+//!
+//! The daemon keeps the bus in its event hub (`daemon::listeners`), behind
+//! a lock taken briefly by the supervisor task and by the output tasks, so
+//! that listener output and capture blocks reach the pools, and envelopes
+//! the listeners, without a hop through the supervisor task.
 //! - Keep one timer: [`EventBus::tick_sleep`] says how long (or that none is
 //!   needed); when it fires, [`EventBus::tick`]. Re-ask after pools change.
 

@@ -45,7 +45,8 @@ fn pid(mut change: ProcessStateChange, pid: i32) -> Event {
 }
 
 fn output(kind: fn(Channel) -> bool, channel: Channel, data: &[u8]) -> Event {
-    let (process, group, pid) = ("runner".to_string(), "runner".to_string(), 30332);
+    let (process, group, pid): (Arc<str>, Arc<str>, i32) =
+        ("runner".into(), "runner".into(), 30332);
     if kind(channel) {
         Event::ProcessLog {
             channel,
@@ -665,9 +666,27 @@ fn publishers_in_other_tasks_reach_the_bus_only_when_wanted() {
     std::thread::spawn(move || from_thread.publish(sent))
         .join()
         .expect("the publishing thread did not panic");
-    let received = inbox.try_recv().expect("the event arrived");
-    assert_eq!(received, log);
-    assert_eq!(bus.publish(received), Some(0));
+    let mut received = inbox.try_recv().expect("the event arrived");
+    assert_eq!(received, vec![log.clone()]);
+    assert_eq!(bus.publish(received.remove(0)), Some(0));
+    // A batch arrives as one message, in order.
+    let second = Event::ProcessLog {
+        channel: Channel::Stdout,
+        process: "p".into(),
+        group: "p".into(),
+        pid: 1,
+        data: b"y".to_vec(),
+    };
+    assert!(publisher.publish_all(vec![log.clone(), second.clone()]));
+    assert!(
+        !publisher.publish_all(Vec::new()),
+        "an empty batch is not sent"
+    );
+    let batch = inbox.try_recv().expect("the batch arrived");
+    assert_eq!(batch, vec![log, second]);
+    assert!(inbox.try_recv().is_err(), "one message per batch");
+    bus.publish_all(batch);
+    assert_eq!(bus.pool("logs").map(ListenerPool::buffered), Some(3));
     bus.remove_pool("logs");
     assert!(!publisher.wants(EventType::ProcessLogStdout));
 }

@@ -173,6 +173,18 @@ impl CaptureScanner {
                 (&self.begin, BEGIN_TOKEN)
             };
             match finder.find(rest) {
+                Some(at) if self.capturing && self.block.is_empty() => {
+                    // A whole block in one piece: under the BoundIO rule it
+                    // is that piece, so hand it out from the chunk rather
+                    // than copying it into the block buffer first.
+                    let piece = &rest[..at];
+                    if !piece.is_empty() {
+                        out(Scanned::Captured(piece));
+                    }
+                    out(Scanned::Block(piece));
+                    self.capturing = false;
+                    rest = &rest[at + token.len()..];
+                }
                 Some(at) => {
                     self.emit(&rest[..at], out);
                     rest = &rest[at + token.len()..];
@@ -374,6 +386,21 @@ mod tests {
         assert_eq!(outcome.blocks[99_999], b"b99999");
         assert!(outcome.log.starts_with(b"l0 l1 l2 "));
         assert!(!outcome.log.windows(2).any(|w| w == b"<!"));
+    }
+
+    #[test]
+    fn a_block_within_one_chunk_is_handed_out_without_a_copy() {
+        let mut scanner = CaptureScanner::new(100);
+        let chunk = [b"a".as_slice(), &block(b"inside"), b"b"].concat();
+        let mut blocks = Vec::new();
+        scanner.scan(&chunk, |s| {
+            if let Scanned::Block(b) = s {
+                blocks.push((b.as_ptr(), b.to_vec()));
+            }
+        });
+        let start = 1 + BEGIN_TOKEN.len();
+        assert_eq!(blocks, vec![(chunk[start..].as_ptr(), b"inside".to_vec())]);
+        assert!(!scanner.is_capturing());
     }
 
     #[test]

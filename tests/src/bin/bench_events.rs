@@ -1,13 +1,19 @@
 //! The processes of the event benchmark `tests/bench/events.sh` (never run
 //! by the test suite). One binary, three roles:
 //!
-//! - `bench_events spew SIZE`: write capture blocks
+//! - `bench_events spew SIZE [WINDOW FIFO]`: write capture blocks
 //!   (`<!--XSUPERVISOR:BEGIN-->`, SIZE bytes, `<!--XSUPERVISOR:END-->`), one
-//!   block per `write`, flat out until the pipe closes;
-//! - `bench_events listen FILE TARGET`: an event listener that answers OK
-//!   at once and counts events; at every hundredth of TARGET (every event
-//!   up to a TARGET of 1000), and at TARGET, it replaces FILE with `COUNT SECONDS`, the seconds since the
-//!   first event arrived, so a reader never sees a half-written figure;
+//!   block per `write`, until the pipe closes: flat out, or paced when
+//!   WINDOW and FIFO are given: at most WINDOW blocks written and not yet
+//!   delivered, counting deliveries by the bytes the listener writes to
+//!   FIFO (a named pipe), so that a pool whose buffer holds WINDOW events
+//!   never overflows and the figure is delivery, not dropping;
+//! - `bench_events listen FILE TARGET [FIFO]`: an event listener that
+//!   answers OK at once and counts events (writing one byte per event to
+//!   FIFO when given); at every hundredth of TARGET (every event up to a
+//!   TARGET of 1000), and at TARGET, it replaces FILE with
+//!   `COUNT SECONDS`, the seconds since the first event arrived, so a
+//!   reader never sees a half-written figure;
 //! - `bench_events pingpong SIZE COUNT`: the floor. It spawns its own
 //!   `listen` and feeds it COUNT prebuilt PROCESS_COMMUNICATION envelopes
 //!   with SIZE-byte payloads over plain pipes, one per reply, and prints
@@ -31,16 +37,28 @@ fn main() -> ExitCode {
         text.parse().map_err(|e| format!("{text:?}: {e}"))
     };
     let result = match args.get(1).map(String::as_str) {
-        Some("spew") => number(2).and_then(|size| spew(size).map_err(|e| e.to_string())),
+        Some("spew") => number(2).and_then(|size| {
+            let pacing = match args.get(4) {
+                Some(fifo) => Some((number(3)?, fifo.as_str())),
+                None => None,
+            };
+            spew(size, pacing).map_err(|e| e.to_string())
+        }),
         Some("listen") => match (args.get(2), number(3)) {
-            (Some(file), Ok(target)) => listen(file, target).map_err(|e| e.to_string()),
+            (Some(file), Ok(target)) => {
+                listen(file, target, args.get(4).map(String::as_str)).map_err(|e| e.to_string())
+            }
             (_, Err(e)) => Err(e),
             (None, _) => Err("missing FILE".into()),
         },
         Some("pingpong") => number(2).and_then(|size| {
             number(3).and_then(|count| pingpong(size, count).map_err(|e| e.to_string()))
         }),
-        _ => Err("usage: bench_events spew SIZE | listen FILE TARGET | pingpong SIZE COUNT".into()),
+        _ => Err(
+            "usage: bench_events spew SIZE [WINDOW FIFO] | listen FILE TARGET [FIFO] \
+                  | pingpong SIZE COUNT"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,25 +69,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// Write SIZE-byte capture blocks until the reader goes away.
-fn spew(size: usize) -> io::Result<()> {
+/// Write SIZE-byte capture blocks until the reader goes away: flat out, or
+/// with `pacing` (WINDOW, FIFO) at most WINDOW ahead of the deliveries the
+/// listener reports on FIFO.
+fn spew(size: usize, pacing: Option<(usize, &str)>) -> io::Result<()> {
     let mut block = Vec::with_capacity(BEGIN.len() + size + END.len());
     block.extend_from_slice(BEGIN);
     block.resize(BEGIN.len() + size, b'x');
     block.extend_from_slice(END);
+    let mut deliveries = match pacing {
+        Some((_, fifo)) => Some(open_fifo(fifo)?),
+        None => None,
+    };
+    let window = pacing.map_or(usize::MAX, |(window, _)| window.max(1));
+    let mut acks = [0u8; 4096];
+    let (mut written, mut delivered) = (0usize, 0usize);
     let mut out = io::stdout().lock();
     loop {
+        if let Some(fifo) = deliveries.as_mut()
+            && written - delivered >= window
+        {
+            match fifo.read(&mut acks)? {
+                0 => return Ok(()),
+                n => delivered += n,
+            }
+            continue;
+        }
         match out.write_all(&block) {
-            Ok(()) => {}
+            Ok(()) => written += 1,
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(e),
         }
     }
 }
 
+/// Open a named pipe for reading and writing: that never blocks waiting
+/// for the other end (Linux), so either process may start first.
+fn open_fifo(path: &str) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
+}
+
 /// Speak the listener protocol, answering OK to every event and reporting
 /// progress in `file`.
-fn listen(file: &str, target: usize) -> io::Result<()> {
+fn listen(file: &str, target: usize, fifo: Option<&str>) -> io::Result<()> {
+    let mut deliveries = match fifo {
+        Some(path) => Some(open_fifo(path)?),
+        None => None,
+    };
     // Small targets (the dense case) report every event, so a daemon that
     // delivers only some of them shows exactly how many.
     let step = if target <= 1000 { 1 } else { target / 100 };
@@ -101,6 +151,9 @@ fn listen(file: &str, target: usize) -> io::Result<()> {
         let started = *first.get_or_insert_with(Instant::now);
         out.write_all(ANSWER)?;
         out.flush()?;
+        if let Some(fifo) = deliveries.as_mut() {
+            fifo.write_all(b".")?;
+        }
         count += 1;
         if count.is_multiple_of(step) || count == target {
             report(count, started.elapsed().as_secs_f64())?;

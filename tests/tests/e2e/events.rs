@@ -573,3 +573,82 @@ fn the_reference_logs_the_lines_our_pool_logs() {
             .then_some(())
     });
 }
+
+/// Run our supervisord on `conf` (written into `sandbox`) until `done`
+/// holds of the sandbox, then stop it; returns its main log.
+fn run_daemon_until(sandbox: &Sandbox, conf: &str, what: &str, done: impl Fn() -> bool) -> String {
+    let path = sandbox.write("supervisord.conf", conf);
+    let mut daemon = ChildGuard::spawn(
+        Command::new(our_bin("supervisord"))
+            .arg("-c")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_for(what, DEADLINE, || {
+        assert!(daemon.try_wait().is_none(), "the daemon exited");
+        done().then_some(())
+    });
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    daemon.wait_timeout(DEADLINE);
+    std::fs::read_to_string(sandbox.path().join("main.log")).unwrap_or_default()
+}
+
+/// The bench listener's report: events counted so far.
+fn listener_count(sandbox: &Sandbox) -> usize {
+    std::fs::read_to_string(sandbox.path().join("count"))
+        .ok()
+        .and_then(|text| text.split(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The daemon config of the delivery tests: bench_events spewing SIZE-byte
+/// capture blocks paced WINDOW ahead of the listener's deliveries.
+fn paced_conf(sandbox: &Sandbox, size: usize, window: usize, target: usize) -> String {
+    let dir = sandbox.path().display();
+    let fifo = sandbox.path().join("acks");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .expect("a named pipe in the sandbox");
+    let bench = our_bin("bench_events");
+    let bench = bench.display();
+    let fifo = fifo.display();
+    format!(
+        "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\nchildlogdir={dir}\n\
+         nodaemon=true\nloglevel=info\n\
+         [unix_http_server]\nfile={dir}/sd.sock\n\
+         [program:spew]\ncommand={bench} spew {size} {window} {fifo}\nstartsecs=0\n\
+         autorestart=false\nstdout_logfile=NONE\nstdout_capture_maxbytes=2MB\n\
+         [eventlistener:x]\ncommand={bench} listen {dir}/count {target} {fifo}\n\
+         events=PROCESS_COMMUNICATION\nbuffer_size=10\nautorestart=false\n\
+         stdout_logfile=NONE\nstderr_logfile={dir}/listener.err\n"
+    )
+}
+
+#[test]
+fn blocks_larger_than_a_pipe_reach_the_listener_whole_through_the_daemon() {
+    // 300 kB envelopes do not fit a 64 kB pipe: the first part is written
+    // at once, the rest by the stdin writer, and every later envelope
+    // follows it in order. The listener reads each by its `len` and would
+    // stop on a mangled header.
+    let sandbox = Sandbox::new();
+    let conf = paced_conf(&sandbox, 300_000, 1, 30);
+    let log = run_daemon_until(&sandbox, &conf, "30 large events delivered", || {
+        listener_count(&sandbox) >= 30
+    });
+    assert!(!log.contains("overflowed"), "{log}");
+    let errors = std::fs::read_to_string(sandbox.path().join("listener.err")).unwrap_or_default();
+    assert!(errors.is_empty(), "the listener complained: {errors}");
+}
+
+#[test]
+fn a_paced_writer_loses_no_block_through_the_daemon() {
+    // Eight blocks ahead with a buffer of ten: nothing may overflow, and
+    // every block becomes one delivered event.
+    let sandbox = Sandbox::new();
+    let conf = paced_conf(&sandbox, 1000, 8, 3000);
+    let log = run_daemon_until(&sandbox, &conf, "3000 events delivered", || {
+        listener_count(&sandbox) >= 3000
+    });
+    assert!(!log.contains("overflowed"), "{log}");
+    assert!(log.contains("success: x entered RUNNING"), "{log}");
+}
