@@ -359,9 +359,13 @@ impl RotatingFile {
     /// flushes a file to disk when a rename replaces another
     /// (auto_da_alloc), which made each rotation wait for the disk. The
     /// reference's stat-then-remove before each rename is skipped for the
-    /// same reason: 15 syscalls a rotation instead of 41.
+    /// same reason. With 10 backups a rotation is 13 syscalls (the reference
+    /// makes 41): unlink and open of the oldest, ten renames, one open.
     fn rotate(&mut self) -> Result<(), LogFileError> {
         let mut failure = None;
+        // Whether `name` was moved away, so that a fresh file can be made
+        // with O_EXCL and its size (0) known without asking.
+        let mut moved_away = false;
         if self.rotation.backups > 0 {
             if let Err(e) = retire(&self.backup(self.rotation.backups)) {
                 failure.get_or_insert(e);
@@ -371,24 +375,54 @@ impl RotatingFile {
                     failure.get_or_insert(e);
                 }
             }
-            if let Err(e) = rename_if_present(&self.path, &self.backup(1)) {
-                failure.get_or_insert(e);
+            match std::fs::rename(&self.path, self.backup(1)) {
+                Ok(()) => moved_away = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
-        // The reference reopens with "wb"; we open in append mode so that
-        // another writer of the same file cannot make us overwrite its
-        // bytes, and truncate only when there are no backups (the log is
-        // cut in place). With backups the file is new, or, if moving it
-        // away failed, still holds data that must not be lost.
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o666)
-            .open(&self.path)
-            .map_err(|source| LogFileError::Open {
+        let (file, size) = self.open_after_rotation(moved_away)?;
+        // The old descriptor is closed here; its file lives on as `name.1`,
+        // so closing it frees nothing.
+        self.file = file;
+        self.size = Some(size);
+        match failure {
+            None => Ok(()),
+            Some(source) => Err(LogFileError::Rotate {
                 path: self.path.clone(),
                 source,
-            })?;
+            }),
+        }
+    }
+
+    /// The file rotation starts, with its size. It keeps the descriptor's
+    /// mode: append for the copy path, no O_APPEND while splicing (which
+    /// saves turning the flag off again). The reference reopens with "wb";
+    /// we never open an existing file with O_TRUNC, so that data another
+    /// writer put there, or a file moving it away failed to move, is not
+    /// lost; only with no backups is the log cut in place, as the
+    /// reference does.
+    ///
+    /// When `name` was just moved away the new file is made with O_EXCL:
+    /// it is empty for sure, which spares an fstat per rotation. If someone
+    /// made a file there in between, it is opened as it is and measured.
+    fn open_after_rotation(&self, moved_away: bool) -> Result<(File, u64), LogFileError> {
+        let open_error = |source| LogFileError::Open {
+            path: self.path.clone(),
+            source,
+        };
+        let mut options = OpenOptions::new();
+        options.write(true).append(self.append).mode(0o666);
+        if moved_away {
+            match options.clone().create_new(true).open(&self.path) {
+                Ok(file) => return Ok((file, 0)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(open_error(e)),
+            }
+        }
+        let file = options.create(true).open(&self.path).map_err(open_error)?;
         if self.rotation.backups == 0 {
             file.set_len(0).map_err(|source| LogFileError::Rotate {
                 path: self.path.clone(),
@@ -402,18 +436,7 @@ impl RotatingFile {
                 path: self.path.clone(),
                 source,
             })?;
-        // The old descriptor is closed here; its file lives on as `name.1`,
-        // so closing it frees nothing.
-        self.file = file;
-        self.size = Some(size);
-        self.append = true;
-        match failure {
-            None => Ok(()),
-            Some(source) => Err(LogFileError::Rotate {
-                path: self.path.clone(),
-                source,
-            }),
-        }
+        Ok((file, size))
     }
 
     /// `name.N`.
