@@ -950,6 +950,76 @@ mod tests {
         assert!(got == data, "the held file changed under its reader");
     }
 
+    fn has_append(file: &File) -> bool {
+        OFlag::from_bits_retain(fcntl(file, FcntlArg::F_GETFL).unwrap()).contains(OFlag::O_APPEND)
+    }
+
+    #[test]
+    fn a_rotation_opens_the_new_file_in_the_mode_of_the_path_writing() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let rotation = Rotation {
+            max_bytes: 1000,
+            backups: 20,
+        };
+        let mut log = RotatingFile::open(&path, rotation).unwrap();
+        let mut expected = Vec::new();
+        // Splice, copy, splice, copy: each crosses a rotation.
+        for round in 0..4u8 {
+            let data = vec![b'a' + round; 1500];
+            if round % 2 == 0 {
+                let (reader, mut writer) = std::io::pipe().unwrap();
+                writer.write_all(&data).unwrap();
+                drop(writer);
+                let mut moved = 0;
+                while moved < data.len() {
+                    match log.splice_from(reader.as_fd(), 1 << 20, false) {
+                        Spliced::Moved(n, result) => {
+                            result.unwrap();
+                            assert!(n > 0, "the pipe ended early");
+                            moved += n;
+                        }
+                        other => panic!("a regular file was not spliced: {other:?}"),
+                    }
+                }
+                assert!(
+                    !has_append(&log.file),
+                    "splicing rotated into an O_APPEND file"
+                );
+            } else {
+                log.write_all(&data).unwrap();
+                assert!(
+                    has_append(&log.file),
+                    "copying rotated into a non-append file"
+                );
+            }
+            expected.extend_from_slice(&data);
+        }
+        let got = all_bytes(&path, rotation.backups);
+        assert!(got == expected, "the files do not hold the exact stream");
+        // The size known without fstat matches the file.
+        assert_eq!(log.size, Some(std::fs::metadata(&path).unwrap().len()));
+    }
+
+    #[test]
+    fn a_file_made_at_the_name_during_a_rotation_is_kept_and_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let rotation = Rotation {
+            max_bytes: 1000,
+            backups: 3,
+        };
+        let log = RotatingFile::open(&path, rotation).unwrap();
+        // As if someone created the log between our rename and our open.
+        std::fs::rename(&path, backup_path(&path, 1)).unwrap();
+        std::fs::write(&path, b"intruder\n").unwrap();
+        let (file, size) = log.open_after_rotation(true).unwrap();
+        assert_eq!(size, 9);
+        assert!(has_append(&file));
+        assert_eq!(read(&path), b"intruder\n");
+    }
+
     #[test]
     fn open_errors_name_the_file() {
         let err = RotatingFile::open("/nonexistent-dir/x.log", Rotation::NEVER).unwrap_err();
