@@ -9,8 +9,11 @@
 //! so a reader can skip building an event (and copying output) that no pool
 //! would take. The channel carries batches: an output reader sends every
 //! event of one read in one message, so a flood of capture blocks costs the
-//! supervisor task one wake-up per read, not one per block. The bus never
-//! blocks and never does I/O.
+//! supervisor task one wake-up per read, not one per block. A batch handed
+//! over as an [`EventBatch`] is built lazily: an event that the rest of its
+//! own batch pushes out of every subscribed pool's buffer gets its serial
+//! and its overflow line but is never built (no copy, no allocation). The
+//! bus never blocks and never does I/O.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
