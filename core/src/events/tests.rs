@@ -945,14 +945,14 @@ struct PoolPlan {
 /// Event `n` of a batch: capture blocks and log chunks of both channels,
 /// now and then a state change, each with data naming it.
 fn batch_event(n: usize) -> Event {
-    let channel = if n % 3 == 0 {
+    let channel = if n.is_multiple_of(3) {
         Channel::Stderr
     } else {
         Channel::Stdout
     };
     let data = format!("block {n}\n");
     match n % 5 {
-        0 | 1 | 2 => output(|_| false, channel, data.as_bytes()),
+        0..=2 => output(|_| false, channel, data.as_bytes()),
         3 => output(|_| true, channel, data.as_bytes()),
         _ => state_change(i32::try_from(n).expect("small")),
     }
