@@ -33,6 +33,8 @@
 #
 # Run with:  cargo build --release --workspace
 #            tests/bench/events.sh   (EVENTS=50000 PACE=8 DENSE=600 by default)
+#            REFERENCE=0 tests/bench/events.sh   (ours only, while iterating;
+#                                 OURS=PATH measures another build of ours)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OURS=${OURS:-$ROOT/target/release/supervisord}
@@ -45,6 +47,7 @@ REF=$ROOT/tests/.venv/bin/supervisord
 EVENTS=${EVENTS:-50000}
 DENSE=${DENSE:-600}
 PACE=${PACE:-8}
+REFERENCE=${REFERENCE:-1}
 TIMEOUT=${TIMEOUT:-120}
 WORK=$(mktemp -d /tmp/sv-eventbench.XXXXXX)
 DAEMON=
@@ -117,7 +120,7 @@ PING=$(rate "$pp_n" "$pp_s")
 run ours "$OURS" critical "$BENCH spew 1000" "$EVENTS" 10
 read -r ours_n ours_s < <(count "$WORK/ours")
 OURS_RATE=$(rate "$ours_n" "$ours_s")
-run ref "$REF" critical "$BENCH spew 1000" "$EVENTS" 10
+[ "$REFERENCE" = 0 ] || run ref "$REF" critical "$BENCH spew 1000" "$EVENTS" 10
 read -r ref_n ref_s < <(count "$WORK/ref")
 REF_RATE=$(rate "$ref_n" "$ref_s")
 # paced NAME DAEMON: the paced case; leaves its count in $WORK/NAME/count and
@@ -133,7 +136,7 @@ paced() {
 paced ours-paced "$OURS"
 read -r oursp_n oursp_s < <(count "$WORK/ours-paced")
 OURSP_RATE=$(rate "$oursp_n" "$oursp_s")
-paced ref-paced "$REF"
+[ "$REFERENCE" = 0 ] || paced ref-paced "$REF"
 read -r refp_n refp_s < <(count "$WORK/ref-paced")
 REFP_RATE=$(rate "$refp_n" "$refp_s")
 
@@ -153,8 +156,10 @@ TIMEOUT=${DENSE_TIMEOUT:-15}
 run ours-dense "$OURS" info "$DENSE_SPEW dense $DENSE" "$DENSE" "$DENSE"
 read -r n _ < <(count "$WORK/ours-dense")
 echo "ours:      $n of $DENSE events delivered"
-run ref-dense "$REF" info "$DENSE_SPEW dense $DENSE" "$DENSE" "$DENSE"
+[ "$REFERENCE" = 0 ] || run ref-dense "$REF" info "$DENSE_SPEW dense $DENSE" "$DENSE" "$DENSE"
 read -r n _ < <(count "$WORK/ref-dense")
 echo "reference: $n of $DENSE events delivered"
-grep -h -m1 -o "RecursionError'>:[^[]*" "$WORK/ref-dense/main.log" | head -1 | sed 's/^/reference log: /'
-grep -q RecursionError "$WORK/ref-dense/main.log" || echo "reference log: no RecursionError"
+if [ "$REFERENCE" != 0 ]; then
+    grep -h -m1 -o "RecursionError'>:[^[]*" "$WORK/ref-dense/main.log" | head -1 | sed 's/^/reference log: /'
+    grep -q RecursionError "$WORK/ref-dense/main.log" || echo "reference log: no RecursionError"
+fi

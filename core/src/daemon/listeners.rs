@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
-use crate::events::{Event, EventBus, ListenerPool, Publisher};
+use crate::events::{EventBus, ListenerPool, Publisher};
 
 thread_local! {
     /// Set while this thread holds the hub's lock, so that a publish from
@@ -170,16 +170,16 @@ impl EventHub {
     pub fn publisher(self: &Arc<Self>) -> Publisher {
         let hub = Arc::downgrade(self);
         let bus = self.bus();
-        bus.direct_publisher(Arc::new(move |events: Vec<Event>| {
+        bus.direct_publisher(Arc::new(move |publish: &mut dyn FnMut(&mut EventBus)| {
             if HOLDING.with(Cell::get) {
-                return Err(events);
+                return false;
             }
             match hub.upgrade() {
                 Some(hub) => {
-                    hub.bus().publish_all(events);
-                    Ok(())
+                    publish(&mut hub.bus());
+                    true
                 }
-                None => Err(events),
+                None => false,
             }
         }))
     }

@@ -91,8 +91,9 @@ pub struct Destination {
 
 /// Publishes one channel's PROCESS_LOG and PROCESS_COMMUNICATION events:
 /// the events of one chunk are collected and sent as one batch by
-/// [`EventSink::flush`], so a read holding many capture blocks wakes the
-/// supervisor task once.
+/// [`EventSink::flush`], so a read holding many capture blocks takes the
+/// bus's lock once, and the bus builds an event (copies its data into its
+/// own buffer) only when some pool keeps it ([`events::EventBatch`]).
 #[derive(Debug)]
 pub struct EventSink {
     publisher: Publisher,
@@ -100,21 +101,89 @@ pub struct EventSink {
     process: Arc<str>,
     pid: i32,
     channel: events::Channel,
-    pending: RefCell<Vec<Event>>,
+    pending: RefCell<PendingEvents>,
 }
+
+/// The events of one chunk, their data back to back in one buffer that is
+/// reused from chunk to chunk: collecting costs no allocation per event.
+#[derive(Debug, Default)]
+struct PendingEvents {
+    data: Vec<u8>,
+    events: Vec<(events::EventType, std::ops::Range<usize>)>,
+}
+
+/// A flush's view of the pending events, as the bus builds them.
+struct PendingBatch<'a> {
+    sink: &'a EventSink,
+    pending: &'a PendingEvents,
+}
+
+impl events::EventBatch for PendingBatch<'_> {
+    fn len(&self) -> usize {
+        self.pending.events.len()
+    }
+
+    fn event_type(&self, index: usize) -> events::EventType {
+        self.pending.events[index].0
+    }
+
+    fn build(&self, index: usize) -> Event {
+        let (event_type, range) = &self.pending.events[index];
+        let data = self.pending.data[range.clone()].to_vec();
+        let sink = self.sink;
+        match event_type {
+            events::EventType::ProcessLogStdout | events::EventType::ProcessLogStderr => {
+                Event::ProcessLog {
+                    channel: sink.channel,
+                    process: Arc::clone(&sink.process),
+                    group: Arc::clone(&sink.group),
+                    pid: sink.pid,
+                    data,
+                }
+            }
+            _ => Event::ProcessCommunication {
+                channel: sink.channel,
+                process: Arc::clone(&sink.process),
+                group: Arc::clone(&sink.group),
+                pid: sink.pid,
+                data,
+            },
+        }
+    }
+}
+
+/// Above this, the collecting buffer is given back after a flush (one
+/// burst must not pin its size for the life of the child).
+const PENDING_KEEP: usize = 2 * CHUNK;
 
 impl EventSink {
     /// Send the events collected since the last flush, in order.
     pub fn flush(&self) {
-        let pending = self.pending.take();
-        self.publisher.publish_all(pending);
+        let mut pending = self.pending.borrow_mut();
+        if pending.events.is_empty() {
+            return;
+        }
+        self.publisher.publish_batch(&PendingBatch {
+            sink: self,
+            pending: &pending,
+        });
+        pending.events.clear();
+        pending.data.clear();
+        if pending.data.capacity() > PENDING_KEEP {
+            pending.data = Vec::new();
+        }
     }
 
-    /// Collect the event `build` makes, if some pool wants `event_type`
-    /// (checked first, so that output nobody subscribes to is not copied).
-    fn push(&self, event_type: events::EventType, build: impl FnOnce() -> Event) {
+    /// Collect an event of `event_type` carrying `data`, if some pool
+    /// wants that type (checked first, so that output nobody subscribes to
+    /// is not copied).
+    fn push(&self, event_type: events::EventType, data: &[u8]) {
         if self.publisher.wants(event_type) {
-            self.pending.borrow_mut().push(build());
+            let mut pending = self.pending.borrow_mut();
+            let start = pending.data.len();
+            pending.data.extend_from_slice(data);
+            let end = pending.data.len();
+            pending.events.push((event_type, start..end));
         }
     }
 }
@@ -125,13 +194,7 @@ impl OutputEventSink for EventSink {
             events::Channel::Stdout => events::EventType::ProcessLogStdout,
             events::Channel::Stderr => events::EventType::ProcessLogStderr,
         };
-        self.push(event_type, || Event::ProcessLog {
-            channel: self.channel,
-            process: Arc::clone(&self.process),
-            group: Arc::clone(&self.group),
-            pid: self.pid,
-            data: data.to_vec(),
-        });
+        self.push(event_type, data);
     }
 
     fn communication_event(&self, data: &[u8]) {
@@ -139,13 +202,7 @@ impl OutputEventSink for EventSink {
             events::Channel::Stdout => events::EventType::ProcessCommunicationStdout,
             events::Channel::Stderr => events::EventType::ProcessCommunicationStderr,
         };
-        self.push(event_type, || Event::ProcessCommunication {
-            channel: self.channel,
-            process: Arc::clone(&self.process),
-            group: Arc::clone(&self.group),
-            pid: self.pid,
-            data: data.to_vec(),
-        });
+        self.push(event_type, data);
     }
 }
 
@@ -251,7 +308,7 @@ fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
             Channel::Stdout => events::Channel::Stdout,
             Channel::Stderr => events::Channel::Stderr,
         },
-        pending: RefCell::new(Vec::new()),
+        pending: RefCell::new(PendingEvents::default()),
     };
     ChannelPump::new(
         to.process.to_string(),

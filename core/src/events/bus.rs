@@ -9,8 +9,11 @@
 //! so a reader can skip building an event (and copying output) that no pool
 //! would take. The channel carries batches: an output reader sends every
 //! event of one read in one message, so a flood of capture blocks costs the
-//! supervisor task one wake-up per read, not one per block. The bus never
-//! blocks and never does I/O.
+//! supervisor task one wake-up per read, not one per block. A batch handed
+//! over as an [`EventBatch`] is built lazily: an event that the rest of its
+//! own batch pushes out of every subscribed pool's buffer gets its serial
+//! and its overflow line but is never built (no copy, no allocation). The
+//! bus never blocks and never does I/O.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,9 +35,28 @@ pub struct Publisher {
 }
 
 /// A way to publish straight into the bus from the caller's task (the
-/// daemon's locked hub); it hands the events back when it cannot take them
-/// now, and they then go through the inbox.
-pub type DirectRoute = Arc<dyn Fn(Vec<Event>) -> Result<(), Vec<Event>> + Send + Sync>;
+/// daemon's locked hub): it runs the given publishing step on the bus and
+/// returns true, or returns false without running it when it cannot now,
+/// and the events then go through the inbox.
+pub type DirectRoute = Arc<dyn Fn(&mut dyn FnMut(&mut EventBus)) -> bool + Send + Sync>;
+
+/// Events published together (the capture blocks and log chunks of one
+/// read), built only on demand: the bus looks at each one's type, numbers
+/// it, and builds (copies the data of) only those some pool will keep, so
+/// an event pushed out of every buffer by the rest of its batch costs a
+/// serial and a log line, not a copy and an allocation.
+pub trait EventBatch {
+    /// How many events.
+    fn len(&self) -> usize;
+    /// True when there is none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The type of event `index` (< `len`).
+    fn event_type(&self, index: usize) -> EventType;
+    /// Build event `index` (< `len`).
+    fn build(&self, index: usize) -> Event;
+}
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,15 +87,34 @@ impl Publisher {
         !events.is_empty() && self.send(events)
     }
 
+    /// Publish `batch` (see [`EventBatch`]): straight into the bus when
+    /// there is a direct route, building only the events some pool keeps;
+    /// through the inbox otherwise, building each event some pool wants.
+    /// Returns false when there was nothing to send or the bus is gone.
+    pub fn publish_batch(&self, batch: &(impl EventBatch + ?Sized)) -> bool {
+        if batch.is_empty() {
+            return false;
+        }
+        if let Some(direct) = &self.direct
+            && direct(&mut |bus: &mut EventBus| bus.publish_batch(batch))
+        {
+            return true;
+        }
+        let events: Vec<Event> = (0..batch.len())
+            .filter(|&i| self.wants(batch.event_type(i)))
+            .map(|i| batch.build(i))
+            .collect();
+        !events.is_empty() && self.tx.send(events).is_ok()
+    }
+
     fn send(&self, events: Vec<Event>) -> bool {
-        let events = match &self.direct {
-            Some(direct) => match direct(events) {
-                Ok(()) => return true,
-                Err(events) => events,
-            },
-            None => events,
-        };
-        self.tx.send(events).is_ok()
+        let mut events = Some(events);
+        if let Some(direct) = &self.direct
+            && direct(&mut |bus: &mut EventBus| bus.publish_all(events.take().unwrap_or_default()))
+        {
+            return true;
+        }
+        events.is_some_and(|events| self.tx.send(events).is_ok())
     }
 }
 
@@ -88,6 +129,9 @@ pub struct EventBus {
     inbox: Option<mpsc::UnboundedReceiver<Vec<Event>>>,
     /// The TICK slot last seen per period, while some pool wants it.
     tick_slots: [Option<i64>; 3],
+    /// Scratch for [`EventBus::publish_batch`]: which events of the batch
+    /// some pool keeps (kept between calls so a batch allocates nothing).
+    batch_keep: Vec<bool>,
 }
 
 impl EventBus {
@@ -103,6 +147,7 @@ impl EventBus {
             tx,
             inbox: Some(rx),
             tick_slots: [None; 3],
+            batch_keep: Vec::new(),
         }
     }
 
@@ -172,6 +217,51 @@ impl EventBus {
         for event in events {
             self.publish(event);
         }
+    }
+
+    /// Publish every event of `batch`, in order, with exactly the outcome
+    /// of [`EventBus::publish`] on each in turn (serials, what each pool
+    /// buffers and sends, the overflow lines), but building only the events
+    /// that some subscribed pool does not push out before the batch ends;
+    /// the others enter the buffers as ghosts holding their serials.
+    pub fn publish_batch<B: EventBatch + ?Sized>(&mut self, batch: &B) {
+        let count = batch.len();
+        let subscribed = self.subscribed();
+        let mut keep = std::mem::take(&mut self.batch_keep);
+        keep.clear();
+        keep.resize(count, false);
+        for pool in &self.pools {
+            let wants = pool.wants();
+            let taken = (0..count).filter(|&i| wants.contains(batch.event_type(i)));
+            let drops = pool.batch_drops(taken.clone().count());
+            for (position, i) in taken.enumerate() {
+                if !drops.as_ref().is_some_and(|d| d.contains(&position)) {
+                    keep[i] = true;
+                }
+            }
+        }
+        for (i, &kept) in keep.iter().enumerate() {
+            let event_type = batch.event_type(i);
+            if !subscribed.contains(event_type) {
+                continue;
+            }
+            let serial = self.serial.next_serial();
+            if kept {
+                let published = Arc::new(PublishedEvent::new(batch.build(i), serial));
+                for pool in self.pools.iter_mut() {
+                    if pool.wants().contains(event_type) {
+                        pool.accept(&published);
+                    }
+                }
+            } else {
+                for pool in self.pools.iter_mut() {
+                    if pool.wants().contains(event_type) {
+                        pool.accept_ghost(serial);
+                    }
+                }
+            }
+        }
+        self.batch_keep = keep;
     }
 
     /// Add a pool (a new `[eventlistener:x]` group); one of the same name

@@ -49,7 +49,7 @@ pub mod pool;
 pub mod protocol;
 pub mod types;
 
-pub use bus::{EventBus, Publisher};
+pub use bus::{EventBatch, EventBus, Publisher};
 pub use event::{
     Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
 };

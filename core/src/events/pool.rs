@@ -111,9 +111,15 @@ pub struct Delivery {
     pub envelope: Vec<u8>,
 }
 
+/// A buffered event. `event` is `None` for a ghost: an event of a batch
+/// that [`ListenerPool::batch_drops`] found will be pushed out of the
+/// buffer before any listener could take it, so its payload was never
+/// built; it still holds its place and serials, so the buffer, the pool
+/// serial and the overflow log line are those of the one-at-a-time path.
 #[derive(Debug, Clone)]
 struct Queued {
-    event: Arc<PublishedEvent>,
+    event: Option<Arc<PublishedEvent>>,
+    serial: i64,
     pool_serial: i64,
 }
 
@@ -258,7 +264,7 @@ impl ListenerPool {
 
     /// The global serials of the buffered events, oldest first.
     pub fn buffered_serials(&self) -> Vec<i64> {
-        self.queue.iter().map(|q| q.event.serial()).collect()
+        self.queue.iter().map(|q| q.serial).collect()
     }
 
     /// The index of the listener process named `name`.
@@ -280,15 +286,51 @@ impl ListenerPool {
     /// Buffer an event of a type this pool wants (the bus checked) and
     /// dispatch what can be.
     pub fn accept(&mut self, event: &Arc<PublishedEvent>) {
+        self.accept_queued(Some(Arc::clone(event)), event.serial());
+    }
+
+    /// Buffer the event numbered `serial` as a ghost (see [`Queued`]): the
+    /// caller found with [`ListenerPool::batch_drops`] that the rest of its
+    /// batch pushes it out before any listener can take it.
+    pub fn accept_ghost(&mut self, serial: i64) {
+        self.accept_queued(None, serial);
+    }
+
+    fn accept_queued(&mut self, event: Option<Arc<PublishedEvent>>, serial: i64) {
         let pool_serial = self.serial.next_serial();
         if self.queue.len() >= self.buffer_size {
             self.discard_oldest();
         }
         self.queue.push_back(Queued {
-            event: Arc::clone(event),
+            event,
+            serial,
             pool_serial,
         });
         self.dispatch();
+    }
+
+    /// Of a batch of `count` events of types this pool wants, accepted one
+    /// after another with nothing else happening between them, the range
+    /// of positions that are pushed out of the buffer by later events of
+    /// the same batch before any listener could take them; the others are
+    /// dispatched at once or still buffered after the batch. `None` when
+    /// that cannot be told from the counts alone (events buffered while a
+    /// listener is ready, which dispatch never leaves behind): then every
+    /// event must be built.
+    ///
+    /// At rest either the buffer is empty or no listener is eligible, and
+    /// nothing in a batch makes a listener eligible; so the first
+    /// `eligible` events go straight out, and of the rest only the last
+    /// `buffer_size` stay. Older buffered events are pushed out first, but
+    /// they do not change how many of the batch's own events are.
+    pub fn batch_drops(&self, count: usize) -> Option<std::ops::Range<usize>> {
+        let eligible = self.listeners.iter().filter(|l| l.eligible()).count();
+        if eligible > 0 && !self.queue.is_empty() {
+            return None;
+        }
+        let sent = eligible.min(count);
+        let dropped = (count - sent).saturating_sub(self.buffer_size);
+        Some(sent..sent + dropped)
     }
 
     /// Listener `index` was spawned anew: its stdin is open and it owes a
@@ -347,7 +389,7 @@ impl ListenerPool {
         if let Some(queued) = listener.in_flight.take() {
             tracing::debug!(
                 "epipe occurred while sending event {} to listener {}, listener state unchanged",
-                queued.event.serial(),
+                queued.serial,
                 listener.name
             );
             if listener.state == ListenerState::Busy && listener.result_len.is_none() {
@@ -427,16 +469,19 @@ impl ListenerPool {
                         pos += take;
                         if listener.result.len() == wanted {
                             let in_flight = listener.in_flight.take();
-                            let verdict = match &in_flight {
-                                Some(q) => {
-                                    let event = q.event.event();
+                            let answered_event = in_flight
+                                .as_ref()
+                                .and_then(|q| q.event.as_ref().map(|e| (q, e)));
+                            let verdict = match answered_event {
+                                Some((q, published)) => {
+                                    let event = published.event();
                                     let answered = AnsweredEvent {
                                         event,
                                         name: event.event_type().name(),
-                                        serial: q.event.serial(),
+                                        serial: q.serial,
                                         pool: &self.name,
                                         pool_serial: q.pool_serial,
-                                        payload: q.event.payload().0,
+                                        payload: published.payload().0,
                                     };
                                     self.handler.handle(&answered, &listener.result)
                                 }
@@ -488,7 +533,7 @@ impl ListenerPool {
                     // puts it back, saying so.
                     tracing::debug!(
                         "rebuffering event {} for pool {} (buf size={}, max={})",
-                        front.event.serial(),
+                        front.serial,
                         self.name,
                         self.queue.len() - 1,
                         self.buffer_size
@@ -499,27 +544,34 @@ impl ListenerPool {
             let Some(queued) = self.queue.pop_front() else {
                 return;
             };
-            let (payload, chars) = queued.event.payload();
+            let Some(event) = &queued.event else {
+                // `batch_drops` guarantees a ghost is pushed out before a
+                // listener is free; should that ever fail, the event is
+                // lost loudly rather than sent empty.
+                tracing::error!(
+                    "pool {} event buffer overflowed, discarding event {}",
+                    self.name,
+                    queued.serial
+                );
+                continue;
+            };
+            let (payload, chars) = event.payload();
             let envelope = protocol::envelope(
                 &self.server,
-                queued.event.serial(),
+                queued.serial,
                 &self.name,
                 queued.pool_serial,
-                queued.event.event().event_type().name(),
+                event.event().event_type().name(),
                 payload,
                 chars,
             );
             let listener = &mut self.listeners[index];
             // Unlogged, as in the reference's _dispatchEvent.
             listener.state = ListenerState::Busy;
-            tracing::debug!(
-                "event {} sent to listener {}",
-                queued.event.serial(),
-                listener.name
-            );
+            tracing::debug!("event {} sent to listener {}", queued.serial, listener.name);
             self.outbox.push(Delivery {
                 listener: index,
-                serial: queued.event.serial(),
+                serial: queued.serial,
                 envelope,
             });
             listener.in_flight = Some(queued);
@@ -536,7 +588,7 @@ impl ListenerPool {
     fn rebuffer(&mut self, queued: Queued) {
         tracing::debug!(
             "rebuffering event {} for pool {} (buf size={}, max={})",
-            queued.event.serial(),
+            queued.serial,
             self.name,
             self.queue.len(),
             self.buffer_size
@@ -552,7 +604,7 @@ impl ListenerPool {
             tracing::error!(
                 "pool {} event buffer overflowed, discarding event {}",
                 self.name,
-                discarded.event.serial()
+                discarded.serial
             );
         }
     }

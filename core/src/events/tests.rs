@@ -912,3 +912,228 @@ fn any_split_of_the_listener_answers_gives_the_same_outcome() {
         assert_eq!(rec.listener_state(0), Some(ListenerState::Ready));
     }
 }
+
+/// A batch over prepared events that counts how many the bus built.
+struct CountingBatch {
+    events: Vec<Event>,
+    built: std::cell::Cell<usize>,
+}
+
+impl EventBatch for CountingBatch {
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+    fn event_type(&self, index: usize) -> EventType {
+        self.events[index].event_type()
+    }
+    fn build(&self, index: usize) -> Event {
+        self.built.set(self.built.get() + 1);
+        self.events[index].clone()
+    }
+}
+
+/// One pool of a batch scenario: name, buffer size, subscription,
+/// listeners, how many of them are READY before the batch.
+struct PoolPlan {
+    name: &'static str,
+    size: usize,
+    events: &'static [EventType],
+    listeners: usize,
+    ready: usize,
+}
+
+/// Event `n` of a batch: capture blocks and log chunks of both channels,
+/// now and then a state change, each with data naming it.
+fn batch_event(n: usize) -> Event {
+    let channel = if n.is_multiple_of(3) {
+        Channel::Stderr
+    } else {
+        Channel::Stdout
+    };
+    let data = format!("block {n}\n");
+    match n % 5 {
+        0..=2 => output(|_| false, channel, data.as_bytes()),
+        3 => output(|_| true, channel, data.as_bytes()),
+        _ => state_change(i32::try_from(n).expect("small")),
+    }
+}
+
+/// Build a bus from `plans`, publish `before` events one by one, then
+/// `batch` more either one by one or as one batch; then answer OK to
+/// every delivery until nothing moves. Returns every log line, every
+/// envelope per pool in order, and how many events the batch built.
+fn run_batch_scenario(
+    plans: &[PoolPlan],
+    before: usize,
+    batch: usize,
+    as_batch: bool,
+) -> (Vec<String>, Vec<Vec<String>>, usize) {
+    let captured = Captured::default();
+    let mut bus = EventBus::new("s");
+    for plan in plans {
+        let names: Vec<String> = (0..plan.listeners).map(|i| format!("l{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut p = pool(plan.name, plan.size, plan.events, &names);
+        for i in 0..plan.ready {
+            ready(&mut p, i);
+        }
+        bus.add_pool(p);
+    }
+    let mut envelopes: Vec<Vec<String>> = vec![Vec::new(); plans.len()];
+    let built = captured.run(|| {
+        for n in 0..before {
+            bus.publish(batch_event(n));
+        }
+        let events: Vec<Event> = (before..before + batch).map(batch_event).collect();
+        let built = if as_batch {
+            let batch = CountingBatch {
+                events,
+                built: std::cell::Cell::new(0),
+            };
+            bus.publish_batch(&batch);
+            batch.built.get()
+        } else {
+            let count = events.len();
+            bus.publish_all(events);
+            count
+        };
+        loop {
+            let mut moved = false;
+            for (i, plan) in plans.iter().enumerate() {
+                let p = bus.pool_mut(plan.name).expect("added");
+                let got = p.take_deliveries();
+                moved |= !got.is_empty();
+                envelopes[i].extend(texts(&got));
+                for l in 0..plan.listeners {
+                    if p.listener_state(l) == Some(ListenerState::Busy) {
+                        p.listener_output(l, b"RESULT 2\nOKREADY\n");
+                        moved = true;
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        built
+    });
+    (captured.lines(), envelopes, built)
+}
+
+#[test]
+fn a_batch_has_the_outcome_of_publishing_its_events_one_by_one() {
+    use EventType::*;
+    const COMM: &[EventType] = &[ProcessCommunication];
+    const LOG: &[EventType] = &[ProcessLog];
+    const ALL: &[EventType] = &[Event];
+    const STDOUT_COMM: &[EventType] = &[ProcessCommunicationStdout];
+    let scenarios: Vec<Vec<PoolPlan>> = vec![
+        // The benchmark's shape: one listener, a small buffer.
+        vec![PoolPlan {
+            name: "x",
+            size: 10,
+            events: COMM,
+            listeners: 1,
+            ready: 1,
+        }],
+        vec![PoolPlan {
+            name: "x",
+            size: 10,
+            events: COMM,
+            listeners: 1,
+            ready: 0,
+        }],
+        vec![PoolPlan {
+            name: "x",
+            size: 1,
+            events: ALL,
+            listeners: 3,
+            ready: 2,
+        }],
+        vec![
+            PoolPlan {
+                name: "a",
+                size: 4,
+                events: COMM,
+                listeners: 2,
+                ready: 1,
+            },
+            PoolPlan {
+                name: "b",
+                size: 7,
+                events: LOG,
+                listeners: 1,
+                ready: 0,
+            },
+            PoolPlan {
+                name: "c",
+                size: 2,
+                events: STDOUT_COMM,
+                listeners: 1,
+                ready: 1,
+            },
+            PoolPlan {
+                name: "d",
+                size: 30,
+                events: ALL,
+                listeners: 2,
+                ready: 2,
+            },
+        ],
+        vec![
+            PoolPlan {
+                name: "a",
+                size: 3,
+                events: ALL,
+                listeners: 1,
+                ready: 0,
+            },
+            PoolPlan {
+                name: "b",
+                size: 3,
+                events: COMM,
+                listeners: 4,
+                ready: 4,
+            },
+        ],
+    ];
+    for (s, plans) in scenarios.iter().enumerate() {
+        for before in [0, 1, 5, 12] {
+            for batch in [0, 1, 2, 3, 9, 10, 11, 40, 200] {
+                let one_by_one = run_batch_scenario(plans, before, batch, false);
+                let batched = run_batch_scenario(plans, before, batch, true);
+                let what = format!("scenario {s}, {before} before, batch of {batch}");
+                assert_eq!(batched.0, one_by_one.0, "log lines, {what}");
+                assert_eq!(batched.1, one_by_one.1, "envelopes, {what}");
+                assert!(batched.2 <= batch, "built at most the batch, {what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_flooding_batch_builds_only_the_events_that_survive() {
+    // One ready listener, buffer of 10: of 200 capture blocks the first
+    // goes out at once and the last 10 stay; the 189 between are dropped
+    // (each logged with its serial) without ever being built.
+    let plans = [PoolPlan {
+        name: "x",
+        size: 10,
+        events: &[EventType::ProcessCommunication],
+        listeners: 1,
+        ready: 1,
+    }];
+    let blocks = |n: usize| (0..n).filter(|i| i % 5 < 3).count();
+    let (lines, envelopes, built) = run_batch_scenario(&plans, 0, 200, true);
+    let comm = blocks(200);
+    assert_eq!(built, 1 + 10, "only the survivors are built");
+    let drops: Vec<&String> = lines.iter().filter(|l| l.starts_with("ERRO")).collect();
+    assert_eq!(drops.len(), comm - 11);
+    assert_eq!(
+        drops[0], "ERRO pool x event buffer overflowed, discarding event 1",
+        "the first block went out, the second is the first dropped"
+    );
+    assert_eq!(envelopes[0].len(), 11);
+    assert!(envelopes[0][0].contains("block 0\n"));
+    assert!(envelopes[0][10].ends_with("block 197\n"));
+}
