@@ -139,7 +139,10 @@ pub fn channel_logs(
                 None
             }
         };
-        if path.is_none() && !log.syslog {
+        // A capture-mode channel keeps a log even without a file or
+        // syslog: clearing it is how `clearProcessLogs` reaches the pump's
+        // half-read block, as the reference clears its capture buffer.
+        if path.is_none() && !log.syslog && log.capture_maxbytes == 0 {
             return None;
         }
         Some(Box::new(ChildLogSpec {

@@ -99,7 +99,8 @@ const STALE: &str = "stale-data-longer-than-a-token";
 /// block, writes [`STALE`], and waits; once the main log shows it was
 /// read, `supervisorctl clear` runs, then the program writes "fresh" and
 /// closes the block. Returns the PROCESS_COMMUNICATION lines the listener got.
-fn communication_after_a_clear(supervisord: PathBuf) -> Vec<String> {
+/// Without `with_log_file` the program's stdout log is NONE.
+fn communication_after_a_clear(supervisord: PathBuf, with_log_file: bool) -> Vec<String> {
     let sandbox = Sandbox::new();
     let dir = sandbox.path().display();
     let script = sandbox.write("listener.py", LISTENER);
@@ -117,11 +118,16 @@ fn communication_after_a_clear(supervisord: PathBuf) -> Vec<String> {
          command=/bin/sh -c 'printf \"<!--XSUPERVISOR:BEGIN-->{STALE}\"; \
          while [ ! -e {go} ]; do sleep 0.02; done; \
          printf \"fresh<!--XSUPERVISOR:END-->\"; exec sleep 600'\n\
-         startsecs=0\nstdout_logfile={dir}/talker.log\nstdout_capture_maxbytes=1MB\n",
+         startsecs=0\nstdout_logfile={logfile}\nstdout_capture_maxbytes=1MB\n",
         python = reference_bin("python").display(),
         script = script.display(),
         seen = seen.display(),
         go = go.display(),
+        logfile = if with_log_file {
+            format!("{dir}/talker.log")
+        } else {
+            "NONE".to_string()
+        },
     );
     let conf_path = sandbox.write("supervisord.conf", &conf);
     let mut daemon = ChildGuard::spawn(
@@ -174,11 +180,24 @@ fn communication_after_a_clear(supervisord: PathBuf) -> Vec<String> {
 
 #[test]
 fn clear_during_a_half_read_capture_block_drops_that_half_as_the_reference_does() {
-    let ours = communication_after_a_clear(our_bin("supervisord"));
+    let ours = communication_after_a_clear(our_bin("supervisord"), true);
     assert_eq!(
         ours,
         ["PROCESS_COMMUNICATION_STDOUT processname:talker groupname:talker pid:N|fresh"],
     );
-    let reference = communication_after_a_clear(reference_bin("supervisord"));
+    let reference = communication_after_a_clear(reference_bin("supervisord"), true);
+    assert_eq!(ours, reference, "ours (left) and the reference (right)");
+}
+
+/// The same with `stdout_logfile=NONE`: the capture buffer is cleared
+/// though there is no file to clear.
+#[test]
+fn clear_without_a_log_file_still_drops_a_half_read_capture_block_as_the_reference_does() {
+    let ours = communication_after_a_clear(our_bin("supervisord"), false);
+    assert_eq!(
+        ours,
+        ["PROCESS_COMMUNICATION_STDOUT processname:talker groupname:talker pid:N|fresh"],
+    );
+    let reference = communication_after_a_clear(reference_bin("supervisord"), false);
     assert_eq!(ours, reference, "ours (left) and the reference (right)");
 }
