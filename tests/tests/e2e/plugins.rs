@@ -512,8 +512,10 @@ fn a_panicking_plugin_method_is_a_fault_and_the_server_keeps_serving() {
         "make_panicky",
         "limit = 3\nmode = %(ENV_HOME)s/x",
     );
-    // Third-party calls run on the blocking pool on a current-thread runtime,
-    // inside block_in_place on a multi-threaded one: both are checked.
+    // Where a call runs depends on the runtime (a method that may block goes
+    // to the blocking pool on a current-thread runtime, block_in_place on a
+    // multi-threaded one; one that returns at once runs inline): both kinds
+    // of runtime are checked.
     for workers in [None, Some(2)] {
         let server =
             PluginServer::with_runtime(&sandbox, &format!("{BUILTIN}\n{panicky}"), workers);
@@ -547,8 +549,10 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
         "make_main_rpcinterface",
         "",
     );
-    // Third-party calls run on the blocking pool on a current-thread runtime,
-    // inside block_in_place on a multi-threaded one: both are checked.
+    // Where a call runs depends on the runtime (a method that may block goes
+    // to the blocking pool on a current-thread runtime, block_in_place on a
+    // multi-threaded one; one that returns at once runs inline): both kinds
+    // of runtime are checked.
     for workers in [None, Some(2)] {
         let server = PluginServer::with_runtime(&sandbox, &format!("{BUILTIN}\n{disk}"), workers);
         let calls = |ns: &str| {
