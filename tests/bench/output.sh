@@ -24,9 +24,11 @@
 # shared machine move a row by 10%)
 # BENCH_PUMP_BEFORE=/path/to/an/older/fixture_spew_pump adds its rows, to
 # compare a change in the same run.
-# It builds the two fixtures in release mode first. Best of BENCH_RUNS runs is
-# kept per case: the machine is shared, and noise only ever slows a run down;
-# the spread column gives the worst run's MB/s and CPU beside it.
+# It builds the two fixtures in release mode first. Best of BENCH_RUNS rounds
+# is kept per case: the machine is shared, and noise only ever slows a run
+# down; the spread column gives the worst run's MB/s and CPU beside it. A
+# plain copy runs right after every other run, and each row's ratios are to
+# the best of the plain runs beside its own.
 #
 # Where the time goes (perf, kernel 6.18, ext4, 1 GiB; see the output2 report):
 # - no rotation: the page-cache write (ext4 delayed allocation, buffer heads,
@@ -169,28 +171,50 @@ stdout_logfile_backups={BACKUPS}
         daemon.wait()
 
 
-def best(fn, *args):
-    """Every run's (wall, cpu); the rows print the best and the worst."""
-    results = []
-    for _ in range(runs):
-        dir = tempfile.mkdtemp(prefix="supervisor-rs-bench-")
-        try:
-            results.append(fn(dir, *args))
-        finally:
-            shutil.rmtree(dir)
-    return results
+def once(fn, *args):
+    dir = tempfile.mkdtemp(prefix="supervisor-rs-bench-")
+    try:
+        return fn(dir, *args)
+    finally:
+        shutil.rmtree(dir)
 
 
-print(f"child output benchmark: {mb} MiB written flat out in 64 KiB writes, best of {runs} runs")
+before = os.environ.get("BENCH_PUMP_BEFORE")
+cases = [("plain: spew | cat > file", plain, ())]
+for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
+    if before:
+        cases.append((f"ours before ({label})", ours, (maxbytes, BACKUPS, 0, before)))
+    cases.append((f"ours ({label})", ours, (maxbytes,)))
+    cases.append((f"ours supervisord ({label})", reference, (maxbytes, our_supervisord)))
+    cases.append((f"reference supervisord ({label})", reference, (maxbytes,)))
+# Each rotation renames the whole backup chain (name.9 -> name.10 .. name ->
+# name.1), as the names require: with one backup the same rotation costs one
+# rename, which shows what the chain costs.
+cases.append(("ours (1 MB rotation, 1 backup)", ours, (ROTATE, 1)))
+# Capture mode scans every byte for the BEGIN token (the data holds no token),
+# so these bytes are read and written (the copy path) instead of spliced.
+cases.append(("ours (no rotation, capture mode on)", ours, (0, BACKUPS, 1024 * 1024)))
+cases.append(("ours (1 MB rotation, capture mode on)", ours, (ROTATE, BACKUPS, 1024 * 1024)))
+
+# Round-robin: each round runs every case once, each followed by a plain
+# copy, so a slow spell of the shared machine hits every row alike instead
+# of all the runs of one, and each row is compared with the plain runs
+# made right beside its own (as many of them as it has runs).
+results = {name: [] for name, _, _ in cases}
+beside = {name: [] for name, _, _ in cases}
+for _ in range(runs):
+    for name, fn, args in cases:
+        results[name].append(once(fn, *args))
+        beside[name].append(results[name][-1] if fn is plain else once(plain))
+
+print(f"child output benchmark: {mb} MiB written flat out in 64 KiB writes, best of {runs} rounds")
 print(f"{'case':<38} {'MB/s':>6} {'reader CPU s':>12} {'vs plain MB/s':>13} {'vs cat CPU':>10}"
       f"  {'worst run: MB/s, CPU s':>22}")
-plain_runs = best(plain)
-pw = min(w for w, _ in plain_runs)
-pcpu = min(c for _, c in plain_runs)
-pmbs = total / MiB / pw
 
 
-def row(name, results):
+def row(name, results, plain_runs):
+    pmbs = total / MiB / min(w for w, _ in plain_runs)
+    pcpu = min(c for _, c in plain_runs)
     wall = min(w for w, _ in results)
     cpu = min(c for _, c in results)
     mbs = total / MiB / wall
@@ -200,22 +224,8 @@ def row(name, results):
           f"  {worst_mbs:14.0f}, {worst_cpu:.3f}")
 
 
-row("plain: spew | cat > file", plain_runs)
-before = os.environ.get("BENCH_PUMP_BEFORE")
-for maxbytes, label in ((0, "no rotation"), (ROTATE, "1 MB rotation")):
-    if before:
-        row(f"ours before ({label})", best(ours, maxbytes, BACKUPS, 0, before))
-    row(f"ours ({label})", best(ours, maxbytes))
-    row(f"ours supervisord ({label})", best(reference, maxbytes, our_supervisord))
-    row(f"reference supervisord ({label})", best(reference, maxbytes))
-# Each rotation renames the whole backup chain (name.9 -> name.10 .. name ->
-# name.1), as the names require: with one backup the same rotation costs one
-# rename, which shows what the chain costs.
-row("ours (1 MB rotation, 1 backup)", best(ours, ROTATE, 1))
-# Capture mode scans every byte for the BEGIN token (the data holds no token),
-# so these bytes are read and written (the copy path) instead of spliced.
-row("ours (no rotation, capture mode on)", best(ours, 0, BACKUPS, 1024 * 1024))
-row("ours (1 MB rotation, capture mode on)", best(ours, ROTATE, BACKUPS, 1024 * 1024))
+for name, _, _ in cases:
+    row(name, results[name], beside[name])
 print("(reader CPU: cat's, the pump process's, supervisord's; the best run's wall time and the lowest CPU;")
 print(" the supervisord rows start at the 'spawned:' line's millisecond stamp)")
 PY

@@ -28,6 +28,7 @@ mod mainlog;
 pub mod pump;
 mod read;
 mod rotating;
+mod stage;
 pub mod syslog;
 mod tracing_layer;
 

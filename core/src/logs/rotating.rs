@@ -12,7 +12,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
+
+use super::stage::Through;
 use std::os::unix::fs::OpenOptionsExt;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
@@ -204,8 +206,9 @@ impl RotatingFile {
         Ok(())
     }
 
-    /// Move up to `max_len` bytes from `pipe` straight into the log with
-    /// splice(2), without copying them through user space, then rotate if
+    /// Move up to `max_len` bytes from `pipe` into the log with splice(2),
+    /// without copying them through user space (by way of a private pipe,
+    /// see `stage`, so the child's pipe stays free meanwhile), then rotate if
     /// the file reached `max_bytes`. A splice never crosses the rotation
     /// boundary, so rotated files hold exactly `max_bytes` (the copy path
     /// may overshoot by part of a chunk, as the reference does). With
@@ -248,43 +251,45 @@ impl RotatingFile {
             Some(room) if room > 0 => max_len.min(usize::try_from(room).unwrap_or(usize::MAX)),
             _ => max_len,
         };
-        let flags = libc::SPLICE_F_MOVE
-            | if nonblocking {
-                libc::SPLICE_F_NONBLOCK
-            } else {
-                0
-            };
-        let moved = loop {
-            let mut offset = end as libc::loff_t;
-            // SAFETY: both descriptors are open for the call (`pipe` is
-            // borrowed, `self.file` owned) and `offset` is a live loff_t the
-            // kernel may update; no other memory is touched.
-            let moved = unsafe {
-                libc::splice(
-                    pipe.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    self.file.as_raw_fd(),
-                    &mut offset,
-                    limit,
-                    flags,
-                )
-            };
-            if let Ok(moved) = usize::try_from(moved) {
-                break moved;
-            }
-            self.size = Some(end);
-            let error = io::Error::last_os_error();
-            match error.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => return Spliced::WouldBlock,
-                _ => {
-                    // EINVAL: this file system cannot splice; anything else
-                    // (disk full, EIO) is reported by the copy path's write.
-                    if error.raw_os_error() == Some(libc::EINVAL) {
-                        self.splice_ok = false;
-                    }
-                    return Spliced::Copy;
+        let moved = match super::stage::splice_through(pipe, &self.file, end, limit, nonblocking) {
+            Ok(Through::Moved(moved)) => moved,
+            Ok(Through::Stuck {
+                written,
+                rest,
+                error,
+            }) => {
+                // Out of the pipe but not in the file: the copy path writes
+                // the rest after what did land (and reports the error if it
+                // persists, as a disk full does).
+                if error.raw_os_error() == Some(libc::EINVAL) {
+                    self.splice_ok = false;
                 }
+                self.size = Some(end + written as u64);
+                if rest.is_empty() {
+                    // The stage could not give them back either.
+                    let path = self.path.clone();
+                    return Spliced::Moved(
+                        written,
+                        Err(LogFileError::Write {
+                            path,
+                            source: error,
+                        }),
+                    );
+                }
+                let result = self.write_all(&rest);
+                return Spliced::Moved(written + rest.len(), result);
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                return Spliced::WouldBlock;
+            }
+            // EINVAL: this pipe cannot splice; anything else (no
+            // descriptor left for the stage) leaves the bytes to the copy
+            // path.
+            Err(error) => {
+                if error.raw_os_error() == Some(libc::EINVAL) {
+                    self.splice_ok = false;
+                }
+                return Spliced::Copy;
             }
         };
         let size = end + moved as u64;
