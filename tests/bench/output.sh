@@ -30,17 +30,22 @@
 # plain copy runs right after every other run, and each row's ratios are to
 # the best of the plain runs beside its own.
 #
-# Where the time goes (perf, kernel 6.18, ext4, 1 GiB; see the output2 report):
+# Where the time goes (perf, kernel 6.18, ext4, 1 GiB):
 # - no rotation: the page-cache write (ext4 delayed allocation, buffer heads,
-#   the memcpy into the page cache) is ~70% of both cat's and the splice's
-#   CPU. Splice saves cat's copy to user space (~8% of cat) but frees the
-#   pipe's pages after each move (folio put + memcg uncharge, ~14% of the
-#   splice's CPU; page freeing was ~4% of cat's), so it is only about as
-#   cheap as cat: 0.77x cat's CPU at 1 GiB, not the half one copy suggests.
-# - 1 MB rotation, 10 backups: ~185 us of CPU a rotation, most of it the ten
-#   renames (~9-14 us each in ext4), then freeing the retired backup's pages
-#   (reaper thread) and creating the new inode. One backup: ~60 us; none
-#   (truncate in place): too little to measure.
+#   the memcpy into the page cache) is most of both cat's and the splice's
+#   CPU. A splice straight from the child's pipe into the file held that
+#   pipe's lock for the whole copy, so child and reader took turns and spun
+#   on the lock (a fifth of the reader's CPU); through a private pipe (see
+#   core/src/logs/stage.rs) nobody waits and the splice is ~0.8x cat: it
+#   saves cat's copy to user space, and nothing else is left to save.
+# - 1 MB rotation, 10 backups: ~150 us of CPU a rotation, all of it in the
+#   kernel: ten renames (~10 us each on this ext4; a C loop renaming empty
+#   files measures the same), creating the new inode and deleting the
+#   oldest (~55 us for an empty file, create + unlink), and freeing the
+#   deleted backup's pages (the log-reaper thread). One backup: ~60 us.
+#   Recycling the oldest backup's inode instead was measured slower: the
+#   truncation it needs makes ext4 flush the file on its next close
+#   (auto_da_alloc), and RENAME_EXCHANGE costs more than a rename.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
