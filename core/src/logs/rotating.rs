@@ -13,12 +13,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::BorrowedFd;
-
-use super::stage::Through;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use std::path::{Path, PathBuf};
+
+use super::stage::Through;
 
 /// When a log is rotated: the reference's `*_logfile_maxbytes` and
 /// `*_logfile_backups`.
@@ -251,6 +251,8 @@ impl RotatingFile {
             Some(room) if room > 0 => max_len.min(usize::try_from(room).unwrap_or(usize::MAX)),
             _ => max_len,
         };
+        // The real end, should nothing move (an external truncation).
+        self.size = Some(end);
         let moved = match super::stage::splice_through(pipe, &self.file, end, limit, nonblocking) {
             Ok(Through::Moved(moved)) => moved,
             Ok(Through::Stuck {
@@ -282,9 +284,9 @@ impl RotatingFile {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                 return Spliced::WouldBlock;
             }
-            // EINVAL: this pipe cannot splice; anything else (no
-            // descriptor left for the stage) leaves the bytes to the copy
-            // path.
+            // Nothing moved. EINVAL: this file or pipe cannot splice;
+            // anything else (a disk full on a thread's first, direct
+            // splice) the copy path's write meets again and reports.
             Err(error) => {
                 if error.raw_os_error() == Some(libc::EINVAL) {
                     self.splice_ok = false;
