@@ -38,7 +38,8 @@ fn spliced_and_copied_channels_keep_every_byte_across_rotation() {
         "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\nchildlogdir={dir}\n\
          nodaemon=true\nloglevel=info\n\
          [program:spliced]\ncommand={spew} {TOTAL} 65543\nstartsecs=0\nautorestart=false\n\
-         stdout_logfile={dir}/spliced.log\nstdout_logfile_maxbytes=1MB\n\
+         numprocs=3\nprocess_name=%(program_name)s_%(process_num)s\n\
+         stdout_logfile={dir}/%(program_name)s_%(process_num)s.log\nstdout_logfile_maxbytes=1MB\n\
          stdout_logfile_backups=10\n\
          [program:copied]\ncommand={spew} {TOTAL} 65543\nstartsecs=0\nautorestart=false\n\
          stdout_logfile={dir}/copied.log\nstdout_logfile_maxbytes=1MB\n\
@@ -55,18 +56,26 @@ fn spliced_and_copied_channels_keep_every_byte_across_rotation() {
             .stderr(Stdio::null()),
     );
     let main_log = sandbox.path().join("main.log");
-    wait_for("both spewers to exit", DEADLINE, || {
+    wait_for("every spewer to exit", DEADLINE, || {
         let text = std::fs::read_to_string(&main_log).unwrap_or_default();
-        (text.contains("exited: spliced (exit status 0; expected)")
-            && text.contains("exited: copied (exit status 0; expected)"))
-        .then_some(())
+        (0..3)
+            .all(|n| text.contains(&format!("exited: spliced_{n} (exit status 0; expected)")))
+            .then_some(())
+            .filter(|()| text.contains("exited: copied (exit status 0; expected)"))
     });
     daemon.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(daemon.wait_timeout(Duration::from_secs(15)).success());
 
     let mut expected = vec![0; TOTAL];
     fill_spew(0, &mut expected);
-    for name in ["spliced.log", "copied.log"] {
+    // Three spliced writers at once share the daemon's two worker threads
+    // and their stages; each log must still hold its own stream alone.
+    for name in [
+        "spliced_0.log",
+        "spliced_1.log",
+        "spliced_2.log",
+        "copied.log",
+    ] {
         let got = logged(&sandbox.path().join(name), 10);
         assert_eq!(got.len(), TOTAL, "{name}");
         assert!(got == expected, "{name} does not hold the exact stream");
