@@ -14,11 +14,13 @@
 //! path that puts scanning, the [`ChildLog`] and event data together
 //! ([`pump::ChannelPump`]) live here too, as pure byte handling.
 //!
-//! This module must not own processes, pipes or events: reading the pipes
-//! belongs to the engine, which feeds each channel's bytes, in large
-//! chunks, to a [`pump::ChannelPump`], and building and publishing events
-//! belongs to the events module, behind [`pump::OutputEventSink`]. Child
-//! output never passes through `tracing`.
+//! This module must not own processes, children's pipes or events: reading
+//! the pipes belongs to the engine, which feeds each channel's bytes, in
+//! large chunks, to a [`pump::ChannelPump`] (or lends the pipe to
+//! [`RotatingFile::splice_from`], whose only pipe of its own is the
+//! per-thread stage the spliced bytes pass through), and building and
+//! publishing events belongs to the events module, behind
+//! [`pump::OutputEventSink`]. Child output never passes through `tracing`.
 
 mod ansi;
 mod autoname;
