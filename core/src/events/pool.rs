@@ -289,9 +289,10 @@ impl ListenerPool {
         self.accept_queued(Some(Arc::clone(event)), event.serial());
     }
 
-    /// Buffer the event numbered `serial` as a ghost (a place held without its payload, see `Queued`): the
-    /// caller found with [`ListenerPool::batch_drops`] that the rest of its
-    /// batch pushes it out before any listener can take it.
+    /// Buffer the event numbered `serial` as a ghost (a place held without
+    /// its payload, see `Queued`): the caller found with
+    /// [`ListenerPool::batch_drops`] that the rest of its batch pushes it out
+    /// before any listener can take it.
     pub fn accept_ghost(&mut self, serial: i64) {
         self.accept_queued(None, serial);
     }
