@@ -351,19 +351,9 @@ impl ListenerStdin {
             let Some(pipe) = self.pipe.take() else {
                 return false;
             };
-            let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
-            tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt as _;
-                let mut pipe = pipe;
-                while let Some(item) = items.recv().await {
-                    // A listener that closed its stdin loses the rest; its
-                    // exit puts the event in flight back in the buffer.
-                    if pipe.write_all(&item).await.is_err() {
-                        return;
-                    }
-                }
-            });
-            self.queue = Some(queue);
+            // A listener that closes its stdin loses the rest; its exit
+            // puts the event in flight back in the buffer.
+            self.queue = Some(super::output::spawn_pipe_writer(pipe));
         }
         self.queue.as_ref().is_some_and(|q| q.send(data).is_ok())
     }

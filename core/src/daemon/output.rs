@@ -1,7 +1,8 @@
 //! Child output: one task per output pipe reads what the child writes.
 //! A channel that only logs (no hook, capture mode or events; the log
 //! neither strips, nor sends to syslog, nor echoes) has its bytes spliced
-//! from the pipe into the log file with no copy through user space. Any
+//! from the pipe into the log file with no copy through user space (see
+//! [`ChildLog::splice_from`]). Any
 //! other chunk is read, up to 64 KiB, and handed to the channel's
 //! [`ChannelPump`] (capture mode, then the channel's [`ChildLog`]: rotation,
 //! ANSI stripping, syslog, the main-log echo; PROCESS_LOG and
@@ -10,7 +11,7 @@
 //!
 //! The read buffer belongs to the worker thread, not to the pipe, so a
 //! thousand idle programs cost no buffer memory; only a pipe found full
-//! (a child writing flat out) is grown to 256 KiB. The supervisor task never
+//! (a child writing flat out) is grown ([`grow_pipe`]). The supervisor task never
 //! touches a pipe: a slow disk delays only the process whose output task
 //! is writing (and the runtime worker running it).
 
@@ -20,12 +21,32 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
 
 use crate::events::{self, Event, Publisher};
 use crate::logs::pump::{
     ChannelPump, DEFAULT_PIPE_SIZE, OutputEventSink, PumpOptions, SPLICE_MAX, grow_pipe,
 };
 use crate::logs::{ChildLog, LogFileError, MainLog, Spliced};
+
+/// Write everything sent on the returned queue to `pipe`, in order, from a
+/// task of its own, so the sender never waits on a child that reads
+/// slowly: how a child's stdin is fed, and a listener's once an envelope
+/// did not fit its pipe. A child that closed its stdin loses the rest, as
+/// with the reference's dispatcher.
+pub fn spawn_pipe_writer(pipe: pipe::Sender) -> mpsc::UnboundedSender<Vec<u8>> {
+    let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        let mut pipe = pipe;
+        while let Some(item) = items.recv().await {
+            if pipe.write_all(&item).await.is_err() {
+                return;
+            }
+        }
+    });
+    queue
+}
 
 /// How much one read takes from a pipe at most.
 pub const CHUNK: usize = 64 * 1024;

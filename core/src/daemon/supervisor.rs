@@ -1210,19 +1210,7 @@ impl Supervisor {
             let Ok(pipe) = pipe::Sender::from_owned_fd(fd) else {
                 return false;
             };
-            let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
-            tokio::spawn(async move {
-                use tokio::io::AsyncWriteExt as _;
-                let mut pipe = pipe;
-                while let Some(item) = items.recv().await {
-                    // A child that closed its stdin just loses the rest,
-                    // as with the reference's dispatcher.
-                    if pipe.write_all(&item).await.is_err() {
-                        return;
-                    }
-                }
-            });
-            proc.stdin_queue = Some(queue);
+            proc.stdin_queue = Some(output::spawn_pipe_writer(pipe));
         }
         proc.stdin_queue
             .as_ref()
