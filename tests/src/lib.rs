@@ -200,6 +200,20 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Start a supervisord (`bin`: ours or the reference's) with `-c conf`,
+/// in the sandbox directory, its standard streams on /dev/null.
+pub fn start_supervisord(bin: impl AsRef<OsStr>, sandbox: &Sandbox, conf: &Path) -> ChildGuard {
+    ChildGuard::spawn(
+        Command::new(bin)
+            .arg("-c")
+            .arg(conf)
+            .current_dir(sandbox.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+}
+
 /// Run a command to completion with a deadline and collect its output.
 /// Standard input is empty. Panics if it runs past `timeout` (after killing
 /// it).

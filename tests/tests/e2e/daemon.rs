@@ -12,7 +12,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use supervisor_tests::{ChildGuard, Sandbox, is_root, our_bin, reference_bin, wait_for};
+use supervisor_tests::{
+    ChildGuard, Sandbox, is_root, our_bin, reference_bin, start_supervisord, wait_for,
+};
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -39,15 +41,7 @@ fn fixture(name: &str) -> String {
 impl Daemon {
     fn start_with(bin: PathBuf, sandbox: &Sandbox, conf: &str) -> Daemon {
         let path = sandbox.write("supervisord.conf", conf);
-        let guard = ChildGuard::spawn(
-            Command::new(bin)
-                .arg("-c")
-                .arg(&path)
-                .current_dir(sandbox.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
+        let guard = start_supervisord(bin, sandbox, &path);
         Daemon {
             guard,
             log: sandbox.path().join("main.log"),

@@ -6,11 +6,11 @@
 //! it does under the reference.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, wait_for};
+use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, start_supervisord, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -23,15 +23,7 @@ struct Daemon {
 impl Daemon {
     fn start(bin: PathBuf, sandbox: &Sandbox, conf: &str) -> Daemon {
         let path = sandbox.write("supervisord.conf", conf);
-        let guard = ChildGuard::spawn(
-            Command::new(bin)
-                .arg("-c")
-                .arg(&path)
-                .current_dir(sandbox.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
+        let guard = start_supervisord(bin, sandbox, &path);
         Daemon {
             guard,
             log: sandbox.path().join("main.log"),

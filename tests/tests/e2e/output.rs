@@ -5,11 +5,11 @@
 //! capture block drops the half already read, as the reference does.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use supervisor_tests::{
-    ChildGuard, Sandbox, fill_spew, our_bin, reference_bin, run_with_timeout, wait_for,
+    Sandbox, fill_spew, our_bin, reference_bin, run_with_timeout, start_supervisord, wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -46,15 +46,7 @@ fn spliced_and_copied_channels_keep_every_byte_across_rotation() {
          stdout_logfile_backups=10\nstdout_capture_maxbytes=1MB\n"
     );
     let conf_path = sandbox.write("supervisord.conf", &conf);
-    let mut daemon = ChildGuard::spawn(
-        Command::new(our_bin("supervisord"))
-            .arg("-c")
-            .arg(&conf_path)
-            .current_dir(sandbox.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let mut daemon = start_supervisord(our_bin("supervisord"), &sandbox, &conf_path);
     let main_log = sandbox.path().join("main.log");
     wait_for("every spewer to exit", DEADLINE, || {
         let text = std::fs::read_to_string(&main_log).unwrap_or_default();
@@ -139,15 +131,7 @@ fn communication_after_a_clear(supervisord: PathBuf, with_log_file: bool) -> Vec
         },
     );
     let conf_path = sandbox.write("supervisord.conf", &conf);
-    let mut daemon = ChildGuard::spawn(
-        Command::new(supervisord)
-            .arg("-c")
-            .arg(&conf_path)
-            .current_dir(sandbox.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let mut daemon = start_supervisord(supervisord, &sandbox, &conf_path);
     let main_log = sandbox.path().join("main.log");
     wait_for("the half block to be read", DEADLINE, || {
         let text = std::fs::read_to_string(&main_log).unwrap_or_default();

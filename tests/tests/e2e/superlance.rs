@@ -10,11 +10,12 @@
 //! daemon's internals. Fixtures live in `tests/fixtures/superlance/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, wait_for, workspace_root};
+use supervisor_tests::{
+    ChildGuard, Sandbox, our_bin, reference_bin, start_supervisord, wait_for, workspace_root,
+};
 
 /// TICK_5 comes every 5 s and a restart takes a few more: a generous bound.
 const DEADLINE: Duration = Duration::from_secs(40);
@@ -51,15 +52,7 @@ struct Daemon {
 impl Daemon {
     fn start(bin: &Path, sandbox: &Sandbox, conf: &str) -> Daemon {
         let path = sandbox.write("supervisord.conf", conf);
-        let guard = ChildGuard::spawn(
-            Command::new(bin)
-                .arg("-c")
-                .arg(&path)
-                .current_dir(sandbox.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
+        let guard = start_supervisord(bin, sandbox, &path);
         Daemon {
             guard,
             log: sandbox.path().join("main.log"),
