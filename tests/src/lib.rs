@@ -407,3 +407,19 @@ pub fn read_chunks(mut reader: impl Read + Send + 'static) -> std::sync::mpsc::R
     });
     chunks
 }
+
+/// An event listener (Python, run from the test virtualenv) that appends
+/// each event as `EVENTNAME payload` (newlines as `|`) to the file named by
+/// its argument, and answers OK to every one.
+pub const RECORDING_LISTENER: &str = r#"import sys
+out = open(sys.argv[1], "a")
+while True:
+    sys.stdout.write("READY\n"); sys.stdout.flush()
+    header = sys.stdin.readline()
+    if not header:
+        break
+    fields = dict(x.split(":", 1) for x in header.split())
+    payload = sys.stdin.read(int(fields["len"]))
+    out.write(fields["eventname"] + " " + payload.replace("\n", "|") + "\n"); out.flush()
+    sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
+"#;

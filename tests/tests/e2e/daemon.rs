@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use supervisor_tests::{
-    ChildGuard, Sandbox, is_root, our_bin, reference_bin, start_supervisord, wait_for,
+    ChildGuard, RECORDING_LISTENER, Sandbox, is_root, our_bin, reference_bin, start_supervisord,
+    wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(15);
@@ -775,26 +776,11 @@ fn the_reference_supervisorctl_drives_our_daemon_as_it_drives_its_own() {
     assert!(ours[0].0.contains("steady RUNNING pid"), "{:?}", ours[0]);
 }
 
-/// An event listener (Python, from the test virtualenv) that appends each
-/// event's name and payload to the file named by its argument.
-const LISTENER: &str = r#"import sys
-out = open(sys.argv[1], "a")
-while True:
-    sys.stdout.write("READY\n"); sys.stdout.flush()
-    header = sys.stdin.readline()
-    if not header:
-        break
-    fields = dict(x.split(":", 1) for x in header.split())
-    payload = sys.stdin.read(int(fields["len"]))
-    out.write(fields["eventname"] + " " + payload.replace("\n", "|") + "\n"); out.flush()
-    sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
-"#;
-
 /// The events a listener subscribed to `events` saw until one contained
 /// `until`, with `program` configured beside it; pids masked, sorted.
 fn events_seen(bin: PathBuf, events: &str, program: &str, until: &str) -> Vec<String> {
     let sandbox = Sandbox::new();
-    let script = sandbox.write("listener.py", LISTENER);
+    let script = sandbox.write("listener.py", RECORDING_LISTENER);
     let seen = sandbox.path().join("events.txt");
     let conf = format!(
         "{}[eventlistener:watch]\ncommand={} {} {}\nevents={events}\n{program}",

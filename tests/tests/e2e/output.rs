@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use supervisor_tests::{
-    Sandbox, fill_spew, our_bin, reference_bin, run_with_timeout, start_supervisord, wait_for,
+    RECORDING_LISTENER, Sandbox, fill_spew, our_bin, reference_bin, run_with_timeout,
+    start_supervisord, wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -77,20 +78,6 @@ fn spliced_and_copied_channels_keep_every_byte_across_rotation() {
     }
 }
 
-/// A listener that appends `EVENTNAME payload` lines (newlines as `|`).
-const LISTENER: &str = r#"import sys
-out = open(sys.argv[1], "a")
-while True:
-    sys.stdout.write("READY\n"); sys.stdout.flush()
-    header = sys.stdin.readline()
-    if not header:
-        break
-    fields = dict(x.split(":", 1) for x in header.split())
-    payload = sys.stdin.read(int(fields["len"]))
-    out.write(fields["eventname"] + " " + payload.replace("\n", "|") + "\n"); out.flush()
-    sys.stdout.write("RESULT 2\nOK"); sys.stdout.flush()
-"#;
-
 /// The half block read before the clear: longer than the END token, or the
 /// reference would still hold it back unread (it waits for more bytes than
 /// a token before it looks), and a clear would not drop it.
@@ -104,7 +91,7 @@ const STALE: &str = "stale-data-longer-than-a-token";
 fn communication_after_a_clear(supervisord: PathBuf, with_log_file: bool) -> Vec<String> {
     let sandbox = Sandbox::new();
     let dir = sandbox.path().display();
-    let script = sandbox.write("listener.py", LISTENER);
+    let script = sandbox.write("listener.py", RECORDING_LISTENER);
     let seen = sandbox.path().join("events.txt");
     let go = sandbox.path().join("go");
     let conf = format!(
