@@ -708,7 +708,7 @@ mod tests {
     #[test]
     fn the_socket_never_lands_on_a_standard_stream() {
         if std::env::var_os(STDIN_CLOSED_CHILD).is_some() {
-            // SAFETY (test): this process runs only this test, on one
+            // SAFETY: (test) this process runs only this test, on one
             // thread; nothing else reads stdin or holds fd 0.
             assert_eq!(unsafe { libc::close(0) }, 0);
             let manager = SocketManager::new("stdio", &tcp(0), None);
