@@ -27,7 +27,6 @@
 //! method runs off the runtime threads, so a slow plugin cannot stall other
 //! clients.
 
-pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod ctl;

@@ -11,6 +11,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use base64::Engine as _;
 use dxr::{FaultResponse, MethodCall, MethodResponse, Value};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -18,7 +19,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use crate::base64;
 use crate::pyrepr::py_repr;
 
 /// Where the server listens, from a `serverurl`.
@@ -343,7 +343,7 @@ where
 fn basic_auth(username: &str, password: &str) -> String {
     format!(
         "Basic {}",
-        base64::encode(format!("{username}:{password}").as_bytes())
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
     )
 }
 

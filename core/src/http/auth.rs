@@ -3,9 +3,10 @@
 //! and every route behind it when a user name is configured. Comparisons
 //! take the same time whatever the input, so timing reveals nothing.
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest, Sha1};
-
-use crate::base64;
 
 /// The configured credentials, prepared once.
 #[derive(Clone)]
@@ -68,7 +69,7 @@ impl Credentials {
         if !scheme.eq_ignore_ascii_case(b"basic") {
             return Verdict::Unauthorized;
         }
-        let Some(decoded) = base64::decode(cookie) else {
+        let Some(decoded) = decode_like_python(cookie) else {
             return Verdict::Malformed;
         };
         // The reference fails with a 500 when there is no colon; refusing
@@ -88,6 +89,37 @@ impl Credentials {
             Verdict::Unauthorized
         }
     }
+}
+
+/// The base64 engine behind [`decode_like_python`]: the checks it would
+/// make (padding, trailing bits) are made there, as Python makes them.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Standard base64 as the reference decodes the cookie (`decodebytes`,
+/// binascii's non-strict mode): characters outside the alphabet are
+/// skipped, the data ends at the first `=`, and a truncated quantum is an
+/// error unless enough `=` follow. The crate is strict about all three, so
+/// the text is brought to its canonical form first.
+fn decode_like_python(text: &[u8]) -> Option<Vec<u8>> {
+    let data = text.split(|&c| c == b'=').next().unwrap_or_default();
+    let sextets: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        .collect();
+    let padding = text.iter().filter(|&&c| c == b'=').count();
+    match sextets.len() % 4 {
+        0 => {}
+        1 => return None,
+        rest if padding >= 4 - rest => {}
+        _ => return None,
+    }
+    LENIENT.decode(sextets).ok()
 }
 
 fn sha1(data: &[u8]) -> [u8; 20] {
@@ -116,7 +148,24 @@ mod tests {
     use super::*;
 
     fn basic(user_password: &str) -> Vec<u8> {
-        format!("Basic {}", base64::encode(user_password.as_bytes())).into_bytes()
+        let encoded = base64::engine::general_purpose::STANDARD.encode(user_password);
+        format!("Basic {encoded}").into_bytes()
+    }
+
+    #[test]
+    fn decoding_skips_foreign_characters_like_python() {
+        let decode = |text: &[u8]| decode_like_python(text);
+        assert_eq!(decode(b"dXNlcjoxMjM=").unwrap(), b"user:123");
+        assert_eq!(decode(b"dXNl\ncjox MjM=").unwrap(), b"user:123");
+        assert_eq!(decode(b"").unwrap(), b"");
+        assert_eq!(decode(b"YQ==").unwrap(), b"a");
+        assert_eq!(decode(b"YR==").unwrap(), b"a", "trailing bits are ignored");
+        assert_eq!(decode(b"YWI=").unwrap(), b"ab");
+        assert_eq!(decode(b"YQ==junk").unwrap(), b"a");
+        assert!(decode(b"YQ").is_none());
+        assert!(decode(b"YQ=").is_none());
+        assert!(decode(b"Y").is_none());
+        assert!(decode(b"Y===").is_none());
     }
 
     #[test]

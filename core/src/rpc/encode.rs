@@ -128,7 +128,11 @@ impl<'v> Writer<'_, 'v> {
             },
             Some(ValueKind::Base64(bytes)) => {
                 out.push_str("<base64>");
-                crate::base64::encode_into(out, bytes);
+                base64::Engine::encode_string(
+                    &base64::engine::general_purpose::STANDARD,
+                    bytes,
+                    out,
+                );
                 out.push_str("</base64>");
             }
             Some(ValueKind::Struct(members)) => {
