@@ -27,4 +27,4 @@ pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
 pub use summary::summary;
-pub use types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
+pub use types::{AutoRestart, Channel, LogFile, LogLevel, Owner, UserSpec};
