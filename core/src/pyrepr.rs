@@ -1,5 +1,6 @@
 //! Python's text forms that the reference's messages embed, written once:
-//! `repr()` of strings and bytes, and `str(OSError)`.
+//! `repr()` of strings and bytes, `str(OSError)` and `errno.errorcode`
+//! names.
 //!
 //! The reference builds many of the messages that tools and users see with
 //! `%r` (`can't find command 'x'`, `bad channel 'x'`, `<Fault 10: 'BAD_NAME'>`,
@@ -113,6 +114,27 @@ pub fn os_error(errno: i32) -> String {
     )
 }
 
+/// The symbolic name of an errno (`ENOENT`), or its number when it has
+/// none, as Python's `errno.errorcode.get(code, code)` prints it.
+pub fn errno_name(errno: i32) -> String {
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_errno_name(&mut text, errno);
+    text
+}
+
+/// [`errno_name`] written into `out`: allocates nothing of its own, so a
+/// forked child may call it with a stack buffer between fork and exec.
+pub fn write_errno_name(out: &mut impl std::fmt::Write, errno: i32) -> std::fmt::Result {
+    // nix's Errno names are the C constants, which are Python's too.
+    let known = nix::errno::Errno::from_raw(errno);
+    if known == nix::errno::Errno::UnknownErrno {
+        write!(out, "{errno}")
+    } else {
+        write!(out, "{known:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +167,13 @@ mod tests {
         assert_eq!(py_bytes_repr(b"a'b\"c"), "b'a\\'b\"c'");
         assert_eq!(py_bytes_repr(b"\xff\x00\\"), "b'\\xff\\x00\\\\'");
         assert_eq!(py_bytes_repr(b""), "b''");
+    }
+
+    #[test]
+    fn errno_names_are_symbolic_or_numeric() {
+        assert_eq!(errno_name(libc::ENOENT), "ENOENT");
+        assert_eq!(errno_name(libc::EACCES), "EACCES");
+        assert_eq!(errno_name(4242), "4242");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 use super::expand::{ExpValue, ExpandError, Expansions, expand_layers};
 use super::ini::{Entry, Ini};
 use super::model::*;
+use super::plugin_spec::{BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, PluginSpec, SpecError};
 use super::types::{self, BadValue, LogFile, LogFileValue};
 
 /// The event type names an eventlistener may subscribe to (the
@@ -47,8 +48,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "PROCESS_GROUP_REMOVED",
 ];
 
-/// The factory specs that name the plugins linked into the daemon.
-pub const BUILTIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcinterface";
 /// Every option an `[eventlistener:x]` section has (the program options
 /// plus the pool's own); any other key belongs to its result handler.
 const EVENTLISTENER_OPTIONS: &[&str] = &[
@@ -88,9 +87,6 @@ const EVENTLISTENER_OPTIONS: &[&str] = &[
     "events",
     "result_handler",
 ];
-
-/// The builtin eventlistener result handler.
-pub const BUILTIN_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
 /// What the environment of the load is: the daemon's environment
 /// variables (for `%(ENV_X)s`), the node name, and a `-u` given on the
@@ -626,42 +622,39 @@ impl Loader {
             .collect()
     }
 
-    /// Check a `LIBRARY:FACTORY` spec the way the plugin loader will
-    /// resolve it: the builtins, a path, or a library name. A dotted
-    /// module path other than a builtin is a Python import, which cannot
-    /// load here (and the reference refuses ones that do not exist).
-    /// Returns the spec with the blanks around its colon removed (the
-    /// reference's entry-point syntax allows them).
+    /// Check a `LIBRARY:FACTORY` spec with the parser the plugin loader
+    /// uses, and a builtin's factory name here, where the error can name
+    /// the file and line. Returns the spec with the blanks around its
+    /// colon removed (the reference's entry-point syntax allows them).
     fn check_factory(&mut self, section: &str, key: &str, value: &Value, builtin: &str) -> String {
-        let spec = match value.text.trim().split_once(':') {
-            Some((library, factory)) => format!("{}:{}", library.trim_end(), factory.trim_start()),
-            None => value.text.trim().to_string(),
+        let parsed = PluginSpec::parse(&value.text);
+        let spec = match &parsed {
+            Ok(parsed) => parsed.to_string(),
+            Err(_) => value.text.trim().to_string(),
         };
         if spec == builtin {
             return spec;
         }
-        let problem = match spec.split_once(':') {
-            None => Some("expected LIBRARY:FACTORY".to_string()),
-            Some((library, factory)) if library.is_empty() || factory.is_empty() => {
-                Some("expected LIBRARY:FACTORY".to_string())
+        let builtin_library = builtin.split_once(':').map(|(library, _)| library);
+        let problem = match parsed {
+            Err(error) => error.to_string(),
+            Ok(PluginSpec { library, factory }) if builtin_library == Some(library) => {
+                format!("the builtin {library} has no factory named {factory} (it has {builtin})")
             }
-            Some((library, factory))
-                if builtin.split_once(':').map(|(l, _)| l) == Some(library) =>
-            {
-                Some(format!(
-                    "{spec} cannot be resolved: the builtin {library} has no factory named \
-                     {factory} (it has {builtin})"
-                ))
+            // The other kind's builtin library offers nothing for this
+            // option: to the user it is a Python module like any other.
+            Ok(parsed) if parsed.is_builtin() => SpecError::PythonPath {
+                library: parsed.library.to_string(),
             }
-            Some((library, _)) if !library.contains('/') && library.contains('.') => Some(format!(
-                "{spec} cannot be resolved: {library} is a Python module path, and only \
-                     native plugins (a library path or name) load into this daemon"
-            )),
-            Some(_) => None,
+            .to_string(),
+            Ok(_) => return spec,
         };
-        if let Some(problem) = problem {
-            self.error_at(section, key, Some(value), problem);
-        }
+        self.error_at(
+            section,
+            key,
+            Some(value),
+            format!("{spec} cannot be resolved: {problem}"),
+        );
         spec
     }
 
@@ -810,9 +803,9 @@ impl Loader {
             }
             let result_handler = match self.get(section, "result_handler", &here) {
                 Some(v) => {
-                    self.check_factory(section, "result_handler", &v, BUILTIN_RESULT_HANDLER)
+                    self.check_factory(section, "result_handler", &v, DEFAULT_RESULT_HANDLER)
                 }
-                None => BUILTIN_RESULT_HANDLER.to_string(),
+                None => DEFAULT_RESULT_HANDLER.to_string(),
             };
             let events_value = self.get(section, "events", &here);
             let mut events: Vec<String> = events_value

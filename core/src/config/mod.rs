@@ -18,6 +18,7 @@ pub mod expand;
 pub mod ini;
 pub mod load;
 pub mod model;
+pub mod plugin_spec;
 pub mod summary;
 pub mod types;
 
@@ -26,5 +27,6 @@ pub use diff::{ConfigDiff, diff};
 pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
+pub use plugin_spec::{BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, PluginSpec, SpecError};
 pub use summary::summary;
-pub use types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
+pub use types::{AutoRestart, Channel, LogFile, LogLevel, Owner, UserSpec};

@@ -242,14 +242,16 @@ pub fn log_level(value: &str) -> Parsed<LogLevel> {
     })
 }
 
-/// When a process is restarted after it exits.
+/// When a process that exited after reaching RUNNING is restarted; the
+/// process state machine uses this type as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AutoRestart {
-    /// `false`: never.
+    /// `autorestart=false`: never.
     Never,
-    /// `unexpected`: when the exit code is not in `exitcodes`.
+    /// `autorestart=unexpected`: when the exit status is not in
+    /// `exitcodes` (a signal death never is).
     Unexpected,
-    /// `true`: always.
+    /// `autorestart=true`: always.
     Always,
 }
 
@@ -609,6 +611,37 @@ fn shlex_tokens(input: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(tokens)
+}
+
+/// One of a process's two output channels, as the `stdout_*`/`stderr_*`
+/// options, the logs API, `/logtail/<name>/<channel>`, event payloads and
+/// the output path all name it: this is the one definition they share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// The child's stdout (with its stderr when `redirect_stderr`).
+    Stdout,
+    /// The child's stderr.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` or `stderr`, as the reference names channels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+
+    /// The channel the reference calls `name`; `None` for any other text
+    /// (the reference looks up `<name>_logfile` and finds nothing).
+    pub fn from_name(name: &str) -> Option<Channel> {
+        match name {
+            "stdout" => Some(Channel::Stdout),
+            "stderr" => Some(Channel::Stderr),
+            _ => None,
+        }
+    }
 }
 
 /// Where a child's output goes.

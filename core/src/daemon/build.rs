@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::config::{self, Config, ProcessConfig};
 use crate::logs::pump::PumpOptions;
 use crate::logs::{ChildLogSpec, Rotation, materialize_logfile};
+use crate::process::Policy;
 use crate::process::spawn::{SpawnSpec, StdinSource};
-use crate::process::{AutoRestart, Policy};
 
 /// The state machine's view of a process's options; `name` is the
 /// process's name, shared with the daemon's other records of it.
@@ -21,11 +21,7 @@ pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
         autostart: process.autostart,
         startsecs: u64::try_from(process.startsecs).unwrap_or(0),
         startretries: u32::try_from(process.startretries).unwrap_or(0),
-        autorestart: match process.autorestart {
-            config::AutoRestart::Never => AutoRestart::Never,
-            config::AutoRestart::Unexpected => AutoRestart::Unexpected,
-            config::AutoRestart::Always => AutoRestart::Always,
-        },
+        autorestart: process.autorestart,
         exitcodes: process.exitcodes.clone(),
         stopsignal: process.stopsignal,
         stopwaitsecs: u64::try_from(process.stopwaitsecs).unwrap_or(0),
@@ -167,6 +163,7 @@ pub fn channel_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::AutoRestart;
 
     fn load(body: &str) -> (tempfile::TempDir, Config) {
         let dir = tempfile::tempdir().expect("a temp dir");

@@ -128,15 +128,7 @@ impl Host for DaemonHost {
         let Some(spec) = snapshot.spec(group.as_str(), process.as_str()) else {
             return ROption::RSome(Fault::with(BAD_NAME, format!("{group}:{process}")));
         };
-        let program_path = spec
-            .environment
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.as_str());
-        let daemon_path = std::env::var("PATH").ok();
-        let search = command::search_path(program_path, daemon_path.as_deref());
-        match command::resolve(&spec.command, &search) {
+        match command::resolve_for(&spec.command, &spec.environment) {
             Ok(_) => ROption::RNone,
             Err(error @ SpawnError::NotFound(_)) => {
                 ROption::RSome(Fault::with(NO_FILE, error.to_string()))

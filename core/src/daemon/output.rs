@@ -325,10 +325,7 @@ fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
         group: Arc::clone(&to.group),
         process: Arc::clone(&to.process),
         pid: to.pid,
-        channel: match to.channel {
-            Channel::Stdout => events::Channel::Stdout,
-            Channel::Stderr => events::Channel::Stderr,
-        },
+        channel: to.channel,
         pending: RefCell::new(PendingEvents::default()),
     };
     ChannelPump::new(

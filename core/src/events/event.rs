@@ -12,24 +12,9 @@ use supervisor_sdk::state::ProcessState;
 use super::types::EventType;
 use crate::pyrepr::py_bytes_repr;
 
-/// Which output channel of a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// The child's stdout.
-    Stdout,
-    /// The child's stderr.
-    Stderr,
-}
-
-impl Channel {
-    /// `stdout` or `stderr`, as payloads and log lines write it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Channel::Stdout => "stdout",
-            Channel::Stderr => "stderr",
-        }
-    }
-}
+/// Which output channel of a process; the one definition is the config
+/// layer's, shared with the logs.
+pub use crate::config::Channel;
 
 /// The `SUPERVISOR_STATE_CHANGE_*` moments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -19,7 +19,7 @@ use nix::sys::socket::{
 };
 
 use super::config::{InetAddr, Listen, UnixSocket};
-use crate::process::spawn::errno_name;
+use crate::pyrepr::errno_name;
 
 /// The reference's listen backlog.
 const BACKLOG: i32 = 1024;

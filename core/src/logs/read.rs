@@ -14,35 +14,9 @@ use std::path::Path;
 
 use supervisor_sdk::logs::{BadArguments, read_span, tail_span};
 
-/// One of a process's two logs: the channel names the API and the
-/// `/logtail/<name>/<channel>` route use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// The child's stdout (with its stderr when `redirect_stderr`).
-    Stdout,
-    /// The child's stderr.
-    Stderr,
-}
-
-impl Channel {
-    /// `stdout` or `stderr`, as the reference names channels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Stdout => "stdout",
-            Channel::Stderr => "stderr",
-        }
-    }
-
-    /// The channel the reference calls `name`; `None` for any other text
-    /// (the reference looks up `<name>_logfile` and finds nothing).
-    pub fn from_name(name: &str) -> Option<Channel> {
-        match name {
-            "stdout" => Some(Channel::Stdout),
-            "stderr" => Some(Channel::Stderr),
-            _ => None,
-        }
-    }
-}
+/// One of a process's two logs; the one definition is the config layer's,
+/// shared with the events and the output path.
+pub use crate::config::Channel;
 
 /// Why a range could not be read; one variant per RPC fault the reference
 /// raises for it.

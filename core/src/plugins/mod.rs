@@ -26,6 +26,8 @@ use supervisor_sdk::host::HostBox;
 use supervisor_sdk::module::{ConfigEntry, FactoryError, FactoryKind, PluginModuleRef};
 use supervisor_sdk::namespace::NamespaceBox;
 
+use crate::config::{PluginSpec, SpecError};
+
 pub mod bridge;
 pub mod call;
 pub mod handler;
@@ -45,8 +47,9 @@ fn builtin_module(library: &str) -> Option<PluginModuleRef> {
     }
 }
 
-/// The factory an `[eventlistener:x]` without `result_handler` uses.
-pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
+/// The factory an `[eventlistener:x]` without `result_handler` uses (the
+/// one definition is beside the spec grammar, in `config`).
+pub use crate::config::DEFAULT_RESULT_HANDLER;
 
 /// Why a plugin could not be loaded or built. `Display` is one line that
 /// starts like the reference's message (`<spec> cannot be resolved within
@@ -65,18 +68,10 @@ pub struct PluginError {
 /// The ways loading fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PluginErrorKind {
-    /// The value is not `LIBRARY:FACTORY`.
-    #[error("expected LIBRARY:FACTORY (a shared library path or name, a colon, a factory name)")]
-    Malformed,
-    /// A dotted module path of a Python rpcinterface or handler.
-    #[error(
-        "{library} is a Python import path, and Python plugins cannot be loaded by supervisor-rs; \
-         use a plugin built against supervisor-sdk (a shared library path needs a '/': ./libNAME.so:FACTORY)"
-    )]
-    PythonPath {
-        /// The dotted name.
-        library: String,
-    },
+    /// The value is not `LIBRARY:FACTORY`, or names a Python module (the
+    /// spec parser's words, the same as the config check's).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
     /// A bare library name found in no search directory.
     #[error("no lib{name}.so in {searched}")]
     NotFound {
@@ -219,22 +214,14 @@ impl PluginLoader {
         PluginLoader::new(dirs)
     }
 
-    /// Where `LIBRARY` of a section's value points. `config_dir` is the
-    /// directory of the file holding the section.
+    /// Where `LIBRARY` of a value [`PluginSpec::parse`] accepted points.
+    /// `config_dir` is the directory of the file holding the section.
     pub fn resolve(&self, library: &str, config_dir: &Path) -> Result<Library, PluginErrorKind> {
         if builtin_module(library).is_some() {
             return Ok(Library::Builtin(library.to_string()));
         }
         if library.contains('/') {
             return Ok(Library::Path(dlopen_path(&config_dir.join(library))));
-        }
-        if library.is_empty() {
-            return Err(PluginErrorKind::Malformed);
-        }
-        if library.contains('.') {
-            return Err(PluginErrorKind::PythonPath {
-                library: library.to_string(),
-            });
         }
         let file = format!("lib{library}.so");
         self.search_dirs
@@ -264,7 +251,7 @@ impl PluginLoader {
     fn module(&mut self, library: &Library) -> Result<PluginModuleRef, PluginErrorKind> {
         let path = match library {
             Library::Builtin(name) => {
-                return builtin_module(name).ok_or(PluginErrorKind::Malformed);
+                return builtin_module(name).ok_or(PluginErrorKind::Spec(SpecError::Malformed));
             }
             Library::Path(path) => path,
         };
@@ -380,11 +367,7 @@ impl PluginLoader {
         config_dir: &Path,
         kind: FactoryKind,
     ) -> Result<(Library, String), PluginErrorKind> {
-        let (library, factory) = spec
-            .trim()
-            .rsplit_once(':')
-            .filter(|(library, factory)| !library.is_empty() && !factory.is_empty())
-            .ok_or(PluginErrorKind::Malformed)?;
+        let PluginSpec { library, factory } = PluginSpec::parse(spec)?;
         let library = self.resolve(library, config_dir)?;
         let module = self.module(&library)?;
         let offered: Vec<String> = (module.factories())()

@@ -113,6 +113,23 @@ pub fn search_path(program_path: Option<&str>, daemon_path: Option<&str>) -> Vec
     }
 }
 
+/// Resolve `command` for a process whose `environment` is given: the
+/// [`search_path`] of its own PATH (the last `PATH` entry wins) and
+/// supervisord's. The one lookup of both the spawner and the builtin
+/// namespace's pre-start check, so they can never disagree.
+pub fn resolve_for(
+    command: &str,
+    environment: &[(String, String)],
+) -> Result<ExecTarget, SpawnError> {
+    let program_path = environment
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str());
+    let daemon_path = std::env::var("PATH").ok();
+    resolve(command, &search_path(program_path, daemon_path.as_deref()))
+}
+
 /// Python's `os.path.join(dir, name)` for a name without a slash.
 fn join(dir: &str, name: &str) -> String {
     if dir.is_empty() || dir.ends_with('/') {

@@ -20,17 +20,10 @@ use tokio::time::Instant;
 
 use super::exit::ExitCause;
 
-/// When to restart a process that exited after reaching RUNNING.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AutoRestart {
-    /// `autorestart=false`
-    Never,
-    /// `autorestart=unexpected`: restart when the exit status is not in
-    /// `exitcodes` (a signal death never is).
-    Unexpected,
-    /// `autorestart=true`
-    Always,
-}
+/// When to restart a process that exited after reaching RUNNING: the one
+/// definition is the config layer's (`autorestart`), so the daemon hands
+/// the configured value to the machine unmapped.
+pub use crate::config::types::AutoRestart;
 
 /// What the machine needs to know about one process's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
-use std::fmt::Write as _;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
@@ -33,7 +32,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
 use super::command::{self, ExecTarget};
-use crate::pyrepr::py_repr;
+use crate::pyrepr::{errno_name, py_repr, write_errno_name};
 
 /// What the child's standard input is.
 #[derive(Debug, Clone)]
@@ -117,14 +116,6 @@ pub enum SpawnError {
     /// Any other fork error.
     #[error("unknown error during fork for {}: {}", py_repr(name), errno_name(*errno))]
     Fork { name: String, errno: i32 },
-}
-
-/// The symbolic name of an errno (`ENOENT`), or its number when it has
-/// none, as Python's `errno.errorcode.get(code, code)` prints it.
-pub fn errno_name(errno: i32) -> String {
-    let mut text = StackText::new();
-    push_errno_name(&mut text, errno);
-    String::from_utf8_lossy(text.as_bytes()).into_owned()
 }
 
 /// The parent's ends of a new child's pipes, and its pid.
@@ -230,15 +221,7 @@ impl Spawner {
 /// Spawn on the calling thread: prepare, fork, return the parent's fds.
 pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
     let environment = compose_environment(std::env::vars_os(), spec);
-    let program_path = spec
-        .environment
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str());
-    let daemon_path = std::env::var("PATH").ok();
-    let search = command::search_path(program_path, daemon_path.as_deref());
-    let target = command::resolve(&spec.command, &search)?;
+    let target = command::resolve_for(&spec.command, &spec.environment)?;
     let image = ExecImage::new(&target, &environment, spec)?;
     let credentials = plan_credentials(spec.uid);
 
@@ -870,20 +853,11 @@ fn write_all(fd: RawFd, mut bytes: &[u8]) {
 
 fn write_errno_line(fd: RawFd, errno: i32) {
     let mut text = StackText::new();
-    push_errno_name(&mut text, errno);
-    text.push(b"\n");
-    write_all(fd, text.as_bytes());
-}
-
-fn push_errno_name(text: &mut StackText, errno: i32) {
-    let known = Errno::from_raw(errno);
     // Formatting into a stack buffer allocates nothing, so the child may
     // do it between fork and exec.
-    let _ = if known == Errno::UnknownErrno {
-        write!(text, "{errno}")
-    } else {
-        write!(text, "{known:?}")
-    };
+    let _ = write_errno_name(&mut text, errno);
+    text.push(b"\n");
+    write_all(fd, text.as_bytes());
 }
 
 /// A fixed-size text buffer for the forked child, which must not allocate.
@@ -979,13 +953,6 @@ mod tests {
         spec.server_url = None;
         let got = env_of(&compose_environment(Vec::new(), &spec));
         assert!(got.iter().all(|(k, _)| k != "SUPERVISOR_SERVER_URL"));
-    }
-
-    #[test]
-    fn errno_names_are_symbolic_or_numeric() {
-        assert_eq!(errno_name(libc::ENOENT), "ENOENT");
-        assert_eq!(errno_name(libc::EACCES), "EACCES");
-        assert_eq!(errno_name(4242), "4242");
     }
 
     #[test]

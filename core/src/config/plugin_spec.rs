@@ -1,0 +1,113 @@
+//! The `LIBRARY:FACTORY` grammar that names a plugin in
+//! `supervisor.rpcinterface_factory` and `result_handler`, and the builtin
+//! values. One parser, used when the config is read and again when the
+//! plugin loader resolves the value, so both refuse a value in the same
+//! words. It only reads text: finding, loading and asking a library for
+//! its factories is the plugin loader's (`plugins`).
+
+/// The factory of `[rpcinterface:supervisor]`: the builtin namespace.
+pub const BUILTIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcinterface";
+
+/// The result handler of an `[eventlistener:x]` without `result_handler`
+/// (the reference's default, linked into the daemon).
+pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
+
+/// The reference's module names that the daemon links instead of
+/// importing; any other dotted name would be a Python import.
+pub const BUILTIN_LIBRARIES: [&str; 2] = ["supervisor.rpcinterface", "supervisor.dispatchers"];
+
+/// A `LIBRARY:FACTORY` value split at its last colon (a factory name has
+/// none, a library path may), with the blanks the reference's entry-point
+/// syntax allows around the colon removed. `Display` gives that tidy form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginSpec<'a> {
+    /// A builtin module name, a path (it has a `/`) or a bare library
+    /// name (`NAME` for `libNAME.so` on the plugin search path).
+    pub library: &'a str,
+    /// The factory the library must offer.
+    pub factory: &'a str,
+}
+
+/// Why a value is not a plugin this daemon can name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// Not `LIBRARY:FACTORY`.
+    #[error("expected LIBRARY:FACTORY (a shared library path or name, a colon, a factory name)")]
+    Malformed,
+    /// A dotted module path of a Python rpcinterface or handler.
+    #[error(
+        "{library} is a Python import path, and Python plugins cannot be loaded by supervisor-rs; \
+         use a plugin built against supervisor-sdk (a shared library path needs a '/': ./libNAME.so:FACTORY)"
+    )]
+    PythonPath {
+        /// The dotted name.
+        library: String,
+    },
+}
+
+impl<'a> PluginSpec<'a> {
+    /// Split and check `text`.
+    pub fn parse(text: &'a str) -> Result<PluginSpec<'a>, SpecError> {
+        let (library, factory) = text.trim().rsplit_once(':').ok_or(SpecError::Malformed)?;
+        let (library, factory) = (library.trim_end(), factory.trim_start());
+        if library.is_empty() || factory.is_empty() {
+            return Err(SpecError::Malformed);
+        }
+        if !library.contains('/') && library.contains('.') && !BUILTIN_LIBRARIES.contains(&library)
+        {
+            return Err(SpecError::PythonPath {
+                library: library.to_string(),
+            });
+        }
+        Ok(PluginSpec { library, factory })
+    }
+
+    /// Whether the library is one the daemon links.
+    pub fn is_builtin(&self) -> bool {
+        BUILTIN_LIBRARIES.contains(&self.library)
+    }
+}
+
+impl std::fmt::Display for PluginSpec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.library, self.factory)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_splits_at_its_last_colon_and_loses_the_blanks_around_it() {
+        let spec = PluginSpec::parse(" supervisor.rpcinterface : make_main_rpcinterface ").unwrap();
+        assert_eq!(spec.to_string(), BUILTIN_RPCINTERFACE);
+        assert!(spec.is_builtin());
+        let spec = PluginSpec::parse("./odd:dir/libx.so:make").unwrap();
+        assert_eq!((spec.library, spec.factory), ("./odd:dir/libx.so", "make"));
+        assert!(!spec.is_builtin());
+        assert_eq!(
+            PluginSpec::parse("procstat:make").unwrap().library,
+            "procstat"
+        );
+    }
+
+    #[test]
+    fn malformed_values_and_python_paths_are_refused_in_one_wording() {
+        for value in ["nocolon", ":make", "lib:", "", " : "] {
+            assert_eq!(
+                PluginSpec::parse(value),
+                Err(SpecError::Malformed),
+                "{value:?}"
+            );
+        }
+        let error = PluginSpec::parse("nosuch.mod:fn").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("nosuch.mod is a Python import path"),
+            "{error}"
+        );
+        assert!(PluginSpec::parse("./lib.x.so:make").is_ok());
+    }
+}
