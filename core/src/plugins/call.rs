@@ -9,15 +9,15 @@
 //! method that declared it returns at once), or on tokio's blocking pool
 //! (a method that may block); a call's continuations run where the call
 //! ran. This module waits for ticket outcomes through a [`TicketWatcher`]
-//! the daemon provides; it never blocks a runtime thread itself.
+//! (`crate::rpc::ticket`); it never blocks a runtime thread itself.
 
 use super::LoadedNamespace;
+use crate::rpc::ticket::TicketWatcher;
 use abi_stable::std_types::{ROption, RVec};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use supervisor_sdk::fault::{FAILED, Fault};
-use supervisor_sdk::host::{Outcome, Ticket};
+use supervisor_sdk::host::Ticket;
 use supervisor_sdk::namespace::{ContinuationBox, Reply};
 use supervisor_sdk::value::Value;
 
@@ -49,16 +49,6 @@ impl std::fmt::Debug for Placement<'_> {
             Placement::BlockingPool => "BlockingPool",
         })
     }
-}
-
-/// Where the daemon delivers the outcomes of host commands.
-pub trait TicketWatcher: Send {
-    /// Deliver the outcomes of `tickets` through [`TicketWatcher::next`].
-    fn watch(&mut self, tickets: &[Ticket]);
-
-    /// The next watched ticket to complete, with its outcome; `None` when
-    /// none can complete any more (the daemon is going away).
-    fn next(&mut self) -> impl Future<Output = Option<(Ticket, Outcome)>> + Send;
 }
 
 /// Call `method` of a loaded namespace with the request's parameters and

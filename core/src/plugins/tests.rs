@@ -744,7 +744,7 @@ impl ScriptedWatcher {
     }
 }
 
-impl call::TicketWatcher for ScriptedWatcher {
+impl crate::rpc::ticket::TicketWatcher for ScriptedWatcher {
     fn watch(&mut self, tickets: &[Ticket]) {
         self.watched.extend_from_slice(tickets);
     }
