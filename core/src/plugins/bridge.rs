@@ -4,18 +4,9 @@
 //! runs at start-up for its `[rpcinterface:x]` sections.
 //!
 //! It owns no daemon state and never calls the host itself. Calls go
-//! through [`call::call_namespace`], placed per method:
-//! - the builtin namespace, inline on the runtime;
-//! - a third-party method that declared it returns at once
-//!   (`MethodInfo::may_block == false`), inline too, as cheap as a builtin
-//!   call; each of its steps is timed, and one that overruns
-//!   [`call::INLINE_STEP_BUDGET`] moves the method off the runtime for
-//!   good, so a broken promise stalls a worker once;
-//! - any other third-party method off the runtime's worker threads (on a
-//!   multi-threaded runtime inside `block_in_place`; on a current-thread
-//!   runtime on the blocking pool), at most [`THIRD_PARTY_CALL_SLOTS`]
-//!   calls at a time per namespace so a plugin that hangs cannot take
-//!   every thread.
+//! through [`call::PlacedMethod`], which decides where each method's code
+//! runs; this file only keeps each namespace's methods and its
+//! [`THIRD_PARTY_CALL_SLOTS`] call slots.
 //!
 //! Deferred replies wait on the daemon's command outcomes through the
 //! [`TicketHub`] (`crate::rpc::ticket`), shared with the daemon's host.
@@ -23,14 +14,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use supervisor_sdk::host::HostBox;
 use supervisor_sdk::value::Value;
 use tokio::sync::Semaphore;
 
-use super::call::{self, Placement};
+use super::call::PlacedMethod;
 use super::{LoadedNamespace, PluginError, PluginLoader};
 use crate::config::RpcInterfaceConfig;
 use crate::rpc::ticket::TicketHub;
@@ -48,40 +37,13 @@ pub const THIRD_PARTY_CALL_SLOTS: usize = 16;
 pub struct PluginNamespace {
     name: String,
     methods: Vec<MethodInfo>,
-    /// How each declared method is called, by name.
-    modes: HashMap<String, Arc<MethodMode>>,
+    /// Each declared method and where its calls run, by name.
+    modes: HashMap<String, Arc<PlacedMethod>>,
     loaded: Arc<LoadedNamespace>,
     hub: Arc<TicketHub>,
     /// The call slots of a third-party namespace's blocking calls
     /// ([`THIRD_PARTY_CALL_SLOTS`]).
     slots: Arc<Semaphore>,
-}
-
-/// How one method of a namespace is called.
-struct MethodMode {
-    /// The method's name, as the plugin receives it.
-    method: String,
-    /// `namespace.method`, for the daemon's log.
-    full_name: String,
-    /// Called inline: the builtin namespace's methods, and a third-party
-    /// method that declared it returns at once until it overruns
-    /// [`call::INLINE_STEP_BUDGET`] (then cleared for good).
-    inline: AtomicBool,
-}
-
-impl MethodMode {
-    /// An inline step of this method overran its budget: call it off the
-    /// runtime threads from now on, and say so once.
-    fn overran(&self, spent: Duration) {
-        if self.inline.swap(false, Ordering::Relaxed) {
-            tracing::warn!(
-                "plugin method {}() declared that it returns at once but took {} ms; \
-                 it is called on the blocking pool from now on",
-                self.full_name,
-                spent.as_millis()
-            );
-        }
-    }
 }
 
 impl fmt::Debug for PluginNamespace {
@@ -106,12 +68,8 @@ impl PluginNamespace {
             .iter()
             .map(|info| {
                 let method = info.name.to_string();
-                let mode = MethodMode {
-                    full_name: format!("{name}.{method}"),
-                    method: method.clone(),
-                    inline: AtomicBool::new(loaded.builtin || !info.may_block),
-                };
-                (method, Arc::new(mode))
+                let placed = PlacedMethod::new(&name, &method, loaded.builtin, info.may_block);
+                (method, Arc::new(placed))
             })
             .collect();
         let methods = declared
@@ -149,9 +107,7 @@ impl PluginNamespace {
     /// broke that promise since); `None`
     /// for a method the namespace did not declare.
     pub fn calls_inline(&self, method: &str) -> Option<bool> {
-        self.modes
-            .get(method)
-            .map(|mode| mode.inline.load(Ordering::Relaxed))
+        self.modes.get(method).map(|placed| placed.calls_inline())
     }
 }
 
@@ -172,72 +128,12 @@ impl rpc::RpcNamespace for PluginNamespace {
             ))));
         };
         let loaded = Arc::clone(&self.loaded);
-        let mut watcher = self.hub.watcher();
-        if loaded.builtin {
-            return Box::pin(async move {
-                call::call_namespace(
-                    &loaded,
-                    &mode.method,
-                    params,
-                    Placement::Inline,
-                    &mut watcher,
-                )
-                .await
-                .map_err(rpc::Fault::from)
-            });
-        }
-        if mode.inline.load(Ordering::Relaxed) {
-            // A method that promised to return at once: called right here,
-            // as a builtin method is, each step timed to catch a broken
-            // promise.
-            return Box::pin(async move {
-                let overrun = |spent| mode.overran(spent);
-                call::call_namespace(
-                    &loaded,
-                    &mode.method,
-                    params,
-                    Placement::InlineTimed(&overrun),
-                    &mut watcher,
-                )
-                .await
-                .map_err(rpc::Fault::from)
-            });
-        }
         let slots = Arc::clone(&self.slots);
+        let mut watcher = self.hub.watcher();
         Box::pin(async move {
-            // Held until the call is answered (deferred waits included);
-            // given back if the client goes away and the future is dropped.
-            let _slot = slots.acquire_owned().await.map_err(|_| {
-                rpc::Fault::with_extra(rpc::code::FAILED, "the plugin namespace is closed")
-            })?;
-            let multi_threaded = tokio::runtime::Handle::current().runtime_flavor()
-                == tokio::runtime::RuntimeFlavor::MultiThread;
-            let result = if multi_threaded {
-                // Plugin code runs only inside these polls; block_in_place
-                // hands this worker's other tasks to another thread for
-                // their duration: the isolation of the blocking pool with
-                // one thread hand-off per poll instead of two.
-                let mut call = std::pin::pin!(call::call_namespace(
-                    &loaded,
-                    &mode.method,
-                    params,
-                    Placement::Inline,
-                    &mut watcher
-                ));
-                std::future::poll_fn(|cx| tokio::task::block_in_place(|| call.as_mut().poll(cx)))
-                    .await
-            } else {
-                // block_in_place is refused on a current-thread runtime.
-                call::call_namespace(
-                    &loaded,
-                    &mode.method,
-                    params,
-                    Placement::BlockingPool,
-                    &mut watcher,
-                )
+            mode.call(&loaded, params, &slots, &mut watcher)
                 .await
-            };
-            result.map_err(rpc::Fault::from)
+                .map_err(rpc::Fault::from)
         })
     }
 }
@@ -317,11 +213,13 @@ pub fn register_rpcinterfaces(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::call;
     use crate::rpc::{CallError, RpcNamespace};
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
-    use std::time::Instant;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
     use supervisor_sdk::host::{Outcome, Ticket};
     use supervisor_sdk::testing::{TestHost, process_info};
 
