@@ -123,18 +123,14 @@ impl rpc::RpcNamespace for PluginNamespace {
     fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult> {
         let Some(mode) = self.modes.get(method).map(Arc::clone) else {
             // The registry dispatches declared names only.
-            return Box::pin(std::future::ready(Err(rpc::Fault::new(
+            return Box::pin(std::future::ready(Err(rpc::Fault::bare(
                 rpc::code::UNKNOWN_METHOD,
             ))));
         };
         let loaded = Arc::clone(&self.loaded);
         let slots = Arc::clone(&self.slots);
         let mut watcher = self.hub.watcher();
-        Box::pin(async move {
-            mode.call(&loaded, params, &slots, &mut watcher)
-                .await
-                .map_err(rpc::Fault::from)
-        })
+        Box::pin(async move { mode.call(&loaded, params, &slots, &mut watcher).await })
     }
 }
 
