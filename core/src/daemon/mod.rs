@@ -1,8 +1,8 @@
 //! The daemon: start-up ([`startup`]: user, rlimits, logs, servers,
 //! daemonizing, pidfile), the supervisor task that owns the process table
 //! ([`supervisor`]), child output ([`output`]) and the plugin host built on
-//! the task's handle ([`host`]). Command outcomes travel through the plugin
-//! bridge's [`TicketHub`].
+//! the task's handle ([`host`]). Command outcomes travel through the
+//! [`TicketHub`] (`crate::rpc::ticket`).
 //!
 //! Only the supervisor task changes process state; everything else sends it
 //! a [`supervisor::Request`] and reads the published
@@ -17,6 +17,6 @@ pub mod output;
 pub mod startup;
 pub mod supervisor;
 
-pub use crate::plugins::bridge::{HubWatcher, TicketHub};
+pub use crate::rpc::ticket::{HubWatcher, TicketHub};
 pub use host::DaemonHost;
 pub use supervisor::{Handle, Request, RunEnd, Setup, Snapshot, Supervisor};

@@ -54,7 +54,6 @@ use crate::events::{
 use crate::logs::pump::PumpOptions;
 use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
 use crate::plugins::PluginLoader;
-use crate::plugins::bridge::TicketHub;
 use crate::plugins::handler::result_handler_for;
 use crate::process::fcgi_socket::{SocketLease, SocketManager};
 use crate::process::reaper::{self, PidLedger, Reaped, Resolved, SpawnTicket};
@@ -62,6 +61,7 @@ use crate::process::spawn::{SpawnError, SpawnSpec, SpawnedFds, Spawner, StdinSou
 use crate::process::{
     Effect, Input, LogLevel, Moment, Mood, Policy, ProcessRecord, TimerKind, kill, transition,
 };
+use crate::rpc::ticket::TicketHub;
 
 /// How often, at most, shutdown reports the processes it still waits for
 /// (the reference's throttle).
@@ -339,7 +339,7 @@ impl Handle {
 
     /// Wait for the outcome of `ticket`.
     pub async fn outcome(&self, ticket: Ticket) -> Option<Outcome> {
-        use crate::plugins::call::TicketWatcher as _;
+        use crate::rpc::ticket::TicketWatcher as _;
         let mut watcher = self.shared.hub.watcher();
         watcher.watch(&[ticket]);
         watcher.next().await.map(|(_, outcome)| outcome)

@@ -61,7 +61,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             tracing::trace!(
                 "XML-RPC method {method}() returned fault: [{}] {}",
                 fault.code,
-                fault.text
+                fault.string
             );
             write_fault_response(&mut text, &fault);
         }

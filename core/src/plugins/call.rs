@@ -3,23 +3,36 @@
 //! contract (see `supervisor_sdk::namespace::Deferred`), kept next to the
 //! loader so the contract has one interpreter.
 //!
-//! Where plugin code runs is the caller's [`Placement`]: inline on the
-//! calling task (the builtin namespace, whose reads are snapshot reads and
-//! whose waits are deferred replies), inline but timed (a third-party
-//! method that declared it returns at once), or on tokio's blocking pool
-//! (a method that may block); a call's continuations run where the call
-//! ran. This module waits for ticket outcomes through a [`TicketWatcher`]
-//! the daemon provides; it never blocks a runtime thread itself.
+//! It is also the one place that decides where plugin code runs
+//! ([`PlacedMethod`]), per method:
+//! - the builtin namespace, inline on the calling task (its reads are
+//!   snapshot reads and its waits are deferred replies);
+//! - a third-party method that declared it returns at once
+//!   (`MethodInfo::may_block == false`), inline too, as cheap as a builtin
+//!   call; each of its steps is timed, and one that overruns
+//!   [`INLINE_STEP_BUDGET`] moves the method off the runtime for good, so a
+//!   broken promise stalls a worker once;
+//! - any other third-party method off the runtime's worker threads
+//!   ([`Placement::OffWorkers`]), holding one of its namespace's call slots
+//!   so a plugin that hangs cannot take every thread.
+//!
+//! A call's continuations run where the call ran. This module waits for
+//! ticket outcomes through a [`TicketWatcher`] (`crate::rpc::ticket`); it
+//! never blocks a runtime thread itself. It must not know the registry nor
+//! XML-RPC: the bridge adapts what it answers.
 
 use super::LoadedNamespace;
+use crate::rpc::ticket::TicketWatcher;
 use abi_stable::std_types::{ROption, RVec};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use supervisor_sdk::fault::{FAILED, Fault};
-use supervisor_sdk::host::{Outcome, Ticket};
+use supervisor_sdk::host::Ticket;
 use supervisor_sdk::namespace::{ContinuationBox, Reply};
 use supervisor_sdk::value::Value;
+use tokio::sync::Semaphore;
 
 /// How long one synchronous step of an inline call (the call itself, or one
 /// continuation step of its deferred reply) may take before the method is
@@ -37,8 +50,13 @@ pub enum Placement<'a> {
     /// [`INLINE_STEP_BUDGET`] calls `overrun` with its duration (a method
     /// that promised to return at once and did not).
     InlineTimed(&'a (dyn Fn(Duration) + Sync)),
-    /// On tokio's blocking pool: a method that may block.
-    BlockingPool,
+    /// Off the runtime's worker threads: a method that may block. On a
+    /// multi-threaded runtime the call is polled inside `block_in_place`,
+    /// which hands this worker's other tasks to another thread for the
+    /// poll's duration (the blocking pool's isolation with one thread
+    /// hand-off per poll instead of two); on a current-thread runtime,
+    /// which refuses `block_in_place`, each step runs on the blocking pool.
+    OffWorkers,
 }
 
 impl std::fmt::Debug for Placement<'_> {
@@ -46,19 +64,107 @@ impl std::fmt::Debug for Placement<'_> {
         f.write_str(match self {
             Placement::Inline => "Inline",
             Placement::InlineTimed(_) => "InlineTimed",
-            Placement::BlockingPool => "BlockingPool",
+            Placement::OffWorkers => "OffWorkers",
         })
     }
 }
 
-/// Where the daemon delivers the outcomes of host commands.
-pub trait TicketWatcher: Send {
-    /// Deliver the outcomes of `tickets` through [`TicketWatcher::next`].
-    fn watch(&mut self, tickets: &[Ticket]);
+/// How one step of plugin code is run once [`Placement::OffWorkers`] is
+/// resolved against the runtime's flavor.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Here,
+    Timed(&'a (dyn Fn(Duration) + Sync)),
+    Pool,
+}
 
-    /// The next watched ticket to complete, with its outcome; `None` when
-    /// none can complete any more (the daemon is going away).
-    fn next(&mut self) -> impl Future<Output = Option<(Ticket, Outcome)>> + Send;
+/// One declared method of a namespace and where its calls run: decided
+/// once from its declaration, changed only when an inline method breaks
+/// its promise.
+#[derive(Debug)]
+pub struct PlacedMethod {
+    /// The method's name, as the plugin receives it.
+    method: String,
+    /// `namespace.method`, for the daemon's log.
+    full_name: String,
+    /// The namespace's code is ours: always inline, never timed.
+    builtin: bool,
+    /// Called inline: a third-party method that declared it returns at
+    /// once, until it overruns [`INLINE_STEP_BUDGET`] (then cleared for
+    /// good).
+    inline: AtomicBool,
+}
+
+impl PlacedMethod {
+    /// `method` of namespace `namespace`, placed by its declaration.
+    pub fn new(namespace: &str, method: &str, builtin: bool, may_block: bool) -> PlacedMethod {
+        PlacedMethod {
+            method: method.to_owned(),
+            full_name: format!("{namespace}.{method}"),
+            builtin,
+            inline: AtomicBool::new(builtin || !may_block),
+        }
+    }
+
+    /// Whether calls run inline now (the declaration, unless the method
+    /// broke that promise since).
+    pub fn calls_inline(&self) -> bool {
+        self.builtin || self.inline.load(Ordering::Relaxed)
+    }
+
+    /// Where the next call runs.
+    fn placement<'a>(&self, overrun: &'a (dyn Fn(Duration) + Sync)) -> Placement<'a> {
+        if self.builtin {
+            Placement::Inline
+        } else if self.inline.load(Ordering::Relaxed) {
+            Placement::InlineTimed(overrun)
+        } else {
+            Placement::OffWorkers
+        }
+    }
+
+    /// An inline step of this method overran its budget: call it off the
+    /// runtime threads from now on, and say so once.
+    fn overran(&self, spent: Duration) {
+        if self.inline.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "plugin method {}() declared that it returns at once but took {} ms; \
+                 it is called on the blocking pool from now on",
+                self.full_name,
+                spent.as_millis()
+            );
+        }
+    }
+
+    /// Call this method of `loaded` and settle its reply where it is
+    /// placed. A call placed off the workers first takes one of `slots`
+    /// (its namespace's) and holds it until it is answered, deferred waits
+    /// included; the slot is given back if the future is dropped.
+    pub async fn call<W: TicketWatcher>(
+        &self,
+        loaded: &LoadedNamespace,
+        params: Vec<Value>,
+        slots: &Semaphore,
+        watcher: &mut W,
+    ) -> Result<Value, Fault> {
+        let overrun = |spent| self.overran(spent);
+        let placement = self.placement(&overrun);
+        let _slot = match placement {
+            Placement::OffWorkers => Some(
+                slots
+                    .acquire()
+                    .await
+                    .map_err(|_| Fault::with(FAILED, "the plugin namespace is closed"))?,
+            ),
+            _ => None,
+        };
+        call_namespace(loaded, &self.method, params, placement, watcher).await
+    }
+}
+
+/// Whether `block_in_place` may be used here.
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
 }
 
 /// Call `method` of a loaded namespace with the request's parameters and
@@ -73,19 +179,39 @@ pub async fn call_namespace<W: TicketWatcher>(
     placement: Placement<'_>,
     watcher: &mut W,
 ) -> Result<Value, Fault> {
-    let params = RVec::from(params);
-    let reply = match placement {
-        Placement::Inline => loaded.namespace.call(method.into(), params),
+    match placement {
+        Placement::Inline => call_and_settle(loaded, method, params, Step::Here, watcher).await,
         Placement::InlineTimed(overrun) => {
-            timed(overrun, || loaded.namespace.call(method.into(), params))
+            call_and_settle(loaded, method, params, Step::Timed(overrun), watcher).await
         }
-        Placement::BlockingPool => {
+        Placement::OffWorkers if multi_threaded() => {
+            // Plugin code runs only inside these polls.
+            let mut call =
+                std::pin::pin!(call_and_settle(loaded, method, params, Step::Here, watcher));
+            std::future::poll_fn(|cx| tokio::task::block_in_place(|| call.as_mut().poll(cx))).await
+        }
+        Placement::OffWorkers => call_and_settle(loaded, method, params, Step::Pool, watcher).await,
+    }
+}
+
+async fn call_and_settle<W: TicketWatcher>(
+    loaded: &LoadedNamespace,
+    method: &str,
+    params: Vec<Value>,
+    step: Step<'_>,
+    watcher: &mut W,
+) -> Result<Value, Fault> {
+    let params = RVec::from(params);
+    let reply = match step {
+        Step::Here => loaded.namespace.call(method.into(), params),
+        Step::Timed(overrun) => timed(overrun, || loaded.namespace.call(method.into(), params)),
+        Step::Pool => {
             let namespace = Arc::clone(&loaded.namespace);
             let method = method.to_string();
             blocking(move || namespace.call(method.as_str().into(), params)).await?
         }
     };
-    settle(reply, watcher, placement).await
+    settle_steps(reply, watcher, step).await
 }
 
 /// Run one synchronous step of an inline call, reporting an overrun.
@@ -103,9 +229,26 @@ fn timed<T>(overrun: &(dyn Fn(Duration) + Sync), step: impl FnOnce() -> T) -> T 
 /// and feed each outcome to its continuation (where `placement` says),
 /// following a continuation that defers again.
 pub async fn settle<W: TicketWatcher>(
-    mut reply: Reply,
+    reply: Reply,
     watcher: &mut W,
     placement: Placement<'_>,
+) -> Result<Value, Fault> {
+    match placement {
+        Placement::Inline => settle_steps(reply, watcher, Step::Here).await,
+        Placement::InlineTimed(overrun) => settle_steps(reply, watcher, Step::Timed(overrun)).await,
+        Placement::OffWorkers if multi_threaded() => {
+            let mut settling = std::pin::pin!(settle_steps(reply, watcher, Step::Here));
+            std::future::poll_fn(|cx| tokio::task::block_in_place(|| settling.as_mut().poll(cx)))
+                .await
+        }
+        Placement::OffWorkers => settle_steps(reply, watcher, Step::Pool).await,
+    }
+}
+
+async fn settle_steps<W: TicketWatcher>(
+    mut reply: Reply,
+    watcher: &mut W,
+    step: Step<'_>,
 ) -> Result<Value, Fault> {
     loop {
         let deferred = match reply {
@@ -116,7 +259,7 @@ pub async fn settle<W: TicketWatcher>(
         let mut pending: Vec<Ticket> = deferred.tickets.into_vec();
         let mut continuation = deferred.continuation;
         if pending.is_empty() {
-            reply = run(continuation, placement, |c| c.finish()).await?.1;
+            reply = run(continuation, step, |c| c.finish()).await?.1;
             continue;
         }
         watcher.watch(&pending);
@@ -134,7 +277,7 @@ pub async fn settle<W: TicketWatcher>(
             };
             pending.swap_remove(position);
             let (back, answer) =
-                run(continuation, placement, move |c| c.resume(ticket, outcome)).await?;
+                run(continuation, step, move |c| c.resume(ticket, outcome)).await?;
             continuation = back;
             if let ROption::RSome(answer) = answer {
                 next_reply = Some(answer);
@@ -150,29 +293,29 @@ pub async fn settle<W: TicketWatcher>(
     }
 }
 
-/// Run `step` on the continuation where `placement` says, handing the
+/// Run `work` on the continuation where `step` says, handing the
 /// continuation back with the result.
 async fn run<T, F>(
     mut continuation: ContinuationBox,
-    placement: Placement<'_>,
-    step: F,
+    step: Step<'_>,
+    work: F,
 ) -> Result<(ContinuationBox, T), Fault>
 where
     T: Send + 'static,
     F: FnOnce(&mut ContinuationBox) -> T + Send + 'static,
 {
-    match placement {
-        Placement::Inline => {
-            let result = step(&mut continuation);
+    match step {
+        Step::Here => {
+            let result = work(&mut continuation);
             Ok((continuation, result))
         }
-        Placement::InlineTimed(overrun) => {
-            let result = timed(overrun, || step(&mut continuation));
+        Step::Timed(overrun) => {
+            let result = timed(overrun, || work(&mut continuation));
             Ok((continuation, result))
         }
-        Placement::BlockingPool => {
+        Step::Pool => {
             blocking(move || {
-                let result = step(&mut continuation);
+                let result = work(&mut continuation);
                 (continuation, result)
             })
             .await

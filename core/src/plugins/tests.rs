@@ -744,7 +744,7 @@ impl ScriptedWatcher {
     }
 }
 
-impl call::TicketWatcher for ScriptedWatcher {
+impl crate::rpc::ticket::TicketWatcher for ScriptedWatcher {
     fn watch(&mut self, tickets: &[Ticket]) {
         self.watched.extend_from_slice(tickets);
     }
@@ -767,12 +767,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Where the bridge would call a namespace's methods if none declared
-/// anything: the builtin inline, a library from disk on the pool.
+/// anything: the builtin inline, a library from disk off the workers.
 fn placement(loaded: &LoadedNamespace) -> Placement<'static> {
     if loaded.builtin {
         Placement::Inline
     } else {
-        Placement::BlockingPool
+        Placement::OffWorkers
     }
 }
 
@@ -829,7 +829,7 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
             &loaded,
             "deferredPanic",
             vec![],
-            Placement::BlockingPool,
+            Placement::OffWorkers,
             &mut watcher,
         ))
         .unwrap_err();
@@ -844,7 +844,7 @@ fn a_panicking_continuation_on_the_blocking_pool_is_a_fault() {
             &loaded,
             "panic",
             vec![],
-            Placement::BlockingPool,
+            Placement::OffWorkers,
             &mut watcher,
         ))
         .unwrap_err();
@@ -875,7 +875,7 @@ fn settle_follows_the_deferral_contract() {
         (Ticket(1), Outcome::done()),
     ]);
     assert_eq!(
-        runtime.block_on(call::settle(chained, &mut watcher, Placement::BlockingPool)),
+        runtime.block_on(call::settle(chained, &mut watcher, Placement::OffWorkers)),
         Ok(Value::int(42))
     );
 
@@ -902,7 +902,7 @@ fn settle_follows_the_deferral_contract() {
     ));
     let mut watcher = ScriptedWatcher::new(vec![]);
     assert_eq!(
-        runtime.block_on(call::settle(empty, &mut watcher, Placement::BlockingPool)),
+        runtime.block_on(call::settle(empty, &mut watcher, Placement::OffWorkers)),
         Ok(Value::int(1))
     );
 

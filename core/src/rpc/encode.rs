@@ -51,12 +51,12 @@ pub fn fault_response(fault: &Fault) -> String {
 
 /// Append a fault `methodResponse` to `out`.
 pub fn write_fault_response(out: &mut String, fault: &Fault) {
-    out.reserve(XML_DECLARATION.len() + 240 + fault.text.len());
+    out.reserve(XML_DECLARATION.len() + 240 + fault.string.len());
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><fault><value><struct><member><name>faultCode</name><value><i4>");
     push_int(out, i64::from(fault.code));
     out.push_str("</i4></value></member><member><name>faultString</name><value><string>");
-    push_escaped(out, &fault.text);
+    push_escaped(out, fault.string.as_str());
     out.push_str("</string></value></member></struct></value></fault></methodResponse>");
 }
 
@@ -501,20 +501,14 @@ mod tests {
 
     #[test]
     fn faults_match_dxr() {
-        let fault = Fault {
-            code: 10,
-            text: "BAD_NAME: a<b&c".to_owned(),
-        };
+        let fault = Fault::verbatim(10, "BAD_NAME: a<b&c");
         let body = dxr::FaultResponse {
             fault: dxr::Fault::new(10, "BAD_NAME: a<b&c".to_owned()),
         }
         .to_xml()
         .expect("dxr serializes a fault");
         assert_eq!(fault_response(&fault), format!("{XML_DECLARATION}{body}"));
-        let negative = Fault {
-            code: -3,
-            text: String::new(),
-        };
+        let negative = Fault::verbatim(-3, "");
         assert!(fault_response(&negative).contains("<i4>-3</i4>"));
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use supervisor_sdk::value::Value;
 
-use super::fault::Fault;
+use super::Fault;
 
 /// A boxed, sendable future: what a namespace returns from a call, so that
 /// replies can be deferred (a `startProcess` that waits holds no thread).

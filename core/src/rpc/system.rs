@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 
 use supervisor_sdk::value::{Value, ValueKind};
 
-use super::fault::{Fault, code};
 use super::registry::{BoxFuture, CallResult, Registry};
+use super::{Fault, code};
 
 /// How a call ended when it did not produce a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl Registry {
 
     /// Everything but `system.multicall`: the reference's `traverse`.
     fn resolve(&self, method: &str, params: Vec<Value>) -> Resolved {
-        let unknown = || Resolved::Ready(Err(Fault::new(code::UNKNOWN_METHOD).into()));
+        let unknown = || Resolved::Ready(Err(Fault::bare(code::UNKNOWN_METHOD).into()));
         // Exactly `namespace.method`: no deeper walk (CVE-2017-11610).
         let Some((namespace, name)) = method.split_once('.') else {
             return unknown();
@@ -123,7 +123,7 @@ impl Registry {
     /// `system.listMethods`, `methodHelp`, `methodSignature`. Arity errors
     /// are `INCORRECT_PARAMETERS`, the reference's answer to a TypeError.
     fn system_call(&self, name: &str, params: Vec<Value>) -> Result<Value, CallError> {
-        let wrong_arity = || Err(Fault::new(code::INCORRECT_PARAMETERS).into());
+        let wrong_arity = || Err(Fault::bare(code::INCORRECT_PARAMETERS).into());
         match name {
             "listMethods" => {
                 if !params.is_empty() {
@@ -140,20 +140,20 @@ impl Registry {
                 };
                 // A non-string name matches nothing, as in the reference.
                 let Some(asked) = asked.as_str() else {
-                    return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
+                    return Err(Fault::bare(code::SIGNATURE_UNSUPPORTED).into());
                 };
                 let Some((help, signature)) = self.describe(asked) else {
-                    return Err(Fault::new(code::SIGNATURE_UNSUPPORTED).into());
+                    return Err(Fault::bare(code::SIGNATURE_UNSUPPORTED).into());
                 };
                 if name == "methodHelp" {
                     Ok(Value::string(help))
                 } else {
                     signature
                         .map(|types| Value::array(types.into_iter().map(Value::string)))
-                        .ok_or_else(|| Fault::new(code::SIGNATURE_UNSUPPORTED).into())
+                        .ok_or_else(|| Fault::bare(code::SIGNATURE_UNSUPPORTED).into())
                 }
             }
-            _ => Err(Fault::new(code::UNKNOWN_METHOD).into()),
+            _ => Err(Fault::bare(code::UNKNOWN_METHOD).into()),
         }
     }
 
@@ -176,7 +176,7 @@ impl Registry {
     async fn multicall(&self, params: Vec<Value>) -> Result<Value, CallError> {
         let mut params = params.into_iter();
         let (Some(calls), None) = (params.next(), params.next()) else {
-            return Err(Fault::new(code::INCORRECT_PARAMETERS).into());
+            return Err(Fault::bare(code::INCORRECT_PARAMETERS).into());
         };
         let calls = match calls.kind() {
             Some(ValueKind::Array(calls)) => calls.as_slice(),
@@ -187,7 +187,7 @@ impl Registry {
             Some(ValueKind::String(_)) => {
                 return Err(CallError::Internal(attribute_error(&calls, "get")));
             }
-            _ => return Err(Fault::new(code::INCORRECT_PARAMETERS).into()),
+            _ => return Err(Fault::bare(code::INCORRECT_PARAMETERS).into()),
         };
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
@@ -197,9 +197,9 @@ impl Registry {
             };
             results.push(match outcome {
                 Ok(value) => value,
-                Err(CallError::Fault(fault)) => fault.to_struct_value(),
+                Err(CallError::Fault(fault)) => fault_struct(&fault),
                 Err(CallError::Internal(message)) => {
-                    Fault::verbatim(code::FAILED, format!("FAILED: {message}")).to_struct_value()
+                    fault_struct(&Fault::verbatim(code::FAILED, format!("FAILED: {message}")))
                 }
             });
         }
@@ -222,10 +222,7 @@ impl Registry {
         // one member per name), so `get` sees the one the client sent.
         let name = match call.get("methodName").map(|name| (name, name.kind())) {
             None | Some((_, Some(ValueKind::Nil))) => {
-                return ready_fault(Fault::with_extra(
-                    code::INCORRECT_PARAMETERS,
-                    "No methodName",
-                ));
+                return ready_fault(Fault::with(code::INCORRECT_PARAMETERS, "No methodName"));
             }
             Some((_, Some(ValueKind::String(name)))) => name.as_str(),
             Some((other, _)) => {
@@ -234,7 +231,7 @@ impl Registry {
             }
         };
         if name == "system.multicall" {
-            return ready_fault(Fault::with_extra(
+            return ready_fault(Fault::with(
                 code::INCORRECT_PARAMETERS,
                 "Recursive system.multicall forbidden",
             ));
@@ -254,12 +251,21 @@ impl Registry {
                 .map(|member| Value::string(member.name.clone()))
                 .collect(),
             Some(_) if self.describe(name).is_none() => {
-                return ready_fault(Fault::new(code::UNKNOWN_METHOD));
+                return ready_fault(Fault::bare(code::UNKNOWN_METHOD));
             }
-            Some(_) => return ready_fault(Fault::new(code::INCORRECT_PARAMETERS)),
+            Some(_) => return ready_fault(Fault::bare(code::INCORRECT_PARAMETERS)),
         };
         Ok(self.resolve(name, params))
     }
+}
+
+/// The `{faultCode, faultString}` struct that `system.multicall` puts in
+/// its result array in place of a value.
+pub(super) fn fault_struct(fault: &Fault) -> Value {
+    Value::structure([
+        ("faultCode", Value::int(fault.code)),
+        ("faultString", Value::string(fault.string.as_str())),
+    ])
 }
 
 /// The message of Python's AttributeError for `value.attribute`, which is

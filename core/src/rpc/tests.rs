@@ -43,13 +43,13 @@ impl RpcNamespace for TestNamespace {
                     .first()
                     .and_then(Value::as_int)
                     .unwrap_or(code::INCORRECT_PARAMETERS);
-                Box::pin(async move { Err(Fault::with_extra(code, "asked")) })
+                Box::pin(async move { Err(Fault::with(code, "asked")) })
             }
             "slow" => Box::pin(async move {
                 let (Some(ms), Some(answer)) =
                     (params.first().and_then(Value::as_int), params.get(1))
                 else {
-                    return Err(Fault::new(code::INCORRECT_PARAMETERS));
+                    return Err(Fault::bare(code::INCORRECT_PARAMETERS));
                 };
                 tokio::time::sleep(Duration::from_millis(ms as u64)).await;
                 Ok(answer.clone())
@@ -233,7 +233,7 @@ async fn multicall_results_are_bare_values_or_fault_structs() {
         .dispatch("system.multicall", vec![Value::array(calls)])
         .await
         .unwrap();
-    let f = |code, text: &str| Fault::verbatim(code, text).to_struct_value();
+    let f = |code, text: &str| system::fault_struct(&Fault::verbatim(code, text));
     assert_eq!(
         results,
         Value::array(vec![
@@ -283,8 +283,8 @@ async fn multicall_spreads_params_as_python_does() {
         Value::array(vec![
             Value::array(vec![s("a"), s("b")]),
             Value::array(vec![s("k1"), s("k2")]),
-            Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
-            Fault::new(code::INCORRECT_PARAMETERS).to_struct_value(),
+            system::fault_struct(&Fault::bare(code::INCORRECT_PARAMETERS)),
+            system::fault_struct(&Fault::bare(code::INCORRECT_PARAMETERS)),
         ])
     );
 }
@@ -480,4 +480,12 @@ fn bad_registrations_are_refused_with_a_reason() {
         Err(RegistryError::DuplicateMethod { .. })
     ));
     assert_eq!(registry.namespace_names(), vec!["test"]);
+}
+
+#[test]
+fn a_multicall_fault_struct_has_the_two_reference_keys() {
+    let value = system::fault_struct(&Fault::with(code::FAILED, "x"));
+    assert_eq!(value.as_struct().map(<[_]>::len), Some(2));
+    assert_eq!(value.get("faultCode"), Some(&Value::int(30)));
+    assert_eq!(value.get("faultString"), Some(&Value::string("FAILED: x")));
 }

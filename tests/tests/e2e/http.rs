@@ -46,7 +46,7 @@ impl RpcNamespace for Demo {
     }
 
     fn call(&self, method: &str, params: Vec<SdkValue>) -> BoxFuture<CallResult> {
-        let incorrect = || Err(Fault::new(supervisor::rpc::code::INCORRECT_PARAMETERS));
+        let incorrect = || Err(Fault::bare(supervisor::rpc::code::INCORRECT_PARAMETERS));
         let ints: Vec<Option<i32>> = params.iter().map(SdkValue::as_int).collect();
         let result: BoxFuture<CallResult> = match (method, ints.as_slice()) {
             ("add", [Some(a), Some(b)]) => {
@@ -62,7 +62,7 @@ impl RpcNamespace for Demo {
             }
             ("fault", [Some(code)]) => {
                 let code = *code;
-                Box::pin(async move { Err(Fault::with_extra(code, "asked")) })
+                Box::pin(async move { Err(Fault::with(code, "asked")) })
             }
             _ => Box::pin(async move { incorrect() }),
         };
@@ -665,7 +665,7 @@ impl RpcNamespace for SupervisorNames {
     }
 
     fn call(&self, _: &str, _: Vec<SdkValue>) -> BoxFuture<CallResult> {
-        Box::pin(async { Err(Fault::new(supervisor::rpc::code::FAILED)) })
+        Box::pin(async { Err(Fault::bare(supervisor::rpc::code::FAILED)) })
     }
 }
 

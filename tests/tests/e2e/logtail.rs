@@ -66,7 +66,7 @@ impl RpcNamespace for VersionOnly {
             if known {
                 Ok(supervisor_sdk::value::Value::string("3.0"))
             } else {
-                Err(Fault::new(supervisor::rpc::code::UNKNOWN_METHOD))
+                Err(Fault::bare(supervisor::rpc::code::UNKNOWN_METHOD))
             }
         })
     }

@@ -17,8 +17,9 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
 use supervisor::http::{self, AppState, Bound, Listen, UnixSocket};
 use supervisor::plugins::PluginLoader;
-use supervisor::plugins::bridge::{TicketHub, register_rpcinterfaces};
+use supervisor::plugins::bridge::register_rpcinterfaces;
 use supervisor::rpc::Registry;
+use supervisor::rpc::ticket::TicketHub;
 use supervisor_sdk::fault::{FAILED, Fault, NOT_RUNNING};
 use supervisor_sdk::host::{
     ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
