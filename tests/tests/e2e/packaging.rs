@@ -171,7 +171,13 @@ fn deb_has_debians_layout_and_installs_into_a_throwaway_root() {
     // --force-not-root, and --force-script-chrootless runs the maintainer
     // scripts without chroot (which needs root) with DPKG_ROOT set, so they
     // leave the host's systemd alone. The root's own dpkg database is empty,
-    // so it lacks libc6: --force-depends.
+    // so it lacks libc6: --force-depends. dpkg refuses to run unless
+    // ldconfig and start-stop-daemon are on PATH, which for a user other
+    // than root often lacks the sbin folders.
+    let dpkg_path = format!(
+        "{}:/usr/local/sbin:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let root = sandbox.path().join("root");
     for dir in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] {
         std::fs::create_dir_all(root.join(dir)).expect("can make the dpkg database dirs");
@@ -180,6 +186,7 @@ fn deb_has_debians_layout_and_installs_into_a_throwaway_root() {
     let dpkg = |args: &[&str]| {
         run_with_timeout(
             Command::new("dpkg")
+                .env("PATH", &dpkg_path)
                 .arg(format!("--root={}", root.display()))
                 .args([
                     "--force-not-root",
