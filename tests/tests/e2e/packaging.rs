@@ -116,6 +116,7 @@ fn deb_has_debians_layout_and_installs_into_a_throwaway_root() {
         "/usr/share/man/man1/supervisorctl.1.gz",
         "/usr/share/man/man1/echo_supervisord_conf.1.gz",
         "/usr/share/man/man1/pidproxy.1.gz",
+        "/usr/share/man/man5/supervisord.conf.5.gz",
         "/usr/share/bash-completion/completions/supervisorctl",
         "/usr/share/zsh/vendor-completions/_supervisorctl",
         "/usr/share/fish/vendor_completions.d/supervisorctl.fish",
@@ -347,7 +348,12 @@ fn entries(page: &str, name: &str) -> Vec<Entry> {
 }
 
 fn man_page(name: &str) -> String {
-    let path = packaging_dir().join("man").join(format!("{name}.1"));
+    let file = if name.contains('.') {
+        name.to_string()
+    } else {
+        format!("{name}.1")
+    };
+    let path = packaging_dir().join("man").join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
@@ -450,6 +456,87 @@ fn man_pages_match_the_help() {
     for signal in ["TERM", "HUP", "INT", "USR1", "USR2", "QUIT"] {
         assert!(usage.contains(signal), "{signal} not in:\n{usage}");
         assert!(page.contains(signal), "pidproxy.1 does not name {signal}");
+    }
+}
+
+/// The kind of a section header: `program` for `[program:x]`, `include`
+/// for `[include]`.
+fn section_kind(header: &str) -> Option<String> {
+    let inner = header.split_once('[')?.1.split_once(']')?.0;
+    Some(inner.split(':').next().unwrap_or(inner).to_string())
+}
+
+/// Section kinds with their keys, in order, from the sample config (keys
+/// switched off by a leading `;` included).
+fn sample_sections() -> Vec<(String, BTreeSet<String>)> {
+    let sample = run(our_bin("echo_supervisord_conf"), [] as [&str; 0]);
+    assert_ok(&sample, "echo_supervisord_conf");
+    let mut sections: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for line in stdout_text(&sample).lines() {
+        let line = line.strip_prefix(';').unwrap_or(line);
+        if line.starts_with('[') {
+            let kind = section_kind(line).expect("a section header has a kind");
+            sections.push((kind, BTreeSet::new()));
+        } else if let (Some((key, _)), Some((_, keys))) =
+            (line.split_once('='), sections.last_mut())
+        {
+            let key = key.trim();
+            if !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            {
+                keys.insert(key.to_string());
+            }
+        }
+    }
+    sections
+}
+
+#[test]
+fn config_man_page_matches_the_sample() {
+    // The page's sections (.SS "[kind:x]") with the keys of their entries.
+    let page = man_page("supervisord.conf.5");
+    let mut documented: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let mut lines = page.lines();
+    while let Some(line) = lines.next() {
+        if let Some(header) = line.strip_prefix(".SS ") {
+            let kind = section_kind(header).expect("each .SS names a section");
+            documented.push((kind, BTreeSet::new()));
+        } else if line.starts_with(".SH ") {
+            documented.push((String::new(), BTreeSet::new()));
+        } else if line == ".TP"
+            && let Some(key) = lines.next().and_then(|t| t.strip_prefix(".B "))
+            && let Some((_, keys)) = documented.last_mut()
+        {
+            keys.insert(key.to_string());
+        }
+    }
+    documented.retain(|(kind, _)| !kind.is_empty());
+
+    let sample = sample_sections();
+    let kinds = |s: &[(String, BTreeSet<String>)]| -> Vec<String> {
+        s.iter().map(|(k, _)| k.clone()).collect()
+    };
+    assert_eq!(kinds(&documented), kinds(&sample), "sections, in order");
+    let program = &sample
+        .iter()
+        .find(|(k, _)| k == "program")
+        .expect("the sample has [program:x]")
+        .1;
+    for ((kind, in_page), (_, in_sample)) in documented.iter().zip(&sample) {
+        // Listeners and FastCGI programs take [program:x]'s keys; their
+        // part of the page lists only their own.
+        let inherits = kind == "eventlistener" || kind == "fcgi-program";
+        let missing: Vec<&String> = in_sample
+            .iter()
+            .filter(|k| !(in_page.contains(*k) || (inherits && program.contains(*k))))
+            .collect();
+        let unknown: Vec<&String> = in_page.difference(in_sample).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "[{kind}] in supervisord.conf.5: undocumented {missing:?}, not in the sample {unknown:?}"
+        );
     }
 }
 
