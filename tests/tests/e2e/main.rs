@@ -16,6 +16,7 @@ mod http;
 mod http_reference;
 mod logtail;
 mod output;
+mod packaging;
 mod parity;
 mod pidproxy;
 mod plugins;
