@@ -24,9 +24,8 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
 use crate::events::{self, Event, Publisher};
-use crate::logs::pump::{
-    ChannelPump, DEFAULT_PIPE_SIZE, OutputEventSink, PumpOptions, SPLICE_MAX, grow_pipe,
-};
+use crate::logs::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
+use crate::logs::pump::{ChannelPump, OutputEventSink, PumpOptions};
 use crate::logs::{ChildLog, LogFileError, MainLog, Spliced};
 
 /// Write everything sent on the returned queue to `pipe`, in order, from a

@@ -66,7 +66,7 @@ pub struct ChildLog {
     stripped: Vec<u8>,
     main_log: Option<Arc<MainLog>>,
     /// How many times [`clear`](ChildLog::clear) ran: the channel's
-    /// [`ChannelPump`](super::pump::ChannelPump) compares it at each chunk
+    /// `pump::ChannelPump` compares it at each chunk
     /// to empty a half-read capture block, as the reference's
     /// `clearProcessLogs` does, without the supervisor task having to reach
     /// the pump.

@@ -12,7 +12,8 @@
 //!
 //! Capture mode ([`capture::CaptureScanner`]) and the per-channel output
 //! path that puts scanning, the [`ChildLog`] and event data together
-//! ([`pump::ChannelPump`]) live here too, as pure byte handling.
+//! ([`pump::ChannelPump`]) live here too, as pure byte handling, with the
+//! pipe sizing the readers and the splice stage share ([`pipe`]).
 //!
 //! This module must not own processes, children's pipes or events: reading
 //! the pipes belongs to the engine, which feeds each channel's bytes, in
@@ -27,6 +28,7 @@ mod autoname;
 pub mod capture;
 mod child;
 mod mainlog;
+pub mod pipe;
 pub mod pump;
 mod read;
 mod rotating;
