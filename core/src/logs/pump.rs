@@ -44,6 +44,8 @@ use super::child::ChildLog;
 use super::mainlog::{MainLog, child_output_message};
 use super::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
 use super::rotating::{LogFileError, Spliced};
+pub use super::route::PumpOptions;
+use super::route::{RouteInputs, route};
 use crate::config::types::LogLevel;
 use crate::pyrepr::py_repr;
 
@@ -88,20 +90,6 @@ impl<T: OutputEventSink + ?Sized> OutputEventSink for &T {
     }
 }
 
-/// The output settings of one channel, from the program's section.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PumpOptions {
-    /// `*_capture_maxbytes`; 0 turns capture mode off. Event listeners'
-    /// stdout never uses capture mode: pass 0 for it.
-    pub capture_max_bytes: usize,
-    /// `*_events_enabled`.
-    pub events_enabled: bool,
-    /// `[supervisord] strip_ansi`: the channel's [`ChildLog`] strips what it
-    /// logs; the pump strips captured bytes, and everything when the
-    /// channel has no log.
-    pub strip_ansi: bool,
-}
-
 /// One channel's output path for one run of a process: feed it every
 /// chunk read from the pipe, in order, with the channel's log if it has
 /// one, then call [`finish`](ChannelPump::finish) at end of file. The log
@@ -115,6 +103,8 @@ pub struct ChannelPump<S> {
     /// The log's [`ChildLog::clears`] when this pump last saw it; a change
     /// means `clearProcessLogs` ran and the open capture block is dropped.
     seen_clears: Option<u64>,
+    /// What the channel's route says of splicing into a log file.
+    splices: bool,
     outlets: Outlets<S>,
 }
 
@@ -152,6 +142,7 @@ impl<S: OutputEventSink> ChannelPump<S> {
             scanner: (options.capture_max_bytes > 0)
                 .then(|| CaptureScanner::new(options.capture_max_bytes)),
             seen_clears: None,
+            splices: route(&RouteInputs::logged_with(options)).splices,
             outlets: Outlets {
                 sink,
                 events_enabled: options.events_enabled,
@@ -236,10 +227,11 @@ impl<S: OutputEventSink> ChannelPump<S> {
         }
     }
 
-    /// Whether this channel's settings let its bytes bypass user space: no
-    /// capture scanning and no PROCESS_LOG events.
+    /// Whether this channel's settings let its bytes bypass user space, as
+    /// its route decides for a channel logged to a file: no capture
+    /// scanning, no PROCESS_LOG events, no ANSI stripping.
     pub fn splices(&self) -> bool {
-        self.scanner.is_none() && !self.outlets.events_enabled
+        self.splices
     }
 
     /// `clearProcessLogs`: the open captured block (if any) is emptied, as

@@ -22,7 +22,20 @@
 //! This module is pure: it opens, reads and publishes nothing, and must not
 //! learn about processes, pipes or events beyond the flags it is given.
 
-use super::pump::PumpOptions;
+/// The output settings of one channel, from the program's section: what
+/// the channel's pump does with a copied chunk. Part of its [`Route`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PumpOptions {
+    /// `*_capture_maxbytes`; 0 turns capture mode off. Event listeners'
+    /// stdout never uses capture mode: pass 0 for it.
+    pub capture_max_bytes: usize,
+    /// `*_events_enabled`.
+    pub events_enabled: bool,
+    /// `[supervisord] strip_ansi`: the channel's `ChildLog` strips what it
+    /// logs; the pump strips captured bytes, and everything when the
+    /// channel has no log.
+    pub strip_ansi: bool,
+}
 
 /// How a channel takes part in the event-listener protocol.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +85,21 @@ pub struct RouteInputs {
     /// matcher that must see each line of the channel. No option sets it
     /// yet, and the output task does not act on [`Route::line_watch`].
     pub line_watch: bool,
+}
+
+impl RouteInputs {
+    /// The inputs of a channel logged to a file with `options` and read by
+    /// nothing else: what a blocking reader of one pipe (`pump::drain_pipe`,
+    /// for tests, benchmarks and tools) knows of its channel.
+    pub fn logged_with(options: PumpOptions) -> Self {
+        RouteInputs {
+            file: true,
+            strip_ansi: options.strip_ansi,
+            capture_max_bytes: options.capture_max_bytes,
+            events_enabled: options.events_enabled,
+            ..RouteInputs::default()
+        }
+    }
 }
 
 /// Where a channel's output goes; see [`route`].

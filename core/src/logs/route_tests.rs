@@ -148,3 +148,28 @@ fn merged_stderr_goes_nowhere_of_its_own_whatever_else_is_set() {
     i.merged = true;
     assert_eq!(route(&i), Route::default());
 }
+
+#[test]
+fn a_blocking_reader_splices_only_what_the_route_would() {
+    let plain = PumpOptions::default();
+    assert!(route(&RouteInputs::logged_with(plain)).splices);
+    for options in [
+        PumpOptions {
+            capture_max_bytes: 1,
+            ..plain
+        },
+        PumpOptions {
+            events_enabled: true,
+            ..plain
+        },
+        PumpOptions {
+            strip_ansi: true,
+            ..plain
+        },
+    ] {
+        assert!(
+            !route(&RouteInputs::logged_with(options)).splices,
+            "{options:?}"
+        );
+    }
+}
