@@ -375,7 +375,8 @@ mod tests {
             "[program:web]\ncommand=/bin/true\nstdout_events_enabled=true\n\
              stderr_logfile=NONE\nstderr_capture_maxbytes=10\n\
              [eventlistener:pool]\ncommand=/bin/true\nevents=TICK_5\n\
-             stdout_capture_maxbytes=10\nstderr_logfile=NONE\n",
+             stdout_capture_maxbytes=10\nstderr_logfile=NONE\n\
+             [program:plain]\ncommand=/bin/true\nstderr_logfile=NONE\n",
         );
         let group = |name: &str| {
             config
@@ -415,5 +416,20 @@ mod tests {
             Surroundings::of(web, false, true, &main_log).listener,
             Listener::None
         );
+
+        // At debug the main log echoes child output: a channel that logs
+        // nowhere else is read, and none is spliced past the echo.
+        let plain = group("plain");
+        let route_at = |level| {
+            main_log.set_level(level);
+            let around = Surroundings::of(plain, false, false, &main_log);
+            channel_outputs(&config, &plain.processes[0], around)
+                .0
+                .routes
+        };
+        let [stdout, stderr] = route_at(LogLevel::Info);
+        assert!(stdout.splices && !stderr.piped);
+        let [stdout, stderr] = route_at(LogLevel::Debug);
+        assert!(!stdout.splices && stderr.piped && !stderr.log);
     }
 }
