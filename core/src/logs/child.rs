@@ -125,7 +125,9 @@ impl ChildLog {
     /// ([`RotatingFile::splice_from`]) when nothing else needs to see them:
     /// no ANSI stripping, no syslog, no main-log echo (the main log below
     /// debug), and a regular file. Otherwise [`Spliced::Copy`]: read the
-    /// chunk and [`write`](ChildLog::write) it.
+    /// chunk and [`write`](ChildLog::write) it. Whether to try is the
+    /// channel's route's call (`route::Route::splices`); this is the log's
+    /// own guard, and where the main log's level is read live, at each chunk.
     pub fn splice_from(
         &mut self,
         pipe: BorrowedFd<'_>,
