@@ -1,15 +1,16 @@
 //! Turning the configuration model into what the process machinery needs:
-//! a [`Policy`] for the state machine, a [`SpawnSpec`] for the spawner and
-//! the log settings of each output channel. Pure apart from materializing
-//! AUTO log names (which creates the files, as the reference does when it
-//! creates a group).
+//! a [`Policy`] for the state machine, a [`SpawnSpec`] for the spawner, and
+//! the log settings and route of each output channel (the route itself is
+//! decided in `logs::route`; this gathers its inputs). Pure apart from
+//! materializing AUTO log names (which creates the files, as the reference
+//! does when it creates a group).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{self, Config, ProcessConfig};
-use crate::logs::pump::PumpOptions;
-use crate::logs::{ChildLogSpec, Rotation, materialize_logfile};
+use crate::config::{self, Config, GroupConfig, GroupKind, ProcessConfig};
+use crate::logs::route::{Listener, Route, RouteInputs, route};
+use crate::logs::{ChildLogSpec, LogLevel, MainLog, Rotation, materialize_logfile};
 use crate::process::Policy;
 use crate::process::spawn::{SpawnSpec, StdinSource};
 
@@ -95,29 +96,65 @@ pub fn spawn_spec(
     }
 }
 
-/// Whether a channel's output reaches nothing, so the child may get
-/// `/dev/null` for it: no log file, no syslog, no capture mode, no
-/// events, and a main log that does not echo child output (the reference
-/// echoes it at `loglevel=debug` and below, log file or not).
-pub fn output_goes_nowhere(
-    log: Option<&ChildLogSpec>,
-    options: &PumpOptions,
-    main_log_echoes: bool,
-) -> bool {
-    log.is_none() && options.capture_max_bytes == 0 && !options.events_enabled && !main_log_echoes
+/// What the daemon knows of a process's surroundings, beside its own
+/// section, when it routes the process's output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Surroundings {
+    /// Whether the group is an event listener pool, and whether its pool
+    /// runs (for the stdout of its processes).
+    pub listener: Listener,
+    /// Whether an output hook sees every chunk.
+    pub hook: bool,
+    /// Whether the main log echoes child output now.
+    pub main_log_echoes: bool,
 }
 
-/// The log settings of both channels of `process`, AUTO names drawn now.
-/// A channel whose AUTO file cannot be created logs nowhere; the error
-/// text is returned for the main log.
-pub fn channel_logs(
+impl Surroundings {
+    /// The surroundings of the processes of `group`: `pool_runs` says
+    /// whether its listener pool was made, `hook` whether an output hook is
+    /// installed.
+    pub fn of(group: &GroupConfig, pool_runs: bool, hook: bool, main_log: &MainLog) -> Self {
+        let listener = match (&group.kind, pool_runs) {
+            (GroupKind::EventListener { .. }, true) => Listener::Attached,
+            (GroupKind::EventListener { .. }, false) => Listener::Detached,
+            _ => Listener::None,
+        };
+        Surroundings {
+            listener,
+            hook,
+            // The reference echoes child output at `loglevel=debug` and
+            // below, log file or not.
+            main_log_echoes: main_log.enabled(LogLevel::Debug),
+        }
+    }
+}
+
+/// The log settings and the route of both channels of a process
+/// (stdout, stderr).
+#[derive(Debug)]
+pub struct ChannelOutputs {
+    /// Each channel's log, AUTO names drawn; `None` where the route keeps
+    /// none. Boxed: most channels have no log, and a process record holds
+    /// both.
+    pub logs: [Option<Box<ChildLogSpec>>; 2],
+    /// Each channel's route ([`route`]).
+    pub routes: [Route; 2],
+}
+
+/// Route both channels of `process` and draw their AUTO log names now. A
+/// channel whose AUTO file cannot be created has no file; the error text
+/// is returned for the main log.
+pub fn channel_outputs(
     config: &Config,
     process: &ProcessConfig,
-) -> ([Option<Box<ChildLogSpec>>; 2], Vec<String>) {
+    around: Surroundings,
+) -> (ChannelOutputs, Vec<String>) {
     let sd = &config.supervisord;
     let mut errors = Vec::new();
-    // Boxed: most channels have no log, and a process record holds both.
-    let mut channel = |log: &config::ChannelLog, name: &'static str| -> Option<Box<ChildLogSpec>> {
+    let mut channel = |log: &config::ChannelLog,
+                       name: &'static str,
+                       listener: Listener|
+     -> (Option<Box<ChildLogSpec>>, Route) {
         let path: Option<PathBuf> = match materialize_logfile(
             &log.logfile,
             &sd.childlogdir,
@@ -135,29 +172,53 @@ pub fn channel_logs(
                 None
             }
         };
-        // A capture-mode channel keeps a log even without a file or
-        // syslog: clearing it is how `clearProcessLogs` reaches the pump's
-        // half-read block, as the reference clears its capture buffer.
-        if path.is_none() && !log.syslog && log.capture_maxbytes == 0 {
-            return None;
-        }
-        Some(Box::new(ChildLogSpec {
-            process_name: process.name.clone(),
-            channel: name,
-            path,
-            rotation: Rotation::from_config(log.maxbytes, log.backups),
+        let route = route(&RouteInputs {
+            merged: false,
+            file: path.is_some(),
             syslog: log.syslog,
             strip_ansi: sd.strip_ansi,
-        }))
+            capture_max_bytes: usize::try_from(log.capture_maxbytes).unwrap_or(usize::MAX),
+            events_enabled: log.events_enabled,
+            listener,
+            hook: around.hook,
+            main_log_echoes: around.main_log_echoes,
+            forward_to_stdout: false,
+            line_watch: false,
+        });
+        let spec = route.log.then(|| {
+            Box::new(ChildLogSpec {
+                process_name: process.name.clone(),
+                channel: name,
+                path,
+                rotation: Rotation::from_config(log.maxbytes, log.backups),
+                syslog: log.syslog,
+                strip_ansi: sd.strip_ansi,
+            })
+        });
+        (spec, route)
     };
-    let stdout = channel(&process.stdout, "stdout");
-    // Redirected stderr arrives in the stdout pipe and is logged there.
+    let stdout = channel(&process.stdout, "stdout", around.listener);
+    // Redirected stderr arrives in the stdout pipe and is logged there; its
+    // own AUTO file is not drawn.
     let stderr = if process.redirect_stderr {
-        None
+        (
+            None,
+            route(&RouteInputs {
+                merged: true,
+                ..RouteInputs::default()
+            }),
+        )
     } else {
-        channel(&process.stderr, "stderr")
+        // A listener's stderr is ordinary output.
+        channel(&process.stderr, "stderr", Listener::None)
     };
-    ([stdout, stderr], errors)
+    (
+        ChannelOutputs {
+            logs: [stdout.0, stderr.0],
+            routes: [stdout.1, stderr.1],
+        },
+        errors,
+    )
 }
 
 #[cfg(test)]
@@ -210,8 +271,10 @@ mod tests {
             .iter()
             .find(|g| g.name == "web")
             .expect("web is configured");
-        let ([stdout, stderr], errors) = channel_logs(&config, &web.processes[0]);
+        let (outputs, errors) =
+            channel_outputs(&config, &web.processes[0], Surroundings::default());
         assert!(errors.is_empty(), "{errors:?}");
+        let [stdout, stderr] = outputs.logs;
         let stdout = stdout.expect("stdout is logged");
         let path = stdout.path.expect("an AUTO file");
         assert!(path.starts_with(dir.path()), "{}", path.display());
@@ -223,8 +286,13 @@ mod tests {
             .iter()
             .find(|g| g.name == "quiet")
             .expect("quiet is configured");
-        let ([stdout, stderr], _) = channel_logs(&config, &quiet.processes[0]);
+        let (outputs, _) = channel_outputs(&config, &quiet.processes[0], Surroundings::default());
+        let [stdout, stderr] = outputs.logs;
         assert!(stdout.is_none() && stderr.is_none());
+        assert!(
+            !outputs.routes[0].piped && !outputs.routes[1].piped,
+            "output that reaches nothing goes to /dev/null"
+        );
     }
 
     #[test]
@@ -299,29 +367,66 @@ mod tests {
     }
 
     #[test]
-    fn only_output_that_reaches_nothing_is_discarded() {
-        let quiet = PumpOptions {
-            capture_max_bytes: 0,
-            events_enabled: false,
-            strip_ansi: false,
-        };
-        assert!(output_goes_nowhere(None, &quiet, false));
-        assert!(
-            !output_goes_nowhere(None, &quiet, true),
-            "at loglevel=debug the main log echoes child output"
+    fn routes_are_gathered_from_the_section_and_the_surroundings() {
+        let (_dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nstdout_events_enabled=true\n\
+             stderr_logfile=NONE\nstderr_capture_maxbytes=10\n\
+             [eventlistener:pool]\ncommand=/bin/true\nevents=TICK_5\n\
+             stdout_capture_maxbytes=10\nstderr_logfile=NONE\n\
+             [program:plain]\ncommand=/bin/true\nstderr_logfile=NONE\n",
         );
-        let capture = PumpOptions {
-            capture_max_bytes: 100,
-            ..quiet
+        let group = |name: &str| {
+            config
+                .groups
+                .iter()
+                .find(|g| g.name == name)
+                .expect("the group is configured")
         };
-        assert!(!output_goes_nowhere(None, &capture, false));
-        let events = PumpOptions {
-            events_enabled: true,
-            ..quiet
+        let web = group("web");
+        let (outputs, _) = channel_outputs(&config, &web.processes[0], Surroundings::default());
+        let [stdout, stderr] = outputs.routes;
+        assert!(stdout.piped && stdout.log && stdout.pump.events_enabled && !stdout.splices);
+        assert!(stderr.piped && stderr.log && stderr.pump.capture_max_bytes == 10);
+
+        let pool = group("pool");
+        let main_log = MainLog::open(crate::logs::MainLogConfig {
+            level: LogLevel::Info,
+            target: crate::logs::MainLogTarget::Nowhere,
+            echo_to_stdout: false,
+        })
+        .expect("a main log writing nowhere");
+        let around = Surroundings::of(pool, true, false, &main_log);
+        assert_eq!(around.listener, Listener::Attached);
+        assert!(!around.main_log_echoes);
+        let (outputs, _) = channel_outputs(&config, &pool.processes[0], around);
+        let [stdout, stderr] = outputs.routes;
+        assert!(stdout.listener_protocol && stdout.pump.capture_max_bytes == 0);
+        assert!(
+            !stderr.listener_protocol && !stderr.piped,
+            "a listener's stderr is ordinary"
+        );
+        assert_eq!(
+            Surroundings::of(pool, false, false, &main_log).listener,
+            Listener::Detached
+        );
+        assert_eq!(
+            Surroundings::of(web, false, true, &main_log).listener,
+            Listener::None
+        );
+
+        // At debug the main log echoes child output: a channel that logs
+        // nowhere else is read, and none is spliced past the echo.
+        let plain = group("plain");
+        let route_at = |level| {
+            main_log.set_level(level);
+            let around = Surroundings::of(plain, false, false, &main_log);
+            channel_outputs(&config, &plain.processes[0], around)
+                .0
+                .routes
         };
-        assert!(!output_goes_nowhere(None, &events, false));
-        let (_dir, config) = load("[program:web]\ncommand=/bin/true\n");
-        let ([stdout, _], _) = channel_logs(&config, &config.groups[0].processes[0]);
-        assert!(!output_goes_nowhere(stdout.as_deref(), &quiet, false));
+        let [stdout, stderr] = route_at(LogLevel::Info);
+        assert!(stdout.splices && !stderr.piped);
+        let [stdout, stderr] = route_at(LogLevel::Debug);
+        assert!(!stdout.splices && stderr.piped && !stderr.log);
     }
 }

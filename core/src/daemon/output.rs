@@ -1,8 +1,9 @@
-//! Child output: one task per output pipe reads what the child writes.
-//! A channel that only logs (no hook, capture mode or events; the log
-//! neither strips, nor sends to syslog, nor echoes) has its bytes spliced
-//! from the pipe into the log file with no copy through user space (see
-//! [`ChildLog::splice_from`]). Any
+//! Child output: one task per output pipe reads what the child writes and
+//! follows the channel's [`Route`] (decided in `logs::route`, never here).
+//! A channel routed to splice (it only logs: no hook, capture mode or
+//! events; the log neither strips, nor sends to syslog, nor echoes) has its
+//! bytes spliced from the pipe into the log file with no copy through user
+//! space (see [`ChildLog::splice_from`]). Any
 //! other chunk is read, up to 64 KiB, and handed to the channel's
 //! [`ChannelPump`] (capture mode, then the channel's [`ChildLog`]: rotation,
 //! ANSI stripping, syslog, the main-log echo; PROCESS_LOG and
@@ -24,10 +25,9 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
 use crate::events::{self, Event, Publisher};
-use crate::logs::pump::{
-    ChannelPump, DEFAULT_PIPE_SIZE, OutputEventSink, PumpOptions, SPLICE_MAX, grow_pipe,
-};
-use crate::logs::{ChildLog, LogFileError, MainLog, Spliced};
+use crate::logs::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
+use crate::logs::pump::{ChannelPump, OutputEventSink};
+use crate::logs::{ChildLog, LogFileError, MainLog, Route, Spliced};
 
 /// Write everything sent on the returned queue to `pipe`, in order, from a
 /// task of its own, so the sender never waits on a child that reads
@@ -104,8 +104,8 @@ pub struct Destination {
     pub hook: Option<OutputHook>,
     /// Where write failures are reported.
     pub main_log: Arc<MainLog>,
-    /// Capture mode and events for this channel.
-    pub options: PumpOptions,
+    /// Where the channel's output goes, as routed when its group was made.
+    pub route: Route,
     /// Where event data is published.
     pub publisher: Publisher,
 }
@@ -235,13 +235,10 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     // of the time, and an idle pump then costs a few hundred bytes, not a
     // kilobyte.
     let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
-    // Bytes this channel only logs move pipe -> file with splice(2): no
-    // hook, capture mode or events need to see them (the log checks its own
-    // stripping, syslog and main-log echo, and says Copy when those are on).
-    let splices = to.hook.is_none()
-        && to.options.capture_max_bytes == 0
-        && !to.options.events_enabled
-        && to.log.is_some();
+    // Bytes this channel only logs move pipe -> file with splice(2), as
+    // its route says, once its log opened (the log checks the main-log
+    // echo again at each chunk, and says Copy while it is on).
+    let splices = to.route.splices && to.log.is_some();
     let mut grown = false;
     loop {
         if pipe.readable().await.is_err() {
@@ -331,7 +328,7 @@ fn channel_pump(to: &Destination) -> ChannelPump<EventSink> {
     ChannelPump::new(
         to.process.to_string(),
         to.channel.name(),
-        to.options,
+        to.route.pump,
         sink,
         Some(Arc::clone(&to.main_log)),
     )

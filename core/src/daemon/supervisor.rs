@@ -51,7 +51,7 @@ use crate::events::{
     Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange, Publisher,
     SupervisorStateChange,
 };
-use crate::logs::pump::PumpOptions;
+use crate::logs::Route;
 use crate::logs::{ChildLog, ChildLogSpec, LogLevel as MainLevel, MainLog};
 use crate::plugins::PluginLoader;
 use crate::plugins::handler::result_handler_for;
@@ -395,8 +395,8 @@ struct Proc {
     dirty: bool,
     /// For an eventlistener process: its pool's name (the group's).
     pool: Option<Arc<str>>,
-    /// Capture mode and events, per channel.
-    pump_options: [PumpOptions; 2],
+    /// Where each channel's output goes.
+    routes: [Route; 2],
     /// The socket of an fcgi group, shared by its processes.
     fcgi: Option<Arc<SocketManager>>,
     /// This process's hold on that socket while it has a child.
@@ -764,15 +764,16 @@ impl Supervisor {
         let config = &source.groups[index];
         let sockets = SocketManager::for_group(config).map(Arc::new);
         let pool = self.add_pool(config);
-        let is_listener = matches!(config.kind, GroupKind::EventListener { .. });
-        // Child output is echoed to the main log at debug and below: then
-        // every channel must be read.
-        let main_log_echoes = self.main_log.enabled(MainLevel::Debug);
-        let strip_ansi = self.config.supervisord.strip_ansi;
+        let around = build::Surroundings::of(
+            config,
+            pool.is_some(),
+            self.output_hook.is_some(),
+            &self.main_log,
+        );
         let group_name: Arc<str> = Arc::from(config.name.as_str());
         let mut ids = Vec::with_capacity(config.processes.len());
         for process in &config.processes {
-            let (log_specs, errors) = build::channel_logs(&self.config, process);
+            let (outputs, errors) = build::channel_outputs(&self.config, process, around);
             for error in errors {
                 self.log(MainLevel::Error, &error);
             }
@@ -782,24 +783,6 @@ impl Supervisor {
                 group: Arc::clone(&group_name),
                 process: Arc::from(process.name.as_str()),
             };
-            let pump_options = [
-                PumpOptions {
-                    // A listener's stdout is the event protocol.
-                    capture_max_bytes: if pool.is_some() {
-                        0
-                    } else {
-                        usize::try_from(process.stdout.capture_maxbytes).unwrap_or(usize::MAX)
-                    },
-                    events_enabled: process.stdout.events_enabled,
-                    strip_ansi,
-                },
-                PumpOptions {
-                    capture_max_bytes: usize::try_from(process.stderr.capture_maxbytes)
-                        .unwrap_or(usize::MAX),
-                    events_enabled: process.stderr.events_enabled,
-                    strip_ansi,
-                },
-            ];
             let mut spec = build::spawn_spec(
                 &self.config,
                 &names,
@@ -807,19 +790,8 @@ impl Supervisor {
                 self.last_environment.as_ref(),
             );
             self.last_environment = Some(Arc::clone(&spec.environment));
-            // Output nothing would read is not piped at all, unless a hook
-            // sees every chunk; a listener's stdout always is (the event
-            // protocol) and so is every stdin.
-            let nowhere = |index: usize| {
-                self.output_hook.is_none()
-                    && build::output_goes_nowhere(
-                        log_specs[index].as_deref(),
-                        &pump_options[index],
-                        main_log_echoes,
-                    )
-            };
-            spec.discard_stdout = !is_listener && nowhere(0);
-            spec.discard_stderr = nowhere(1);
+            spec.discard_stdout = !outputs.routes[0].piped;
+            spec.discard_stderr = !outputs.routes[1].piped;
             let key = NameKey {
                 group: Arc::clone(&names.group),
                 name: Arc::clone(&names.process),
@@ -833,7 +805,7 @@ impl Supervisor {
                 spec: Arc::new(spec),
                 record: ProcessRecord::default(),
                 timer: None,
-                log_specs,
+                log_specs: outputs.logs,
                 logs: [None, None],
                 stdin: None,
                 stdin_queue: None,
@@ -842,7 +814,7 @@ impl Supervisor {
                 pool: pool.clone(),
                 fcgi: sockets.clone(),
                 lease: None,
-                pump_options,
+                routes: outputs.routes,
             };
             self.by_name.insert(key, id);
             self.procs.insert(id, Box::new(proc));
@@ -1689,7 +1661,7 @@ impl Supervisor {
                 log: proc.logs[index].clone(),
                 hook: hook.clone(),
                 main_log: Arc::clone(&main_log),
-                options: proc.pump_options[index],
+                route: proc.routes[index],
                 publisher: publisher.clone(),
             };
             pumps.push(output::pump(pipe, to));

@@ -4,7 +4,7 @@
 //! becomes one PROCESS_COMMUNICATION event. It is a pure component over the
 //! byte chunks the engine reads: it does no I/O, knows no log file and no
 //! event bus, and never strips escapes (the reference scans the raw bytes
-//! and strips what it logs afterwards; [`super::pump`] does that).
+//! and strips what it logs afterwards; the `pump` module does that).
 //!
 //! It fixes three flaws of the reference's `POutputDispatcher.record_output`
 //! while keeping what tools can see:

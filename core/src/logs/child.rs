@@ -66,7 +66,7 @@ pub struct ChildLog {
     stripped: Vec<u8>,
     main_log: Option<Arc<MainLog>>,
     /// How many times [`clear`](ChildLog::clear) ran: the channel's
-    /// [`ChannelPump`](super::pump::ChannelPump) compares it at each chunk
+    /// `pump::ChannelPump` compares it at each chunk
     /// to empty a half-read capture block, as the reference's
     /// `clearProcessLogs` does, without the supervisor task having to reach
     /// the pump.
@@ -125,7 +125,9 @@ impl ChildLog {
     /// ([`RotatingFile::splice_from`]) when nothing else needs to see them:
     /// no ANSI stripping, no syslog, no main-log echo (the main log below
     /// debug), and a regular file. Otherwise [`Spliced::Copy`]: read the
-    /// chunk and [`write`](ChildLog::write) it.
+    /// chunk and [`write`](ChildLog::write) it. Whether to try is the
+    /// channel's route's call (`route::Route::splices`); this is the log's
+    /// own guard, and where the main log's level is read live, at each chunk.
     pub fn splice_from(
         &mut self,
         pipe: BorrowedFd<'_>,

@@ -12,7 +12,10 @@
 //!
 //! Capture mode ([`capture::CaptureScanner`]) and the per-channel output
 //! path that puts scanning, the [`ChildLog`] and event data together
-//! ([`pump::ChannelPump`]) live here too, as pure byte handling.
+//! ([`pump::ChannelPump`]) live here too, as pure byte handling, with the
+//! pipe sizing the readers and the splice stage share ([`pipe`]). Which
+//! of these a channel's output reaches is decided once per channel, from
+//! everything it depends on, in [`route`].
 //!
 //! This module must not own processes, children's pipes or events: reading
 //! the pipes belongs to the engine, which feeds each channel's bytes, in
@@ -27,9 +30,11 @@ mod autoname;
 pub mod capture;
 mod child;
 mod mainlog;
+pub mod pipe;
 pub mod pump;
 mod read;
 mod rotating;
+pub mod route;
 mod stage;
 pub mod syslog;
 mod tracing_layer;
@@ -45,4 +50,5 @@ pub use read::{
     Channel, LogFollower, ReadError, TRUNCATED_MARKER, Tail, read_range, tail_bytes, tail_file,
 };
 pub use rotating::{LogFileError, RotatingFile, Rotation, Spliced, backup_path};
+pub use route::{Listener, Route, RouteInputs};
 pub use tracing_layer::{MAINLOG_LEVEL_FIELD, MainLogLayer, level_of};

@@ -38,13 +38,14 @@ use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 
-use nix::fcntl::{FcntlArg, fcntl};
-
 use super::ansi::{AnsiStripper, strip_ansi};
 use super::capture::{CaptureScanner, Scanned};
 use super::child::ChildLog;
 use super::mainlog::{MainLog, child_output_message};
+use super::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
 use super::rotating::{LogFileError, Spliced};
+pub use super::route::PumpOptions;
+use super::route::{RouteInputs, route};
 use crate::config::types::LogLevel;
 use crate::pyrepr::py_repr;
 
@@ -89,20 +90,6 @@ impl<T: OutputEventSink + ?Sized> OutputEventSink for &T {
     }
 }
 
-/// The output settings of one channel, from the program's section.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PumpOptions {
-    /// `*_capture_maxbytes`; 0 turns capture mode off. Event listeners'
-    /// stdout never uses capture mode: pass 0 for it.
-    pub capture_max_bytes: usize,
-    /// `*_events_enabled`.
-    pub events_enabled: bool,
-    /// `[supervisord] strip_ansi`: the channel's [`ChildLog`] strips what it
-    /// logs; the pump strips captured bytes, and everything when the
-    /// channel has no log.
-    pub strip_ansi: bool,
-}
-
 /// One channel's output path for one run of a process: feed it every
 /// chunk read from the pipe, in order, with the channel's log if it has
 /// one, then call [`finish`](ChannelPump::finish) at end of file. The log
@@ -116,6 +103,8 @@ pub struct ChannelPump<S> {
     /// The log's [`ChildLog::clears`] when this pump last saw it; a change
     /// means `clearProcessLogs` ran and the open capture block is dropped.
     seen_clears: Option<u64>,
+    /// What the channel's route says of splicing into a log file.
+    splices: bool,
     outlets: Outlets<S>,
 }
 
@@ -153,6 +142,7 @@ impl<S: OutputEventSink> ChannelPump<S> {
             scanner: (options.capture_max_bytes > 0)
                 .then(|| CaptureScanner::new(options.capture_max_bytes)),
             seen_clears: None,
+            splices: route(&RouteInputs::logged_with(options)).splices,
             outlets: Outlets {
                 sink,
                 events_enabled: options.events_enabled,
@@ -237,10 +227,11 @@ impl<S: OutputEventSink> ChannelPump<S> {
         }
     }
 
-    /// Whether this channel's settings let its bytes bypass user space: no
-    /// capture scanning and no PROCESS_LOG events.
+    /// Whether this channel's settings let its bytes bypass user space, as
+    /// its route decides for a channel logged to a file: no capture
+    /// scanning, no PROCESS_LOG events, no ANSI stripping.
     pub fn splices(&self) -> bool {
-        self.scanner.is_none() && !self.outlets.events_enabled
+        self.splices
     }
 
     /// `clearProcessLogs`: the open captured block (if any) is emptied, as
@@ -451,65 +442,6 @@ pub fn drain<S: OutputEventSink>(
     }
     drained.note(pump.finish(log));
     Ok(drained)
-}
-
-/// The most one splice moves: a whole pipe, whatever its size.
-pub const SPLICE_MAX: usize = 1024 * 1024;
-
-/// A pipe's capacity unless someone changes it (Linux: 16 pages).
-pub const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
-
-/// The capacity [`grow_pipe`] gives the pipe of a child writing flat out
-/// when pipe capacity counts against a limit of ours: 256 KiB.
-const FLAT_OUT_PIPE_SIZE_LIMITED: usize = 256 * 1024;
-
-/// The same without that limit: 1 MiB (the default `pipe-max-size`), which
-/// lets the child write on through a log rotation instead of waiting for it.
-const FLAT_OUT_PIPE_SIZE_UNLIMITED: usize = 1024 * 1024;
-
-/// The capacity [`grow_pipe`] gives the pipe of a child writing flat out.
-/// Pipe capacity, used or not, counts against the user's
-/// `pipe-user-pages-soft` (64 MiB), and once a user is past it every new
-/// pipe of theirs gets two pages, the children's own pipes too; the kernel
-/// waives that for CAP_SYS_RESOURCE and CAP_SYS_ADMIN, which a daemon
-/// running as root normally has. Decided once: privileges only ever drop,
-/// and the first flat-out child comes after the daemon set its user.
-pub fn flat_out_pipe_size() -> usize {
-    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *SIZE.get_or_init(|| {
-        if pipe_limits_waived() {
-            FLAT_OUT_PIPE_SIZE_UNLIMITED
-        } else {
-            FLAT_OUT_PIPE_SIZE_LIMITED
-        }
-    })
-}
-
-/// Whether the effective capabilities (`CapEff` in /proc/self/status)
-/// hold CAP_SYS_RESOURCE or CAP_SYS_ADMIN.
-fn pipe_limits_waived() -> bool {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_SYS_RESOURCE: u32 = 24;
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN | 1 << CAP_SYS_RESOURCE) != 0)
-}
-
-/// Raise the capacity of the pipe a child writes to flat out (a read just
-/// found it full) to [`flat_out_pipe_size`]: the child blocks less often
-/// and each splice or read moves more, which measured a fifth less CPU per
-/// byte at 256 KiB. Only such pipes get it, since the capacity counts
-/// against the user's limit whether or not it is used. A refusal (that
-/// limit reached) leaves the pipe as it was; the return says whether it
-/// grew.
-pub fn grow_pipe(pipe: BorrowedFd<'_>) -> bool {
-    // nix takes the size as an i32; both sizes fit.
-    fcntl(pipe, FcntlArg::F_SETPIPE_SZ(flat_out_pipe_size() as i32)).is_ok()
 }
 
 /// [`drain`] for a pipe: bytes the channel only logs move with splice(2)
@@ -732,15 +664,6 @@ mod tests {
         pump.handle_chunk(Some(&mut log), &[b"y", END_TOKEN].concat())
             .unwrap();
         assert_eq!(recorder.comms.borrow()[1], b"xy");
-    }
-
-    #[test]
-    fn a_grown_pipe_holds_the_flat_out_size() {
-        let (reader, _writer) = std::io::pipe().unwrap();
-        assert!(grow_pipe(reader.as_fd()));
-        let size = fcntl(reader.as_fd(), FcntlArg::F_GETPIPE_SZ).unwrap();
-        assert_eq!(size as usize, flat_out_pipe_size());
-        assert!(size as usize > DEFAULT_PIPE_SIZE);
     }
 
     #[test]
