@@ -147,6 +147,29 @@ impl ProcessInfo {
     }
 }
 
+#[cfg(test)]
+impl ProcessInfo {
+    /// An info with the given names and state, zero or empty elsewhere.
+    pub fn sample(group: &str, name: &str, state: i64, statename: &str, desc: &str) -> Self {
+        ProcessInfo {
+            name: name.into(),
+            group: group.into(),
+            state,
+            statename: statename.into(),
+            description: desc.into(),
+            pid: 0,
+            start: 0,
+            stop: 0,
+            now: 0,
+            exitstatus: 0,
+            spawnerr: String::new(),
+            logfile: String::new(),
+            stdout_logfile: String::new(),
+            stderr_logfile: String::new(),
+        }
+    }
+}
+
 /// One entry of the arrays the group and `all` commands return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallResult {

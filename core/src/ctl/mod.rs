@@ -4,7 +4,9 @@
 //!
 //! [`run`] is the whole program: command line ([`options`]), the config
 //! file (through the config layer; this module parses none), then one
-//! command ([`commands`]) or the shell ([`shell`]). Calls go over
+//! command line or the shell ([`shell`]). A command line names an action
+//! of the table in [`actions`], which runs one of the [`commands`] against
+//! the [`controller`] (connection, output, exit status). Calls go over
 //! [`transport`]; `tail -f` and `fg` stream through [`stream`]. Never
 //! depends on `process` or anything of the daemon: it is a client of the
 //! same wire protocol any tool speaks.
@@ -14,8 +16,10 @@
 
 #![warn(missing_docs)]
 
+pub mod actions;
 pub mod api;
 pub mod commands;
+pub mod controller;
 pub mod help;
 pub mod options;
 pub mod shell;
@@ -28,7 +32,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::ctl as ctl_config;
-use commands::{Connection, Controller};
+use controller::{Connection, Controller, exit};
 use options::Exit;
 
 /// Run supervisorctl with `argv` (program name first) and return the
@@ -74,11 +78,11 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(io::stderr(), "Error: cannot start the I/O runtime: {e}");
-            return commands::exit::GENERIC;
+            return exit::GENERIC;
         }
     };
     if !settings.args.is_empty() {
-        controller.onecmd(&settings.args.join(" "));
+        actions::onecmd(&mut controller, &settings.args.join(" "));
         controller.flush();
         return controller.exitstatus;
     }
@@ -92,7 +96,7 @@ fn usage_error(progname: &Path, msg: &str) -> i32 {
         "Error: {msg}\nFor help, use {} -h\n",
         progname.display()
     );
-    commands::exit::INVALID_ARGS
+    exit::INVALID_ARGS
 }
 
 /// The config file the search order finds (the config layer owns the

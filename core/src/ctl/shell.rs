@@ -20,8 +20,9 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
+use super::actions::{self, ACTIONS, Completes, Flow};
 use super::api::ProcessInfo;
-use super::commands::{ACTIONS, Controller, Flow};
+use super::controller::Controller;
 use super::stream::read_stdin_line;
 
 /// Run the shell until the user leaves. The exit status of an
@@ -29,7 +30,7 @@ use super::stream::read_stdin_line;
 pub fn run(controller: Controller, prompt: &str, history_file: Option<PathBuf>) -> i32 {
     let controller = Rc::new(RefCell::new(controller));
     let prompt = format!("{prompt}> ");
-    if controller.borrow_mut().onecmd("status") == Flow::Quit {
+    if actions::onecmd(&mut controller.borrow_mut(), "status") == Flow::Quit {
         return 0;
     }
     if io::stdin().is_terminal() && io::stdout().is_terminal() {
@@ -84,7 +85,7 @@ fn edit_loop(
                         save_history(&editor, path);
                     }
                 }
-                if controller.borrow_mut().onecmd(&line) == Flow::Quit {
+                if actions::onecmd(&mut controller.borrow_mut(), &line) == Flow::Quit {
                     break;
                 }
             }
@@ -125,7 +126,7 @@ fn plain_loop(controller: &Rc<RefCell<Controller>>, prompt: &str) {
             println!();
             return;
         };
-        if controller.borrow_mut().onecmd(&line) == Flow::Quit {
+        if actions::onecmd(&mut controller.borrow_mut(), &line) == Flow::Quit {
             return;
         }
     }
@@ -176,14 +177,16 @@ impl Completion {
         if words.is_empty() || (words.len() == 1 && !line.ends_with(' ')) {
             return complete_actions(text);
         }
-        match words[0] {
-            "help" => complete_actions(text),
-            "add" | "remove" | "update" => {
+        let completes = actions::find(words[0]).map_or(Completes::Nothing, |a| a.completes);
+        match completes {
+            Completes::Actions => complete_actions(text),
+            Completes::Groups => {
                 group_candidates(self.controller.borrow_mut().completion_infos(), text)
             }
-            "clear" | "fg" | "pid" | "restart" | "signal" | "start" | "status" | "stop"
-            | "tail" => process_candidates(self.controller.borrow_mut().completion_infos(), text),
-            _ => Vec::new(),
+            Completes::Processes => {
+                process_candidates(self.controller.borrow_mut().completion_infos(), text)
+            }
+            Completes::Hidden | Completes::Nothing => Vec::new(),
         }
     }
 }
@@ -226,9 +229,12 @@ fn process_candidates(infos: &[ProcessInfo], text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Action names starting with `text`, in the table's order.
 fn complete_actions(text: &str) -> Vec<String> {
-    std::iter::once("help")
-        .chain(ACTIONS.iter().copied())
+    ACTIONS
+        .iter()
+        .filter(|a| a.completes != Completes::Hidden)
+        .map(|a| a.name)
         .filter(|a| a.starts_with(text))
         .map(|a| format!("{a} "))
         .collect()

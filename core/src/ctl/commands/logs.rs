@@ -1,0 +1,280 @@
+//! The commands that read logs and attach to a process: `tail`,
+//! `maintail` and `fg`. The streaming itself (`-f`, `fg`'s output) is the
+//! `stream` module's; here are the arguments, the reference's messages and
+//! `fg`'s loop of sending typed lines.
+
+use dxr::Value;
+
+use crate::ctl::api::{self, ProcessInfo, fault};
+use crate::ctl::controller::{CmdResult, Controller, Outcome, exit, param};
+use crate::ctl::stream::{self, SigintWatch, StdinLines};
+use crate::ctl::transport::CallError;
+use crate::pyrepr::py_repr;
+
+/// `tail [-f|-N] name [stdout|stderr]`.
+pub fn tail(c: &mut Controller, arg: &str) -> CmdResult {
+    if !c.upcheck()? {
+        return Ok(Outcome::Done);
+    }
+    let mut args: Vec<&str> = arg.split_whitespace().collect();
+    if args.is_empty() {
+        c.output("Error: too few arguments");
+        c.exitstatus = exit::GENERIC;
+        return Ok(Outcome::ShowUsage);
+    }
+    if args.len() > 3 {
+        c.output("Error: too many arguments");
+        c.exitstatus = exit::GENERIC;
+        return Ok(Outcome::ShowUsage);
+    }
+    let modifier = if args[0].starts_with('-') {
+        Some(args.remove(0))
+    } else {
+        None
+    };
+    let (name, channel) = match args.as_slice() {
+        [name] => (*name, "stdout".to_string()),
+        [name, .., last] => {
+            let channel = last.to_lowercase();
+            if channel != "stdout" && channel != "stderr" {
+                c.output(&format!("Error: bad channel {}", py_repr(&channel)));
+                c.exitstatus = exit::GENERIC;
+                return Ok(Outcome::Done);
+            }
+            (*name, channel)
+        }
+        [] => {
+            c.output("Error: tail requires process name");
+            c.exitstatus = exit::GENERIC;
+            return Ok(Outcome::Done);
+        }
+    };
+    let mut bytes = 1600i64;
+    if let Some(modifier) = modifier {
+        let what = &modifier[1..];
+        if what == "f" {
+            c.follow(&format!("/logtail/{name}/{channel}"));
+            return Ok(Outcome::Done);
+        }
+        match parse_python_int(what) {
+            Some(n) => bytes = n,
+            None => {
+                c.output(&format!("Error: bad argument {modifier}"));
+                c.exitstatus = exit::GENERIC;
+                return Ok(Outcome::Done);
+            }
+        }
+    }
+    let method = if channel == "stdout" {
+        "supervisor.readProcessStdoutLog"
+    } else {
+        "supervisor.readProcessStderrLog"
+    };
+    let params = vec![param(name), int_value(-bytes), Value::Integer(0)];
+    match c.call(method, params) {
+        Ok(text) => c.output(&api::display(&text)),
+        Err(e) => {
+            c.exitstatus = exit::GENERIC;
+            let why = match e.fault_code() {
+                Some(fault::NO_FILE) => "no log file",
+                Some(fault::FAILED) => "unknown error reading log",
+                Some(fault::BAD_NAME) => "no such process name",
+                _ => return Err(e.into()),
+            };
+            c.output(&format!("{name}: ERROR ({why})"));
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// `maintail [-f|-N]`: the main log.
+pub fn maintail(c: &mut Controller, arg: &str) -> CmdResult {
+    if !c.upcheck()? {
+        return Ok(Outcome::Done);
+    }
+    let args: Vec<&str> = arg.split_whitespace().collect();
+    let bytes = match args.as_slice() {
+        [] => 1600,
+        [one] => {
+            let parsed = one.strip_prefix('-').and_then(|what| {
+                if what == "f" {
+                    Some(None)
+                } else {
+                    parse_python_int(what).map(Some)
+                }
+            });
+            match parsed {
+                Some(None) => {
+                    c.follow("/mainlogtail");
+                    return Ok(Outcome::Done);
+                }
+                Some(Some(n)) => n,
+                None => {
+                    c.output(&format!("Error: bad argument {one}"));
+                    c.exitstatus = exit::GENERIC;
+                    return Ok(Outcome::Done);
+                }
+            }
+        }
+        _ => {
+            c.output("Error: too many arguments");
+            c.exitstatus = exit::GENERIC;
+            return Ok(Outcome::ShowUsage);
+        }
+    };
+    match c.call(
+        "supervisor.readLog",
+        vec![int_value(-bytes), Value::Integer(0)],
+    ) {
+        Ok(text) => c.output(&api::display(&text)),
+        Err(e) => {
+            c.exitstatus = exit::GENERIC;
+            let why = match e.fault_code() {
+                Some(fault::NO_FILE) => "no log file",
+                Some(fault::FAILED) => "unknown error reading log",
+                _ => return Err(e.into()),
+            };
+            c.output(&format!("supervisord: ERROR ({why})"));
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// `fg name`: follow a process's output and send it what is typed,
+/// until Ctrl-C or its end.
+pub fn fg(c: &mut Controller, arg: &str) -> CmdResult {
+    if !c.upcheck()? {
+        return Ok(Outcome::Done);
+    }
+    let names: Vec<&str> = arg.split_whitespace().collect();
+    let name = match names.as_slice() {
+        [] => {
+            c.output("ERROR: no process name supplied");
+            c.exitstatus = exit::GENERIC;
+            return Ok(Outcome::ShowUsage);
+        }
+        [one] => one.to_string(),
+        _ => {
+            c.output("ERROR: too many process names supplied");
+            c.exitstatus = exit::GENERIC;
+            return Ok(Outcome::Done);
+        }
+    };
+    let info = match c.call("supervisor.getProcessInfo", vec![param(&name)]) {
+        Ok(v) => ProcessInfo::from_value(&v),
+        Err(e) if e.fault_code() == Some(fault::BAD_NAME) => {
+            c.output("ERROR: bad process name supplied");
+            c.exitstatus = exit::GENERIC;
+            return Ok(Outcome::Done);
+        }
+        Err(e @ CallError::Fault { .. }) => {
+            c.output(&format!("ERROR: {e}"));
+            return Ok(Outcome::Done);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !info.is_running_now() {
+        c.output("ERROR: process not running");
+        c.exitstatus = exit::GENERIC;
+        return Ok(Outcome::Done);
+    }
+    c.output("==> Press Ctrl-C to exit <==");
+    c.flush();
+
+    let endpoint = c.endpoint();
+    let messages: Vec<String> = c.with_session(async |session| {
+        let watch = SigintWatch::install().ok();
+        let out = tokio::spawn({
+            let endpoint = endpoint.clone();
+            let path = format!("/logtail/{name}/stdout");
+            async move { stream::follow(&endpoint, &path).await }
+        });
+        let err = tokio::spawn({
+            let endpoint = endpoint.clone();
+            let path = format!("/logtail/{name}/stderr");
+            async move { stream::follow(&endpoint, &path).await }
+        });
+        let mut input = StdinLines::start();
+        let interrupted = async {
+            match &watch {
+                Some(w) => w.interrupted().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(interrupted);
+        let messages = loop {
+            let line = tokio::select! {
+                () = &mut interrupted => break vec![],
+                line = input.lines.recv() => line,
+            };
+            let Some(line) = line else { break vec![] };
+            let params = vec![Value::String(name.clone()), Value::String(line + "\n")];
+            match session.call("supervisor.sendProcessStdin", params).await {
+                Ok(_) => {}
+                Err(e) if e.fault_code() == Some(fault::NOT_RUNNING) => {
+                    break vec!["Process got killed".to_string()];
+                }
+                Err(e) => break vec![format!("ERROR: {e}")],
+            }
+            let still = session
+                .call(
+                    "supervisor.getProcessInfo",
+                    vec![Value::String(name.clone())],
+                )
+                .await
+                .map(|v| ProcessInfo::from_value(&v).is_running_now());
+            match still {
+                Ok(true) => {}
+                Ok(false) => break vec!["Process got killed".to_string()],
+                Err(e) => break vec![format!("ERROR: {e}")],
+            }
+        };
+        out.abort();
+        err.abort();
+        drop(input);
+        messages
+    });
+    for m in messages {
+        c.output(&m);
+    }
+    c.output("Exiting foreground");
+    Ok(Outcome::Done)
+}
+
+/// Python's `int()` of a `tail -N` argument: optional sign, digits,
+/// underscores between digits, surrounding whitespace.
+fn parse_python_int(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    t.replace('_', "").parse().ok()
+}
+
+/// An int parameter: i4 when it fits (what Python sends), i8 otherwise.
+fn int_value(n: i64) -> Value {
+    match i32::try_from(n) {
+        Ok(i) => Value::Integer(i),
+        Err(_) => Value::Long(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_sizes_follow_pythons_int() {
+        assert_eq!(parse_python_int("100"), Some(100));
+        assert_eq!(parse_python_int("1_000"), Some(1000));
+        assert_eq!(parse_python_int("x"), None);
+        assert_eq!(parse_python_int("_1"), None);
+        assert_eq!(parse_python_int(""), None);
+    }
+}
