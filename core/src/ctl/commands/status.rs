@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+
 use crate::ctl::api::{Namespec, ProcessInfo, split_namespec};
 use crate::ctl::controller::{CmdResult, Controller, Outcome, exit};
 
@@ -104,71 +106,128 @@ fn state_color(statename: &str) -> Option<&'static str> {
     }
 }
 
+/// One element of `status --json`: the process info with its namespec
+/// first, in the order the members are written.
+#[derive(Serialize)]
+struct JsonEntry<'a> {
+    namespec: String,
+    name: &'a str,
+    group: &'a str,
+    state: i64,
+    statename: &'a str,
+    description: &'a str,
+    pid: i64,
+    start: i64,
+    stop: i64,
+    now: i64,
+    exitstatus: i64,
+    spawnerr: &'a str,
+    logfile: &'a str,
+    stdout_logfile: &'a str,
+    stderr_logfile: &'a str,
+}
+
+impl<'a> From<&'a ProcessInfo> for JsonEntry<'a> {
+    fn from(i: &'a ProcessInfo) -> Self {
+        JsonEntry {
+            namespec: i.namespec(),
+            name: &i.name,
+            group: &i.group,
+            state: i.state,
+            statename: &i.statename,
+            description: &i.description,
+            pid: i.pid,
+            start: i.start,
+            stop: i.stop,
+            now: i.now,
+            exitstatus: i.exitstatus,
+            spawnerr: &i.spawnerr,
+            logfile: &i.logfile,
+            stdout_logfile: &i.stdout_logfile,
+            stderr_logfile: &i.stderr_logfile,
+        }
+    }
+}
+
 /// `status --json`: an array of the process infos, one object each, with
-/// the namespec added.
+/// the namespec added; one object per line, so `grep` still works on it.
 pub fn status_json(infos: &[&ProcessInfo]) -> String {
-    let mut out = String::from("[");
-    for (n, i) in infos.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str("\n  {");
-        let fields: [(&str, Json<'_>); 15] = [
-            ("namespec", Json::Str(&i.namespec())),
-            ("name", Json::Str(&i.name)),
-            ("group", Json::Str(&i.group)),
-            ("state", Json::Int(i.state)),
-            ("statename", Json::Str(&i.statename)),
-            ("description", Json::Str(&i.description)),
-            ("pid", Json::Int(i.pid)),
-            ("start", Json::Int(i.start)),
-            ("stop", Json::Int(i.stop)),
-            ("now", Json::Int(i.now)),
-            ("exitstatus", Json::Int(i.exitstatus)),
-            ("spawnerr", Json::Str(&i.spawnerr)),
-            ("logfile", Json::Str(&i.logfile)),
-            ("stdout_logfile", Json::Str(&i.stdout_logfile)),
-            ("stderr_logfile", Json::Str(&i.stderr_logfile)),
-        ];
-        for (k, (key, value)) in fields.iter().enumerate() {
-            if k > 0 {
-                out.push_str(", ");
-            }
-            json_string(&mut out, key);
-            out.push_str(": ");
-            match value {
-                Json::Str(s) => json_string(&mut out, s),
-                Json::Int(v) => out.push_str(&v.to_string()),
-            }
-        }
-        out.push('}');
-    }
-    if !infos.is_empty() {
-        out.push('\n');
-    }
-    out.push(']');
-    out
+    let entries: Vec<JsonEntry<'_>> = infos.iter().map(|&i| JsonEntry::from(i)).collect();
+    let mut out = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut out, OneObjectPerLine::default());
+    entries
+        .serialize(&mut serializer)
+        .expect("serializing strings and integers into a Vec cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-enum Json<'a> {
-    Str(&'a str),
-    Int(i64),
+/// The layout `status --json` has always had: `[`, each object on a line
+/// of its own indented by two, members separated by `, ` with `: ` after
+/// the key, and `]` on its own line (just `[]` when empty). Control
+/// characters other than `\n`, `\r` and `\t` are written as `\u00XX`,
+/// as before (serde_json's default would write `\b` and `\f`).
+#[derive(Default)]
+struct OneObjectPerLine {
+    depth: usize,
+    array_has_items: bool,
 }
 
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+impl serde_json::ser::Formatter for OneObjectPerLine {
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.array_has_items = false;
+        writer.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.depth -= 1;
+        if self.array_has_items && self.depth == 0 {
+            writer.write_all(b"\n")?;
+        }
+        writer.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.array_has_items = true;
+        if !first {
+            writer.write_all(b",")?;
+        }
+        writer.write_all(b"\n  ")
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
         }
     }
-    out.push('"');
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: serde_json::ser::CharEscape,
+    ) -> io::Result<()> {
+        use serde_json::ser::CharEscape;
+        match char_escape {
+            CharEscape::Backspace => writer.write_all(b"\\u0008"),
+            CharEscape::FormFeed => writer.write_all(b"\\u000c"),
+            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -209,5 +268,30 @@ mod tests {
         assert!(doc.contains(r#""description": "a\nb""#), "{doc}");
         assert!(doc.contains(r#""state": 20"#), "{doc}");
         assert_eq!(status_json(&[]), "[]");
+    }
+
+    #[test]
+    fn json_status_keeps_its_layout_byte_for_byte() {
+        let mut a = info(
+            "g",
+            "a",
+            20,
+            "RUNNING",
+            "tab\there\u{8}\u{c}\u{1}\\ é\u{7f}",
+        );
+        a.pid = 42;
+        a.exitstatus = -1;
+        a.stdout_logfile = "/tmp/a.log".into();
+        let b = info("h", "h", 0, "STOPPED", "");
+        let expected = "[\n  {\"namespec\": \"g:a\", \"name\": \"a\", \"group\": \"g\", \
+            \"state\": 20, \"statename\": \"RUNNING\", \
+            \"description\": \"tab\\there\\u0008\\u000c\\u0001\\\\ é\u{7f}\", \"pid\": 42, \
+            \"start\": 0, \"stop\": 0, \"now\": 0, \"exitstatus\": -1, \"spawnerr\": \"\", \
+            \"logfile\": \"\", \"stdout_logfile\": \"/tmp/a.log\", \"stderr_logfile\": \"\"},\
+            \n  {\"namespec\": \"h\", \"name\": \"h\", \"group\": \"h\", \"state\": 0, \
+            \"statename\": \"STOPPED\", \"description\": \"\", \"pid\": 0, \"start\": 0, \
+            \"stop\": 0, \"now\": 0, \"exitstatus\": 0, \"spawnerr\": \"\", \"logfile\": \"\", \
+            \"stdout_logfile\": \"\", \"stderr_logfile\": \"\"}\n]";
+        assert_eq!(status_json(&[&a, &b]), expected);
     }
 }
