@@ -71,20 +71,7 @@ pub fn tail(c: &mut Controller, arg: &str) -> CmdResult {
         "supervisor.readProcessStderrLog"
     };
     let params = vec![param(name), int_value(-bytes), Value::Integer(0)];
-    match c.call(method, params) {
-        Ok(text) => c.output(&api::display(&text)),
-        Err(e) => {
-            c.exitstatus = exit::GENERIC;
-            let why = match e.fault_code() {
-                Some(fault::NO_FILE) => "no log file",
-                Some(fault::FAILED) => "unknown error reading log",
-                Some(fault::BAD_NAME) => "no such process name",
-                _ => return Err(e.into()),
-            };
-            c.output(&format!("{name}: ERROR ({why})"));
-        }
-    }
-    Ok(Outcome::Done)
+    show_log(c, name, method, params, LOG_FAULTS)
 }
 
 /// `maintail [-f|-N]`: the main log.
@@ -122,19 +109,36 @@ pub fn maintail(c: &mut Controller, arg: &str) -> CmdResult {
             return Ok(Outcome::ShowUsage);
         }
     };
-    match c.call(
-        "supervisor.readLog",
-        vec![int_value(-bytes), Value::Integer(0)],
-    ) {
+    let params = vec![int_value(-bytes), Value::Integer(0)];
+    // The main log has no name to get wrong.
+    let faults = &LOG_FAULTS[..2];
+    show_log(c, "supervisord", "supervisor.readLog", params, faults)
+}
+
+/// The faults reading a log may meet, in the reference's words.
+const LOG_FAULTS: &[(i32, &str)] = &[
+    (fault::NO_FILE, "no log file"),
+    (fault::FAILED, "unknown error reading log"),
+    (fault::BAD_NAME, "no such process name"),
+];
+
+/// Print what `method` reads, or `who: ERROR (why)` for one of `faults`.
+fn show_log(
+    c: &mut Controller,
+    who: &str,
+    method: &str,
+    params: Vec<Value>,
+    faults: &[(i32, &str)],
+) -> CmdResult {
+    match c.call(method, params) {
         Ok(text) => c.output(&api::display(&text)),
         Err(e) => {
             c.exitstatus = exit::GENERIC;
-            let why = match e.fault_code() {
-                Some(fault::NO_FILE) => "no log file",
-                Some(fault::FAILED) => "unknown error reading log",
-                _ => return Err(e.into()),
+            let code = e.fault_code();
+            let Some((_, why)) = faults.iter().find(|(f, _)| Some(*f) == code) else {
+                return Err(e.into());
             };
-            c.output(&format!("supervisord: ERROR ({why})"));
+            c.output(&format!("{who}: ERROR ({why})"));
         }
     }
     Ok(Outcome::Done)
