@@ -4,7 +4,7 @@
 //! runs at start-up for its `[rpcinterface:x]` sections.
 //!
 //! It owns no daemon state and never calls the host itself. Calls go
-//! through [`call::PlacedMethod`], which decides where each method's code
+//! through [`PlacedMethod`] (`plugins/call.rs`), which decides where each method's code
 //! runs; this file only keeps each namespace's methods and its
 //! [`THIRD_PARTY_CALL_SLOTS`] call slots.
 //!
