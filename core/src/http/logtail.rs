@@ -34,7 +34,8 @@ use supervisor_sdk::namespec::split_namespec;
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
-use super::router::{Hooks, RouteHandler, error_page};
+use super::response::error_page;
+use super::router::{Hooks, RouteHandler};
 use super::serve::{PeerSocket, ServerStopping};
 use crate::logs::{Channel, LogFollower};
 

@@ -14,6 +14,7 @@ mod body;
 mod config;
 mod listen;
 mod logtail;
+mod response;
 mod router;
 mod serve;
 mod xmlrpc;
@@ -25,7 +26,8 @@ pub use logtail::{
     MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
     mainlogtail_handler,
 };
-pub use router::{AppState, Hooks, RouteHandler, error_page, router};
+pub use response::error_page;
+pub use router::{AppState, Hooks, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};
 
 use std::sync::Arc;

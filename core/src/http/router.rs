@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::{Credentials, Verdict};
 use super::config::Limits;
+use super::response::error_page;
 use super::xmlrpc;
 use crate::rpc::{BoxFuture, Registry};
 
@@ -104,7 +104,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     }
     let path = request.uri().path();
     if path.starts_with("/RPC2") {
-        return xmlrpc::handle(&state, request).await;
+        return xmlrpc::handle(&state.registry, &state.limits, request).await;
     }
     if path.starts_with("/logtail") {
         return hooked(&state.hooks.logtail, request).await;
@@ -127,16 +127,6 @@ async fn hooked(hook: &Option<RouteHandler>, request: Request) -> Response {
         Some(handler) => handler(request).await,
         None => error_page(StatusCode::NOT_FOUND),
     }
-}
-
-/// medusa's error page (CRLF lines, `text/html`) for `status`.
-pub fn error_page(status: StatusCode) -> Response {
-    let reason = status.canonical_reason().unwrap_or("Unknown");
-    let body = format!(
-        "<head>\r\n<title>Error response</title>\r\n</head>\r\n<body>\r\n<h1>Error response</h1>\r\n<p>Error code {}.\r\n<p>Message: {reason}.\r\n</body>\r\n",
-        status.as_u16()
-    );
-    (status, [(header::CONTENT_TYPE, "text/html")], body).into_response()
 }
 
 /// Read and drop what the client is still sending (bounded by the body
@@ -171,9 +161,4 @@ fn unauthorized() -> Response {
         HeaderValue::from_static("Basic realm=\"default\""),
     );
     response
-}
-
-/// A 200 `text/xml` response carrying an XML-RPC body.
-pub(super) fn xml_response(body: Body) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }

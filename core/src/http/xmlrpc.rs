@@ -13,14 +13,15 @@ use http_body_util::{BodyExt, Limited};
 use supervisor_sdk::value::{Value, ValueKind};
 
 use super::body;
-use super::router::{AppState, error_page, xml_response};
-use crate::rpc::{CallError, write_fault_response, write_method_response};
+use super::config::Limits;
+use super::response::{error_page, xml_response};
+use crate::rpc::{CallError, Registry, write_fault_response, write_method_response};
 
-pub(super) async fn handle(state: &AppState, request: Request) -> Response {
+pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Request) -> Response {
     if request.method() != Method::POST {
         return error_page(StatusCode::BAD_REQUEST);
     }
-    let limit = state.limits.max_body_bytes;
+    let limit = limits.max_body_bytes;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -30,7 +31,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
         return too_large();
     }
     let body = Limited::new(request.into_body(), limit);
-    let collected = match tokio::time::timeout(state.limits.idle_timeout, body.collect()).await {
+    let collected = match tokio::time::timeout(limits.idle_timeout, body.collect()).await {
         Err(_elapsed) => return error_page(StatusCode::REQUEST_TIMEOUT),
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => return too_large(),
         Ok(Err(_)) => return error_page(StatusCode::BAD_REQUEST),
@@ -52,7 +53,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
     }
     tracing::trace!("XML-RPC method called: {method}()");
     let mut text = body::buffer();
-    match state.registry.dispatch(&method, params).await {
+    match registry.dispatch(&method, params).await {
         Ok(value) => {
             tracing::trace!("XML-RPC method {method}() returned successfully");
             write_method_response(&mut text, &value);

@@ -2,7 +2,8 @@
 //! daemon serves, and every call reads the current table without a lock
 //! (an `ArcSwap`: one atomic load per call). Only the names a namespace
 //! declared are reachable; nothing is looked up by walking attributes, which
-//! is how the reference's CVE-2017-11610 happened.
+//! is how the reference's CVE-2017-11610 happened. It knows nothing of the
+//! `system` namespace, which reads this table (`system.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -108,9 +109,9 @@ pub(super) struct Entry {
 #[derive(Default)]
 pub(super) struct Table {
     pub(super) namespaces: HashMap<String, Arc<Entry>>,
-    /// Every published `ns.method` name, `system.*` included, sorted as
-    /// `system.listMethods` returns them. Built once per change so the
-    /// call itself does no sorting.
+    /// Every registered `ns.method` name, sorted; `system.listMethods`
+    /// merges the `system.*` names in. Built once per change so the call
+    /// itself does no sorting.
     pub(super) sorted_names: Arc<[String]>,
 }
 
@@ -119,11 +120,6 @@ impl Table {
         let mut names: Vec<String> = namespaces
             .iter()
             .flat_map(|(ns, entry)| entry.methods.keys().map(move |m| format!("{ns}.{m}")))
-            .chain(
-                super::system::METHODS
-                    .iter()
-                    .map(|m| format!("system.{}", m.name)),
-            )
             .collect();
         names.sort_unstable();
         Table {

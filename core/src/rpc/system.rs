@@ -130,8 +130,10 @@ impl Registry {
                     return wrong_arity();
                 }
                 let table = self.table.load();
+                let system = METHODS.iter().map(|m| format!("system.{}", m.name));
+                let registered = table.sorted_names.iter().map(String::clone);
                 Ok(Value::array(
-                    table.sorted_names.iter().map(|n| Value::string(n.as_str())),
+                    merge_sorted(registered, system).map(Value::string),
                 ))
             }
             "methodHelp" | "methodSignature" => {
@@ -257,6 +259,19 @@ impl Registry {
         };
         Ok(self.resolve(name, params))
     }
+}
+
+/// Two sorted lists of names as one sorted list.
+fn merge_sorted(
+    left: impl Iterator<Item = String>,
+    right: impl Iterator<Item = String>,
+) -> impl Iterator<Item = String> {
+    let (mut left, mut right) = (left.peekable(), right.peekable());
+    std::iter::from_fn(move || match (left.peek(), right.peek()) {
+        (Some(l), Some(r)) if r < l => right.next(),
+        (Some(_), _) => left.next(),
+        (None, _) => right.next(),
+    })
 }
 
 /// The `{faultCode, faultString}` struct that `system.multicall` puts in

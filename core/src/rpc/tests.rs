@@ -489,3 +489,27 @@ fn a_multicall_fault_struct_has_the_two_reference_keys() {
     assert_eq!(value.get("faultCode"), Some(&Value::int(30)));
     assert_eq!(value.get("faultString"), Some(&Value::string("FAILED: x")));
 }
+
+#[tokio::test]
+async fn list_methods_merges_system_between_the_namespaces_around_it() {
+    let registry = Registry::new();
+    registry.add(Arc::new(TestNamespace("alpha"))).unwrap();
+    registry.add(Arc::new(TestNamespace("zulu"))).unwrap();
+    let names = registry
+        .dispatch("system.listMethods", vec![])
+        .await
+        .unwrap();
+    let names: Vec<&str> = names
+        .as_array()
+        .expect("listMethods returns an array")
+        .iter()
+        .map(|name| name.as_str().expect("names are strings"))
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    let system = names.iter().position(|n| n.starts_with("system."));
+    assert!(system.is_some_and(|at| names[at - 1].starts_with("alpha.")));
+    assert_eq!(names.iter().filter(|n| n.starts_with("system.")).count(), 4);
+    assert!(names.last().is_some_and(|n| n.starts_with("zulu.")));
+}
