@@ -3,14 +3,142 @@
 //! command and log line the plugin issued. Commands only get tickets; the
 //! test decides their outcomes when it drives a deferred reply.
 //!
-//! Not for production: it supervises nothing.
+//! Not for production: it supervises nothing. Every test of this
+//! workspace that needs a host uses this one, so it grows with their needs.
 
 use crate::fault::Fault;
-use crate::host::{ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, ProcessInfo, Ticket};
+use crate::host::{
+    ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
+};
+use crate::namespace::{NamespaceBox, Reply};
 use crate::state::{ProcessState, SupervisorState};
+use crate::value::Value;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A command a plugin issued through the host; `process` is
+/// `group:name`. Its `Display` is a one-line summary
+/// (`start_process web:web wait=true`), and a command equals its summary,
+/// so a test can compare a record with text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// `start_process`.
+    Start {
+        /// `group:name`.
+        process: String,
+        /// Whether the caller waits for the start.
+        wait: bool,
+    },
+    /// `stop_process`.
+    Stop {
+        /// `group:name`.
+        process: String,
+        /// Whether the caller waits for the stop.
+        wait: bool,
+    },
+    /// `signal_process`.
+    Signal {
+        /// `group:name`.
+        process: String,
+        /// The signal number.
+        signal: i32,
+    },
+    /// `send_stdin`.
+    Stdin {
+        /// `group:name`.
+        process: String,
+        /// The bytes to write.
+        data: Vec<u8>,
+    },
+    /// `read_log`.
+    ReadLog {
+        /// Which log.
+        channel: LogChannel,
+        /// `group:name`, or `:` for the main log.
+        process: String,
+        /// As the plugin passed it.
+        offset: i64,
+        /// As the plugin passed it.
+        length: i64,
+    },
+    /// `tail_log`.
+    TailLog {
+        /// Which log.
+        channel: LogChannel,
+        /// `group:name`.
+        process: String,
+        /// As the plugin passed it.
+        offset: i64,
+        /// As the plugin passed it.
+        length: i64,
+    },
+    /// `clear_log`.
+    ClearLog {
+        /// Which log.
+        channel: LogChannel,
+        /// `group:name`, or `:` for the main log.
+        process: String,
+    },
+    /// `reload_config`.
+    ReloadConfig,
+    /// `add_group`.
+    AddGroup(String),
+    /// `remove_group`.
+    RemoveGroup(String),
+    /// `publish_event`.
+    Publish {
+        /// The event's type name.
+        event: String,
+        /// Its payload.
+        payload: String,
+    },
+    /// `shutdown`.
+    Shutdown,
+    /// `restart`.
+    Restart,
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Start { process, wait } => write!(f, "start_process {process} wait={wait}"),
+            Command::Stop { process, wait } => write!(f, "stop_process {process} wait={wait}"),
+            Command::Signal { process, signal } => write!(f, "signal_process {process} {signal}"),
+            Command::Stdin { process, data } => {
+                write!(f, "send_stdin {process} {} bytes", data.len())
+            }
+            Command::ReadLog {
+                channel,
+                process,
+                offset,
+                length,
+            } => write!(f, "read_log {channel:?} {process} {offset} {length}"),
+            Command::TailLog {
+                channel,
+                process,
+                offset,
+                length,
+            } => write!(f, "tail_log {channel:?} {process} {offset} {length}"),
+            Command::ClearLog { channel, process } => write!(f, "clear_log {channel:?} {process}"),
+            Command::ReloadConfig => f.write_str("reload_config"),
+            Command::AddGroup(name) => write!(f, "add_group {name}"),
+            Command::RemoveGroup(name) => write!(f, "remove_group {name}"),
+            Command::Publish { event, payload } => write!(f, "publish_event {event} {payload}"),
+            Command::Shutdown => f.write_str("shutdown"),
+            Command::Restart => f.write_str("restart"),
+        }
+    }
+}
+
+impl PartialEq<&str> for Command {
+    fn eq(&self, text: &&str) -> bool {
+        // Test-only code: the allocation is not worth a second formatter.
+        self.to_string().as_str() == *text
+    }
+}
 
 /// What a [`TestHost`] holds and records.
 #[derive(Debug, Clone)]
@@ -23,10 +151,17 @@ pub struct TestHostState {
     pub configs: Vec<ConfigInfo>,
     /// The clock.
     pub now: i64,
-    /// Every command issued, by name (`start_process web:web`), in order.
-    pub commands: Vec<String>,
+    /// Every command issued, in order; command `n` (from 0) got
+    /// `Ticket(n + 1)`.
+    pub commands: Vec<Command>,
     /// Every line logged through the host.
     pub log: Vec<(LogLevel, String)>,
+    /// `getIdentification`'s answer.
+    pub identification: String,
+    /// The daemon's pid (`getPID`).
+    pub pid: u32,
+    /// What `check_command` refuses, by `group:name`.
+    pub refused: HashMap<String, Fault>,
 }
 
 /// A cloneable fake host; clones share their state.
@@ -42,6 +177,9 @@ impl Default for TestHost {
             now: 1_700_000_000,
             commands: Vec::new(),
             log: Vec::new(),
+            identification: "supervisor".to_owned(),
+            pid: std::process::id(),
+            refused: HashMap::new(),
         })))
     }
 }
@@ -68,11 +206,61 @@ impl TestHost {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn issue(&self, command: String) -> Ticket {
+    fn issue(&self, command: Command) -> Ticket {
         let mut state = self.state();
         state.commands.push(command);
         Ticket(state.commands.len() as u64)
     }
+
+    /// The command that got `ticket`.
+    pub fn command(&self, ticket: Ticket) -> Option<Command> {
+        let index = usize::try_from(ticket.0).ok()?.checked_sub(1)?;
+        self.state().commands.get(index).cloned()
+    }
+
+    /// Call `method` of `namespace` (built on this host) and drive its
+    /// reply to the end as the daemon would: each ticket it waits on
+    /// completes with the outcome `resolve` gives its command, in issue
+    /// order (or the reverse, to check that order does not matter).
+    pub fn drive(
+        &self,
+        namespace: &NamespaceBox,
+        method: &str,
+        params: Vec<Value>,
+        resolve: &dyn Fn(&Command) -> Outcome,
+        reverse: bool,
+    ) -> Result<Value, Fault> {
+        let mut reply = namespace.call(method.into(), params.into());
+        loop {
+            let deferred = match reply {
+                Reply::Value(value) => return Ok(value),
+                Reply::Fault(fault) => return Err(fault),
+                Reply::Deferred(deferred) => deferred,
+            };
+            let mut tickets = deferred.tickets.into_vec();
+            let mut continuation = deferred.continuation;
+            if tickets.is_empty() {
+                reply = continuation.finish();
+                continue;
+            }
+            if reverse {
+                tickets.reverse();
+            }
+            let mut next = None;
+            for ticket in tickets {
+                let command = self.command(ticket).expect("every ticket was issued");
+                if let ROption::RSome(done) = continuation.resume(ticket, resolve(&command)) {
+                    next = Some(done);
+                    break;
+                }
+            }
+            reply = next.expect("the continuation answers by its last ticket");
+        }
+    }
+}
+
+fn key(group: RStr<'_>, process: RStr<'_>) -> String {
+    format!("{group}:{process}")
 }
 
 /// A process of a test table: group and name alike, the given state and
@@ -99,10 +287,10 @@ impl Host for TestHost {
         self.state().supervisor_state
     }
     fn identification(&self) -> RString {
-        "supervisor".into()
+        self.state().identification.as_str().into()
     }
     fn supervisor_pid(&self) -> u32 {
-        std::process::id()
+        self.state().pid
     }
     fn now(&self) -> i64 {
         self.state().now
@@ -113,20 +301,29 @@ impl Host for TestHost {
     fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
         RArc::new(self.state().configs.clone().into())
     }
-    fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
-        ROption::RNone
+    fn check_command(&self, group: RStr<'_>, process: RStr<'_>) -> ROption<Fault> {
+        self.state()
+            .refused
+            .get(&key(group, process))
+            .cloned()
+            .into()
     }
     fn start_process(&self, group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket {
-        self.issue(format!("start_process {group}:{process} wait={wait}"))
+        let process = key(group, process);
+        self.issue(Command::Start { process, wait })
     }
     fn stop_process(&self, group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket {
-        self.issue(format!("stop_process {group}:{process} wait={wait}"))
+        let process = key(group, process);
+        self.issue(Command::Stop { process, wait })
     }
     fn signal_process(&self, group: RStr<'_>, process: RStr<'_>, signal: i32) -> Ticket {
-        self.issue(format!("signal_process {group}:{process} {signal}"))
+        let process = key(group, process);
+        self.issue(Command::Signal { process, signal })
     }
     fn send_stdin(&self, group: RStr<'_>, process: RStr<'_>, data: RSlice<'_, u8>) -> Ticket {
-        self.issue(format!("send_stdin {group}:{process} {} bytes", data.len()))
+        let process = key(group, process);
+        let data = data.to_vec();
+        self.issue(Command::Stdin { process, data })
     }
     fn read_log(
         &self,
@@ -136,9 +333,13 @@ impl Host for TestHost {
         offset: i64,
         length: i64,
     ) -> Ticket {
-        self.issue(format!(
-            "read_log {channel:?} {group}:{process} {offset} {length}"
-        ))
+        let process = key(group, process);
+        self.issue(Command::ReadLog {
+            channel,
+            process,
+            offset,
+            length,
+        })
     }
     fn tail_log(
         &self,
@@ -148,30 +349,36 @@ impl Host for TestHost {
         offset: i64,
         length: i64,
     ) -> Ticket {
-        self.issue(format!(
-            "tail_log {channel:?} {group}:{process} {offset} {length}"
-        ))
+        let process = key(group, process);
+        self.issue(Command::TailLog {
+            channel,
+            process,
+            offset,
+            length,
+        })
     }
     fn clear_log(&self, channel: LogChannel, group: RStr<'_>, process: RStr<'_>) -> Ticket {
-        self.issue(format!("clear_log {channel:?} {group}:{process}"))
+        let process = key(group, process);
+        self.issue(Command::ClearLog { channel, process })
     }
     fn reload_config(&self) -> Ticket {
-        self.issue("reload_config".to_string())
+        self.issue(Command::ReloadConfig)
     }
     fn add_group(&self, name: RStr<'_>) -> Ticket {
-        self.issue(format!("add_group {name}"))
+        self.issue(Command::AddGroup(name.to_string()))
     }
     fn remove_group(&self, name: RStr<'_>) -> Ticket {
-        self.issue(format!("remove_group {name}"))
+        self.issue(Command::RemoveGroup(name.to_string()))
     }
-    fn publish_event(&self, event_name: RStr<'_>, payload: RStr<'_>) -> Ticket {
-        self.issue(format!("publish_event {event_name} {payload}"))
+    fn publish_event(&self, event: RStr<'_>, payload: RStr<'_>) -> Ticket {
+        let (event, payload) = (event.to_string(), payload.to_string());
+        self.issue(Command::Publish { event, payload })
     }
     fn shutdown(&self) -> Ticket {
-        self.issue("shutdown".to_string())
+        self.issue(Command::Shutdown)
     }
     fn restart(&self) -> Ticket {
-        self.issue("restart".to_string())
+        self.issue(Command::Restart)
     }
     fn log(&self, level: LogLevel, message: RStr<'_>) {
         self.state().log.push((level, message.to_string()));

@@ -306,7 +306,7 @@ mod tests {
                 .state()
                 .commands
                 .iter()
-                .position(|c| c.starts_with("start_process cron:cron"))
+                .position(|c| c.to_string().starts_with("start_process cron:cron"))
             {
                 return Ticket(position as u64 + 1);
             }
@@ -599,6 +599,7 @@ mod tests {
         // fail to spawn.
         let commands = host.state().commands.clone();
         for (index, command) in commands.iter().enumerate().rev() {
+            let command = command.to_string();
             let name = command
                 .split_whitespace()
                 .nth(1)

@@ -7,120 +7,37 @@
 //! before the tests).
 
 use super::*;
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, ROption, RSlice, RString};
+use abi_stable::std_types::ROption;
 use call::Placement;
 use supervisor_sdk::fault::Fault;
 use supervisor_sdk::handler::{EventRef, Verdict};
-use supervisor_sdk::host::{
-    ConfigInfo, Host, Host_TO, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
-};
+use supervisor_sdk::host::{Outcome, ProcessInfo, Ticket};
 use supervisor_sdk::namespace::Reply;
-use supervisor_sdk::state::{ProcessState, SupervisorState};
+use supervisor_sdk::state::ProcessState;
 use supervisor_sdk::value::Value;
+
+fn process(name: &str, state: ProcessState) -> ProcessInfo {
+    let running = state == ProcessState::Running;
+    ProcessInfo {
+        pid: if running { 77 } else { 0 },
+        start: if running { 1_000 } else { 0 },
+        ..supervisor_sdk::testing::process_info(name, state, 0)
+    }
+}
 
 /// A daemon stand-in with two processes; every command gets a ticket and
 /// the test completes it.
-#[derive(Clone)]
-struct TestHost;
-
-fn process(name: &str, state: ProcessState) -> ProcessInfo {
-    ProcessInfo {
-        group: name.into(),
-        name: name.into(),
-        group_priority: 999,
-        priority: 999,
-        state,
-        pid: if state == ProcessState::Running {
-            77
-        } else {
-            0
-        },
-        start: if state == ProcessState::Running {
-            1_000
-        } else {
-            0
-        },
-        stop: 0,
-        spawnerr: "".into(),
-        exitstatus: 0,
-        stdout_logfile: "".into(),
-        stderr_logfile: "".into(),
-    }
-}
-
-impl Host for TestHost {
-    fn supervisor_state(&self) -> SupervisorState {
-        SupervisorState::Running
-    }
-    fn identification(&self) -> RString {
-        "plugin-tests".into()
-    }
-    fn supervisor_pid(&self) -> u32 {
-        std::process::id()
-    }
-    fn now(&self) -> i64 {
-        1_065
-    }
-    fn process_infos(&self) -> RArc<RVec<ProcessInfo>> {
-        RArc::new(
-            vec![
-                process("web", ProcessState::Running),
-                process("cron", ProcessState::Stopped),
-            ]
-            .into(),
-        )
-    }
-    fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
-        RArc::new(RVec::new())
-    }
-    fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
-        ROption::RNone
-    }
-    fn start_process(&self, _: RStr<'_>, _: RStr<'_>, _: bool) -> Ticket {
-        Ticket(1)
-    }
-    fn stop_process(&self, _: RStr<'_>, _: RStr<'_>, _: bool) -> Ticket {
-        Ticket(2)
-    }
-    fn signal_process(&self, _: RStr<'_>, _: RStr<'_>, _: i32) -> Ticket {
-        Ticket(3)
-    }
-    fn send_stdin(&self, _: RStr<'_>, _: RStr<'_>, _: RSlice<'_, u8>) -> Ticket {
-        Ticket(4)
-    }
-    fn read_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        Ticket(5)
-    }
-    fn tail_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        Ticket(6)
-    }
-    fn clear_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        Ticket(7)
-    }
-    fn reload_config(&self) -> Ticket {
-        Ticket(8)
-    }
-    fn add_group(&self, _: RStr<'_>) -> Ticket {
-        Ticket(9)
-    }
-    fn remove_group(&self, _: RStr<'_>) -> Ticket {
-        Ticket(10)
-    }
-    fn publish_event(&self, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        Ticket(11)
-    }
-    fn shutdown(&self) -> Ticket {
-        Ticket(12)
-    }
-    fn restart(&self) -> Ticket {
-        Ticket(13)
-    }
-    fn log(&self, _: LogLevel, _: RStr<'_>) {}
-}
-
 fn host() -> HostBox {
-    Host_TO::from_value(TestHost, TD_Opaque)
+    let host = supervisor_sdk::testing::TestHost::with_processes(vec![
+        process("web", ProcessState::Running),
+        process("cron", ProcessState::Stopped),
+    ]);
+    {
+        let mut state = host.state();
+        state.identification = "plugin-tests".to_owned();
+        state.now = 1_065;
+    }
+    host.handle()
 }
 
 /// `target/<profile>`, where cargo put this build's cdylibs.

@@ -15,8 +15,6 @@ mod params;
 mod status;
 
 #[cfg(test)]
-mod fake_host;
-#[cfg(test)]
 mod tests;
 
 pub use namespace::SupervisorNamespace;

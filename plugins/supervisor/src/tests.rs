@@ -2,20 +2,52 @@
 //! and bad arguments gives the spec's value or fault, and the commands it
 //! issues are the ones the reference's method would carry out.
 
-use crate::fake_host::{Command, FakeHost, NOW, drive, process};
 use crate::make_main_rpcinterface;
 use abi_stable::std_types::ROption;
 use supervisor_sdk::fault::*;
-use supervisor_sdk::host::{ChannelConfig, ConfigInfo, Outcome, Setting};
+use supervisor_sdk::host::{ChannelConfig, ConfigInfo, Outcome, ProcessInfo, Setting};
 use supervisor_sdk::module::PluginConfig;
 use supervisor_sdk::namespace::NamespaceBox;
 use supervisor_sdk::state::{ProcessState, SupervisorState};
+use supervisor_sdk::testing::{Command, TestHost};
 use supervisor_sdk::value::Value;
 
-fn setup() -> (FakeHost, NamespaceBox) {
-    let fake = FakeHost::default();
+/// The test host's clock.
+const NOW: i64 = 1_764_000_000;
+
+/// A process of the test table.
+fn process(group: &str, name: &str, priority: i64, state: ProcessState) -> ProcessInfo {
+    let running = state.is_signallable() || state == ProcessState::Backoff;
+    ProcessInfo {
+        group: group.into(),
+        name: name.into(),
+        group_priority: 999,
+        priority,
+        state,
+        pid: if running && state != ProcessState::Backoff {
+            42
+        } else {
+            0
+        },
+        start: if state == ProcessState::Stopped {
+            0
+        } else {
+            NOW - 12
+        },
+        stop: 0,
+        spawnerr: "".into(),
+        exitstatus: 0,
+        stdout_logfile: format!("/tmp/{name}.log").into(),
+        stderr_logfile: "".into(),
+    }
+}
+
+fn setup() -> (TestHost, NamespaceBox) {
+    let fake = TestHost::default();
     {
         let mut state = fake.state();
+        state.now = NOW;
+        state.pid = 4242;
         state.processes = vec![
             process("cat", "cat", 999, ProcessState::Stopped),
             process("sleeper", "sleeper", 999, ProcessState::Running),
@@ -26,14 +58,14 @@ fn setup() -> (FakeHost, NamespaceBox) {
             process("multi", "multi_00", 999, ProcessState::Fatal),
         ];
         state.processes[6].spawnerr = "Exited too quickly (process log may have details)".into();
-        state.bad_commands.insert(
+        state.refused.insert(
             "missing:missing".into(),
             Fault::with(NO_FILE, "can't find command '/nonexistent/bin'"),
         );
     }
     let namespace = make_main_rpcinterface(
         &PluginConfig::new("rpcinterface:supervisor", &[]),
-        fake.boxed(),
+        fake.handle(),
     )
     .expect("the builtin factory takes no config");
     (fake, namespace)
@@ -63,8 +95,9 @@ fn call_with(
     resolve: &dyn Fn(&Command) -> Outcome,
 ) -> (Result<Value, Fault>, Vec<Command>) {
     let (fake, namespace) = setup();
-    let result = drive(&namespace, &fake, method, params, resolve, false);
-    (result, fake.commands())
+    let result = fake.drive(&namespace, method, params, resolve, false);
+    let commands = fake.state().commands.clone();
+    (result, commands)
 }
 
 fn s(text: &str) -> Value {
@@ -227,23 +260,26 @@ fn every_method_is_refused_while_shutting_down() {
             ("signalAllProcesses", vec![s("HUP")]),
         ] {
             let (fake, namespace) = setup();
-            fake.state().mood = Some(mood);
-            let result = drive(&namespace, &fake, method, params, &obliging, false);
+            fake.state().supervisor_state = mood;
+            let result = fake.drive(&namespace, method, params, &obliging, false);
             assert_eq!(
                 fault_string(&result),
                 "SHUTDOWN_STATE",
                 "{method} in {mood:?}"
             );
             assert!(
-                fake.commands().is_empty(),
+                fake.state().commands.clone().is_empty(),
                 "{method} issued commands while shutting down"
             );
         }
     }
     // FATAL is not a shutdown mood: methods still answer.
     let (fake, namespace) = setup();
-    fake.state().mood = Some(SupervisorState::Fatal);
-    assert!(drive(&namespace, &fake, "getAPIVersion", vec![], &obliging, false).is_ok());
+    fake.state().supervisor_state = SupervisorState::Fatal;
+    assert!(
+        fake.drive(&namespace, "getAPIVersion", vec![], &obliging, false)
+            .is_ok()
+    );
 }
 
 #[test]
@@ -355,15 +391,9 @@ fn config_info_is_sorted_by_name_with_none_and_auto() {
     };
     let (fake, namespace) = setup();
     fake.state().configs = vec![config("b", "zeta"), config("a", "alpha")];
-    let all = drive(
-        &namespace,
-        &fake,
-        "getAllConfigInfo",
-        vec![],
-        &obliging,
-        false,
-    )
-    .unwrap();
+    let all = fake
+        .drive(&namespace, "getAllConfigInfo", vec![], &obliging, false)
+        .unwrap();
     let entries = all.as_array().unwrap();
     assert_eq!(entries[0].get("name"), Some(&s("alpha")));
     assert_eq!(entries[1].get("inuse"), Some(&Value::bool(false)));
@@ -516,16 +546,10 @@ fn stop_and_signal_issue_the_right_commands() {
 fn all_processes_act_in_priority_order_and_report_by_completion() {
     let (fake, namespace) = setup();
     // Completion in reverse issue order: with wait, results follow it.
-    let result = drive(
-        &namespace,
-        &fake,
-        "startAllProcesses",
-        vec![],
-        &obliging,
-        true,
-    )
-    .unwrap();
-    let issued: Vec<Command> = fake.commands();
+    let result = fake
+        .drive(&namespace, "startAllProcesses", vec![], &obliging, true)
+        .unwrap();
+    let issued: Vec<Command> = fake.state().commands.clone();
     assert_eq!(
         issued,
         [
@@ -567,15 +591,15 @@ fn all_processes_act_in_priority_order_and_report_by_completion() {
 
     // Without wait the reference answers synchronously, in iteration order.
     let (fake, namespace) = setup();
-    let result = drive(
-        &namespace,
-        &fake,
-        "startAllProcesses",
-        vec![Value::bool(false)],
-        &obliging,
-        true,
-    )
-    .unwrap();
+    let result = fake
+        .drive(
+            &namespace,
+            "startAllProcesses",
+            vec![Value::bool(false)],
+            &obliging,
+            true,
+        )
+        .unwrap();
     let names: Vec<String> = results(&result)
         .into_iter()
         .map(|(name, _, _)| name)
@@ -640,15 +664,15 @@ fn outcomes_reached_without_waiting_keep_iteration_order() {
         }
     };
     let (fake, namespace) = setup();
-    let result = drive(
-        &namespace,
-        &fake,
-        "startAllProcesses",
-        vec![],
-        &cat_is_immediate,
-        true,
-    )
-    .unwrap();
+    let result = fake
+        .drive(
+            &namespace,
+            "startAllProcesses",
+            vec![],
+            &cat_is_immediate,
+            true,
+        )
+        .unwrap();
     let names: Vec<String> = results(&result)
         .into_iter()
         .map(|(name, _, _)| name)
@@ -717,8 +741,13 @@ fn log_config_and_lifecycle_methods_check_then_delegate() {
         assert!(commands.is_empty(), "{described} issued {commands:?}");
     }
     // (method, params, value, command)
-    let log = |what, channel, process: &str| Command::Log {
-        what,
+    let read = |channel, process: &str, offset, length| Command::ReadLog {
+        channel,
+        process: process.into(),
+        offset,
+        length,
+    };
+    let clear = |channel, process: &str| Command::ClearLog {
         channel,
         process: process.into(),
     };
@@ -727,43 +756,48 @@ fn log_config_and_lifecycle_methods_check_then_delegate() {
             "readLog",
             vec![Value::int(-100), Value::int(0)],
             s("log text"),
-            log("read", LogChannel::Main, ":"),
+            read(LogChannel::Main, ":", -100, 0),
         ),
         (
             "readMainLog",
             vec![s("0"), Value::int(10)],
             s("log text"),
-            log("read", LogChannel::Main, ":"),
+            read(LogChannel::Main, ":", 0, 10),
         ),
         (
             "readProcessLog",
             vec![s("cat"), Value::int(0), Value::int(5)],
             s("log text"),
-            log("read", LogChannel::Stdout, "cat:cat"),
+            read(LogChannel::Stdout, "cat:cat", 0, 5),
         ),
         (
             "readProcessStderrLog",
             vec![s("grp:ga"), Value::int(0), Value::int(5)],
             s("log text"),
-            log("read", LogChannel::Stderr, "grp:ga"),
+            read(LogChannel::Stderr, "grp:ga", 0, 5),
         ),
         (
             "tailProcessStdoutLog",
             vec![s("sleeper"), Value::int(0), Value::int(5)],
             s("log text"),
-            log("tail", LogChannel::Stdout, "sleeper:sleeper"),
+            Command::TailLog {
+                channel: LogChannel::Stdout,
+                process: "sleeper:sleeper".into(),
+                offset: 0,
+                length: 5,
+            },
         ),
         (
             "clearLog",
             vec![],
             Value::bool(true),
-            log("clear", LogChannel::Main, ":"),
+            clear(LogChannel::Main, ":"),
         ),
         (
             "clearProcessLog",
             vec![s("cat")],
             Value::bool(true),
-            log("clear", LogChannel::Stdout, "cat:cat"),
+            clear(LogChannel::Stdout, "cat:cat"),
         ),
         (
             "sendProcessStdin",
@@ -783,36 +817,21 @@ fn log_config_and_lifecycle_methods_check_then_delegate() {
                 payload: "type:alert\ndisk full".into(),
             },
         ),
-        (
-            "reloadConfig",
-            vec![],
-            s("log text"),
-            Command::Other("reload_config"),
-        ),
+        ("reloadConfig", vec![], s("log text"), Command::ReloadConfig),
         (
             "addProcessGroup",
             vec![s("new")],
             Value::bool(true),
-            Command::Other("add_group"),
+            Command::AddGroup("new".into()),
         ),
         (
             "removeProcessGroup",
             vec![s("cat")],
             Value::bool(true),
-            Command::Other("remove_group"),
+            Command::RemoveGroup("cat".into()),
         ),
-        (
-            "shutdown",
-            vec![],
-            Value::bool(true),
-            Command::Other("shutdown"),
-        ),
-        (
-            "restart",
-            vec![],
-            Value::bool(true),
-            Command::Other("restart"),
-        ),
+        ("shutdown", vec![], Value::bool(true), Command::Shutdown),
+        ("restart", vec![], Value::bool(true), Command::Restart),
     ];
     for (method, params, value, command) in delegated {
         let described = format!("{method}({params:?})");
@@ -831,24 +850,23 @@ fn log_config_and_lifecycle_methods_check_then_delegate() {
 #[test]
 fn remote_events_are_sent_even_while_shutting_down() {
     let (fake, namespace) = setup();
-    fake.state().mood = Some(SupervisorState::Shutdown);
-    let result = drive(
+    fake.state().supervisor_state = SupervisorState::Shutdown;
+    let result = fake.drive(
         &namespace,
-        &fake,
         "sendRemoteCommEvent",
         vec![s("t"), s("d")],
         &obliging,
         false,
     );
     assert_eq!(result, Ok(Value::bool(true)));
-    let result = drive(&namespace, &fake, "shutdown", vec![], &obliging, false);
+    let result = fake.drive(&namespace, "shutdown", vec![], &obliging, false);
     assert_eq!(fault_string(&result), "SHUTDOWN_STATE");
 }
 
 #[test]
 fn clear_all_process_logs_reports_every_process_in_priority_order() {
     let failing = |command: &Command| match command {
-        Command::Log { process, .. } if process == "grp:ga" => {
+        Command::ClearLog { process, .. } if process == "grp:ga" => {
             Outcome::failed(Fault::with(FAILED, "grp:ga"))
         }
         _ => Outcome::done(),
