@@ -17,7 +17,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 /// A command a plugin issued through the host; `process` is
 /// `group:name`. Its `Display` is a one-line summary
@@ -164,13 +164,32 @@ pub struct TestHostState {
     pub refused: HashMap<String, Fault>,
 }
 
+/// What a [`TestHost`] does with each command once it is recorded and
+/// ticketed: a test that plays the daemon changes the table and completes
+/// the ticket here. Called on the plugin's thread, without the host's lock.
+pub type Responder = Arc<dyn Fn(&TestHost, Ticket, &Command) + Send + Sync>;
+
 /// A cloneable fake host; clones share their state.
-#[derive(Debug, Clone)]
-pub struct TestHost(Arc<Mutex<TestHostState>>);
+#[derive(Clone)]
+pub struct TestHost(Arc<Shared>);
+
+struct Shared {
+    state: Mutex<TestHostState>,
+    responder: OnceLock<Responder>,
+}
+
+impl fmt::Debug for TestHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestHost")
+            .field("state", &*self.state())
+            .field("responds", &self.0.responder.get().is_some())
+            .finish()
+    }
+}
 
 impl Default for TestHost {
     fn default() -> TestHost {
-        TestHost(Arc::new(Mutex::new(TestHostState {
+        TestHost::from_state(TestHostState {
             supervisor_state: SupervisorState::Running,
             processes: Vec::new(),
             configs: Vec::new(),
@@ -180,11 +199,29 @@ impl Default for TestHost {
             identification: "supervisor".to_owned(),
             pid: std::process::id(),
             refused: HashMap::new(),
-        })))
+        })
     }
 }
 
 impl TestHost {
+    fn from_state(state: TestHostState) -> TestHost {
+        TestHost(Arc::new(Shared {
+            state: Mutex::new(state),
+            responder: OnceLock::new(),
+        }))
+    }
+
+    /// Carry out every command from now on with `respond` (see
+    /// [`Responder`]); once per host. Without one, commands only get
+    /// tickets.
+    pub fn respond_with(
+        &self,
+        respond: impl Fn(&TestHost, Ticket, &Command) + Send + Sync + 'static,
+    ) {
+        let set = self.0.responder.set(Arc::new(respond));
+        assert!(set.is_ok(), "a TestHost takes one responder");
+    }
+
     /// A host whose table holds `processes`.
     pub fn with_processes(processes: Vec<ProcessInfo>) -> TestHost {
         let host = TestHost::default();
@@ -202,14 +239,23 @@ impl TestHost {
         // A test that panicked while holding the lock has failed already;
         // its data is still what the next assertion wants to see.
         self.0
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn issue(&self, command: Command) -> Ticket {
-        let mut state = self.state();
-        state.commands.push(command);
-        Ticket(state.commands.len() as u64)
+        let responder = self.0.responder.get();
+        let copy = responder.map(|_| command.clone());
+        let ticket = {
+            let mut state = self.state();
+            state.commands.push(command);
+            Ticket(state.commands.len() as u64)
+        };
+        if let (Some(respond), Some(command)) = (responder, copy) {
+            respond(self, ticket, &command);
+        }
+        ticket
     }
 
     /// The command that got `ticket`.

@@ -3,8 +3,8 @@
 //! sections are loaded and registered by `register_rpcinterfaces` (the
 //! builtin `supervisor` namespace linked in, the example procstat plugin and
 //! the fixtures from their cdylibs on disk), and the router is served
-//! in-process on a real unix socket. A fake daemon implements the SDK's
-//! `Host` and completes tickets through the `TicketHub`, as supervisord
+//! in-process on a real unix socket. A fake daemon built on the SDK's
+//! `TestHost` completes tickets through the `TicketHub`, as supervisord
 //! will; the Python supervisorctl and xmlrpc client from the reference's
 //! virtualenv drive it.
 
@@ -13,18 +13,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, ROption, RSlice, RStr, RString, RVec};
 use supervisor::http::{self, AppState, Bound, Listen, UnixSocket};
 use supervisor::plugins::PluginLoader;
 use supervisor::plugins::bridge::register_rpcinterfaces;
 use supervisor::rpc::Registry;
 use supervisor::rpc::ticket::TicketHub;
 use supervisor_sdk::fault::{FAILED, Fault, NOT_RUNNING};
-use supervisor_sdk::host::{
-    ConfigInfo, Host, Host_TO, HostBox, LogChannel, LogLevel, Outcome, ProcessInfo, Ticket,
-};
-use supervisor_sdk::state::{ProcessState, SupervisorState};
+use supervisor_sdk::host::{HostBox, Outcome, ProcessInfo, Ticket};
+use supervisor_sdk::state::ProcessState;
+use supervisor_sdk::testing::{Command as HostCommand, TestHost, process_info};
 use supervisor_tests::{
     ChildGuard, Sandbox, our_cdylib, reference_bin, run_with_timeout, stdout_text, wait_for,
 };
@@ -34,38 +31,29 @@ use crate::http::{python_calls, raw_exchange, rpc_request};
 /// The fake daemon's clock: fixed, so uptimes are exact.
 const NOW: i64 = 1_764_000_000;
 
-/// The fake daemon's process table and the start commands it holds back.
-struct FakeState {
-    processes: Vec<ProcessInfo>,
+/// The start commands the fake daemon holds back.
+#[derive(Default)]
+struct Starts {
     /// When set, `start_process` with `wait` leaves the process STARTING
     /// and completes its ticket only when the test calls `release_starts`.
-    hold_starts: bool,
+    hold: bool,
     held: Vec<(Ticket, String)>,
-    commands: Vec<String>,
 }
 
-/// A daemon stand-in implementing the SDK's `Host`: it changes its table
-/// the way supervisord would and completes every ticket through the hub.
+/// A daemon stand-in: the SDK's `TestHost`, answering each command the way
+/// supervisord would (it changes the table) and completing every ticket
+/// through the hub.
 #[derive(Clone)]
 struct FakeDaemon {
-    state: Arc<Mutex<FakeState>>,
+    host: TestHost,
     hub: Arc<TicketHub>,
+    starts: Arc<Mutex<Starts>>,
 }
 
 fn process(name: &str, state: ProcessState, pid: u32) -> ProcessInfo {
     ProcessInfo {
-        group: name.into(),
-        name: name.into(),
-        group_priority: 999,
-        priority: 999,
-        state,
-        pid,
         start: if pid == 0 { 0 } else { NOW - 65 },
-        stop: 0,
-        spawnerr: RString::new(),
-        exitstatus: 0,
-        stdout_logfile: RString::new(),
-        stderr_logfile: RString::new(),
+        ..process_info(name, state, pid)
     }
 }
 
@@ -73,61 +61,134 @@ impl FakeDaemon {
     /// `web` runs as this test process (so /proc has real data for it),
     /// `cron` is stopped.
     fn new() -> FakeDaemon {
-        FakeDaemon {
-            state: Arc::new(Mutex::new(FakeState {
-                processes: vec![
-                    process("cron", ProcessState::Stopped, 0),
-                    process("web", ProcessState::Running, std::process::id()),
-                ],
-                hold_starts: false,
-                held: Vec::new(),
-                commands: Vec::new(),
-            })),
+        let host = TestHost::with_processes(vec![
+            process("cron", ProcessState::Stopped, 0),
+            process("web", ProcessState::Running, std::process::id()),
+        ]);
+        host.state().now = NOW;
+        let daemon = FakeDaemon {
+            host,
             hub: Arc::new(TicketHub::new()),
-        }
+            starts: Arc::default(),
+        };
+        // The responder holds the hub and the starts, not the host (which
+        // it is handed), so nothing keeps itself alive.
+        let (hub, starts) = (Arc::clone(&daemon.hub), Arc::clone(&daemon.starts));
+        daemon.host.respond_with(move |host, ticket, command| {
+            carry_out(host, &hub, &starts, ticket, command)
+        });
+        daemon
     }
 
     fn handle(&self) -> HostBox {
-        Host_TO::from_value(self.clone(), TD_Opaque)
+        self.host.handle()
     }
 
-    fn state(&self) -> MutexGuard<'_, FakeState> {
-        self.state
+    fn starts(&self) -> MutexGuard<'_, Starts> {
+        self.starts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Change `name`'s entry and return it.
-    fn update(&self, name: &str, change: impl FnOnce(&mut ProcessInfo)) -> Option<ProcessInfo> {
-        let mut state = self.state();
-        let info = state.processes.iter_mut().find(|p| p.name == name)?;
-        change(info);
-        Some(info.clone())
-    }
-
     /// Complete every held start: the processes are RUNNING now.
     fn release_starts(&self) {
-        let held = std::mem::take(&mut self.state().held);
+        let held = std::mem::take(&mut self.starts().held);
         for (ticket, name) in held {
-            let info = self.update(&name, |p| p.state = ProcessState::Running);
+            let info = update(&self.host, &name, |p| p.state = ProcessState::Running);
             self.hub.complete(ticket, outcome_for(info));
         }
     }
 
     fn held_starts(&self) -> usize {
-        self.state().held.len()
+        self.starts().held.len()
     }
 
-    fn unsupported(&self, what: &str) -> Ticket {
-        let ticket = self.hub.issue();
-        self.hub.complete(
-            ticket,
-            Outcome::failed(Fault::with(
-                FAILED,
-                format!("{what}: not in the fake daemon"),
-            )),
-        );
-        ticket
+    /// The start and signal commands issued, in order.
+    fn commands(&self) -> Vec<String> {
+        self.host
+            .state()
+            .commands
+            .iter()
+            .filter_map(|command| match command {
+                HostCommand::Start { process, wait } => {
+                    Some(format!("start {} wait={wait}", name_of(process)))
+                }
+                HostCommand::Signal { process, signal } => {
+                    Some(format!("signal {} {signal}", name_of(process)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `name` of `group:name`.
+fn name_of(process: &str) -> &str {
+    process.split_once(':').map_or(process, |(_, name)| name)
+}
+
+/// Change `name`'s entry and return it.
+fn update(
+    host: &TestHost,
+    name: &str,
+    change: impl FnOnce(&mut ProcessInfo),
+) -> Option<ProcessInfo> {
+    let mut state = host.state();
+    let info = state.processes.iter_mut().find(|p| p.name == name)?;
+    change(info);
+    Some(info.clone())
+}
+
+/// What the fake daemon does with a command: starts, stops and signals
+/// change the table; anything else fails.
+fn carry_out(
+    host: &TestHost,
+    hub: &TicketHub,
+    starts: &Mutex<Starts>,
+    ticket: Ticket,
+    command: &HostCommand,
+) {
+    match command {
+        HostCommand::Start { process, wait } => {
+            let name = name_of(process).to_owned();
+            let info = update(host, &name, |p| {
+                p.state = ProcessState::Starting;
+                p.pid = 4242;
+                p.start = NOW;
+            });
+            let mut starts = starts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if *wait && starts.hold {
+                starts.held.push((ticket, name));
+            } else {
+                drop(starts);
+                hub.complete(ticket, outcome_for(info).immediate());
+            }
+        }
+        HostCommand::Stop { process, .. } => {
+            let info = update(host, name_of(process), |p| {
+                p.state = ProcessState::Stopped;
+                p.pid = 0;
+                p.stop = NOW;
+            });
+            hub.complete(ticket, outcome_for(info));
+        }
+        HostCommand::Signal { process, .. } => {
+            let name = name_of(process);
+            let outcome = match update(host, name, |_| {}) {
+                Some(info) if info.pid == 0 => Outcome::failed(Fault::with(NOT_RUNNING, name)),
+                other => outcome_for(other),
+            };
+            hub.complete(ticket, outcome.immediate());
+        }
+        other => {
+            // The command's name is the first word of its summary.
+            let text = other.to_string();
+            let what = text.split(' ').next().unwrap_or_default();
+            let fault = Fault::with(FAILED, format!("{what}: not in the fake daemon"));
+            hub.complete(ticket, Outcome::failed(fault));
+        }
     }
 }
 
@@ -136,105 +197,6 @@ fn outcome_for(info: Option<ProcessInfo>) -> Outcome {
         Some(info) => Outcome::process(info),
         None => Outcome::failed(Fault::bare(supervisor_sdk::fault::BAD_NAME)),
     }
-}
-
-impl Host for FakeDaemon {
-    fn supervisor_state(&self) -> SupervisorState {
-        SupervisorState::Running
-    }
-    fn identification(&self) -> RString {
-        "supervisor".into()
-    }
-    fn supervisor_pid(&self) -> u32 {
-        std::process::id()
-    }
-    fn now(&self) -> i64 {
-        NOW
-    }
-    fn process_infos(&self) -> RArc<RVec<ProcessInfo>> {
-        RArc::new(self.state().processes.clone().into())
-    }
-    fn config_infos(&self) -> RArc<RVec<ConfigInfo>> {
-        RArc::new(RVec::new())
-    }
-    fn check_command(&self, _: RStr<'_>, _: RStr<'_>) -> ROption<Fault> {
-        ROption::RNone
-    }
-    fn start_process(&self, _group: RStr<'_>, process: RStr<'_>, wait: bool) -> Ticket {
-        let ticket = self.hub.issue();
-        let name = process.to_string();
-        self.state()
-            .commands
-            .push(format!("start {name} wait={wait}"));
-        let info = self.update(&name, |p| {
-            p.state = ProcessState::Starting;
-            p.pid = 4242;
-            p.start = NOW;
-        });
-        let hold = wait && self.state().hold_starts;
-        if hold {
-            self.state().held.push((ticket, name));
-        } else {
-            self.hub.complete(ticket, outcome_for(info).immediate());
-        }
-        ticket
-    }
-    fn stop_process(&self, _group: RStr<'_>, process: RStr<'_>, _wait: bool) -> Ticket {
-        let ticket = self.hub.issue();
-        let info = self.update(process.as_str(), |p| {
-            p.state = ProcessState::Stopped;
-            p.pid = 0;
-            p.stop = NOW;
-        });
-        self.hub.complete(ticket, outcome_for(info));
-        ticket
-    }
-    fn signal_process(&self, _group: RStr<'_>, process: RStr<'_>, signal: i32) -> Ticket {
-        let ticket = self.hub.issue();
-        self.state()
-            .commands
-            .push(format!("signal {process} {signal}"));
-        let info = self.update(process.as_str(), |_| {});
-        let outcome = match info {
-            Some(info) if info.pid == 0 => {
-                Outcome::failed(Fault::with(NOT_RUNNING, process.as_str()))
-            }
-            other => outcome_for(other),
-        };
-        self.hub.complete(ticket, outcome.immediate());
-        ticket
-    }
-    fn send_stdin(&self, _: RStr<'_>, _: RStr<'_>, _: RSlice<'_, u8>) -> Ticket {
-        self.unsupported("send_stdin")
-    }
-    fn read_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        self.unsupported("read_log")
-    }
-    fn tail_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>, _: i64, _: i64) -> Ticket {
-        self.unsupported("tail_log")
-    }
-    fn clear_log(&self, _: LogChannel, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        self.unsupported("clear_log")
-    }
-    fn reload_config(&self) -> Ticket {
-        self.unsupported("reload_config")
-    }
-    fn add_group(&self, _: RStr<'_>) -> Ticket {
-        self.unsupported("add_group")
-    }
-    fn remove_group(&self, _: RStr<'_>) -> Ticket {
-        self.unsupported("remove_group")
-    }
-    fn publish_event(&self, _: RStr<'_>, _: RStr<'_>) -> Ticket {
-        self.unsupported("publish_event")
-    }
-    fn shutdown(&self) -> Ticket {
-        self.unsupported("shutdown")
-    }
-    fn restart(&self) -> Ticket {
-        self.unsupported("restart")
-    }
-    fn log(&self, _: LogLevel, _: RStr<'_>) {}
 }
 
 /// The config's namespaces served on `<sandbox>/supervisor.sock` by a
@@ -400,7 +362,7 @@ fn supervisorctl_drives_the_builtin_namespace_through_the_bridge() {
 
     // `start cron` waits for the process to leave STARTING: the reply is
     // deferred, and the single server thread keeps answering meanwhile.
-    server.daemon.state().hold_starts = true;
+    server.daemon.starts().hold = true;
     let mut start = ChildGuard::spawn(
         server
             .ctl_command()
@@ -430,7 +392,7 @@ fn supervisorctl_drives_the_builtin_namespace_through_the_bridge() {
     assert_eq!(text, "cron: started\n");
     assert!(status.success(), "start exits 0");
     assert_eq!(
-        server.daemon.state().commands,
+        server.daemon.commands(),
         ["start cron wait=true"],
         "one start, with wait"
     );
@@ -580,7 +542,7 @@ fn the_builtin_namespace_from_its_cdylib_answers_like_the_linked_one() {
             "{linked}"
         );
         assert_eq!(
-            server.daemon.state().commands,
+            server.daemon.commands(),
             ["signal web 1", "signal web 1"],
             "each namespace sent its signal through the host"
         );
