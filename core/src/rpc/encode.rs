@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use supervisor_sdk::value::{Member, Value, ValueKind};
 
-use super::Fault;
+use supervisor_sdk::fault::Fault;
 
 /// The XML declaration the reference's marshaller starts every body with.
 const XML_DECLARATION: &str = "<?xml version='1.0'?>\n";

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use supervisor_sdk::value::Value;
 
-use super::Fault;
+use supervisor_sdk::fault::Fault;
 
 /// A boxed, sendable future: what a namespace returns from a call, so that
 /// replies can be deferred (a `startProcess` that waits holds no thread).

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use supervisor_sdk::value::{Value, ValueKind};
 
 use super::registry::{BoxFuture, CallResult, Registry};
-use super::{Fault, code};
+use supervisor_sdk::fault::{self as code, Fault};
 
 /// How a call ended when it did not produce a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
