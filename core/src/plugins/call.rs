@@ -179,18 +179,27 @@ pub async fn call_namespace<W: TicketWatcher>(
     placement: Placement<'_>,
     watcher: &mut W,
 ) -> Result<Value, Fault> {
+    placed(placement, |step| {
+        call_and_settle(loaded, method, params, step, watcher)
+    })
+    .await
+}
+
+/// Run `work` with its steps placed as `placement` says: the one place
+/// that turns [`Placement::OffWorkers`] into `block_in_place` or the pool.
+async fn placed<'a, F>(placement: Placement<'a>, work: impl FnOnce(Step<'a>) -> F) -> F::Output
+where
+    F: Future,
+{
     match placement {
-        Placement::Inline => call_and_settle(loaded, method, params, Step::Here, watcher).await,
-        Placement::InlineTimed(overrun) => {
-            call_and_settle(loaded, method, params, Step::Timed(overrun), watcher).await
-        }
+        Placement::Inline => work(Step::Here).await,
+        Placement::InlineTimed(overrun) => work(Step::Timed(overrun)).await,
         Placement::OffWorkers if multi_threaded() => {
             // Plugin code runs only inside these polls.
-            let mut call =
-                std::pin::pin!(call_and_settle(loaded, method, params, Step::Here, watcher));
-            std::future::poll_fn(|cx| tokio::task::block_in_place(|| call.as_mut().poll(cx))).await
+            let mut work = std::pin::pin!(work(Step::Here));
+            std::future::poll_fn(|cx| tokio::task::block_in_place(|| work.as_mut().poll(cx))).await
         }
-        Placement::OffWorkers => call_and_settle(loaded, method, params, Step::Pool, watcher).await,
+        Placement::OffWorkers => work(Step::Pool).await,
     }
 }
 
@@ -233,16 +242,7 @@ pub async fn settle<W: TicketWatcher>(
     watcher: &mut W,
     placement: Placement<'_>,
 ) -> Result<Value, Fault> {
-    match placement {
-        Placement::Inline => settle_steps(reply, watcher, Step::Here).await,
-        Placement::InlineTimed(overrun) => settle_steps(reply, watcher, Step::Timed(overrun)).await,
-        Placement::OffWorkers if multi_threaded() => {
-            let mut settling = std::pin::pin!(settle_steps(reply, watcher, Step::Here));
-            std::future::poll_fn(|cx| tokio::task::block_in_place(|| settling.as_mut().poll(cx)))
-                .await
-        }
-        Placement::OffWorkers => settle_steps(reply, watcher, Step::Pool).await,
-    }
+    placed(placement, |step| settle_steps(reply, watcher, step)).await
 }
 
 async fn settle_steps<W: TicketWatcher>(
