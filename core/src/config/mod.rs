@@ -19,6 +19,7 @@ pub mod ini;
 pub mod load;
 pub mod model;
 pub mod plugin_spec;
+pub mod shlex;
 pub mod summary;
 pub mod types;
 
