@@ -6,7 +6,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use super::spawn::SpawnError;
+use super::spawn_error::SpawnError;
 use crate::config::shlex;
 
 /// The PATH the reference falls back to when none is set.
