@@ -1,6 +1,6 @@
 //! Processes: the per-process state machine ([`machine`]), exit-status
 //! decoding ([`exit`]), command lookup and spawning ([`command`],
-//! [`spawn`], the cloned child's side in [`child`], the errors in
+//! [`spawn`], the cloned child's side in `child`, the errors in
 //! [`spawn_error`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
 //! the shared listening sockets of fcgi groups ([`fcgi_socket`]).
 //!
@@ -32,7 +32,7 @@
 //!   snapshot; [`Effect::Log`]: the main log; [`Effect::CommandFailed`]: the
 //!   waiting command's fault text.
 
-pub mod child;
+mod child;
 pub mod command;
 pub mod exit;
 pub mod fcgi_socket;

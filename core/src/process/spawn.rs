@@ -17,7 +17,7 @@
 //! race the reaper.
 //!
 //! This module prepares in the parent and returns the parent's ends;
-//! [`super::child`] holds what the child runs between clone and exec,
+//! `super::child` holds what the child runs between clone and exec,
 //! [`super::spawn_error`] the errors. It does not track the child
 //! afterwards: the caller records the pid and the reaper reports its exit.
 

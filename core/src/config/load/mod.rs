@@ -6,9 +6,9 @@
 //! stops at the first problem, every problem is collected; a load fails
 //! exactly when the reference's would.
 //!
-//! One [`reader::Loader`] walks the file; each kind of section has its own
-//! file: [`supervisord`], [`programs`] (programs, groups, event listener and
-//! fcgi pools), [`servers`] (HTTP servers and `[rpcinterface:x]`). They
+//! One `reader::Loader` walks the file; each kind of section has its own
+//! file: `supervisord`, `programs` (programs, groups, event listener and
+//! fcgi pools), `servers` (HTTP servers and `[rpcinterface:x]`). They
 //! all build on the reader's primitives and never on one another.
 
 mod programs;
