@@ -14,6 +14,7 @@
 pub mod ctl;
 pub mod diff;
 pub mod error;
+pub mod event_types;
 pub mod expand;
 pub mod ini;
 pub mod load;
@@ -26,6 +27,7 @@ pub mod types;
 pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
 pub use diff::{ConfigDiff, diff};
 pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
+pub use event_types::{EventType, EventTypeSet, UnknownEventType};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
 pub use plugin_spec::{BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, PluginSpec, SpecError};

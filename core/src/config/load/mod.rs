@@ -24,7 +24,6 @@ use super::expand::ExpValue;
 use super::ini::Ini;
 use super::model::*;
 
-pub use programs::EVENT_TYPES;
 use reader::Loader;
 pub(crate) use reader::read_file;
 

@@ -8,42 +8,11 @@ use std::path::Path;
 
 use super::reader::{Loader, Value, s, section_suffix};
 use crate::config::error::{MessageLevel, ParseMessage};
+use crate::config::event_types::EventType;
 use crate::config::expand::{ExpValue, Expansions, expand_layers};
 use crate::config::model::*;
 use crate::config::plugin_spec::DEFAULT_RESULT_HANDLER;
 use crate::config::types::{self, LogFile, LogFileValue};
-
-/// The event type names an eventlistener may subscribe to (the
-/// reference's `EventTypes`).
-pub const EVENT_TYPES: &[&str] = &[
-    "EVENT",
-    "PROCESS_STATE",
-    "PROCESS_STATE_STOPPED",
-    "PROCESS_STATE_EXITED",
-    "PROCESS_STATE_STARTING",
-    "PROCESS_STATE_STOPPING",
-    "PROCESS_STATE_BACKOFF",
-    "PROCESS_STATE_FATAL",
-    "PROCESS_STATE_RUNNING",
-    "PROCESS_STATE_UNKNOWN",
-    "PROCESS_COMMUNICATION",
-    "PROCESS_COMMUNICATION_STDOUT",
-    "PROCESS_COMMUNICATION_STDERR",
-    "PROCESS_LOG",
-    "PROCESS_LOG_STDOUT",
-    "PROCESS_LOG_STDERR",
-    "REMOTE_COMMUNICATION",
-    "SUPERVISOR_STATE_CHANGE",
-    "SUPERVISOR_STATE_CHANGE_RUNNING",
-    "SUPERVISOR_STATE_CHANGE_STOPPING",
-    "TICK",
-    "TICK_5",
-    "TICK_60",
-    "TICK_3600",
-    "PROCESS_GROUP",
-    "PROCESS_GROUP_ADDED",
-    "PROCESS_GROUP_REMOVED",
-];
 
 /// Every option an `[eventlistener:x]` section has (the program options
 /// plus the pool's own); any other key belongs to its result handler.
@@ -216,7 +185,7 @@ impl Loader {
                 );
             }
             for event in &events {
-                if !EVENT_TYPES.contains(&event.as_str()) {
+                if EventType::from_name(event).is_none() {
                     self.error_at(
                         section,
                         "events",
