@@ -184,6 +184,41 @@ mod tests {
         load_env(text, &[]).result.unwrap_err().0
     }
 
+    /// The config check and the plugin loader share the spec parser, so a
+    /// bad value reads the same at either; the builtin's factory name is
+    /// checked here, where the error has a line.
+    #[test]
+    fn plugin_specs_are_checked_with_the_loaders_words() {
+        let problem = |spec: &str| {
+            let text = format!(
+                "[supervisord]\n[rpcinterface:x]\nsupervisor.rpcinterface_factory = {spec}\n"
+            );
+            errors(&text)[0].to_string()
+        };
+        assert!(
+            problem("nocolon").ends_with("nocolon cannot be resolved: expected LIBRARY:FACTORY (a shared library path or name, a colon, a factory name)"),
+            "{}",
+            problem("nocolon")
+        );
+        assert!(
+            problem("nosuch.mod:fn")
+                .contains("nosuch.mod:fn cannot be resolved: nosuch.mod is a Python import path"),
+            "{}",
+            problem("nosuch.mod:fn")
+        );
+        assert!(
+            problem("supervisor.rpcinterface:nope").ends_with(
+                "the builtin supervisor.rpcinterface has no factory named nope (it has supervisor.rpcinterface:make_main_rpcinterface)"
+            ),
+            "{}",
+            problem("supervisor.rpcinterface:nope")
+        );
+        let c = ok(
+            "[supervisord]\n[rpcinterface:x]\nsupervisor.rpcinterface_factory = ./libx.so : make\n",
+        );
+        assert_eq!(c.rpcinterfaces[0].factory, "./libx.so:make");
+    }
+
     #[test]
     fn defaults_of_every_program_option() {
         let c = ok("[supervisord]\n[program:p]\ncommand=/bin/p\n");
