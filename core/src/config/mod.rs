@@ -1,7 +1,15 @@
 //! supervisord.conf: reading (the INI dialect of Python's ConfigParser),
 //! `%(name)s` expansion, `[include]`, typed validation and the diff of two
-//! models. Depends on nothing else in this crate and starts nothing: it
-//! reads files and the user database, and returns data.
+//! models. Depends on nothing else in this crate but the text forms of
+//! `pyrepr`, and starts nothing: it reads files and the user database,
+//! and returns data.
+//!
+//! Being at the bottom, it also holds the vocabulary the other modules
+//! share, each defined once: [`Channel`], [`AutoRestart`], [`LogLevel`],
+//! the event type names ([`event_types`]), the `LIBRARY:FACTORY` grammar
+//! ([`plugin_spec`]) and Python's `shlex` lexer ([`shlex`]). `process`,
+//! `logs`, `events` and `plugins` use (and re-export) these rather than
+//! keep their own copies.
 //!
 //! Entry points: [`load_config`] for supervisord, [`load_ctl_config`] and
 //! [`find_config_file`] for both command-line tools, [`diff()`] for reload.
@@ -14,17 +22,20 @@
 pub mod ctl;
 pub mod diff;
 pub mod error;
+pub mod event_types;
 pub mod expand;
 pub mod ini;
 pub mod load;
 pub mod model;
 pub mod plugin_spec;
+pub mod shlex;
 pub mod summary;
 pub mod types;
 
 pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
 pub use diff::{ConfigDiff, diff};
 pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
+pub use event_types::{EventType, EventTypeSet, UnknownEventType};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
 pub use plugin_spec::{BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, PluginSpec, SpecError};

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
+use super::shlex;
 use crate::pyrepr::py_repr;
 
 /// A refused value.
@@ -519,7 +520,10 @@ pub fn environment(value: &str) -> Parsed<BTreeMap<String, String>> {
             format!("Unexpected end of key/value pairs in value '{value}'"),
         )
     };
-    let tokens = shlex_tokens(value).map_err(|why| BadValue::new(why.clone(), why))?;
+    let tokens = shlex::tokens(value, "/.+-():").map_err(|why| {
+        let why = why.to_string();
+        BadValue::new(why.clone(), why)
+    })?;
     let mut env = BTreeMap::new();
     let mut i = 0;
     while i < tokens.len() {
@@ -531,86 +535,6 @@ pub fn environment(value: &str) -> Parsed<BTreeMap<String, String>> {
         i += 4;
     }
     Ok(env)
-}
-
-/// Python's `shlex.shlex(s)` (non-POSIX) with `/.+-():` added to the word
-/// characters, as the reference configures it.
-fn shlex_tokens(input: &str) -> Result<Vec<String>, String> {
-    fn is_word(c: char) -> bool {
-        c.is_ascii_alphanumeric() || "_/.+-():".contains(c)
-    }
-    let is_space = |c: char| " \t\r\n".contains(c);
-    let mut tokens = Vec::new();
-    let mut chars = input.chars().peekable();
-    let mut token = String::new();
-    #[derive(PartialEq)]
-    enum State {
-        Space,
-        Word,
-        Quote(char),
-    }
-    let mut state = State::Space;
-    loop {
-        let next = chars.next();
-        match state {
-            State::Space => match next {
-                None => break,
-                Some(c) if is_space(c) => {}
-                Some('#') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                }
-                Some(c) if is_word(c) => {
-                    token.push(c);
-                    state = State::Word;
-                }
-                Some(c) if c == '\'' || c == '"' => {
-                    token.push(c);
-                    state = State::Quote(c);
-                }
-                Some(c) => tokens.push(c.to_string()),
-            },
-            State::Quote(q) => match next {
-                None => return Err("No closing quotation".to_string()),
-                Some(c) => {
-                    token.push(c);
-                    if c == q {
-                        tokens.push(std::mem::take(&mut token));
-                        state = State::Space;
-                    }
-                }
-            },
-            State::Word => match next {
-                None => {
-                    tokens.push(std::mem::take(&mut token));
-                    break;
-                }
-                Some(c) if is_space(c) => {
-                    tokens.push(std::mem::take(&mut token));
-                    state = State::Space;
-                }
-                Some('#') => {
-                    for c in chars.by_ref() {
-                        if c == '\n' {
-                            break;
-                        }
-                    }
-                    tokens.push(std::mem::take(&mut token));
-                    state = State::Space;
-                }
-                Some(c) if is_word(c) || c == '\'' || c == '"' => token.push(c),
-                Some(c) => {
-                    tokens.push(std::mem::take(&mut token));
-                    tokens.push(c.to_string());
-                    state = State::Space;
-                }
-            },
-        }
-    }
-    Ok(tokens)
 }
 
 /// One of a process's two output channels, as the `stdout_*`/`stderr_*`

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::event::{Event, PublishedEvent, TickPeriod};
 use super::pool::{Delivery, ListenerPool, Serial};
-use super::types::{EventType, EventTypeSet};
+use crate::config::{EventType, EventTypeSet};
 
 /// A cloneable, `Send` handle that publishes events to the bus from any
 /// task without blocking.

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use supervisor_sdk::state::ProcessState;
 
-use super::types::EventType;
+use crate::config::EventType;
 use crate::pyrepr::py_bytes_repr;
 
 /// Which output channel of a process; the one definition is the config

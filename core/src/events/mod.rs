@@ -8,7 +8,9 @@
 //! carries out what it asks (envelopes to write, the next TICK deadline).
 //! It must never block its caller.
 //!
-//! - [`types`]: the type names and hierarchy, sets of subscribed types.
+//! - [`EventType`], [`EventTypeSet`]: the type names and hierarchy, sets of
+//!   subscribed types (defined in `config::event_types`, which checks
+//!   `events=` against them).
 //! - [`event`]: what each event carries and its payload text.
 //! - [`protocol`]: listener states, the envelope, the `RESULT` line.
 //! - [`pool`]: one `[eventlistener:x]` pool and the result-handler trait.
@@ -47,8 +49,10 @@ pub mod bus;
 pub mod event;
 pub mod pool;
 pub mod protocol;
-pub mod types;
 
+/// The event type names live with the config vocabulary, which checks an
+/// eventlistener's `events` against them.
+pub use crate::config::{EventType, EventTypeSet, UnknownEventType};
 pub use bus::{EventBatch, EventBus, Publisher};
 pub use event::{
     Channel, Event, ProcessStateChange, PublishedEvent, SupervisorStateChange, TickPeriod,
@@ -60,7 +64,6 @@ pub use pool::{
 pub use protocol::ListenerState;
 /// The process states a [`ProcessStateChange`] names (from the SDK).
 pub use supervisor_sdk::state::ProcessState;
-pub use types::{EventType, EventTypeSet, UnknownEventType};
 
 #[cfg(test)]
 mod tests;

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use super::event::{Event, PublishedEvent};
 use super::protocol::{self, ListenerState, READY_TOKEN};
-use super::types::{EventTypeSet, UnknownEventType};
 use crate::config::model::{GroupConfig, GroupKind};
+use crate::config::{EventTypeSet, UnknownEventType};
 use crate::pyrepr::py_bytes_repr;
 
 /// How a result handler judged a listener's result.

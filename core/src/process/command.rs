@@ -1,12 +1,13 @@
 //! Turning a configured `command` into what `execve` needs, before any
-//! fork, as the reference's `get_execv_args` does: split it like Python's
-//! `shlex.split`, find the program on the PATH, and check that it can be
-//! run. Every failure is a [`SpawnError`] whose text is the reference's
+//! fork, as the reference's `get_execv_args` does: split it with
+//! `shlex.split` ([`crate::config::shlex`]), find the program on the PATH,
+//! and check that it can be run. Every failure is a [`SpawnError`] whose text is the reference's
 //! spawnerr. Nothing here forks or touches process state.
 
 use std::os::unix::fs::PermissionsExt;
 
-use super::spawn::SpawnError;
+use super::spawn_error::SpawnError;
+use crate::config::shlex;
 
 /// The PATH the reference falls back to when none is set.
 const DEFAULT_PATH: [&str; 3] = ["/bin", "/usr/bin", "/usr/local/bin"];
@@ -19,87 +20,6 @@ pub struct ExecTarget {
     pub filename: String,
     /// The argument vector, `argv[0]` as configured.
     pub argv: Vec<String>,
-}
-
-/// Why `shlex.split` refused a command; the texts are Python's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitError {
-    /// A quote was left open.
-    NoClosingQuotation,
-    /// A backslash ended the command.
-    NoEscapedCharacter,
-}
-
-impl std::fmt::Display for SplitError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SplitError::NoClosingQuotation => "No closing quotation",
-            SplitError::NoEscapedCharacter => "No escaped character",
-        })
-    }
-}
-
-/// Split a command line as Python's `shlex.split(s)` does (POSIX mode, no
-/// comments): whitespace separates words, single quotes are literal,
-/// double quotes allow `\"` and `\\`, a backslash outside quotes escapes
-/// any character. No variable, glob or tilde expansion.
-pub fn split_command(command: &str) -> Result<Vec<String>, SplitError> {
-    #[derive(PartialEq)]
-    enum Mode {
-        Between,
-        Word,
-        Single,
-        Double,
-    }
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut mode = Mode::Between;
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        match mode {
-            Mode::Between | Mode::Word => match c {
-                ' ' | '\t' | '\r' | '\n' => {
-                    if mode == Mode::Word {
-                        words.push(std::mem::take(&mut word));
-                        mode = Mode::Between;
-                    }
-                }
-                '\'' => mode = Mode::Single,
-                '"' => mode = Mode::Double,
-                '\\' => {
-                    word.push(chars.next().ok_or(SplitError::NoEscapedCharacter)?);
-                    mode = Mode::Word;
-                }
-                _ => {
-                    word.push(c);
-                    mode = Mode::Word;
-                }
-            },
-            Mode::Single => match c {
-                '\'' => mode = Mode::Word,
-                _ => word.push(c),
-            },
-            Mode::Double => match c {
-                '"' => mode = Mode::Word,
-                '\\' => {
-                    let next = chars.next().ok_or(SplitError::NoEscapedCharacter)?;
-                    if next != '"' && next != '\\' {
-                        word.push('\\');
-                    }
-                    word.push(next);
-                }
-                _ => word.push(c),
-            },
-        }
-    }
-    match mode {
-        Mode::Single | Mode::Double => Err(SplitError::NoClosingQuotation),
-        Mode::Word => {
-            words.push(word);
-            Ok(words)
-        }
-        Mode::Between => Ok(words),
-    }
 }
 
 /// The directories searched for a bare program name: the program's own
@@ -144,7 +64,7 @@ fn join(dir: &str, name: &str) -> String {
 /// checks, as in the reference); otherwise the first PATH directory where
 /// the name exists wins, executable or not.
 pub fn resolve(command: &str, search: &[String]) -> Result<ExecTarget, SpawnError> {
-    let argv = split_command(command).map_err(|e| SpawnError::CantParse {
+    let argv = shlex::split(command).map_err(|e| SpawnError::CantParse {
         command: command.to_owned(),
         reason: e.to_string(),
     })?;
@@ -181,39 +101,6 @@ pub fn resolve(command: &str, search: &[String]) -> Result<ExecTarget, SpawnErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn split(s: &str) -> Vec<String> {
-        split_command(s).unwrap()
-    }
-
-    #[test]
-    fn splitting_follows_python_shlex() {
-        assert_eq!(
-            split(r#"envdump.sh a "b c" 'd e'"#),
-            ["envdump.sh", "a", "b c", "d e"]
-        );
-        assert_eq!(split(r#"a"b c"d"#), ["ab cd"]);
-        assert_eq!(split(r"a\ b \x"), ["a b", "x"]);
-        assert_eq!(split(r#""\x \" \\""#), [r#"\x " \"#]);
-        assert_eq!(split("'' x"), ["", "x"]);
-        assert_eq!(split("a # b"), ["a", "#", "b"]);
-        assert_eq!(split("  \t "), Vec::<String>::new());
-        assert_eq!(split("'it''s'"), ["its"]);
-    }
-
-    #[test]
-    fn bad_quoting_is_refused_with_pythons_words() {
-        assert_eq!(split_command("a 'b"), Err(SplitError::NoClosingQuotation));
-        assert_eq!(
-            split_command("a \"b\\"),
-            Err(SplitError::NoEscapedCharacter)
-        );
-        assert_eq!(
-            split_command(r#"a\"b c""#),
-            Err(SplitError::NoClosingQuotation)
-        );
-        assert_eq!(split_command("a \\"), Err(SplitError::NoEscapedCharacter));
-    }
 
     #[test]
     fn the_program_path_wins_then_the_daemons_then_the_default() {

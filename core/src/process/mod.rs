@@ -1,6 +1,7 @@
 //! Processes: the per-process state machine ([`machine`]), exit-status
 //! decoding ([`exit`]), command lookup and spawning ([`command`],
-//! [`spawn`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
+//! [`spawn`], the cloned child's side in `child`, the errors in
+//! [`spawn_error`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
 //! the shared listening sockets of fcgi groups ([`fcgi_socket`]).
 //!
 //! This module decides and executes, but owns no process table: the
@@ -31,6 +32,7 @@
 //!   snapshot; [`Effect::Log`]: the main log; [`Effect::CommandFailed`]: the
 //!   waiting command's fault text.
 
+mod child;
 pub mod command;
 pub mod exit;
 pub mod fcgi_socket;
@@ -38,6 +40,7 @@ pub mod kill;
 pub mod machine;
 pub mod reaper;
 pub mod spawn;
+pub mod spawn_error;
 
 pub use exit::ExitCause;
 pub use machine::{
