@@ -10,13 +10,27 @@
 //! (`config` does) or decides a transition (`process::transition` does).
 
 pub mod args;
+mod attach;
 mod build;
+mod groups;
+pub mod handle;
 pub mod host;
 mod listeners;
+mod memory;
+pub mod mode;
 pub mod output;
+mod shutdown;
+pub mod signals;
+pub mod snapshot;
 pub mod startup;
 pub mod supervisor;
+mod table;
+mod timers;
+mod waiters;
 
 pub use crate::rpc::ticket::{HubWatcher, TicketHub};
+pub use handle::{Handle, Request};
 pub use host::DaemonHost;
-pub use supervisor::{Handle, Request, RunEnd, Setup, Snapshot, Supervisor};
+pub use mode::RunEnd;
+pub use snapshot::Snapshot;
+pub use supervisor::{Setup, Supervisor};
