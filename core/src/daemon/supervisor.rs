@@ -13,7 +13,8 @@
 //! [`ProcessTable`] (records and the one name lookup), [`Timers`],
 //! [`Waiters`] (commands waiting on a state, and the batch of outcomes),
 //! the [`SnapshotPublisher`], the [`GroupBuilder`], the shutdown
-//! [`StopQueue`] and the [`SpawnBurst`] that trims memory after a burst.
+//! [`StopQueue`] and the [`Launcher`] that forks children and accounts
+//! for them.
 //! The event bus lives in the event hub (`super::listeners`) it shares
 //! with the output tasks: it tells the hub when listeners spawn, run and
 //! die; listener output and capture blocks reach the pools (and envelopes
@@ -27,7 +28,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use supervisor_sdk::fault::{
@@ -36,36 +37,32 @@ use supervisor_sdk::fault::{
 };
 use supervisor_sdk::host::{Outcome, Ticket};
 use supervisor_sdk::state::ProcessState;
-use supervisor_sdk::value::Value;
-use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::attach::{AttachContext, attach_output};
+use super::attach::{AttachContext, Pumps, attach_output, clear_logs, queue_stdin, reopen_logs};
 use super::build;
 use super::groups::{GroupBuilder, GroupContext};
 use super::handle::{Handle, Message, Request, Shared};
 use super::listeners::EventHub;
-use super::memory::SpawnBurst;
 use super::mode::{self, Mode, ModeEffect, ModeInput, RunEnd};
-use super::output::{self, OutputHook};
+use super::output::OutputHook;
+use super::reread;
 use super::shutdown::{self, StopQueue};
 use super::signals::Signals;
 use super::snapshot::{Snapshot, SnapshotPublisher};
+use super::spawns::Launcher;
 use super::table::{Proc, ProcId, ProcessTable};
-use super::timers::Timers;
+use super::timers::{Timers, sleep_until};
 use super::waiters::{Progress, WaitFor, Waiters};
-use crate::config::{self, Config, GroupConfig, LoadOptions};
-use crate::events::{Event, EventBus, EventTypeSet, ProcessStateChange, SupervisorStateChange};
+use crate::config::{Config, LoadOptions};
+use crate::events::{Event, EventBus, SupervisorStateChange};
 use crate::logs::{LogLevel as MainLevel, MainLog};
 use crate::plugins::PluginLoader;
-use crate::process::reaper::{PidLedger, Reaped, Resolved, SpawnTicket};
-use crate::process::spawn::{SpawnError, SpawnedFds, Spawner, StdinSource};
+use crate::process::reaper::{Reaped, Resolved, SpawnTicket};
+use crate::process::spawn::{SpawnError, SpawnedFds};
 use crate::process::{Effect, Input, LogLevel, Moment, kill, transition};
 use crate::rpc::ticket::TicketHub;
-
-/// How long a stopping daemon waits for its children's pipes to drain.
-const PIPE_DRAIN: Duration = Duration::from_secs(2);
 
 /// What a request answers at once: an outcome, a fault, or nothing yet
 /// (its ticket waits on a process).
@@ -94,8 +91,7 @@ pub struct Supervisor {
     load_options: LoadOptions,
     main_log: Arc<MainLog>,
     output_hook: Option<OutputHook>,
-    spawner: Option<Spawner>,
-    ledger: PidLedger<ProcId>,
+    launcher: Launcher,
     table: ProcessTable,
     timers: Timers,
     waiters: Waiters,
@@ -103,12 +99,10 @@ pub struct Supervisor {
     mode: Mode,
     stopping: StopQueue,
     builder: GroupBuilder,
-    burst: SpawnBurst,
     /// Events: listener pools, serials, TICKs, listeners' stdin.
     events: Arc<EventHub>,
     bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
-    /// The output pumps, so that shutdown can let them drain the pipes.
-    pumps: tokio::task::JoinSet<()>,
+    pumps: Pumps,
 }
 
 impl Supervisor {
@@ -134,14 +128,13 @@ impl Supervisor {
         let supervisor = Supervisor {
             shared,
             inbox,
+            launcher: Launcher::new(sender.clone()),
             sender,
             pending: Arc::clone(&config),
             config: Arc::clone(&config),
             load_options: setup.load_options,
             main_log: setup.main_log,
             output_hook: setup.output_hook,
-            spawner: None,
-            ledger: PidLedger::new(),
             table: ProcessTable::default(),
             timers: Timers::default(),
             waiters: Waiters::default(),
@@ -149,10 +142,9 @@ impl Supervisor {
             mode: Mode::Running,
             stopping: StopQueue::default(),
             builder: GroupBuilder::new(PluginLoader::from_environment()),
-            burst: SpawnBurst::default(),
             events,
             bus_inbox,
-            pumps: tokio::task::JoinSet::new(),
+            pumps: Pumps::default(),
         };
         (supervisor, handle)
     }
@@ -164,7 +156,7 @@ impl Supervisor {
 
     /// Whether any child of ours is still alive (after a run: none should).
     pub fn live_children(&self) -> usize {
-        self.ledger.live_children()
+        self.launcher.live_children()
     }
 
     fn log(&self, level: MainLevel, text: &str) {
@@ -179,17 +171,12 @@ impl Supervisor {
         reaped: &mut mpsc::UnboundedReceiver<Reaped>,
         signals: &mut Signals,
     ) -> RunEnd {
-        if self.spawner.is_none() {
-            match Spawner::new(2) {
-                Ok(spawner) => self.spawner = Some(spawner),
-                Err(error) => {
-                    self.log(
-                        MainLevel::Critical,
-                        &format!("unable to start the spawner threads: {error}"),
-                    );
-                    return RunEnd::Shutdown;
-                }
-            }
+        if let Err(error) = self.launcher.ensure_spawner() {
+            self.log(
+                MainLevel::Critical,
+                &format!("unable to start the spawner threads: {error}"),
+            );
+            return RunEnd::Shutdown;
         }
         self.mode = Mode::Running;
         self.stopping.reset();
@@ -223,7 +210,7 @@ impl Supervisor {
                 && let Some(end) = self.mode_input(ModeInput::AllStopped)
             {
                 self.publish();
-                self.drain_output().await;
+                self.pumps.drain().await;
                 return end;
             }
             self.publish();
@@ -339,16 +326,8 @@ impl Supervisor {
             Request::Reread { ticket } => return self.start_reread(ticket),
             Request::AddGroup { name, ticket } => (ticket, self.add_group_request(&name)),
             Request::RemoveGroup { name, ticket } => (ticket, self.remove_group(&name)),
-            Request::Shutdown { ticket } => {
-                self.mode_input(ModeInput::ShutdownCall);
-                let Some(ticket) = ticket else { return };
-                (ticket, Ok(Some(Outcome::done())))
-            }
-            Request::Restart { ticket } => {
-                self.mode_input(ModeInput::RestartCall);
-                let Some(ticket) = ticket else { return };
-                (ticket, Ok(Some(Outcome::done())))
-            }
+            Request::Shutdown { ticket } => return self.mode_call(ModeInput::ShutdownCall, ticket),
+            Request::Restart { ticket } => return self.mode_call(ModeInput::RestartCall, ticket),
             Request::ReopenLogs => return self.reopen_logs(),
         };
         // Every answer given at once is immediate; a waiter's is decided
@@ -418,7 +397,11 @@ impl Supervisor {
         if proc.record.pid.is_none() || proc.record.state.is_stopped() {
             return Err(Fault::with(NOT_RUNNING, proc.namespec()));
         }
-        if self.queue_stdin(id, data) {
+        let queued = self
+            .table
+            .get_mut(id)
+            .is_some_and(|proc| queue_stdin(proc, &self.events, data));
+        if queued {
             Ok(Some(Outcome::process(self.proc(id).info())))
         } else {
             Err(Fault::with(NO_FILE, "Process has no stdin channel"))
@@ -428,15 +411,9 @@ impl Supervisor {
     fn clear_logs(&mut self, group: &str, name: &str) -> Answer {
         let id = self.table.find(group, name)?;
         let proc = self.proc(id);
-        let mut failure = None;
-        for log in proc.logs.iter().flatten() {
-            if let Err(error) = output::lock(log).clear() {
-                failure = Some(error.to_string());
-            }
-        }
-        match failure {
-            Some(why) => Err(Fault::with(FAILED, why)),
-            None => Ok(Some(Outcome::process(proc.info()))),
+        match clear_logs(proc) {
+            Err(why) => Err(Fault::with(FAILED, why)),
+            Ok(()) => Ok(Some(Outcome::process(proc.info()))),
         }
     }
 
@@ -477,31 +454,6 @@ impl Supervisor {
         Ok(Some(Outcome::done()))
     }
 
-    /// Queue `data` for the process's stdin, in order, written by a task
-    /// of its own so a child that does not read never blocks us. False
-    /// when the process has no stdin any more.
-    fn queue_stdin(&mut self, id: ProcId, data: Vec<u8>) -> bool {
-        let Some(proc) = self.table.get_mut(id) else {
-            return false;
-        };
-        if let Some(pool) = &proc.pool {
-            // A listener's stdin belongs to its pool's writer.
-            return self.events.write_stdin(pool, &proc.name, data);
-        }
-        if proc.stdin_queue.is_none() {
-            let Some(fd) = proc.stdin.take() else {
-                return false;
-            };
-            let Ok(pipe) = pipe::Sender::from_owned_fd(fd) else {
-                return false;
-            };
-            proc.stdin_queue = Some(output::spawn_pipe_writer(pipe));
-        }
-        proc.stdin_queue
-            .as_ref()
-            .is_some_and(|q| q.send(data).is_ok())
-    }
-
     fn reopen_logs(&mut self) {
         self.log(
             MainLevel::Info,
@@ -512,34 +464,19 @@ impl Supervisor {
         }
         self.log(MainLevel::Info, "supervisord logreopen");
         for proc in self.table.procs() {
-            for log in proc.logs.iter().flatten() {
-                if let Err(error) = output::lock(log).reopen() {
-                    self.main_log.error(&error.to_string());
-                }
-            }
+            reopen_logs(proc, &self.main_log);
         }
     }
 
     fn start_reread(&mut self, ticket: Ticket) {
-        let path = self.config.source.clone();
-        let options = self.load_options.clone();
         let sender = self.sender.clone();
-        tokio::spawn(async move {
-            let loaded =
-                tokio::task::spawn_blocking(move || config::load_config_with(&path, &options))
-                    .await;
-            let result = match loaded {
-                Ok(Ok(config)) => Ok(Box::new(config)),
-                Ok(Err(errors)) => Err(errors
-                    .0
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-                Err(error) => Err(error.to_string()),
-            };
-            let _ = sender.send(Message::Reread { ticket, result });
-        });
+        reread::load_in_background(
+            self.config.source.clone(),
+            self.load_options.clone(),
+            move |result| {
+                let _ = sender.send(Message::Reread { ticket, result });
+            },
+        );
     }
 
     fn reread_done(&mut self, ticket: Ticket, result: Result<Box<Config>, String>) {
@@ -551,24 +488,7 @@ impl Supervisor {
                     .complete(ticket, Outcome::failed(Fault::with(CANT_REREAD, why)));
             }
         };
-        // A transient copy: the diff compares owned slices.
-        let active: Vec<GroupConfig> = self
-            .table
-            .groups()
-            .iter()
-            .map(|g| g.config().clone())
-            .collect();
-        let value = {
-            let diff = config::diff(&active, &new.groups);
-            let names = |groups: &[&GroupConfig]| {
-                Value::array(groups.iter().map(|g| Value::string(g.name.as_str())))
-            };
-            Value::array([Value::array([
-                names(&diff.added),
-                names(&diff.changed),
-                names(&diff.removed),
-            ])])
-        };
+        let value = reread::changes(&self.table.group_configs(), &new.groups);
         build::compact(&mut new);
         self.pending = Arc::new(new);
         self.publisher.layout_changed();
@@ -579,6 +499,15 @@ impl Supervisor {
                 ..Outcome::done()
             },
         );
+    }
+
+    /// `supervisor.shutdown` or `supervisor.restart`: answered done once
+    /// begun (or when already under way, as the reference does).
+    fn mode_call(&mut self, input: ModeInput, ticket: Option<Ticket>) {
+        self.mode_input(input);
+        if let Some(ticket) = ticket {
+            self.waiters.complete(ticket, Outcome::done().immediate());
+        }
     }
 
     /// Feed the daemon's mode and carry out what it says; how the run
@@ -645,7 +574,8 @@ impl Supervisor {
         failure
     }
 
-    /// Publish a process's state change and keep its pool informed.
+    /// A process's state changed: its stdin goes with its child, and the
+    /// event hub hears of it.
     fn state_changed(&mut self, id: ProcId, change: crate::process::StateChange) {
         let Some(proc) = self.table.get_mut(id) else {
             return;
@@ -655,32 +585,8 @@ impl Supervisor {
             proc.stdin = None;
             proc.stdin_queue = None;
         }
-        let (group, name, pool) = (
-            Arc::clone(&proc.group),
-            Arc::clone(&proc.name),
-            proc.pool.clone(),
-        );
-        if let Some(pool) = pool {
-            self.events.with_listener(&pool, &name, |pool, index| {
-                if change.to == ProcessState::Running {
-                    pool.listener_running(index, true);
-                } else if change.from == ProcessState::Running {
-                    pool.listener_running(index, false);
-                }
-            });
-        }
-        let mut bus = self.events.bus();
-        if bus.subscribed() != EventTypeSet::EMPTY {
-            bus.publish(Event::ProcessState(ProcessStateChange {
-                process: name.to_string(),
-                group: group.to_string(),
-                from: change.from,
-                to: change.to,
-                tries: change.tries,
-                pid: change.pid,
-                expected: change.expected,
-            }));
-        }
+        self.events
+            .process_changed(&proc.group, &proc.name, proc.pool.as_deref(), &change);
     }
 
     /// The first of: a process timer, a TICK, a shutdown report, a
@@ -728,58 +634,16 @@ impl Supervisor {
     // ---- spawning and reaping ------------------------------------------
 
     fn spawn(&mut self, id: ProcId) {
-        let Some(proc) = self.table.get_mut(id) else {
-            return;
-        };
-        let Some(spawner) = self.spawner.clone() else {
-            return;
-        };
-        let mut spec = Arc::clone(&proc.spec);
-        if let Some(sockets) = &proc.fcgi {
-            // The group's socket is created by the first process that needs
-            // it and becomes this child's fd 0.
-            match sockets.acquire() {
-                Ok(lease) => {
-                    let mut with_socket = (*spec).clone();
-                    with_socket.stdin = StdinSource::Socket(lease.shared_fd());
-                    spec = Arc::new(with_socket);
-                    proc.lease = Some(lease);
-                }
-                Err(error) => {
-                    // Reported as a spawn failure in the next step, as the
-                    // reference makes it the process's spawnerr.
-                    let _ = self.sender.send(Message::SpawnRefused {
-                        id,
-                        message: error.to_string(),
-                    });
-                    return;
-                }
-            }
+        if let Some(proc) = self.table.get_mut(id) {
+            self.launcher.launch(id, proc);
         }
-        let ticket = self.ledger.spawn_started();
-        self.burst.started();
-        let sender = self.sender.clone();
-        tokio::spawn(async move {
-            let result = spawner.spawn(spec).await;
-            if let Err(lost) = sender.send(Message::Spawned { id, ticket, result }) {
-                // The task is gone (the daemon is exiting): a child forked
-                // now must not outlive it.
-                if let Message::Spawned {
-                    result: Ok(fds), ..
-                } = lost.0
-                {
-                    let _ = kill::send_signal(fds.pid, libc::SIGKILL, false);
-                }
-            }
-        });
     }
 
     fn spawned(&mut self, id: ProcId, ticket: SpawnTicket, result: Result<SpawnedFds, SpawnError>) {
-        self.burst.finished();
         let fds = match result {
             Ok(fds) => fds,
             Err(error) => {
-                for settled in self.ledger.spawn_finished(ticket, None) {
+                for settled in self.launcher.finished(ticket, None) {
                     self.resolved(settled);
                 }
                 if let Some(proc) = self.table.get_mut(id) {
@@ -799,13 +663,21 @@ impl Supervisor {
         if !self.table.contains(id) {
             // Its group was removed while the fork was under way.
             let _ = kill::send_signal(pid, libc::SIGKILL, false);
-            for settled in self.ledger.spawn_finished(ticket, None) {
+            for settled in self.launcher.finished(ticket, None) {
                 self.resolved(settled);
             }
             return;
         }
-        let settled = self.ledger.spawn_finished(ticket, Some((pid, id)));
-        self.attach_output(id, fds);
+        let settled = self.launcher.finished(ticket, Some((pid, id)));
+        if let Some(proc) = self.table.get_mut(id) {
+            let cx = AttachContext {
+                main_log: &self.main_log,
+                publisher: &self.shared.publisher,
+                hook: &self.output_hook,
+                events: &self.events,
+            };
+            self.pumps.run(attach_output(proc, fds, &cx));
+        }
         self.feed(id, Input::SpawnSucceeded { pid });
         for exit in settled {
             self.resolved(exit);
@@ -813,28 +685,8 @@ impl Supervisor {
         self.settle_waiters(id, true);
     }
 
-    /// Keep the new child's stdin and start a pump for each output pipe it
-    /// has (a discarded channel has none).
-    fn attach_output(&mut self, id: ProcId, fds: SpawnedFds) {
-        let Some(proc) = self.table.get_mut(id) else {
-            return;
-        };
-        let cx = AttachContext {
-            main_log: &self.main_log,
-            publisher: &self.shared.publisher,
-            hook: &self.output_hook,
-            events: &self.events,
-        };
-        let pumps = attach_output(proc, fds, &cx);
-        // Forget the pumps that finished, so the set stays small.
-        while self.pumps.try_join_next().is_some() {}
-        for pump in pumps {
-            self.pumps.spawn(pump);
-        }
-    }
-
     fn reaped(&mut self, exit: Reaped) {
-        if let Some(resolved) = self.ledger.reaped(exit) {
+        if let Some(resolved) = self.launcher.reaped(exit) {
             self.resolved(resolved);
         }
     }
@@ -920,19 +772,6 @@ impl Supervisor {
         false
     }
 
-    /// Let the output pumps read what the children wrote before they
-    /// died. A pipe that a surviving grandchild still holds never ends, so
-    /// the wait is bounded.
-    async fn drain_output(&mut self) {
-        let drained = tokio::time::timeout(PIPE_DRAIN, async {
-            while self.pumps.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            self.pumps.abort_all();
-        }
-    }
-
     /// Publish the snapshot if due, then hand out the batch's outcomes:
     /// a waiter reads a snapshot at least as fresh as its outcome.
     fn publish(&mut self) {
@@ -959,12 +798,5 @@ fn main_level(level: LogLevel) -> MainLevel {
         LogLevel::Warn => MainLevel::Warn,
         LogLevel::Error => MainLevel::Error,
         LogLevel::Critical => MainLevel::Critical,
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

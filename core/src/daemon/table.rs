@@ -203,6 +203,12 @@ impl ProcessTable {
         self.groups.iter().find(|g| g.name == name)
     }
 
+    /// A copy of the active groups' configurations, in order (the
+    /// reread diff compares owned slices).
+    pub fn group_configs(&self) -> Vec<GroupConfig> {
+        self.groups.iter().map(|g| g.config().clone()).collect()
+    }
+
     /// Every process id, groups in order, each group in its own order.
     pub fn ids(&self) -> Vec<ProcId> {
         self.groups.iter().flat_map(|g| g.procs.clone()).collect()

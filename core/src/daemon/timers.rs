@@ -64,6 +64,14 @@ impl Timers {
     }
 }
 
+/// Sleep until `at`, or forever when nothing is due.
+pub async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
