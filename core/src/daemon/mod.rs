@@ -5,9 +5,16 @@
 //! [`TicketHub`] (`crate::rpc::ticket`).
 //!
 //! Only the supervisor task changes process state; everything else sends it
-//! a [`supervisor::Request`] and reads the published
-//! [`supervisor::Snapshot`]. Nothing here parses configuration files
-//! (`config` does) or decides a transition (`process::transition` does).
+//! a [`Request`] through a [`Handle`] ([`handle`]) and reads the published
+//! [`Snapshot`] ([`snapshot`]). The task composes components that each own
+//! one piece of its state: the process table with its name lookup
+//! (`table`), the timers (`timers`), the commands waiting on a process
+//! (`waiters`), group creation (`groups`), spawning and the pid ledger
+//! (`spawns`), what a child is attached to (`attach`), the shutdown order
+//! (`shutdown`) and the daemon's modes ([`mode`], one pure function fed by
+//! RPC calls and [`signals`]). Nothing here parses configuration files
+//! (`config` does) or decides a process transition
+//! (`process::transition` does).
 
 pub mod args;
 mod attach;

@@ -800,3 +800,7 @@ fn main_level(level: LogLevel) -> MainLevel {
         LogLevel::Critical => MainLevel::Critical,
     }
 }
+
+#[cfg(test)]
+#[path = "supervisor_tests.rs"]
+mod tests;
