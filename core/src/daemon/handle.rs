@@ -1,6 +1,6 @@
 //! The way in to the supervisor task: the [`Request`]s it serves, the
 //! [`Handle`] that issues a ticket and sends one, the internal
-//! [`Message`]s its own helpers report with, and the [`Shared`] read side
+//! `Message`s its own helpers report with, and the [`Shared`] read side
 //! (snapshot, ticket hub, main log). Nothing here changes process state:
 //! the task does, when it takes a message.
 

@@ -77,7 +77,7 @@ impl Mode {
 }
 
 /// The next mode after `input`, and what to do about it. The reference
-/// ([`supervisord.py`]'s `handle_signal`, `rpcinterface.shutdown` and
+/// (`supervisord.py`'s `handle_signal`, `rpcinterface.shutdown` and
 /// `restart`): an RPC call only acts while running; an exit signal always
 /// wins, even over a restart under way; a restart signal is ignored (and
 /// says so) once shutting down.

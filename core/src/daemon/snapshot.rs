@@ -165,7 +165,7 @@ fn config_info(
 }
 
 /// When the task publishes: at once when a command settles or the daemon
-/// is winding down, otherwise at most every [`PUBLISH_EVERY`].
+/// is winding down, otherwise at most every `PUBLISH_EVERY`.
 #[derive(Debug)]
 pub struct SnapshotPublisher {
     /// The published snapshot is stale.
@@ -227,7 +227,7 @@ impl SnapshotPublisher {
     }
 
     /// Publish a fresh snapshot of `table` into `into` if one is due (see
-    /// [`SnapshotPublisher::take`]).
+    /// `SnapshotPublisher::take`).
     pub fn publish(
         &mut self,
         urgent: bool,

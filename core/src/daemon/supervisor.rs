@@ -10,17 +10,16 @@
 //! settles the tickets of commands that completed.
 //!
 //! What it composes, each with its own state and tests: the
-//! [`ProcessTable`] (records and the one name lookup), [`Timers`],
-//! [`Waiters`] (commands waiting on a state, and the batch of outcomes),
-//! the [`SnapshotPublisher`], the [`GroupBuilder`], the shutdown
-//! [`StopQueue`] and the [`Launcher`] that forks children and accounts
-//! for them.
+//! `ProcessTable` (records and the one name lookup), `Timers`, `Waiters`
+//! (commands waiting on a state, and the batch of outcomes), the
+//! [`SnapshotPublisher`], the `GroupBuilder`, the shutdown `StopQueue` and
+//! the `Launcher` that forks children and accounts for them.
 //! The event bus lives in the event hub (`super::listeners`) it shares
 //! with the output tasks: it tells the hub when listeners spawn, run and
 //! die; listener output and capture blocks reach the pools (and envelopes
 //! the listeners) from the output tasks directly.
 //!
-//! It never blocks: forks run on the [`Spawner`] threads, child output is
+//! It never blocks: forks run on the spawner threads, child output is
 //! read by the output tasks ([`super::output`]), stdin is written by a task
 //! per process, configuration files are read on the blocking pool. Timers
 //! exist only while something is due, so an idle daemon sleeps. Nothing
