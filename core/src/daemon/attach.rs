@@ -16,7 +16,7 @@ use super::listeners::EventHub;
 use super::output::{self, Channel, Destination, OutputHook};
 use super::table::Proc;
 use crate::events::Publisher;
-use crate::logs::{ChildLog, ChildLogSpec, MainLog};
+use crate::logs::{ChildLog, ChildLogSpec, LogLevel, MainLog};
 use crate::process::spawn::SpawnedFds;
 
 /// How long a stopping daemon waits for its children's pipes to drain.
@@ -183,12 +183,22 @@ pub fn clear_logs(proc: &Proc) -> Result<(), String> {
     failure
 }
 
-/// Reopen both logs of `proc` (SIGUSR2), saying in the main log which
-/// could not be.
-pub fn reopen_logs(proc: &Proc, main_log: &MainLog) {
-    for log in proc.logs.iter().flatten() {
-        if let Err(error) = output::lock(log).reopen() {
-            main_log.error(&error.to_string());
+/// Reopen the main log and both logs of every one of `procs` (SIGUSR2),
+/// saying in the main log which could not be.
+pub fn reopen_logs<'a>(main_log: &MainLog, procs: impl Iterator<Item = &'a Proc>) {
+    main_log.log(
+        LogLevel::Info,
+        "received SIGUSR2 indicating log reopen request",
+    );
+    if let Err(error) = main_log.reopen() {
+        eprintln!("supervisord: {error}");
+    }
+    main_log.log(LogLevel::Info, "supervisord logreopen");
+    for proc in procs {
+        for log in proc.logs.iter().flatten() {
+            if let Err(error) = output::lock(log).reopen() {
+                main_log.error(&error.to_string());
+            }
         }
     }
 }

@@ -145,20 +145,11 @@ impl GroupBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LoadOptions;
     use crate::events::EventBus;
     use crate::logs::{MainLogConfig, MainLogTarget};
 
     fn load(body: &str) -> (tempfile::TempDir, Arc<Config>) {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("supervisord.conf");
-        let text = format!(
-            "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
-            dir.path().display()
-        );
-        std::fs::write(&path, text).expect("write the config");
-        let config = crate::config::load_config_with(&path, &LoadOptions::default())
-            .expect("a valid config");
+        let (dir, config) = super::super::test_config(body);
         (dir, Arc::new(config))
     }
 

@@ -43,3 +43,27 @@ pub use host::DaemonHost;
 pub use mode::RunEnd;
 pub use snapshot::Snapshot;
 pub use supervisor::{Setup, Supervisor};
+
+/// A test configuration: `[supervisord]` with its logs in a fresh temp
+/// dir, then `body`, loaded as the daemon loads its file. The dir lives
+/// as long as the returned [`tempfile::TempDir`].
+#[cfg(test)]
+fn test_config(body: &str) -> (tempfile::TempDir, crate::config::Config) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write_test_config(&dir, body);
+    let config = crate::config::load_config(&path).expect("a valid config");
+    (dir, config)
+}
+
+/// Write (or rewrite) the configuration file of [`test_config`] in `dir`;
+/// its path.
+#[cfg(test)]
+fn write_test_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
+    let path = dir.path().join("supervisord.conf");
+    let text = format!(
+        "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
+        dir.path().display()
+    );
+    std::fs::write(&path, text).expect("write the config");
+    path
+}

@@ -49,15 +49,8 @@ pub fn changes(active: &[GroupConfig], new: &[GroupConfig]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{test_config as load, write_test_config};
     use super::*;
-
-    fn load(body: &str) -> (tempfile::TempDir, Config) {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("supervisord.conf");
-        std::fs::write(&path, format!("[supervisord]\n{body}")).expect("write the config");
-        let config = config::load_config(&path).expect("a valid config");
-        (dir, config)
-    }
 
     #[test]
     fn the_answer_lists_added_changed_and_removed_groups() {
@@ -81,8 +74,7 @@ mod tests {
     #[tokio::test]
     async fn a_broken_file_is_reported_not_loaded() {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("supervisord.conf");
-        std::fs::write(&path, "[supervisord]\n[program:x]\n").expect("write the config");
+        let path = write_test_config(&dir, "[program:x]\n");
         let (sender, receiver) = tokio::sync::oneshot::channel();
         load_in_background(path, LoadOptions::default(), move |result| {
             let _ = sender.send(result.map(|_| ()));

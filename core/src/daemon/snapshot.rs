@@ -276,11 +276,8 @@ mod tests {
 
     #[test]
     fn a_published_snapshot_shows_the_table_and_keeps_unchanged_specs() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("supervisord.conf");
-        std::fs::write(&path, "[supervisord]\n[program:a]\ncommand=/bin/true\n")
-            .expect("write the config");
-        let config = Arc::new(config::load_config(&path).expect("a valid config"));
+        let (_dir, config) = super::super::test_config("[program:a]\ncommand=/bin/true\n");
+        let config = Arc::new(config);
         let into = ArcSwap::from_pointee(Snapshot::empty(Arc::clone(&config)));
         let table = ProcessTable::default();
         let mut publisher = SnapshotPublisher::default();

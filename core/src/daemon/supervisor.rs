@@ -327,7 +327,7 @@ impl Supervisor {
             Request::RemoveGroup { name, ticket } => (ticket, self.remove_group(&name)),
             Request::Shutdown { ticket } => return self.mode_call(ModeInput::ShutdownCall, ticket),
             Request::Restart { ticket } => return self.mode_call(ModeInput::RestartCall, ticket),
-            Request::ReopenLogs => return self.reopen_logs(),
+            Request::ReopenLogs => return reopen_logs(&self.main_log, self.table.procs()),
         };
         // Every answer given at once is immediate; a waiter's is decided
         // when it settles.
@@ -453,20 +453,6 @@ impl Supervisor {
         Ok(Some(Outcome::done()))
     }
 
-    fn reopen_logs(&mut self) {
-        self.log(
-            MainLevel::Info,
-            "received SIGUSR2 indicating log reopen request",
-        );
-        if let Err(error) = self.main_log.reopen() {
-            eprintln!("supervisord: {error}");
-        }
-        self.log(MainLevel::Info, "supervisord logreopen");
-        for proc in self.table.procs() {
-            reopen_logs(proc, &self.main_log);
-        }
-    }
-
     fn start_reread(&mut self, ticket: Ticket) {
         let sender = self.sender.clone();
         reread::load_in_background(
@@ -521,7 +507,7 @@ impl Supervisor {
         for effect in effects {
             match effect {
                 ModeEffect::Log(level, text) => self.log(level, &text),
-                ModeEffect::ReopenLogs => self.reopen_logs(),
+                ModeEffect::ReopenLogs => reopen_logs(&self.main_log, self.table.procs()),
                 ModeEffect::End(how) => end = Some(how),
             }
         }

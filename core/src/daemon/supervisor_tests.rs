@@ -28,10 +28,7 @@ struct Task {
 
 /// Start the task on `body` (sections after `[supervisord]`).
 fn start(body: &str) -> Task {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let path = dir.path().join("supervisord.conf");
-    write_config(&dir, body);
-    let config = crate::config::load_config(&path).expect("a valid config");
+    let (dir, config) = super::super::test_config(body);
     let main_log = MainLog::open(MainLogConfig {
         level: MainLevel::Info,
         target: MainLogTarget::Nowhere,
@@ -57,14 +54,6 @@ fn start(body: &str) -> Task {
         reaper,
         dir,
     }
-}
-
-fn write_config(dir: &tempfile::TempDir, body: &str) {
-    let text = format!(
-        "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
-        dir.path().display()
-    );
-    std::fs::write(dir.path().join("supervisord.conf"), text).expect("write the config");
 }
 
 /// Reap, by pid, the children the snapshot shows, and report them.
@@ -243,7 +232,7 @@ async fn groups_are_added_from_a_reread_and_removed_only_when_stopped() {
     );
     assert_eq!(answer(&task.call(add("c")).await), "BAD_NAME: c");
 
-    write_config(
+    super::super::write_test_config(
         &task.dir,
         &format!("{SLEEPERS}[program:c]\ncommand=/bin/sleep 30\nstartsecs=0\n"),
     );

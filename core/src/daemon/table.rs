@@ -345,7 +345,6 @@ impl Eq for dyn NamePair + '_ {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::LoadOptions;
     use supervisor_sdk::state::ProcessState;
 
     #[test]
@@ -379,18 +378,11 @@ mod tests {
     /// A configuration with groups `a` (priority 20, two processes) and
     /// `b` (priority 10, one).
     fn config() -> (tempfile::TempDir, Arc<Config>) {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("supervisord.conf");
-        std::fs::write(
-            &path,
-            "[supervisord]\n\
-             [program:a]\ncommand=/bin/true\nnumprocs=2\nprocess_name=a_%(process_num)s\n\
+        let (dir, config) = super::super::test_config(
+            "[program:a]\ncommand=/bin/true\nnumprocs=2\nprocess_name=a_%(process_num)s\n\
              priority=20\n\
              [program:b]\ncommand=/bin/true\npriority=10\n",
-        )
-        .expect("write the config");
-        let config = crate::config::load_config_with(&path, &LoadOptions::default())
-            .expect("a valid config");
+        );
         (dir, Arc::new(config))
     }
 
