@@ -14,6 +14,8 @@ use crate::process::reaper::{self, Reaped};
 #[derive(Debug)]
 pub struct Signals {
     streams: Vec<(i32, tokio::signal::unix::Signal)>,
+    /// Signal numbers sent by a test instead of the OS.
+    fake: Option<mpsc::UnboundedReceiver<i32>>,
 }
 
 impl Signals {
@@ -30,21 +32,33 @@ impl Signals {
         ] {
             streams.push((sig, signal(SignalKind::from_raw(sig))?));
         }
-        Ok(Signals { streams })
+        Ok(Signals {
+            streams,
+            fake: None,
+        })
     }
 
-    /// No signals at all: for a task built inside a test process, whose
-    /// own signals must keep their default meaning.
+    /// Signals that only a test sends, through the returned sender: for
+    /// a task built inside a test process, whose own signals must keep
+    /// their default meaning.
     #[cfg(test)]
-    pub fn none() -> Signals {
-        Signals {
+    pub fn fake() -> (Signals, mpsc::UnboundedSender<i32>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let signals = Signals {
             streams: Vec::new(),
-        }
+            fake: Some(receiver),
+        };
+        (signals, sender)
     }
 
     /// The next signal received.
     pub async fn next(&mut self) -> Option<i32> {
         std::future::poll_fn(|cx| {
+            if let Some(fake) = &mut self.fake
+                && let std::task::Poll::Ready(Some(sig)) = fake.poll_recv(cx)
+            {
+                return std::task::Poll::Ready(Some(sig));
+            }
             for (sig, stream) in &mut self.streams {
                 if let std::task::Poll::Ready(Some(())) = stream.poll_recv(cx) {
                     return std::task::Poll::Ready(Some(*sig));

@@ -3,7 +3,9 @@
 //! is checked through the published snapshot and the ticket outcomes,
 //! without the binary. The test reaps its own children by pid (a reaper
 //! on `waitpid(-1)` would steal the children of other tests in this
-//! binary) and hands their exits to the task as the reaper would.
+//! binary) and hands their exits to the task as the reaper would; it
+//! sends "signals" through `Signals::fake`, so the test process's own
+//! signal handling is left alone.
 
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// A running supervisor task and what drives it.
 struct Task {
     handle: Handle,
+    /// Delivers "unix signals" to the task.
+    signals: mpsc::UnboundedSender<i32>,
     run: JoinHandle<(RunEnd, Supervisor)>,
     reaper: JoinHandle<()>,
     dir: tempfile::TempDir,
@@ -42,14 +46,15 @@ fn start(body: &str) -> Task {
         output_hook: None,
     });
     let (exits, mut reaped) = mpsc::unbounded_channel();
+    let (mut signals, signal_sender) = Signals::fake();
     let run = tokio::spawn(async move {
-        let mut signals = Signals::none();
         let end = supervisor.run(&mut reaped, &mut signals).await;
         (end, supervisor)
     });
     let reaper = tokio::spawn(reap_children(handle.clone(), exits));
     Task {
         handle,
+        signals: signal_sender,
         run,
         reaper,
         dir,
@@ -274,4 +279,36 @@ async fn groups_are_added_from_a_reread_and_removed_only_when_stopped() {
     assert_eq!(end, RunEnd::Restart);
     assert_eq!(live, 0, "a restart stops every child first");
     assert_eq!(snapshot.state, SupervisorState::Restarting);
+}
+
+/// A program that ignores its stop signal, so the daemon stays winding
+/// down until `stopwaitsecs` ends in SIGKILL.
+const STUBBORN: &str = "[program:stubborn]\ncommand=/bin/sh -c \"trap '' TERM; sleep 5\"\n\
+                        startsecs=0\nstopwaitsecs=1\nkillasgroup=true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signal_path_changes_the_mode_as_the_rpc_path_does() {
+    // SIGHUP asks for a restart; SIGTERM during it wins; a SIGHUP once
+    // shutting down is ignored; the run ends in shutdown.
+    let task = start(STUBBORN);
+    task.until("stubborn to start", |s| {
+        find(s, "stubborn", "stubborn").is_some_and(|p| p.state == ProcessState::Running)
+    })
+    .await;
+    let send = |sig| task.signals.send(sig).expect("the task takes signals");
+    send(libc::SIGHUP);
+    task.until("the restart to begin", |s| {
+        s.state == SupervisorState::Restarting
+    })
+    .await;
+    send(libc::SIGTERM);
+    send(libc::SIGHUP);
+    task.until("the shutdown to win", |s| {
+        s.state == SupervisorState::Shutdown
+    })
+    .await;
+    let (end, live, snapshot) = task.end().await;
+    assert_eq!(end, RunEnd::Shutdown);
+    assert_eq!(live, 0, "the stubborn child was killed");
+    assert_eq!(snapshot.state, SupervisorState::Shutdown);
 }
