@@ -17,7 +17,10 @@
 //! from the one reaper, timers, listener replies. It changes state through the
 //! pure transition function in [`process`], carries out the effects (spawn,
 //! kill, arm a timer, publish an event), and publishes a fresh read-only
-//! snapshot that readers use without a round trip.
+//! snapshot that readers use without a round trip. The daemon as a whole
+//! moves between running, shutting down and restarting in one pure
+//! function (`daemon::mode::step`) fed alike by `supervisor.shutdown` /
+//! `supervisor.restart` and by SIGTERM, SIGINT, SIGQUIT and SIGHUP.
 //!
 //! Plugins are called through the stable ABI of `supervisor-sdk`. A method
 //! that declares it returns at once (every method of the builtin

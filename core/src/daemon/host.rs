@@ -17,7 +17,8 @@ use supervisor_sdk::host::{
 use supervisor_sdk::state::SupervisorState;
 use supervisor_sdk::value::Value;
 
-use super::supervisor::{Handle, Request, log_path};
+use super::handle::{Handle, Request};
+use super::snapshot::log_path;
 use crate::events::Event;
 use crate::logs::{self, ReadError};
 use crate::process::command;

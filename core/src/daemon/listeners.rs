@@ -23,10 +23,12 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use supervisor_sdk::state::ProcessState;
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
-use crate::events::{EventBus, ListenerPool, Publisher};
+use crate::events::{Event, EventBus, EventTypeSet, ListenerPool, ProcessStateChange, Publisher};
+use crate::process::StateChange;
 
 thread_local! {
     /// Set while this thread holds the hub's lock, so that a publish from
@@ -195,6 +197,39 @@ impl EventHub {
         let mut bus = self.bus();
         if let Some((pool, index)) = bus.listener_mut(pool, process) {
             f(pool, index);
+        }
+    }
+
+    /// Process `group:name` (a listener of `pool`, if set) changed state:
+    /// a listener is ready for events only while RUNNING, and
+    /// subscribers get the `PROCESS_STATE` event.
+    pub fn process_changed(
+        &self,
+        group: &str,
+        name: &str,
+        pool: Option<&str>,
+        change: &StateChange,
+    ) {
+        if let Some(pool) = pool {
+            self.with_listener(pool, name, |pool, index| {
+                if change.to == ProcessState::Running {
+                    pool.listener_running(index, true);
+                } else if change.from == ProcessState::Running {
+                    pool.listener_running(index, false);
+                }
+            });
+        }
+        let mut bus = self.bus();
+        if bus.subscribed() != EventTypeSet::EMPTY {
+            bus.publish(Event::ProcessState(ProcessStateChange {
+                process: name.to_string(),
+                group: group.to_string(),
+                from: change.from,
+                to: change.to,
+                tries: change.tries,
+                pid: change.pid,
+                expected: change.expected,
+            }));
         }
     }
 

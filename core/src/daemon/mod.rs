@@ -5,18 +5,65 @@
 //! [`TicketHub`] (`crate::rpc::ticket`).
 //!
 //! Only the supervisor task changes process state; everything else sends it
-//! a [`supervisor::Request`] and reads the published
-//! [`supervisor::Snapshot`]. Nothing here parses configuration files
-//! (`config` does) or decides a transition (`process::transition` does).
+//! a [`Request`] through a [`Handle`] ([`handle`]) and reads the published
+//! [`Snapshot`] ([`snapshot`]). The task composes components that each own
+//! one piece of its state: the process table with its name lookup
+//! (`table`), the timers (`timers`), the commands waiting on a process
+//! (`waiters`), group creation (`groups`), spawning and the pid ledger
+//! (`spawns`), what a child is attached to (`attach`), the shutdown order
+//! (`shutdown`) and the daemon's modes ([`mode`], one pure function fed by
+//! RPC calls and [`signals`]). Nothing here parses configuration files
+//! (`config` does) or decides a process transition
+//! (`process::transition` does).
 
 pub mod args;
+mod attach;
 mod build;
+mod groups;
+pub mod handle;
 pub mod host;
 mod listeners;
+mod memory;
+pub mod mode;
 pub mod output;
+mod reread;
+mod shutdown;
+pub mod signals;
+pub mod snapshot;
+mod spawns;
 pub mod startup;
 pub mod supervisor;
+mod table;
+mod timers;
+mod waiters;
 
 pub use crate::rpc::ticket::{HubWatcher, TicketHub};
+pub use handle::{Handle, Request};
 pub use host::DaemonHost;
-pub use supervisor::{Handle, Request, RunEnd, Setup, Snapshot, Supervisor};
+pub use mode::RunEnd;
+pub use snapshot::Snapshot;
+pub use supervisor::{Setup, Supervisor};
+
+/// A test configuration: `[supervisord]` with its logs in a fresh temp
+/// dir, then `body`, loaded as the daemon loads its file. The dir lives
+/// as long as the returned [`tempfile::TempDir`].
+#[cfg(test)]
+fn test_config(body: &str) -> (tempfile::TempDir, crate::config::Config) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write_test_config(&dir, body);
+    let config = crate::config::load_config(&path).expect("a valid config");
+    (dir, config)
+}
+
+/// Write (or rewrite) the configuration file of [`test_config`] in `dir`;
+/// its path.
+#[cfg(test)]
+fn write_test_config(dir: &tempfile::TempDir, body: &str) -> std::path::PathBuf {
+    let path = dir.path().join("supervisord.conf");
+    let text = format!(
+        "[supervisord]\nchildlogdir={}\nidentifier=unit\n{body}",
+        dir.path().display()
+    );
+    std::fs::write(&path, text).expect("write the config");
+    path
+}

@@ -30,7 +30,9 @@ use tokio::sync::watch;
 
 use super::args::{self, DaemonArgs};
 use super::host::DaemonHost;
-use super::supervisor::{RunEnd, Setup, Signals, Supervisor, start_reaper};
+use super::mode::RunEnd;
+use super::signals::{Signals, start_reaper};
+use super::supervisor::{Setup, Supervisor};
 use crate::config::{self, Config, LoadOptions, MessageLevel};
 use crate::http::{self, Limits, Listen, ServerConfig};
 use crate::logs::{self, MainLog, MainLogConfig, MainLogLayer, StartupMessages};
@@ -256,20 +258,6 @@ fn write_pidfile(path: &Path, log: &MainLog) -> bool {
     }
 }
 
-/// Keep glibc's allocator to one arena. By default every thread that
-/// allocates (runtime workers, spawner threads) gets an arena of its own,
-/// each keeping freed memory; the daemon allocates little and rarely, so
-/// the contention one arena could cause is negligible and the resident
-/// memory saved is not.
-fn one_malloc_arena() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only changes allocator tuning; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 /// `/logtail`'s resolver: a namespec and channel to the log file, from the
 /// latest snapshot; not found until the file exists.
 fn process_logs(handle: super::Handle) -> http::ProcessLogs {
@@ -282,7 +270,7 @@ fn process_logs(handle: super::Handle) -> http::ProcessLogs {
             .iter()
             .find(|p| p.group.as_str() == spec.group && p.name.as_str() == process)
             .ok_or(http::NotFound)?;
-        super::supervisor::log_path(info, channel == logs::Channel::Stderr)
+        super::snapshot::log_path(info, channel == logs::Channel::Stderr)
             .filter(|path| path.exists())
             .ok_or(http::NotFound)
     })
@@ -323,7 +311,7 @@ struct Daemon {
 /// restart. `args` is the parsed command line; `argv0` the program name
 /// (for the config file search).
 pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
-    one_malloc_arena();
+    super::memory::one_malloc_arena();
     // A restart reads the same file even when the first life changed
     // directory (`directory=` when daemonizing).
     let mut args = args.clone();

@@ -1,0 +1,195 @@
+//! Group creation: turning one group of a configuration into process
+//! records in the table, with its listener pool (loading the pool's result
+//! handler) and its fcgi socket. It keeps what creation shares across
+//! groups (the plugin loader, the environment of the process built last).
+//! Where each channel's output goes is `build::channel_outputs`'s
+//! decision, taken here once per process. It starts nothing and feeds no
+//! state machine: the task autostarts the new processes, and announces the
+//! group, after adding it.
+
+use std::sync::Arc;
+
+use super::build;
+use super::listeners::EventHub;
+use super::table::{Group, Proc, ProcId, ProcessTable};
+use crate::config::{Config, GroupConfig, GroupKind};
+use crate::events::ListenerPool;
+use crate::logs::{LogLevel, MainLog};
+use crate::plugins::PluginLoader;
+use crate::plugins::handler::result_handler_for;
+use crate::process::ProcessRecord;
+use crate::process::fcgi_socket::SocketManager;
+
+/// What creating a group reads from the daemon.
+pub struct GroupContext<'a> {
+    /// The configuration in force (log directory, `strip_ansi`, the
+    /// environment of `[supervisord]`).
+    pub config: &'a Config,
+    pub main_log: &'a MainLog,
+    pub events: &'a EventHub,
+    /// An output hook sees every chunk: then every channel is piped.
+    pub hooked: bool,
+}
+
+/// Creates groups; see the module docs.
+pub struct GroupBuilder {
+    /// Loads result handlers of listener pools (each library once).
+    loader: PluginLoader,
+    /// The environment of the process added last, shared with the next
+    /// one when equal: the processes of a numprocs program, and programs
+    /// that only have `[supervisord] environment`, keep one copy.
+    last_environment: Option<Arc<[(String, String)]>>,
+}
+
+impl GroupBuilder {
+    pub fn new(loader: PluginLoader) -> GroupBuilder {
+        GroupBuilder {
+            loader,
+            last_environment: None,
+        }
+    }
+
+    /// Activate group `index` of `source` (the configuration in force or
+    /// the pending one) in `table`; its name.
+    pub fn add(
+        &mut self,
+        cx: &GroupContext<'_>,
+        table: &mut ProcessTable,
+        source: &Arc<Config>,
+        index: usize,
+    ) -> String {
+        let config = &source.groups[index];
+        let sockets = SocketManager::for_group(config).map(Arc::new);
+        let pool = self.add_pool(cx, config);
+        let around = build::Surroundings::of(config, pool.is_some(), cx.hooked, cx.main_log);
+        let group_name: Arc<str> = Arc::from(config.name.as_str());
+        let mut procs = Vec::with_capacity(config.processes.len());
+        for process in &config.processes {
+            let (outputs, errors) = build::channel_outputs(cx.config, process, around);
+            for error in errors {
+                cx.main_log.log(LogLevel::Error, &error);
+            }
+            let id: ProcId = table.next_id();
+            let names = build::Names {
+                group: Arc::clone(&group_name),
+                process: Arc::from(process.name.as_str()),
+            };
+            let mut spec =
+                build::spawn_spec(cx.config, &names, process, self.last_environment.as_ref());
+            self.last_environment = Some(Arc::clone(&spec.environment));
+            spec.discard_stdout = !outputs.routes[0].piped;
+            spec.discard_stderr = !outputs.routes[1].piped;
+            let proc = Proc {
+                group: names.group,
+                name: Arc::clone(&names.process),
+                group_priority: config.priority,
+                priority: process.priority,
+                policy: build::policy(process, names.process),
+                spec: Arc::new(spec),
+                record: ProcessRecord::default(),
+                log_specs: outputs.logs,
+                logs: [None, None],
+                stdin: None,
+                stdin_queue: None,
+                pool: pool.clone(),
+                fcgi: sockets.clone(),
+                lease: None,
+                routes: outputs.routes,
+            };
+            procs.push((id, proc));
+        }
+        let group = Group {
+            name: config.name.clone(),
+            source: Arc::clone(source),
+            index,
+            procs: procs.iter().map(|(id, _)| *id).collect(),
+        };
+        table.insert_group(group, procs);
+        config.name.clone()
+    }
+
+    /// The listener pool of an `[eventlistener:x]` group; its name.
+    fn add_pool(&mut self, cx: &GroupContext<'_>, config: &GroupConfig) -> Option<Arc<str>> {
+        if !matches!(config.kind, GroupKind::EventListener { .. }) {
+            return None;
+        }
+        let handler = match result_handler_for(config, &mut self.loader) {
+            Ok(Some(handler)) => handler,
+            Ok(None) => return None,
+            Err(error) => {
+                cx.main_log.log(
+                    LogLevel::Error,
+                    &format!("eventlistener {} not started: {error}", config.name),
+                );
+                return None;
+            }
+        };
+        let server = cx.events.bus().server();
+        match ListenerPool::from_config(config, server, handler) {
+            Ok(Some(pool)) => {
+                cx.events.bus().add_pool(pool);
+                Some(Arc::from(config.name.as_str()))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                cx.main_log.log(
+                    LogLevel::Error,
+                    &format!("eventlistener {}: {error}", config.name),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::EventBus;
+    use crate::logs::{MainLogConfig, MainLogTarget};
+
+    fn load(body: &str) -> (tempfile::TempDir, Arc<Config>) {
+        let (dir, config) = super::super::test_config(body);
+        (dir, Arc::new(config))
+    }
+
+    #[test]
+    fn a_group_becomes_records_in_the_table_with_unread_output_discarded() {
+        let (_dir, config) = load(
+            "[program:web]\ncommand=/bin/true\nnumprocs=2\nprocess_name=web_%(process_num)s\n\
+             stdout_logfile=NONE\nstderr_logfile=NONE\nstderr_capture_maxbytes=10\n",
+        );
+        let main_log = MainLog::open(MainLogConfig {
+            level: LogLevel::Info,
+            target: MainLogTarget::Nowhere,
+            echo_to_stdout: false,
+        })
+        .expect("a main log");
+        let events = EventHub::new(EventBus::new("unit"));
+        let cx = GroupContext {
+            config: &config,
+            main_log: &main_log,
+            events: &events,
+            hooked: false,
+        };
+        let mut builder = GroupBuilder::new(PluginLoader::from_environment());
+        let mut table = ProcessTable::default();
+        assert_eq!(builder.add(&cx, &mut table, &config, 0), "web");
+        let ids = table
+            .group("web")
+            .map(|g| g.procs.clone())
+            .unwrap_or_default();
+        assert_eq!(ids.len(), 2);
+        let procs: Vec<&Proc> = ids.iter().filter_map(|id| table.get(*id)).collect();
+        assert_eq!(procs[0].namespec(), "web:web_0");
+        assert_eq!(procs[1].namespec(), "web:web_1");
+        // One environment for both processes of the program.
+        assert!(Arc::ptr_eq(
+            &procs[0].spec.environment,
+            &procs[1].spec.environment
+        ));
+        // stdout goes nowhere; stderr is captured, so it is read.
+        assert!(procs[0].spec.discard_stdout && !procs[0].spec.discard_stderr);
+        assert_eq!(procs[0].routes[1].pump.capture_max_bytes, 10);
+    }
+}

@@ -1,0 +1,484 @@
+//! The process table: every active group and process record, the one
+//! name lookup that answers `BAD_NAME` for every request, and the order
+//! readers and shutdown see them in (groups by priority then name, each
+//! group's processes in its own order). It only holds and finds records:
+//! it never feeds the state machine, spawns, kills or publishes anything
+//! (the supervisor task does, through it).
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use abi_stable::std_types::{RString, RVec};
+use supervisor_sdk::fault::{BAD_NAME, Fault, STILL_RUNNING};
+use supervisor_sdk::host::ProcessInfo;
+use tokio::sync::mpsc;
+
+use super::output::SharedLog;
+use crate::config::{Config, GroupConfig};
+use crate::logs::ChildLogSpec;
+use crate::logs::Route;
+use crate::process::fcgi_socket::{SocketLease, SocketManager};
+use crate::process::spawn::SpawnSpec;
+use crate::process::{Policy, ProcessRecord};
+
+/// Names a process for as long as the supervisor task knows it; never
+/// reused, so a late report about a removed process cannot hit another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId(u64);
+
+/// One process as the task holds it.
+pub struct Proc {
+    pub group: Arc<str>,
+    pub name: Arc<str>,
+    pub group_priority: i64,
+    pub priority: i64,
+    pub policy: Policy,
+    pub spec: Arc<SpawnSpec>,
+    pub record: ProcessRecord,
+    pub log_specs: [Option<Box<ChildLogSpec>>; 2],
+    /// Opened at the first spawn, kept across spawns.
+    pub logs: [Option<SharedLog>; 2],
+    /// The child's stdin pipe, registered with the runtime only when
+    /// something is first written to it (most programs never get input).
+    pub stdin: Option<OwnedFd>,
+    pub stdin_queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    /// For an eventlistener process: its pool's name (the group's).
+    pub pool: Option<Arc<str>>,
+    /// Where each channel's output goes.
+    pub routes: [Route; 2],
+    /// The socket of an fcgi group, shared by its processes.
+    pub fcgi: Option<Arc<SocketManager>>,
+    /// This process's hold on that socket while it has a child.
+    pub lease: Option<SocketLease>,
+}
+
+impl Proc {
+    /// The process as the snapshot shows it.
+    pub fn info(&self) -> ProcessInfo {
+        fn unix(at: Option<SystemTime>) -> i64 {
+            at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        }
+        fn path_of(spec: &Option<Box<ChildLogSpec>>) -> RString {
+            spec.as_ref()
+                .and_then(|s| s.path.as_ref())
+                .map(|p| p.to_string_lossy().into_owned().into())
+                .unwrap_or_default()
+        }
+        let r = &self.record;
+        ProcessInfo {
+            group: RString::from(&*self.group),
+            name: RString::from(&*self.name),
+            group_priority: self.group_priority,
+            priority: self.priority,
+            state: r.state,
+            pid: r.pid.map_or(0, |p| u32::try_from(p).unwrap_or(0)),
+            start: unix(r.laststart_wall),
+            stop: unix(r.laststop_wall),
+            spawnerr: r.spawnerr.clone().unwrap_or_default().into(),
+            exitstatus: r.exitstatus.unwrap_or(0),
+            stdout_logfile: path_of(&self.log_specs[0]),
+            stderr_logfile: path_of(&self.log_specs[1]),
+        }
+    }
+
+    /// The `group:name` faults carry.
+    pub fn namespec(&self) -> String {
+        format!("{}:{}", self.group, self.name)
+    }
+}
+
+/// An active group.
+pub struct Group {
+    pub name: String,
+    /// The configuration the group was added from, shared rather than
+    /// copied (a thousand programs' options are most of a config); it
+    /// keeps that configuration alive while the group is active.
+    pub source: Arc<Config>,
+    /// The group's index in `source.groups`.
+    pub index: usize,
+    /// In the group's own order (process priority, then name).
+    pub procs: Vec<ProcId>,
+}
+
+impl Group {
+    /// The group's configuration.
+    pub fn config(&self) -> &GroupConfig {
+        &self.source.groups[self.index]
+    }
+}
+
+/// Every active group and process.
+#[derive(Default)]
+pub struct ProcessTable {
+    /// Boxed: a table sized for a thousand processes has twice as many
+    /// buckets, which would each hold a whole (half-kilobyte) record.
+    procs: HashMap<ProcId, Box<Proc>>,
+    by_name: HashMap<NameKey, ProcId>,
+    /// By priority, then name.
+    groups: Vec<Group>,
+    next_id: u64,
+}
+
+impl ProcessTable {
+    /// Forget every group and process (a restart starts from scratch);
+    /// the names of the groups that were active, in order.
+    pub fn clear(&mut self) -> Vec<String> {
+        self.procs.clear();
+        self.by_name.clear();
+        std::mem::take(&mut self.groups)
+            .into_iter()
+            .map(|g| g.name)
+            .collect()
+    }
+
+    /// Make room for `processes` processes in `groups` groups.
+    pub fn reserve(&mut self, processes: usize, groups: usize) {
+        self.procs.reserve(processes);
+        self.by_name.reserve(self.procs.capacity());
+        self.groups.reserve(groups);
+    }
+
+    /// A name for a process about to be added; never given out again.
+    pub fn next_id(&mut self) -> ProcId {
+        self.next_id += 1;
+        ProcId(self.next_id)
+    }
+
+    /// Activate `group` with its processes (in `group.procs` order), in
+    /// its place by priority and name; its index among the groups.
+    pub fn insert_group(&mut self, group: Group, procs: Vec<(ProcId, Proc)>) -> usize {
+        for (id, proc) in procs {
+            let key = NameKey {
+                group: Arc::clone(&proc.group),
+                name: Arc::clone(&proc.name),
+            };
+            self.by_name.insert(key, id);
+            self.procs.insert(id, Box::new(proc));
+        }
+        let rank = (group.config().priority, &group.name);
+        let position = self
+            .groups
+            .iter()
+            .position(|g| (g.config().priority, &g.name) > rank)
+            .unwrap_or(self.groups.len());
+        self.groups.insert(position, group);
+        position
+    }
+
+    /// The process `group:name`, or the `BAD_NAME` fault every request
+    /// answers when there is none.
+    pub fn find(&self, group: &str, name: &str) -> Result<ProcId, Fault> {
+        self.by_name
+            .get(&(group, name) as &dyn NamePair)
+            .copied()
+            .ok_or_else(|| Fault::with(BAD_NAME, format!("{group}:{name}")))
+    }
+
+    pub fn get(&self, id: ProcId) -> Option<&Proc> {
+        self.procs.get(&id).map(|p| &**p)
+    }
+
+    pub fn get_mut(&mut self, id: ProcId) -> Option<&mut Proc> {
+        self.procs.get_mut(&id).map(|p| &mut **p)
+    }
+
+    pub fn contains(&self, id: ProcId) -> bool {
+        self.procs.contains_key(&id)
+    }
+
+    /// Every process, in no particular order.
+    pub fn procs(&self) -> impl Iterator<Item = &Proc> {
+        self.procs.values().map(|p| &**p)
+    }
+
+    /// The active groups, by priority then name.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// A copy of the active groups' configurations, in order (the
+    /// reread diff compares owned slices).
+    pub fn group_configs(&self) -> Vec<GroupConfig> {
+        self.groups.iter().map(|g| g.config().clone()).collect()
+    }
+
+    /// Every process id, groups in order, each group in its own order.
+    pub fn ids(&self) -> Vec<ProcId> {
+        self.groups.iter().flat_map(|g| g.procs.clone()).collect()
+    }
+
+    /// Whether a process of `group` is not in a stopped state.
+    pub fn unstopped(&self, group: &Group) -> bool {
+        group.procs.iter().any(|id| {
+            self.procs
+                .get(id)
+                .is_some_and(|p| !p.record.state.is_stopped())
+        })
+    }
+
+    /// The processes not in a stopped state, in order.
+    pub fn unstopped_ids(&self) -> Vec<ProcId> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.procs.iter().copied())
+            .filter(|id| {
+                self.procs
+                    .get(id)
+                    .is_some_and(|p| !p.record.state.is_stopped())
+            })
+            .collect()
+    }
+
+    /// Deactivate the group `name` and give back its records; `BAD_NAME`
+    /// when it is not active, `STILL_RUNNING` while a process of it is not
+    /// stopped (as `removeProcessGroup` answers).
+    pub fn remove_group(&mut self, name: &str) -> Result<(Group, Vec<(ProcId, Proc)>), Fault> {
+        let Some(index) = self.groups.iter().position(|g| g.name == name) else {
+            return Err(Fault::with(BAD_NAME, name));
+        };
+        if self.unstopped(&self.groups[index]) {
+            return Err(Fault::with(STILL_RUNNING, name));
+        }
+        let group = self.groups.remove(index);
+        let mut procs = Vec::with_capacity(group.procs.len());
+        for &id in &group.procs {
+            if let Some(proc) = self.procs.remove(&id) {
+                self.by_name
+                    .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
+                procs.push((id, *proc));
+            }
+        }
+        Ok((group, procs))
+    }
+
+    /// What the snapshot shows: every process, in order.
+    pub fn infos(&self) -> RVec<ProcessInfo> {
+        let mut infos = RVec::with_capacity(self.procs.len());
+        for group in &self.groups {
+            for id in &group.procs {
+                if let Some(proc) = self.procs.get(id) {
+                    infos.push(proc.info());
+                }
+            }
+        }
+        infos
+    }
+
+    /// The spawn specs in the snapshot's process order.
+    pub fn spawn_specs(&self) -> Arc<[Arc<SpawnSpec>]> {
+        self.groups
+            .iter()
+            .flat_map(|g| &g.procs)
+            .filter_map(|id| self.procs.get(id).map(|p| Arc::clone(&p.spec)))
+            .collect()
+    }
+}
+
+/// A process's `(group, name)` as the key of the lookup table, sharing
+/// the record's names; found by a pair of `&str` without allocating (the
+/// table is keyed by the [`NamePair`] both implement).
+#[derive(Debug, Clone)]
+struct NameKey {
+    group: Arc<str>,
+    name: Arc<str>,
+}
+
+/// A `(group, name)` pair however it is held.
+trait NamePair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl NamePair for NameKey {
+    fn pair(&self) -> (&str, &str) {
+        (&self.group, &self.name)
+    }
+}
+
+impl NamePair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn NamePair + 'a> for NameKey {
+    fn borrow(&self) -> &(dyn NamePair + 'a) {
+        self
+    }
+}
+
+// Key and borrowed form hash and compare the same way, as `Borrow` needs.
+impl std::hash::Hash for NameKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for NameKey {}
+
+impl std::hash::Hash for dyn NamePair + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pair().hash(state);
+    }
+}
+
+impl PartialEq for dyn NamePair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn NamePair + '_ {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use supervisor_sdk::state::ProcessState;
+
+    #[test]
+    fn processes_are_found_by_borrowed_names() {
+        let mut table: HashMap<NameKey, ProcId> = HashMap::new();
+        for (group, name, id) in [("web", "web_0", 1), ("web", "web_1", 2), ("db", "web_0", 3)] {
+            table.insert(
+                NameKey {
+                    group: Arc::from(group),
+                    name: Arc::from(name),
+                },
+                ProcId(id),
+            );
+        }
+        fn find(table: &HashMap<NameKey, ProcId>, group: &str, name: &str) -> Option<ProcId> {
+            table.get(&(group, name) as &dyn NamePair).copied()
+        }
+        assert_eq!(find(&table, "web", "web_1"), Some(ProcId(2)));
+        assert_eq!(find(&table, "db", "web_0"), Some(ProcId(3)));
+        assert_eq!(find(&table, "db", "web_1"), None);
+        // The pair is two names, not one joined string.
+        assert_eq!(find(&table, "webw", "eb_0"), None);
+        let gone = String::from("web");
+        assert_eq!(
+            table.remove(&(gone.as_str(), "web_0") as &dyn NamePair),
+            Some(ProcId(1))
+        );
+        assert_eq!(find(&table, "web", "web_0"), None);
+    }
+
+    /// A configuration with groups `a` (priority 20, two processes) and
+    /// `b` (priority 10, one).
+    fn config() -> (tempfile::TempDir, Arc<Config>) {
+        let (dir, config) = super::super::test_config(
+            "[program:a]\ncommand=/bin/true\nnumprocs=2\nprocess_name=a_%(process_num)s\n\
+             priority=20\n\
+             [program:b]\ncommand=/bin/true\npriority=10\n",
+        );
+        (dir, Arc::new(config))
+    }
+
+    fn proc(config: &Config, group: &GroupConfig, index: usize) -> Proc {
+        let process = &group.processes[index];
+        let name: Arc<str> = Arc::from(process.name.as_str());
+        let names = super::super::build::Names {
+            group: Arc::from(group.name.as_str()),
+            process: Arc::clone(&name),
+        };
+        Proc {
+            group: Arc::clone(&names.group),
+            name: Arc::clone(&name),
+            group_priority: group.priority,
+            priority: process.priority,
+            policy: super::super::build::policy(process, name),
+            spec: Arc::new(super::super::build::spawn_spec(
+                config, &names, process, None,
+            )),
+            record: ProcessRecord::default(),
+            log_specs: [None, None],
+            logs: [None, None],
+            stdin: None,
+            stdin_queue: None,
+            pool: None,
+            routes: [Route::default(); 2],
+            fcgi: None,
+            lease: None,
+        }
+    }
+
+    fn fill(table: &mut ProcessTable, source: &Arc<Config>) {
+        for (index, group) in source.groups.iter().enumerate() {
+            let procs: Vec<(ProcId, Proc)> = (0..group.processes.len())
+                .map(|i| (table.next_id(), proc(source, group, i)))
+                .collect();
+            table.insert_group(
+                Group {
+                    name: group.name.clone(),
+                    source: Arc::clone(source),
+                    index,
+                    procs: procs.iter().map(|(id, _)| *id).collect(),
+                },
+                procs,
+            );
+        }
+    }
+
+    #[test]
+    fn groups_are_kept_by_priority_and_unknown_names_are_bad_names() {
+        let (_dir, source) = config();
+        let mut table = ProcessTable::default();
+        fill(&mut table, &source);
+        let order: Vec<&str> = table.groups().iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(order, ["b", "a"]);
+        let infos: Vec<String> = table
+            .infos()
+            .iter()
+            .map(|p| format!("{}:{}", p.group, p.name))
+            .collect();
+        assert_eq!(infos, ["b:b", "a:a_0", "a:a_1"]);
+        assert_eq!(table.spawn_specs().len(), 3);
+        let id = table.find("a", "a_1").expect("a:a_1 is active");
+        assert_eq!(table.get(id).map(Proc::namespec).as_deref(), Some("a:a_1"));
+        let fault = table.find("a", "a_2").expect_err("no a:a_2");
+        assert_eq!(
+            (fault.code, fault.string.as_str()),
+            (BAD_NAME, "BAD_NAME: a:a_2")
+        );
+    }
+
+    #[test]
+    fn a_group_is_removed_only_when_stopped_and_its_names_go_with_it() {
+        let (_dir, source) = config();
+        let mut table = ProcessTable::default();
+        fill(&mut table, &source);
+        let id = table.find("a", "a_0").expect("a:a_0 is active");
+        if let Some(proc) = table.get_mut(id) {
+            proc.record.state = ProcessState::Running;
+        }
+        assert_eq!(table.unstopped_ids(), [id]);
+        let busy = table.remove_group("a").err().map(|f| f.code);
+        assert_eq!(busy, Some(STILL_RUNNING));
+        assert_eq!(
+            table.remove_group("nope").err().map(|f| f.code),
+            Some(BAD_NAME)
+        );
+        if let Some(proc) = table.get_mut(id) {
+            proc.record.state = ProcessState::Exited;
+        }
+        let (group, procs) = table.remove_group("a").expect("a is stopped");
+        assert_eq!((group.name.as_str(), procs.len()), ("a", 2));
+        assert!(table.find("a", "a_0").is_err() && !table.contains(id));
+        assert_eq!(table.clear(), ["b"]);
+        assert!(table.find("b", "b").is_err());
+        // Ids are never reused, even after a clear.
+        assert!(table.next_id() > id);
+    }
+}
