@@ -9,6 +9,7 @@
 //! open the socket with [`Bound::open`] before daemonizing, then inside the
 //! runtime `serve(bound, router(state), limits, shutdown)`.
 
+mod api;
 mod auth;
 mod body;
 mod config;
