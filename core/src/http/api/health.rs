@@ -18,6 +18,13 @@
 //! - STARTING (at boot too), BACKOFF, FATAL, UNKNOWN: started since, or
 //!   autostart, and not up: down.
 //!
+//! Before the daemon's first publication after boot (or a reload) the
+//! snapshot holds no process while the configuration has groups, none of
+//! them in use (`inuse`): that is 503, "process groups not created yet",
+//! when one of those processes has `autostart`. A user who removed every
+//! group sees the same answer, which is the honest one for a supervisor
+//! that supervises nothing it was configured to start.
+//!
 //! `getAllConfigInfo` reports the configuration read last: between a
 //! `reread` and the `update` that applies it, a process it no longer lists
 //! counts as `autostart=false` with `exitcodes=0`. When the daemon is not
@@ -85,13 +92,17 @@ pub(super) async fn report(registry: &Registry) -> (StatusCode, Json) {
             StatusCode::SERVICE_UNAVAILABLE,
             json!({"healthy": false, "error": why, "down": []}),
         ),
+        Ok((_, processes, wanted)) if processes.is_empty() && wanted.not_created_yet => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"healthy": false, "error": "process groups not created yet", "down": []}),
+        ),
         Ok((daemon, processes, wanted)) => {
             let none = Wanted::default();
             let down: Vec<Json> = processes
                 .iter()
                 .filter_map(|p| {
                     let key = (p.group.clone(), p.name.clone());
-                    let why = down_because(p, wanted.get(&key).unwrap_or(&none))?;
+                    let why = down_because(p, wanted.by_process.get(&key).unwrap_or(&none))?;
                     Some(
                         json!({"name": p.name, "group": p.group, "state": p.statename, "why": why}),
                     )
@@ -111,7 +122,14 @@ pub(super) async fn report(registry: &Registry) -> (StatusCode, Json) {
     }
 }
 
-type Gathered = (String, Vec<Observed>, HashMap<(String, String), Wanted>);
+/// What the configuration says of every process.
+struct Configured {
+    by_process: HashMap<(String, String), Wanted>,
+    /// No group is in use and some process has `autostart`.
+    not_created_yet: bool,
+}
+
+type Gathered = (String, Vec<Observed>, Configured);
 
 async fn gather(registry: &Registry) -> Result<Gathered, String> {
     let state = call(registry, "supervisor.getState").await?;
@@ -131,9 +149,11 @@ async fn gather(registry: &Registry) -> Result<Gathered, String> {
             spawnerr: text(p, "spawnerr"),
         })
         .collect();
-    let wanted = configs
-        .as_array()
-        .unwrap_or_default()
+    let configs = configs.as_array().unwrap_or_default();
+    let flag = |c: &Value, member: &str| c.get(member).and_then(Value::as_bool).unwrap_or(false);
+    let not_created_yet =
+        configs.iter().all(|c| !flag(c, "inuse")) && configs.iter().any(|c| flag(c, "autostart"));
+    let by_process = configs
         .iter()
         .map(|c| {
             let exitcodes = c
@@ -143,7 +163,7 @@ async fn gather(registry: &Registry) -> Result<Gathered, String> {
                 .iter()
                 .filter_map(Value::as_int)
                 .collect();
-            let autostart = c.get("autostart").and_then(Value::as_bool).unwrap_or(false);
+            let autostart = flag(c, "autostart");
             (
                 (text(c, "group"), text(c, "name")),
                 Wanted {
@@ -153,7 +173,11 @@ async fn gather(registry: &Registry) -> Result<Gathered, String> {
             )
         })
         .collect();
-    Ok((daemon, observed, wanted))
+    let configured = Configured {
+        by_process,
+        not_created_yet,
+    };
+    Ok((daemon, observed, configured))
 }
 
 async fn call(registry: &Registry, method: &str) -> Result<Value, String> {

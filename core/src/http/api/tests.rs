@@ -40,7 +40,8 @@ impl RpcNamespace for Echo {
     }
 }
 
-/// Name (also the group), state name and exit status of a fake process.
+/// Name (also the group), state name and exit status of a fake process;
+/// state `-`: configured, its group not in use.
 type Row = (&'static str, &'static str, i32);
 
 /// A `supervisor` namespace answering the three calls health makes from
@@ -63,21 +64,24 @@ impl RpcNamespace for FakeSupervisor {
         let processes = self.processes.lock().unwrap().clone();
         let answer = match method {
             "getState" => Value::structure([("statename", Value::string("RUNNING"))]),
-            "getAllProcessInfo" => Value::array(processes.iter().map(|(name, state, exit)| {
-                Value::structure([
-                    ("name", Value::string(*name)),
-                    ("group", Value::string(*name)),
-                    ("statename", Value::string(*state)),
-                    ("start", Value::int(1)),
-                    ("exitstatus", Value::int(*exit)),
-                    ("spawnerr", Value::string("")),
-                ])
-            })),
-            _ => Value::array(processes.iter().map(|(name, _, _)| {
+            "getAllProcessInfo" => Value::array(processes.iter().filter(|p| p.1 != "-").map(
+                |(name, state, exit)| {
+                    Value::structure([
+                        ("name", Value::string(*name)),
+                        ("group", Value::string(*name)),
+                        ("statename", Value::string(*state)),
+                        ("start", Value::int(1)),
+                        ("exitstatus", Value::int(*exit)),
+                        ("spawnerr", Value::string("")),
+                    ])
+                },
+            )),
+            _ => Value::array(processes.iter().map(|(name, state, _)| {
                 Value::structure([
                     ("name", Value::string(*name)),
                     ("group", Value::string(*name)),
                     ("autostart", Value::bool(true)),
+                    ("inuse", Value::bool(*state != "-")),
                     ("exitcodes", Value::array([Value::int(0)])),
                 ])
             })),
@@ -340,6 +344,12 @@ async fn health_follows_the_processes() {
     assert_eq!(body["down"][0]["name"], "web");
     assert_eq!(body["down"][0]["state"], "BACKOFF");
     assert_eq!(body["down"].as_array().unwrap().len(), 1);
+
+    // At boot, before the groups exist: not up yet.
+    *processes.lock().unwrap() = vec![("web", "-", 0)];
+    let (status, body) = send(state.clone(), health()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "process groups not created yet");
 
     // No supervisor namespace: nothing can be judged.
     let (status, body) = send(self::state(), health()).await;
