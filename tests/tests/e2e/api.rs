@@ -282,7 +282,37 @@ fn api_health_follows_an_unexpected_exit_and_a_restart() {
     let body = daemon.health_becomes(200);
     assert!(body.contains(r#""healthy":true"#), "{body}");
 
+    let mut events = TcpStream::connect(daemon.addr).expect("a connection");
+    write!(
+        events,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: {AUTH}\r\n\r\n",
+        daemon.addr
+    )
+    .expect("the request is sent");
+    events
+        .set_read_timeout(Some(DEADLINE))
+        .expect("a read timeout");
+    let mut seen = String::new();
+    let mut chunk = [0u8; 4096];
+    // The stream opens with the current state of every process.
+    while !seen.contains(r#""to":"RUNNING""#) {
+        let n = events.read(&mut chunk).expect("the stream starts");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
     std::fs::write(&trip, "").expect("the trip file");
+    let wanted = r#""name":"flaky","pid":0,"time":"#;
+    while !(seen.contains(wanted) && seen.contains(r#""to":"EXITED""#)) {
+        let n = events
+            .read(&mut chunk)
+            .expect("an event within the deadline");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(
+        seen.contains(r#""from":"RUNNING","group":"flaky","name":"flaky""#),
+        "{seen}"
+    );
     let body = daemon.health_becomes(503);
     assert!(
         body.contains(r#""name":"flaky""#) && body.contains("exited with status 3"),

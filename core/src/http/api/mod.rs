@@ -4,7 +4,8 @@
 //! parameters (an empty body: none), dispatched exactly as `/RPC2`
 //! dispatches it; `GET /api/v1/openapi.json` describes them
 //! ([`openapi`]); `GET /api/v1/health` answers whether every process that
-//! should be up is ([`health`]). Values cross as [`json`] documents
+//! should be up is ([`health`]); `GET /api/v1/events` streams process
+//! state changes as server-sent events ([`events`]). Values cross as [`json`] documents
 //! (binary and dates included). This module owns the routes' safety rules
 //! and their JSON answers; it owns no daemon state and reads processes
 //! only through the registry's `supervisor` namespace, so http never
@@ -32,6 +33,7 @@
 //! caller is another origin), is refused with 403. A request without
 //! `Origin` comes from a non-browser client and is served.
 
+mod events;
 mod health;
 mod json;
 mod openapi;
@@ -66,7 +68,8 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             let (status, body) = health::report(&state.registry).await;
             respond(status, &body)
         }
-        "openapi.json" | "health" => not_allowed("GET, HEAD"),
+        "events" if is_get => events::stream(&state.registry, &request),
+        "openapi.json" | "health" | "events" => not_allowed("GET, HEAD"),
         _ if request.method() == Method::POST => {
             let method = route.to_owned();
             call(state, &method, request).await

@@ -28,6 +28,7 @@ pub(super) async fn document(state: &AppState) -> Json {
     let mut paths = Map::new();
     paths.insert(format!("{PREFIX}health"), health_path());
     paths.insert(format!("{PREFIX}openapi.json"), openapi_path());
+    paths.insert(format!("{PREFIX}events"), events_path());
     for name in names {
         let asked = || vec![supervisor_sdk::value::Value::string(name.as_str())];
         let help = registry
@@ -229,6 +230,22 @@ fn openapi_path() -> Json {
         "responses": {
             "200": {"description": "The OpenAPI document.",
                     "content": {"application/json": {"schema": {"type": "object"}}}},
+            "401": {"description": "Credentials are required."},
+            "403": error_response("The request came from another site."),
+        },
+    }})
+}
+
+fn events_path() -> Json {
+    json!({"get": {
+        "operationId": "events",
+        "summary": "Process state changes as server-sent events.",
+        "description": "One `event: state` per change, its data \
+            {\"name\", \"group\", \"from\", \"to\", \"pid\", \"time\"}.",
+        "tags": ["api"],
+        "responses": {
+            "200": {"description": "The event stream.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
             "401": {"description": "Credentials are required."},
             "403": error_response("The request came from another site."),
         },

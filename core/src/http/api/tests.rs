@@ -356,3 +356,49 @@ async fn health_follows_the_processes() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body["error"].as_str().unwrap().contains("UNKNOWN_METHOD"));
 }
+
+// Paused time: the watcher's looks are ticks the runtime advances to, so
+// "after its first look" is exact rather than a guess.
+#[tokio::test(start_paused = true)]
+async fn events_stream_state_changes() {
+    let processes = Arc::new(Mutex::new(vec![("web", "STARTING", 0)]));
+    let registry = Arc::new(Registry::new());
+    registry
+        .add(Arc::new(FakeSupervisor {
+            processes: Arc::clone(&processes),
+        }))
+        .unwrap();
+    let request = Request::get("/api/v1/events").body(Body::empty()).unwrap();
+    let response = router(AppState::new(registry))
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    let mut next = async || {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("a frame within the deadline")
+            .expect("the stream goes on")
+            .unwrap();
+        String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+    };
+    assert_eq!(next().await, "retry: 1000\n\n");
+    let first = next().await;
+    assert!(
+        first.contains(r#""from":null"#) && first.contains(r#""to":"STARTING""#),
+        "{first}"
+    );
+    processes.lock().unwrap()[0] = ("web", "RUNNING", 0);
+    let event = next().await;
+    assert!(event.starts_with("event: state\ndata: "), "{event}");
+    let data: Json =
+        serde_json::from_str(event.trim_end().split_once("data: ").unwrap().1).unwrap();
+    assert_eq!(data["from"], "STARTING");
+    assert_eq!(data["to"], "RUNNING");
+    assert_eq!(data["name"], "web");
+}
