@@ -1,5 +1,5 @@
 //! The request router: authentication first, then the reference's handlers
-//! in the reference's order (`/RPC2*`, `/logtail*`, `/mainlogtail*`, the
+//! in the reference's order (`/RPC2*`, our `/api/*`, `/logtail*`, `/mainlogtail*`, the
 //! web UI pages, static files), and medusa's error pages for everything
 //! that goes wrong.
 
