@@ -1,7 +1,8 @@
 //! HTTP servers on unix and inet sockets: opening the sockets as the
 //! reference does ([`Bound`]), Basic auth, the router with `/RPC2` and the
 //! hooks where the web UI plugs in ([`router`]), the streamed log tails
-//! ([`Hooks::with_log_tails`]), and serving with limits ([`serve`]). It
+//! ([`Hooks::with_log_tails`]), the JSON API, health and event stream
+//! under `/api/v1/` (module `api`), and serving with limits ([`serve`]). It
 //! owns no daemon state: XML-RPC calls go through
 //! [`crate::rpc::Registry`], other routes through [`Hooks`].
 //!
@@ -9,6 +10,7 @@
 //! open the socket with [`Bound::open`] before daemonizing, then inside the
 //! runtime `serve(bound, router(state), limits, shutdown)`.
 
+mod api;
 mod auth;
 mod body;
 mod config;

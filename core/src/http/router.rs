@@ -1,5 +1,5 @@
 //! The request router: authentication first, then the reference's handlers
-//! in the reference's order (`/RPC2*`, `/logtail*`, `/mainlogtail*`, the
+//! in the reference's order (`/RPC2*`, our `/api/*`, `/logtail*`, `/mainlogtail*`, the
 //! web UI pages, static files), and medusa's error pages for everything
 //! that goes wrong.
 
@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::api;
 use super::auth::{Credentials, Verdict};
 use super::config::Limits;
 use super::response::error_page;
@@ -105,6 +106,9 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let path = request.uri().path();
     if path.starts_with("/RPC2") {
         return xmlrpc::handle(&state.registry, &state.limits, request).await;
+    }
+    if path == "/api" || path.starts_with("/api/") {
+        return api::handle(&state, request).await;
     }
     if path.starts_with("/logtail") {
         return hooked(&state.hooks.logtail, request).await;

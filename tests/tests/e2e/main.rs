@@ -2,6 +2,7 @@
 //! reference Supervisor from the test virtualenv) in a temp dir of its own.
 //! One test binary, one module per area.
 
+mod api;
 mod capture;
 mod config_cli;
 mod config_golden;
