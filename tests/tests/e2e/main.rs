@@ -3,6 +3,7 @@
 //! One test binary, one module per area.
 
 mod api;
+mod architecture;
 mod capture;
 mod config_cli;
 mod config_golden;
