@@ -2,7 +2,8 @@
 //! reference does ([`Bound`]), Basic auth, the router with `/RPC2` and the
 //! hooks where the web UI plugs in ([`router`]), the streamed log tails
 //! ([`Hooks::with_log_tails`]), the JSON API, health and event stream
-//! under `/api/v1/` (module `api`), and serving with limits ([`serve`]). It
+//! under `/api/v1/` (module `api`), the web UI's pages and assets
+//! ([`Hooks::with_ui`]), and serving with limits ([`serve`]). It
 //! owns no daemon state: XML-RPC calls go through
 //! [`crate::rpc::Registry`], other routes through [`Hooks`].
 //!
@@ -19,6 +20,7 @@ mod logtail;
 mod response;
 mod router;
 mod serve;
+mod ui;
 mod xmlrpc;
 
 pub use auth::{Credentials, Verdict};
@@ -31,6 +33,7 @@ pub use logtail::{
 pub use response::error_page;
 pub use router::{AppState, Hooks, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};
+pub use ui::{static_handler, ui_handler};
 
 use std::sync::Arc;
 
@@ -46,9 +49,10 @@ pub fn prepare(
     limits: Limits,
 ) -> Result<(Bound, AppState), BindError> {
     let bound = Bound::open(&config.listen)?;
-    let mut state =
-        AppState::new(registry).with_auth(config.username.as_deref(), config.password.as_deref());
+    let mut state = AppState::new(Arc::clone(&registry))
+        .with_auth(config.username.as_deref(), config.password.as_deref());
     state.limits = limits;
+    state.hooks = state.hooks.with_ui(registry);
     if state.credentials.is_none() {
         tracing::error!(
             mainlog_level = "critical",

@@ -25,3 +25,4 @@ mod plugins;
 mod reference;
 mod restart;
 mod superlance;
+mod webui;

@@ -80,7 +80,7 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
 
 /// Why a request from a browser is refused as coming from another site;
 /// `None` to serve it.
-fn refused_origin(headers: &HeaderMap) -> Option<&'static str> {
+pub(in crate::http) fn refused_origin(headers: &HeaderMap) -> Option<&'static str> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match text("sec-fetch-site")
         .map(str::to_ascii_lowercase)
