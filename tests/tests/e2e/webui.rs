@@ -317,6 +317,19 @@ fn assets_have_their_content_types() {
     assert_eq!(logo.header("content-type"), Some("image/svg+xml"));
     assert!(logo.body.starts_with("<svg"));
     assert_eq!(ours.get("/images/nope.png").status, 404);
+    let script = ours.get("/scripts/live.js");
+    assert_eq!(script.header("content-type"), Some("text/javascript"));
+    assert!(script.body.contains("api/v1/events"));
+    // The page loads it, and nothing from elsewhere.
+    let page = ours.get("/");
+    assert!(page.body.contains("<script src=\"scripts/live.js\" defer>"));
+    assert!(
+        page.header("content-security-policy").is_some_and(|csp| csp
+            .contains("default-src 'self'")
+            && csp.contains("frame-ancestors 'none'")),
+        "{:?}",
+        page.headers
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The web UI: the reference's pages at their reference routes
 //! (`/` and `index.html` list every process, `tail.html` shows the end of
 //! a stdout log, `/stylesheets/*` and `/images/*` serve our own embedded
-//! assets), installed into the router's `ui` and `static_files` hooks.
+//! assets, and `/scripts/live.js`, which makes the list follow
+//! `/api/v1/events` and act through the JSON API), installed into the router's `ui` and `static_files` hooks.
 //! It owns the pages' routes and their safety rules; it reads and changes
 //! processes only through the registry's `supervisor` namespace
 //! ([`actions`]), so http never imports the daemon.
@@ -36,6 +37,12 @@ use actions::Action;
 
 const STYLESHEET: &str = include_str!("assets/supervisor.css");
 const LOGO: &str = include_str!("assets/supervisor.svg");
+const LIVE_SCRIPT: &str = include_str!("assets/live.js");
+
+/// Pages load only what this server sends, and no other site may frame
+/// them (a framed confirmation page could be clicked through).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; \
+     connect-src 'self'; frame-ancestors 'none'; form-action 'self'";
 
 /// The reference's default tail (`tail.html` without `limit`) and its
 /// least: it never shows fewer bytes.
@@ -69,6 +76,7 @@ pub fn static_handler() -> RouteHandler {
             }
             match request.uri().path() {
                 "/stylesheets/supervisor.css" => asset("text/css", STYLESHEET),
+                "/scripts/live.js" => asset("text/javascript", LIVE_SCRIPT),
                 // The reference's logo is a GIF at `supervisor.gif`; ours is
                 // an SVG, served at the old name too so old pages and
                 // bookmarks still find an image.
@@ -100,6 +108,7 @@ fn html(status: StatusCode, body: String) -> Response {
         [
             (header::CONTENT_TYPE, "text/html;charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         ],
         body,
     )

@@ -159,6 +159,8 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
         out.push_str("</ul></td></tr>\n");
     }
     out.push_str("</tbody></table>\n");
+    // Makes the list live; without it the page and its forms still work.
+    out.push_str("<script src=\"scripts/live.js\" defer></script>\n");
     out.push_str(FOOT);
     out
 }
@@ -261,6 +263,7 @@ mod tests {
         let page = status(&[row("a", "RUNNING")], None);
         assert!(!page.contains("href=\"/") && !page.contains("src=\"/"));
         assert!(!page.contains("action=\"/"));
+        assert!(page.contains("src=\"scripts/live.js\""));
     }
 
     #[test]
