@@ -33,6 +33,9 @@ pub struct Shared {
     pub identifier: ArcSwap<String>,
     /// Publishes events to the supervisor task's bus from any task.
     pub publisher: Publisher,
+    /// Ticks each time a snapshot is published, so a reader that follows
+    /// changes (the systemd notifier) waits on it instead of polling.
+    pub published: tokio::sync::watch::Sender<()>,
 }
 
 /// A command for the supervisor task. Each carries the ticket its outcome

@@ -12,7 +12,8 @@
 //! (`waiters`), group creation (`groups`), spawning and the pid ledger
 //! (`spawns`), what a child is attached to (`attach`), the shutdown order
 //! (`shutdown`) and the daemon's modes ([`mode`], one pure function fed by
-//! RPC calls and [`signals`]). Nothing here parses configuration files
+//! RPC calls and [`signals`]). `notify` tells systemd what the published
+//! snapshots show. Nothing here parses configuration files
 //! (`config` does) or decides a process transition
 //! (`process::transition` does).
 
@@ -25,6 +26,7 @@ pub mod host;
 mod listeners;
 mod memory;
 pub mod mode;
+mod notify;
 pub mod output;
 mod reread;
 mod shutdown;

@@ -227,7 +227,7 @@ impl SnapshotPublisher {
     }
 
     /// Publish a fresh snapshot of `table` into `into` if one is due (see
-    /// `SnapshotPublisher::take`).
+    /// `SnapshotPublisher::take`); whether it did.
     pub fn publish(
         &mut self,
         urgent: bool,
@@ -235,9 +235,9 @@ impl SnapshotPublisher {
         state: SupervisorState,
         table: &ProcessTable,
         pending: &Arc<Config>,
-    ) {
+    ) -> bool {
         let Some(layout) = self.take(Instant::now(), urgent) else {
-            return;
+            return false;
         };
         let specs = if layout {
             table.spawn_specs()
@@ -250,6 +250,7 @@ impl SnapshotPublisher {
             specs,
             pending: Arc::clone(pending),
         }));
+        true
     }
 }
 

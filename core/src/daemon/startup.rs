@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use super::args::{self, DaemonArgs};
 use super::host::DaemonHost;
 use super::mode::RunEnd;
+use super::notify::Notifier;
 use super::signals::{Signals, start_reaper};
 use super::supervisor::{Setup, Supervisor};
 use crate::config::{self, Config, LoadOptions, MessageLevel};
@@ -305,6 +306,8 @@ struct Daemon {
     lasting: Option<Lasting>,
     /// Keeps loaded libraries across lives.
     plugins: PluginLoader,
+    /// systemd's notify socket, when started under `Type=notify`.
+    notifier: Option<Arc<Notifier>>,
 }
 
 /// Run supervisord until it shuts down, starting a new life on each
@@ -312,6 +315,9 @@ struct Daemon {
 /// (for the config file search).
 pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
     super::memory::one_malloc_arena();
+    // Before anything is spawned, and while this is the only thread: the
+    // notify variables are ours, not our children's.
+    let notifier = Notifier::from_environment().map(Arc::new);
     // A restart reads the same file even when the first life changed
     // directory (`directory=` when daemonizing).
     let mut args = args.clone();
@@ -324,6 +330,7 @@ pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
         main_log: None,
         lasting: None,
         plugins: PluginLoader::from_environment(),
+        notifier,
     };
     let outcome = loop {
         let life = load(&args, argv0).and_then(|(config, options)| daemon.life(config, options));
@@ -389,7 +396,11 @@ impl Daemon {
             if !nodaemon {
                 daemonize(config, &main_log)?;
             }
-            self.lasting = Some(start_lasting(&main_log)?);
+            let lasting = start_lasting(&main_log)?;
+            if let Some(notifier) = &self.notifier {
+                notifier.spawn_watchdog(&lasting.runtime);
+            }
+            self.lasting = Some(lasting);
         }
         let lasting = self
             .lasting
@@ -398,6 +409,9 @@ impl Daemon {
         let wrote_pidfile = write_pidfile(&pidfile, &main_log);
 
         let hub = Arc::clone(&handle.shared().hub);
+        let notifier = self.notifier.clone();
+        let notifier_at_end = self.notifier.clone();
+        let shared = Arc::clone(handle.shared());
         let Lasting {
             runtime,
             signals,
@@ -418,7 +432,20 @@ impl Daemon {
                     },
                 )));
             }
+            // The servers listen already (their sockets were bound above).
+            let following = notifier
+                .map(|notifier| tokio::spawn(async move { notifier.follow_life(shared).await }));
             let end = supervisor.run(reaped, signals).await;
+            if let Some(following) = following {
+                // Cancelled at a wait, or done having said how the life
+                // ends; if it had not seen the end yet, say it now.
+                following.abort();
+                if following.await.is_err()
+                    && let Some(notifier) = &notifier_at_end
+                {
+                    notifier.life_ends(end);
+                }
+            }
             // Calls still waiting on a command answer FAILED, not hang.
             hub.close();
             // The sockets close (and unix socket files go) before the next

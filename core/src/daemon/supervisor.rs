@@ -122,6 +122,7 @@ impl Supervisor {
             hub: Arc::new(TicketHub::new()),
             main_log: Arc::clone(&setup.main_log),
             identifier: ArcSwap::from_pointee(config.supervisord.identifier.clone()),
+            published: tokio::sync::watch::Sender::new(()),
         });
         let handle = Handle::new(sender.clone(), Arc::clone(&shared));
         let supervisor = Supervisor {
@@ -761,13 +762,16 @@ impl Supervisor {
     /// a waiter reads a snapshot at least as fresh as its outcome.
     fn publish(&mut self) {
         let urgent = self.waiters.has_settled() || self.mode != Mode::Running;
-        self.publisher.publish(
+        let published = self.publisher.publish(
             urgent,
             &self.shared.snapshot,
             self.mode.state(),
             &self.table,
             &self.pending,
         );
+        if published {
+            self.shared.published.send_replace(());
+        }
         for (ticket, outcome) in self.waiters.take_settled() {
             self.shared.hub.complete(ticket, outcome);
         }

@@ -17,6 +17,7 @@ mod handlers;
 mod http;
 mod http_reference;
 mod logtail;
+mod notify;
 mod output;
 mod packaging;
 mod parity;
