@@ -258,7 +258,7 @@ fn deb_has_debians_layout_and_installs_into_a_throwaway_root() {
         "ExecReload=/usr/bin/supervisorctl -c /etc/supervisor/supervisord.conf reload",
         "KillMode=process",
         "Restart=on-failure",
-        "Type=simple",
+        "Type=notify",
         "WantedBy=multi-user.target",
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
