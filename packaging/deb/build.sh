@@ -4,7 +4,7 @@
 #   packaging/deb/build.sh [--release | --binaries DIR] [--out DIR]
 #                          [--compression xz|gzip|zstd|none]
 #
-# --release (the default) runs `cargo build --release --locked -p supervisor`
+# --release (the default) runs `cargo build --release --locked -p supervisord`
 # and packages target/release; --binaries DIR packages the four binaries
 # already built in DIR (the e2e test passes target/debug). The .deb is
 # written to --out (default target/deb) and its path printed on stdout.
@@ -44,7 +44,7 @@ done
 
 if [ "$mode" = release ]; then
     # Progress of cargo goes to stderr; stdout carries only the .deb's path.
-    (cd "$root" && cargo build --release --locked -p supervisor >&2)
+    (cd "$root" && cargo build --release --locked -p supervisord >&2)
     bindir="$root/target/release"
 fi
 bins="supervisord supervisorctl echo_supervisord_conf pidproxy"

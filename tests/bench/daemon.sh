@@ -3,7 +3,7 @@
 # the test virtualenv, in one run, on the same configs. Not part of the test
 # suite: it takes a minute or two and loads the machine.
 #
-# Run with:   cargo build --release -p supervisor --bin supervisord
+# Run with:   cargo build --release -p supervisord --bin supervisord
 #             tests/bench/daemon.sh            (N=1000 programs by default)
 #             N=300 tests/bench/daemon.sh      (a lighter run)
 #             REFERENCE=0 tests/bench/daemon.sh  (ours only: a quick check
@@ -23,7 +23,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OURS=${OURS:-$ROOT/target/release/supervisord}
-[ -x "$OURS" ] || { echo "build first: cargo build --release -p supervisor --bin supervisord" >&2; exit 2; }
+[ -x "$OURS" ] || { echo "build first: cargo build --release -p supervisord --bin supervisord" >&2; exit 2; }
 REF=$ROOT/tests/.venv/bin/supervisord
 N=${N:-1000}
 REFERENCE=${REFERENCE:-1}

@@ -51,7 +51,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 cargo build --release --quiet -p supervisor-tests --bin fixture_spew --bin fixture_spew_pump
-cargo build --release --quiet -p supervisor --bin supervisord
+cargo build --release --quiet -p supervisord --bin supervisord
 
 export BENCH_ROOT="$root"
 export BENCH_MB="${BENCH_MB:-1024}"

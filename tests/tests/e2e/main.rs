@@ -16,6 +16,7 @@ mod footprint;
 mod handlers;
 mod http;
 mod http_reference;
+mod install;
 mod logtail;
 mod notify;
 mod output;
