@@ -42,11 +42,13 @@ pub struct Notifier {
 impl Notifier {
     /// Read and remove `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`.
     /// None when there is no usable socket (then nothing is ever sent).
+    /// Without `NOTIFY_SOCKET` the environment is left as it is: children
+    /// inherit what they always did.
     ///
     /// Must run while the process has a single thread: it changes the
     /// environment.
     pub fn from_environment() -> Option<Notifier> {
-        let socket = std::env::var_os(SOCKET_VAR);
+        let socket = std::env::var_os(SOCKET_VAR)?;
         let usec = std::env::var(WATCHDOG_USEC_VAR).ok();
         let pid = std::env::var(WATCHDOG_PID_VAR).ok();
         for name in [SOCKET_VAR, WATCHDOG_USEC_VAR, WATCHDOG_PID_VAR] {
@@ -55,7 +57,7 @@ impl Notifier {
             // the environment concurrently.
             unsafe { std::env::remove_var(name) };
         }
-        let address = parse_address(socket?.to_str()?)?;
+        let address = parse_address(socket.to_str()?)?;
         let socket = UnixDatagram::unbound().ok()?;
         let watchdog = watchdog_interval(usec.as_deref(), pid.as_deref(), std::process::id());
         Some(Notifier {
