@@ -60,12 +60,18 @@ fn cargo_install_gives_four_commands_that_run_the_example() {
     let sample = run(bin.join("echo_supervisord_conf"), [] as [&str; 0]);
     assert!(stdout_text(&sample).contains("[supervisord]"));
 
-    // The example, with its /tmp paths in the sandbox.
+    // The example, with its /tmp paths in the sandbox and its web port
+    // one that is free now (9001 may be taken by another test or daemon).
     let dir = sandbox.path().display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let example = std::fs::read_to_string(workspace_root().join("examples/supervisord.conf"))
         .expect("the example config")
         .replace("/tmp/supervisor-rs-example", &format!("{dir}/example"))
-        .replace("childlogdir = /tmp", &format!("childlogdir = {dir}"));
+        .replace("childlogdir = /tmp", &format!("childlogdir = {dir}"))
+        .replace("127.0.0.1:9001", &format!("127.0.0.1:{port}"));
     let conf = sandbox.write("supervisord.conf", &example);
     let mut daemon: ChildGuard = start_supervisord(bin.join("supervisord"), &sandbox, &conf);
     let status = wait_for("the example's programs RUNNING", DEADLINE, || {
