@@ -15,7 +15,10 @@
 #            main log has N "success:" lines; plus the machine's own time to
 #            fork/exec N sleeps from a shell, as the floor.
 #   rss      RSS of the daemon with no program, with 100 and with N
-#            programs running.
+#            programs running; and its anonymous part (heap, stacks), which
+#            is what programs cost: the rest is the binary's and libraries'
+#            pages, whose count moves with the binary's size and with which
+#            pages the kernel happened to map around a fault.
 #   stop     100 programs in 100 groups: time from SIGTERM to daemon exit.
 #   respawn  a killed autorestart program: kill -9 to the new "spawned:" line
 #            (main-log time stamps, millisecond resolution), median of 5.
@@ -59,6 +62,7 @@ wait_count() {
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 
 ctxt() { # voluntary + involuntary switches over all threads of $1
     cat /proc/"$1"/task/*/status 2>/dev/null |
@@ -85,6 +89,7 @@ run_scenarios() { # LABEL BIN
     "$bin" -c "$d/sd.conf" >/dev/null 2>&1 & pid=$!
     wait_count "$d/main.log" "supervisord started" 1
     R[$label,rss0]=$(rss_kb "$pid")
+    R[$label,rss0anon]=$(anon_kb "$pid")
     kill -TERM "$pid"; wait "$pid" 2>/dev/null
 
     # start + rss(N)
@@ -95,6 +100,7 @@ run_scenarios() { # LABEL BIN
     wait_count "$d/main.log" "success:" "$N" && t1=$(now)
     R[$label,start]=$(elapsed "$t0" "$t1")
     R[$label,rssN]=$(rss_kb "$pid")
+    R[$label,rssNanon]=$(anon_kb "$pid")
     kill -TERM "$pid"; wait "$pid" 2>/dev/null
 
     # rss(100) + stop with 100 groups
@@ -105,6 +111,7 @@ run_scenarios() { # LABEL BIN
     "$bin" -c "$d/sd.conf" >/dev/null 2>&1 & pid=$!
     wait_count "$d/main.log" "success:" 100
     R[$label,rss100]=$(rss_kb "$pid")
+    R[$label,rss100anon]=$(anon_kb "$pid")
     R[$label,stop]=$(stop_daemon "$pid")
     wait "$pid" 2>/dev/null
 
@@ -160,6 +167,9 @@ row "start $N programs (s)" start "" 3
 row "RSS with no program (kB)" rss0 "" 0
 row "RSS with 100 programs (kB)" rss100 "" 0
 row "RSS with $N programs (kB)" rssN "" 0
+row "  anonymous, no program (kB)" rss0anon "" 0
+row "  anonymous, 100 programs (kB)" rss100anon "" 0
+row "  anonymous, $N programs (kB)" rssNanon "" 0
 row "shutdown, 100 groups (s)" stop "" 3
 row "respawn after kill -9 (ms)" respawn "" 0
 row "context switches, 10 s idle" idle "" 0
