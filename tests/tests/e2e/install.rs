@@ -2,7 +2,7 @@
 //! commands, and they run the example config (examples/supervisord.conf,
 //! its /tmp paths moved into the sandbox). Ignored by default: the install
 //! compiles the crate again in a target dir of its own, which takes
-//! minutes. Run with
+//! a minute or more. `.ci/run` runs it after the suite, alone. Run with
 //! `cargo test -p supervisor-tests --test e2e install -- --ignored`.
 
 use std::path::Path;
