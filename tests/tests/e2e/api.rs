@@ -6,9 +6,10 @@
 //! follows a process that exits unexpectedly and is started again.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use supervisor_tests::{
     ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, start_supervisord, stderr_text,
@@ -19,13 +20,6 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 /// `user:123`, the credentials every daemon here requires.
 const AUTH: &str = "Basic dXNlcjoxMjM=";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// Our supervisord with an authenticated inet server and `programs`.
 struct Daemon {

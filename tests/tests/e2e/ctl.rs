@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use supervisor_tests::{
     ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, stderr_text, stdout_text,
@@ -160,14 +161,6 @@ mod on_our_daemon {
         ctl_shell_ctrl_c_during_a_command_leaves_like_the_reference,
         ctl_commands_during_a_shutdown_match_the_reference,
     );
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("can bind an ephemeral port");
-    listener
-        .local_addr()
-        .expect("a bound socket has an address")
-        .port()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -146,13 +147,6 @@ fn fd0_inode(pid: u32) -> u64 {
         .and_then(|rest| rest.strip_suffix(']'))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("fd 0 of {pid} is not a socket: {link}"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// What runs the group: supervisord, or our socket manager by hand.

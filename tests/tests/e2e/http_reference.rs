@@ -3,10 +3,11 @@
 //! both, and what clients see compared (faults, multicall shapes, auth
 //! failures' status lines, headers and bodies).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use supervisor::http::{InetAddr, Limits, Listen};
 use supervisor_tests::{ChildGuard, Sandbox, reference_bin, wait_for};
@@ -19,13 +20,6 @@ pub(crate) struct Reference {
     _child: ChildGuard,
     pub(crate) socket: PathBuf,
     pub(crate) tcp: Option<SocketAddr>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 impl Reference {

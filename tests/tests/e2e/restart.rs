@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use nix::sys::signal::Signal;
 use supervisor_tests::{
@@ -23,14 +24,6 @@ use supervisor_tests::{
 use crate::http::python_calls;
 
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("an ephemeral port")
-        .port()
-}
 
 /// One life's settings; `tag` names its files (`main-<tag>.log`,
 /// `<tag>.sock`, `sd-<tag>.pid`).

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use nix::sys::signal::Signal;
 use supervisor_tests::{
@@ -146,15 +147,6 @@ fn assert_listener_clean(sandbox: &Sandbox, listener: &str) {
             log.display()
         );
     }
-}
-
-/// A TCP port nobody listens on right now, for the status server.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("can bind a local port");
-    listener
-        .local_addr()
-        .expect("a bound listener has an address")
-        .port()
 }
 
 /// Both daemons: ours first, then the reference with the same config.

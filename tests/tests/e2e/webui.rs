@@ -6,9 +6,10 @@
 //! answer with the reference's status codes and content types.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
+use supervisor_tests::free_port;
 
 use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, start_supervisord, wait_for};
 
@@ -21,13 +22,6 @@ const PROGRAMS: &str = "[program:talker]\ncommand=/bin/sh -c \"echo hello-from-t
      startsecs=0\n\
      [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n\
      [program:<script>x]\ncommand=/bin/sleep 1000\nautostart=false\n";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// A supervisord (ours or the reference) with an authenticated inet server.
 struct Daemon {
