@@ -6,14 +6,28 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-venv="$root/tests/.venv"
+# venv DIR PIN...: make DIR a virtualenv holding exactly these pins. A stamp
+# file inside it lists the pins last installed, so adding or changing a pin
+# reinstalls on the next run instead of trusting an old venv; a venv whose
+# python no longer runs (the system python moved) is made anew.
+venv() {
+    local dir=$1
+    shift
+    local want stamp="$dir/.pins"
+    want=$(printf '%s\n' "$@")
+    if ! "$dir/bin/python" -c '' 2>/dev/null; then
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+        printf '%s\n' "$want" >"$stamp"
+    fi
+}
+
+# The reference daemon and the Python packages tests run against it.
 pins=(supervisor==4.3.0 superlance==2.0.0)
-if ! "$venv/bin/python" -c 'import supervisor, superlance' 2>/dev/null \
-   || [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("supervisor"))' 2>/dev/null)" != 4.3.0 ]; then
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
-fi
+venv "$root/tests/.venv" "${pins[@]}"
 
 cargo build --workspace --locked
 cargo test --workspace --locked "$@"
