@@ -100,7 +100,7 @@ impl RootModule for PluginModuleRef {
 /// The SDK's version as the loader checks it: a library built against
 /// another 0.x minor (or another major) is refused before its layout is
 /// even compared. Bumped whenever an ABI-stable type changes layout
-/// (0.2: `MethodInfo::may_block`).
+/// (0.2: `MethodInfo::may_block`; 0.3: `MethodInfo::changes_state`).
 pub const ABI_VERSION: VersionStrings = abi_stable::package_version_strings!();
 
 /// The configuration a factory receives: its section's name and keys.

@@ -40,6 +40,11 @@ pub struct MethodInfo {
     /// budget for an inline call) is logged and called off the runtime
     /// threads from then on.
     pub may_block: bool,
+    /// True when a call may change anything (start, stop, signal, write,
+    /// clear, reload, add, remove): a read-only HTTP user is refused it.
+    /// The safe default; declare a method that only reads with
+    /// [`MethodInfo::reads_only`].
+    pub changes_state: bool,
 }
 
 impl MethodInfo {
@@ -51,7 +56,16 @@ impl MethodInfo {
             help: help.into(),
             signature: signature.iter().map(|s| RString::from(*s)).collect(),
             may_block: true,
+            changes_state: true,
         }
+    }
+
+    /// Declare that this method changes nothing (it reports state, reads
+    /// logs or configuration), so users with the read-only role may call
+    /// it (see [`MethodInfo::changes_state`]).
+    pub fn reads_only(mut self) -> MethodInfo {
+        self.changes_state = false;
+        self
     }
 
     /// Promise that this method never waits, so the daemon calls it inline

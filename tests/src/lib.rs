@@ -150,10 +150,39 @@ pub struct ChildGuard {
     child: Option<Child>,
 }
 
+/// Give the child of `cmd` the default disposition of the signals tests
+/// send (SIGINT for Ctrl-C, SIGQUIT) and an empty signal mask, whatever the
+/// test runner inherited: started from a background job (`cmd &` in a
+/// script) SIGINT and SIGQUIT arrive ignored, exec keeps them ignored, and
+/// a Ctrl-C test then waits for an exit that never comes (Python does not
+/// even install its KeyboardInterrupt handler for an ignored SIGINT).
+pub fn default_signal_dispositions(cmd: &mut Command) -> &mut Command {
+    // SAFETY: signal(2) and sigprocmask(2) are async-signal-safe, and the
+    // closure touches no memory of the parent's other threads.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGINT, libc::SIGQUIT] {
+                if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
 impl ChildGuard {
-    /// Spawn `cmd` in a process group of its own.
+    /// Spawn `cmd` in a process group of its own, with the default
+    /// disposition of the signals tests send
+    /// ([`default_signal_dispositions`]).
     pub fn spawn(cmd: &mut Command) -> Self {
         cmd.process_group(0);
+        default_signal_dispositions(cmd);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));

@@ -41,6 +41,10 @@ struct Method {
     /// Whether the shutdown guard runs (after the arity check, before the
     /// method's own checks).
     guarded: bool,
+    /// Whether it may change anything: users with the read-only role are
+    /// refused it. Reports (state, info, config info, logs and tails) do
+    /// not; everything else, reloadConfig included, does.
+    changes: bool,
     /// The method itself.
     call: fn(&HostBox, &Params<'_>) -> Result<Reply, Fault>,
 }
@@ -55,6 +59,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: true,
         call: |host, p| Ok(admin::add_group(host, p.string(0)?)),
     },
     Method {
@@ -63,6 +68,7 @@ const METHODS: &[Method] = &[
         signature: &["array"],
         arity: (0, 0),
         guarded: true,
+        changes: true,
         call: |host, _| Ok(control::all_method(host, GroupAction::ClearLogs)),
     },
     Method {
@@ -71,6 +77,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean"],
         arity: (0, 0),
         guarded: true,
+        changes: true,
         call: |host, _| Ok(admin::clear_main_log(host)),
     },
     Method {
@@ -79,6 +86,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: true,
         call: |host, p| admin::clear_process_logs(host, p.string(0)?),
     },
     Method {
@@ -87,6 +95,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: true,
         call: |host, p| admin::clear_process_logs(host, p.string(0)?),
     },
     Method {
@@ -95,6 +104,7 @@ const METHODS: &[Method] = &[
         signature: &["string"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |_, _| done(Value::string(status::API_VERSION)),
     },
     Method {
@@ -103,6 +113,7 @@ const METHODS: &[Method] = &[
         signature: &["array"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |host, _| done(status::all_config_info(host)),
     },
     Method {
@@ -111,6 +122,7 @@ const METHODS: &[Method] = &[
         signature: &["array"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |host, _| done(status::all_process_info(host)),
     },
     Method {
@@ -119,6 +131,7 @@ const METHODS: &[Method] = &[
         signature: &["string"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |host, _| done(Value::string(host.identification())),
     },
     Method {
@@ -127,6 +140,7 @@ const METHODS: &[Method] = &[
         signature: &["int"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |host, _| done(Value::capped_int(i64::from(host.supervisor_pid()))),
     },
     Method {
@@ -135,6 +149,7 @@ const METHODS: &[Method] = &[
         signature: &["struct", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: false,
         call: |host, p| done(status::process_info(host, p.string(0)?)?),
     },
     Method {
@@ -143,6 +158,7 @@ const METHODS: &[Method] = &[
         signature: &["struct"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |host, _| done(status::state(host)),
     },
     Method {
@@ -151,6 +167,7 @@ const METHODS: &[Method] = &[
         signature: &["string"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |_, _| done(Value::string(status::SUPERVISOR_VERSION)),
     },
     Method {
@@ -159,6 +176,7 @@ const METHODS: &[Method] = &[
         signature: &["string"],
         arity: (0, 0),
         guarded: true,
+        changes: false,
         call: |_, _| done(Value::string(status::API_VERSION)),
     },
     Method {
@@ -167,6 +185,7 @@ const METHODS: &[Method] = &[
         signature: &["string", "int", "int"],
         arity: (2, 0),
         guarded: true,
+        changes: false,
         call: |host, p| Ok(admin::read_main_log(host, p.int(0)?, p.int(1)?)),
     },
     Method {
@@ -175,6 +194,7 @@ const METHODS: &[Method] = &[
         signature: &["string", "int", "int"],
         arity: (2, 0),
         guarded: true,
+        changes: false,
         call: |host, p| Ok(admin::read_main_log(host, p.int(0)?, p.int(1)?)),
     },
     Method {
@@ -183,6 +203,7 @@ const METHODS: &[Method] = &[
         signature: &["string", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| read_process_log(host, p, LogChannel::Stdout),
     },
     Method {
@@ -191,6 +212,7 @@ const METHODS: &[Method] = &[
         signature: &["string", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| read_process_log(host, p, LogChannel::Stderr),
     },
     Method {
@@ -199,6 +221,7 @@ const METHODS: &[Method] = &[
         signature: &["string", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| read_process_log(host, p, LogChannel::Stdout),
     },
     Method {
@@ -207,6 +230,7 @@ const METHODS: &[Method] = &[
         signature: &["array"],
         arity: (0, 0),
         guarded: true,
+        changes: true,
         call: |host, _| Ok(admin::reload_config(host)),
     },
     Method {
@@ -215,6 +239,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: true,
         call: |host, p| Ok(admin::remove_group(host, p.string(0)?)),
     },
     Method {
@@ -223,6 +248,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean"],
         arity: (0, 0),
         guarded: true,
+        changes: true,
         call: |host, _| Ok(admin::restart(host)),
     },
     Method {
@@ -231,6 +257,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string", "string"],
         arity: (2, 0),
         guarded: true,
+        changes: true,
         call: |host, p| admin::send_stdin(host, p.string(0)?, p.raw(1)?),
     },
     Method {
@@ -239,6 +266,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string", "string"],
         arity: (2, 0),
         guarded: false,
+        changes: true,
         // The reference's method has no shutdown guard.
         call: |host, p| Ok(admin::send_remote_comm_event(host, p.raw(0)?, p.raw(1)?)),
     },
@@ -248,6 +276,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean"],
         arity: (0, 0),
         guarded: true,
+        changes: true,
         call: |host, _| Ok(admin::shutdown(host)),
     },
     Method {
@@ -256,6 +285,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string"],
         arity: (1, 0),
         guarded: true,
+        changes: true,
         // The reference signals through signalProcess, whose own guard
         // refuses every process while shutting down, and then raises
         // SHUTDOWN_STATE: nothing is signalled either way, so the guard
@@ -271,6 +301,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string", "string"],
         arity: (2, 0),
         guarded: true,
+        changes: true,
         call: |host, p| Ok(control::signal_process(host, p.string(0)?, p.raw(1)?)),
     },
     Method {
@@ -279,6 +310,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "string"],
         arity: (2, 0),
         guarded: true,
+        changes: true,
         call: |host, p| {
             let action = GroupAction::Signal(p.raw(1)?.clone());
             Ok(control::group_method(host, p.string(0)?, action))
@@ -290,6 +322,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "boolean"],
         arity: (0, 1),
         guarded: true,
+        changes: true,
         call: |host, p| {
             Ok(control::all_method(
                 host,
@@ -303,6 +336,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string", "boolean"],
         arity: (1, 1),
         guarded: true,
+        changes: true,
         call: |host, p| {
             Ok(control::start_process(
                 host,
@@ -317,6 +351,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "boolean"],
         arity: (1, 1),
         guarded: true,
+        changes: true,
         call: |host, p| {
             let action = GroupAction::Start(p.truthy(1, true));
             Ok(control::group_method(host, p.string(0)?, action))
@@ -328,6 +363,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "boolean"],
         arity: (0, 1),
         guarded: true,
+        changes: true,
         call: |host, p| {
             Ok(control::all_method(
                 host,
@@ -341,6 +377,7 @@ const METHODS: &[Method] = &[
         signature: &["boolean", "string", "boolean"],
         arity: (1, 1),
         guarded: true,
+        changes: true,
         call: |host, p| Ok(control::stop_process(host, p.string(0)?, p.truthy(1, true))),
     },
     Method {
@@ -349,6 +386,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "boolean"],
         arity: (1, 1),
         guarded: true,
+        changes: true,
         call: |host, p| {
             let action = GroupAction::Stop(p.truthy(1, true));
             Ok(control::group_method(host, p.string(0)?, action))
@@ -360,6 +398,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| tail_process_log(host, p, LogChannel::Stdout),
     },
     Method {
@@ -368,6 +407,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| tail_process_log(host, p, LogChannel::Stderr),
     },
     Method {
@@ -376,6 +416,7 @@ const METHODS: &[Method] = &[
         signature: &["array", "string", "int", "int"],
         arity: (3, 0),
         guarded: true,
+        changes: false,
         call: |host, p| tail_process_log(host, p, LogChannel::Stdout),
     },
 ];
@@ -407,7 +448,10 @@ impl RpcNamespace for SupervisorNamespace {
             // Every method answers from the snapshot or issues commands and
             // defers: none waits, so even loaded from the cdylib it is
             // called inline.
-            .map(|m| MethodInfo::new(m.name, m.help, m.signature).returns_at_once())
+            .map(|m| {
+                let info = MethodInfo::new(m.name, m.help, m.signature).returns_at_once();
+                if m.changes { info } else { info.reads_only() }
+            })
             .collect()
     }
 
@@ -445,5 +489,47 @@ mod table_tests {
             assert!(find(method.name).is_some_and(|found| found.name == method.name));
         }
         assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn only_reports_are_read_only() {
+        let read_only: Vec<&str> = METHODS
+            .iter()
+            .filter(|m| !m.changes)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            read_only,
+            [
+                "getAPIVersion",
+                "getAllConfigInfo",
+                "getAllProcessInfo",
+                "getIdentification",
+                "getPID",
+                "getProcessInfo",
+                "getState",
+                "getSupervisorVersion",
+                "getVersion",
+                "readLog",
+                "readMainLog",
+                "readProcessLog",
+                "readProcessStderrLog",
+                "readProcessStdoutLog",
+                "tailProcessLog",
+                "tailProcessStderrLog",
+                "tailProcessStdoutLog",
+            ]
+        );
+        let declared =
+            SupervisorNamespace::new(supervisor_sdk::testing::TestHost::default().handle())
+                .methods();
+        for info in declared {
+            assert_eq!(
+                info.changes_state,
+                find(info.name.as_str()).is_some_and(|m| m.changes),
+                "{}",
+                info.name
+            );
+        }
     }
 }

@@ -15,8 +15,8 @@ use std::time::Duration;
 use supervisor_tests::free_port;
 
 use supervisor_tests::{
-    ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, stderr_text, stdout_text,
-    wait_for, workspace_root,
+    ChildGuard, Sandbox, default_signal_dispositions, our_bin, reference_bin, run_with_timeout,
+    stderr_text, stdout_text, wait_for, workspace_root,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -1206,6 +1206,7 @@ impl Terminal {
                 Ok(())
             });
         }
+        default_signal_dispositions(&mut cmd);
         let child = cmd.spawn().expect("can spawn on the pty");
         drop(slave);
         let master = std::fs::File::from(pty.master);
