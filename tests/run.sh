@@ -29,5 +29,22 @@ venv() {
 pins=(supervisor==4.3.0 superlance==2.0.0)
 venv "$root/tests/.venv" "${pins[@]}"
 
+# The browser tests: Debian's chromium and node from apt, playwright-core
+# pinned by tests/browser/package-lock.json (reinstalled when it changes).
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}"
+fi
+browser="$root/tests/browser"
+if ! cmp -s "$browser/package-lock.json" "$browser/node_modules/.installed-lock.json"; then
+    (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$browser/package-lock.json" "$browser/node_modules/.installed-lock.json"
+fi
+
 cargo build --workspace --locked
 cargo test --workspace --locked "$@"

@@ -3,7 +3,8 @@
 //! acts and shows the reference's message, a POST from another site is
 //! refused, names are escaped, `tail.html` shows output, assets have their
 //! content types, every page route needs credentials; and the routes
-//! answer with the reference's status codes and content types.
+//! answer with the reference's status codes and content types. And the
+//! whole page in a real headless chromium (`tests/browser/ui.mjs`).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,7 +12,10 @@ use std::path::Path;
 use std::time::Duration;
 use supervisor_tests::free_port;
 
-use supervisor_tests::{ChildGuard, Sandbox, our_bin, reference_bin, start_supervisord, wait_for};
+use supervisor_tests::{
+    ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, start_supervisord, wait_for,
+    workspace_root,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -47,6 +51,10 @@ impl Answer {
 
 impl Daemon {
     fn start(bin: &Path, sandbox: &Sandbox, sub: &str) -> Daemon {
+        Daemon::with_programs(bin, sandbox, sub, PROGRAMS)
+    }
+
+    fn with_programs(bin: &Path, sandbox: &Sandbox, sub: &str, programs: &str) -> Daemon {
         let port = free_port();
         let dir = sandbox.path().join(sub);
         std::fs::create_dir_all(&dir).expect("a dir for the daemon");
@@ -60,7 +68,7 @@ impl Daemon {
                  [inet_http_server]\nport=127.0.0.1:{port}\nusername=user\npassword=123\n\
                  [rpcinterface:supervisor]\n\
                  supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
-                 {PROGRAMS}"
+                 {programs}"
             ),
         )
         .expect("the config");
@@ -378,4 +386,48 @@ fn routes_answer_as_the_reference_does() {
             );
         }
     }
+}
+
+/// What `tests/browser/ui.mjs` expects: a talker writing to stdout and
+/// stderr, a stopped program, one named with HTML, and a group of two.
+const BROWSER_PROGRAMS: &str = "[program:talker]\n\
+     command=/bin/sh -c \"i=0; while :; do i=$((i+1)); echo tick-$i; echo err-$i >&2; sleep 0.2; done\"\n\
+     startsecs=0\n\
+     [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\nstartsecs=0\n\
+     [program:<i>html]\ncommand=/bin/sleep 1000\nautostart=false\n\
+     [group:web]\nprograms=w1,w2\n\
+     [program:w1]\ncommand=/bin/sleep 1000\nstartsecs=0\n\
+     [program:w2]\ncommand=/bin/sleep 1000\nstartsecs=0\n";
+
+/// The page in Debian's chromium driven by playwright-core (installed by
+/// tests/run.sh): the list and its states, start/stop/restart seen live,
+/// a group action, a signal, the filter, the log view following output,
+/// the page behind a proxy at a path prefix, a cross-origin POST refused,
+/// a name with HTML shown as text. `SV_SCREENSHOTS=DIR` also writes the
+/// README's screenshots there.
+#[test]
+fn the_page_works_in_a_real_browser() {
+    let dir = workspace_root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run tests/run.sh (or `npm ci` in {})",
+        dir.display()
+    );
+    let sandbox = Sandbox::new();
+    let ours = Daemon::with_programs(&our_bin("supervisord"), &sandbox, "ours", BROWSER_PROGRAMS);
+    let mut node = std::process::Command::new("node");
+    node.arg("ui.mjs")
+        .current_dir(&dir)
+        .env("SV_URL", format!("http://{}/", ours.addr))
+        .env("SV_USER", "user")
+        .env("SV_PASS", "123")
+        .env("HOME", sandbox.path());
+    let output = run_with_timeout(&mut node, Duration::from_secs(170));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains(" passed, 0 failed"),
+        "browser checks failed:\n{stdout}\n{stderr}"
+    );
 }

@@ -1,7 +1,9 @@
 //! `GET /api/v1/events`: process state changes as server-sent events, for
 //! a live page. Each change is one `event: state` whose data is
 //! `{"name", "group", "from", "to", "pid", "time"}` (`time` in UNIX
-//! seconds). The stream opens with one such event per process, `from`
+//! seconds) and the columns a page shows beside the state, as
+//! `getProcessInfo` has them: `description`, `exitstatus`, `spawnerr`,
+//! `start`, `now`. The stream opens with one such event per process, `from`
 //! null, so a page starts from the current states. A watcher task per client reads `supervisor.getAllProcessInfo`
 //! through the registry every [`POLL`] and sends what changed since the
 //! last look, so a page sees a change within that (the goal is 1 s); a
@@ -54,8 +56,32 @@ pub(super) fn stream(registry: &Arc<Registry>, request: &Request) -> Response {
         .into_response()
 }
 
-/// State and pid of each process, by (group, name).
-type Seen = HashMap<(String, String), (String, i32)>;
+/// What a page shows of one process: its state, and the other members
+/// sent with a change of it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Shown {
+    state: String,
+    members: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Shown {
+    fn pid(&self) -> Option<&serde_json::Value> {
+        self.members.get("pid")
+    }
+}
+
+/// What a page shows of each process, by (group, name).
+type Seen = HashMap<(String, String), Shown>;
+
+/// The members of `getProcessInfo` an event carries beside the state.
+const MEMBERS: [&str; 6] = [
+    "pid",
+    "description",
+    "exitstatus",
+    "spawnerr",
+    "start",
+    "now",
+];
 
 async fn watch(
     registry: Arc<Registry>,
@@ -122,11 +148,15 @@ fn current(list: &Value) -> Seen {
         .unwrap_or_default()
         .iter()
         .map(|p| {
-            let pid = p.get("pid").and_then(Value::as_int).unwrap_or(0);
-            (
-                (text(p, "group"), text(p, "name")),
-                (text(p, "statename"), pid),
-            )
+            let members = MEMBERS
+                .iter()
+                .filter_map(|m| Some(((*m).to_owned(), super::json::to_json(p.get(m)?))))
+                .collect();
+            let shown = Shown {
+                state: text(p, "statename"),
+                members,
+            };
+            ((text(p, "group"), text(p, "name")), shown)
         })
         .collect()
 }
@@ -136,17 +166,28 @@ fn current(list: &Value) -> Seen {
 pub(super) fn changes(before: &Seen, now: &Seen, time: f64, out: &mut String) {
     let mut changed: Vec<_> = now
         .iter()
-        .filter_map(|(key, (state, pid))| {
-            let from = before.get(key).map(|(state, _)| state.as_str());
-            (from != Some(state.as_str())).then_some((key, from, state, pid))
+        .filter_map(|(key, shown)| {
+            let before = before.get(key);
+            // A new pid in the same state is news too: a restart quicker
+            // than one look.
+            let same = before.is_some_and(|b| b.state == shown.state && b.pid() == shown.pid());
+            (!same).then_some((key, before.map(|b| b.state.as_str()), shown))
         })
         .collect();
     changed.sort_by(|a, b| a.0.cmp(b.0));
-    for ((group, name), from, to, pid) in changed {
-        let data = json!({"name": name, "group": group, "from": from, "to": to,
-                          "pid": pid, "time": time});
+    for ((group, name), from, shown) in changed {
+        let mut data = shown.members.clone();
+        for (key, value) in [
+            ("name", json!(name)),
+            ("group", json!(group)),
+            ("from", json!(from)),
+            ("to", json!(shown.state)),
+            ("time", json!(time)),
+        ] {
+            data.insert(key.to_owned(), value);
+        }
         out.push_str("event: state\ndata: ");
-        out.push_str(&data.to_string());
+        out.push_str(&serde_json::Value::Object(data).to_string());
         out.push_str("\n\n");
     }
 }
@@ -181,12 +222,40 @@ mod tests {
     fn seen(rows: &[(&str, &str, i32)]) -> Seen {
         rows.iter()
             .map(|(name, state, pid)| {
-                (
-                    ((*name).to_owned(), (*name).to_owned()),
-                    ((*state).to_owned(), *pid),
-                )
+                let mut members = serde_json::Map::new();
+                members.insert("pid".into(), json!(pid));
+                let shown = Shown {
+                    state: (*state).to_owned(),
+                    members,
+                };
+                (((*name).to_owned(), (*name).to_owned()), shown)
             })
             .collect()
+    }
+
+    #[test]
+    fn an_event_carries_the_columns_a_page_shows() {
+        let list = Value::array(vec![Value::structure(vec![
+            ("name", "a".into()),
+            ("group", "g".into()),
+            ("statename", "EXITED".into()),
+            ("pid", Value::int(0)),
+            ("exitstatus", Value::int(3)),
+            ("spawnerr", "".into()),
+            ("description", "Dec 7 04:00 PM".into()),
+            ("start", Value::int(10)),
+            ("now", Value::int(20)),
+        ])]);
+        let mut out = String::new();
+        changes(&Seen::new(), &current(&list), 1.0, &mut out);
+        let data: serde_json::Value =
+            serde_json::from_str(out.trim().strip_prefix("event: state\ndata: ").unwrap()).unwrap();
+        assert_eq!(
+            data,
+            json!({"name": "a", "group": "g", "from": null, "to": "EXITED", "pid": 0,
+                   "exitstatus": 3, "spawnerr": "", "description": "Dec 7 04:00 PM",
+                   "start": 10, "now": 20, "time": 1.0})
+        );
     }
 
     #[test]
@@ -207,5 +276,11 @@ mod tests {
         let mut none = String::new();
         changes(&now, &now, 6.0, &mut none);
         assert!(none.is_empty());
+        let mut restarted = String::new();
+        changes(&now, &seen(&[("a", "RUNNING", 2)]), 7.0, &mut restarted);
+        assert!(
+            restarted.contains("\"from\":\"RUNNING\",\"group\":\"a\",\"name\":\"a\",\"pid\":2"),
+            "{restarted}"
+        );
     }
 }

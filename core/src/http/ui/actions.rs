@@ -215,6 +215,7 @@ pub(super) async fn rows(registry: &Registry) -> Result<Vec<Row>, String> {
             .unwrap_or_default()
             .to_owned()
     };
+    let int = |info: &Value, key: &str| info.get(key).and_then(Value::as_int).unwrap_or(0);
     let mut rows: Vec<Row> = all
         .as_array()
         .unwrap_or_default()
@@ -224,7 +225,11 @@ pub(super) async fn rows(registry: &Registry) -> Result<Vec<Row>, String> {
             name: text(info, "name"),
             statename: text(info, "statename"),
             description: text(info, "description"),
-            pid: info.get("pid").and_then(Value::as_int).unwrap_or(0),
+            pid: int(info, "pid"),
+            start: i64::from(int(info, "start")),
+            now: i64::from(int(info, "now")),
+            exitstatus: int(info, "exitstatus"),
+            spawnerr: text(info, "spawnerr"),
         })
         .collect();
     rows.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));

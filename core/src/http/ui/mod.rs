@@ -2,7 +2,10 @@
 //! (`/` and `index.html` list every process, `tail.html` shows the end of
 //! a stdout log, `/stylesheets/*` and `/images/*` serve our own embedded
 //! assets, and `/scripts/live.js`, which makes the list follow
-//! `/api/v1/events` and act through the JSON API), installed into the router's `ui` and `static_files` hooks.
+//! `/api/v1/events` and act through the JSON API), and `log.html` with
+//! `/scripts/log.js`, the log view (stdout and stderr of several processes
+//! merged, following new output through the JSON API's tail methods),
+//! installed into the router's `ui` and `static_files` hooks.
 //! It owns the pages' routes and their safety rules; it reads and changes
 //! processes only through the registry's `supervisor` namespace
 //! ([`actions`]), so http never imports the daemon.
@@ -38,6 +41,18 @@ use actions::Action;
 const STYLESHEET: &str = include_str!("assets/supervisor.css");
 const LOGO: &str = include_str!("assets/supervisor.svg");
 const LIVE_SCRIPT: &str = include_str!("assets/live.js");
+const LOG_PAGE: &str = include_str!("assets/log.html");
+const LOG_SCRIPT: &str = include_str!("assets/log.js");
+
+/// Every embedded asset, by route and content type (the page weight test
+/// adds them up).
+const ASSETS: [(&str, &str, &str); 5] = [
+    ("/stylesheets/supervisor.css", "text/css", STYLESHEET),
+    ("/scripts/live.js", "text/javascript", LIVE_SCRIPT),
+    ("/scripts/log.js", "text/javascript", LOG_SCRIPT),
+    ("/images/supervisor.svg", "image/svg+xml", LOGO),
+    ("/log.html", "text/html;charset=utf-8", LOG_PAGE),
+];
 
 /// Pages load only what this server sends, and no other site may frame
 /// them (a framed confirmation page could be clicked through).
@@ -74,16 +89,24 @@ pub fn static_handler() -> RouteHandler {
             if !matches!(*request.method(), Method::GET | Method::HEAD) {
                 return error_page(StatusCode::NOT_FOUND);
             }
-            match request.uri().path() {
-                "/stylesheets/supervisor.css" => asset("text/css", STYLESHEET),
-                "/scripts/live.js" => asset("text/javascript", LIVE_SCRIPT),
-                // The reference's logo is a GIF at `supervisor.gif`; ours is
-                // an SVG, served at the old name too so old pages and
-                // bookmarks still find an image.
-                "/images/supervisor.svg" | "/images/supervisor.gif" | "/images/icon.png" => {
-                    asset("image/svg+xml", LOGO)
+            // The reference's logo is a GIF at `supervisor.gif`; ours is
+            // an SVG, served at the old name too so old pages and
+            // bookmarks still find an image.
+            let path = match request.uri().path() {
+                "/images/supervisor.gif" | "/images/icon.png" => "/images/supervisor.svg",
+                path => path,
+            };
+            match ASSETS.iter().find(|(route, ..)| *route == path) {
+                // The log view is a page: never cached, under the pages' policy.
+                Some((_, content_type, body)) if path == "/log.html" => {
+                    let mut response = html(StatusCode::OK, (*body).to_owned());
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                    response
                 }
-                _ => error_page(StatusCode::NOT_FOUND),
+                Some((_, content_type, body)) => asset(content_type, body),
+                None => error_page(StatusCode::NOT_FOUND),
             }
         })
     })
@@ -205,4 +228,54 @@ async fn tail_page(registry: &Registry, fields: &HashMap<String, String>) -> Res
         StatusCode::OK,
         page::tail(processname.map(String::as_str), &text, limit),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The issue's budget: everything a browser loads for the list and
+    /// the log view (every asset, and the list page of ten processes)
+    /// under 100 KB.
+    #[test]
+    fn the_page_weight_is_under_100_kb() {
+        let rows: Vec<page::Row> = (0..10)
+            .map(|i| page::Row {
+                group: "web".into(),
+                name: format!("worker_{i:02}"),
+                statename: "RUNNING".into(),
+                description: "pid 1234, uptime 1:02:03".into(),
+                pid: 1234,
+                start: 1,
+                now: 3724,
+                exitstatus: 0,
+                spawnerr: String::new(),
+            })
+            .collect();
+        let list = page::status(&rows, Some("Process web:worker_01 started")).len();
+        let assets: usize = ASSETS.iter().map(|(_, _, body)| body.len()).sum();
+        let total = list + assets;
+        assert!(total < 100 * 1024, "{total} bytes");
+    }
+
+    #[test]
+    fn assets_use_relative_urls_only() {
+        for (route, _, body) in ASSETS {
+            for absolute in [
+                "href=\"/",
+                "src=\"/",
+                "action=\"/",
+                "fetch(\"/",
+                "EventSource(\"/",
+            ] {
+                assert!(!body.contains(absolute), "{route} has {absolute}");
+            }
+            // No CDN, no external font: the only URL is the SVG namespace.
+            let external = body.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+            assert!(
+                !external.contains("http://") && !external.contains("https://"),
+                "{route}"
+            );
+        }
+    }
 }

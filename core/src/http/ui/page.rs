@@ -15,6 +15,12 @@ pub(super) struct Row {
     pub(super) statename: String,
     pub(super) description: String,
     pub(super) pid: i32,
+    /// When it last started and the daemon's clock when read (UNIX
+    /// seconds), for the uptime.
+    pub(super) start: i64,
+    pub(super) now: i64,
+    pub(super) exitstatus: i32,
+    pub(super) spawnerr: String,
 }
 
 impl Row {
@@ -60,6 +66,33 @@ pub(super) fn quote(text: &str) -> String {
     out
 }
 
+/// `H:MM:SS` (with `N days, ` before it past a day) of a running
+/// process, as Python's `timedelta` prints it in the reference's
+/// description; empty for a process not running. `live.js` has the twin.
+pub(super) fn uptime(row: &Row) -> String {
+    if !matches!(row.statename.as_str(), "RUNNING" | "STOPPING") || row.start <= 0 {
+        return String::new();
+    }
+    let secs = (row.now - row.start).max(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let clock = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    match days {
+        0 => clock,
+        1 => format!("1 day, {clock}"),
+        n => format!("{n} days, {clock}"),
+    }
+}
+
+/// The exit status, shown once a process has exited (it means nothing
+/// before); `live.js` has the twin.
+pub(super) fn exit_status(row: &Row) -> String {
+    if matches!(row.statename.as_str(), "EXITED" | "BACKOFF" | "FATAL") {
+        row.exitstatus.to_string()
+    } else {
+        String::new()
+    }
+}
+
 /// The reference's CSS class for a state: running, trouble, the rest.
 fn state_class(statename: &str) -> &'static str {
     match statename {
@@ -100,6 +133,7 @@ fn actions(statename: &str, quoted: &str) -> Vec<(&'static str, String, bool)> {
         _ => Vec::new(),
     };
     list.push(action("Clear Log", "clearlog"));
+    list.push(("Log", format!("log.html?processname={quoted}"), false));
     list.push(("Tail -f Stdout", format!("logtail/{quoted}"), true));
     list.push(("Tail -f Stderr", format!("logtail/{quoted}/stderr"), true));
     list
@@ -112,7 +146,8 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
     out.push_str(
         "<nav class=\"buttons\"><a href=\"index.html?action=refresh\">Refresh</a> \
          <a href=\"index.html?action=restartall\">Restart All</a> \
-         <a href=\"index.html?action=stopall\">Stop All</a></nav>\n",
+         <a href=\"index.html?action=stopall\">Stop All</a> \
+         <a href=\"log.html\">Logs</a></nav>\n",
     );
     if let Some(message) = message {
         let _ = writeln!(
@@ -127,8 +162,10 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
         return out;
     }
     out.push_str(
-        "<table id=\"processes\"><thead><tr><th>State</th><th>Description</th>\
-         <th>Name</th><th>Pid</th><th>Action</th></tr></thead>\n<tbody>\n",
+        "<table id=\"processes\"><thead><tr><th>State</th><th class=\"c-desc\">Description</th>\
+         <th>Name</th><th class=\"c-pid\">Pid</th><th class=\"c-up\">Uptime</th>\
+         <th class=\"c-exit\">Exit status</th><th class=\"c-err\">Spawn error</th>\
+         <th>Action</th></tr></thead>\n<tbody>\n",
     );
     for row in rows {
         let namespec = row.namespec();
@@ -140,13 +177,22 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
         };
         let _ = write!(
             out,
-            "<tr data-name=\"{name}\"><td><span class=\"state {class}\">{state}</span></td>\
-             <td>{description}</td><td><a href=\"tail.html?processname={quoted}\">{name}</a></td>\
-             <td>{pid}</td><td><ul class=\"actions\">",
+            "<tr data-name=\"{name}\" data-start=\"{start}\" data-now=\"{now}\">\
+             <td><span class=\"state {class}\">{state}</span></td>\
+             <td class=\"c-desc\">{description}</td>\
+             <td><a href=\"tail.html?processname={quoted}\">{name}</a></td>\
+             <td class=\"c-pid\">{pid}</td><td class=\"c-up\">{uptime}</td>\
+             <td class=\"c-exit\">{exit}</td><td class=\"c-err\">{spawnerr}</td>\
+             <td><ul class=\"actions\">",
             name = escape(&namespec),
+            start = row.start,
+            now = row.now,
             class = state_class(&row.statename),
             state = escape(&row.statename.to_ascii_lowercase()),
             description = escape(&row.description),
+            uptime = uptime(row),
+            exit = exit_status(row),
+            spawnerr = escape(&row.spawnerr),
         );
         for (label, href, new_window) in actions(&row.statename, &quoted) {
             let target = if new_window { " target=\"_blank\"" } else { "" };
@@ -234,7 +280,35 @@ mod tests {
             statename: statename.to_owned(),
             description: "<b>".to_owned(),
             pid: 0,
+            start: 0,
+            now: 0,
+            exitstatus: 0,
+            spawnerr: String::new(),
         }
+    }
+
+    #[test]
+    fn uptime_and_exit_status_show_only_where_they_mean_something() {
+        let mut r = row("a", "RUNNING");
+        r.start = 1000;
+        r.now = 1000 + 3 * 86_400 + 3600 + 62;
+        assert_eq!(uptime(&r), "3 days, 1:01:02");
+        r.now = 1000 + 86_400 + 5;
+        assert_eq!(uptime(&r), "1 day, 0:00:05");
+        r.now = 1059;
+        assert_eq!(uptime(&r), "0:00:59");
+        assert_eq!(exit_status(&r), "");
+        r.statename = "EXITED".into();
+        r.exitstatus = 3;
+        assert_eq!(uptime(&r), "");
+        assert_eq!(exit_status(&r), "3");
+        r.spawnerr = "<x>".into();
+        let page = status(&[r], None);
+        assert!(
+            page.contains("<td class=\"c-err\">&lt;x&gt;</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<td class=\"c-exit\">3</td>"), "{page}");
     }
 
     #[test]

@@ -102,35 +102,119 @@
     li.append(a);
     return li;
   };
-  // The same actions the server renders for a state (the reference's).
+  const SIGNALLABLE = ["RUNNING", "STARTING", "STOPPING", "BACKOFF"];
+  // The same actions the server renders for a state (the reference's),
+  // and a signal button where a signal can be sent.
   const actionsFor = (state, name) => {
     const q = encodeURIComponent(name);
     const act = (label, action) => link(label, "index.html?processname=" + q + "&action=" + action);
     const list = state === "RUNNING" ? [act("Restart", "restart"), act("Stop", "stop")]
       : ["STOPPED", "EXITED", "FATAL"].includes(state) ? [act("Start", "start")] : [];
-    list.push(act("Clear Log", "clearlog"), link("Tail -f Stdout", "logtail/" + q, true),
+    list.push(act("Clear Log", "clearlog"), link("Log", "log.html?processname=" + q),
+      link("Tail -f Stdout", "logtail/" + q, true),
       link("Tail -f Stderr", "logtail/" + q + "/stderr", true));
+    if (SIGNALLABLE.includes(state)) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "signal";
+      b.textContent = "Signal\u2026";
+      b.dataset.process = name;
+      li.append(b);
+      list.push(li);
+    }
     return list;
   };
 
-  const update = (tr, name, state, pid) => {
+  // Uptime as the server renders it (page.rs `uptime`), from the
+  // process's start and the server's clock (skew: ours minus theirs).
+  let skew = 0;
+  const uptime = (state, start) => {
+    if (!["RUNNING", "STOPPING"].includes(state) || !(start > 0)) return "";
+    const secs = Math.max(0, Math.floor(Date.now() / 1000 - skew - start));
+    const days = Math.floor(secs / 86400), rest = secs % 86400;
+    const pad = (n) => String(n).padStart(2, "0");
+    const clock = Math.floor(rest / 3600) + ":" + pad(Math.floor(rest / 60) % 60) + ":" + pad(rest % 60);
+    return days === 0 ? clock : days + (days === 1 ? " day, " : " days, ") + clock;
+  };
+  const cell = (tr, c) => tr.querySelector("td." + c);
+  const stateOf = (tr) => tr.dataset.state;
+
+  const update = (tr, name, d) => {
     const span = tr.querySelector(".state");
-    span.textContent = state.toLowerCase();
-    span.className = "state " + (CLASS[state] || "statusnominal");
-    tr.cells[3].textContent = pid > 0 ? pid : "";
-    tr.querySelector("ul.actions").replaceChildren(...actionsFor(state, name));
-    call("getProcessInfo", [name]).then((info) => { tr.cells[1].textContent = info.description; },
-      () => 0);
-    filter();
+    span.textContent = d.to.toLowerCase();
+    span.className = "state " + (CLASS[d.to] || "statusnominal");
+    tr.dataset.state = d.to;
+    tr.dataset.start = d.start || 0;
+    cell(tr, "c-desc").textContent = d.description || "";
+    cell(tr, "c-pid").textContent = d.pid > 0 ? d.pid : "";
+    cell(tr, "c-up").textContent = uptime(d.to, d.start);
+    cell(tr, "c-exit").textContent = ["EXITED", "BACKOFF", "FATAL"].includes(d.to) ? d.exitstatus : "";
+    cell(tr, "c-err").textContent = d.spawnerr || "";
+    tr.querySelector("ul.actions").replaceChildren(...actionsFor(d.to, name));
+    filterRow(name, tr);
   };
 
   const events = new EventSource("api/v1/events");
   events.addEventListener("state", (e) => {
     const d = JSON.parse(e.data);
+    if (d.now) skew = Date.now() / 1000 - d.now;
     const name = d.group === d.name ? d.name : d.group + ":" + d.name;
     const tr = rows.get(name);
-    if (tr) update(tr, name, d.to, d.pid);
+    if (tr) update(tr, name, d);
     else if (d.from !== null) location.reload(); // a process added by update
+  });
+
+  // The server-rendered rows: their state, and a signal button where one
+  // can be sent.
+  for (const [name, tr] of rows) {
+    const state = tr.querySelector(".state").textContent.toUpperCase();
+    tr.dataset.state = state;
+    if (tr.dataset.now > 0) skew = Date.now() / 1000 - tr.dataset.now;
+    if (SIGNALLABLE.includes(state)) tr.querySelector("ul.actions").replaceChildren(...actionsFor(state, name));
+  }
+  // Uptimes tick between events.
+  setInterval(() => {
+    for (const tr of rows.values()) {
+      if (tr.hidden || !["RUNNING", "STOPPING"].includes(stateOf(tr))) continue;
+      const up = uptime(stateOf(tr), +tr.dataset.start);
+      cell(tr, "c-up").textContent = up;
+      // The reference's description of a running process holds its uptime.
+      const desc = cell(tr, "c-desc");
+      const m = /^(pid \d+, uptime ).*$/.exec(desc.textContent);
+      if (m && up) desc.textContent = m[1] + up;
+    }
+  }, 1000);
+
+  // Signal: a small form in place of the button; Escape or Cancel closes it.
+  const SIGNALS = ["HUP", "INT", "QUIT", "KILL", "TERM", "USR1", "USR2"];
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest("button.signal");
+    if (!b) return;
+    const name = b.dataset.process;
+    const form = document.createElement("form");
+    form.className = "signal";
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", "Signal to send to " + name);
+    for (const s of SIGNALS) select.add(new Option(s, s, s === "HUP", s === "HUP"));
+    const send = document.createElement("button");
+    send.textContent = "Send";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.textContent = "Cancel";
+    form.append(select, " ", send, " ", cancel);
+    const close = () => { form.replaceWith(b); b.focus(); };
+    cancel.addEventListener("click", close);
+    form.addEventListener("keydown", (k) => { if (k.key === "Escape") close(); });
+    form.addEventListener("submit", (s) => {
+      s.preventDefault();
+      const sig = select.value;
+      call("signalProcess", [name, sig]).then(() => say("Signal " + sig + " sent to " + name, false),
+        (f) => say("ERROR: Signal " + sig + " to " + name + ": " + unexpected(f), true));
+      close();
+    });
+    b.replaceWith(form);
+    select.focus();
   });
 
   // Filter by name or state text.
@@ -140,14 +224,15 @@
   box.setAttribute("aria-label", "Filter processes");
   box.className = "filter";
   main.insertBefore(box, table);
-  const filter = () => {
-    const want = box.value.trim().toLowerCase();
-    for (const [name, tr] of rows) {
-      const text = name.toLowerCase() + " " + tr.querySelector(".state").textContent;
-      tr.hidden = want !== "" && !text.includes(want);
-    }
+  let want = "";
+  const filterRow = (name, tr) => {
+    const text = name.toLowerCase() + " " + tr.dataset.state.toLowerCase();
+    tr.hidden = want !== "" && !text.includes(want);
   };
-  box.addEventListener("input", filter);
+  box.addEventListener("input", () => {
+    want = box.value.trim().toLowerCase();
+    for (const [name, tr] of rows) filterRow(name, tr);
+  });
 
   // Group headers with group actions, for groups that are not one
   // process of the same name.
@@ -159,7 +244,7 @@
     const head = document.createElement("tr");
     head.className = "group";
     const th = document.createElement("th");
-    th.colSpan = 5;
+    th.colSpan = 8;
     th.textContent = group + " ";
     for (const [label, action] of [["Start", "groupstart"], ["Stop", "groupstop"],
       ["Restart", "grouprestart"]]) {
