@@ -52,6 +52,8 @@ const EVENTLISTENER_OPTIONS: &[&str] = &[
     "buffer_size",
     "events",
     "result_handler",
+    // Start order (issue 16).
+    "depends_on",
 ];
 
 impl Loader {
@@ -502,6 +504,8 @@ impl Loader {
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
+                depends_on: self.depends_on(section, &common),
+                requires: Vec::new(),
             });
         }
         processes.sort_by(|a, b| {
