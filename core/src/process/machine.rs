@@ -219,6 +219,15 @@ pub enum Input {
         /// Why the signal was sent (from the effect).
         purpose: KillPurpose,
     },
+    /// A start waits for the processes this one depends on (`depends_on`):
+    /// `Some` says what it waits for (shown as its description), `None`
+    /// ends the wait. Only a process without a child takes it; no event,
+    /// as the state stays.
+    Waiting(Option<String>),
+    /// A dependency this process's start waits for went FATAL: so does
+    /// this one (from STOPPED, EXITED or FATAL), with the text as its
+    /// spawn error.
+    DependencyFailed(String),
 }
 
 /// The main log's levels, which [`Effect::Log`] lines carry: the one
@@ -350,7 +359,32 @@ impl Step<'_> {
                     self.kill_failed(pid, errno, purpose);
                 }
             }
+            Input::Waiting(what) => {
+                if self.idle() {
+                    self.rec.spawnerr = what;
+                }
+            }
+            Input::DependencyFailed(why) => {
+                if self.idle() {
+                    let text = format!("gave up: {} entered FATAL state, {why}", self.name());
+                    self.rec.spawnerr = Some(why);
+                    self.rec.deadline = None;
+                    self.rec.backoff = 0;
+                    self.change_state(ProcessState::Fatal, true);
+                    self.log(LogLevel::Info, text);
+                }
+            }
         }
+    }
+
+    /// No child and none on the way, in a state a start may leave.
+    fn idle(&self) -> bool {
+        self.rec.pid.is_none()
+            && !self.rec.spawning
+            && matches!(
+                self.rec.state,
+                ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal
+            )
     }
 
     fn log(&mut self, level: LogLevel, text: String) {

@@ -113,6 +113,8 @@ fn input(label: &str) -> Input {
             errno: libc::EPERM,
             purpose: KillPurpose::Stop,
         },
+        "Waiting" => Input::Waiting(Some("waiting for db".into())),
+        "DependencyFailed" => Input::DependencyFailed("dependency db is FATAL".into()),
         other => panic!("no such input label {other}"),
     }
 }
@@ -164,7 +166,7 @@ const STATES: [&str; 10] = [
     "UNKNOWN",
 ];
 
-const INPUTS: [&str; 15] = [
+const INPUTS: [&str; 17] = [
     "Autostart",
     "Start",
     "Stop",
@@ -180,6 +182,8 @@ const INPUTS: [&str; 15] = [
     "Timer(Stopwait)",
     "KillFailed(ESRCH)",
     "KillFailed(EPERM)",
+    "Waiting",
+    "DependencyFailed",
 ];
 
 /// Every (state, input) cell, applied 30 s after the start, when every
@@ -444,6 +448,34 @@ const TABLE: &[(&str, &str, &str)] = &[
         "KillFailed(EPERM)",
         "UNKNOWN | C:unknown cancel failed",
     ),
+    ("STOPPED(new)", "Waiting", "STOPPED |"),
+    (
+        "STOPPED(new)",
+        "DependencyFailed",
+        "FATAL | STOPPED>FATAL I:gave",
+    ),
+    ("STOPPED", "Waiting", "STOPPED |"),
+    (
+        "STOPPED",
+        "DependencyFailed",
+        "FATAL | STOPPED>FATAL I:gave",
+    ),
+    ("STARTING(forking)", "Waiting", "STARTING |"),
+    ("STARTING(forking)", "DependencyFailed", "STARTING |"),
+    ("STARTING", "Waiting", "STARTING |"),
+    ("STARTING", "DependencyFailed", "STARTING |"),
+    ("RUNNING", "Waiting", "RUNNING |"),
+    ("RUNNING", "DependencyFailed", "RUNNING |"),
+    ("BACKOFF", "Waiting", "BACKOFF |"),
+    ("BACKOFF", "DependencyFailed", "BACKOFF |"),
+    ("STOPPING", "Waiting", "STOPPING |"),
+    ("STOPPING", "DependencyFailed", "STOPPING |"),
+    ("EXITED", "Waiting", "EXITED |"),
+    ("EXITED", "DependencyFailed", "FATAL | EXITED>FATAL I:gave"),
+    ("FATAL", "Waiting", "FATAL |"),
+    ("FATAL", "DependencyFailed", "FATAL | I:gave"),
+    ("UNKNOWN", "Waiting", "UNKNOWN |"),
+    ("UNKNOWN", "DependencyFailed", "UNKNOWN |"),
 ];
 
 #[test]
@@ -1125,4 +1157,34 @@ fn a_long_random_walk_keeps_the_records_invariants() {
         };
         assert_eq!(visited.len(), reachable, "the walk reached {visited:?}");
     }
+}
+
+#[test]
+fn a_start_waiting_for_a_dependency_shows_it_then_fails_with_it() {
+    let mut sim = Sim::new(policy());
+    assert!(
+        sim.feed(Input::Waiting(Some("waiting for db".into())))
+            .is_empty()
+    );
+    assert_eq!(sim.rec.state, ProcessState::Stopped);
+    assert_eq!(sim.rec.spawnerr.as_deref(), Some("waiting for db"));
+    let fx = sim.feed(Input::DependencyFailed(
+        "dependency db entered FATAL state".into(),
+    ));
+    assert_eq!(sim.rec.state, ProcessState::Fatal);
+    assert_eq!(
+        sim.rec.spawnerr.as_deref(),
+        Some("dependency db entered FATAL state")
+    );
+    assert_eq!(changes(&fx).len(), 1);
+    assert_eq!(
+        logs(&fx),
+        [(
+            LogLevel::Info,
+            "gave up: p entered FATAL state, dependency db entered FATAL state".to_string()
+        )]
+    );
+    // A start clears the spawn error again.
+    sim.feed(Input::Start);
+    assert_eq!(sim.rec.spawnerr, None);
 }

@@ -19,6 +19,7 @@ mod http_reference;
 mod install;
 mod logtail;
 mod notify;
+mod order;
 mod output;
 mod packaging;
 mod parity;
