@@ -112,8 +112,10 @@ fn a_chain_starts_dependencies_first_and_stops_dependents_first() {
     let sandbox = Sandbox::new();
     let path = conf(&sandbox, CHAIN);
     let mut daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
-    journal_of(&sandbox, 3);
+    // The main log is written before the snapshot status reads.
+    wait_state(&sandbox, "g:c", "RUNNING");
     assert_chain_started(&main_log(&sandbox));
+    journal_of(&sandbox, 3);
 
     // A group stop, then `stop all` after `start all`: dependents first,
     // each stop complete before what it depends on is stopped.
@@ -154,6 +156,7 @@ fn a_diamond_starts_its_top_after_both_sides_and_stops_it_first() {
     );
     let mut daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
     journal_of(&sandbox, 4);
+    wait_state(&sandbox, "top", "RUNNING");
     let log = main_log(&sandbox);
     for side in ["left", "right"] {
         let running = log_at(&log, "success: base entered RUNNING");
