@@ -136,6 +136,19 @@ fn a_chain_starts_dependencies_first_and_stops_dependents_first() {
         assert_chain_started(&main_log(&sandbox)[log_before..]);
     }
 
+    // Stopping the bottom of the chain stops what depends on it first;
+    // starting the top pulls the whole chain in again.
+    let before = journal(&sandbox).len();
+    let (out, code) = ctl(&sandbox, &["stop", "g:a"]);
+    assert_eq!((out.as_str(), code), ("g:a: stopped\n", Some(0)));
+    assert_eq!(journal(&sandbox)[before..], ["stop c", "stop b", "stop a"]);
+    let (out, code) = ctl(&sandbox, &["start", "g:c"]);
+    assert_eq!((out.as_str(), code), ("g:c: started\n", Some(0)));
+    for name in ["g:a", "g:b", "g:c"] {
+        assert!(status_line(&sandbox, name).contains("RUNNING"), "{name}");
+    }
+    journal_of(&sandbox, before + 6);
+
     // Shutdown: the same order, and the daemon ends.
     let before = journal(&sandbox).len();
     daemon.signal(Signal::SIGTERM);
