@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::ParseMessage;
-use super::types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
+use super::types::{AutoRestart, BackoffPolicy, LogFile, LogLevel, Owner, ShutdownOn, UserSpec};
 
 /// Environment variables, by name.
 pub type Environment = BTreeMap<String, String>;
@@ -227,6 +227,10 @@ pub struct ProcessConfig {
     /// The processes `depends_on` names, resolved when the whole file was
     /// read (a group or program name stands for each of its processes).
     pub requires: Vec<ProcessRef>,
+    /// `backoff`, `backoff_max`, `backoff_jitter`, `retry_forever`.
+    pub backoff: BackoffPolicy,
+    /// `shutdown_on` (default never).
+    pub shutdown_on: Option<ShutdownOn>,
 }
 
 /// One process named by group and process name.
@@ -285,6 +289,8 @@ impl ProcessConfig {
             && self.environment == other.environment
             && self.serverurl == other.serverurl
             && self.depends_on == other.depends_on
+            && self.backoff == other.backoff
+            && self.shutdown_on == other.shutdown_on
     }
 }
 

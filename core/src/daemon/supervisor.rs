@@ -104,6 +104,8 @@ pub struct Supervisor {
     bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
     pumps: Pumps,
     deps: Deps,
+    /// The exit status a program's `shutdown_on` asked for.
+    exit_status: Option<u8>,
     /// Processes whose state changed, for `deps` to look at.
     deps_changed: Vec<ProcId>,
 }
@@ -150,6 +152,7 @@ impl Supervisor {
             bus_inbox,
             pumps: Pumps::default(),
             deps: Deps::default(),
+            exit_status: None,
             deps_changed: Vec::new(),
         };
         (supervisor, handle)
@@ -217,7 +220,10 @@ impl Supervisor {
             {
                 self.publish();
                 self.pumps.drain().await;
-                return end;
+                return match (end, self.exit_status) {
+                    (RunEnd::Shutdown, Some(status)) => RunEnd::Exit(status),
+                    _ => end,
+                };
             }
             self.publish();
             let next_timer = self.next_deadline();
@@ -582,6 +588,11 @@ impl Supervisor {
                     Effect::StateChanged(change) => self.state_changed(id, change),
                     Effect::Log { level, text } => self.log(level, &text),
                     Effect::CommandFailed(text) => failure = Some(text),
+                    Effect::EndDaemon(status) => {
+                        // The first program to end the daemon decides its status.
+                        self.exit_status.get_or_insert(status);
+                        self.mode_input(ModeInput::ShutdownCall);
+                    }
                 }
             }
         }

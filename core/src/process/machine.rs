@@ -25,6 +25,10 @@ use super::exit::ExitCause;
 /// the configured value to the machine unmapped.
 pub use crate::config::types::AutoRestart;
 
+/// What follows a failed start (`backoff`, `backoff_max`,
+/// `backoff_jitter`, `retry_forever`): the config layer's definition.
+pub use crate::config::types::{BackoffKind, BackoffPolicy, ShutdownOn};
+
 /// What the machine needs to know about one process's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -49,6 +53,11 @@ pub struct Policy {
     pub stopasgroup: bool,
     /// Send SIGKILL to the whole process group.
     pub killasgroup: bool,
+    /// The delay before each retry, and whether retries ever end.
+    pub backoff: BackoffPolicy,
+    /// Whether this process going FATAL, or exiting for good, ends the
+    /// daemon.
+    pub shutdown_on: Option<ShutdownOn>,
 }
 
 impl Policy {
@@ -65,6 +74,8 @@ impl Policy {
             stopwaitsecs: 10,
             stopasgroup: false,
             killasgroup: false,
+            backoff: BackoffPolicy::default(),
+            shutdown_on: None,
         }
     }
 }
@@ -289,6 +300,9 @@ pub enum Effect {
     /// The command that caused this input failed; the text is the
     /// reference's (it becomes the RPC fault's text).
     CommandFailed(String),
+    /// `shutdown_on` fired: supervisord shuts down (stopping everything in
+    /// order) and exits with this status.
+    EndDaemon(u8),
 }
 
 /// Feed one input to a process and get its new record and the effects.
@@ -320,6 +334,34 @@ struct Step<'a> {
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// The wait before retry number `failures`: `failures` seconds (linear,
+/// the reference) or 2^(failures-1) (exponential), capped by `max`, then
+/// spread by the jitter. The spread is drawn from the process's name and
+/// the attempt (FNV-1a), not from a clock or an RNG, so the machine stays
+/// a pure function while programs that fail together retry apart.
+pub fn backoff_delay(policy: &Policy, failures: u32) -> Duration {
+    let b = &policy.backoff;
+    let base = match b.kind {
+        BackoffKind::Linear => u64::from(failures),
+        BackoffKind::Exponential => 1u64 << failures.saturating_sub(1).min(62),
+    };
+    let capped = b.max.map_or(base, |max| base.min(max));
+    let delay = secs(capped);
+    if b.jitter_permille == 0 {
+        return delay;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in policy.name.bytes().chain(failures.to_le_bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // A factor from 1 - jitter to 1 + jitter, in millionths.
+    let unit = i64::try_from(hash % 2001).unwrap_or(1000) - 1000;
+    let factor = 1_000_000 + i64::from(b.jitter_permille) * unit;
+    let micros =
+        i128::try_from(delay.as_micros()).unwrap_or(i128::MAX) * i128::from(factor) / 1_000_000;
+    Duration::from_micros(u64::try_from(micros.max(0)).unwrap_or(u64::MAX))
 }
 
 impl Step<'_> {
@@ -372,6 +414,7 @@ impl Step<'_> {
                     self.rec.backoff = 0;
                     self.change_state(ProcessState::Fatal, true);
                     self.log(LogLevel::Info, text);
+                    self.shutdown_on(ShutdownOn::Fatal, 1);
                 }
             }
         }
@@ -405,8 +448,9 @@ impl Step<'_> {
         }
         self.rec.state = to;
         if to == ProcessState::Backoff {
-            self.rec.backoff += 1;
-            self.rec.deadline = Some(self.at.instant + secs(u64::from(self.rec.backoff)));
+            self.rec.backoff = self.rec.backoff.saturating_add(1);
+            let delay = backoff_delay(self.policy, self.rec.backoff);
+            self.rec.deadline = Some(self.at.instant + delay);
         }
         self.effects.push(Effect::StateChanged(StateChange {
             from,
@@ -511,7 +555,7 @@ impl Step<'_> {
     /// What follows entering BACKOFF: give up when out of retries (the
     /// reference does it on its next loop pass), else wait for the delay.
     fn after_backoff(&mut self) {
-        if self.rec.backoff > self.policy.startretries {
+        if !self.policy.backoff.forever && self.rec.backoff > self.policy.startretries {
             self.give_up();
             let text = format!(
                 "gave up: {} entered FATAL state, too many start retries too quickly",
@@ -531,6 +575,27 @@ impl Step<'_> {
         self.rec.backoff = 0;
         self.effects.push(Effect::CancelTimer);
         self.change_state(ProcessState::Fatal, true);
+        self.shutdown_on(ShutdownOn::Fatal, 1);
+    }
+
+    /// `shutdown_on`: end the daemon when `what` happened, unless it is
+    /// winding down already (a shutdown's own give-ups do not count).
+    fn shutdown_on(&mut self, what: ShutdownOn, status: u8) {
+        if self.policy.shutdown_on == Some(what) && self.mood == Mood::Running {
+            let text = match what {
+                ShutdownOn::Fatal => format!(
+                    "{} entered FATAL state and has shutdown_on = fatal: shutting down",
+                    self.name()
+                ),
+                ShutdownOn::Exit => format!(
+                    "{} exited and will not be restarted, and has shutdown_on = exit: \
+                     shutting down with exit status {status}",
+                    self.name()
+                ),
+            };
+            self.log(LogLevel::Warn, text);
+            self.effects.push(Effect::EndDaemon(status));
+        }
     }
 
     fn timer(&mut self, kind: TimerKind) {
@@ -545,7 +610,9 @@ impl Step<'_> {
                 }
             }
             (TimerKind::Backoff, ProcessState::Backoff)
-                if self.mood == Mood::Running && self.rec.backoff <= self.policy.startretries =>
+                if self.mood == Mood::Running
+                    && (self.policy.backoff.forever
+                        || self.rec.backoff <= self.policy.startretries) =>
             {
                 if due {
                     self.spawn();
@@ -742,6 +809,14 @@ impl Step<'_> {
             }
             self.rec.pid = None;
             self.maybe_autorestart();
+            if self.rec.state == ProcessState::Exited {
+                let status = match cause {
+                    ExitCause::Exited(code) => u8::try_from(code & 0xff).unwrap_or(1),
+                    ExitCause::Signaled { signal, .. } => u8::try_from(128 + signal).unwrap_or(255),
+                    ExitCause::Unknown(_) => 1,
+                };
+                self.shutdown_on(ShutdownOn::Exit, status);
+            }
         }
     }
 

@@ -27,5 +27,6 @@ mod pidproxy;
 mod plugins;
 mod reference;
 mod restart;
+mod restart_policy;
 mod superlance;
 mod webui;

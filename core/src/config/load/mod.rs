@@ -12,6 +12,7 @@
 //! all build on the reader's primitives and never on one another.
 
 mod depends;
+mod policy;
 mod programs;
 mod reader;
 mod servers;
