@@ -4,6 +4,7 @@
 
 use super::*;
 use ProcessState as S;
+use std::time::SystemTime;
 
 const PID: i32 = 4242;
 
