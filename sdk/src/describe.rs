@@ -9,6 +9,11 @@
 use crate::state::ProcessState;
 use chrono::{Local, TimeZone};
 
+/// How the spawn error of a process whose start waits for its dependencies
+/// begins (`waiting for db`); such a STOPPED or EXITED process shows it as
+/// its description.
+pub const WAITING_FOR: &str = "waiting for ";
+
 /// What the description of one process depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct DescriptionInput<'a> {
@@ -42,6 +47,11 @@ pub fn describe(input: &DescriptionInput<'_>) -> String {
             } else {
                 input.spawnerr.to_string()
             }
+        }
+        // A start waiting for its dependencies says so (issue 16); the
+        // reference never sets a spawn error with this prefix.
+        ProcessState::Stopped | ProcessState::Exited if input.spawnerr.starts_with(WAITING_FOR) => {
+            input.spawnerr.to_string()
         }
         ProcessState::Stopped | ProcessState::Exited => {
             if input.start == 0 {

@@ -55,7 +55,7 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
         };
     }
     match startup::run(&daemon_args, Path::new(argv0)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(error) => exit_for(argv0, error),
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::ParseMessage;
-use super::types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
+use super::types::{AutoRestart, BackoffPolicy, LogFile, LogLevel, Owner, ShutdownOn, UserSpec};
 
 /// Environment variables, by name.
 pub type Environment = BTreeMap<String, String>;
@@ -221,6 +221,36 @@ pub struct ProcessConfig {
     pub environment: Environment,
     /// `serverurl` (`AUTO` is None: the daemon's own URL is used).
     pub serverurl: Option<String>,
+    // ---- start order (issue 16) ----
+    /// `depends_on`, the names as written (expanded), empty by default.
+    pub depends_on: Vec<String>,
+    /// The processes `depends_on` names, resolved when the whole file was
+    /// read (a group or program name stands for each of its processes).
+    pub requires: Vec<ProcessRef>,
+    /// `backoff`, `backoff_max`, `backoff_jitter`, `retry_forever`.
+    pub backoff: BackoffPolicy,
+    /// `shutdown_on` (default never).
+    pub shutdown_on: Option<ShutdownOn>,
+}
+
+/// One process named by group and process name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcessRef {
+    /// The group's name.
+    pub group: String,
+    /// The process's name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ProcessRef {
+    /// `group:name`, or the bare name when the group has its name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.group == self.name {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}:{}", self.group, self.name)
+        }
+    }
 }
 
 impl ProcessConfig {
@@ -258,6 +288,9 @@ impl ProcessConfig {
             && self.redirect_stderr == other.redirect_stderr
             && self.environment == other.environment
             && self.serverurl == other.serverurl
+            && self.depends_on == other.depends_on
+            && self.backoff == other.backoff
+            && self.shutdown_on == other.shutdown_on
     }
 }
 

@@ -48,6 +48,10 @@ fn process_line(out: &mut String, group: &str, p: &ProcessConfig) {
         },
     );
     let _ = writeln!(out, "      command: {}", p.command);
+    if !p.requires.is_empty() {
+        let names: Vec<String> = p.requires.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "      depends_on: {}", names.join(", "));
+    }
 }
 
 /// The summary text, ending with a newline.

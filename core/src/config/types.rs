@@ -676,6 +676,86 @@ pub fn is_url(value: &str) -> bool {
     }
 }
 
+// ---- start order, readiness and health (issue 16) ----
+
+/// How the delay before a retry grows with consecutive failed starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackoffKind {
+    /// The reference: the nth failure waits n seconds.
+    #[default]
+    Linear,
+    /// 1, 2, 4, 8 ... seconds.
+    Exponential,
+}
+
+/// `backoff`, `backoff_max`, `backoff_jitter` and `retry_forever`: what
+/// follows a failed start. The default is the reference's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BackoffPolicy {
+    /// How the delay grows.
+    pub kind: BackoffKind,
+    /// The cap in seconds (`None`: none, the reference's linear).
+    pub max: Option<u64>,
+    /// The spread, in thousandths of the delay, either way.
+    pub jitter_permille: u32,
+    /// Never give up (never FATAL; startretries is ignored).
+    pub forever: bool,
+}
+
+/// The cap when `backoff_max` is not set but the delay could grow without
+/// bound otherwise (exponential, or retrying forever).
+pub const DEFAULT_BACKOFF_MAX: u64 = 60;
+
+/// `backoff`: `linear` or `exponential`.
+pub fn backoff_kind(value: &str) -> Parsed<BackoffKind> {
+    match value.trim().to_lowercase().as_str() {
+        "linear" => Ok(BackoffKind::Linear),
+        "exponential" => Ok(BackoffKind::Exponential),
+        _ => Err(BadValue::new(
+            "not a backoff policy (linear or exponential)",
+            format!("invalid 'backoff' value {}", py_repr(value)),
+        )),
+    }
+}
+
+/// A fraction from 0 to 1 (`backoff_jitter`), in thousandths.
+pub fn fraction_permille(value: &str) -> Parsed<u32> {
+    let bad = || {
+        BadValue::new(
+            "not a fraction from 0 to 1 (such as 0.25)",
+            format!("invalid fraction {}", py_repr(value)),
+        )
+    };
+    let number: f64 = value.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=1.0).contains(&number) {
+        return Err(bad());
+    }
+    Ok((number * 1000.0).round() as u32)
+}
+
+/// When supervisord itself ends because of one program (`shutdown_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownOn {
+    /// The program went FATAL: exit status 1.
+    Fatal,
+    /// The program exited and will not be restarted: its exit status, or
+    /// 128+N for signal N.
+    Exit,
+}
+
+/// `shutdown_on`: `fatal`, `exit` or `never` (the default).
+pub fn shutdown_on(value: &str) -> Parsed<Option<ShutdownOn>> {
+    match value.trim().to_lowercase().as_str() {
+        "fatal" => Ok(Some(ShutdownOn::Fatal)),
+        "exit" => Ok(Some(ShutdownOn::Exit)),
+        "never" => Ok(None),
+        _ => Err(BadValue::new(
+            "not a shutdown_on value (fatal, exit or never)",
+            format!("invalid 'shutdown_on' value {}", py_repr(value)),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,8 @@ pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
         stopwaitsecs: u64::try_from(process.stopwaitsecs).unwrap_or(0),
         stopasgroup: process.stopasgroup,
         killasgroup: process.killasgroup,
+        backoff: process.backoff,
+        shutdown_on: process.shutdown_on,
     }
 }
 

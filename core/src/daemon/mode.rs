@@ -44,6 +44,9 @@ pub enum RunEnd {
     Shutdown,
     /// Restart: read the configuration again and run again.
     Restart,
+    /// Shut down because a program's `shutdown_on` fired: exit with this
+    /// status.
+    Exit(u8),
 }
 
 /// What the task does about a mode input.

@@ -93,7 +93,7 @@ impl Notifier {
     /// before a restart.
     pub fn life_ends(&self, end: RunEnd) {
         match end {
-            RunEnd::Shutdown => self.send("STOPPING=1\nSTATUS=Stopping"),
+            RunEnd::Shutdown | RunEnd::Exit(_) => self.send("STOPPING=1\nSTATUS=Stopping"),
             RunEnd::Restart => self.send("RELOADING=1\nSTATUS=Restarting"),
         }
     }

@@ -47,6 +47,13 @@ impl StopQueue {
         self.queue.as_ref()?.last().map(String::as_str)
     }
 
+    /// The group `k` places after the current one (0: the current one).
+    pub fn nth(&self, k: usize) -> Option<&str> {
+        let queue = self.queue.as_ref()?;
+        let at = queue.len().checked_sub(k + 1)?;
+        queue.get(at).map(String::as_str)
+    }
+
     /// The current group is done (or gone).
     pub fn pop(&mut self) {
         if let Some(queue) = self.queue.as_mut() {

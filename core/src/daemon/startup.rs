@@ -312,8 +312,9 @@ struct Daemon {
 
 /// Run supervisord until it shuts down, starting a new life on each
 /// restart. `args` is the parsed command line; `argv0` the program name
-/// (for the config file search).
-pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
+/// (for the config file search). The exit status: 0, or what a program's
+/// `shutdown_on` asked for.
+pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<u8, StartError> {
     super::memory::one_malloc_arena();
     // Before anything is spawned, and while this is the only thread: the
     // notify variables are ours, not our children's.
@@ -336,7 +337,8 @@ pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<(), StartError> {
         let life = load(&args, argv0).and_then(|(config, options)| daemon.life(config, options));
         match life {
             Ok(RunEnd::Restart) => continue,
-            Ok(RunEnd::Shutdown) => break Ok(()),
+            Ok(RunEnd::Shutdown) => break Ok(0),
+            Ok(RunEnd::Exit(status)) => break Ok(status),
             Err(error) => {
                 // After the first life the terminal is usually gone: say
                 // why the daemon ends where its user will look.

@@ -41,13 +41,14 @@ use tokio::time::Instant;
 
 use super::attach::{AttachContext, Pumps, attach_output, clear_logs, queue_stdin, reopen_logs};
 use super::build;
+use super::deps::Deps;
 use super::groups::{GroupBuilder, GroupContext};
 use super::handle::{Handle, Message, Request, Shared};
 use super::listeners::EventHub;
 use super::mode::{self, Mode, ModeEffect, ModeInput, RunEnd};
 use super::output::OutputHook;
 use super::reread;
-use super::shutdown::{self, StopQueue};
+use super::shutdown::StopQueue;
 use super::signals::Signals;
 use super::snapshot::{Snapshot, SnapshotPublisher};
 use super::spawns::Launcher;
@@ -60,7 +61,7 @@ use crate::logs::{LogLevel as MainLevel, MainLog};
 use crate::plugins::PluginLoader;
 use crate::process::reaper::{Reaped, Resolved, SpawnTicket};
 use crate::process::spawn::{SpawnError, SpawnedFds};
-use crate::process::{Effect, Input, LogLevel, Moment, kill, transition};
+use crate::process::{Effect, Input, Moment, kill, transition};
 use crate::rpc::ticket::TicketHub;
 
 /// What a request answers at once: an outcome, a fault, or nothing yet
@@ -102,6 +103,11 @@ pub struct Supervisor {
     events: Arc<EventHub>,
     bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
     pumps: Pumps,
+    deps: Deps,
+    /// The exit status a program's `shutdown_on` asked for.
+    exit_status: Option<u8>,
+    /// Processes whose state changed, for `deps` to look at.
+    deps_changed: Vec<ProcId>,
 }
 
 impl Supervisor {
@@ -145,6 +151,9 @@ impl Supervisor {
             events,
             bus_inbox,
             pumps: Pumps::default(),
+            deps: Deps::default(),
+            exit_status: None,
+            deps_changed: Vec::new(),
         };
         (supervisor, handle)
     }
@@ -195,13 +204,13 @@ impl Supervisor {
         for index in 0..config.groups.len() {
             self.add_group(&config, index);
         }
-        self.publisher.layout_changed();
+        self.deps.rebuild(&self.table);
         self.publish();
         self.events
             .bus()
             .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
         for id in self.table.ids() {
-            self.feed(id, Input::Autostart);
+            self.autostart(id);
         }
         self.publish();
         loop {
@@ -211,7 +220,10 @@ impl Supervisor {
             {
                 self.publish();
                 self.pumps.drain().await;
-                return end;
+                return match (end, self.exit_status) {
+                    (RunEnd::Shutdown, Some(status)) => RunEnd::Exit(status),
+                    _ => end,
+                };
             }
             self.publish();
             let next_timer = self.next_deadline();
@@ -346,9 +358,9 @@ impl Supervisor {
         if self.mode != Mode::Running {
             return Err(Fault::bare(SHUTDOWN_STATE));
         }
-        let proc = self.proc(id);
-        if proc.record.state.is_running() {
-            return Err(Fault::with(ALREADY_STARTED, proc.namespec()));
+        // A start a dependent's start began moments ago is joined.
+        if self.proc(id).record.state.is_running() && !self.deps.take_pulled(id) {
+            return Err(Fault::with(ALREADY_STARTED, self.proc(id).namespec()));
         }
         let until = if wait {
             WaitFor::Started
@@ -356,7 +368,19 @@ impl Supervisor {
             WaitFor::Spawned
         };
         self.waiters.wait(id, ticket, until);
-        self.feed(id, Input::Start);
+        if self.deps.is_empty() {
+            self.feed(id, Input::Start);
+        } else {
+            let (steps, pulled) = self.deps.start(&self.table, id);
+            for dependency in pulled {
+                let line = format!(
+                    "{}: started as a dependency",
+                    self.proc(dependency).namespec()
+                );
+                self.log(MainLevel::Info, &line);
+            }
+            self.steps(steps);
+        }
         self.settle_waiters(id, false);
         Ok(None)
     }
@@ -364,12 +388,20 @@ impl Supervisor {
     fn stop(&mut self, group: &str, name: &str, wait: bool, ticket: Ticket) -> Answer {
         let id = self.table.find(group, name)?;
         let proc = self.proc(id);
-        // As the reference: STOPPING is not a running state.
-        if !proc.record.state.is_running() {
+        let joined = !self.deps.is_empty()
+            && (proc.record.state == ProcessState::Stopping || self.deps.stop_deferred(id));
+        // As the reference: STOPPING is not a running state (but a stop
+        // already under way for a dependency's sake is joined).
+        if !proc.record.state.is_running() && !joined {
             return Err(Fault::with(NOT_RUNNING, proc.namespec()));
         }
-        if let Some(failure) = self.feed(id, Input::Stop) {
-            return Err(Fault::with(FAILED, failure));
+        if self.deps.is_empty() {
+            if let Some(failure) = self.feed(id, Input::Stop) {
+                return Err(Fault::with(FAILED, failure));
+            }
+        } else if !joined {
+            let steps = self.deps.stop(&self.table, id);
+            self.steps(steps);
         }
         let proc = self.proc(id);
         if !wait || proc.record.state.is_stopped() {
@@ -434,8 +466,9 @@ impl Supervisor {
             .group(name)
             .map(|g| g.procs.clone())
             .unwrap_or_default();
+        self.deps.rebuild(&self.table);
         for id in ids {
-            self.feed(id, Input::Autostart);
+            self.autostart(id);
         }
         Ok(Some(Outcome::done()))
     }
@@ -451,6 +484,7 @@ impl Supervisor {
             self.waiters.fail(id, || Fault::with(BAD_NAME, name));
         }
         self.publisher.layout_changed();
+        self.deps.rebuild(&self.table);
         Ok(Some(Outcome::done()))
     }
 
@@ -503,6 +537,8 @@ impl Supervisor {
         if mode != self.mode {
             self.mode = mode;
             self.publisher.changed();
+            let released = self.deps.release_all();
+            self.steps(released);
         }
         let mut end = None;
         for effect in effects {
@@ -550,13 +586,19 @@ impl Supervisor {
                     Effect::ArmTimer { kind, at } => self.timers.arm(id, Some((at, kind))),
                     Effect::CancelTimer => self.timers.arm(id, None),
                     Effect::StateChanged(change) => self.state_changed(id, change),
-                    Effect::Log { level, text } => self.log(main_level(level), &text),
+                    Effect::Log { level, text } => self.log(level, &text),
                     Effect::CommandFailed(text) => failure = Some(text),
+                    Effect::EndDaemon(status) => {
+                        // The first program to end the daemon decides its status.
+                        self.exit_status.get_or_insert(status);
+                        self.mode_input(ModeInput::ShutdownCall);
+                    }
                 }
             }
         }
         self.publisher.changed();
         self.settle_waiters(id, false);
+        self.drain_deps();
         failure
     }
 
@@ -573,6 +615,9 @@ impl Supervisor {
         }
         self.events
             .process_changed(&proc.group, &proc.name, proc.pool.as_deref(), &change);
+        if !self.deps.is_empty() {
+            self.deps_changed.push(id);
+        }
     }
 
     /// The first of: a process timer, a TICK, a shutdown report, a
@@ -609,6 +654,7 @@ impl Supervisor {
             return;
         };
         let progress = Progress {
+            held: self.deps.is_held(id),
             state: proc.record.state,
             spawning: proc.record.spawning,
             spawn_step,
@@ -703,61 +749,6 @@ impl Supervisor {
         }
     }
 
-    // ---- shutdown ---------------------------------------------------------
-
-    /// One shutdown step: stop the highest-priority group still running,
-    /// move to the next the moment it is fully stopped, report who we wait
-    /// for. True when nothing is left running.
-    fn wind_down(&mut self) -> bool {
-        let table = &self.table;
-        if self
-            .stopping
-            .begin(|| table.groups().iter().map(|g| g.name.clone()).collect())
-        {
-            self.events.bus().publish(Event::SupervisorStateChange(
-                SupervisorStateChange::Stopping,
-            ));
-        }
-        while let Some(name) = self.stopping.current().map(str::to_owned) {
-            let Some(group) = self.table.group(&name) else {
-                self.stopping.pop();
-                continue;
-            };
-            for id in group.procs.clone().into_iter().rev() {
-                let input = self
-                    .table
-                    .get(id)
-                    .and_then(|p| shutdown::stop_input(p.record.state));
-                if let Some(input) = input {
-                    self.feed(id, input);
-                }
-            }
-            if self
-                .table
-                .group(&name)
-                .is_some_and(|g| self.table.unstopped(g))
-            {
-                break;
-            }
-            self.stopping.pop();
-        }
-        let unstopped = self.table.unstopped_ids();
-        if unstopped.is_empty() {
-            return true;
-        }
-        if self.stopping.report(Instant::now()) {
-            let states: Vec<(&str, ProcessState)> = unstopped
-                .iter()
-                .filter_map(|id| self.table.get(*id))
-                .map(|p| (&*p.name, p.record.state))
-                .collect();
-            for (level, line) in shutdown::report(&states) {
-                self.log(level, &line);
-            }
-        }
-        false
-    }
-
     /// Publish the snapshot if due, then hand out the batch's outcomes:
     /// a waiter reads a snapshot at least as fresh as its outcome.
     fn publish(&mut self) {
@@ -778,17 +769,7 @@ impl Supervisor {
     }
 }
 
-fn main_level(level: LogLevel) -> MainLevel {
-    match level {
-        LogLevel::Blather => MainLevel::Blather,
-        LogLevel::Trace => MainLevel::Trace,
-        LogLevel::Debug => MainLevel::Debug,
-        LogLevel::Info => MainLevel::Info,
-        LogLevel::Warn => MainLevel::Warn,
-        LogLevel::Error => MainLevel::Error,
-        LogLevel::Critical => MainLevel::Critical,
-    }
-}
+mod order;
 
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]

@@ -34,6 +34,9 @@ struct Waiter {
 /// Where a process is, as far as its waiters care.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
+    /// The start waits for the process's dependencies (`depends_on`):
+    /// no start wait is over yet.
+    pub held: bool,
     pub state: ProcessState,
     /// A fork is under way.
     pub spawning: bool,
@@ -48,14 +51,15 @@ pub struct Progress {
 /// deferred callback: a start that ran or failed within the spawn step).
 pub fn ready(until: WaitFor, progress: Progress) -> Option<bool> {
     let Progress {
+        held,
         state,
         spawning,
         spawn_step,
         starts_at_once,
     } = progress;
     let over = match until {
-        WaitFor::Spawned => !spawning,
-        WaitFor::Started => !spawning && state != ProcessState::Starting,
+        WaitFor::Spawned => !held && !spawning,
+        WaitFor::Started => !held && !spawning && state != ProcessState::Starting,
         WaitFor::Stopped => state.is_stopped(),
     };
     over.then_some(match until {
@@ -178,6 +182,7 @@ mod tests {
         let mut wrong = Vec::new();
         for &(until, state, spawning, spawn_step, starts_at_once, want) in rows {
             let progress = Progress {
+                held: false,
                 state,
                 spawning,
                 spawn_step,
@@ -193,6 +198,20 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_start_held_for_its_dependencies_is_not_over() {
+        let held = Progress {
+            held: true,
+            state: S::Stopped,
+            spawning: false,
+            spawn_step: false,
+            starts_at_once: false,
+        };
+        assert_eq!(ready(WaitFor::Spawned, held), None);
+        assert_eq!(ready(WaitFor::Started, held), None);
+        assert_eq!(ready(WaitFor::Stopped, held), Some(false));
     }
 
     fn ids() -> (ProcId, ProcId) {
@@ -225,6 +244,7 @@ mod tests {
         waiters.wait(a, Ticket(1), WaitFor::Started);
         waiters.wait(b, Ticket(2), WaitFor::Stopped);
         let running = Progress {
+            held: false,
             state: S::Running,
             spawning: false,
             spawn_step: false,

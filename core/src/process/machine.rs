@@ -11,167 +11,17 @@
 //! transition happens at once. It performs no I/O, reads no clock and knows
 //! nothing of the config file: the caller builds the [`Policy`].
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use supervisor_sdk::signal::signame;
 use supervisor_sdk::state::ProcessState;
 use tokio::time::Instant;
 
 use super::exit::ExitCause;
-
-/// When to restart a process that exited after reaching RUNNING: the one
-/// definition is the config layer's (`autorestart`), so the daemon hands
-/// the configured value to the machine unmapped.
-pub use crate::config::types::AutoRestart;
-
-/// What the machine needs to know about one process's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// The bare process name used in log lines (not `group:name`),
-    /// shared with the daemon's other records of the process.
-    pub name: Arc<str>,
-    /// Start when the daemon starts (or the group is added).
-    pub autostart: bool,
-    /// Seconds the process must stay up to count as started.
-    pub startsecs: u64,
-    /// Failed starts tolerated before FATAL (total attempts = 1 + this).
-    pub startretries: u32,
-    /// What follows an exit from RUNNING.
-    pub autorestart: AutoRestart,
-    /// Exit statuses that count as expected.
-    pub exitcodes: Vec<i32>,
-    /// The signal a stop sends first.
-    pub stopsignal: i32,
-    /// Seconds between the stop signal and SIGKILL (and between SIGKILLs).
-    pub stopwaitsecs: u64,
-    /// Send the stop signal to the whole process group.
-    pub stopasgroup: bool,
-    /// Send SIGKILL to the whole process group.
-    pub killasgroup: bool,
-}
-
-impl Policy {
-    /// The reference's defaults for a process called `name`.
-    pub fn with_defaults(name: impl Into<Arc<str>>) -> Policy {
-        Policy {
-            name: name.into(),
-            autostart: true,
-            startsecs: 1,
-            startretries: 3,
-            autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
-            stopsignal: libc::SIGTERM,
-            stopwaitsecs: 10,
-            stopasgroup: false,
-            killasgroup: false,
-        }
-    }
-}
-
-/// The daemon's mood as far as one process cares: whether it may be
-/// (re)started by autostart, autorestart or a backoff retry. The reference
-/// starts nothing on its own while shutting down or restarting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mood {
-    /// Normal operation.
-    Running,
-    /// Shutting down or restarting: only explicit starts spawn.
-    WindingDown,
-}
-
-/// A point in time, monotonic for deadlines and wall-clock for what
-/// `getProcessInfo` reports. Deadlines use the monotonic clock, so a clock
-/// stepped backwards cannot confuse startsecs or backoff (the reference
-/// needs a repair pass for that).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Moment {
-    /// For deadlines and durations.
-    pub instant: Instant,
-    /// For the times reported to users.
-    pub wall: SystemTime,
-}
-
-impl Moment {
-    /// The current moment (tokio's clock, so paused-time tests work).
-    pub fn now() -> Moment {
-        Moment {
-            instant: Instant::now(),
-            wall: SystemTime::now(),
-        }
-    }
-
-    /// This moment moved forward by `by` on both clocks.
-    pub fn after(self, by: Duration) -> Moment {
-        Moment {
-            instant: self.instant + by,
-            wall: self.wall + by,
-        }
-    }
-}
-
-/// Everything the machine remembers about one process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessRecord {
-    /// The current state.
-    pub state: ProcessState,
-    /// The running child's pid; `None` when there is no child.
-    pub pid: Option<i32>,
-    /// A [`Effect::Spawn`] is out and has not been reported back yet.
-    pub spawning: bool,
-    /// When the last start began (`None`: never started; autostart uses it).
-    pub laststart: Option<Instant>,
-    /// `laststart` on the wall clock (`getProcessInfo`'s `start`).
-    pub laststart_wall: Option<SystemTime>,
-    /// When the last child was reaped.
-    pub laststop_wall: Option<SystemTime>,
-    /// The reference's `delay`: when the next timed step is due.
-    pub deadline: Option<Instant>,
-    /// Consecutive failed starts (the `tries` of STARTING/BACKOFF events).
-    pub backoff: u32,
-    /// The last exit status (`None` after a too-quick exit, as the
-    /// reference resets it).
-    pub exitstatus: Option<i32>,
-    /// Why the last start failed; the description of BACKOFF and FATAL.
-    pub spawnerr: Option<String>,
-}
-
-impl Default for ProcessRecord {
-    fn default() -> Self {
-        ProcessRecord {
-            state: ProcessState::Stopped,
-            pid: None,
-            spawning: false,
-            laststart: None,
-            laststart_wall: None,
-            laststop_wall: None,
-            deadline: None,
-            backoff: 0,
-            exitstatus: None,
-            spawnerr: None,
-        }
-    }
-}
-
-/// Which timer fired. A process has at most one armed timer at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimerKind {
-    /// STARTING has lasted `startsecs`: promote to RUNNING.
-    Startsecs,
-    /// The backoff delay is over: try to start again.
-    Backoff,
-    /// `stopwaitsecs` passed in STOPPING: send SIGKILL.
-    Stopwait,
-}
-
-/// Why a signal was sent, which decides what its failure means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillPurpose {
-    /// A stop or its SIGKILL escalation (`Subprocess.kill`).
-    Stop,
-    /// `signalProcess`: no state change intended (`Subprocess.signal`).
-    Signal,
-}
+pub use super::record::{
+    AutoRestart, BackoffKind, BackoffPolicy, KillPurpose, Moment, Mood, Policy, ProcessRecord,
+    ShutdownOn, TimerKind, backoff_delay,
+};
 
 /// Something that happened to a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +69,15 @@ pub enum Input {
         /// Why the signal was sent (from the effect).
         purpose: KillPurpose,
     },
+    /// A start waits for the processes this one depends on (`depends_on`):
+    /// `Some` says what it waits for (shown as its description), `None`
+    /// ends the wait. Only a process without a child takes it; no event,
+    /// as the state stays.
+    Waiting(Option<String>),
+    /// A dependency this process's start waits for went FATAL: so does
+    /// this one (from STOPPED, EXITED or FATAL), with the text as its
+    /// spawn error.
+    DependencyFailed(String),
 }
 
 /// The main log's levels, which [`Effect::Log`] lines carry: the one
@@ -280,6 +139,9 @@ pub enum Effect {
     /// The command that caused this input failed; the text is the
     /// reference's (it becomes the RPC fault's text).
     CommandFailed(String),
+    /// `shutdown_on` fired: supervisord shuts down (stopping everything in
+    /// order) and exits with this status.
+    EndDaemon(u8),
 }
 
 /// Feed one input to a process and get its new record and the effects.
@@ -350,7 +212,33 @@ impl Step<'_> {
                     self.kill_failed(pid, errno, purpose);
                 }
             }
+            Input::Waiting(what) => {
+                if self.idle() {
+                    self.rec.spawnerr = what;
+                }
+            }
+            Input::DependencyFailed(why) => {
+                if self.idle() {
+                    let text = format!("gave up: {} entered FATAL state, {why}", self.name());
+                    self.rec.spawnerr = Some(why);
+                    self.rec.deadline = None;
+                    self.rec.backoff = 0;
+                    self.change_state(ProcessState::Fatal, true);
+                    self.log(LogLevel::Info, text);
+                    self.shutdown_on(ShutdownOn::Fatal, 1);
+                }
+            }
         }
+    }
+
+    /// No child and none on the way, in a state a start may leave.
+    fn idle(&self) -> bool {
+        self.rec.pid.is_none()
+            && !self.rec.spawning
+            && matches!(
+                self.rec.state,
+                ProcessState::Stopped | ProcessState::Exited | ProcessState::Fatal
+            )
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
@@ -371,8 +259,9 @@ impl Step<'_> {
         }
         self.rec.state = to;
         if to == ProcessState::Backoff {
-            self.rec.backoff += 1;
-            self.rec.deadline = Some(self.at.instant + secs(u64::from(self.rec.backoff)));
+            self.rec.backoff = self.rec.backoff.saturating_add(1);
+            let delay = backoff_delay(self.policy, self.rec.backoff);
+            self.rec.deadline = Some(self.at.instant + delay);
         }
         self.effects.push(Effect::StateChanged(StateChange {
             from,
@@ -477,7 +366,7 @@ impl Step<'_> {
     /// What follows entering BACKOFF: give up when out of retries (the
     /// reference does it on its next loop pass), else wait for the delay.
     fn after_backoff(&mut self) {
-        if self.rec.backoff > self.policy.startretries {
+        if !self.policy.backoff.forever && self.rec.backoff > self.policy.startretries {
             self.give_up();
             let text = format!(
                 "gave up: {} entered FATAL state, too many start retries too quickly",
@@ -497,6 +386,27 @@ impl Step<'_> {
         self.rec.backoff = 0;
         self.effects.push(Effect::CancelTimer);
         self.change_state(ProcessState::Fatal, true);
+        self.shutdown_on(ShutdownOn::Fatal, 1);
+    }
+
+    /// `shutdown_on`: end the daemon when `what` happened, unless it is
+    /// winding down already (a shutdown's own give-ups do not count).
+    fn shutdown_on(&mut self, what: ShutdownOn, status: u8) {
+        if self.policy.shutdown_on == Some(what) && self.mood == Mood::Running {
+            let text = match what {
+                ShutdownOn::Fatal => format!(
+                    "{} entered FATAL state and has shutdown_on = fatal: shutting down",
+                    self.name()
+                ),
+                ShutdownOn::Exit => format!(
+                    "{} exited and will not be restarted, and has shutdown_on = exit: \
+                     shutting down with exit status {status}",
+                    self.name()
+                ),
+            };
+            self.log(LogLevel::Warn, text);
+            self.effects.push(Effect::EndDaemon(status));
+        }
     }
 
     fn timer(&mut self, kind: TimerKind) {
@@ -511,7 +421,9 @@ impl Step<'_> {
                 }
             }
             (TimerKind::Backoff, ProcessState::Backoff)
-                if self.mood == Mood::Running && self.rec.backoff <= self.policy.startretries =>
+                if self.mood == Mood::Running
+                    && (self.policy.backoff.forever
+                        || self.rec.backoff <= self.policy.startretries) =>
             {
                 if due {
                     self.spawn();
@@ -708,6 +620,14 @@ impl Step<'_> {
             }
             self.rec.pid = None;
             self.maybe_autorestart();
+            if self.rec.state == ProcessState::Exited {
+                let status = match cause {
+                    ExitCause::Exited(code) => u8::try_from(code & 0xff).unwrap_or(1),
+                    ExitCause::Signaled { signal, .. } => u8::try_from(128 + signal).unwrap_or(255),
+                    ExitCause::Unknown(_) => 1,
+                };
+                self.shutdown_on(ShutdownOn::Exit, status);
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use ProcessState as S;
+use std::time::SystemTime;
 
 const PID: i32 = 4242;
 
@@ -113,6 +114,8 @@ fn input(label: &str) -> Input {
             errno: libc::EPERM,
             purpose: KillPurpose::Stop,
         },
+        "Waiting" => Input::Waiting(Some("waiting for db".into())),
+        "DependencyFailed" => Input::DependencyFailed("dependency db is FATAL".into()),
         other => panic!("no such input label {other}"),
     }
 }
@@ -146,6 +149,7 @@ fn summary(state: ProcessState, effects: &[Effect]) -> String {
                 format!("{}:{first}", &format!("{level:?}")[..1])
             }
             Effect::CommandFailed(_) => "failed".into(),
+            Effect::EndDaemon(status) => format!("end:{status}"),
         });
     }
     out.join(" ")
@@ -164,7 +168,7 @@ const STATES: [&str; 10] = [
     "UNKNOWN",
 ];
 
-const INPUTS: [&str; 15] = [
+const INPUTS: [&str; 17] = [
     "Autostart",
     "Start",
     "Stop",
@@ -180,6 +184,8 @@ const INPUTS: [&str; 15] = [
     "Timer(Stopwait)",
     "KillFailed(ESRCH)",
     "KillFailed(EPERM)",
+    "Waiting",
+    "DependencyFailed",
 ];
 
 /// Every (state, input) cell, applied 30 s after the start, when every
@@ -444,6 +450,34 @@ const TABLE: &[(&str, &str, &str)] = &[
         "KillFailed(EPERM)",
         "UNKNOWN | C:unknown cancel failed",
     ),
+    ("STOPPED(new)", "Waiting", "STOPPED |"),
+    (
+        "STOPPED(new)",
+        "DependencyFailed",
+        "FATAL | STOPPED>FATAL I:gave",
+    ),
+    ("STOPPED", "Waiting", "STOPPED |"),
+    (
+        "STOPPED",
+        "DependencyFailed",
+        "FATAL | STOPPED>FATAL I:gave",
+    ),
+    ("STARTING(forking)", "Waiting", "STARTING |"),
+    ("STARTING(forking)", "DependencyFailed", "STARTING |"),
+    ("STARTING", "Waiting", "STARTING |"),
+    ("STARTING", "DependencyFailed", "STARTING |"),
+    ("RUNNING", "Waiting", "RUNNING |"),
+    ("RUNNING", "DependencyFailed", "RUNNING |"),
+    ("BACKOFF", "Waiting", "BACKOFF |"),
+    ("BACKOFF", "DependencyFailed", "BACKOFF |"),
+    ("STOPPING", "Waiting", "STOPPING |"),
+    ("STOPPING", "DependencyFailed", "STOPPING |"),
+    ("EXITED", "Waiting", "EXITED |"),
+    ("EXITED", "DependencyFailed", "FATAL | EXITED>FATAL I:gave"),
+    ("FATAL", "Waiting", "FATAL |"),
+    ("FATAL", "DependencyFailed", "FATAL | I:gave"),
+    ("UNKNOWN", "Waiting", "UNKNOWN |"),
+    ("UNKNOWN", "DependencyFailed", "UNKNOWN |"),
 ];
 
 #[test]
@@ -1125,4 +1159,129 @@ fn a_long_random_walk_keeps_the_records_invariants() {
         };
         assert_eq!(visited.len(), reachable, "the walk reached {visited:?}");
     }
+}
+
+#[test]
+fn a_start_waiting_for_a_dependency_shows_it_then_fails_with_it() {
+    let mut sim = Sim::new(policy());
+    assert!(
+        sim.feed(Input::Waiting(Some("waiting for db".into())))
+            .is_empty()
+    );
+    assert_eq!(sim.rec.state, ProcessState::Stopped);
+    assert_eq!(sim.rec.spawnerr.as_deref(), Some("waiting for db"));
+    let fx = sim.feed(Input::DependencyFailed(
+        "dependency db entered FATAL state".into(),
+    ));
+    assert_eq!(sim.rec.state, ProcessState::Fatal);
+    assert_eq!(
+        sim.rec.spawnerr.as_deref(),
+        Some("dependency db entered FATAL state")
+    );
+    assert_eq!(changes(&fx).len(), 1);
+    assert_eq!(
+        logs(&fx),
+        [(
+            LogLevel::Info,
+            "gave up: p entered FATAL state, dependency db entered FATAL state".to_string()
+        )]
+    );
+    // A start clears the spawn error again.
+    sim.feed(Input::Start);
+    assert_eq!(sim.rec.spawnerr, None);
+}
+
+#[test]
+fn backoff_delays_follow_the_policy_and_its_cap() {
+    use super::{BackoffKind, BackoffPolicy, backoff_delay};
+    let mut p = policy();
+    let delays =
+        |p: &Policy| -> Vec<u64> { (1..=8).map(|n| backoff_delay(p, n).as_secs()).collect() };
+    assert_eq!(delays(&p), [1, 2, 3, 4, 5, 6, 7, 8]);
+    p.backoff = BackoffPolicy {
+        kind: BackoffKind::Exponential,
+        max: Some(20),
+        ..BackoffPolicy::default()
+    };
+    assert_eq!(delays(&p), [1, 2, 4, 8, 16, 20, 20, 20]);
+    assert_eq!(backoff_delay(&p, u32::MAX).as_secs(), 20);
+    p.backoff.jitter_permille = 500;
+    for n in 1..=8 {
+        let plain = [1, 2, 4, 8, 16, 20, 20, 20][n as usize - 1] as f64;
+        let got = backoff_delay(&p, n).as_secs_f64();
+        assert!(got >= plain * 0.5 && got <= plain * 1.5, "{n}: {got}");
+    }
+    // Two programs failing together retry apart.
+    let mut q = p.clone();
+    q.name = "other".into();
+    assert_ne!(backoff_delay(&p, 3), backoff_delay(&q, 3));
+}
+
+#[test]
+fn retry_forever_never_gives_up() {
+    let mut p = policy();
+    p.startretries = 0;
+    p.backoff.forever = true;
+    p.backoff.max = Some(2);
+    let mut sim = Sim::new(p);
+    for attempt in 1..=6u32 {
+        if attempt == 1 {
+            sim.feed(Input::Start);
+        } else {
+            let fx = sim.feed(Input::Timer(TimerKind::Backoff));
+            assert!(fx.contains(&Effect::Spawn), "attempt {attempt}: {fx:?}");
+        }
+        let fx = sim.feed(Input::SpawnFailed {
+            message: "can't find command 'x'".into(),
+        });
+        assert_eq!(sim.rec.state, ProcessState::Backoff, "attempt {attempt}");
+        let (kind, at) = timer(&fx).expect("a retry is armed");
+        assert_eq!(kind, TimerKind::Backoff);
+        assert_eq!(
+            at - sim.now.instant,
+            Duration::from_secs(u64::from(attempt.min(2)))
+        );
+        sim.advance_to(at);
+    }
+}
+
+#[test]
+fn shutdown_on_fatal_and_exit_end_the_daemon_with_their_status() {
+    let mut p = policy();
+    p.startretries = 0;
+    p.shutdown_on = Some(ShutdownOn::Fatal);
+    let mut sim = Sim::new(p.clone());
+    sim.feed(Input::Start);
+    let fx = sim.feed(Input::SpawnFailed {
+        message: "can't find command 'x'".into(),
+    });
+    assert_eq!(sim.rec.state, ProcessState::Fatal);
+    assert!(fx.contains(&Effect::EndDaemon(1)), "{fx:?}");
+    // A shutdown's give-up does not count.
+    let mut sim = Sim::new(p.clone());
+    sim.mood = Mood::WindingDown;
+    sim.feed(Input::Start);
+    let fx = sim.feed(Input::SpawnFailed {
+        message: "can't find command 'x'".into(),
+    });
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::EndDaemon(_))),
+        "{fx:?}"
+    );
+
+    p.shutdown_on = Some(ShutdownOn::Exit);
+    p.autorestart = AutoRestart::Never;
+    let (_, fx) = run_then_exit(p.clone(), Mood::Running, exit_code(3));
+    assert!(fx.contains(&Effect::EndDaemon(3)), "{fx:?}");
+    let (_, fx) = run_then_exit(p.clone(), Mood::Running, libc::SIGKILL);
+    assert!(fx.contains(&Effect::EndDaemon(128 + 9)), "{fx:?}");
+    // Restarted: not the end.
+    p.autorestart = AutoRestart::Unexpected;
+    let (_, fx) = run_then_exit(p.clone(), Mood::Running, exit_code(3));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::EndDaemon(_))),
+        "{fx:?}"
+    );
+    let (_, fx) = run_then_exit(p, Mood::Running, exit_code(0));
+    assert!(fx.contains(&Effect::EndDaemon(0)), "{fx:?}");
 }

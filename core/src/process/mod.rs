@@ -39,6 +39,7 @@ pub mod fcgi_socket;
 pub mod kill;
 pub mod machine;
 pub mod reaper;
+pub mod record;
 pub mod spawn;
 pub mod spawn_error;
 

@@ -308,6 +308,9 @@ impl Driver {
                     Effect::StateChanged(change) => self.changes.push(change),
                     Effect::Log { level, text } => self.logs.push((level, text)),
                     Effect::CommandFailed(text) => self.failures.push(text),
+                    // No daemon here to end; the harness's policies never set
+                    // shutdown_on.
+                    Effect::EndDaemon(_) => {}
                 }
             }
         }

@@ -11,6 +11,8 @@
 //! fcgi pools), `servers` (HTTP servers and `[rpcinterface:x]`). They
 //! all build on the reader's primitives and never on one another.
 
+mod depends;
+mod policy;
 mod programs;
 mod reader;
 mod servers;
@@ -100,6 +102,7 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
     let supervisord = loader.supervisord(options.cli_user.as_deref());
     let rpcinterfaces = loader.rpcinterfaces();
     let mut groups = loader.groups();
+    loader.resolve_depends(&mut groups);
     for group in &mut groups {
         for process in &mut group.processes {
             let mut env = supervisord.environment.clone();

@@ -52,6 +52,13 @@ const EVENTLISTENER_OPTIONS: &[&str] = &[
     "buffer_size",
     "events",
     "result_handler",
+    // Start order and restart policy (issue 16).
+    "depends_on",
+    "backoff",
+    "backoff_max",
+    "backoff_jitter",
+    "retry_forever",
+    "shutdown_on",
 ];
 
 impl Loader {
@@ -421,6 +428,8 @@ impl Loader {
             );
         }
 
+        let (backoff, shutdown_on) = self.restart_policy(section, &common, autorestart);
+
         let mut processes = Vec::new();
         let end = numprocs_start.saturating_add(numprocs.max(0));
         for process_num in numprocs_start..end {
@@ -502,6 +511,10 @@ impl Loader {
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
+                depends_on: self.depends_on(section, &common),
+                requires: Vec::new(),
+                backoff,
+                shutdown_on,
             });
         }
         processes.sort_by(|a, b| {

@@ -1,0 +1,160 @@
+//! The restart policy options of a process section (issue 16): `backoff`,
+//! `backoff_max`, `backoff_jitter`, `retry_forever` and `shutdown_on`,
+//! each checked, and the combinations that could never take effect
+//! refused. The reference ignores these keys. Builds on [`super::reader`]
+//! only.
+
+use super::reader::Loader;
+use crate::config::expand::Expansions;
+use crate::config::types::{
+    self, AutoRestart, BackoffKind, BackoffPolicy, DEFAULT_BACKOFF_MAX, ShutdownOn,
+};
+
+impl Loader {
+    /// The backoff policy and `shutdown_on` of one section.
+    pub(super) fn restart_policy(
+        &mut self,
+        section: &str,
+        names: &Expansions,
+        autorestart: AutoRestart,
+    ) -> (BackoffPolicy, Option<ShutdownOn>) {
+        let kind = self.typed(
+            section,
+            "backoff",
+            names,
+            BackoffKind::Linear,
+            types::backoff_kind,
+        );
+        let max = self.typed_opt(section, "backoff_max", names, types::integer);
+        let max = match max {
+            Some(n) if n < 1 => {
+                let value = self.raw(section, "backoff_max");
+                self.error_at(
+                    section,
+                    "backoff_max",
+                    value.as_ref(),
+                    "must be 1 second or more".to_string(),
+                );
+                None
+            }
+            Some(n) => Some(n as u64),
+            None => None,
+        };
+        let jitter_permille = self.typed(
+            section,
+            "backoff_jitter",
+            names,
+            0,
+            types::fraction_permille,
+        );
+        let forever = self.typed(section, "retry_forever", names, false, types::boolean);
+        // Linear without a cap is the reference; anything that could grow
+        // without bound gets one.
+        let max =
+            max.or((kind == BackoffKind::Exponential || forever).then_some(DEFAULT_BACKOFF_MAX));
+        let shutdown_on = self.typed(section, "shutdown_on", names, None, types::shutdown_on);
+        let never = match shutdown_on {
+            Some(ShutdownOn::Fatal) if forever => Some(
+                "shutdown_on = fatal can never happen with retry_forever = true (the program \
+                 never gives up, so it never goes FATAL)",
+            ),
+            Some(ShutdownOn::Exit) if autorestart == AutoRestart::Always => Some(
+                "shutdown_on = exit can never happen with autorestart = true (every exit is \
+                 followed by a restart)",
+            ),
+            _ => None,
+        };
+        if let Some(problem) = never {
+            let value = self.raw(section, "shutdown_on");
+            self.error_at(section, "shutdown_on", value.as_ref(), problem.to_string());
+        }
+        let policy = BackoffPolicy {
+            kind,
+            max,
+            jitter_permille,
+            forever,
+        };
+        (policy, shutdown_on)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::types::{BackoffKind, BackoffPolicy, ShutdownOn};
+    use crate::config::{Config, ConfigError, LoadOptions, load_config_with};
+
+    fn load(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            format!("[supervisord]\n[program:a]\ncommand=x\n{text}"),
+        )
+        .unwrap();
+        let options = LoadOptions {
+            environ: Default::default(),
+            host_node_name: "node1".into(),
+            cli_user: None,
+        };
+        load_config_with(&path, &options).map_err(|e| e.0)
+    }
+
+    fn policy(text: &str) -> (BackoffPolicy, Option<ShutdownOn>) {
+        let config = load(text).unwrap();
+        let p = &config.groups[0].processes[0];
+        (p.backoff, p.shutdown_on)
+    }
+
+    #[test]
+    fn defaults_are_the_reference_and_caps_come_with_growth() {
+        assert_eq!(policy(""), (BackoffPolicy::default(), None));
+        let (p, _) = policy("backoff=exponential\n");
+        assert_eq!((p.kind, p.max), (BackoffKind::Exponential, Some(60)));
+        let (p, _) = policy("retry_forever=true\n");
+        assert_eq!(
+            (p.kind, p.max, p.forever),
+            (BackoffKind::Linear, Some(60), true)
+        );
+        let (p, s) =
+            policy("backoff=Exponential\nbackoff_max=8\nbackoff_jitter=0.25\nshutdown_on=exit\n");
+        assert_eq!((p.max, p.jitter_permille), (Some(8), 250));
+        assert_eq!(s, Some(ShutdownOn::Exit));
+    }
+
+    #[test]
+    fn bad_values_and_impossible_combinations_are_errors() {
+        let cases = [
+            ("backoff=fast\n", "backoff = 'fast': not a backoff policy"),
+            (
+                "backoff_max=0\n",
+                "backoff_max = '0': must be 1 second or more",
+            ),
+            (
+                "backoff_jitter=1.5\n",
+                "backoff_jitter = '1.5': not a fraction",
+            ),
+            (
+                "retry_forever=maybe\n",
+                "retry_forever = 'maybe': not a boolean",
+            ),
+            (
+                "shutdown_on=crash\n",
+                "shutdown_on = 'crash': not a shutdown_on value",
+            ),
+            (
+                "shutdown_on=fatal\nretry_forever=true\n",
+                "[program:a] shutdown_on = 'fatal': shutdown_on = fatal can never happen",
+            ),
+            (
+                "shutdown_on=exit\nautorestart=true\n",
+                "shutdown_on = 'exit': shutdown_on = exit can never happen with autorestart",
+            ),
+        ];
+        for (text, want) in cases {
+            let errs = load(text).unwrap_err();
+            let got = errs[0].to_string();
+            assert!(got.contains(want), "{text:?}: want {want:?} in {got}");
+            assert!(got.contains("s.conf:"), "{got}");
+        }
+    }
+}

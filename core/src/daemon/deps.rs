@@ -1,0 +1,270 @@
+//! Start and stop order between processes (`depends_on`, issue 16): the
+//! dependency graph of the active processes, the starts waiting for their
+//! dependencies ("held") and the stops waiting for their dependents. It
+//! decides which inputs the supervisor task feeds and to whom, from the
+//! states in the process table; it never feeds them itself, and it holds no
+//! timer. With no `depends_on` anywhere its maps are empty and every
+//! question is answered without a lookup, so it costs nothing.
+//!
+//! The rules: a process is spawned only once every process it depends on
+//! is up (RUNNING); starting it first starts each dependency that is not
+//! under way (recursively), and holds it STOPPED meanwhile with a
+//! `waiting for ...` spawn error as its description; a dependency going
+//! FATAL fails the held start. A stop waits until the process's dependents
+//! are stopped, stopping those first.
+
+use std::collections::{BTreeSet, HashMap};
+
+use supervisor_sdk::describe::WAITING_FOR;
+use supervisor_sdk::state::ProcessState;
+
+use super::table::{ProcId, ProcessTable};
+use crate::process::Input;
+
+/// The inputs to feed, in order.
+pub type Steps = Vec<(ProcId, Input)>;
+
+/// The dependency graph and the starts and stops it holds back.
+#[derive(Debug, Default)]
+pub struct Deps {
+    requires: HashMap<ProcId, Vec<ProcId>>,
+    dependents: HashMap<ProcId, Vec<ProcId>>,
+    /// Starts waiting for dependencies, in table order (ids grow with it).
+    held: BTreeSet<ProcId>,
+    /// Stops waiting for dependents to stop.
+    stops: BTreeSet<ProcId>,
+    /// Processes a dependent's start started, until they stop: a start
+    /// asked for them meanwhile (a group start lists them too) joins it.
+    pulled: BTreeSet<ProcId>,
+}
+
+/// Up, as a dependency: RUNNING.
+fn up(table: &ProcessTable, id: ProcId) -> bool {
+    state(table, id) == Some(ProcessState::Running)
+}
+
+fn state(table: &ProcessTable, id: ProcId) -> Option<ProcessState> {
+    table.get(id).map(|p| p.record.state)
+}
+
+/// On its way up without help: STARTING or BACKOFF (a retry is due).
+fn under_way(table: &ProcessTable, id: ProcId) -> bool {
+    matches!(
+        state(table, id),
+        Some(ProcessState::Starting | ProcessState::Backoff)
+    )
+}
+
+fn label(table: &ProcessTable, id: ProcId) -> String {
+    table.get(id).map_or_else(String::new, |p| {
+        if *p.group == *p.name {
+            p.name.to_string()
+        } else {
+            p.namespec()
+        }
+    })
+}
+
+impl Deps {
+    /// Read the graph again from the active groups' configurations (after
+    /// groups were added or removed); a dependency whose group is not
+    /// active is ignored.
+    pub fn rebuild(&mut self, table: &ProcessTable) {
+        self.requires.clear();
+        self.dependents.clear();
+        for group in table.groups() {
+            for (id, config) in group.procs.iter().zip(&group.config().processes) {
+                if config.requires.is_empty() {
+                    continue;
+                }
+                let ids: Vec<ProcId> = config
+                    .requires
+                    .iter()
+                    .filter_map(|r| table.find(&r.group, &r.name).ok())
+                    .collect();
+                for dependency in &ids {
+                    self.dependents.entry(*dependency).or_default().push(*id);
+                }
+                self.requires.insert(*id, ids);
+            }
+        }
+        self.held.retain(|id| table.contains(*id));
+        self.stops.retain(|id| table.contains(*id));
+        self.pulled.retain(|id| table.contains(*id));
+    }
+
+    /// Whether no process has a dependency (nothing to do, ever).
+    pub fn is_empty(&self) -> bool {
+        self.requires.is_empty()
+    }
+
+    /// Whether `id`'s start waits for its dependencies.
+    pub fn is_held(&self, id: ProcId) -> bool {
+        !self.held.is_empty() && self.held.contains(&id)
+    }
+
+    /// Whether `id` was started for a dependent's sake (and forget it):
+    /// a start of it joins that one.
+    pub fn take_pulled(&mut self, id: ProcId) -> bool {
+        !self.pulled.is_empty() && self.pulled.remove(&id)
+    }
+
+    /// Whether a stop of `id` waits for its dependents.
+    pub fn stop_deferred(&self, id: ProcId) -> bool {
+        !self.stops.is_empty() && self.stops.contains(&id)
+    }
+
+    /// Whether `id` has a dependent not yet stopped (shutdown stops it
+    /// after them).
+    pub fn blocked(&self, table: &ProcessTable, id: ProcId) -> bool {
+        self.dependents.get(&id).is_some_and(|ds| {
+            ds.iter()
+                .any(|d| state(table, *d).is_some_and(|s| !s.is_stopped()))
+        })
+    }
+
+    /// Start `id` (an explicit start, or autostart): the inputs that start
+    /// it and every dependency not up or under way, dependencies first, or
+    /// hold the ones that must wait. The second value names the
+    /// dependencies this start pulled in.
+    pub fn start(&mut self, table: &ProcessTable, id: ProcId) -> (Steps, Vec<ProcId>) {
+        let mut steps = Steps::new();
+        let mut pulled = Vec::new();
+        let mut visiting = BTreeSet::new();
+        self.visit(table, id, &mut steps, &mut pulled, &mut visiting);
+        pulled.retain(|p| *p != id);
+        self.pulled.extend(pulled.iter().copied());
+        (steps, pulled)
+    }
+
+    fn visit(
+        &mut self,
+        table: &ProcessTable,
+        id: ProcId,
+        steps: &mut Steps,
+        pulled: &mut Vec<ProcId>,
+        visiting: &mut BTreeSet<ProcId>,
+    ) {
+        if !visiting.insert(id) || self.is_held(id) || up(table, id) || under_way(table, id) {
+            return;
+        }
+        if state(table, id).is_some_and(|s| s.is_running()) {
+            return;
+        }
+        pulled.push(id);
+        let requires = self.requires.get(&id).cloned().unwrap_or_default();
+        for dependency in &requires {
+            self.visit(table, *dependency, steps, pulled, visiting);
+        }
+        let waiting: Vec<ProcId> = requires
+            .iter()
+            .copied()
+            .filter(|d| !up(table, *d))
+            .collect();
+        if waiting.is_empty() {
+            steps.push((id, Input::Start));
+        } else {
+            self.held.insert(id);
+            steps.push((id, Input::Waiting(Some(self.waiting_text(table, &waiting)))));
+        }
+    }
+
+    fn waiting_text(&self, table: &ProcessTable, waiting: &[ProcId]) -> String {
+        let names: Vec<String> = waiting.iter().map(|d| label(table, *d)).collect();
+        format!("{WAITING_FOR}{}", names.join(", "))
+    }
+
+    /// `id` changed state: release, fail or update the starts held for
+    /// it (`starting` false while the daemon winds down: nothing starts
+    /// then), and carry out the stops that waited for it.
+    pub fn changed(&mut self, table: &ProcessTable, id: ProcId, starting: bool) -> Steps {
+        let mut steps = Steps::new();
+        if self.is_empty() {
+            return steps;
+        }
+        let failed = state(table, id) == Some(ProcessState::Fatal);
+        for dependent in self.dependents.get(&id).cloned().unwrap_or_default() {
+            if !self.held.contains(&dependent) {
+                continue;
+            }
+            let requires = self.requires.get(&dependent).cloned().unwrap_or_default();
+            if failed {
+                self.held.remove(&dependent);
+                let why = format!("dependency {} entered FATAL state", label(table, id));
+                steps.push((dependent, Input::DependencyFailed(why)));
+                continue;
+            }
+            let waiting: Vec<ProcId> = requires
+                .iter()
+                .copied()
+                .filter(|d| !up(table, *d))
+                .collect();
+            if waiting.is_empty() && starting {
+                // The spawn clears the waiting text; clearing it first
+                // would end a start's wait as if it had failed.
+                self.held.remove(&dependent);
+                steps.push((dependent, Input::Start));
+            } else if !waiting.is_empty() {
+                let text = self.waiting_text(table, &waiting);
+                steps.push((dependent, Input::Waiting(Some(text))));
+            }
+        }
+        if state(table, id).is_some_and(ProcessState::is_stopped) {
+            self.pulled.remove(&id);
+            for dependency in self.requires.get(&id).cloned().unwrap_or_default() {
+                if self.stops.contains(&dependency) && !self.blocked(table, dependency) {
+                    self.stops.remove(&dependency);
+                    steps.push((dependency, Input::Stop));
+                }
+            }
+        }
+        steps
+    }
+
+    /// Stop `id`: the stops to issue now (its running dependents first,
+    /// recursively); those whose dependents are still running wait here.
+    pub fn stop(&mut self, table: &ProcessTable, id: ProcId) -> Steps {
+        let mut steps = Steps::new();
+        let mut seen = BTreeSet::new();
+        self.stop_visit(table, id, &mut steps, &mut seen);
+        steps
+    }
+
+    fn stop_visit(
+        &mut self,
+        table: &ProcessTable,
+        id: ProcId,
+        steps: &mut Steps,
+        seen: &mut BTreeSet<ProcId>,
+    ) {
+        if !seen.insert(id) {
+            return;
+        }
+        // A held dependent stops waiting: the stop wins over its start.
+        if self.held.remove(&id) {
+            steps.push((id, Input::Waiting(None)));
+        }
+        let Some(now) = state(table, id) else { return };
+        if now.is_stopped() || now == ProcessState::Stopping {
+            return;
+        }
+        for dependent in self.dependents.get(&id).cloned().unwrap_or_default() {
+            self.stop_visit(table, dependent, steps, seen);
+        }
+        if self.blocked(table, id) {
+            self.stops.insert(id);
+        } else {
+            steps.push((id, Input::Stop));
+        }
+    }
+
+    /// The daemon winds down: no held start will happen.
+    pub fn release_all(&mut self) -> Steps {
+        self.stops.clear();
+        self.pulled.clear();
+        std::mem::take(&mut self.held)
+            .into_iter()
+            .map(|id| (id, Input::Waiting(None)))
+            .collect()
+    }
+}

@@ -1,0 +1,119 @@
+//! The supervisor task's start and stop order: autostart and the inputs
+//! `depends_on` decides (`super::super::deps` says which), and the
+//! shutdown's wind-down, group by group, each process after its
+//! dependents. A part of the task itself (its `impl`), kept apart so the
+//! task's file stays within its size budget.
+
+use supervisor_sdk::state::ProcessState;
+use tokio::time::Instant;
+
+use super::super::deps::Steps;
+use super::super::mode::Mode;
+use super::super::shutdown;
+use super::super::table::ProcId;
+use super::Supervisor;
+use crate::events::{Event, SupervisorStateChange};
+use crate::process::Input;
+
+impl Supervisor {
+    /// Let `deps` react to the state changes seen so far.
+    pub(super) fn drain_deps(&mut self) {
+        while let Some(changed) = self.deps_changed.pop() {
+            let starting = self.mode == Mode::Running;
+            let steps = self.deps.changed(&self.table, changed, starting);
+            self.steps(steps);
+        }
+    }
+
+    /// Feed the inputs `deps` decided, in order.
+    pub(super) fn steps(&mut self, steps: Steps) {
+        for (id, input) in steps {
+            let failed = matches!(input, Input::DependencyFailed(_));
+            self.feed(id, input);
+            if failed {
+                // FATAL again is no state change, yet fails its own waiters.
+                self.deps_changed.push(id);
+                self.drain_deps();
+            }
+            self.settle_waiters(id, false);
+        }
+    }
+
+    /// Autostart `id` (with its dependencies first, when it has some).
+    pub(super) fn autostart(&mut self, id: ProcId) {
+        let wanted = self.table.get(id).is_some_and(|p| {
+            p.policy.autostart && p.record.laststart.is_none() && !self.deps.is_held(id)
+        });
+        if self.deps.is_empty() || !wanted || self.mode != Mode::Running {
+            self.feed(id, Input::Autostart);
+        } else {
+            let (steps, _) = self.deps.start(&self.table, id);
+            self.steps(steps);
+        }
+    }
+
+    /// One shutdown step: stop the highest-priority group still running,
+    /// move to the next the moment it is fully stopped, report who we wait
+    /// for. True when nothing is left running.
+    pub(super) fn wind_down(&mut self) -> bool {
+        let table = &self.table;
+        if self
+            .stopping
+            .begin(|| table.groups().iter().map(|g| g.name.clone()).collect())
+        {
+            self.events.bus().publish(Event::SupervisorStateChange(
+                SupervisorStateChange::Stopping,
+            ));
+        }
+        // Groups stop one at a time; a process whose dependents are not
+        // stopped yet waits for them, and a group with only such processes
+        // left lets the next group go ahead.
+        let mut k = 0;
+        while let Some(name) = self.stopping.nth(k).map(str::to_owned) {
+            k += 1;
+            let Some(group) = self.table.group(&name) else {
+                continue;
+            };
+            let mut busy = false;
+            for id in group.procs.clone().into_iter().rev() {
+                let Some(state) = self.table.get(id).map(|p| p.record.state) else {
+                    continue;
+                };
+                if self.deps.blocked(&self.table, id) {
+                    continue;
+                }
+                if let Some(input) = shutdown::stop_input(state) {
+                    self.feed(id, input);
+                }
+                busy |= self
+                    .table
+                    .get(id)
+                    .is_some_and(|p| !p.record.state.is_stopped());
+            }
+            if busy {
+                break;
+            }
+        }
+        while let Some(name) = self.stopping.current() {
+            match self.table.group(name) {
+                Some(g) if self.table.unstopped(g) => break,
+                _ => self.stopping.pop(),
+            }
+        }
+        let unstopped = self.table.unstopped_ids();
+        if unstopped.is_empty() {
+            return true;
+        }
+        if self.stopping.report(Instant::now()) {
+            let states: Vec<(&str, ProcessState)> = unstopped
+                .iter()
+                .filter_map(|id| self.table.get(*id))
+                .map(|p| (&*p.name, p.record.state))
+                .collect();
+            for (level, line) in shutdown::report(&states) {
+                self.log(level, &line);
+            }
+        }
+        false
+    }
+}
