@@ -35,7 +35,7 @@ fn main() {
             "{} line {seq} of the soak writer, padded to be longer\n",
             std::process::id()
         );
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             if err.write_all(line.as_bytes()).is_ok() {
                 err_bytes += line.len() as u64;
             }
