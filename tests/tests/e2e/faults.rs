@@ -716,3 +716,83 @@ fn clients_dropping_mid_response_leave_nothing_behind() {
     );
     daemon.stop();
 }
+
+/// `method(param)` as one XML-RPC request on a new connection to `socket`;
+/// the HTTP status line and the body. `None` if the connection failed.
+fn raw_call(socket: &Path, method: &str, param: &str) -> Option<(String, String)> {
+    let body = format!(
+        "<?xml version='1.0'?><methodCall><methodName>{method}</methodName><params>{param}\
+         </params></methodCall>"
+    );
+    let request = format!(
+        "POST /RPC2 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n\
+         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(DEADLINE)).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+/// A plugin method that panics answers a fault (the daemon lives), and plugin
+/// methods that hang hold only their own calls: the daemon keeps
+/// answering, and stops promptly with the calls still hanging.
+#[test]
+fn a_plugin_method_that_panics_or_hangs_leaves_the_daemon_serving() {
+    let plugin = supervisor_tests::our_cdylib("plugin-fixture-panicky");
+    let daemon = Daemon::start_with(
+        Sandbox::new(),
+        &format!(
+            "[rpcinterface:panicky]\nsupervisor.rpcinterface_factory = {}:make_panicky\n\
+             [program:a]\ncommand=sleep 600\nstartsecs=0\n",
+            plugin.display()
+        ),
+        None,
+        None,
+        "",
+    );
+    let socket = daemon.dir().join("s.sock");
+    // The SDK catches the panic inside the plugin: a fault, not a crash.
+    let (status, body) = raw_call(&socket, "panicky.panic", "").expect("an answer");
+    assert!(
+        status.contains(" 200 ") && body.contains("<fault>"),
+        "{status} {body}"
+    );
+    let hung: Vec<_> = (0..6)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                raw_call(
+                    &socket,
+                    "panicky.sleep",
+                    "<param><value><int>600000</int></value></param>",
+                )
+            })
+        })
+        .collect();
+    for _ in 0..5 {
+        let (status, body) =
+            raw_call(&socket, "supervisor.getState", "").expect("the daemon answers");
+        assert!(
+            status.contains(" 200 ") && body.contains("RUNNING"),
+            "{body}"
+        );
+    }
+    let (code, out) = daemon.ctl(&["status", "a"]);
+    assert_eq!(code, Some(0), "{out}");
+    let started = std::time::Instant::now();
+    daemon.stop();
+    assert!(
+        started.elapsed() < DEADLINE,
+        "the hung calls did not hold the stop"
+    );
+    for call in hung {
+        // The daemon is gone: each hung call ends without an answer.
+        let _ = call.join();
+    }
+}
