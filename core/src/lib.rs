@@ -35,6 +35,9 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod events;
+// The fuzz targets' and the replay test's harness; not for the binaries.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logs;
 pub mod plugins;

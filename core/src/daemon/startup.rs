@@ -316,6 +316,17 @@ struct Daemon {
 /// `shutdown_on` asked for.
 pub fn run(args: &DaemonArgs, argv0: &Path) -> Result<u8, StartError> {
     super::memory::one_malloc_arena();
+    // As Python does at start-up, and so the reference: a log write past
+    // RLIMIT_FSIZE then fails with EFBIG, which the log writers report and
+    // survive, instead of SIGXFSZ ending the daemon and orphaning every
+    // child. (Children get it ignored too, in `process::child`.)
+    // SAFETY: SIG_IGN for a signal nothing of ours catches; no handler runs.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGXFSZ,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
     // Before anything is spawned, and while this is the only thread: the
     // notify variables are ours, not our children's.
     let notifier = Notifier::from_environment().map(Arc::new);

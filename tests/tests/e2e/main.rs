@@ -11,6 +11,7 @@ mod ctl;
 mod daemon;
 mod echo_conf;
 mod events;
+mod faults;
 mod fcgi;
 mod footprint;
 mod handlers;

@@ -1,0 +1,83 @@
+//! supervisord.conf text: the INI reader on its own, then the whole load
+//! (reading, `%(x)s` expansion, validation) from a file, and the diff of
+//! two loads of the same text.
+
+use std::path::PathBuf;
+
+use crate::config::ini::Ini;
+use crate::config::{LoadOptions, diff, load_config_with};
+
+/// A file of this thread's own for the text under test.
+fn scratch_file() -> PathBuf {
+    thread_local! {
+        static PATH: PathBuf = std::env::temp_dir().join(format!(
+            "supervisor-fuzz-{}-{:?}.conf",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+    }
+    PATH.with(Clone::clone)
+}
+
+/// Inputs the harness declines, because they make the load do what a
+/// fuzzer must not: `[include]` reads other files of this machine (a glob
+/// of `/proc` can block), and a huge `numprocs` builds that many processes
+/// (as the reference does: slow, not wrong).
+fn declined(text: &str) -> bool {
+    text.contains("include")
+        || text.lines().any(|line| {
+            line.contains("numprocs")
+                && line
+                    .as_bytes()
+                    .windows(4)
+                    .any(|w| w.iter().all(u8::is_ascii_digit))
+        })
+}
+
+/// Input: the text of a supervisord.conf. The INI reader and the load
+/// never panic; every error names what it is about (a problem text and a
+/// file); loading the same text twice gives the same model, so the diff of
+/// a config with itself is empty, both ways.
+pub fn config_text(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if declined(text) {
+        return;
+    }
+    let path = scratch_file();
+    let mut ini = Ini::default();
+    let _ = ini.read(text, &path);
+    if std::fs::write(&path, text).is_err() {
+        return;
+    }
+    let options = LoadOptions {
+        environ: [("HOME".to_string(), "/root".to_string())].into(),
+        host_node_name: "fuzz".to_string(),
+        cli_user: None,
+    };
+    let first = load_config_with(&path, &options);
+    let second = load_config_with(&path, &options);
+    let _ = std::fs::remove_file(&path);
+    match (first, second) {
+        (Ok(a), Ok(b)) => {
+            let forth = diff(&a.groups, &b.groups);
+            assert!(forth.is_empty(), "a config differs from itself: {forth:?}");
+            assert!(diff(&b.groups, &a.groups).is_empty());
+            assert!(diff(&a.groups, &a.groups).is_empty());
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "errors change between loads"
+            );
+            assert!(!a.0.is_empty(), "a failed load with no error");
+            for error in &a.0 {
+                assert!(!error.problem.is_empty(), "an error without a problem");
+                assert!(error.file.is_some(), "an error names no file: {error:?}");
+            }
+        }
+        (a, b) => panic!("one load failed and the other did not: {a:?} / {b:?}"),
+    }
+}
