@@ -17,6 +17,7 @@ mod handlers;
 mod http;
 mod http_reference;
 mod install;
+mod limits;
 mod logtail;
 mod notify;
 mod output;
