@@ -125,6 +125,24 @@ pub struct UnixHttpServerConfig {
     pub chown: Option<Owner>,
     /// `username` and `password`, both or neither.
     pub credentials: Option<Credentials>,
+    /// Our limits (absent from the reference).
+    pub limits: ServerLimits,
+}
+
+/// The limits a server section may set (ours; the reference ignores these
+/// keys). `None`: the daemon's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// `max_connections`: connections served at once.
+    pub max_connections: Option<usize>,
+    /// `max_request_bytes`: the largest request body.
+    pub max_request_bytes: Option<u64>,
+    /// `header_timeout`: seconds for a request's headers to arrive (and
+    /// for an idle keep-alive connection to stay open).
+    pub header_timeout: Option<u64>,
+    /// `idle_timeout`: seconds a body read or response write may make no
+    /// progress.
+    pub idle_timeout: Option<u64>,
 }
 
 /// `[inet_http_server]`.
@@ -138,6 +156,8 @@ pub struct InetHttpServerConfig {
     pub port: u16,
     /// `username` and `password`, both or neither.
     pub credentials: Option<Credentials>,
+    /// Our limits (absent from the reference).
+    pub limits: ServerLimits,
 }
 
 /// `[rpcinterface:x]`.

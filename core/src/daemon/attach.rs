@@ -152,24 +152,27 @@ impl Pumps {
 
 /// Queue `data` for the process's stdin, in order, written by a task of
 /// its own so a child that does not read never blocks the supervisor
-/// task. False when the process has no stdin any more.
-pub fn queue_stdin(proc: &mut Proc, events: &EventHub, data: Vec<u8>) -> bool {
+/// task. Refused when the process has no stdin any more, or when its queue
+/// holds too much unread (see [`output::STDIN_QUEUE_BYTES`]).
+pub fn queue_stdin(
+    proc: &mut Proc,
+    events: &EventHub,
+    data: Vec<u8>,
+) -> Result<(), output::StdinRefused> {
+    use output::StdinRefused::Closed;
     if let Some(pool) = &proc.pool {
         // A listener's stdin belongs to its pool's writer.
-        return events.write_stdin(pool, &proc.name, data);
+        return events
+            .write_stdin(pool, &proc.name, data)
+            .then_some(())
+            .ok_or(Closed);
     }
     if proc.stdin_queue.is_none() {
-        let Some(fd) = proc.stdin.take() else {
-            return false;
-        };
-        let Ok(pipe) = pipe::Sender::from_owned_fd(fd) else {
-            return false;
-        };
-        proc.stdin_queue = Some(output::spawn_pipe_writer(pipe));
+        let fd = proc.stdin.take().ok_or(Closed)?;
+        let pipe = pipe::Sender::from_owned_fd(fd).map_err(|_| Closed)?;
+        proc.stdin_queue = Some(output::StdinQueue::spawn(pipe));
     }
-    proc.stdin_queue
-        .as_ref()
-        .is_some_and(|q| q.send(data).is_ok())
+    proc.stdin_queue.as_ref().ok_or(Closed)?.send(data)
 }
 
 /// Truncate both logs of `proc` (`clearProcessLogs`); the last failure.

@@ -29,6 +29,78 @@ use crate::logs::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
 use crate::logs::pump::{ChannelPump, OutputEventSink};
 use crate::logs::{ChildLog, LogFileError, MainLog, Route, Spliced};
 
+/// Bytes a process's stdin queue may hold unwritten: past them
+/// `sendProcessStdin` is refused (the reference buffers without bound, so
+/// a program that never reads its stdin grew its daemon with every send).
+/// One send of any size is taken when nothing is pending.
+pub const STDIN_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A process's stdin queue: [`spawn_pipe_writer`] with a bound on the
+/// bytes not yet written.
+#[derive(Debug)]
+pub struct StdinQueue {
+    queue: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Why a send to a process's stdin was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinRefused {
+    /// The child closed its stdin (or never had one).
+    Closed,
+    /// [`STDIN_QUEUE_BYTES`] would be exceeded; this many are pending.
+    Full(usize),
+}
+
+impl std::fmt::Display for StdinRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StdinRefused::Closed => f.write_str("Process has no stdin channel"),
+            StdinRefused::Full(pending) => write!(
+                f,
+                "Process stdin queue is full ({pending} bytes not read yet, at most {STDIN_QUEUE_BYTES})"
+            ),
+        }
+    }
+}
+
+impl StdinQueue {
+    /// Feed `pipe` from a task of its own.
+    pub fn spawn(pipe: pipe::Sender) -> StdinQueue {
+        use std::sync::atomic::Ordering;
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (queue, mut items) = mpsc::unbounded_channel::<Vec<u8>>();
+        let written = Arc::clone(&pending);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            let mut pipe = pipe;
+            while let Some(item) = items.recv().await {
+                let done = pipe.write_all(&item).await;
+                written.fetch_sub(item.len(), Ordering::AcqRel);
+                if done.is_err() {
+                    return;
+                }
+            }
+        });
+        StdinQueue { queue, pending }
+    }
+
+    /// Queue `data`, unless the child closed its stdin or too much waits.
+    pub fn send(&self, data: Vec<u8>) -> Result<(), StdinRefused> {
+        use std::sync::atomic::Ordering;
+        let pending = self.pending.load(Ordering::Acquire);
+        if pending > 0 && pending.saturating_add(data.len()) > STDIN_QUEUE_BYTES {
+            return Err(StdinRefused::Full(pending));
+        }
+        let len = data.len();
+        self.pending.fetch_add(len, Ordering::AcqRel);
+        self.queue.send(data).map_err(|_| {
+            self.pending.fetch_sub(len, Ordering::AcqRel);
+            StdinRefused::Closed
+        })
+    }
+}
+
 /// Write everything sent on the returned queue to `pipe`, in order, from a
 /// task of its own, so the sender never waits on a child that reads
 /// slowly: how a child's stdin is fed, and a listener's once an envelope

@@ -171,6 +171,7 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             }),
             username: inet.credentials.as_ref().map(|c| c.username.clone()),
             password: inet.credentials.as_ref().map(|c| c.password.clone()),
+            limits: Limits::from_section(&inet.limits),
         });
     }
     for unix in &config.unix_http_servers {
@@ -184,6 +185,7 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             }),
             username: unix.credentials.as_ref().map(|c| c.username.clone()),
             password: unix.credentials.as_ref().map(|c| c.password.clone()),
+            limits: Limits::from_section(&unix.limits),
         });
     }
     servers
@@ -517,9 +519,8 @@ impl Daemon {
             for name in &namespaces {
                 main_log.info(&format!("RPC interface '{name}' initialized"));
             }
-            let (bound, mut state) =
-                http::prepare(&server, Arc::clone(&registry), Limits::default())
-                    .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
+            let (bound, mut state) = http::prepare(&server, Arc::clone(&registry))
+                .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
             state.hooks = std::mem::take(&mut state.hooks)
                 .with_log_tails(process_logs(handle.clone()), main_log.file_path());
             servers.push((bound, state));

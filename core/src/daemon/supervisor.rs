@@ -429,14 +429,12 @@ impl Supervisor {
         if proc.record.pid.is_none() || proc.record.state.is_stopped() {
             return Err(Fault::with(NOT_RUNNING, proc.namespec()));
         }
-        let queued = self
-            .table
-            .get_mut(id)
-            .is_some_and(|proc| queue_stdin(proc, &self.events, data));
-        if queued {
-            Ok(Some(Outcome::process(self.proc(id).info())))
-        } else {
-            Err(Fault::with(NO_FILE, "Process has no stdin channel"))
+        // A full queue is refused like a closed stdin: NO_FILE, "cannot
+        // accept input", is the reference's nearest fault.
+        let proc = self.table.get_mut(id).ok_or(Fault::bare(NO_FILE))?;
+        match queue_stdin(proc, &self.events, data) {
+            Ok(()) => Ok(Some(Outcome::process(self.proc(id).info()))),
+            Err(refused) => Err(Fault::with(NO_FILE, refused.to_string())),
         }
     }
 

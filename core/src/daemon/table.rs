@@ -13,7 +13,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use abi_stable::std_types::{RString, RVec};
 use supervisor_sdk::fault::{BAD_NAME, Fault, STILL_RUNNING};
 use supervisor_sdk::host::ProcessInfo;
-use tokio::sync::mpsc;
 
 use super::output::SharedLog;
 use crate::config::{Config, GroupConfig};
@@ -43,7 +42,7 @@ pub struct Proc {
     /// The child's stdin pipe, registered with the runtime only when
     /// something is first written to it (most programs never get input).
     pub stdin: Option<OwnedFd>,
-    pub stdin_queue: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    pub stdin_queue: Option<super::output::StdinQueue>,
     /// For an eventlistener process: its pool's name (the group's).
     pub pool: Option<Arc<str>>,
     /// Where each channel's output goes.

@@ -1,4 +1,14 @@
-//! Recycled buffers for XML-RPC response bodies. A large answer
+//! Request bodies and recycled buffers for XML-RPC response bodies.
+//!
+//! Request bodies are read under three bounds: the server's
+//! `max_request_bytes` (413), its idle timeout (408), and a budget shared
+//! by every connection of the daemon for bodies held in memory at once
+//! (503 past it), so many large requests together cannot grow the daemon
+//! without limit. When the last body of a large burst is let go, the
+//! allocator is asked to hand the freed memory back. An unreadable body is
+//! logged as a short excerpt with its size, never whole.
+//!
+//! Response buffers: A large answer
 //! (`getAllProcessInfo` of 100 processes is about 100 KB) allocated afresh
 //! per call costs more in the kernel than in the encoder: glibc hands
 //! blocks of that size back to the system when they are freed (mmap, or a
@@ -9,8 +19,11 @@
 //! buffers; it does not encode or route.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use http_body_util::BodyExt;
 
 /// How many buffers the pool keeps.
 const POOLED_BUFFERS: usize = 4;
@@ -67,10 +80,181 @@ impl Drop for Recycled {
     }
 }
 
+/// Request bodies every connection together may hold in memory at once.
+/// Four bodies of the default largest size fit: a burst of big but
+/// legitimate requests is served, a flood of them is refused.
+pub const BODY_BUDGET: usize = 64 * 1024 * 1024;
+
+/// The first bytes of every body are not counted against the budget, so
+/// ordinary calls (a few hundred bytes) are never refused because large
+/// bodies hold it; what they cost is bounded by the connection budgets.
+const UNCOUNTED_BYTES: usize = 64 * 1024;
+
+/// A burst whose bodies peaked at this much leaves enough freed memory
+/// behind to hand back to the system once it is over.
+const TRIM_AFTER_PEAK: usize = 4 * 1024 * 1024;
+
+/// Bytes of request bodies held now, and the most since the last trim.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// How much of an unreadable body a log line shows.
+const EXCERPT_BYTES: usize = 200;
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyError {
+    /// Larger than the server's `max_request_bytes` (413).
+    TooLarge,
+    /// The daemon's budget for bodies in flight is used up (503).
+    Busy,
+    /// The client stopped sending (408).
+    Timeout,
+    /// The connection failed mid-body (400).
+    Broken,
+}
+
+/// A body's place in the budget, given back on drop.
+#[derive(Debug)]
+pub(super) struct BodyLease(usize);
+
+impl BodyLease {
+    fn take(bytes: usize) -> Result<BodyLease, BodyError> {
+        let mut current = IN_FLIGHT.load(Ordering::Relaxed);
+        loop {
+            let next = current.saturating_add(bytes);
+            if next > BODY_BUDGET {
+                return Err(BodyError::Busy);
+            }
+            match IN_FLIGHT.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    PEAK.fetch_max(next, Ordering::Relaxed);
+                    return Ok(BodyLease(bytes));
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    fn grow(&mut self, bytes: usize) -> Result<(), BodyError> {
+        let more = BodyLease::take(bytes)?;
+        self.0 += more.0;
+        std::mem::forget(more);
+        Ok(())
+    }
+}
+
+impl Drop for BodyLease {
+    fn drop(&mut self) {
+        let left = IN_FLIGHT.fetch_sub(self.0, Ordering::AcqRel) - self.0;
+        if left == 0 && PEAK.load(Ordering::Relaxed) >= TRIM_AFTER_PEAK {
+            PEAK.store(0, Ordering::Relaxed);
+            release_free_memory();
+        }
+    }
+}
+
+/// Give the allocator's free memory back to the system (the daemon's own
+/// spawn-burst trim lives in `daemon::memory`, which this module may not
+/// depend on).
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages; it has no
+    // preconditions and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Read a whole request body of at most `limit` bytes (`declared` is its
+/// Content-Length, if any), with `idle` to arrive, holding its size in the
+/// daemon's budget until the lease is dropped.
+pub(super) async fn read(
+    body: Body,
+    declared: Option<u64>,
+    limit: usize,
+    idle: Duration,
+) -> Result<(Bytes, BodyLease), BodyError> {
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    // A declared length is reserved up front, so a client cannot get past
+    // the budget by announcing much and sending slowly.
+    let announced = declared.map_or(0, |n| n as usize);
+    let mut lease = BodyLease::take(announced.saturating_sub(UNCOUNTED_BYTES))?;
+    let mut data = Vec::with_capacity(announced);
+    let mut body = body;
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyError::Broken)?;
+            let Some(chunk) = frame.data_ref() else {
+                continue;
+            };
+            if data.len() + chunk.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            let needed = (data.len() + chunk.len())
+                .saturating_sub(UNCOUNTED_BYTES)
+                .saturating_sub(lease.0);
+            if needed > 0 {
+                lease.grow(needed)?;
+            }
+            data.extend_from_slice(chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(idle, read).await {
+        Err(_elapsed) => Err(BodyError::Timeout),
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(())) => Ok((Bytes::from(data), lease)),
+    }
+}
+
+/// A short, printable excerpt of `body` and its size, for a log line.
+pub(super) fn excerpt(body: &[u8]) -> String {
+    let shown = &body[..body.len().min(EXCERPT_BYTES)];
+    let text = String::from_utf8_lossy(shown);
+    if shown.len() < body.len() {
+        format!("{text:?}... ({} bytes)", body.len())
+    } else {
+        format!("{text:?} ({} bytes)", body.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt;
+
+    #[test]
+    fn an_excerpt_is_short_and_says_the_size() {
+        let big = vec![b'x'; 16 * 1024 * 1024];
+        let line = excerpt(&big);
+        assert!(line.len() < 300, "{}", line.len());
+        assert!(line.ends_with("... (16777216 bytes)"), "{line}");
+        assert_eq!(excerpt(b"<a>"), "\"<a>\" (3 bytes)");
+    }
+
+    #[tokio::test]
+    async fn bodies_past_the_limit_or_the_budget_are_refused() {
+        let idle = Duration::from_secs(5);
+        let small = Body::from("hello");
+        let (bytes, lease) = read(small, Some(5), 10, idle).await.expect("read");
+        assert_eq!(&bytes[..], b"hello");
+        drop(lease);
+        let too_large = read(Body::from("hello"), None, 4, idle).await;
+        assert_eq!(too_large.err(), Some(BodyError::TooLarge));
+        assert_eq!(
+            read(Body::from("x"), Some(1 << 40), usize::MAX, idle)
+                .await
+                .err(),
+            Some(BodyError::Busy)
+        );
+    }
 
     #[tokio::test]
     async fn large_buffers_come_back_small_and_huge_ones_do_not() {

@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub username: Option<String>,
     /// Basic-auth password, plain or `{SHA}` + lowercase hex SHA-1.
     pub password: Option<String>,
+    /// The section's limits (ours: `max_connections`, `max_request_bytes`,
+    /// `header_timeout`, `idle_timeout`).
+    pub limits: Limits,
 }
 
 /// A listening address.
@@ -118,11 +121,35 @@ pub struct Limits {
     /// make progress; past it the request is refused (408) or the
     /// connection dropped.
     pub idle_timeout: Duration,
-    /// Connections served at once (at least 1); further clients wait in
-    /// the listen backlog until one closes.
-    pub max_connections: usize,
+    /// Connections this server serves at once (at least 1); `None`: the
+    /// daemon's budget for its kind, derived from the open-files limit
+    /// (see [`super::gate::Budgets`]). Past it a unix client waits in the
+    /// listen backlog; a TCP newcomer displaces the oldest connection that
+    /// has not authenticated, or is closed.
+    pub max_connections: Option<usize>,
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+}
+
+impl Limits {
+    /// The limits a server section set, the defaults for the rest.
+    pub fn from_section(section: &crate::config::model::ServerLimits) -> Limits {
+        let default = Limits::default();
+        Limits {
+            header_read_timeout: section
+                .header_timeout
+                .map_or(default.header_read_timeout, Duration::from_secs),
+            idle_timeout: section
+                .idle_timeout
+                .map_or(default.idle_timeout, Duration::from_secs),
+            max_connections: section.max_connections.or(default.max_connections),
+            max_body_bytes: section
+                .max_request_bytes
+                .map_or(default.max_body_bytes, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -130,7 +157,7 @@ impl Default for Limits {
         Limits {
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            max_connections: 2048,
+            max_connections: None,
             max_body_bytes: 16 * 1024 * 1024,
         }
     }

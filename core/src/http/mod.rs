@@ -9,12 +9,13 @@
 //!
 //! Typical use, once per `[unix_http_server]` / `[inet_http_server]`:
 //! open the socket with [`Bound::open`] before daemonizing, then inside the
-//! runtime `serve(bound, router(state), limits, shutdown)`.
+//! runtime `serve(bound, router(state), state.limits, shutdown)`.
 
 mod api;
 mod auth;
 mod body;
 mod config;
+mod gate;
 mod listen;
 mod logtail;
 mod response;
@@ -25,6 +26,7 @@ mod xmlrpc;
 
 pub use auth::{Credentials, Verdict};
 pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
+pub use gate::{Budgets, ConnectionMark, Standing};
 pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
 pub use logtail::{
     MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
@@ -46,12 +48,11 @@ use crate::rpc::Registry;
 pub fn prepare(
     config: &ServerConfig,
     registry: Arc<Registry>,
-    limits: Limits,
 ) -> Result<(Bound, AppState), BindError> {
     let bound = Bound::open(&config.listen)?;
     let mut state = AppState::new(Arc::clone(&registry))
         .with_auth(config.username.as_deref(), config.password.as_deref());
-    state.limits = limits;
+    state.limits = config.limits;
     state.hooks = state.hooks.with_ui(registry);
     if state.credentials.is_none() {
         tracing::error!(

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::api;
 use super::auth::{Credentials, Verdict};
 use super::config::Limits;
+use super::gate::{ConnectionMark, Standing};
 use super::response::error_page;
 use super::xmlrpc;
 use crate::rpc::{BoxFuture, Registry};
@@ -89,6 +90,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // The connection's standing tells the gate which connections to close
+    // first when it needs room (absent in in-process tests).
+    let mark = request.extensions().get::<ConnectionMark>().cloned();
+    let judge = |standing| {
+        if let Some(mark) = &mark {
+            mark.set(standing);
+        }
+    };
     if let Some(credentials) = &state.credentials {
         let authorization = request
             .headers()
@@ -97,12 +106,17 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         match credentials.check(authorization) {
             Verdict::Allowed => {}
             Verdict::Unauthorized => {
+                judge(Standing::Failed);
                 drain_body(&state.limits, request).await;
                 return unauthorized();
             }
-            Verdict::Malformed => return error_page(StatusCode::BAD_REQUEST),
+            Verdict::Malformed => {
+                judge(Standing::Failed);
+                return error_page(StatusCode::BAD_REQUEST);
+            }
         }
     }
+    judge(Standing::Trusted);
     let path = request.uri().path();
     if path.starts_with("/RPC2") {
         return xmlrpc::handle(&state.registry, &state.limits, request).await;

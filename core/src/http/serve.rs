@@ -1,6 +1,7 @@
 //! Serving a router on an open socket: one task per connection through
-//! hyper-util's builder (HTTP/1.1 with keep-alive), a cap on connections,
-//! a header-read timeout, and a stall timeout on response writes, so a slow
+//! hyper-util's builder (HTTP/1.1 with keep-alive), connections let in by
+//! the daemon's gate (TCP) or a per-server cap (unix), accept errors
+//! backed off and logged once, a header-read timeout, and a stall timeout on response writes, so a slow
 //! or stalled client only ever holds its own connection. Shutdown stops
 //! accepting, lets requests in flight finish (within a grace period), and
 //! removes the unix socket file.
@@ -17,18 +18,21 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
 use super::config::Limits;
+use super::gate::{self, ConnectionMark, Gate};
 use super::listen::Bound;
 
 /// How long requests in flight may take to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serve `router` on `bound` until `shutdown` completes. Must run inside a
-/// tokio runtime (the listener is registered with it here).
+/// tokio runtime (the listener is registered with it here). TCP
+/// connections are let in by the daemon's gate (module `gate`); a unix server caps its
+/// own connections (clients past the cap wait in the listen backlog).
 pub async fn serve(
     bound: Bound,
     router: Router,
@@ -36,6 +40,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let (listener, _socket_file) = Listener::from_bound(bound)?;
+    let gate = Gate::shared();
+    let server = gate::server_id();
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
@@ -43,45 +49,79 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let builder = Arc::new(builder);
-    let max_connections = limits.max_connections.max(1);
-    let permits = Arc::new(Semaphore::new(max_connections));
+    let cap = limits
+        .max_connections
+        .unwrap_or(match listener {
+            Listener::Unix(_) => gate.budgets().unix,
+            Listener::Tcp(_) => gate.budgets().tcp,
+        })
+        .max(1);
+    let unix_permits = Arc::new(Semaphore::new(cap));
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a clone; `recv` ends once all are gone.
+    let (alive, mut all_gone) = mpsc::channel::<()>(1);
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
 
     loop {
-        // Take a connection slot before accepting: at the cap, clients
+        // A unix server takes a slot before accepting: at its cap, clients
         // wait in the kernel's backlog instead of costing us memory.
-        let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_closed) => break,
+        let unix_permit = match listener {
+            Listener::Unix(_) => tokio::select! {
+                permit = Arc::clone(&unix_permits).acquire_owned() => match permit {
+                    Ok(permit) => Some(permit),
+                    Err(_closed) => break,
+                },
+                () = &mut shutdown => break,
             },
-            () = &mut shutdown => break,
+            Listener::Tcp(_) => None,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
         let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                backoff.recovered();
+                accepted
+            }
             Err(error) => {
                 // Out of descriptors or a connection reset before accept:
-                // keep serving, and give the system a moment to recover.
-                tracing::warn!(%error, "accepting an HTTP connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // keep serving, give a descriptor back if an unproven
+                // client holds one, and wait longer each time in a row.
+                let out_of_files =
+                    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                if out_of_files {
+                    gate.shed_one();
+                }
+                let pause = backoff.failed(&error);
+                tokio::time::sleep(pause).await;
                 continue;
             }
         };
+        let admission = match &peer {
+            Peer::Tcp(address) => match gate.admit(server, cap, address.ip()) {
+                Some(admission) => Some(admission),
+                // Every place is held by authenticated clients: close it.
+                None => continue,
+            },
+            Peer::Unix => None,
+        };
+        let mark = admission
+            .as_ref()
+            .map_or_else(ConnectionMark::default, |a| a.mark.clone());
         let peer_socket = PeerSocket(stream.raw_fd());
         let stopping = ServerStopping(stop_rx.clone());
         let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
+        let peer_name: Arc<str> = Arc::from(peer.to_string());
         let service = hyper::service::service_fn({
             let router = router.clone();
             move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(peer_socket);
                 request.extensions_mut().insert(stopping.clone());
+                request.extensions_mut().insert(mark.clone());
                 let router = router.clone();
-                let peer = peer.clone();
+                let peer = peer_name.clone();
                 async move {
                     let line = tracing::enabled!(tracing::Level::TRACE).then(|| {
                         let version = request.version();
@@ -97,11 +137,20 @@ pub async fn serve(
         });
         let builder = Arc::clone(&builder);
         let mut stop = stop_rx.clone();
+        let alive = alive.clone();
         tokio::spawn(async move {
             let connection = builder.serve_connection(io, service);
             tokio::pin!(connection);
+            let evicted = async {
+                match &admission {
+                    Some(admission) => admission.evicted().await,
+                    None => std::future::pending().await,
+                }
+            };
             let outcome = tokio::select! {
                 outcome = connection.as_mut() => outcome,
+                // Closed for room: drop it at once.
+                () = evicted => Ok(()),
                 _ = stop.changed() => {
                     connection.as_mut().graceful_shutdown();
                     connection.await
@@ -110,18 +159,58 @@ pub async fn serve(
             if let Err(error) = outcome {
                 tracing::trace!(%error, "HTTP connection ended with an error");
             }
-            drop(permit);
+            drop(unix_permit);
+            drop(admission);
+            drop(alive);
         });
     }
 
     drop(listener);
     let _ = stop_tx.send(true);
-    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
+    drop(alive);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, all_gone.recv()).await;
     if drained.is_err() {
         tracing::warn!("HTTP connections still open after the shutdown grace period");
     }
     Ok(())
+}
+
+/// Failed accepts in a row: each waits twice as long as the one before (up
+/// to a second), and one log line stands for all of them until an accept
+/// succeeds again, so running out of descriptors never floods the log.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    in_a_row: u32,
+}
+
+/// The first pause after a failed accept, and the longest.
+const ACCEPT_PAUSE_FIRST: Duration = Duration::from_millis(10);
+const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+impl AcceptBackoff {
+    fn failed(&mut self, error: &io::Error) -> Duration {
+        if self.in_a_row == 0 {
+            tracing::warn!(
+                %error,
+                "accepting an HTTP connection failed (retrying with a growing pause; logged once until an accept succeeds)"
+            );
+        }
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        ACCEPT_PAUSE_FIRST
+            .saturating_mul(1 << self.in_a_row.min(10).saturating_sub(1))
+            .min(ACCEPT_PAUSE_MAX)
+    }
+
+    fn recovered(&mut self) {
+        if self.in_a_row > 1 {
+            tracing::info!(
+                failures = self.in_a_row,
+                "accepting HTTP connections again after {} failed attempts",
+                self.in_a_row
+            );
+        }
+        self.in_a_row = 0;
+    }
 }
 
 /// The reference's access line, at trace level: `<host>:<port> - -
@@ -170,20 +259,37 @@ impl Listener {
         })
     }
 
-    /// The next connection and its peer as the access log names it
-    /// (`host:port`; `localhost:0` on a unix socket, as medusa writes it).
-    async fn accept(&self) -> io::Result<(Stream, Arc<str>)> {
+    /// The next connection and its peer.
+    async fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
             Listener::Unix(listener) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Stream::Unix(stream), Arc::from("localhost:0")))
+                Ok((Stream::Unix(stream), Peer::Unix))
             }
             Listener::Tcp(listener) => {
                 let (stream, peer) = listener.accept().await?;
                 // Small request/response pairs: do not wait for Nagle.
                 stream.set_nodelay(true)?;
-                Ok((Stream::Tcp(stream), Arc::from(peer.to_string())))
+                Ok((Stream::Tcp(stream), Peer::Tcp(peer)))
             }
+        }
+    }
+}
+
+/// Who connected.
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    Unix,
+    Tcp(std::net::SocketAddr),
+}
+
+/// As the access log names it: `host:port`, `localhost:0` on a unix socket
+/// (as medusa writes it).
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Unix => f.write_str("localhost:0"),
+            Peer::Tcp(address) => write!(f, "{address}"),
         }
     }
 }

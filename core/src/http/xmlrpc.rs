@@ -9,10 +9,9 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use dxr::MethodCall;
-use http_body_util::{BodyExt, Limited};
 use supervisor_sdk::value::{Value, ValueKind};
 
-use super::body;
+use super::body::{self, BodyError};
 use super::config::Limits;
 use super::response::{error_page, xml_response};
 use crate::rpc::{CallError, Registry, write_fault_response, write_method_response};
@@ -21,33 +20,36 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
     if request.method() != Method::POST {
         return error_page(StatusCode::BAD_REQUEST);
     }
-    let limit = limits.max_body_bytes;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return too_large();
-    }
-    let body = Limited::new(request.into_body(), limit);
-    let collected = match tokio::time::timeout(limits.idle_timeout, body.collect()).await {
-        Err(_elapsed) => return error_page(StatusCode::REQUEST_TIMEOUT),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => return error_page(StatusCode::BAD_REQUEST),
-        Ok(Ok(collected)) => collected.to_bytes(),
+    let read = body::read(
+        request.into_body(),
+        declared,
+        limits.max_body_bytes,
+        limits.idle_timeout,
+    )
+    .await;
+    let (collected, _lease) = match read {
+        Ok(read) => read,
+        Err(BodyError::TooLarge) => return closing(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(BodyError::Busy) => return closing(StatusCode::SERVICE_UNAVAILABLE),
+        Err(BodyError::Timeout) => return error_page(StatusCode::REQUEST_TIMEOUT),
+        Err(BodyError::Broken) => return error_page(StatusCode::BAD_REQUEST),
     };
     let Some((method, params)) = parse_call(&collected) else {
         tracing::error!(
-            "XML-RPC request data {:?} is invalid: unmarshallable",
-            String::from_utf8_lossy(&collected)
+            "XML-RPC request data {} is invalid: unmarshallable",
+            body::excerpt(&collected)
         );
         return error_page(StatusCode::BAD_REQUEST);
     };
     if method.is_empty() {
         tracing::error!(
-            "XML-RPC request data {:?} is invalid: no method name",
-            String::from_utf8_lossy(&collected)
+            "XML-RPC request data {} is invalid: no method name",
+            body::excerpt(&collected)
         );
         return error_page(StatusCode::BAD_REQUEST);
     }
@@ -68,8 +70,8 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
         }
         Err(CallError::Internal(message)) => {
             tracing::error!(
-                "Handling XML-RPC request with data {:?} raised an unexpected exception: {message}",
-                String::from_utf8_lossy(&collected)
+                "Handling XML-RPC request with data {} raised an unexpected exception: {message}",
+                body::excerpt(&collected)
             );
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
@@ -77,8 +79,10 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
     xml_response(body::body(text))
 }
 
-fn too_large() -> Response {
-    let mut response = error_page(StatusCode::PAYLOAD_TOO_LARGE);
+/// An error page for a body left unread, which makes the connection
+/// unusable: it is closed after the answer.
+fn closing(status: StatusCode) -> Response {
+    let mut response = error_page(status);
     // The unread rest of the body makes the connection unusable.
     response.headers_mut().insert(
         header::CONNECTION,

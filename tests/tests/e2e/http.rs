@@ -86,10 +86,11 @@ impl TestServer {
             listen,
             username: auth.map(|a| a.0.to_owned()),
             password: auth.map(|a| a.1.to_owned()),
+            limits,
         };
         let registry = Arc::new(Registry::new());
         registry.add(Arc::new(Demo)).expect("demo registers");
-        let (bound, state) = http::prepare(&config, registry, limits)
+        let (bound, state) = http::prepare(&config, registry)
             .unwrap_or_else(|e| panic!("cannot open {config:?}: {e}"));
         Self::run(bound, state)
     }
@@ -534,21 +535,29 @@ fn stalled_headers_time_out() {
 }
 
 #[test]
-fn the_connection_cap_queues_clients_until_a_slot_frees() {
+fn the_unix_connection_cap_queues_clients_until_a_slot_frees() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.path().join("cap.sock");
     let limits = Limits {
-        max_connections: 2,
+        max_connections: Some(2),
         ..Limits::default()
     };
-    let server = TestServer::start(tcp_listen(), None, limits);
-    let addr = server.tcp.expect("tcp");
+    let _server = TestServer::start(Listen::Unix(UnixSocket::new(&path)), None, limits);
+    let connect = || {
+        let stream = UnixStream::connect(&path).expect("the server accepts");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        stream
+    };
     let ok = b"GET /ok.html HTTP/1.1\r\nHost: x\r\n\r\n";
     // Two keep-alive connections fill the cap; a third is accepted by the
     // kernel but served only when one of the two goes away.
-    let mut first = connect_tcp(addr);
+    let mut first = connect();
     assert_eq!(raw_exchange(&mut first, ok).status(), 200);
-    let mut second = connect_tcp(addr);
+    let mut second = connect();
     assert_eq!(raw_exchange(&mut second, ok).status(), 200);
-    let mut third = connect_tcp(addr);
+    let mut third = connect();
     third
         .set_read_timeout(Some(Duration::from_millis(300)))
         .expect("timeout");
@@ -565,6 +574,41 @@ fn the_connection_cap_queues_clients_until_a_slot_frees() {
         .expect("timeout");
     assert_eq!(read_response(&mut third).status(), 200);
     assert_eq!(raw_exchange(&mut second, ok).status(), 200);
+}
+
+#[test]
+fn a_full_tcp_server_displaces_a_silent_connection_never_a_served_one() {
+    let limits = Limits {
+        max_connections: Some(2),
+        ..Limits::default()
+    };
+    let server = TestServer::start(tcp_listen(), None, limits);
+    let addr = server.tcp.expect("tcp");
+    let ok = b"GET /ok.html HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut served = connect_tcp(addr);
+    assert_eq!(raw_exchange(&mut served, ok).status(), 200);
+    // A client that connects and says nothing holds the second place...
+    let mut silent = connect_tcp(addr);
+    // ...until a newcomer needs it: the silent one is closed, the
+    // newcomer served, the served one kept.
+    let mut newcomer = connect_tcp(addr);
+    assert_eq!(raw_exchange(&mut newcomer, ok).status(), 200);
+    let mut rest = Vec::new();
+    assert_eq!(
+        silent
+            .read_to_end(&mut rest)
+            .map(|_| rest.len())
+            .unwrap_or(0),
+        0
+    );
+    assert_eq!(raw_exchange(&mut served, ok).status(), 200);
+    // With both places held by served clients, one more is closed at once.
+    let mut refused = connect_tcp(addr);
+    let _ = refused.write_all(ok);
+    let mut rest = Vec::new();
+    let _ = refused.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert_eq!(raw_exchange(&mut newcomer, ok).status(), 200);
 }
 
 #[test]

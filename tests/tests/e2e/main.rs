@@ -18,6 +18,7 @@ mod handlers;
 mod http;
 mod http_reference;
 mod install;
+mod limits;
 mod logtail;
 mod notify;
 mod order;

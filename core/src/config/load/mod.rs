@@ -358,6 +358,20 @@ mod tests {
         );
         let errs = errors("[supervisord]\n[inet_http_server]\nport=9001\npassword=p\n");
         assert!(errs[0].to_string().contains("password"));
+        assert_eq!(c.inet_http_servers[0].limits, ServerLimits::default());
+        let limited = ok(
+            "[supervisord]\n[inet_http_server]\nport=9001\nmax_connections=8\n\
+                          max_request_bytes=2MB\nheader_timeout=5\nidle_timeout=7\n",
+        );
+        assert_eq!(
+            limited.inet_http_servers[0].limits,
+            ServerLimits {
+                max_connections: Some(8),
+                max_request_bytes: Some(2 << 20),
+                header_timeout: Some(5),
+                idle_timeout: Some(7),
+            }
+        );
     }
 
     #[test]
@@ -502,6 +516,30 @@ mod tests {
                 "inet_http_server",
                 "username",
                 "u",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=9001\nmax_connections=0\n",
+                "inet_http_server",
+                "max_connections",
+                "0",
+            ),
+            (
+                "[supervisord]\n[unix_http_server]\nfile=/tmp/x.sock\nmax_request_bytes=lots\n",
+                "unix_http_server",
+                "max_request_bytes",
+                "lots",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=9001\nheader_timeout=-1\n",
+                "inet_http_server",
+                "header_timeout",
+                "-1",
+            ),
+            (
+                "[supervisord]\n[inet_http_server]\nport=9001\nidle_timeout=soon\n",
+                "inet_http_server",
+                "idle_timeout",
+                "soon",
             ),
             (
                 "[supervisord]\n[rpcinterface:r]\nsupervisor.rpcinterface_factory=py.mod:f\n",

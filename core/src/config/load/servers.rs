@@ -56,6 +56,7 @@ impl Loader {
         let mut inet = Vec::new();
         for section in self.sections_with_prefix("inet_http_server") {
             let credentials = self.credentials(&section);
+            let limits = self.server_limits(&section);
             let Some(port) = self.get(&section, "port", &none) else {
                 if self.raw(&section, "port").is_none() {
                     self.section_error(
@@ -71,6 +72,7 @@ impl Loader {
                     host,
                     port: number,
                     credentials,
+                    limits,
                 }),
                 Err(e) => self.error_at(&section, "port", Some(&port), e.ours),
             }
@@ -92,6 +94,7 @@ impl Loader {
                 file.text.trim_matches(char::is_whitespace),
             ));
             let credentials = self.credentials(&section);
+            let limits = self.server_limits(&section);
             let chown = self.typed_opt(&section, "chown", &none, types::owner);
             let chmod = self.typed(&section, "chmod", &none, 0o700, types::octal);
             unix.push(UnixHttpServerConfig {
@@ -100,8 +103,46 @@ impl Loader {
                 chmod,
                 chown,
                 credentials,
+                limits,
             });
         }
         (inet, unix)
+    }
+
+    /// Our limit keys of a server section; each a positive whole number
+    /// (`max_request_bytes` also takes KB, MB or GB).
+    fn server_limits(&mut self, section: &str) -> ServerLimits {
+        let none = Expansions::new();
+        let positive = |value: &str| {
+            types::integer(value).and_then(|n| {
+                u64::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| types::BadValue {
+                        ours: "must be a whole number greater than 0".into(),
+                        python: format!("{value} is not greater than 0"),
+                    })
+            })
+        };
+        let size = |value: &str| {
+            types::byte_size(value).and_then(|n| {
+                if n > 0 {
+                    Ok(n)
+                } else {
+                    Err(types::BadValue {
+                        ours: "must be a byte size greater than 0".into(),
+                        python: format!("{value} is not greater than 0"),
+                    })
+                }
+            })
+        };
+        ServerLimits {
+            max_connections: self
+                .typed_opt(section, "max_connections", &none, positive)
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            max_request_bytes: self.typed_opt(section, "max_request_bytes", &none, size),
+            header_timeout: self.typed_opt(section, "header_timeout", &none, positive),
+            idle_timeout: self.typed_opt(section, "idle_timeout", &none, positive),
+        }
     }
 }
