@@ -9,6 +9,7 @@ mod config_cli;
 mod config_golden;
 mod ctl;
 mod daemon;
+mod dropin;
 mod echo_conf;
 mod events;
 mod fcgi;
