@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 venv="$root/tests/.venv"
-pins=(supervisor==4.3.0 superlance==2.0.0)
+pins=(supervisor==4.3.0 superlance==2.0.0 prometheus_client==0.26.0)
 if ! "$venv/bin/python" -c 'import supervisor, superlance' 2>/dev/null \
    || [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("supervisor"))' 2>/dev/null)" != 4.3.0 ]; then
     rm -rf "$venv"

@@ -38,7 +38,7 @@ use crate::config::{self, Config, LoadOptions, MessageLevel};
 use crate::http::{self, Limits, Listen, ServerConfig};
 use crate::logs::{self, MainLog, MainLogConfig, MainLogLayer, StartupMessages};
 use crate::plugins::handler::result_handlers_for;
-use crate::plugins::{PluginLoader, bridge};
+use crate::plugins::{PluginLoader, bridge, routes};
 use crate::process::reaper;
 use crate::rpc::Registry;
 
@@ -323,14 +323,20 @@ pub fn check_plugins(config: &Config, load_options: &LoadOptions) -> Result<(), 
         main_log: Arc::new(main_log),
         output_hook: None,
     });
-    if let Err(failed) = bridge::register_rpcinterfaces(
+    let host = DaemonHost::boxed(handle.clone());
+    match bridge::register_rpcinterfaces(
         &mut loader,
         &config.rpcinterfaces,
-        &DaemonHost::boxed(handle.clone()),
+        &host,
         &handle.shared().hub,
         &Registry::new(),
     ) {
-        errors.extend(failed.iter().map(ToString::to_string));
+        Ok(_) => {
+            if let Err(failed) = routes::build_routes(&mut loader, &config.rpcinterfaces, &host) {
+                errors.extend(failed);
+            }
+        }
+        Err(failed) => errors.extend(failed.iter().map(ToString::to_string)),
     }
     if errors.is_empty() {
         Ok(())
@@ -551,6 +557,9 @@ impl Daemon {
             &registry,
         )
         .map_err(|errors| StartError::Usage(errors.iter().map(ToString::to_string).collect()))?;
+        let routes = routes::build_routes(&mut self.plugins, &config.rpcinterfaces, &host)
+            .map_err(StartError::Usage)?;
+        let plugin_hook = routes::http_hook(Arc::new(routes));
         let mut servers = Vec::new();
         for server in server_configs(config) {
             // The reference logs this once per server and namespace, before
@@ -563,6 +572,7 @@ impl Daemon {
                     .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
             state.hooks = std::mem::take(&mut state.hooks)
                 .with_log_tails(process_logs(handle.clone()), main_log.file_path());
+            state.hooks.plugins = plugin_hook.clone();
             servers.push((bound, state));
         }
         Ok(servers)
