@@ -45,8 +45,12 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
         eprintln!("{}", args::ROOT_SEARCH_WARNING);
     }
     if daemon_args.test_config {
-        return match startup::load(&daemon_args, Path::new(argv0)) {
-            Ok((loaded, _)) => {
+        let checked =
+            startup::load(&daemon_args, Path::new(argv0)).and_then(|(loaded, options)| {
+                startup::check_plugins(&loaded, &options).map(|()| loaded)
+            });
+        return match checked {
+            Ok(loaded) => {
                 print!("{}", config::summary(&loaded));
                 println!("The configuration is valid.");
                 ExitCode::SUCCESS

@@ -12,9 +12,20 @@ pub const BUILTIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcint
 /// (the reference's default, linked into the daemon).
 pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
-/// The reference's module names that the daemon links instead of
-/// importing; any other dotted name would be a Python import.
-pub const BUILTIN_LIBRARIES: [&str; 2] = ["supervisor.rpcinterface", "supervisor.dispatchers"];
+/// The module prefix naming the plugins bundled with supervisor-rs.
+pub const BUNDLED_PREFIX: &str = "supervisor_rs.";
+
+/// The factory of the bundled Prometheus metrics plugin (`/metrics`).
+pub const METRICS_RPCINTERFACE: &str = "supervisor_rs.metrics:make_metrics_rpcinterface";
+
+/// The module names that the daemon links instead of importing: the
+/// reference's own, then the plugins bundled with supervisor-rs (named
+/// under `supervisor_rs.`). Any other dotted name would be a Python import.
+pub const BUILTIN_LIBRARIES: [&str; 3] = [
+    "supervisor.rpcinterface",
+    "supervisor.dispatchers",
+    "supervisor_rs.metrics",
+];
 
 /// A `LIBRARY:FACTORY` value split at its last colon (a factory name has
 /// none, a library path may), with the blanks the reference's entry-point
@@ -66,6 +77,13 @@ impl<'a> PluginSpec<'a> {
     pub fn is_builtin(&self) -> bool {
         BUILTIN_LIBRARIES.contains(&self.library)
     }
+
+    /// Whether the library is a plugin bundled with supervisor-rs (not one
+    /// of the reference's modules): its factories are the loader's to
+    /// check, whichever option names it.
+    pub fn is_bundled(&self) -> bool {
+        self.is_builtin() && self.library.starts_with(BUNDLED_PREFIX)
+    }
 }
 
 impl std::fmt::Display for PluginSpec<'_> {
@@ -109,5 +127,11 @@ mod tests {
             "{error}"
         );
         assert!(PluginSpec::parse("./lib.x.so:make").is_ok());
+        assert!(
+            PluginSpec::parse(METRICS_RPCINTERFACE)
+                .unwrap()
+                .is_builtin()
+        );
+        assert!(PluginSpec::parse("supervisor_rs.nosuch:make").is_err());
     }
 }

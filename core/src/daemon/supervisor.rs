@@ -743,7 +743,7 @@ impl Supervisor {
                     proc.lease = None;
                 }
             }
-            Resolved::Unknown(reaped) => self.log(MainLevel::Info, &reaped.unknown_pid_line()),
+            Resolved::Unknown(r) => self.log(r.unknown_pid_level(), &r.unknown_pid_line()),
         }
     }
 

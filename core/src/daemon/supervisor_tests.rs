@@ -70,7 +70,15 @@ async fn reap_children(handle: Handle, exits: mpsc::UnboundedSender<Reaped>) {
             // SAFETY: waitpid on one pid of our own with WNOHANG only
             // collects that child; `status` is a valid out-pointer.
             let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if reaped == pid && exits.send(Reaped { pid, status }).is_err() {
+            if reaped == pid
+                && exits
+                    .send(Reaped {
+                        pid,
+                        status,
+                        adopted: false,
+                    })
+                    .is_err()
+            {
                 return;
             }
         }

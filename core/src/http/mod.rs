@@ -33,7 +33,7 @@ pub use logtail::{
     mainlogtail_handler,
 };
 pub use response::error_page;
-pub use router::{AppState, Hooks, RouteHandler, router};
+pub use router::{AppState, Hooks, PluginHook, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};
 pub use ui::{static_handler, ui_handler};
 

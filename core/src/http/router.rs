@@ -1,6 +1,6 @@
 //! The request router: authentication first, then the reference's handlers
-//! in the reference's order (`/RPC2*`, our `/api/*`, `/logtail*`, `/mainlogtail*`, the
-//! web UI pages, static files), and medusa's error pages for everything
+//! in the reference's order (`/RPC2*`, our `/api/*`, `/logtail*`, `/mainlogtail*`,
+//! our plugins' `/plugin/*` and claimed paths, the web UI pages, static files), and medusa's error pages for everything
 //! that goes wrong.
 
 use std::sync::Arc;
@@ -34,6 +34,19 @@ pub struct Hooks {
     pub ui: Option<RouteHandler>,
     /// Everything else: the UI's static files.
     pub static_files: Option<RouteHandler>,
+    /// `/plugin/<section>/...` and the top-level paths plugins claimed
+    /// (GET and HEAD only: a plugin's route never changes state).
+    pub plugins: Option<PluginHook>,
+}
+
+/// The plugins' routes: the paths they claimed, and the handler of those
+/// and of everything under `/plugin/`.
+#[derive(Clone)]
+pub struct PluginHook {
+    /// The claimed top-level paths.
+    pub claimed: Arc<[String]>,
+    /// Answers them.
+    pub handler: RouteHandler,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -43,6 +56,7 @@ impl std::fmt::Debug for Hooks {
             .field("mainlogtail", &self.mainlogtail.is_some())
             .field("ui", &self.ui.is_some())
             .field("static_files", &self.static_files.is_some())
+            .field("plugins", &self.plugins.as_ref().map(|p| &p.claimed))
             .finish()
     }
 }
@@ -129,6 +143,14 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     }
     if path.starts_with("/mainlogtail") {
         return hooked(&state.hooks.mainlogtail, request).await;
+    }
+    if let Some(plugins) = &state.hooks.plugins
+        && (path.starts_with("/plugin/") || plugins.claimed.iter().any(|c| c == path))
+    {
+        if !matches!(*request.method(), Method::GET | Method::HEAD) {
+            return error_page(StatusCode::METHOD_NOT_ALLOWED);
+        }
+        return (plugins.handler)(request).await;
     }
     if matches!(*request.method(), Method::GET | Method::POST) {
         match path.trim_start_matches('/') {

@@ -31,6 +31,7 @@ use crate::config::{PluginSpec, SpecError};
 pub mod bridge;
 pub mod call;
 pub mod handler;
+pub mod routes;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +44,15 @@ fn builtin_module(library: &str) -> Option<PluginModuleRef> {
     match library {
         "supervisor.rpcinterface" => Some(supervisor_plugin::plugin_module()),
         "supervisor.dispatchers" => Some(default_handler::plugin_module()),
+        "supervisor_rs.metrics" => Some(metrics_plugin::plugin_module()),
+        _ => None,
+    }
+}
+
+/// The routes modules of the builtin libraries that have one.
+fn builtin_routes(library: &str) -> Option<supervisor_sdk::module::RoutesModuleRef> {
+    match library {
+        "supervisor_rs.metrics" => Some(metrics_plugin::routes_module()),
         _ => None,
     }
 }
@@ -424,7 +434,7 @@ fn unknown_factory(
     }
 }
 
-fn config_entries(config: &[(String, String)]) -> RVec<ConfigEntry> {
+pub(crate) fn config_entries(config: &[(String, String)]) -> RVec<ConfigEntry> {
     config
         .iter()
         .map(|(key, value)| ConfigEntry {
@@ -525,6 +535,6 @@ fn abi_errors(report: &str) -> String {
     }
 }
 
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

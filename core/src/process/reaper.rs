@@ -22,6 +22,12 @@ pub struct Reaped {
     pub pid: i32,
     /// Its raw `waitpid` status (see `ExitCause::from_raw`).
     pub status: i32,
+    /// True when it ran in another process group than the daemon's: a
+    /// descendant re-parented to us only because we are a subreaper. A
+    /// child the daemon itself forked outside its processes (a plugin's
+    /// helper, say) inherits the daemon's group; our processes lead groups
+    /// of their own, which their descendants inherit or leave.
+    pub adopted: bool,
 }
 
 /// Make this process a child subreaper (Linux `PR_SET_CHILD_SUBREAPER`):
@@ -35,19 +41,51 @@ pub fn become_subreaper() -> io::Result<()> {
 /// them in the order `waitpid` gave them.
 pub fn reap_now() -> Vec<Reaped> {
     let mut reaped = Vec::new();
+    let own_group = nix::unistd::getpgrp().as_raw();
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a valid, writable c_int for the call.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid > 0 {
-            reaped.push(Reaped { pid, status });
-        } else if pid == -1 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+        // Peek first (WNOWAIT) so the zombie's /proc entry still says
+        // which process group it ran in, then collect that pid.
+        // SAFETY: an all-zero siginfo_t is a valid value of the C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the call.
+        let peeked = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if peeked == -1 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
             continue;
-        } else {
-            // 0: children remain but none has exited; -1/ECHILD: none left.
+        }
+        // SAFETY: waitid filled `info` for an exited child (or left it
+        // zeroed, pid 0, when none has exited); si_pid is valid for both.
+        let child = unsafe { info.si_pid() };
+        if peeked == -1 || child <= 0 {
+            // -1/ECHILD: none left; pid 0: children remain but none exited.
             return reaped;
         }
+        let adopted = group_of(child).is_some_and(|group| group != own_group);
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid, writable c_int for the call.
+        let pid = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            reaped.push(Reaped {
+                pid,
+                status,
+                adopted,
+            });
+        }
     }
+}
+
+/// The process group of `pid` (field 5 of `/proc/PID/stat`, read after
+/// the command name, which may itself hold blanks and parentheses).
+fn group_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Start the reaper on the current tokio runtime. Every exit goes to the
@@ -90,7 +128,18 @@ pub enum Resolved<K> {
 }
 
 impl Reaped {
-    /// The main-log line (INFO) for a pid that belongs to no process.
+    /// The main-log level of [`Reaped::unknown_pid_line`]: the
+    /// reference's INFO for a child of the daemon's own; DEBUG for an
+    /// adopted orphan, which the reference (no subreaper) never sees.
+    pub fn unknown_pid_level(&self) -> crate::config::types::LogLevel {
+        if self.adopted {
+            crate::config::types::LogLevel::Debug
+        } else {
+            crate::config::types::LogLevel::Info
+        }
+    }
+
+    /// The main-log line for a pid that belongs to no process.
     pub fn unknown_pid_line(&self) -> String {
         format!(
             "reaped unknown pid {} ({})",
@@ -207,7 +256,11 @@ mod tests {
     use super::*;
 
     fn exit(pid: i32) -> Reaped {
-        Reaped { pid, status: 0 }
+        Reaped {
+            pid,
+            status: 0,
+            adopted: false,
+        }
     }
 
     #[test]
@@ -267,6 +320,7 @@ mod tests {
         let reaped = Reaped {
             pid: 77,
             status: libc::SIGKILL,
+            adopted: false,
         };
         assert_eq!(
             reaped.unknown_pid_line(),

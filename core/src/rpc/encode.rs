@@ -3,10 +3,11 @@
 //! one pre-sized `String`, with no intermediate value model. dxr still
 //! parses requests; it no longer sees responses.
 //!
-//! The output is byte-for-byte what the daemon wrote when answers went
-//! through `dxr::Value` first: struct members sorted by name, the first of
-//! duplicate names kept (dxr's `BTreeMap`), a date that does not parse
-//! sent as a string. Text is escaped as the reference's marshaller escapes
+//! Struct members keep the namespace's order (the reference marshals
+//! Python dicts in insertion order; clients that keep order, JavaScript
+//! objects or a listener printing a dict, see the same thing), the first
+//! of duplicate names kept; a date that does not parse is sent as a
+//! string; everything else is byte-for-byte what dxr writes. Text is escaped as the reference's marshaller escapes
 //! it (`&`, `<`, `>`), plus `\r` as `&#13;` so it survives the client's
 //! line-end normalization. Characters XML 1.0 forbids (C0 controls other
 //! than tab and newline, U+FFFE, U+FFFF) become U+FFFD: the reference sends
@@ -62,31 +63,16 @@ pub fn write_fault_response(out: &mut String, fault: &Fault) {
 
 /// Append one `<value>` element.
 pub fn write_value(out: &mut String, value: &Value) {
-    Writer {
-        out,
-        order: Vec::new(),
-        last_names: Vec::new(),
-        last_order: Vec::new(),
-    }
-    .value(value);
+    Writer { out }.value(value);
 }
 
-/// One response being written. `order` is scratch space for the member
-/// order of the structs being written (a stack: a nested struct pushes its
-/// own order above its parent's), so a whole response allocates it once.
-/// `last_names` and `last_order` remember the member names of the last
-/// struct that needed sorting and the order found for them: the structs of
-/// an array (a process info per process) share their names, so one sort
-/// serves them all.
-struct Writer<'a, 'v> {
+/// One response being written.
+struct Writer<'a> {
     out: &'a mut String,
-    order: Vec<u32>,
-    last_names: Vec<&'v str>,
-    last_order: Vec<u32>,
 }
 
-impl<'v> Writer<'_, 'v> {
-    fn value(&mut self, value: &'v Value) {
+impl Writer<'_> {
+    fn value(&mut self, value: &Value) {
         let out = &mut *self.out;
         out.push_str("<value>");
         match value.kind() {
@@ -154,58 +140,30 @@ impl<'v> Writer<'_, 'v> {
         self.out.push_str("</value>");
     }
 
-    /// The members of a struct, sorted by name, the first of equal names
-    /// only.
-    fn members(&mut self, members: &'v [Member]) {
-        let strictly_sorted = members
-            .windows(2)
-            .all(|pair| pair[0].name.as_str() < pair[1].name.as_str());
-        if strictly_sorted {
-            for member in members {
-                self.member(member);
+    /// The members of a struct in the order the namespace gave them, as
+    /// the reference's marshaller writes a dict (insertion order), and the
+    /// first of equal names only, as on the JSON API. Structs are small:
+    /// looking back over the members already written is cheaper than a
+    /// set, and a big one (a plugin's table) falls back to a set.
+    fn members(&mut self, members: &[Member]) {
+        const LOOK_BACK: usize = 32;
+        if members.len() <= LOOK_BACK {
+            for (at, member) in members.iter().enumerate() {
+                if !members[..at].iter().any(|seen| seen.name == member.name) {
+                    self.member(member);
+                }
             }
             return;
         }
-        let base = self.order.len();
-        let same_names = self.last_names.len() == members.len()
-            && self
-                .last_names
-                .iter()
-                .zip(members)
-                .all(|(name, member)| *name == member.name.as_str());
-        if same_names {
-            self.order.extend_from_slice(&self.last_order);
-        } else {
-            // A struct has far fewer than 2^32 members: each is an
-            // allocation.
-            self.order.extend(0..members.len() as u32);
-            let name = |at: &u32| members[*at as usize].name.as_str();
-            // Stable: among equal names the first stays first, and the
-            // later ones are dropped.
-            self.order[base..].sort_by(|a, b| name(a).cmp(name(b)));
-            let mut kept = base;
-            for at in base..self.order.len() {
-                if kept == base || name(&self.order[kept - 1]) != name(&self.order[at]) {
-                    self.order[kept] = self.order[at];
-                    kept += 1;
-                }
+        let mut seen = std::collections::HashSet::with_capacity(members.len());
+        for member in members {
+            if seen.insert(member.name.as_str()) {
+                self.member(member);
             }
-            self.order.truncate(kept);
-            self.last_names.clear();
-            self.last_names
-                .extend(members.iter().map(|member| member.name.as_str()));
-            self.last_order.clear();
-            self.last_order.extend_from_slice(&self.order[base..]);
         }
-        // Members are written from the stack, not the cache: a nested
-        // struct may replace the cache meanwhile.
-        for at in base..self.order.len() {
-            self.member(&members[self.order[at] as usize]);
-        }
-        self.order.truncate(base);
     }
 
-    fn member(&mut self, member: &'v Member) {
+    fn member(&mut self, member: &Member) {
         self.out.push_str("<member><name>");
         push_escaped(self.out, &member.name);
         self.out.push_str("</name>");
@@ -445,8 +403,59 @@ mod tests {
             })),
         ];
         for value in &samples {
-            assert_eq!(method_response(value), old_response(value), "{value:?}");
+            assert_eq!(
+                method_response(&sorted(value)),
+                old_response(value),
+                "{value:?}"
+            );
         }
+    }
+
+    /// `value` with every struct's members as dxr held them: the first of
+    /// equal names, sorted by name.
+    fn sorted(value: &Value) -> Value {
+        match value.kind() {
+            Some(ValueKind::Array(items)) => Value::array(items.iter().map(sorted)),
+            Some(ValueKind::Struct(members)) => {
+                let mut kept: Vec<(String, Value)> = Vec::new();
+                for member in members.iter() {
+                    if !kept.iter().any(|(name, _)| name == member.name.as_str()) {
+                        kept.push((member.name.to_string(), sorted(&member.value)));
+                    }
+                }
+                kept.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::structure(kept)
+            }
+            _ => value.clone(),
+        }
+    }
+
+    #[test]
+    fn struct_members_keep_their_order_and_the_first_of_equal_names() {
+        let names = |value: &Value| -> Vec<String> {
+            let body = method_response(value);
+            body.split("<name>")
+                .skip(1)
+                .map(|rest| rest[..rest.find("</name>").unwrap()].to_string())
+                .collect()
+        };
+        let small = Value::structure([
+            ("name", Value::int(1)),
+            ("group", Value::int(2)),
+            ("name", Value::int(3)),
+            ("description", Value::int(4)),
+        ]);
+        assert_eq!(names(&small), ["name", "group", "description"]);
+        assert!(method_response(&small).contains("<name>name</name><value><i4>1</i4>"));
+        // Past the look-back size, the set path keeps the same rule.
+        let big = Value::structure(
+            (0..100)
+                .rev()
+                .chain([5, 99])
+                .map(|i| (format!("k{i}"), Value::int(i))),
+        );
+        let expected: Vec<String> = (0..100).rev().map(|i| format!("k{i}")).collect();
+        assert_eq!(names(&big), expected);
     }
 
     #[test]

@@ -288,7 +288,7 @@ fn an_orphaned_grandchild_is_reaped_by_the_subreaper() {
     let mut daemon = Daemon::start(&sandbox, &conf);
     let grandchild = grandchild_of(&sandbox, "orphaner");
     daemon.wait_line(&format!(
-        "INFO reaped unknown pid {grandchild} (exit status 0)"
+        "DEBG reaped unknown pid {grandchild} (exit status 0)"
     ));
     assert!(
         !alive(grandchild),

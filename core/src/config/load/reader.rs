@@ -329,7 +329,7 @@ impl Loader {
             }
             // The other kind's builtin library offers nothing for this
             // option: to the user it is a Python module like any other.
-            Ok(parsed) if parsed.is_builtin() => SpecError::PythonPath {
+            Ok(parsed) if parsed.is_builtin() && !parsed.is_bundled() => SpecError::PythonPath {
                 library: parsed.library.to_string(),
             }
             .to_string(),

@@ -1,0 +1,394 @@
+//! The bundled Prometheus metrics plugin: `/metrics` in the text
+//! exposition format (version 0.0.4), behind the daemon's authentication
+//! like every route. Enabled by
+//!
+//! ```ini
+//! [rpcinterface:metrics]
+//! supervisor.rpcinterface_factory = supervisor_rs.metrics:make_metrics_rpcinterface
+//! ```
+//!
+//! It serves the same text at `/plugin/metrics/` and through the RPC
+//! method `metrics.getMetrics`. Per process: state, up, start time, last
+//! exit status, pid, CPU seconds and resident memory (from `/proc`, one
+//! read of `/proc/PID/stat` each); daemon-wide: up, uptime and processes
+//! by state. It reads the host's snapshot and `/proc` only: a scrape never
+//! waits on the supervisor task.
+
+use std::fmt::Write as _;
+
+use supervisor_sdk::host::{HostBox, ProcessInfo};
+use supervisor_sdk::module::PluginConfig;
+use supervisor_sdk::namespace::{
+    MethodInfo, NamespaceBox, Reply, RpcNamespace, namespace_box, unknown_method,
+};
+use supervisor_sdk::routes::{HttpResponse, HttpRoutes, RoutesBox, routes_box};
+use supervisor_sdk::state::ProcessState;
+use supervisor_sdk::value::Value;
+
+/// The path the plugin claims.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// The exposition format's content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Linux reports CPU times in USER_HZ ticks, fixed at 100 per second for
+/// user space on every architecture Linux runs on.
+const USER_HZ: f64 = 100.0;
+
+/// Every state, for `supervisor_processes{state=...}` (zeros included, so
+/// a series does not vanish when its count drops to zero).
+const STATES: [ProcessState; 8] = [
+    ProcessState::Stopped,
+    ProcessState::Starting,
+    ProcessState::Running,
+    ProcessState::Backoff,
+    ProcessState::Stopping,
+    ProcessState::Exited,
+    ProcessState::Fatal,
+    ProcessState::Unknown,
+];
+
+/// What a scrape needs besides the snapshot, found once when the plugin
+/// is built.
+#[derive(Debug, Clone, Copy)]
+struct Machine {
+    /// Bytes per page, for the resident set in `/proc/PID/stat`.
+    page_size: u64,
+    /// When the daemon started, seconds since the epoch (0 if unknown).
+    daemon_start: f64,
+}
+
+impl Machine {
+    fn read(daemon_pid: u32) -> Machine {
+        let page_size = std::fs::read_to_string("/proc/self/smaps")
+            .ok()
+            .and_then(|smaps| {
+                smaps.lines().find_map(|line| {
+                    let kb = line.strip_prefix("KernelPageSize:")?;
+                    kb.split_whitespace().next()?.parse::<u64>().ok()
+                })
+            })
+            .map_or(4096, |kb| kb * 1024);
+        let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+            stat.lines()
+                .find_map(|line| line.strip_prefix("btime ")?.trim().parse::<f64>().ok())
+        });
+        let started_ticks = stat_fields(daemon_pid).and_then(|fields| field(&fields, 22));
+        let daemon_start = match (boot_time, started_ticks) {
+            (Some(boot), Some(ticks)) => boot + ticks as f64 / USER_HZ,
+            _ => 0.0,
+        };
+        Machine {
+            page_size,
+            daemon_start,
+        }
+    }
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold
+/// blanks and parentheses): index 0 is field 3 (state).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Field `n` (1-based, as `man 5 proc` numbers them) of [`stat_fields`].
+fn field(fields: &[String], n: usize) -> Option<u64> {
+    fields.get(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// CPU seconds and resident bytes of a live process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Usage {
+    cpu_seconds: f64,
+    rss_bytes: u64,
+}
+
+fn usage(pid: u32, machine: &Machine) -> Option<Usage> {
+    if pid == 0 {
+        return None;
+    }
+    let fields = stat_fields(pid)?;
+    let ticks = field(&fields, 14)? + field(&fields, 15)?;
+    Some(Usage {
+        cpu_seconds: ticks as f64 / USER_HZ,
+        rss_bytes: field(&fields, 24)? * machine.page_size,
+    })
+}
+
+/// The plugin: namespace and routes share it.
+#[derive(Clone)]
+pub struct Metrics {
+    host: HostBox,
+    machine: Machine,
+}
+
+impl Metrics {
+    fn new(host: HostBox) -> Metrics {
+        let machine = Machine::read(host.supervisor_pid());
+        Metrics { host, machine }
+    }
+
+    /// The whole exposition text.
+    pub fn render(&self) -> String {
+        let infos = self.host.process_infos();
+        let now = self.host.now();
+        let mut out = String::with_capacity(256 + infos.len() * 900);
+        family(
+            &mut out,
+            "supervisor_up",
+            "gauge",
+            "1 while the daemon answers.",
+        );
+        out.push_str("supervisor_up 1\n");
+        family(
+            &mut out,
+            "supervisor_uptime_seconds",
+            "gauge",
+            "Seconds since the daemon started.",
+        );
+        let uptime = if self.machine.daemon_start > 0.0 {
+            (now as f64 - self.machine.daemon_start).max(0.0)
+        } else {
+            0.0
+        };
+        let _ = writeln!(out, "supervisor_uptime_seconds {uptime}");
+        family(
+            &mut out,
+            "supervisor_processes",
+            "gauge",
+            "Processes by state.",
+        );
+        for state in STATES {
+            let count = infos.iter().filter(|info| info.state == state).count();
+            let _ = writeln!(
+                out,
+                "supervisor_processes{{state=\"{}\"}} {count}",
+                state.name()
+            );
+        }
+        let usages: Vec<Option<Usage>> = infos
+            .iter()
+            .map(|info| usage(info.pid, &self.machine))
+            .collect();
+        let per_process: [Family<'_>; 7] = [
+            (
+                "supervisor_process_state",
+                "gauge",
+                "The process's state code (RUNNING is 20).",
+                &|_, info| Some(f64::from(info.state.code())),
+            ),
+            (
+                "supervisor_process_up",
+                "gauge",
+                "1 when the process is RUNNING.",
+                &|_, info| {
+                    Some(if info.state == ProcessState::Running {
+                        1.0
+                    } else {
+                        0.0
+                    })
+                },
+            ),
+            (
+                "supervisor_process_start_time_seconds",
+                "gauge",
+                "When the process last started, seconds since the epoch (0: never).",
+                &|_, info| Some(info.start as f64),
+            ),
+            (
+                "supervisor_process_exit_status",
+                "gauge",
+                "The exit status of the process's last exit.",
+                &|_, info| Some(f64::from(info.exitstatus)),
+            ),
+            (
+                "supervisor_process_pid",
+                "gauge",
+                "The process's pid (0: not running).",
+                &|_, info| Some(f64::from(info.pid)),
+            ),
+            (
+                "supervisor_process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time of the running process.",
+                &|at, _| usages[at].map(|usage| usage.cpu_seconds),
+            ),
+            (
+                "supervisor_process_resident_memory_bytes",
+                "gauge",
+                "Resident memory of the running process.",
+                &|at, _| usages[at].map(|usage| usage.rss_bytes as f64),
+            ),
+        ];
+        for (name, kind, help, value) in per_process {
+            family(&mut out, name, kind, help);
+            for (at, info) in infos.iter().enumerate() {
+                if let Some(value) = value(at, info) {
+                    out.push_str(name);
+                    out.push_str("{group=\"");
+                    push_label(&mut out, &info.group);
+                    out.push_str("\",name=\"");
+                    push_label(&mut out, &info.name);
+                    let _ = writeln!(out, "\"}} {value}");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A per-process family: name, type, help, and the sample of the process
+/// at an index of the snapshot (`None`: no sample).
+type Family<'a> = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'a dyn Fn(usize, &ProcessInfo) -> Option<f64>,
+);
+
+/// A family's `# HELP` and `# TYPE` lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value, escaped as the text format requires.
+fn push_label(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+impl RpcNamespace for Metrics {
+    fn methods(&self) -> Vec<MethodInfo> {
+        vec![
+            MethodInfo::new(
+                "getMetrics",
+                "The metrics in Prometheus's text exposition format, as /metrics serves them.\n@return string",
+                &["string"],
+            )
+            .returns_at_once()
+            .reads_only(),
+        ]
+    }
+
+    fn call(&self, method: &str, _params: &[Value]) -> Reply {
+        match method {
+            "getMetrics" => Reply::Value(Value::string(self.render())),
+            _ => unknown_method(),
+        }
+    }
+}
+
+impl HttpRoutes for Metrics {
+    fn claimed_path(&self) -> Option<String> {
+        Some(METRICS_PATH.to_string())
+    }
+
+    fn get(&self, path: &str, _query: &str) -> HttpResponse {
+        match path {
+            METRICS_PATH | "" => HttpResponse::ok(CONTENT_TYPE, self.render()),
+            _ => HttpResponse::not_found(),
+        }
+    }
+}
+
+fn no_options(config: &PluginConfig<'_>) -> Result<(), String> {
+    match config.entries().first() {
+        Some(entry) => Err(format!(
+            "unknown option {} in [{}] (the metrics plugin takes none)",
+            entry.key,
+            config.section()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The namespace factory (`metrics.getMetrics`).
+pub fn make_metrics_rpcinterface(
+    config: &PluginConfig<'_>,
+    host: HostBox,
+) -> Result<NamespaceBox, String> {
+    no_options(config)?;
+    Ok(namespace_box(Metrics::new(host)))
+}
+
+/// The routes factory: `/metrics` and `/plugin/<section>/`.
+pub fn make_metrics_routes(config: &PluginConfig<'_>, host: HostBox) -> Result<RoutesBox, String> {
+    no_options(config)?;
+    Ok(routes_box(Metrics::new(host)))
+}
+
+supervisor_sdk::plugin_module! {
+    pub fn plugin_module;
+    name: concat!("metrics ", env!("CARGO_PKG_VERSION")),
+    namespaces: { "make_metrics_rpcinterface" => make_metrics_rpcinterface },
+    result_handlers: {},
+    routes: { "make_metrics_rpcinterface" => make_metrics_routes },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use supervisor_sdk::testing::{TestHost, process_info};
+
+    #[test]
+    fn the_text_has_every_family_once_and_escapes_labels() {
+        let mut odd = process_info("a\"b\\c", ProcessState::Exited, 0);
+        odd.group = "g\nx".into();
+        let host = TestHost::with_processes(vec![
+            process_info("web", ProcessState::Running, std::process::id()),
+            odd,
+        ]);
+        let metrics = Metrics::new(host.handle());
+        let text = metrics.render();
+        for family in [
+            "supervisor_up",
+            "supervisor_processes",
+            "supervisor_process_up",
+            "supervisor_process_cpu_seconds_total",
+            "supervisor_process_resident_memory_bytes",
+        ] {
+            assert_eq!(
+                text.matches(&format!("# TYPE {family} ")).count(),
+                1,
+                "{family}\n{text}"
+            );
+        }
+        assert!(
+            text.contains("supervisor_processes{state=\"RUNNING\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("supervisor_processes{state=\"FATAL\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("supervisor_process_up{group=\"g\\nx\",name=\"a\\\"b\\\\c\"} 0\n"),
+            "{text}"
+        );
+        // The running one is this test process: /proc has its figures.
+        let rss = text
+            .lines()
+            .find(|line| {
+                line.starts_with("supervisor_process_resident_memory_bytes{")
+                    && line.contains("web")
+            })
+            .expect("a resident memory sample for the live process");
+        let bytes: f64 = rss.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(bytes > 0.0, "{rss}");
+        // An exited process has no /proc figures, so no sample.
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("supervisor_process_cpu_seconds_total{"))
+                .count(),
+            1
+        );
+    }
+}
