@@ -33,6 +33,11 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// Info and warning messages to log once the logger exists.
     pub messages: Vec<ParseMessage>,
+    /// `[program-defaults]` as written (option, raw value), in file order.
+    pub program_defaults: Vec<(String, String)>,
+    /// Sections and options nothing reads (each also a warning in
+    /// `messages`); `--test-config --strict` fails on any.
+    pub unknown: Vec<super::unknown::UnknownName>,
 }
 
 impl Config {

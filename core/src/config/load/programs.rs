@@ -10,49 +10,10 @@ use super::reader::{Loader, Value, s, section_suffix};
 use crate::config::error::{MessageLevel, ParseMessage};
 use crate::config::event_types::EventType;
 use crate::config::expand::{ExpValue, Expansions, expand_layers};
+use crate::config::known::SectionKind;
 use crate::config::model::*;
 use crate::config::plugin_spec::DEFAULT_RESULT_HANDLER;
 use crate::config::types::{self, LogFile, LogFileValue};
-
-/// Every option an `[eventlistener:x]` section has (the program options
-/// plus the pool's own); any other key belongs to its result handler.
-const EVENTLISTENER_OPTIONS: &[&str] = &[
-    "command",
-    "process_name",
-    "numprocs",
-    "numprocs_start",
-    "priority",
-    "autostart",
-    "startsecs",
-    "startretries",
-    "autorestart",
-    "exitcodes",
-    "stopsignal",
-    "stopwaitsecs",
-    "stopasgroup",
-    "killasgroup",
-    "user",
-    "redirect_stderr",
-    "stdout_logfile",
-    "stdout_logfile_maxbytes",
-    "stdout_logfile_backups",
-    "stdout_capture_maxbytes",
-    "stdout_events_enabled",
-    "stdout_syslog",
-    "stderr_logfile",
-    "stderr_logfile_maxbytes",
-    "stderr_logfile_backups",
-    "stderr_capture_maxbytes",
-    "stderr_events_enabled",
-    "stderr_syslog",
-    "environment",
-    "directory",
-    "umask",
-    "serverurl",
-    "buffer_size",
-    "events",
-    "result_handler",
-];
 
 impl Loader {
     fn name_or_error(&mut self, section: &str, raw_name: &str) -> String {
@@ -210,7 +171,7 @@ impl Loader {
                 .ini
                 .options(section)
                 .into_iter()
-                .filter(|e| !EVENTLISTENER_OPTIONS.contains(&e.key.as_str()))
+                .filter(|e| !SectionKind::EventListener.knows(&e.key))
                 .map(|e| (e.key.clone(), e.value.clone()))
                 .collect();
             let handler_dir = self.section_dir(section);
@@ -429,12 +390,17 @@ impl Loader {
             // Python re-applies the environment names here, undoing a
             // program ENV_ name of the previous process that shadows one.
             common.retain(|k, _| !self.environ.contains_key(k));
-            let mut environment = Environment::new();
+            // `environment_file` (ours) lies under `environment`, which
+            // may expand its variables.
+            let mut environment = self.environment_files(section, &common);
+            for (k, v) in &environment {
+                common.insert(format!("ENV_{k}"), s(v.clone()));
+            }
             if let Some(raw) = &environment_raw
                 && let Some(text) = self.expand_with_env(section, "environment", raw, &common)
             {
                 match types::environment(&text) {
-                    Ok(env) => environment = env,
+                    Ok(mut env) => environment.append(&mut env),
                     Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
                 }
             }

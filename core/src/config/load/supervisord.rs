@@ -99,6 +99,12 @@ impl Loader {
                 }
             }
         }
+        // `environment_file` lies under `environment` (ours).
+        let mut names = here.clone();
+        names.insert("host_node_name".into(), s(self.host.clone()));
+        let mut from_files = self.environment_files(S, &names);
+        from_files.append(&mut environment);
+        let environment = from_files;
         for (k, v) in &environment {
             self.environ.insert(format!("ENV_{k}"), s(v.clone()));
         }
