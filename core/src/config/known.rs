@@ -46,6 +46,7 @@ pub const PROGRAM: &[&str] = &[
     "serverurl",
     // ours
     "environment_file",
+    "forward_output",
 ];
 
 /// What `[fcgi-program:x]` reads beyond the program options.
@@ -76,6 +77,9 @@ pub const SUPERVISORD: &[&str] = &[
     "identifier",
     // ours
     "environment_file",
+    "forward_output",
+    "forward_format",
+    "forward_timestamps",
 ];
 
 /// `[supervisorctl]`'s options.

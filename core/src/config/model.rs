@@ -41,6 +41,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// The first option that turns forwarding on (`[section] forward_output`),
+    /// if any: forwarding needs a stdout, so a daemon that would daemonize
+    /// refuses it by this name.
+    pub fn forwarding_option(&self) -> Option<String> {
+        if self.supervisord.forward_output
+            && self
+                .groups
+                .iter()
+                .flat_map(|g| &g.processes)
+                .any(|p| p.forwards(&self.supervisord))
+        {
+            return Some("[supervisord] forward_output".to_string());
+        }
+        self.groups
+            .iter()
+            .flat_map(|g| &g.processes)
+            .find(|p| p.forward_output == Some(true))
+            .map(|p| format!("[{}] forward_output", p.section))
+    }
+
     /// The URL children get as `SUPERVISOR_SERVER_URL` when their own
     /// `serverurl` is not set: the first unix socket, else the last inet
     /// server (the reference's loop over them has no `break`; `localhost`
@@ -106,6 +126,24 @@ pub struct SupervisordConfig {
     pub environment: Environment,
     /// `identifier` (default `supervisor`).
     pub identifier: String,
+    /// `forward_output` (ours, default false): every program's output is
+    /// copied to supervisord's stdout unless the program says otherwise.
+    pub forward_output: bool,
+    /// `forward_format` (ours, default text).
+    pub forward_format: ForwardFormat,
+    /// `forward_timestamps` (ours, default false): text lines start with
+    /// the time.
+    pub forward_timestamps: bool,
+}
+
+/// How forwarded lines are written on supervisord's stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardFormat {
+    /// `NAME | line` (stderr: `NAME ! line`).
+    #[default]
+    Text,
+    /// One JSON object a line: time, process, group, stream, line.
+    Json,
 }
 
 /// Basic-auth credentials of an HTTP server.
@@ -226,6 +264,9 @@ pub struct ProcessConfig {
     pub environment: Environment,
     /// `serverurl` (`AUTO` is None: the daemon's own URL is used).
     pub serverurl: Option<String>,
+    /// `forward_output` as the program sets it (ours); None: the
+    /// `[supervisord]` value.
+    pub forward_output: Option<bool>,
 }
 
 impl ProcessConfig {
@@ -263,6 +304,13 @@ impl ProcessConfig {
             && self.redirect_stderr == other.redirect_stderr
             && self.environment == other.environment
             && self.serverurl == other.serverurl
+            && self.forward_output == other.forward_output
+    }
+
+    /// Whether this process's output is forwarded to supervisord's stdout:
+    /// its own `forward_output`, else `[supervisord]`'s.
+    pub fn forwards(&self, supervisord: &SupervisordConfig) -> bool {
+        self.forward_output.unwrap_or(supervisord.forward_output)
     }
 }
 

@@ -15,6 +15,7 @@ mod envfile;
 mod events;
 mod fcgi;
 mod footprint;
+mod forward;
 mod handlers;
 mod http;
 mod http_reference;

@@ -343,6 +343,8 @@ impl Loader {
             .map(|v| v.text)
             .filter(|u| !u.trim().eq_ignore_ascii_case("auto"));
         let user = self.typed_opt(section, "user", &common, types::user);
+        // Container output (ours): None leaves it to [supervisord].
+        let forward_output = self.typed_opt(section, "forward_output", &common, types::boolean);
         let umask = self.typed_opt(section, "umask", &common, types::octal);
         let name_raw = self.raw(section, "process_name");
         let name_template = match &name_raw {
@@ -468,6 +470,7 @@ impl Loader {
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
+                forward_output,
             });
         }
         processes.sort_by(|a, b| {

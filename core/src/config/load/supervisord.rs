@@ -85,6 +85,22 @@ impl Loader {
         };
         let nocleanup = self.typed(S, "nocleanup", &here, false, types::boolean);
         let strip_ansi = self.typed(S, "strip_ansi", &here, false, types::boolean);
+        // Container output (ours).
+        let forward_output = self.typed(S, "forward_output", &here, false, types::boolean);
+        let forward_timestamps = self.typed(S, "forward_timestamps", &here, false, types::boolean);
+        let forward_format =
+            self.typed(S, "forward_format", &here, ForwardFormat::Text, |v| match v
+                .trim()
+                .to_lowercase()
+                .as_str()
+            {
+                "text" => Ok(ForwardFormat::Text),
+                "json" => Ok(ForwardFormat::Json),
+                _ => Err(types::BadValue {
+                    ours: "not a forward format (text or json)".to_string(),
+                    python: String::new(),
+                }),
+            });
         // The reference expands `environment` twice: once on reading, once
         // more with `host_node_name` added.
         let mut environment = Environment::new();
@@ -147,6 +163,9 @@ impl Loader {
             strip_ansi,
             environment,
             identifier,
+            forward_output,
+            forward_format,
+            forward_timestamps,
         }
     }
 }
