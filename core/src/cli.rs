@@ -20,6 +20,10 @@ pub struct OptSpec {
     pub long: Option<&'static str>,
     /// Whether the option takes a value.
     pub takes_value: bool,
+    /// Whether only the whole long name is recognised: an option added
+    /// to a reference command line must not make a prefix users type
+    /// ambiguous.
+    pub exact_only: bool,
 }
 
 impl OptSpec {
@@ -28,6 +32,17 @@ impl OptSpec {
             short,
             long,
             takes_value: false,
+            exact_only: false,
+        }
+    }
+
+    /// A flag known only by its whole long name (an extension).
+    pub const fn exact_flag(long: &'static str) -> Self {
+        OptSpec {
+            short: None,
+            long: Some(long),
+            takes_value: false,
+            exact_only: true,
         }
     }
 
@@ -36,6 +51,7 @@ impl OptSpec {
             short,
             long,
             takes_value: true,
+            exact_only: false,
         }
     }
 }
@@ -173,7 +189,10 @@ fn match_long(specs: &[OptSpec], typed: &str) -> Result<usize, GetoptError> {
     let candidates: Vec<usize> = specs
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.long.is_some_and(|l| l.starts_with(typed)))
+        .filter(|(_, s)| {
+            s.long
+                .is_some_and(|l| l.starts_with(typed) && (!s.exact_only || l == typed))
+        })
         .map(|(i, _)| i)
         .collect();
     if let Some(&exact) = candidates.iter().find(|&&i| specs[i].long == Some(typed)) {

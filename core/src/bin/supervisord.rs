@@ -44,6 +44,12 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
     if daemon_args.configuration.is_none() && nix::unistd::getuid().is_root() {
         eprintln!("{}", args::ROOT_SEARCH_WARNING);
     }
+    if daemon_args.strict && !daemon_args.test_config {
+        return usage_exit(
+            argv0,
+            &["--strict is an option of --test-config".to_string()],
+        );
+    }
     if daemon_args.test_config {
         let checked =
             startup::load(&daemon_args, Path::new(argv0)).and_then(|(loaded, options)| {
@@ -52,6 +58,14 @@ fn run(argv0: &str, rest: &[String]) -> ExitCode {
         return match checked {
             Ok(loaded) => {
                 print!("{}", config::summary(&loaded));
+                if daemon_args.strict && !loaded.unknown.is_empty() {
+                    eprintln!(
+                        "Error: {} unknown section(s) or option(s) (listed above as warn:), \
+                         refused by --strict",
+                        loaded.unknown.len()
+                    );
+                    return ExitCode::from(2);
+                }
                 println!("The configuration is valid.");
                 ExitCode::SUCCESS
             }

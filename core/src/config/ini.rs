@@ -45,6 +45,8 @@ pub struct Section {
     /// The file that first defined the section (the reference's
     /// `section_to_file`, used in its error messages).
     pub file: PathBuf,
+    /// The 1-based line of that first header.
+    pub line: usize,
     /// The options.
     pub entries: Vec<Entry>,
 }
@@ -186,7 +188,7 @@ impl Ini {
             }
             indent_level = indent;
             if let Some(name) = section_header(value) {
-                section = Some(self.open_section(name, file));
+                section = Some(self.open_section(name, file, lineno));
                 current = None;
                 continue;
             }
@@ -243,7 +245,7 @@ impl Ini {
         errors
     }
 
-    fn open_section(&mut self, name: &str, file: &Path) -> SectionRef {
+    fn open_section(&mut self, name: &str, file: &Path, line: usize) -> SectionRef {
         if name == DEFAULT_SECTION {
             return SectionRef::Defaults;
         }
@@ -254,6 +256,7 @@ impl Ini {
         self.sections.push(Section {
             name: name.to_string(),
             file: file.to_path_buf(),
+            line,
             entries: Vec::new(),
         });
         SectionRef::Index(self.sections.len() - 1)

@@ -21,16 +21,19 @@
 
 pub mod ctl;
 pub mod diff;
+pub mod envfile;
 pub mod error;
 pub mod event_types;
 pub mod expand;
 pub mod ini;
+pub mod known;
 pub mod load;
 pub mod model;
 pub mod plugin_spec;
 pub mod shlex;
 pub mod summary;
 pub mod types;
+pub mod unknown;
 
 pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
 pub use diff::{ConfigDiff, diff};

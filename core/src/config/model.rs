@@ -33,9 +33,34 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// Info and warning messages to log once the logger exists.
     pub messages: Vec<ParseMessage>,
+    /// `[program-defaults]` as written (option, raw value), in file order.
+    pub program_defaults: Vec<(String, String)>,
+    /// Sections and options nothing reads (each also a warning in
+    /// `messages`); `--test-config --strict` fails on any.
+    pub unknown: Vec<super::unknown::UnknownName>,
 }
 
 impl Config {
+    /// The first option that turns forwarding on (`[section] forward_output`),
+    /// if any: forwarding needs a stdout, so a daemon that would daemonize
+    /// refuses it by this name.
+    pub fn forwarding_option(&self) -> Option<String> {
+        if self.supervisord.forward_output
+            && self
+                .groups
+                .iter()
+                .flat_map(|g| &g.processes)
+                .any(|p| p.forwards(&self.supervisord))
+        {
+            return Some("[supervisord] forward_output".to_string());
+        }
+        self.groups
+            .iter()
+            .flat_map(|g| &g.processes)
+            .find(|p| p.forward_output == Some(true))
+            .map(|p| format!("[{}] forward_output", p.section))
+    }
+
     /// The URL children get as `SUPERVISOR_SERVER_URL` when their own
     /// `serverurl` is not set: the first unix socket, else the last inet
     /// server (the reference's loop over them has no `break`; `localhost`
@@ -101,6 +126,24 @@ pub struct SupervisordConfig {
     pub environment: Environment,
     /// `identifier` (default `supervisor`).
     pub identifier: String,
+    /// `forward_output` (ours, default false): every program's output is
+    /// copied to supervisord's stdout unless the program says otherwise.
+    pub forward_output: bool,
+    /// `forward_format` (ours, default text).
+    pub forward_format: ForwardFormat,
+    /// `forward_timestamps` (ours, default false): text lines start with
+    /// the time.
+    pub forward_timestamps: bool,
+}
+
+/// How forwarded lines are written on supervisord's stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardFormat {
+    /// `NAME | line` (stderr: `NAME ! line`).
+    #[default]
+    Text,
+    /// One JSON object a line: time, process, group, stream, line.
+    Json,
 }
 
 /// Basic-auth credentials of an HTTP server.
@@ -251,6 +294,9 @@ pub struct ProcessConfig {
     pub backoff: BackoffPolicy,
     /// `shutdown_on` (default never).
     pub shutdown_on: Option<ShutdownOn>,
+    /// `forward_output` as the program sets it (ours); None: the
+    /// `[supervisord]` value.
+    pub forward_output: Option<bool>,
 }
 
 /// One process named by group and process name.
@@ -311,6 +357,13 @@ impl ProcessConfig {
             && self.depends_on == other.depends_on
             && self.backoff == other.backoff
             && self.shutdown_on == other.shutdown_on
+            && self.forward_output == other.forward_output
+    }
+
+    /// Whether this process's output is forwarded to supervisord's stdout:
+    /// its own `forward_output`, else `[supervisord]`'s.
+    pub fn forwards(&self, supervisord: &SupervisordConfig) -> bool {
+        self.forward_output.unwrap_or(supervisord.forward_output)
     }
 }
 

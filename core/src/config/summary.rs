@@ -104,6 +104,14 @@ pub fn summary(config: &Config) -> String {
     for r in &config.rpcinterfaces {
         let _ = writeln!(out, "[rpcinterface:{}]: {}", r.name, r.factory);
     }
+    if !config.program_defaults.is_empty() {
+        let pairs: Vec<String> = config
+            .program_defaults
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "[program-defaults]: {}", pairs.join(" "));
+    }
     let processes: usize = config.groups.iter().map(|g| g.processes.len()).sum();
     let _ = writeln!(
         out,

@@ -39,6 +39,8 @@ const SPECS: &[OptSpec] = &[
     OptSpec::value(None, Some("profile_options")),
     OptSpec::flag(Some('s'), Some("silent")),
     OptSpec::flag(None, Some("test-config")),
+    // Only as typed in full: `--st`/`--str` keep meaning --strip_ansi.
+    OptSpec::exact_flag("strict"),
 ];
 
 /// Our help text (`-h`); `{prog}` is replaced by the program name.
@@ -70,7 +72,10 @@ Options (a value given here wins over the config file):
   -t/--strip_ansi           remove ANSI escapes from child output
   --profile_options LIST    accepted for compatibility; ignored
   --test-config             load and check the config, print what would run, exit
-                            (0: valid, 2: errors)
+                            (0: valid, 2: errors); it also lists unknown sections
+                            and options, with the nearest known name
+  --strict                  with --test-config: exit 2 when there is any unknown
+                            section or option
   -v/--version              print the version and exit
   -h/--help                 print this help and exit
 ";
@@ -127,6 +132,8 @@ pub struct DaemonArgs {
     pub profile_options: Option<String>,
     /// `--test-config`.
     pub test_config: bool,
+    /// `--strict` (with `--test-config`).
+    pub strict: bool,
 }
 
 /// A usage error; the binary prints `Error: <this>` and
@@ -234,6 +241,7 @@ pub fn parse_args(args: &[String]) -> Result<Action, UsageError> {
             (None, Some("minprocs")) => once!(a.minprocs, types::integer(&value).map_err(invalid)?),
             (None, Some("profile_options")) => once!(a.profile_options, value.clone()),
             (None, Some("test-config")) => flag!(a.test_config),
+            (None, Some("strict")) => flag!(a.strict),
             _ => unreachable!("every entry of SPECS has an arm above"),
         }
     }
@@ -396,9 +404,11 @@ mod tests {
         );
         assert!(run_args(&["--nod"]).nodaemon);
         assert!(run_args(&["--test"]).test_config);
+        assert!(run_args(&["--strict"]).strict);
+        assert!(run_args(&["--str"]).strip_ansi);
         // Every prefix that named one option before still does.
         for long in SPECS.iter().filter_map(|s| s.long) {
-            if long == "test-config" {
+            if long == "test-config" || long == "strict" {
                 continue;
             }
             for end in 1..=long.len() {
@@ -406,10 +416,11 @@ mod tests {
                 let before: Vec<&str> = SPECS
                     .iter()
                     .filter_map(|s| s.long)
-                    .filter(|l| *l != "test-config" && l.starts_with(prefix))
+                    .filter(|l| *l != "test-config" && *l != "strict" && l.starts_with(prefix))
                     .collect();
                 let after: Vec<&str> = SPECS
                     .iter()
+                    .filter(|s| !s.exact_only || s.long == Some(prefix))
                     .filter_map(|s| s.long)
                     .filter(|l| l.starts_with(prefix))
                     .collect();

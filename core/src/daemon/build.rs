@@ -184,7 +184,13 @@ pub fn channel_outputs(
             listener,
             hook: around.hook,
             main_log_echoes: around.main_log_echoes,
-            forward_to_stdout: false,
+            // /dev/stdout already reaches supervisord's stdout.
+            forward_to_stdout: process.forwards(sd)
+                && !matches!(&log.logfile, config::LogFile::Path(p) if p.as_path() == std::path::Path::new("/dev/stdout")),
+            forward_style: crate::logs::route::ForwardStyle {
+                format: sd.forward_format,
+                timestamps: sd.forward_timestamps,
+            },
             line_watch: false,
         });
         let spec = route.log.then(|| {

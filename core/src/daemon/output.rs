@@ -25,6 +25,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
 use crate::events::{self, Event, Publisher};
+use crate::logs::forward::ChannelForward;
 use crate::logs::pipe::{DEFAULT_PIPE_SIZE, SPLICE_MAX, grow_pipe};
 use crate::logs::pump::{ChannelPump, OutputEventSink};
 use crate::logs::{ChildLog, LogFileError, MainLog, Route, Spliced};
@@ -312,6 +313,17 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     // echo again at each chunk, and says Copy while it is on).
     let splices = to.route.splices && to.log.is_some();
     let mut grown = false;
+    // Whole lines to supervisord's stdout (`logs::forward`), when routed.
+    let mut forward = to.route.forward_to_stdout.then(|| {
+        ChannelForward::new(
+            Arc::clone(&to.group),
+            Arc::clone(&to.process),
+            to.channel.name(),
+            to.route.forward_style,
+            to.route.forward_lossless,
+        )
+    });
+    let mut forwarded = Vec::new();
     loop {
         if pipe.readable().await.is_err() {
             break;
@@ -343,12 +355,22 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
                 if let Ok(n @ 1..) = read {
                     let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
                     deliver(&to, channel, &buffer[..n], &mut failing);
+                    if let Some(forward) = &mut forward {
+                        forward.lines(&buffer[..n], &mut forwarded);
+                    }
                 }
                 read
             }),
             Ok(Spliced::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
             Err(error) => Err(error),
         };
+        // Awaited outside the read: a forward that is the only copy of
+        // the output waits here for stdout, and the child with it.
+        if let Some(forward) = &mut forward
+            && !forwarded.is_empty()
+        {
+            forward.send(std::mem::take(&mut forwarded), false).await;
+        }
         match outcome {
             Ok(0) => break,
             Ok(n) => {
@@ -361,6 +383,10 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
+    }
+    if let Some(forward) = &mut forward {
+        forward.finish(&mut forwarded);
+        forward.send(forwarded, true).await;
     }
     // A channel that never copied has nothing held back to flush.
     if let Some(mut channel) = channel {

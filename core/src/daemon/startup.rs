@@ -292,6 +292,14 @@ pub fn load(args: &DaemonArgs, argv0: &Path) -> Result<(Config, LoadOptions), St
     let mut config = config::load_config_with(&path, &options)
         .map_err(|errors| StartError::Usage(errors.0.iter().map(ToString::to_string).collect()))?;
     args.apply(&mut config);
+    if !config.supervisord.nodaemon
+        && let Some(option) = config.forwarding_option()
+    {
+        return Err(StartError::Usage(vec![format!(
+            "{option} = true copies output to supervisord's stdout, which a daemon \
+             does not have: run in the foreground (-n, or nodaemon = true)"
+        )]));
+    }
     Ok((config, options))
 }
 

@@ -29,6 +29,7 @@ mod ansi;
 mod autoname;
 pub mod capture;
 mod child;
+pub mod forward;
 mod mainlog;
 pub mod pipe;
 pub mod pump;

@@ -22,6 +22,8 @@
 //! This module is pure: it opens, reads and publishes nothing, and must not
 //! learn about processes, pipes or events beyond the flags it is given.
 
+pub use crate::config::ForwardFormat;
+
 /// The output settings of one channel, from the program's section: what
 /// the channel's pump does with a copied chunk. Part of its [`Route`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,11 +78,13 @@ pub struct RouteInputs {
     /// The main log echoes child output (`loglevel=debug` or below), log
     /// file or not, as the reference does.
     pub main_log_echoes: bool,
-    /// Reserved for forwarding a child's output to supervisord's own stdout
-    /// (an open feature issue): no option sets it yet, and the output task
-    /// does not act on [`Route::forward_to_stdout`]. Routed here already so
-    /// that adding it is one input, not a fourth place that decides.
+    /// Copy the channel's output, as whole lines, to supervisord's own
+    /// stdout (`forward_output`; the daemon leaves it off for a channel
+    /// whose log file is /dev/stdout, which already goes there).
     pub forward_to_stdout: bool,
+    /// How forwarded lines are written (`forward_format`,
+    /// `forward_timestamps`).
+    pub forward_style: ForwardStyle,
     /// Reserved for log-line readiness checks (an open feature issue): a
     /// matcher that must see each line of the channel. No option sets it
     /// yet, and the output task does not act on [`Route::line_watch`].
@@ -100,6 +104,15 @@ impl RouteInputs {
             ..RouteInputs::default()
         }
     }
+}
+
+/// How forwarded lines look on supervisord's stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForwardStyle {
+    /// Text or JSON lines.
+    pub format: ForwardFormat,
+    /// Text lines start with the time (JSON lines always carry it).
+    pub timestamps: bool,
 }
 
 /// Where a channel's output goes; see [`route`].
@@ -124,8 +137,16 @@ pub struct Route {
     pub listener_protocol: bool,
     /// Every chunk goes to the output hook.
     pub hook: bool,
-    /// Reserved, see [`RouteInputs::forward_to_stdout`]: never set today.
+    /// The output task copies each line to supervisord's stdout
+    /// (`logs::forward`).
     pub forward_to_stdout: bool,
+    /// How, see [`RouteInputs::forward_style`].
+    pub forward_style: ForwardStyle,
+    /// Forwarding is the only copy of the output (no log file): a slow
+    /// reader of supervisord's stdout holds the child back rather than
+    /// lose lines. With a log file, lines past a bounded buffer are
+    /// dropped, with a notice, so the child never waits on that reader.
+    pub forward_lossless: bool,
     /// Reserved, see [`RouteInputs::line_watch`]: never set today.
     pub line_watch: bool,
 }
@@ -174,6 +195,8 @@ pub fn route(inputs: &RouteInputs) -> Route {
         listener_protocol,
         hook: inputs.hook,
         forward_to_stdout: inputs.forward_to_stdout,
+        forward_style: inputs.forward_style,
+        forward_lossless: inputs.forward_to_stdout && !inputs.file,
         line_watch: inputs.line_watch,
     }
 }

@@ -40,6 +40,7 @@ fn summary(route: &Route) -> String {
         (route.listener_protocol, "protocol"),
         (route.hook, "hook"),
         (route.forward_to_stdout, "forward"),
+        (route.forward_lossless, "lossless"),
         (route.line_watch, "watch"),
     ];
     out.extend(flags.iter().filter(|(on, _)| *on).map(|(_, name)| *name));
@@ -74,9 +75,11 @@ const TABLE: &[(&str, &str)] = &[
     ("listener+capture", "pipe log protocol"),
     ("poolless+capture", "pipe log capture"),
     ("listener+events+strip", "pipe events strip protocol"),
-    // Reserved routes: routed, not yet carried out.
-    ("forward", "pipe forward"),
+    // Forwarding reads every chunk; without a file it is the only copy.
+    ("forward", "pipe forward lossless"),
     ("file+forward", "pipe log forward"),
+    ("syslog+forward", "pipe log forward lossless"),
+    // Reserved: routed, not yet carried out.
     ("watch", "pipe watch"),
     ("file+watch", "pipe log watch"),
 ];

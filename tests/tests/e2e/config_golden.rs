@@ -200,7 +200,10 @@ fn dump_ours(c: &Config) -> String {
             }
         }
     }
-    for m in &c.messages {
+    // The unknown-name warnings are ours (the reference says nothing);
+    // `conveniences.rs` tests them.
+    let unknown: Vec<String> = c.unknown.iter().map(ToString::to_string).collect();
+    for m in c.messages.iter().filter(|m| !unknown.contains(&m.text)) {
         let level = match m.level {
             MessageLevel::Info => "info",
             MessageLevel::Warn => "warn",

@@ -114,6 +114,23 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
     if !loader.errors.is_empty() {
         return Err(dedup(loader.errors));
     }
+    let unknown = super::unknown::unknown_names(&loader.ini);
+    loader
+        .messages
+        .extend(unknown.iter().map(|u| super::error::ParseMessage {
+            level: super::error::MessageLevel::Warn,
+            text: u.to_string(),
+        }));
+    let program_defaults = loader
+        .ini
+        .section(super::known::PROGRAM_DEFAULTS)
+        .map(|d| {
+            d.entries
+                .iter()
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Config {
         source: loader.source,
         here: loader.here,
@@ -123,6 +140,8 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
         rpcinterfaces,
         groups,
         messages: loader.messages,
+        program_defaults,
+        unknown,
     })
 }
 
@@ -273,6 +292,129 @@ mod tests {
         assert_eq!(p.command, "out global mine prog");
         assert_eq!(p.environment["G"], "global");
         assert_eq!(p.environment["S"], "prog");
+    }
+
+    /// Lowest first: supervisord's own environment, its file, its
+    /// `environment=`, the program's file, the program's `environment=`.
+    #[test]
+    fn environment_files_sit_under_environment_in_the_documented_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("top.env"),
+            "T=file\nS=topfile\nP=topfile\nO=topfile\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("p.env"),
+            "P=progfile\nQ=progfile\nexport Z=\"%q\"\n",
+        )
+        .unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "[supervisord]\nenvironment_file=top.env, -missing.env\nenvironment=S=sup\n\
+             [program:p]\ncommand=/bin/p %(ENV_T)s %(ENV_Q)s\nenvironment_file=%(here)s/p.env\n\
+             environment=Q=own,R=%(ENV_P)s\n",
+        )
+        .unwrap();
+        let options = LoadOptions {
+            environ: [("O".to_string(), "outer".to_string())].into(),
+            ..LoadOptions::default()
+        };
+        let c = load_config_with(&path, &options).unwrap();
+        assert_eq!(c.supervisord.environment["S"], "sup");
+        assert_eq!(c.supervisord.environment["T"], "file");
+        let p = &c.groups[0].processes[0];
+        let env = |k: &str| p.environment[k].as_str();
+        assert_eq!((env("T"), env("S"), env("O")), ("file", "sup", "topfile"));
+        assert_eq!(
+            (env("P"), env("Q"), env("R")),
+            ("progfile", "own", "progfile")
+        );
+        assert_eq!(env("Z"), "%q");
+        assert_eq!(p.command, "/bin/p file own");
+    }
+
+    #[test]
+    fn environment_file_problems_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.env"), "A=1\n\nnot a pair\n").unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "[supervisord]\n[program:p]\ncommand=/bin/p\nenvironment_file=bad.env\n\
+             [program:q]\ncommand=/bin/q\nenvironment_file=nope.env\n",
+        )
+        .unwrap();
+        let errs = load_config_with(&path, &LoadOptions::default())
+            .unwrap_err()
+            .0;
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 2, "{text:#?}");
+        let bad = errs
+            .iter()
+            .find(|e| e.section.as_deref() == Some("program:p"))
+            .unwrap();
+        assert_eq!(
+            bad.file.as_deref(),
+            Some(dir.path().join("bad.env").as_path())
+        );
+        assert_eq!(bad.line, Some(3));
+        assert_eq!(bad.option.as_deref(), Some("environment_file"));
+        let missing = errs
+            .iter()
+            .find(|e| e.section.as_deref() == Some("program:q"))
+            .unwrap();
+        assert_eq!(missing.file.as_deref(), Some(path.as_path()));
+        assert_eq!(missing.line, Some(7));
+        assert!(missing.problem.contains("nope.env"), "{text:#?}");
+        assert!(missing.problem.contains("no such file"), "{text:#?}");
+    }
+
+    /// A file's content is part of the process's settings, so editing it
+    /// is a change for reread and update.
+    #[test]
+    fn an_environment_file_edit_changes_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = dir.path().join("p.env");
+        std::fs::write(&env, "A=1\n").unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "[supervisord]\n[program:p]\ncommand=/bin/p\nenvironment_file=p.env\n",
+        )
+        .unwrap();
+        let before = load_config_with(&path, &LoadOptions::default()).unwrap();
+        std::fs::write(&env, "A=2\n").unwrap();
+        let after = load_config_with(&path, &LoadOptions::default()).unwrap();
+        let d = crate::config::diff(&before.groups, &after.groups);
+        assert_eq!(d.changed.len(), 1);
+    }
+
+    #[test]
+    fn program_defaults_fill_what_a_program_leaves_out() {
+        let c = ok("[DEFAULT]\nstartsecs=7\nstartretries=9\n[supervisord]\n\
+                    [program-defaults]\nstartsecs=3\nautorestart=true\n\
+                    stdout_logfile=%(here)s/%(program_name)s-%(process_num)d.log\n\
+                    [program:a]\ncommand=/a\n[program:b]\ncommand=/b\nstartsecs=5\n\
+                    [fcgi-program:f]\ncommand=/f\nsocket=tcp://127.0.0.1:9\n\
+                    [eventlistener:e]\ncommand=/e\nevents=TICK_5\n");
+        let find = |name: &str| {
+            c.groups
+                .iter()
+                .flat_map(|g| &g.processes)
+                .find(|p| p.name == name)
+                .unwrap()
+        };
+        let (a, b, f, e) = (find("a"), find("b"), find("f"), find("e"));
+        assert_eq!((a.startsecs, b.startsecs, f.startsecs), (3, 5, 3));
+        assert_eq!(a.autorestart, types::AutoRestart::Always);
+        assert_eq!(a.startretries, 9);
+        assert_eq!(a.stdout.logfile, LogFile::Path(c.here.join("a-0.log")));
+        assert_eq!(b.stdout.logfile, LogFile::Path(c.here.join("b-0.log")));
+        // Not a program: the listener keeps its own defaults.
+        assert_eq!(e.startsecs, 7);
+        assert_eq!(e.autorestart, types::AutoRestart::Unexpected);
     }
 
     #[test]

@@ -10,56 +10,10 @@ use super::reader::{Loader, Value, s, section_suffix};
 use crate::config::error::{MessageLevel, ParseMessage};
 use crate::config::event_types::EventType;
 use crate::config::expand::{ExpValue, Expansions, expand_layers};
+use crate::config::known::SectionKind;
 use crate::config::model::*;
 use crate::config::plugin_spec::DEFAULT_RESULT_HANDLER;
 use crate::config::types::{self, LogFile, LogFileValue};
-
-/// Every option an `[eventlistener:x]` section has (the program options
-/// plus the pool's own); any other key belongs to its result handler.
-const EVENTLISTENER_OPTIONS: &[&str] = &[
-    "command",
-    "process_name",
-    "numprocs",
-    "numprocs_start",
-    "priority",
-    "autostart",
-    "startsecs",
-    "startretries",
-    "autorestart",
-    "exitcodes",
-    "stopsignal",
-    "stopwaitsecs",
-    "stopasgroup",
-    "killasgroup",
-    "user",
-    "redirect_stderr",
-    "stdout_logfile",
-    "stdout_logfile_maxbytes",
-    "stdout_logfile_backups",
-    "stdout_capture_maxbytes",
-    "stdout_events_enabled",
-    "stdout_syslog",
-    "stderr_logfile",
-    "stderr_logfile_maxbytes",
-    "stderr_logfile_backups",
-    "stderr_capture_maxbytes",
-    "stderr_events_enabled",
-    "stderr_syslog",
-    "environment",
-    "directory",
-    "umask",
-    "serverurl",
-    "buffer_size",
-    "events",
-    "result_handler",
-    // Start order and restart policy (issue 16).
-    "depends_on",
-    "backoff",
-    "backoff_max",
-    "backoff_jitter",
-    "retry_forever",
-    "shutdown_on",
-];
 
 impl Loader {
     fn name_or_error(&mut self, section: &str, raw_name: &str) -> String {
@@ -217,7 +171,7 @@ impl Loader {
                 .ini
                 .options(section)
                 .into_iter()
-                .filter(|e| !EVENTLISTENER_OPTIONS.contains(&e.key.as_str()))
+                .filter(|e| !SectionKind::EventListener.knows(&e.key))
                 .map(|e| (e.key.clone(), e.value.clone()))
                 .collect();
             let handler_dir = self.section_dir(section);
@@ -389,6 +343,8 @@ impl Loader {
             .map(|v| v.text)
             .filter(|u| !u.trim().eq_ignore_ascii_case("auto"));
         let user = self.typed_opt(section, "user", &common, types::user);
+        // Container output (ours): None leaves it to [supervisord].
+        let forward_output = self.typed_opt(section, "forward_output", &common, types::boolean);
         let umask = self.typed_opt(section, "umask", &common, types::octal);
         let name_raw = self.raw(section, "process_name");
         let name_template = match &name_raw {
@@ -438,12 +394,17 @@ impl Loader {
             // Python re-applies the environment names here, undoing a
             // program ENV_ name of the previous process that shadows one.
             common.retain(|k, _| !self.environ.contains_key(k));
-            let mut environment = Environment::new();
+            // `environment_file` (ours) lies under `environment`, which
+            // may expand its variables.
+            let mut environment = self.environment_files(section, &common);
+            for (k, v) in &environment {
+                common.insert(format!("ENV_{k}"), s(v.clone()));
+            }
             if let Some(raw) = &environment_raw
                 && let Some(text) = self.expand_with_env(section, "environment", raw, &common)
             {
                 match types::environment(&text) {
-                    Ok(env) => environment = env,
+                    Ok(mut env) => environment.append(&mut env),
                     Err(e) => self.error_at(section, "environment", Some(raw), e.ours),
                 }
             }
@@ -515,6 +476,7 @@ impl Loader {
                 requires: Vec::new(),
                 backoff,
                 shutdown_on,
+                forward_output,
             });
         }
         processes.sort_by(|a, b| {

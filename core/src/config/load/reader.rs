@@ -6,9 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::envfile;
 use crate::config::error::{ConfigError, MessageLevel, ParseMessage};
 use crate::config::expand::{ExpValue, ExpandError, Expansions, expand_layers};
-use crate::config::ini::{Entry, Ini};
+use crate::config::ini::{Ini, Section};
+use crate::config::known::{self, PROGRAM_DEFAULTS};
+use crate::config::model::Environment;
 use crate::config::plugin_spec::{PluginSpec, SpecError};
 use crate::config::types::{self, BadValue};
 
@@ -89,13 +92,62 @@ impl Loader {
             .unwrap_or_default()
     }
 
-    /// The raw value of an option, not expanded.
-    pub(super) fn raw(&self, section: &str, key: &str) -> Option<Value> {
-        self.ini.get(section, key).map(|e: &Entry| Value {
-            text: e.value.clone(),
-            file: e.file.clone(),
-            line: Some(e.line),
+    /// The raw value of an option, not expanded: the section's own, then
+    /// for a program or fcgi-program a program option of
+    /// `[program-defaults]`, then `[DEFAULT]`'s.
+    pub(super) fn raw<'a>(&'a self, section: &str, key: &str) -> Option<Value> {
+        let find = |s: &'a Section| s.entries.iter().find(|e| e.key == key);
+        let own = find(self.ini.section(section)?);
+        let entry = own
+            .or_else(|| {
+                let program_like =
+                    section.starts_with("program:") || section.starts_with("fcgi-program:");
+                let defaults = self.ini.section(PROGRAM_DEFAULTS)?;
+                (program_like && known::PROGRAM.contains(&key))
+                    .then(|| find(defaults))
+                    .flatten()
+            })
+            .or_else(|| self.ini.get(section, key))?;
+        Some(Value {
+            text: entry.value.clone(),
+            file: entry.file.clone(),
+            line: Some(entry.line),
         })
+    }
+
+    /// The variables of a section's `environment_file` paths, expanded
+    /// with `names`, later files winning; relative paths start at the
+    /// directory of the file holding the section. Every problem is
+    /// recorded with the environment file's name (and line, for a bad
+    /// line).
+    pub(super) fn environment_files(&mut self, section: &str, names: &Expansions) -> Environment {
+        let mut env = Environment::new();
+        let Some(value) = self.get(section, "environment_file", names) else {
+            return env;
+        };
+        let dir = self.section_dir(section);
+        for file in envfile::paths(&value.text) {
+            let path = types::normalize_path(&dir.join(&file.path));
+            match envfile::read(&path, file.optional) {
+                Ok(Some(vars)) => env.extend(vars),
+                Ok(None) => {}
+                Err(envfile::EnvFileError::Unreadable(why)) => self.error_at(
+                    section,
+                    "environment_file",
+                    Some(&value),
+                    format!("cannot read {}: {why}", path.display()),
+                ),
+                Err(envfile::EnvFileError::BadLine(line, why)) => self.errors.push(
+                    ConfigError::new(format!("in environment file: {why}"))
+                        .in_file(path)
+                        .at_line(line)
+                        .in_section(section)
+                        .for_option("environment_file")
+                        .with_value(value.text.clone()),
+                ),
+            }
+        }
+        env
     }
 
     pub(super) fn error_at(

@@ -85,6 +85,22 @@ impl Loader {
         };
         let nocleanup = self.typed(S, "nocleanup", &here, false, types::boolean);
         let strip_ansi = self.typed(S, "strip_ansi", &here, false, types::boolean);
+        // Container output (ours).
+        let forward_output = self.typed(S, "forward_output", &here, false, types::boolean);
+        let forward_timestamps = self.typed(S, "forward_timestamps", &here, false, types::boolean);
+        let forward_format =
+            self.typed(S, "forward_format", &here, ForwardFormat::Text, |v| match v
+                .trim()
+                .to_lowercase()
+                .as_str()
+            {
+                "text" => Ok(ForwardFormat::Text),
+                "json" => Ok(ForwardFormat::Json),
+                _ => Err(types::BadValue {
+                    ours: "not a forward format (text or json)".to_string(),
+                    python: String::new(),
+                }),
+            });
         // The reference expands `environment` twice: once on reading, once
         // more with `host_node_name` added.
         let mut environment = Environment::new();
@@ -99,6 +115,12 @@ impl Loader {
                 }
             }
         }
+        // `environment_file` lies under `environment` (ours).
+        let mut names = here.clone();
+        names.insert("host_node_name".into(), s(self.host.clone()));
+        let mut from_files = self.environment_files(S, &names);
+        from_files.append(&mut environment);
+        let environment = from_files;
         for (k, v) in &environment {
             self.environ.insert(format!("ENV_{k}"), s(v.clone()));
         }
@@ -141,6 +163,9 @@ impl Loader {
             strip_ansi,
             environment,
             identifier,
+            forward_output,
+            forward_format,
+            forward_timestamps,
         }
     }
 }
