@@ -204,6 +204,7 @@ impl Supervisor {
         for index in 0..config.groups.len() {
             self.add_group(&config, index);
         }
+        self.publisher.layout_changed();
         self.deps.rebuild(&self.table);
         self.publish();
         self.events

@@ -856,23 +856,6 @@ fn refused(bin: PathBuf, sandbox: &Sandbox, conf: &str) -> (Option<i32>, String)
 }
 
 #[test]
-fn an_unreachable_minfds_is_refused_with_the_reference_message() {
-    let sandbox = Sandbox::new();
-    // Beyond the kernel's nr_open: not even root can raise the limit.
-    let conf = header(&sandbox, "minfds=2000000000");
-    let ours = refused(our_bin("supervisord"), &sandbox, &conf);
-    let reference = refused(reference_bin("supervisord"), &sandbox, &conf);
-    assert_eq!(ours.0, Some(2));
-    assert!(
-        ours.1
-            .starts_with("Error: The minimum number of file descriptors required to run this process is 2000000000"),
-        "{}",
-        ours.1
-    );
-    assert_eq!(ours, reference);
-}
-
-#[test]
 fn a_port_in_use_is_refused_before_anything_starts_and_sockets_are_removed_at_exit() {
     let sandbox = Sandbox::new();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -617,9 +617,9 @@ fn sigkill_of_a_child_a_listener_and_an_orphan_is_survived() {
             .ok()
     });
     kill(Pid::from_raw(grandchild), Signal::SIGKILL).expect("the orphan is there");
-    daemon.wait_log(&format!(
-        "reaped unknown pid {grandchild} (terminated by SIGKILL)"
-    ));
+    // A zombie keeps its /proc entry, so the pid going away proves the
+    // daemon (the subreaper) reaped it; its "reaped unknown pid" line is a
+    // debug line for an adopted orphan, below this daemon's loglevel.
     wait_gone(grandchild);
     daemon.stop();
 }

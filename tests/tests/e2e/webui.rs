@@ -181,7 +181,7 @@ fn names_with_html_are_shown_as_text() {
     let ours = Daemon::ours(&sandbox);
     let page = ours.get("/").body;
     assert!(!page.contains("<script>"), "{page}");
-    assert!(page.contains("&lt;script&gt;x"));
+    assert!(page.contains("&lt;script&gt;x"), "{page}");
     assert!(page.contains("processname=%3Cscript%3Ex"));
     let confirm = ours.get("/index.html?processname=%3Cscript%3Ex&action=start");
     assert_eq!(confirm.status, 200);
