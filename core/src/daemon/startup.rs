@@ -501,6 +501,8 @@ impl Daemon {
             reaped,
         } = lasting;
         let end = runtime.block_on(async move {
+            // The groups exist before the first request is served.
+            supervisor.open();
             let (stop_servers, servers_stopped) = watch::channel(false);
             let mut serving = Vec::new();
             for (bound, state) in servers {

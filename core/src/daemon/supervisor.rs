@@ -108,6 +108,8 @@ pub struct Supervisor {
     exit_status: Option<u8>,
     /// Processes whose state changed, for `deps` to look at.
     deps_changed: Vec<ProcId>,
+    /// What `open` answered, when it ran for the coming `run`.
+    opened: Option<bool>,
 }
 
 impl Supervisor {
@@ -154,6 +156,7 @@ impl Supervisor {
             deps: Deps::default(),
             exit_status: None,
             deps_changed: Vec::new(),
+            opened: None,
         };
         (supervisor, handle)
     }
@@ -172,20 +175,18 @@ impl Supervisor {
         self.main_log.log(level, text);
     }
 
-    /// Create every group, start the autostart processes in priority
-    /// order and serve messages until shutdown or restart. The reaper
-    /// must be running: its exits arrive through `reaped`.
-    pub async fn run(
-        &mut self,
-        reaped: &mut mpsc::UnboundedReceiver<Reaped>,
-        signals: &mut Signals,
-    ) -> RunEnd {
+    /// Create every group and publish them, before the HTTP servers
+    /// serve: the reference adds its groups before it opens its servers,
+    /// so its first client never sees an empty list. False when the
+    /// spawner cannot start (logged): the life ends at once.
+    pub fn open(&mut self) -> bool {
+        self.opened = Some(false);
         if let Err(error) = self.launcher.ensure_spawner() {
             self.log(
                 MainLevel::Critical,
                 &format!("unable to start the spawner threads: {error}"),
             );
-            return RunEnd::Shutdown;
+            return false;
         }
         self.mode = Mode::Running;
         self.stopping.reset();
@@ -207,6 +208,25 @@ impl Supervisor {
         self.publisher.layout_changed();
         self.deps.rebuild(&self.table);
         self.publish();
+        self.opened = Some(true);
+        true
+    }
+
+    /// Start the autostart processes in dependency then priority order
+    /// and serve messages until shutdown or restart (creating the groups
+    /// first unless `open` did). The reaper must be running: its exits
+    /// arrive through `reaped`.
+    pub async fn run(
+        &mut self,
+        reaped: &mut mpsc::UnboundedReceiver<Reaped>,
+        signals: &mut Signals,
+    ) -> RunEnd {
+        if self.opened.is_none() {
+            self.open();
+        }
+        if self.opened.take() != Some(true) {
+            return RunEnd::Shutdown;
+        }
         self.events
             .bus()
             .publish(Event::SupervisorStateChange(SupervisorStateChange::Running));
