@@ -41,6 +41,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod logs;
 pub mod plugins;
+pub mod probes;
 pub mod process;
 pub mod pyrepr;
 pub mod rpc;

@@ -54,6 +54,9 @@ pub const PROGRAM: &[&str] = &[
     "backoff_jitter",
     "retry_forever",
     "shutdown_on",
+    // readiness and health (issue 16)
+    "ready_check",
+    "ready_timeout",
 ];
 
 /// What `[fcgi-program:x]` reads beyond the program options.

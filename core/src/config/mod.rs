@@ -27,6 +27,7 @@ pub mod event_types;
 pub mod expand;
 pub mod ini;
 pub mod known;
+pub mod lifecycle;
 pub mod load;
 pub mod model;
 pub mod plugin_spec;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::ParseMessage;
-use super::types::{AutoRestart, BackoffPolicy, LogFile, LogLevel, Owner, ShutdownOn, UserSpec};
+use super::lifecycle::{BackoffPolicy, Probe, ShutdownOn};
+use super::types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
 
 /// Environment variables, by name.
 pub type Environment = BTreeMap<String, String>;
@@ -297,6 +298,11 @@ pub struct ProcessConfig {
     /// `forward_output` as the program sets it (ours); None: the
     /// `[supervisord]` value.
     pub forward_output: Option<bool>,
+    /// `ready_check` (default none: RUNNING after startsecs, as the
+    /// reference).
+    pub ready_check: Option<Probe>,
+    /// `ready_timeout` in seconds (default 60).
+    pub ready_timeout: i64,
 }
 
 /// One process named by group and process name.
@@ -358,6 +364,8 @@ impl ProcessConfig {
             && self.backoff == other.backoff
             && self.shutdown_on == other.shutdown_on
             && self.forward_output == other.forward_output
+            && self.ready_check == other.ready_check
+            && self.ready_timeout == other.ready_timeout
     }
 
     /// Whether this process's output is forwarded to supervisord's stdout:

@@ -30,6 +30,8 @@ pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
         killasgroup: process.killasgroup,
         backoff: process.backoff,
         shutdown_on: process.shutdown_on,
+        ready_check: process.ready_check.is_some(),
+        ready_timeout: u64::try_from(process.ready_timeout).unwrap_or(0),
     }
 }
 

@@ -95,6 +95,7 @@ impl GroupBuilder {
                 fcgi: sockets.clone(),
                 lease: None,
                 routes: outputs.routes,
+                ready: process.ready_check.clone().map(Arc::new),
             };
             procs.push((id, proc));
         }

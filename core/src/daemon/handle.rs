@@ -145,6 +145,11 @@ pub(super) enum Message {
         ticket: Ticket,
         result: Result<Box<Config>, String>,
     },
+    /// The ready check of child `pid` of `id` passed.
+    Ready {
+        id: ProcId,
+        pid: i32,
+    },
 }
 
 /// A cloneable way to talk to the supervisor task and read its snapshot.
@@ -168,6 +173,7 @@ impl std::fmt::Debug for Message {
             Message::SpawnRefused { id, message } => write!(f, "SpawnRefused({id:?}, {message})"),
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
+            Message::Ready { id, pid } => write!(f, "Ready({id:?}, {pid})"),
         }
     }
 }

@@ -29,6 +29,7 @@ mod memory;
 pub mod mode;
 mod notify;
 pub mod output;
+mod probes;
 mod reread;
 mod shutdown;
 pub mod signals;

@@ -47,6 +47,7 @@ use super::handle::{Handle, Message, Request, Shared};
 use super::listeners::EventHub;
 use super::mode::{self, Mode, ModeEffect, ModeInput, RunEnd};
 use super::output::OutputHook;
+use super::probes::Probes;
 use super::reread;
 use super::shutdown::StopQueue;
 use super::signals::Signals;
@@ -104,6 +105,7 @@ pub struct Supervisor {
     bus_inbox: mpsc::UnboundedReceiver<Vec<Event>>,
     pumps: Pumps,
     deps: Deps,
+    probes: Probes,
     /// The exit status a program's `shutdown_on` asked for.
     exit_status: Option<u8>,
     /// Processes whose state changed, for `deps` to look at.
@@ -155,6 +157,7 @@ impl Supervisor {
             pumps: Pumps::default(),
             deps: Deps::default(),
             exit_status: None,
+            probes: Probes::default(),
             deps_changed: Vec::new(),
             opened: None,
         };
@@ -197,6 +200,7 @@ impl Supervisor {
         }
         self.waiters.fail_all(|| Fault::bare(SHUTDOWN_STATE));
         self.timers.clear();
+        self.probes.clear();
         let config = Arc::clone(&self.config);
         self.table.reserve(
             config.groups.iter().map(|g| g.processes.len()).sum(),
@@ -315,6 +319,9 @@ impl Supervisor {
             }
             Message::Spawned { id, ticket, result } => self.spawned(id, ticket, result),
             Message::Reread { ticket, result } => self.reread_done(ticket, result),
+            Message::Ready { id, pid } => {
+                self.feed(id, Input::Ready { pid });
+            }
         }
     }
 
@@ -500,6 +507,7 @@ impl Supervisor {
         });
         for (id, _) in procs {
             self.timers.cancel(id);
+            self.probes.stop(id);
             self.waiters.fail(id, || Fault::with(BAD_NAME, name));
         }
         self.publisher.layout_changed();
@@ -637,6 +645,9 @@ impl Supervisor {
         if !self.deps.is_empty() {
             self.deps_changed.push(id);
         }
+        if change.from == ProcessState::Starting && !self.probes.is_empty() {
+            self.probes.stop(id);
+        }
     }
 
     /// The first of: a process timer, a TICK, a shutdown report, a
@@ -730,6 +741,7 @@ impl Supervisor {
             self.pumps.run(attach_output(proc, fds, &cx));
         }
         self.feed(id, Input::SpawnSucceeded { pid });
+        self.start_probe(id, pid);
         for exit in settled {
             self.resolved(exit);
         }

@@ -5,6 +5,7 @@
 //! it never feeds the state machine, spawns, kills or publishes anything
 //! (the supervisor task does, through it).
 
+use crate::probes::Probe;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct Proc {
     pub fcgi: Option<Arc<SocketManager>>,
     /// This process's hold on that socket while it has a child.
     pub lease: Option<SocketLease>,
+    /// The ready check (`ready_check`), run while a child is STARTING.
+    pub ready: Option<Arc<Probe>>,
 }
 
 impl Proc {
@@ -410,6 +413,7 @@ mod tests {
             routes: [Route::default(); 2],
             fcgi: None,
             lease: None,
+            ready: None,
         }
     }
 

@@ -74,6 +74,11 @@ pub enum Input {
     /// ends the wait. Only a process without a child takes it; no event,
     /// as the state stays.
     Waiting(Option<String>),
+    /// The ready check of the child `pid` passed.
+    Ready {
+        /// The child that was checked.
+        pid: i32,
+    },
     /// A dependency this process's start waits for went FATAL: so does
     /// this one (from STOPPED, EXITED or FATAL), with the text as its
     /// spawn error.
@@ -212,6 +217,19 @@ impl Step<'_> {
                     self.kill_failed(pid, errno, purpose);
                 }
             }
+            Input::Ready { pid } => {
+                if self.policy.ready_check
+                    && self.rec.pid == Some(pid)
+                    && self.rec.state == ProcessState::Starting
+                {
+                    self.rec.ready = true;
+                    let started = self.rec.laststart.unwrap_or(self.at.instant);
+                    if self.at.instant >= started + secs(self.policy.startsecs) {
+                        self.effects.push(Effect::CancelTimer);
+                        self.promote();
+                    }
+                }
+            }
             Input::Waiting(what) => {
                 if self.idle() {
                     self.rec.spawnerr = what;
@@ -292,6 +310,8 @@ impl Step<'_> {
         }
         self.rec.spawnerr = None;
         self.rec.exitstatus = None;
+        self.rec.ready = false;
+        self.rec.not_ready = false;
         self.rec.laststart = Some(self.at.instant);
         self.rec.laststart_wall = Some(self.at.wall);
         if from == ProcessState::Backoff {
@@ -318,7 +338,7 @@ impl Step<'_> {
                 let due = started + secs(self.policy.startsecs);
                 self.rec.deadline = Some(due);
                 if self.at.instant >= due {
-                    self.promote();
+                    self.promote_if_ready();
                 } else {
                     self.effects.push(Effect::ArmTimer {
                         kind: TimerKind::Startsecs,
@@ -350,13 +370,47 @@ impl Step<'_> {
         }
     }
 
-    /// STARTING → RUNNING once the process stayed up `startsecs`.
+    /// startsecs passed: RUNNING if ready (or without a ready check), else
+    /// wait for the check until `ready_timeout` from the start.
+    fn promote_if_ready(&mut self) {
+        if !self.policy.ready_check || self.rec.ready {
+            return self.promote();
+        }
+        let started = self.rec.laststart.unwrap_or(self.at.instant);
+        let at = started + secs(self.policy.ready_timeout);
+        self.rec.deadline = Some(at);
+        self.effects.push(Effect::ArmTimer {
+            kind: TimerKind::ReadyTimeout,
+            at,
+        });
+    }
+
+    /// `ready_timeout` passed without the check passing: stop the child
+    /// through the normal stop path; its end counts as a failed start.
+    fn not_ready(&mut self) {
+        let text = format!(
+            "{} was not ready within {} seconds (ready_timeout): stopping it",
+            self.name(),
+            self.policy.ready_timeout
+        );
+        self.log(LogLevel::Warn, text);
+        self.rec.not_ready = true;
+        self.kill(self.policy.stopsignal, self.policy.stopasgroup);
+    }
+
+    /// STARTING → RUNNING once the process stayed up `startsecs` (and,
+    /// with a ready check, is ready).
     fn promote(&mut self) {
         self.rec.deadline = None;
         self.rec.backoff = 0;
         self.change_state(ProcessState::Running, true);
+        let ready = if self.policy.ready_check {
+            "its ready check passed and "
+        } else {
+            ""
+        };
         let text = format!(
-            "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
+            "success: {} entered RUNNING state, {ready}process has stayed up for > than {} seconds (startsecs)",
             self.name(),
             self.policy.startsecs
         );
@@ -415,7 +469,7 @@ impl Step<'_> {
         match (kind, self.rec.state) {
             (TimerKind::Startsecs, ProcessState::Starting) if self.rec.pid.is_some() => {
                 if due {
-                    self.promote();
+                    self.promote_if_ready();
                 } else if let Some(at) = self.rec.deadline {
                     self.effects.push(Effect::ArmTimer { kind, at });
                 }
@@ -427,6 +481,15 @@ impl Step<'_> {
             {
                 if due {
                     self.spawn();
+                } else if let Some(at) = self.rec.deadline {
+                    self.effects.push(Effect::ArmTimer { kind, at });
+                }
+            }
+            (TimerKind::ReadyTimeout, ProcessState::Starting)
+                if self.policy.ready_check && self.rec.pid.is_some() =>
+            {
+                if due && !self.rec.ready {
+                    self.not_ready();
                 } else if let Some(at) = self.rec.deadline {
                     self.effects.push(Effect::ArmTimer { kind, at });
                 }
@@ -579,7 +642,22 @@ impl Step<'_> {
         let exit_expected = self.policy.exitcodes.contains(&es);
         self.effects.push(Effect::CancelTimer);
 
-        if self.rec.state == ProcessState::Stopping {
+        let unready =
+            self.policy.ready_check && !self.rec.ready && self.rec.state == ProcessState::Starting;
+        if self.rec.state == ProcessState::Stopping && self.rec.not_ready {
+            // Stopped for not being ready: a failed start.
+            self.rec.not_ready = false;
+            self.rec.exitstatus = None;
+            self.rec.spawnerr = Some(format!(
+                "not ready within {} seconds (ready_timeout)",
+                self.policy.ready_timeout
+            ));
+            self.change_state(ProcessState::Backoff, true);
+            let text = format!("stopped: {} ({cause}; not ready)", self.name());
+            self.log(LogLevel::Warn, text);
+            self.rec.pid = None;
+            self.after_backoff();
+        } else if self.rec.state == ProcessState::Stopping {
             self.rec.deadline = None;
             self.rec.exitstatus = Some(es);
             self.change_state(ProcessState::Stopped, true);
@@ -591,7 +669,7 @@ impl Step<'_> {
             let text = format!("stopped: {} ({cause})", self.name());
             self.log(level, text);
             self.rec.pid = None;
-        } else if too_quickly && self.rec.state == ProcessState::Starting {
+        } else if (too_quickly || unready) && self.rec.state == ProcessState::Starting {
             self.rec.exitstatus = None;
             self.rec.spawnerr = Some("Exited too quickly (process log may have details)".into());
             self.change_state(ProcessState::Backoff, true);

@@ -115,6 +115,8 @@ fn input(label: &str) -> Input {
             purpose: KillPurpose::Stop,
         },
         "Waiting" => Input::Waiting(Some("waiting for db".into())),
+        "Ready" => Input::Ready { pid: PID },
+        "Timer(ReadyTimeout)" => Input::Timer(TimerKind::ReadyTimeout),
         "DependencyFailed" => Input::DependencyFailed("dependency db is FATAL".into()),
         other => panic!("no such input label {other}"),
     }
@@ -168,7 +170,7 @@ const STATES: [&str; 10] = [
     "UNKNOWN",
 ];
 
-const INPUTS: [&str; 17] = [
+const INPUTS: [&str; 19] = [
     "Autostart",
     "Start",
     "Stop",
@@ -186,6 +188,8 @@ const INPUTS: [&str; 17] = [
     "KillFailed(EPERM)",
     "Waiting",
     "DependencyFailed",
+    "Ready",
+    "Timer(ReadyTimeout)",
 ];
 
 /// Every (state, input) cell, applied 30 s after the start, when every
@@ -478,6 +482,26 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("FATAL", "DependencyFailed", "FATAL | I:gave"),
     ("UNKNOWN", "Waiting", "UNKNOWN |"),
     ("UNKNOWN", "DependencyFailed", "UNKNOWN |"),
+    ("STOPPED(new)", "Ready", "STOPPED |"),
+    ("STOPPED(new)", "Timer(ReadyTimeout)", "STOPPED |"),
+    ("STOPPED", "Ready", "STOPPED |"),
+    ("STOPPED", "Timer(ReadyTimeout)", "STOPPED |"),
+    ("STARTING(forking)", "Ready", "STARTING |"),
+    ("STARTING(forking)", "Timer(ReadyTimeout)", "STARTING |"),
+    ("STARTING", "Ready", "STARTING |"),
+    ("STARTING", "Timer(ReadyTimeout)", "STARTING |"),
+    ("RUNNING", "Ready", "RUNNING |"),
+    ("RUNNING", "Timer(ReadyTimeout)", "RUNNING |"),
+    ("BACKOFF", "Ready", "BACKOFF |"),
+    ("BACKOFF", "Timer(ReadyTimeout)", "BACKOFF |"),
+    ("STOPPING", "Ready", "STOPPING |"),
+    ("STOPPING", "Timer(ReadyTimeout)", "STOPPING |"),
+    ("EXITED", "Ready", "EXITED |"),
+    ("EXITED", "Timer(ReadyTimeout)", "EXITED |"),
+    ("FATAL", "Ready", "FATAL |"),
+    ("FATAL", "Timer(ReadyTimeout)", "FATAL |"),
+    ("UNKNOWN", "Ready", "UNKNOWN |"),
+    ("UNKNOWN", "Timer(ReadyTimeout)", "UNKNOWN |"),
 ];
 
 #[test]
@@ -1284,4 +1308,90 @@ fn shutdown_on_fatal_and_exit_end_the_daemon_with_their_status() {
     );
     let (_, fx) = run_then_exit(p, Mood::Running, exit_code(0));
     assert!(fx.contains(&Effect::EndDaemon(0)), "{fx:?}");
+}
+
+fn ready_policy() -> Policy {
+    let mut p = policy();
+    p.ready_check = true;
+    p.ready_timeout = 10;
+    p.startsecs = 2;
+    p
+}
+
+#[test]
+fn a_ready_check_keeps_starting_until_it_passes_and_startsecs_passed() {
+    let mut sim = Sim::new(ready_policy());
+    sim.feed(Input::Start);
+    sim.feed(Input::SpawnSucceeded { pid: 4 });
+    // Ready before startsecs: RUNNING when startsecs is over.
+    sim.advance(SEC);
+    assert!(changes(&sim.feed(Input::Ready { pid: 4 })).is_empty());
+    sim.advance(SEC);
+    let fx = sim.feed(Input::Timer(TimerKind::Startsecs));
+    assert_eq!(sim.rec.state, ProcessState::Running);
+    assert!(logs(&fx)[0].1.contains("its ready check passed"), "{fx:?}");
+
+    // Not ready at startsecs: wait until ready_timeout, then RUNNING at once.
+    let mut sim = Sim::new(ready_policy());
+    sim.feed(Input::Start);
+    sim.feed(Input::SpawnSucceeded { pid: 4 });
+    sim.advance(2 * SEC);
+    let fx = sim.feed(Input::Timer(TimerKind::Startsecs));
+    assert_eq!(sim.rec.state, ProcessState::Starting);
+    let (kind, at) = timer(&fx).expect("the ready timeout is armed");
+    assert_eq!(
+        (kind, at - sim.rec.laststart.unwrap()),
+        (TimerKind::ReadyTimeout, 10 * SEC)
+    );
+    sim.advance(3 * SEC);
+    let fx = sim.feed(Input::Ready { pid: 4 });
+    assert_eq!(sim.rec.state, ProcessState::Running);
+    assert!(fx.contains(&Effect::CancelTimer), "{fx:?}");
+    // A stale report about another child changes nothing.
+    assert!(sim.feed(Input::Ready { pid: 99 }).is_empty());
+}
+
+#[test]
+fn not_ready_in_time_stops_the_child_and_counts_as_a_failed_start() {
+    let mut p = ready_policy();
+    p.startretries = 0;
+    let mut sim = Sim::new(p);
+    sim.feed(Input::Start);
+    sim.feed(Input::SpawnSucceeded { pid: 4 });
+    sim.advance(2 * SEC);
+    sim.feed(Input::Timer(TimerKind::Startsecs));
+    sim.advance(8 * SEC);
+    let fx = sim.feed(Input::Timer(TimerKind::ReadyTimeout));
+    assert_eq!(sim.rec.state, ProcessState::Stopping);
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Kill { signal, .. } if *signal == libc::SIGTERM))
+    );
+    assert!(
+        logs(&fx)[0]
+            .1
+            .contains("was not ready within 10 seconds (ready_timeout)")
+    );
+    let fx = sim.feed(Input::Exited {
+        pid: 4,
+        status: libc::SIGTERM,
+    });
+    let states: Vec<_> = changes(&fx).iter().map(|c| c.to).collect();
+    assert_eq!(states, [ProcessState::Backoff, ProcessState::Fatal]);
+    assert_eq!(
+        sim.rec.spawnerr.as_deref(),
+        Some("not ready within 10 seconds (ready_timeout)")
+    );
+}
+
+#[test]
+fn an_exit_while_waiting_to_be_ready_is_a_failed_start() {
+    let mut sim = Sim::new(ready_policy());
+    sim.feed(Input::Start);
+    sim.feed(Input::SpawnSucceeded { pid: 4 });
+    sim.advance(2 * SEC);
+    sim.feed(Input::Timer(TimerKind::Startsecs));
+    sim.advance(SEC);
+    sim.feed(Input::Exited { pid: 4, status: 0 });
+    assert_eq!(sim.rec.state, ProcessState::Backoff);
 }

@@ -17,7 +17,7 @@ pub use crate::config::types::AutoRestart;
 
 /// What follows a failed start (`backoff`, `backoff_max`,
 /// `backoff_jitter`, `retry_forever`): the config layer's definition.
-pub use crate::config::types::{BackoffKind, BackoffPolicy, ShutdownOn};
+pub use crate::config::lifecycle::{BackoffKind, BackoffPolicy, ShutdownOn};
 
 /// What the machine needs to know about one process's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,12 @@ pub struct Policy {
     pub killasgroup: bool,
     /// The delay before each retry, and whether retries ever end.
     pub backoff: BackoffPolicy,
+    /// The process has a ready check: RUNNING needs [`Input::Ready`] too.
+    ///
+    /// [`Input::Ready`]: super::machine::Input::Ready
+    pub ready_check: bool,
+    /// Seconds from the start the ready check is given.
+    pub ready_timeout: u64,
     /// Whether this process going FATAL, or exiting for good, ends the
     /// daemon.
     pub shutdown_on: Option<ShutdownOn>,
@@ -65,6 +71,8 @@ impl Policy {
             stopasgroup: false,
             killasgroup: false,
             backoff: BackoffPolicy::default(),
+            ready_check: false,
+            ready_timeout: 60,
             shutdown_on: None,
         }
     }
@@ -135,6 +143,11 @@ pub struct ProcessRecord {
     pub exitstatus: Option<i32>,
     /// Why the last start failed; the description of BACKOFF and FATAL.
     pub spawnerr: Option<String>,
+    /// The ready check passed for the current child.
+    pub ready: bool,
+    /// The current child is being stopped because it was not ready in
+    /// time: its end is a failed start (BACKOFF), not a stop.
+    pub not_ready: bool,
 }
 
 impl Default for ProcessRecord {
@@ -150,6 +163,8 @@ impl Default for ProcessRecord {
             backoff: 0,
             exitstatus: None,
             spawnerr: None,
+            ready: false,
+            not_ready: false,
         }
     }
 }
@@ -163,6 +178,8 @@ pub enum TimerKind {
     Backoff,
     /// `stopwaitsecs` passed in STOPPING: send SIGKILL.
     Stopwait,
+    /// `ready_timeout` passed in STARTING without the ready check passing.
+    ReadyTimeout,
 }
 
 /// Why a signal was sent, which decides what its failure means.

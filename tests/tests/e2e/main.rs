@@ -33,6 +33,7 @@ mod parity;
 mod pidproxy;
 mod plugin_routes;
 mod plugins;
+mod readiness;
 mod reference;
 mod restart;
 mod restart_policy;

@@ -6,11 +6,43 @@
 
 use super::reader::Loader;
 use crate::config::expand::Expansions;
-use crate::config::types::{
-    self, AutoRestart, BackoffKind, BackoffPolicy, DEFAULT_BACKOFF_MAX, ShutdownOn,
+use crate::config::lifecycle::{
+    self, BackoffKind, BackoffPolicy, DEFAULT_BACKOFF_MAX, Probe, ShutdownOn,
 };
+use crate::config::types::{self, AutoRestart};
+
+/// `ready_timeout` when not set, in seconds.
+const DEFAULT_READY_TIMEOUT: i64 = 60;
 
 impl Loader {
+    /// `ready_check` and `ready_timeout` (which may not be below
+    /// `startsecs`: the check could never be given its time).
+    pub(super) fn ready_check(
+        &mut self,
+        section: &str,
+        names: &Expansions,
+        startsecs: i64,
+    ) -> (Option<Probe>, i64) {
+        let check = self.typed_opt(section, "ready_check", names, lifecycle::probe);
+        let timeout = self.typed(
+            section,
+            "ready_timeout",
+            names,
+            DEFAULT_READY_TIMEOUT,
+            types::integer,
+        );
+        if timeout < startsecs.max(1) {
+            let value = self.raw(section, "ready_timeout");
+            self.error_at(
+                section,
+                "ready_timeout",
+                value.as_ref(),
+                format!("must be 1 or more and not below startsecs ({startsecs})"),
+            );
+        }
+        (check, timeout)
+    }
+
     /// The backoff policy and `shutdown_on` of one section.
     pub(super) fn restart_policy(
         &mut self,
@@ -23,7 +55,7 @@ impl Loader {
             "backoff",
             names,
             BackoffKind::Linear,
-            types::backoff_kind,
+            lifecycle::backoff_kind,
         );
         let max = self.typed_opt(section, "backoff_max", names, types::integer);
         let max = match max {
@@ -45,14 +77,14 @@ impl Loader {
             "backoff_jitter",
             names,
             0,
-            types::fraction_permille,
+            lifecycle::fraction_permille,
         );
         let forever = self.typed(section, "retry_forever", names, false, types::boolean);
         // Linear without a cap is the reference; anything that could grow
         // without bound gets one.
         let max =
             max.or((kind == BackoffKind::Exponential || forever).then_some(DEFAULT_BACKOFF_MAX));
-        let shutdown_on = self.typed(section, "shutdown_on", names, None, types::shutdown_on);
+        let shutdown_on = self.typed(section, "shutdown_on", names, None, lifecycle::shutdown_on);
         let never = match shutdown_on {
             Some(ShutdownOn::Fatal) if forever => Some(
                 "shutdown_on = fatal can never happen with retry_forever = true (the program \
@@ -80,7 +112,7 @@ impl Loader {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::types::{BackoffKind, BackoffPolicy, ShutdownOn};
+    use crate::config::lifecycle::{BackoffKind, BackoffPolicy, ShutdownOn};
     use crate::config::{Config, ConfigError, LoadOptions, load_config_with};
 
     fn load(text: &str) -> Result<Config, Vec<ConfigError>> {
@@ -155,6 +187,69 @@ mod tests {
             let got = errs[0].to_string();
             assert!(got.contains(want), "{text:?}: want {want:?} in {got}");
             assert!(got.contains("s.conf:"), "{got}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod ready_tests {
+    use crate::config::lifecycle::Probe;
+    use crate::config::{ConfigError, LoadOptions, ProcessConfig, load_config_with};
+
+    fn load(text: &str) -> Result<ProcessConfig, Vec<ConfigError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            format!("[supervisord]\n[program:a]\ncommand=x\n{text}"),
+        )
+        .unwrap();
+        let options = LoadOptions {
+            environ: Default::default(),
+            host_node_name: "node1".into(),
+            cli_user: None,
+        };
+        load_config_with(&path, &options)
+            .map(|c| c.groups[0].processes[0].clone())
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn ready_checks_parse_and_bad_ones_are_errors() {
+        let p = load("ready_check=tcp:127.0.0.1:%(process_num)s9\nready_timeout=5\n").unwrap();
+        let tcp = Probe::Tcp {
+            host: "127.0.0.1".into(),
+            port: 9,
+        };
+        assert_eq!((p.ready_check, p.ready_timeout), (Some(tcp), 5));
+        let p = load("ready_check = http://localhost:8080/health?x=1\n").unwrap();
+        let http = Probe::Http {
+            host: "localhost".into(),
+            port: 8080,
+            path: "/health?x=1".into(),
+        };
+        assert_eq!((p.ready_check, p.ready_timeout), (Some(http), 60));
+        let p = load("ready_check = http://web\n").unwrap();
+        assert_eq!(
+            p.ready_check.map(|c| c.to_string()).as_deref(),
+            Some("http://web:80/")
+        );
+        for (text, want) in [
+            (
+                "ready_check=tcp:host\n",
+                "ready_check = 'tcp:host': no host and port",
+            ),
+            (
+                "ready_check=udp:x:1\n",
+                "not a ready check this version runs",
+            ),
+            (
+                "startsecs=10\nready_timeout=5\n",
+                "ready_timeout = '5': must be 1 or more and not below startsecs (10)",
+            ),
+        ] {
+            let errs = load(text).unwrap_err();
+            assert!(errs[0].to_string().contains(want), "{text:?}: {}", errs[0]);
         }
     }
 }

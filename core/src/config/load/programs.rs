@@ -448,6 +448,8 @@ impl Loader {
                     name_template.clone()
                 }
             };
+            // Per process: a check's port may be `%(process_num)s`-based.
+            let (ready_check, ready_timeout) = self.ready_check(section, &common, startsecs);
             processes.push(ProcessConfig {
                 name,
                 section: section.to_string(),
@@ -477,6 +479,8 @@ impl Loader {
                 backoff,
                 shutdown_on,
                 forward_output,
+                ready_check,
+                ready_timeout,
             });
         }
         processes.sort_by(|a, b| {

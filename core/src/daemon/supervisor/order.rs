@@ -4,6 +4,8 @@
 //! dependents. A part of the task itself (its `impl`), kept apart so the
 //! task's file stays within its size budget.
 
+use std::sync::Arc;
+
 use supervisor_sdk::state::ProcessState;
 use tokio::time::Instant;
 
@@ -36,6 +38,21 @@ impl Supervisor {
                 self.drain_deps();
             }
             self.settle_waiters(id, false);
+        }
+    }
+
+    /// Begin checking child `pid` of `id` if it has a ready check and is
+    /// STARTING.
+    pub(super) fn start_probe(&mut self, id: ProcId, pid: i32) {
+        let Some(proc) = self.table.get(id) else {
+            return;
+        };
+        if let Some(probe) = &proc.ready
+            && proc.record.state == ProcessState::Starting
+            && proc.record.pid == Some(pid)
+        {
+            self.probes
+                .start(id, pid, Arc::clone(probe), self.sender.clone());
         }
     }
 

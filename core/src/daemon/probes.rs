@@ -1,0 +1,72 @@
+//! The ready checks under way (`ready_check`, issue 16): one task per
+//! STARTING child with a check, which runs the check (`crate::probes`)
+//! until it passes, then tells the supervisor task with
+//! [`Message::Ready`] and ends. Between attempts it waits 20 ms, doubling
+//! up to a second, so a quick service is seen quickly and a slow one costs
+//! one connection a second. The task is cancelled when the process leaves
+//! STARTING. No check configured: no task, no timer, nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::handle::Message;
+use super::table::ProcId;
+use crate::probes::{Probe, check};
+
+/// The longest one attempt may take.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// The running check tasks, by process.
+#[derive(Debug, Default)]
+pub struct Probes {
+    running: HashMap<ProcId, AbortHandle>,
+}
+
+impl Probes {
+    /// Check child `pid` of `id` until `probe` passes (replacing a check
+    /// of an earlier child).
+    pub fn start(
+        &mut self,
+        id: ProcId,
+        pid: i32,
+        probe: Arc<Probe>,
+        sender: mpsc::UnboundedSender<Message>,
+    ) {
+        let task = tokio::spawn(async move {
+            let mut pause = FIRST_PAUSE;
+            while check(&probe, ATTEMPT_LIMIT).await.is_err() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
+            let _ = sender.send(Message::Ready { id, pid });
+        });
+        if let Some(earlier) = self.running.insert(id, task.abort_handle()) {
+            earlier.abort();
+        }
+    }
+
+    /// `id` left STARTING (or is gone): no more checking.
+    pub fn stop(&mut self, id: ProcId) {
+        if let Some(task) = self.running.remove(&id) {
+            task.abort();
+        }
+    }
+
+    /// Whether no check is under way.
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Cancel every check (a restart).
+    pub fn clear(&mut self) {
+        for (_, task) in self.running.drain() {
+            task.abort();
+        }
+    }
+}

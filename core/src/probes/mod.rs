@@ -1,0 +1,130 @@
+//! Readiness checks (`ready_check`, issue 16): running one [`Probe`] once,
+//! with a time limit, and saying why it failed. `tcp:` connects; `http://`
+//! sends a minimal HTTP/1.0 GET written here (one request line and a Host
+//! header; no client crate is worth its weight for reading one status
+//! line) and wants a 2xx status. It owns no process and no state: the
+//! daemon decides when to run a check and what its outcome does
+//! (`daemon/probes.rs`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub use crate::config::lifecycle::Probe;
+
+/// Run `probe` once; `Err` says why it did not pass.
+pub async fn check(probe: &Probe, limit: Duration) -> Result<(), String> {
+    match tokio::time::timeout(limit, run(probe)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+    }
+}
+
+async fn run(probe: &Probe) -> Result<(), String> {
+    match probe {
+        Probe::Tcp { host, port } => connect(host, *port).await.map(drop),
+        Probe::Http { host, port, path } => {
+            let mut stream = connect(host, *port).await?;
+            let request =
+                format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| format!("cannot send the request: {e}"))?;
+            let status = status_code(&mut stream).await?;
+            if (200..300).contains(&status) {
+                Ok(())
+            } else {
+                Err(format!("HTTP status {status}"))
+            }
+        }
+    }
+}
+
+async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+    TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))
+}
+
+/// The status of the answer's first line (`HTTP/1.1 204 No Content`).
+async fn status_code(stream: &mut TcpStream) -> Result<u16, String> {
+    let mut head = Vec::with_capacity(64);
+    let mut buf = [0u8; 256];
+    while !head.contains(&b'\n') && head.len() < 4096 {
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line = String::from_utf8_lossy(&head);
+    let line = line.lines().next().unwrap_or_default();
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next().and_then(|c| c.parse().ok())) {
+        (Some(version), Some(code)) if version.starts_with("HTTP/") => Ok(code),
+        _ => Err(format!("not an HTTP answer: {line:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    async fn serve_once(answer: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"GET /health HTTP/1.0\r\n"));
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn tcp_passes_when_something_listens() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let probe = Probe::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        assert_eq!(check(&probe, LIMIT).await, Ok(()));
+        drop(listener);
+        let refused = check(&probe, LIMIT).await.unwrap_err();
+        assert!(refused.starts_with(&format!("cannot connect to 127.0.0.1:{port}")));
+    }
+
+    #[tokio::test]
+    async fn http_wants_a_2xx_status() {
+        for (answer, want) in [
+            ("HTTP/1.1 204 No Content\r\n\r\n", Ok(())),
+            (
+                "HTTP/1.0 503 Busy\r\n\r\n",
+                Err("HTTP status 503".to_string()),
+            ),
+            (
+                "nonsense\r\n",
+                Err("not an HTTP answer: \"nonsense\"".to_string()),
+            ),
+        ] {
+            let port = serve_once(answer).await;
+            let probe = Probe::Http {
+                host: "127.0.0.1".into(),
+                port,
+                path: "/health".into(),
+            };
+            assert_eq!(check(&probe, LIMIT).await, want);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Ready checks (`ready_check`, issue 16) on the real daemon, with
+//! `fixture_serve` opening its port late: a process stays STARTING until
+//! its tcp or http check passes (and startsecs passed), `startProcess`
+//! with wait answers only then, and a check that never passes within
+//! `ready_timeout` stops the child and counts as a failed start.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use supervisor_tests::{
+    Sandbox, free_port, our_bin, run_with_timeout, start_supervisord, stdout_text, wait_for,
+};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn conf(sandbox: &Sandbox, programs: &str) -> std::path::PathBuf {
+    let dir = sandbox.path().display();
+    let programs = programs.replace("%SERVE", &our_bin("fixture_serve").display().to_string());
+    sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\nchildlogdir={dir}\n\
+             nodaemon=true\nloglevel=info\n\n\
+             [unix_http_server]\nfile={dir}/sd.sock\n\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+             [supervisorctl]\nserverurl=unix://{dir}/sd.sock\n\n{programs}"
+        ),
+    )
+}
+
+fn ctl(sandbox: &Sandbox, args: &[&str]) -> (String, bool) {
+    let out = run_with_timeout(
+        Command::new(our_bin("supervisorctl"))
+            .arg("-c")
+            .arg(sandbox.path().join("supervisord.conf"))
+            .args(args),
+        DEADLINE,
+    );
+    (stdout_text(&out), out.status.success())
+}
+
+fn state(sandbox: &Sandbox, name: &str) -> String {
+    let (out, _) = ctl(sandbox, &["status", name]);
+    out.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn main_log(sandbox: &Sandbox) -> String {
+    std::fs::read_to_string(sandbox.path().join("main.log")).unwrap_or_default()
+}
+
+/// Start `name` with `supervisorctl start` (startProcess, wait=true) and
+/// give how long it took and what it printed.
+fn timed_start(sandbox: &Sandbox, name: &str) -> (Duration, String, bool) {
+    let began = Instant::now();
+    let (out, ok) = ctl(sandbox, &["start", name]);
+    (began.elapsed(), out, ok)
+}
+
+#[test]
+fn tcp_and_http_checks_hold_starting_until_the_port_answers() {
+    let sandbox = Sandbox::new();
+    let (tcp, http) = (free_port(), free_port());
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:tcp]\ncommand=%SERVE {tcp} 1500\nautostart=false\nstartsecs=0\n\
+             ready_check=tcp:127.0.0.1:{tcp}\n\n\
+             [program:http]\ncommand=%SERVE {http} 1500 204\nautostart=false\nstartsecs=0\n\
+             ready_check=http://127.0.0.1:{http}/health\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    wait_for("the daemon", DEADLINE, || {
+        (state(&sandbox, "tcp") == "STOPPED").then_some(())
+    });
+    for name in ["tcp", "http"] {
+        // Meanwhile, status says STARTING.
+        let sock = sandbox.path().join("supervisord.conf");
+        let watcher = std::thread::spawn(move || {
+            let deadline = Instant::now() + DEADLINE;
+            loop {
+                let out = run_with_timeout(
+                    Command::new(our_bin("supervisorctl"))
+                        .arg("-c")
+                        .arg(&sock)
+                        .args(["status", name]),
+                    DEADLINE,
+                );
+                if stdout_text(&out).contains("STARTING") || Instant::now() > deadline {
+                    return stdout_text(&out);
+                }
+            }
+        });
+        let (took, out, ok) = timed_start(&sandbox, name);
+        assert!(ok, "{out}");
+        assert_eq!(out, format!("{name}: started\n"));
+        assert!(
+            took >= Duration::from_millis(1400),
+            "{name} answered in {took:?}"
+        );
+        assert!(watcher.join().unwrap_or_default().contains("STARTING"));
+        assert_eq!(state(&sandbox, name), "RUNNING");
+        let log = main_log(&sandbox);
+        assert!(
+            log.contains(&format!(
+                "success: {name} entered RUNNING state, its ready check passed and process \
+                 has stayed up for > than 0 seconds (startsecs)"
+            )),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn a_check_that_never_passes_fails_the_start_after_ready_timeout() {
+    let sandbox = Sandbox::new();
+    let port = free_port();
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:web]\ncommand=%SERVE {port} 0 404\nstartsecs=0\nstartretries=0\n\
+             ready_check=http://127.0.0.1:{port}/health\nready_timeout=2\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    let log = wait_for("web to give up", DEADLINE, || {
+        let log = main_log(&sandbox);
+        log.contains("gave up: web entered FATAL state")
+            .then_some(log)
+    });
+    assert!(
+        log.contains("web was not ready within 2 seconds (ready_timeout): stopping it"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stopped: web (terminated by SIGTERM; not ready)"),
+        "{log}"
+    );
+    assert!(!log.contains("success: web"), "{log}");
+    let (out, _) = ctl(&sandbox, &["status", "web"]);
+    assert!(
+        out.contains("FATAL     not ready within 2 seconds (ready_timeout)"),
+        "{out}"
+    );
+}
