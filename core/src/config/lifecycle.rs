@@ -102,6 +102,8 @@ pub enum Probe {
         /// The port.
         port: u16,
     },
+    /// `log:REGEX`: a line of the child's stdout or stderr matches.
+    Log(LinePattern),
     /// `http://HOST[:PORT]/PATH`: a GET answers 2xx.
     Http {
         /// The host name or address.
@@ -119,16 +121,30 @@ impl std::fmt::Display for Probe {
         match self {
             Probe::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
             Probe::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
+            Probe::Log(pattern) => write!(f, "log:{}", pattern.0.as_str()),
         }
     }
 }
 
-/// `ready_check`: `tcp:HOST:PORT` or `http://HOST[:PORT]/PATH`.
+/// A compiled `log:` pattern; two are equal when written alike.
+#[derive(Debug, Clone)]
+pub struct LinePattern(pub regex::Regex);
+
+impl PartialEq for LinePattern {
+    fn eq(&self, other: &LinePattern) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for LinePattern {}
+
+/// `ready_check`: `tcp:HOST:PORT`, `http://HOST[:PORT]/PATH` or
+/// `log:REGEX`.
 pub fn probe(value: &str) -> Parsed<Probe> {
     let value = value.trim();
     let bad = |why: &str| {
         bad_value(
-            format!("{why} (tcp:HOST:PORT or http://HOST:PORT/PATH)"),
+            format!("{why} (tcp:HOST:PORT, http://HOST:PORT/PATH or log:REGEX)"),
             format!("invalid ready check {}", py_repr(value)),
         )
     };
@@ -144,6 +160,17 @@ pub fn probe(value: &str) -> Parsed<Probe> {
             _ => Err(bad("no host and port")),
         }
     };
+    if let Some(pattern) = value.strip_prefix("log:") {
+        return regex::Regex::new(pattern)
+            .map(|r| Probe::Log(LinePattern(r)))
+            .map_err(|e| {
+                let why = e.to_string().replace('\n', " ");
+                bad_value(
+                    format!("not a regular expression: {why}"),
+                    format!("invalid ready check {}", py_repr(value)),
+                )
+            });
+    }
     if let Some(rest) = value.strip_prefix("tcp:") {
         let (host, port) = host_port(rest, None)?;
         return Ok(Probe::Tcp { host, port });

@@ -5,6 +5,7 @@
 //! record to the output path (`super::output`) and returns the pumps for
 //! the task to run; it decides nothing about state.
 
+use crate::probes::{LineWatch, Probe, ReadySignal};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct AttachContext<'a> {
     /// Offered every chunk of output, if set.
     pub hook: &'a Option<OutputHook>,
     pub events: &'a Arc<EventHub>,
+    /// Called when a `log:` ready check matches this child's output.
+    pub ready: Option<ReadySignal>,
 }
 
 /// Keep the new child's stdin and start a pump for each output pipe it
@@ -42,6 +45,18 @@ pub fn attach_output(
     let main_log = Arc::clone(cx.main_log);
     let publisher = cx.publisher.clone();
     let mut hook = cx.hook.clone();
+    if let (Some(Probe::Log(pattern)), Some(signal)) = (proc.ready.as_deref(), &cx.ready) {
+        // The channels are routed to be read and copied (`line_watch`),
+        // so every chunk passes the hook.
+        let watch = LineWatch::new(pattern.clone(), Arc::clone(signal));
+        let inner = hook.take();
+        hook = Some(Arc::new(move |chunk: &output::OutputChunk<'_>| {
+            if let Some(inner) = &inner {
+                inner(chunk);
+            }
+            watch.feed(chunk.channel, chunk.data);
+        }));
+    }
     let mut stdin = fds.stdin;
     if let Some(pool) = &proc.pool {
         let sender = stdin.take().and_then(|fd| {

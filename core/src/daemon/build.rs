@@ -193,7 +193,7 @@ pub fn channel_outputs(
                 format: sd.forward_format,
                 timestamps: sd.forward_timestamps,
             },
-            line_watch: false,
+            line_watch: matches!(process.ready_check, Some(crate::probes::Probe::Log(_))),
         });
         let spec = route.log.then(|| {
             Box::new(ChildLogSpec {

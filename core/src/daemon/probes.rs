@@ -15,12 +15,29 @@ use tokio::task::AbortHandle;
 
 use super::handle::Message;
 use super::table::ProcId;
-use crate::probes::{Probe, check};
+use crate::probes::{Probe, ReadySignal, check};
 
 /// The longest one attempt may take.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// What the `log:` check (if `probe` is one) of child `pid` of `id` calls
+/// when it matches.
+pub fn ready_signal(
+    probe: Option<&Probe>,
+    sender: &mpsc::UnboundedSender<Message>,
+    id: ProcId,
+    pid: i32,
+) -> Option<ReadySignal> {
+    if !matches!(probe, Some(Probe::Log(_))) {
+        return None;
+    }
+    let sender = sender.clone();
+    Some(Arc::new(move || {
+        let _ = sender.send(Message::Ready { id, pid });
+    }))
+}
 
 /// The running check tasks, by process.
 #[derive(Debug, Default)]
@@ -38,6 +55,10 @@ impl Probes {
         probe: Arc<Probe>,
         sender: mpsc::UnboundedSender<Message>,
     ) {
+        if matches!(*probe, Probe::Log(_)) {
+            // Matched on the output as it is read, not polled.
+            return;
+        }
         let task = tokio::spawn(async move {
             let mut pause = FIRST_PAUSE;
             while check(&probe, ATTEMPT_LIMIT).await.is_err() {

@@ -47,7 +47,7 @@ use super::handle::{Handle, Message, Request, Shared};
 use super::listeners::EventHub;
 use super::mode::{self, Mode, ModeEffect, ModeInput, RunEnd};
 use super::output::OutputHook;
-use super::probes::Probes;
+use super::probes::{Probes, ready_signal};
 use super::reread;
 use super::shutdown::StopQueue;
 use super::signals::Signals;
@@ -737,6 +737,7 @@ impl Supervisor {
                 publisher: &self.shared.publisher,
                 hook: &self.output_hook,
                 events: &self.events,
+                ready: ready_signal(proc.ready.as_deref(), &self.sender, id, pid),
             };
             self.pumps.run(attach_output(proc, fds, &cx));
         }

@@ -85,9 +85,9 @@ pub struct RouteInputs {
     /// How forwarded lines are written (`forward_format`,
     /// `forward_timestamps`).
     pub forward_style: ForwardStyle,
-    /// Reserved for log-line readiness checks (an open feature issue): a
-    /// matcher that must see each line of the channel. No option sets it
-    /// yet, and the output task does not act on [`Route::line_watch`].
+    /// A `log:` ready check must see each line of the channel
+    /// (`ready_check`): the channel is read and copied, never spliced, and
+    /// the check watches it through the output hook (`daemon/attach.rs`).
     pub line_watch: bool,
 }
 
@@ -147,7 +147,7 @@ pub struct Route {
     /// lose lines. With a log file, lines past a bounded buffer are
     /// dropped, with a notice, so the child never waits on that reader.
     pub forward_lossless: bool,
-    /// Reserved, see [`RouteInputs::line_watch`]: never set today.
+    /// See [`RouteInputs::line_watch`].
     pub line_watch: bool,
 }
 

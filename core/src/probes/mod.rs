@@ -11,7 +11,71 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub use crate::config::lifecycle::Probe;
+use std::sync::{Arc, Mutex, PoisonError};
+
+pub use crate::config::lifecycle::{LinePattern, Probe};
+use crate::config::types::Channel;
+
+/// What a passed check calls (the daemon sends itself a message).
+pub type ReadySignal = Arc<dyn Fn() + Send + Sync>;
+
+/// The longest partial line kept while waiting for its end: a longer one
+/// is matched on its first part only.
+const LONGEST_LINE: usize = 64 * 1024;
+
+/// A `log:REGEX` check on one child: fed the chunks of its stdout and
+/// stderr as they are read, it signals once, at the first complete line
+/// that matches, and costs one flag test per chunk after that.
+pub struct LineWatch {
+    pattern: LinePattern,
+    signal: ReadySignal,
+    state: Mutex<LineState>,
+}
+
+#[derive(Default)]
+struct LineState {
+    done: bool,
+    /// The unfinished last line of each channel.
+    partial: [Vec<u8>; 2],
+}
+
+impl LineWatch {
+    /// Watch for `pattern`; call `signal` at the first match.
+    pub fn new(pattern: LinePattern, signal: ReadySignal) -> LineWatch {
+        LineWatch {
+            pattern,
+            signal,
+            state: Mutex::new(LineState::default()),
+        }
+    }
+
+    /// Take the next chunk of `channel`.
+    pub fn feed(&self, channel: Channel, data: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.done {
+            return;
+        }
+        let index = usize::from(channel != Channel::Stdout);
+        let mut rest = data;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            let partial = &mut state.partial[index];
+            let room = LONGEST_LINE.saturating_sub(partial.len());
+            partial.extend_from_slice(&rest[..end.min(room)]);
+            let line = std::mem::take(partial);
+            rest = &rest[end + 1..];
+            if self.pattern.0.is_match(&String::from_utf8_lossy(&line)) {
+                state.done = true;
+                state.partial = Default::default();
+                drop(state);
+                (self.signal)();
+                return;
+            }
+        }
+        let partial = &mut state.partial[index];
+        let room = LONGEST_LINE.saturating_sub(partial.len());
+        partial.extend_from_slice(&rest[..rest.len().min(room)]);
+    }
+}
 
 /// Run `probe` once; `Err` says why it did not pass.
 pub async fn check(probe: &Probe, limit: Duration) -> Result<(), String> {
@@ -24,6 +88,8 @@ pub async fn check(probe: &Probe, limit: Duration) -> Result<(), String> {
 async fn run(probe: &Probe) -> Result<(), String> {
     match probe {
         Probe::Tcp { host, port } => connect(host, *port).await.map(drop),
+        // Matched on the child's output as it is read (`LineWatch`).
+        Probe::Log(_) => Err("a log check is not polled".to_string()),
         Probe::Http { host, port, path } => {
             let mut stream = connect(host, *port).await?;
             let request =
@@ -89,6 +155,29 @@ mod tests {
             socket.write_all(answer.as_bytes()).await.unwrap();
         });
         port
+    }
+
+    #[test]
+    fn a_line_watch_signals_once_at_the_first_whole_matching_line() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        let pattern = LinePattern(regex::Regex::new("^ready on port \\d+$").unwrap());
+        let watch = LineWatch::new(
+            pattern,
+            Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        watch.feed(Channel::Stdout, b"starting\nready on ");
+        watch.feed(Channel::Stderr, b"port 1\n");
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "stderr's line is its own");
+        watch.feed(Channel::Stdout, b"port 80");
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "not a whole line yet");
+        watch.feed(Channel::Stdout, b"\nready on port 81\n");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        watch.feed(Channel::Stdout, b"ready on port 82\n");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "once");
     }
 
     #[tokio::test]

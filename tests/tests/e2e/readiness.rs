@@ -147,3 +147,29 @@ fn a_check_that_never_passes_fails_the_start_after_ready_timeout() {
         "{out}"
     );
 }
+
+#[test]
+fn a_log_check_waits_for_the_awaited_line_on_stdout_or_stderr() {
+    let sandbox = Sandbox::new();
+    let path = conf(
+        &sandbox,
+        "[program:out]\ncommand=sh -c 'echo warming up; sleep 1.5; echo \"ready: accepting\"; \
+         exec sleep 1000'\nautostart=false\nstartsecs=0\nready_check=log:^ready: \\w+$\n\
+         stdout_logfile=NONE\n\n\
+         [program:err]\ncommand=sh -c 'sleep 1.5; echo ready: accepting >&2; exec sleep 1000'\n\
+         autostart=false\nstartsecs=0\nready_check=log:^ready: \\w+$\n",
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    wait_for("the daemon", DEADLINE, || {
+        (state(&sandbox, "out") == "STOPPED").then_some(())
+    });
+    for name in ["out", "err"] {
+        let (took, out, ok) = timed_start(&sandbox, name);
+        assert!(ok, "{out}");
+        assert!(
+            took >= Duration::from_millis(1400),
+            "{name} answered in {took:?}"
+        );
+        assert_eq!(state(&sandbox, name), "RUNNING");
+    }
+}

@@ -244,6 +244,10 @@ mod ready_tests {
                 "not a ready check this version runs",
             ),
             (
+                "ready_check=log:(\n",
+                "ready_check = 'log:(': not a regular expression",
+            ),
+            (
                 "startsecs=10\nready_timeout=5\n",
                 "ready_timeout = '5': must be 1 or more and not below startsecs (10)",
             ),
