@@ -126,7 +126,7 @@ pub struct ProcessRecord {
     pub state: ProcessState,
     /// The running child's pid; `None` when there is no child.
     pub pid: Option<i32>,
-    /// A [`Effect::Spawn`] is out and has not been reported back yet.
+    /// A [`Effect::Spawn`](super::machine::Effect::Spawn) is out and has not been reported back yet.
     pub spawning: bool,
     /// When the last start began (`None`: never started; autostart uses it).
     pub laststart: Option<Instant>,
