@@ -104,6 +104,9 @@ pub enum Probe {
     },
     /// `log:REGEX`: a line of the child's stdout or stderr matches.
     Log(LinePattern),
+    /// `notify`: the child sends `READY=1` to its `NOTIFY_SOCKET` (the
+    /// sd_notify protocol).
+    Notify,
     /// `http://HOST[:PORT]/PATH`: a GET answers 2xx.
     Http {
         /// The host name or address.
@@ -122,6 +125,7 @@ impl std::fmt::Display for Probe {
             Probe::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
             Probe::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
             Probe::Log(pattern) => write!(f, "log:{}", pattern.0.as_str()),
+            Probe::Notify => f.write_str("notify"),
         }
     }
 }
@@ -144,7 +148,7 @@ pub fn probe(value: &str) -> Parsed<Probe> {
     let value = value.trim();
     let bad = |why: &str| {
         bad_value(
-            format!("{why} (tcp:HOST:PORT, http://HOST:PORT/PATH or log:REGEX)"),
+            format!("{why} (notify, tcp:HOST:PORT, http://HOST:PORT/PATH or log:REGEX)"),
             format!("invalid ready check {}", py_repr(value)),
         )
     };
@@ -160,6 +164,9 @@ pub fn probe(value: &str) -> Parsed<Probe> {
             _ => Err(bad("no host and port")),
         }
     };
+    if value == "notify" {
+        return Ok(Probe::Notify);
+    }
     if let Some(pattern) = value.strip_prefix("log:") {
         return regex::Regex::new(pattern)
             .map(|r| Probe::Log(LinePattern(r)))

@@ -17,6 +17,7 @@ use crate::events::ListenerPool;
 use crate::logs::{LogLevel, MainLog};
 use crate::plugins::PluginLoader;
 use crate::plugins::handler::result_handler_for;
+use crate::probes::NotifySocket;
 use crate::process::ProcessRecord;
 use crate::process::fcgi_socket::SocketManager;
 
@@ -77,6 +78,7 @@ impl GroupBuilder {
             let mut spec =
                 build::spawn_spec(cx.config, &names, process, self.last_environment.as_ref());
             self.last_environment = Some(Arc::clone(&spec.environment));
+            let notify = notify_socket(process, id, &mut spec, cx.main_log);
             spec.discard_stdout = !outputs.routes[0].piped;
             spec.discard_stderr = !outputs.routes[1].piped;
             let proc = Proc {
@@ -96,6 +98,7 @@ impl GroupBuilder {
                 lease: None,
                 routes: outputs.routes,
                 ready: process.ready_check.clone().map(Arc::new),
+                notify,
             };
             procs.push((id, proc));
         }
@@ -139,6 +142,44 @@ impl GroupBuilder {
                 );
                 None
             }
+        }
+    }
+}
+
+/// Bind the notify socket of a `ready_check = notify` process and name it
+/// in its environment (`NOTIFY_SOCKET`); a failure is logged, and the
+/// process then never becomes ready (its ready_timeout ends the start).
+fn notify_socket(
+    process: &crate::config::ProcessConfig,
+    id: ProcId,
+    spec: &mut crate::process::spawn::SpawnSpec,
+    main_log: &MainLog,
+) -> Option<Arc<NotifySocket>> {
+    if process.ready_check != Some(crate::probes::Probe::Notify) {
+        return None;
+    }
+    let name = format!("supervisord-{}-{}", std::process::id(), id.number());
+    match NotifySocket::bind(&name) {
+        Ok(socket) => {
+            let mut environment: Vec<(String, String)> = spec
+                .environment
+                .iter()
+                .filter(|(k, _)| k != "NOTIFY_SOCKET")
+                .cloned()
+                .collect();
+            environment.push(("NOTIFY_SOCKET".into(), socket.address.clone()));
+            spec.environment = environment.into();
+            Some(Arc::new(socket))
+        }
+        Err(error) => {
+            main_log.log(
+                LogLevel::Error,
+                &format!(
+                    "unable to bind the notify socket of {}: {error}",
+                    process.name
+                ),
+            );
+            None
         }
     }
 }

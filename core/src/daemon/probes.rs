@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use super::handle::Message;
 use super::table::ProcId;
-use crate::probes::{Probe, ReadySignal, check};
+use crate::probes::{NotifySocket, Probe, ReadySignal, check};
 
 /// The longest one attempt may take.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(5);
@@ -53,23 +53,41 @@ impl Probes {
         id: ProcId,
         pid: i32,
         probe: Arc<Probe>,
+        notify: Option<Arc<NotifySocket>>,
         sender: mpsc::UnboundedSender<Message>,
     ) {
-        if matches!(*probe, Probe::Log(_)) {
+        let task = match (&*probe, notify) {
             // Matched on the output as it is read, not polled.
-            return;
+            (Probe::Log(_), _) => return,
+            (Probe::Notify, Some(socket)) => tokio::spawn(async move {
+                if socket.ready().await.is_ok() {
+                    let _ = sender.send(Message::Ready { id, pid });
+                }
+            }),
+            // The socket could not be bound (logged then): never ready.
+            (Probe::Notify, None) => return,
+            _ => self.poll(id, pid, probe, sender),
+        };
+        if let Some(earlier) = self.running.insert(id, task.abort_handle()) {
+            earlier.abort();
         }
-        let task = tokio::spawn(async move {
+    }
+
+    fn poll(
+        &self,
+        id: ProcId,
+        pid: i32,
+        probe: Arc<Probe>,
+        sender: mpsc::UnboundedSender<Message>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
             let mut pause = FIRST_PAUSE;
             while check(&probe, ATTEMPT_LIMIT).await.is_err() {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(LONGEST_PAUSE);
             }
             let _ = sender.send(Message::Ready { id, pid });
-        });
-        if let Some(earlier) = self.running.insert(id, task.abort_handle()) {
-            earlier.abort();
-        }
+        })
     }
 
     /// `id` left STARTING (or is gone): no more checking.

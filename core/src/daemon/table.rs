@@ -5,7 +5,7 @@
 //! it never feeds the state machine, spawns, kills or publishes anything
 //! (the supervisor task does, through it).
 
-use crate::probes::Probe;
+use crate::probes::{NotifySocket, Probe};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -27,6 +27,13 @@ use crate::process::{Policy, ProcessRecord};
 /// reused, so a late report about a removed process cannot hit another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcId(u64);
+
+impl ProcId {
+    /// The number (unique in this daemon's lifetime).
+    pub fn number(self) -> u64 {
+        self.0
+    }
+}
 
 /// One process as the task holds it.
 pub struct Proc {
@@ -54,6 +61,8 @@ pub struct Proc {
     pub lease: Option<SocketLease>,
     /// The ready check (`ready_check`), run while a child is STARTING.
     pub ready: Option<Arc<Probe>>,
+    /// The socket of a `ready_check = notify` process.
+    pub notify: Option<Arc<NotifySocket>>,
 }
 
 impl Proc {
@@ -414,6 +423,7 @@ mod tests {
             fcgi: None,
             lease: None,
             ready: None,
+            notify: None,
         }
     }
 

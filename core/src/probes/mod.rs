@@ -16,6 +16,52 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub use crate::config::lifecycle::{LinePattern, Probe};
 use crate::config::types::Channel;
 
+/// The socket a `notify` child reports to: an abstract unix datagram
+/// socket (no file to clean up), bound when its process is created so no
+/// early `READY=1` is lost, named in the child's `NOTIFY_SOCKET` as
+/// `@NAME`, as sd_notify(3) reads it.
+#[derive(Debug)]
+pub struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    /// The value of `NOTIFY_SOCKET`.
+    pub address: String,
+}
+
+impl NotifySocket {
+    /// Bind the abstract name `name`.
+    pub fn bind(name: &str) -> std::io::Result<NotifySocket> {
+        use std::os::linux::net::SocketAddrExt as _;
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+        let socket = std::os::unix::net::UnixDatagram::bind_addr(&address)?;
+        socket.set_nonblocking(true)?;
+        Ok(NotifySocket {
+            socket,
+            address: format!("@{name}"),
+        })
+    }
+
+    /// Drop what earlier children sent (before a new child is spawned).
+    pub fn drain(&self) {
+        let mut buf = [0u8; 4096];
+        while self.socket.recv(&mut buf).is_ok() {}
+    }
+
+    /// Wait for a message with a `READY=1` line.
+    pub async fn ready(&self) -> std::io::Result<()> {
+        let socket = tokio::net::UnixDatagram::from_std(self.socket.try_clone()?)?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let n = socket.recv(&mut buf).await?;
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|line| line == "READY=1")
+            {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// What a passed check calls (the daemon sends itself a message).
 pub type ReadySignal = Arc<dyn Fn() + Send + Sync>;
 
@@ -88,8 +134,9 @@ pub async fn check(probe: &Probe, limit: Duration) -> Result<(), String> {
 async fn run(probe: &Probe) -> Result<(), String> {
     match probe {
         Probe::Tcp { host, port } => connect(host, *port).await.map(drop),
-        // Matched on the child's output as it is read (`LineWatch`).
-        Probe::Log(_) => Err("a log check is not polled".to_string()),
+        // Matched on the child's output as it is read (`LineWatch`), or
+        // told through the notify socket (`NotifySocket`).
+        Probe::Log(_) | Probe::Notify => Err("not a polled check".to_string()),
         Probe::Http { host, port, path } => {
             let mut stream = connect(host, *port).await?;
             let request =

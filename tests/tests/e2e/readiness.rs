@@ -173,3 +173,40 @@ fn a_log_check_waits_for_the_awaited_line_on_stdout_or_stderr() {
         assert_eq!(state(&sandbox, name), "RUNNING");
     }
 }
+
+#[test]
+fn a_notify_check_waits_for_ready_1_on_the_childs_own_socket() {
+    let sandbox = Sandbox::new();
+    let notify = our_bin("fixture_notify").display().to_string();
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:svc]\ncommand={notify} 1500\nautostart=false\nstartsecs=0\n\
+             ready_check=notify\n\n\
+             [program:plain]\ncommand={notify} 0\nautostart=false\nstartsecs=1\n\
+             startretries=0\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    wait_for("the daemon", DEADLINE, || {
+        (state(&sandbox, "svc") == "STOPPED").then_some(())
+    });
+    // Twice: a second child is not made ready by what the first one sent.
+    for _ in 0..2 {
+        let (took, out, ok) = timed_start(&sandbox, "svc");
+        assert!(ok, "{out}");
+        assert!(took >= Duration::from_millis(1400), "answered in {took:?}");
+        assert_eq!(state(&sandbox, "svc"), "RUNNING");
+        let (out, ok) = ctl(&sandbox, &["stop", "svc"]);
+        assert!(ok, "{out}");
+    }
+    // A program without the check gets no NOTIFY_SOCKET (the fixture
+    // exits 3 without one).
+    let (out, _) = ctl(&sandbox, &["start", "plain"]);
+    assert!(out.contains("plain: ERROR"), "{out}");
+    let log = main_log(&sandbox);
+    assert!(
+        log.contains("exited: plain (exit status 3; not expected)"),
+        "{log}"
+    );
+}

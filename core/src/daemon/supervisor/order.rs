@@ -51,8 +51,9 @@ impl Supervisor {
             && proc.record.state == ProcessState::Starting
             && proc.record.pid == Some(pid)
         {
+            let notify = proc.notify.clone();
             self.probes
-                .start(id, pid, Arc::clone(probe), self.sender.clone());
+                .start(id, pid, Arc::clone(probe), notify, self.sender.clone());
         }
     }
 
