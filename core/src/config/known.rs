@@ -57,6 +57,10 @@ pub const PROGRAM: &[&str] = &[
     // readiness and health (issue 16)
     "ready_check",
     "ready_timeout",
+    "health_check",
+    "health_interval",
+    "health_timeout",
+    "health_retries",
 ];
 
 /// What `[fcgi-program:x]` reads beyond the program options.

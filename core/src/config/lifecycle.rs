@@ -196,3 +196,18 @@ pub fn probe(value: &str) -> Parsed<Probe> {
     }
     Err(bad("not a ready check this version runs"))
 }
+
+/// `health_check` with its `health_interval`, `health_timeout` and
+/// `health_retries`: checked while RUNNING; after `retries` failures in a
+/// row the process is restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `tcp:` or `http://` (a `notify` or `log:` check cannot be repeated).
+    pub probe: Probe,
+    /// Seconds between checks (default 10).
+    pub interval: u64,
+    /// Seconds one check may take (default 5).
+    pub timeout: u64,
+    /// Failures in a row that restart the process (default 3).
+    pub retries: u32,
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::error::ParseMessage;
-use super::lifecycle::{BackoffPolicy, Probe, ShutdownOn};
+use super::lifecycle::{BackoffPolicy, HealthCheck, Probe, ShutdownOn};
 use super::types::{AutoRestart, LogFile, LogLevel, Owner, UserSpec};
 
 /// Environment variables, by name.
@@ -303,6 +303,8 @@ pub struct ProcessConfig {
     pub ready_check: Option<Probe>,
     /// `ready_timeout` in seconds (default 60).
     pub ready_timeout: i64,
+    /// `health_check` and its settings (default none).
+    pub health_check: Option<HealthCheck>,
 }
 
 /// One process named by group and process name.
@@ -366,6 +368,7 @@ impl ProcessConfig {
             && self.forward_output == other.forward_output
             && self.ready_check == other.ready_check
             && self.ready_timeout == other.ready_timeout
+            && self.health_check == other.health_check
     }
 
     /// Whether this process's output is forwarded to supervisord's stdout:

@@ -99,6 +99,7 @@ impl GroupBuilder {
                 routes: outputs.routes,
                 ready: process.ready_check.clone().map(Arc::new),
                 notify,
+                health: process.health_check.clone().map(Arc::new),
             };
             procs.push((id, proc));
         }

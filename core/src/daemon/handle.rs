@@ -150,6 +150,13 @@ pub(super) enum Message {
         id: ProcId,
         pid: i32,
     },
+    /// The health check of child `pid` of `id` failed `health_retries`
+    /// times in a row, the last time for `why`.
+    Unhealthy {
+        id: ProcId,
+        pid: i32,
+        why: String,
+    },
 }
 
 /// A cloneable way to talk to the supervisor task and read its snapshot.
@@ -174,6 +181,7 @@ impl std::fmt::Debug for Message {
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
             Message::Ready { id, pid } => write!(f, "Ready({id:?}, {pid})"),
+            Message::Unhealthy { id, pid, .. } => write!(f, "Unhealthy({id:?}, {pid})"),
         }
     }
 }

@@ -322,6 +322,7 @@ impl Supervisor {
             Message::Ready { id, pid } => {
                 self.feed(id, Input::Ready { pid });
             }
+            Message::Unhealthy { id, pid, why } => self.unhealthy(id, pid, &why),
         }
     }
 
@@ -507,7 +508,7 @@ impl Supervisor {
         });
         for (id, _) in procs {
             self.timers.cancel(id);
-            self.probes.stop(id);
+            self.probes.forget(id);
             self.waiters.fail(id, || Fault::with(BAD_NAME, name));
         }
         self.publisher.layout_changed();
@@ -645,9 +646,7 @@ impl Supervisor {
         if !self.deps.is_empty() {
             self.deps_changed.push(id);
         }
-        if change.from == ProcessState::Starting && !self.probes.is_empty() {
-            self.probes.stop(id);
-        }
+        self.checks_changed(id, &change);
     }
 
     /// The first of: a process timer, a TICK, a shutdown report, a

@@ -5,7 +5,7 @@
 //! it never feeds the state machine, spawns, kills or publishes anything
 //! (the supervisor task does, through it).
 
-use crate::probes::{NotifySocket, Probe};
+use crate::probes::{HealthCheck, NotifySocket, Probe};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -63,6 +63,8 @@ pub struct Proc {
     pub ready: Option<Arc<Probe>>,
     /// The socket of a `ready_check = notify` process.
     pub notify: Option<Arc<NotifySocket>>,
+    /// The health check (`health_check`), run while RUNNING.
+    pub health: Option<Arc<HealthCheck>>,
 }
 
 impl Proc {
@@ -424,6 +426,7 @@ mod tests {
             lease: None,
             ready: None,
             notify: None,
+            health: None,
         }
     }
 

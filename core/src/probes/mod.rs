@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use crate::config::lifecycle::{LinePattern, Probe};
+pub use crate::config::lifecycle::{HealthCheck, LinePattern, Probe};
 use crate::config::types::Channel;
 
 /// The socket a `notify` child reports to: an abstract unix datagram

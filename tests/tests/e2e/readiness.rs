@@ -210,3 +210,36 @@ fn a_notify_check_waits_for_ready_1_on_the_childs_own_socket() {
         "{log}"
     );
 }
+
+#[test]
+fn a_failing_health_check_restarts_the_process_and_a_passing_one_does_not() {
+    let sandbox = Sandbox::new();
+    let (sick, well) = (free_port(), free_port());
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:sick]\ncommand=%SERVE {sick} 0 503\nstartsecs=0\nautorestart=false\n\
+             health_check=http://127.0.0.1:{sick}/health\nhealth_interval=1\nhealth_retries=2\n\n\
+             [program:well]\ncommand=%SERVE {well} 0 200\nstartsecs=0\n\
+             health_check=tcp:127.0.0.1:{well}\nhealth_interval=1\nhealth_retries=1\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    let log = wait_for("sick to be restarted twice", DEADLINE, || {
+        let log = main_log(&sandbox);
+        (log.matches("spawned: 'sick'").count() >= 3).then_some(log)
+    });
+    let line = format!(
+        "sick failed its health check (http://127.0.0.1:{sick}/health) 2 times in a row, \
+         the last time: HTTP status 503; restarting it"
+    );
+    let at = log
+        .find(&line)
+        .unwrap_or_else(|| panic!("no {line:?} in\n{log}"));
+    assert!(
+        log[at..].contains("stopped: sick (terminated by SIGTERM)"),
+        "{log}"
+    );
+    assert_eq!(log.matches("spawned: 'well'").count(), 1, "{log}");
+    assert!(!log.contains("well failed"), "{log}");
+}

@@ -7,7 +7,7 @@
 use super::reader::Loader;
 use crate::config::expand::Expansions;
 use crate::config::lifecycle::{
-    self, BackoffKind, BackoffPolicy, DEFAULT_BACKOFF_MAX, Probe, ShutdownOn,
+    self, BackoffKind, BackoffPolicy, DEFAULT_BACKOFF_MAX, HealthCheck, Probe, ShutdownOn,
 };
 use crate::config::types::{self, AutoRestart};
 
@@ -15,6 +15,44 @@ use crate::config::types::{self, AutoRestart};
 const DEFAULT_READY_TIMEOUT: i64 = 60;
 
 impl Loader {
+    /// `health_check` and its settings; `None` without a check.
+    pub(super) fn health_check(
+        &mut self,
+        section: &str,
+        names: &Expansions,
+    ) -> Option<HealthCheck> {
+        let probe = self.typed_opt(section, "health_check", names, lifecycle::probe);
+        let positive = |loader: &mut Loader, key: &str, default: i64| -> u64 {
+            let n = loader.typed(section, key, names, default, types::integer);
+            if n < 1 {
+                let value = loader.raw(section, key);
+                loader.error_at(section, key, value.as_ref(), "must be 1 or more".into());
+            }
+            u64::try_from(n.max(1)).unwrap_or(1)
+        };
+        let interval = positive(self, "health_interval", 10);
+        let timeout = positive(self, "health_timeout", 5);
+        let retries = u32::try_from(positive(self, "health_retries", 3)).unwrap_or(u32::MAX);
+        let probe = probe?;
+        if matches!(probe, Probe::Notify | Probe::Log(_)) {
+            let value = self.raw(section, "health_check");
+            self.error_at(
+                section,
+                "health_check",
+                value.as_ref(),
+                "a health check is repeated: only tcp:HOST:PORT or http://HOST:PORT/PATH"
+                    .to_string(),
+            );
+            return None;
+        }
+        Some(HealthCheck {
+            probe,
+            interval,
+            timeout,
+            retries,
+        })
+    }
+
     /// `ready_check` and `ready_timeout` (which may not be below
     /// `startsecs`: the check could never be given its time).
     pub(super) fn ready_check(
@@ -242,6 +280,14 @@ mod ready_tests {
             (
                 "ready_check=udp:x:1\n",
                 "not a ready check this version runs",
+            ),
+            (
+                "health_check=notify\n",
+                "health_check = 'notify': a health check is repeated",
+            ),
+            (
+                "health_check=tcp:h:1\nhealth_retries=0\n",
+                "health_retries = '0': must be 1 or more",
             ),
             (
                 "ready_check=log:(\n",

@@ -450,6 +450,7 @@ impl Loader {
             };
             // Per process: a check's port may be `%(process_num)s`-based.
             let (ready_check, ready_timeout) = self.ready_check(section, &common, startsecs);
+            let health_check = self.health_check(section, &common);
             processes.push(ProcessConfig {
                 name,
                 section: section.to_string(),
@@ -481,6 +482,7 @@ impl Loader {
                 forward_output,
                 ready_check,
                 ready_timeout,
+                health_check,
             });
         }
         processes.sort_by(|a, b| {
