@@ -52,6 +52,49 @@ fn process_line(out: &mut String, group: &str, p: &ProcessConfig) {
         let names: Vec<String> = p.requires.iter().map(ToString::to_string).collect();
         let _ = writeln!(out, "      depends_on: {}", names.join(", "));
     }
+    lifecycle_line(out, p);
+}
+
+/// Issue 16's options a process sets, on one line (none: no line).
+fn lifecycle_line(out: &mut String, p: &ProcessConfig) {
+    use crate::config::lifecycle::{BackoffKind, BackoffPolicy, ShutdownOn};
+    let mut parts = Vec::new();
+    if let Some(check) = &p.ready_check {
+        parts.push(format!(
+            "ready_check={check} ready_timeout={}",
+            p.ready_timeout
+        ));
+    }
+    if let Some(health) = &p.health_check {
+        parts.push(format!(
+            "health_check={} every {}s, timeout {}s, {} retries",
+            health.probe, health.interval, health.timeout, health.retries
+        ));
+    }
+    if p.backoff != BackoffPolicy::default() {
+        let b = &p.backoff;
+        let kind = match b.kind {
+            BackoffKind::Linear => "linear",
+            BackoffKind::Exponential => "exponential",
+        };
+        let max = b.max.map_or("none".to_string(), |m| format!("{m}s"));
+        parts.push(format!(
+            "backoff={kind} max={max} jitter={}.{:03} retry_forever={}",
+            b.jitter_permille / 1000,
+            b.jitter_permille % 1000,
+            b.forever
+        ));
+    }
+    if let Some(on) = p.shutdown_on {
+        let on = match on {
+            ShutdownOn::Fatal => "fatal",
+            ShutdownOn::Exit => "exit",
+        };
+        parts.push(format!("shutdown_on={on}"));
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(out, "      {}", parts.join(" "));
+    }
 }
 
 /// The summary text, ending with a newline.

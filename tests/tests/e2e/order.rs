@@ -294,10 +294,25 @@ fn cycles_self_references_and_unknown_names_are_config_errors() {
         assert!(out.contains(want), "want {want:?} in:\n{out}");
         assert!(out.contains("supervisord.conf:"), "{out}");
     }
-    let path = conf(&sandbox, CHAIN);
+    let path = conf(
+        &sandbox,
+        &format!(
+            "{CHAIN}\n[program:job]\ncommand=x\nautorestart=false\nshutdown_on=exit\n\
+             backoff=exponential\nbackoff_jitter=0.25\nready_check=tcp:localhost:%(process_num)s81\n\
+             health_check=http://localhost:81/up\n"
+        ),
+    );
     let (ok, out) = check_config(&path);
     assert!(ok, "{out}");
     assert!(out.contains("depends_on: g:b"), "{out}");
+    assert!(
+        out.contains(
+            "      ready_check=tcp:localhost:81 ready_timeout=60 health_check=http://localhost:81/up \
+             every 10s, timeout 5s, 3 retries backoff=exponential max=60s jitter=0.250 \
+             retry_forever=false shutdown_on=exit\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
