@@ -178,44 +178,6 @@ impl Supervisor {
         self.main_log.log(level, text);
     }
 
-    /// Create every group and publish them, before the HTTP servers
-    /// serve: the reference adds its groups before it opens its servers,
-    /// so its first client never sees an empty list. False when the
-    /// spawner cannot start (logged): the life ends at once.
-    pub fn open(&mut self) -> bool {
-        self.opened = Some(false);
-        if let Err(error) = self.launcher.ensure_spawner() {
-            self.log(
-                MainLevel::Critical,
-                &format!("unable to start the spawner threads: {error}"),
-            );
-            return false;
-        }
-        self.mode = Mode::Running;
-        self.stopping.reset();
-        // A restart starts from scratch: the old table's pools go, and a
-        // command still waiting on an old process gets its answer.
-        for group in self.table.clear() {
-            self.events.pool_removed(&group);
-        }
-        self.waiters.fail_all(|| Fault::bare(SHUTDOWN_STATE));
-        self.timers.clear();
-        self.probes.clear();
-        let config = Arc::clone(&self.config);
-        self.table.reserve(
-            config.groups.iter().map(|g| g.processes.len()).sum(),
-            config.groups.len(),
-        );
-        for index in 0..config.groups.len() {
-            self.add_group(&config, index);
-        }
-        self.publisher.layout_changed();
-        self.deps.rebuild(&self.table);
-        self.publish();
-        self.opened = Some(true);
-        true
-    }
-
     /// Start the autostart processes in dependency then priority order
     /// and serve messages until shutdown or restart (creating the groups
     /// first unless `open` did). The reaper must be running: its exits

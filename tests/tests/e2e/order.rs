@@ -173,7 +173,10 @@ fn a_diamond_starts_its_top_after_both_sides_and_stops_it_first() {
     let log = main_log(&sandbox);
     for side in ["left", "right"] {
         let running = log_at(&log, "success: base entered RUNNING");
-        assert!(running < log_at(&log, &format!("spawned: '{side}'")));
+        assert!(
+            running < log_at(&log, &format!("spawned: '{side}'")),
+            "{log}"
+        );
     }
     // left has startsecs=1: top waits for it to be RUNNING, not spawned.
     assert!(log_at(&log, "success: left entered RUNNING") < log_at(&log, "spawned: 'top'"));

@@ -1,4 +1,5 @@
-//! The supervisor task's start and stop order: autostart and the inputs
+//! The supervisor task's start and stop order: the life's opening (every
+//! group created and published), autostart and the inputs
 //! `depends_on` decides (`super::super::deps` says which), and the
 //! shutdown's wind-down, group by group, each process after its
 //! dependents. A part of the task itself (its `impl`), kept apart so the
@@ -6,6 +7,7 @@
 
 use std::sync::Arc;
 
+use supervisor_sdk::fault::{Fault, SHUTDOWN_STATE};
 use supervisor_sdk::state::ProcessState;
 use tokio::time::Instant;
 
@@ -15,9 +17,48 @@ use super::super::shutdown;
 use super::super::table::ProcId;
 use super::Supervisor;
 use crate::events::{Event, SupervisorStateChange};
+use crate::logs::LogLevel as MainLevel;
 use crate::process::{Input, StateChange};
 
 impl Supervisor {
+    /// Create every group and publish them, before the HTTP servers
+    /// serve: the reference adds its groups before it opens its servers,
+    /// so its first client never sees an empty list. False when the
+    /// spawner cannot start (logged): the life ends at once.
+    pub fn open(&mut self) -> bool {
+        self.opened = Some(false);
+        if let Err(error) = self.launcher.ensure_spawner() {
+            self.log(
+                MainLevel::Critical,
+                &format!("unable to start the spawner threads: {error}"),
+            );
+            return false;
+        }
+        self.mode = Mode::Running;
+        self.stopping.reset();
+        // A restart starts from scratch: the old table's pools go, and a
+        // command still waiting on an old process gets its answer.
+        for group in self.table.clear() {
+            self.events.pool_removed(&group);
+        }
+        self.waiters.fail_all(|| Fault::bare(SHUTDOWN_STATE));
+        self.timers.clear();
+        self.probes.clear();
+        let config = Arc::clone(&self.config);
+        self.table.reserve(
+            config.groups.iter().map(|g| g.processes.len()).sum(),
+            config.groups.len(),
+        );
+        for index in 0..config.groups.len() {
+            self.add_group(&config, index);
+        }
+        self.publisher.layout_changed();
+        self.deps.rebuild(&self.table);
+        self.publish();
+        self.opened = Some(true);
+        true
+    }
+
     /// Start and stop the checks a state change calls for: the ready
     /// check ends with STARTING, the health check runs while RUNNING, and a
     /// health restart starts again once the stop is over.
@@ -118,9 +159,15 @@ impl Supervisor {
 
     /// Autostart `id` (with its dependencies first, when it has some).
     pub(super) fn autostart(&mut self, id: ProcId) {
-        let wanted = self.table.get(id).is_some_and(|p| {
-            p.policy.autostart && p.record.laststart.is_none() && !self.deps.is_held(id)
-        });
+        if self.deps.is_held(id) {
+            // A dependent's autostart already holds its start until its
+            // dependencies are up: an Autostart now would spawn it early.
+            return;
+        }
+        let wanted = self
+            .table
+            .get(id)
+            .is_some_and(|p| p.policy.autostart && p.record.laststart.is_none());
         if self.deps.is_empty() || !wanted || self.mode != Mode::Running {
             self.feed(id, Input::Autostart);
         } else {
