@@ -26,7 +26,7 @@ venv() {
 }
 
 # The reference daemon and the Python packages tests run against it.
-pins=(supervisor==4.3.0 superlance==2.0.0 prometheus_client==0.26.0)
+pins=(supervisor==4.3.0 superlance==2.0.0 prometheus_client==0.26.0 supervisor_twiddler==1.0.0 supervisor_cache==1.1.0 supervisor-wildcards==0.1.3 supervisor-serialrestart==0.1.1)
 venv "$root/tests/.venv" "${pins[@]}"
 
 # The browser tests: Debian's chromium and node from apt, playwright-core

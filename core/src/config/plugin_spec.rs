@@ -12,20 +12,31 @@ pub const BUILTIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcint
 /// (the reference's default, linked into the daemon).
 pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
-/// The module prefix naming the plugins bundled with supervisor-rs.
-pub const BUNDLED_PREFIX: &str = "supervisor_rs.";
-
 /// The factory of the bundled Prometheus metrics plugin (`/metrics`).
 pub const METRICS_RPCINTERFACE: &str = "supervisor_rs.metrics:make_metrics_rpcinterface";
 
 /// The module names that the daemon links instead of importing: the
 /// reference's own, then the plugins bundled with supervisor-rs (named
-/// under `supervisor_rs.`). Any other dotted name would be a Python import.
-pub const BUILTIN_LIBRARIES: [&str; 3] = [
+/// under `supervisor_rs.`), then the Python modules whose native twins are
+/// bundled ([`PYTHON_TWINS`]). Any other dotted name would be a Python
+/// import.
+pub const BUILTIN_LIBRARIES: [&str; 5] = [
     "supervisor.rpcinterface",
     "supervisor.dispatchers",
     "supervisor_rs.metrics",
+    "supervisor_rs.cache",
+    "supervisor_cache.rpcinterface",
 ];
+
+/// The reference's own modules among [`BUILTIN_LIBRARIES`]: each offers
+/// the one factory of one option.
+const REFERENCE_LIBRARIES: [&str; 2] = ["supervisor.rpcinterface", "supervisor.dispatchers"];
+
+/// Python plugin modules that have a native twin bundled here, with the
+/// same factory names: a config written for the reference that names the
+/// Python module loads the twin (and the daemon says so in its log).
+pub const PYTHON_TWINS: [(&str, &str); 1] =
+    [("supervisor_cache.rpcinterface", "supervisor_rs.cache")];
 
 /// A `LIBRARY:FACTORY` value split at its last colon (a factory name has
 /// none, a library path may), with the blanks the reference's entry-point
@@ -82,7 +93,15 @@ impl<'a> PluginSpec<'a> {
     /// of the reference's modules): its factories are the loader's to
     /// check, whichever option names it.
     pub fn is_bundled(&self) -> bool {
-        self.is_builtin() && self.library.starts_with(BUNDLED_PREFIX)
+        self.is_builtin() && !REFERENCE_LIBRARIES.contains(&self.library)
+    }
+
+    /// The bundled native twin that a Python plugin module names, if any.
+    pub fn python_twin(&self) -> Option<&'static str> {
+        PYTHON_TWINS
+            .iter()
+            .find(|(python, _)| *python == self.library)
+            .map(|(_, twin)| *twin)
     }
 }
 
@@ -133,5 +152,14 @@ mod tests {
                 .is_builtin()
         );
         assert!(PluginSpec::parse("supervisor_rs.nosuch:make").is_err());
+        let python =
+            PluginSpec::parse("supervisor_cache.rpcinterface:make_cache_rpcinterface").unwrap();
+        assert!(python.is_bundled());
+        assert_eq!(python.python_twin(), Some("supervisor_rs.cache"));
+        assert!(
+            !PluginSpec::parse(BUILTIN_RPCINTERFACE)
+                .unwrap()
+                .is_bundled()
+        );
     }
 }

@@ -45,6 +45,9 @@ fn builtin_module(library: &str) -> Option<PluginModuleRef> {
         "supervisor.rpcinterface" => Some(supervisor_plugin::plugin_module()),
         "supervisor.dispatchers" => Some(default_handler::plugin_module()),
         "supervisor_rs.metrics" => Some(metrics_plugin::plugin_module()),
+        "supervisor_rs.cache" | "supervisor_cache.rpcinterface" => {
+            Some(cache_plugin::plugin_module())
+        }
         _ => None,
     }
 }
@@ -300,6 +303,11 @@ impl PluginLoader {
             host,
         );
         let namespace = factory_result(built, &factory, &library, "RPC interface").map_err(fail)?;
+        if let Some(twin) = PluginSpec::parse(spec).ok().and_then(|s| s.python_twin()) {
+            tracing::info!(
+                "[{section}] {spec} is a Python plugin: loaded its native twin {twin}, bundled with supervisor-rs"
+            );
+        }
         Ok(LoadedNamespace {
             namespace: Arc::new(namespace),
             builtin: matches!(library, Library::Builtin(_)),

@@ -38,4 +38,5 @@ mod reference;
 mod restart;
 mod restart_policy;
 mod superlance;
+mod twins;
 mod webui;
