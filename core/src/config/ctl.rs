@@ -34,6 +34,10 @@ pub struct CtlConfig {
     /// One line per thing supervisorctl should warn about (a
     /// `[ctlplugin:x]` section: Python plugins cannot load here).
     pub warnings: Vec<String>,
+    /// The `[ctlplugin:x]` sections whose factory has a native twin
+    /// ([`super::plugin_spec::CTL_TWINS`]): the factory and the section's
+    /// other keys, in file order.
+    pub plugins: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl Default for CtlConfig {
@@ -45,6 +49,7 @@ impl Default for CtlConfig {
             prompt: DEFAULT_PROMPT.to_string(),
             history_file: None,
             warnings: Vec::new(),
+            plugins: Vec::new(),
         }
     }
 }
@@ -167,6 +172,25 @@ pub fn load_ctl_config(path: &Path) -> Result<CtlConfig, ConfigError> {
         .filter(|h| !h.is_empty())
         .map(|h| types::normalize_path(&types::expand_user(&h)));
     for section in ini.section_names().filter(|n| n.starts_with("ctlplugin:")) {
+        let factory = ini
+            .get(section, "supervisor.ctl_factory")
+            // `module:factory`, with the blanks the entry-point syntax
+            // allows around the colon (a Python name, so not a PluginSpec).
+            .and_then(|entry| {
+                let (module, factory) = entry.value.trim().split_once(':')?;
+                Some(format!("{}:{}", module.trim_end(), factory.trim_start()))
+            })
+            .filter(|factory| super::plugin_spec::CTL_TWINS.contains(&factory.as_str()));
+        if let (Some(factory), Some(keys)) = (factory, ini.section(section)) {
+            let keys = keys
+                .entries
+                .iter()
+                .filter(|entry| entry.key != "supervisor.ctl_factory")
+                .map(|entry| (entry.key.clone(), entry.value.clone()))
+                .collect();
+            config.plugins.push((factory, keys));
+            continue;
+        }
         config.warnings.push(format!(
             "[{section}] in {} is ignored: supervisorctl plugins are Python modules, which \
              this supervisorctl cannot load",

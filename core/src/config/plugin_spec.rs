@@ -32,6 +32,15 @@ pub const BUILTIN_LIBRARIES: [&str; 5] = [
 /// the one factory of one option.
 const REFERENCE_LIBRARIES: [&str; 2] = ["supervisor.rpcinterface", "supervisor.dispatchers"];
 
+/// supervisorctl plugins (`[ctlplugin:x]` `supervisor.ctl_factory`) whose
+/// commands our supervisorctl offers natively: supervisor-wildcards 0.1.3
+/// and supervisor-serialrestart 0.1.1. Any other is a Python module that
+/// cannot load here.
+pub const CTL_TWINS: [&str; 2] = [
+    "supervisorwildcards.controllerplugin:make_wildcards_controllerplugin",
+    "supervisorserialrestart.controllerplugin:make_serialrestart_controllerplugin",
+];
+
 /// Python plugin modules that have a native twin bundled here, with the
 /// same factory names: a config written for the reference that names the
 /// Python module loads the twin (and the daemon says so in its log).

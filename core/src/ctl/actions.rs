@@ -290,7 +290,7 @@ pub fn onecmd(c: &mut Controller, line: &str) -> Flow {
         return Flow::Continue;
     };
     c.begin_command();
-    let Some(action) = find(&cmd) else {
+    let Some(action) = find(&cmd).or_else(|| super::ctlplugins::find(c, &cmd)) else {
         c.output(&format!("*** Unknown syntax: {}", line.trim()));
         c.exitstatus = exit::GENERIC;
         c.flush();

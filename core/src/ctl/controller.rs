@@ -108,6 +108,8 @@ pub struct Controller {
     out: io::BufWriter<io::Stdout>,
     color: bool,
     completion_cache: Option<Vec<ProcessInfo>>,
+    /// The native twins of the `[ctlplugin:x]` sections present.
+    pub plugins: super::ctlplugins::Plugins,
 }
 
 impl Controller {
@@ -131,6 +133,7 @@ impl Controller {
             out: io::BufWriter::new(stdout),
             color,
             completion_cache: None,
+            plugins: super::ctlplugins::Plugins::default(),
         })
     }
 

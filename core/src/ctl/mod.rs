@@ -20,6 +20,7 @@ pub mod actions;
 pub mod api;
 pub mod commands;
 pub mod controller;
+pub mod ctlplugins;
 pub mod help;
 pub mod options;
 pub mod shell;
@@ -81,6 +82,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return exit::GENERIC;
         }
     };
+    controller.plugins = ctlplugins::Plugins::from_sections(&settings.plugins);
     if !settings.args.is_empty() {
         actions::onecmd(&mut controller, &settings.args.join(" "));
         controller.flush();

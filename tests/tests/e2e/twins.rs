@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use supervisor_tests::{
     ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, stderr_text, stdout_text,
-    venv_dir,
+    venv_dir, wait_for,
 };
 
 use crate::http::wait_for_unix;
@@ -139,4 +139,106 @@ fn the_cache_twin_answers_as_supervisor_cache_does() {
         ),
         "{log}"
     );
+}
+
+/// A config with the two ctl plugins' sections for `side` (reference or
+/// ours), two programs (`g:alpha`, not autostarted, and `beta`).
+fn ctl_config(sandbox: &Sandbox, side: &str, match_group: bool) -> PathBuf {
+    let dir = sandbox.path().join(side);
+    std::fs::create_dir_all(&dir).expect("a dir per side");
+    let conf = dir.join("supervisord.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[supervisord]\nlogfile={d}/main.log\npidfile={d}/sd.pid\nchildlogdir={d}\nnodaemon=true\n\
+             [unix_http_server]\nfile={d}/s.sock\n\
+             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [supervisorctl]\nserverurl=unix://{d}/s.sock\n\
+             [ctlplugin:wildcards]\nsupervisor.ctl_factory = supervisorwildcards.controllerplugin:make_wildcards_controllerplugin\n\
+             match_group = {}\n\
+             [ctlplugin:serialrestart]\nsupervisor.ctl_factory = supervisorserialrestart.controllerplugin:make_serialrestart_controllerplugin\n\
+             [program:alpha]\ncommand=sleep 600\nstartsecs=0\nautostart=false\n\
+             [program:beta]\ncommand=sleep 600\nstartsecs=0\n\
+             [group:g]\nprograms=alpha\n",
+            u8::from(match_group),
+            d = dir.display()
+        ),
+    )
+    .expect("the config is written");
+    conf
+}
+
+/// What a supervisorctl prints and its exit status, with the lines sorted
+/// when the Python plugin runs its commands on threads at once.
+fn ctl(bin: PathBuf, conf: &Path, command: &str, sort: bool) -> String {
+    let output = run_with_timeout(
+        Command::new(bin)
+            .arg("-c")
+            .arg(conf)
+            .args(command.split(' ')),
+        DEADLINE,
+    );
+    let mut lines: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .collect();
+    if sort {
+        lines.sort_unstable();
+    }
+    format!(
+        "$ {command}\n{}\nexit {:?}\n",
+        lines.join("\n"),
+        output.status.code()
+    )
+}
+
+#[test]
+fn the_ctl_plugin_commands_print_and_exit_as_the_python_plugins_do() {
+    for match_group in [false, true] {
+        let sandbox = Sandbox::new();
+        let mut transcripts = Vec::new();
+        for side in ["reference", "ours"] {
+            let conf = ctl_config(&sandbox, side, match_group);
+            let (daemon, client) = if side == "reference" {
+                (reference_bin("supervisord"), reference_bin("supervisorctl"))
+            } else {
+                (our_bin("supervisord"), our_bin("supervisorctl"))
+            };
+            let _daemon = ChildGuard::spawn(
+                Command::new(daemon)
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
+            wait_for_unix(&conf.with_file_name("s.sock"));
+            let mut transcript = String::new();
+            // beta is autostarted: wait for it so both sides start alike.
+            wait_for("beta RUNNING", DEADLINE, || {
+                ctl(client.clone(), &conf, "status beta", false)
+                    .contains("RUNNING")
+                    .then_some(())
+            });
+            for (command, sort) in [
+                ("mstart a*", false),
+                ("mstart g:*", false),
+                ("mstart nomatch", false),
+                ("mstart", false),
+                ("mstop all", true),
+                ("mstart beta", false),
+                ("serialrestart g:alpha", false),
+                ("serialrestart", false),
+                ("serialrestart nosuch", false),
+                ("serialrestart all", false),
+                ("mrestart be*", false),
+                ("mstop be* a*", true),
+            ] {
+                transcript.push_str(&ctl(client.clone(), &conf, command, sort));
+            }
+            transcripts.push(transcript);
+        }
+        assert_eq!(transcripts[1], transcripts[0], "match_group={match_group}");
+        assert!(transcripts[0].contains("stopped"), "{}", transcripts[0]);
+    }
 }
