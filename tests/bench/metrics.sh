@@ -45,7 +45,7 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 [ "$(running)" = 1 ] || { echo "not all $count running (log: $dir/main.log)"; tail -3 "$dir/main.log"; exit 1; }
-ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
+ticks() { awk '{print $14 " " $15}' "/proc/$daemon/stat"; }
 size=$(curl -sf "$url" | wc -c)
 before=$(ticks)
 start=$(date +%s.%N)
@@ -55,7 +55,10 @@ after=$(ticks)
 python3 - "$before" "$after" "$scrapes" "$start" "$end" "$count" "$size" <<'PY'
 import sys
 before, after, scrapes, start, end, count, size = sys.argv[1:]
-cpu_ms = (int(after) - int(before)) * 10 / int(scrapes)
+(u0, s0), (u1, s1) = [map(int, t.split()) for t in (before, after)]
+user_ms, system_ms = (u1 - u0) * 10 / int(scrapes), (s1 - s0) * 10 / int(scrapes)
+cpu_ms = user_ms + system_ms
 wall_ms = (float(end) - float(start)) * 1000 / int(scrapes)
-print(f"{count} processes, {size} bytes per scrape: daemon CPU {cpu_ms:.2f} ms per scrape, wall {wall_ms:.2f} ms (curl included)")
+print(f"{count} processes, {size} bytes per scrape: daemon CPU {cpu_ms:.2f} ms per scrape "
+      f"({user_ms:.2f} user, {system_ms:.2f} system), wall {wall_ms:.2f} ms (curl included)")
 PY
