@@ -290,7 +290,19 @@ pub fn onecmd(c: &mut Controller, line: &str) -> Flow {
         return Flow::Continue;
     };
     c.begin_command();
-    let Some(action) = find(&cmd).or_else(|| super::ctlplugins::find(c, &cmd)) else {
+    let Some(action) = find(&cmd) else {
+        if let Some(expanded) = super::ctlplugins::commands(c, &cmd, &arg) {
+            match expanded {
+                Ok(lines) => {
+                    for line in &lines {
+                        onecmd(c, line);
+                    }
+                }
+                Err(e) => c.report(&e),
+            }
+            c.flush();
+            return Flow::Continue;
+        }
         c.output(&format!("*** Unknown syntax: {}", line.trim()));
         c.exitstatus = exit::GENERIC;
         c.flush();

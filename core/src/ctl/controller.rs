@@ -108,8 +108,9 @@ pub struct Controller {
     out: io::BufWriter<io::Stdout>,
     color: bool,
     completion_cache: Option<Vec<ProcessInfo>>,
-    /// The native twins of the `[ctlplugin:x]` sections present.
-    pub plugins: super::ctlplugins::Plugins,
+    /// The `[ctlplugin:x]` sections with a native twin (factory, keys),
+    /// which `ctlplugins` reads.
+    pub plugins: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl Controller {
@@ -133,7 +134,7 @@ impl Controller {
             out: io::BufWriter::new(stdout),
             color,
             completion_cache: None,
-            plugins: super::ctlplugins::Plugins::default(),
+            plugins: Vec::new(),
         })
     }
 

@@ -15,9 +15,8 @@
 //! wildcards plugin runs its commands on threads at once, serialrestart
 //! collects names in a Python `set`), ours runs them in process order.
 
-use super::actions::{Action, Completes, onecmd};
 use super::api::ProcessInfo;
-use super::controller::{CmdResult, Controller, Outcome};
+use super::controller::{CmdError, Controller};
 use crate::config::plugin_spec::CTL_TWINS;
 
 /// Which twins the config enabled, with their settings.
@@ -51,34 +50,8 @@ impl Plugins {
     }
 }
 
-/// The twins' actions.
-const WILDCARDS: [Action; 3] = [
-    Action {
-        name: "mrestart",
-        usage: "The same as restart, but accepts wildcard expressions to match the process name.\n\
-                mrestart a* - restarts all processes begining with \"a\".",
-        listed: false,
-        completes: Completes::Processes,
-        run: do_mrestart,
-    },
-    Action {
-        name: "mstart",
-        usage: "The same as start, but accepts wildcard expressions to match the process name.\n\
-                mstart a* - starts all processes begining with \"a\".",
-        listed: false,
-        completes: Completes::Processes,
-        run: do_mstart,
-    },
-    Action {
-        name: "mstop",
-        usage: "The same as stop, but accepts wildcard expressions to match the process name.\n\
-                mstop a* - stops all processes begining with \"a\".",
-        listed: false,
-        completes: Completes::Processes,
-        run: do_mstop,
-    },
-];
-
+/// supervisor-serialrestart's `help_serialrestart`, printed when no name
+/// is given.
 const SERIALRESTART_USAGE: &str = "serialrestart <name>\t\tRestart a process\n\
 serialrestart <gname>:*\tRestart all processes in a group\n\
 serialrestart <name> <name>\tRestart multiple processes or groups\n\
@@ -88,22 +61,33 @@ Note: serialrestart does not reread config files. For that, see reread and updat
 Note: serialrestart also accepts wildcard expressions to match the process name\n\
 serialrestart a* restarts all processes begining with \"a\"";
 
-const SERIALRESTART: Action = Action {
-    name: "serialrestart",
-    usage: SERIALRESTART_USAGE,
-    listed: false,
-    completes: Completes::Processes,
-    run: do_serialrestart,
-};
-
-/// The enabled twin action called `name`, if any.
-pub fn find(c: &Controller, name: &str) -> Option<&'static Action> {
-    if c.plugins.wildcards.is_some()
-        && let Some(action) = WILDCARDS.iter().find(|a| a.name == name)
-    {
-        return Some(action);
+/// Run the enabled twin command `name` with `arg`: `None` when no enabled
+/// twin has that command; otherwise what it printed went out, and the
+/// result is the ordinary command lines it expands to, for the caller's
+/// command loop to run in order (as the Python plugins call `onecmd`).
+pub fn commands(
+    c: &mut Controller,
+    name: &str,
+    arg: &str,
+) -> Option<Result<Vec<String>, CmdError>> {
+    let plugins = Plugins::from_sections(&c.plugins);
+    match (name, plugins) {
+        (
+            "mstart" | "mstop" | "mrestart",
+            Plugins {
+                wildcards: Some(match_group),
+                ..
+            },
+        ) => Some(expand_wildcards(c, arg, &name[1..], match_group)),
+        (
+            "serialrestart",
+            Plugins {
+                serialrestart: true,
+                ..
+            },
+        ) => Some(serialrestart(c, arg)),
+        _ => None,
     }
-    (c.plugins.serialrestart && name == SERIALRESTART.name).then_some(&SERIALRESTART)
 }
 
 /// Python's `fnmatch.fnmatch` on POSIX: `*`, `?`, `[seq]`, `[!seq]`; a
@@ -116,25 +100,17 @@ fn fnmatch(name: &str, pattern: &str) -> bool {
     }
 }
 
-fn do_mstart(c: &mut Controller, arg: &str) -> CmdResult {
-    expand_wildcards(c, arg, "start")
-}
-
-fn do_mstop(c: &mut Controller, arg: &str) -> CmdResult {
-    expand_wildcards(c, arg, "stop")
-}
-
-fn do_mrestart(c: &mut Controller, arg: &str) -> CmdResult {
-    expand_wildcards(c, arg, "restart")
-}
-
 /// supervisor-wildcards' `_expand_wildcards`.
-fn expand_wildcards(c: &mut Controller, arg: &str, command: &str) -> CmdResult {
+fn expand_wildcards(
+    c: &mut Controller,
+    arg: &str,
+    command: &str,
+    match_group: bool,
+) -> Result<Vec<String>, CmdError> {
     let mut patterns: Vec<&str> = arg.split_whitespace().collect();
     if patterns.contains(&"all") {
         patterns = vec!["*"];
     }
-    let match_group = c.plugins.wildcards.unwrap_or(false);
     let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
     let mut commands = Vec::new();
     for info in &infos {
@@ -152,22 +128,19 @@ fn expand_wildcards(c: &mut Controller, arg: &str, command: &str) -> CmdResult {
     if commands.is_empty() {
         c.output("No process matched given expression.");
     }
-    for line in commands {
-        onecmd(c, &line);
-    }
-    Ok(Outcome::Done)
+    Ok(commands)
 }
 
 /// supervisor-serialrestart's `do_serialrestart`.
-fn do_serialrestart(c: &mut Controller, arg: &str) -> CmdResult {
+fn serialrestart(c: &mut Controller, arg: &str) -> Result<Vec<String>, CmdError> {
     if !c.upcheck()? {
-        return Ok(Outcome::Done);
+        return Ok(Vec::new());
     }
     let names: Vec<&str> = arg.split_whitespace().collect();
     if names.is_empty() {
         c.output("Error: serialrestart requires a process name");
         c.output(SERIALRESTART_USAGE);
-        return Ok(Outcome::Done);
+        return Ok(Vec::new());
     }
     let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
     // `_procrepr`: the name alone when it is its group's.
@@ -198,10 +171,10 @@ fn do_serialrestart(c: &mut Controller, arg: &str) -> CmdResult {
         }
         chosen
     };
-    for process in chosen {
-        onecmd(c, &format!("restart {process}"));
-    }
-    Ok(Outcome::Done)
+    Ok(chosen
+        .into_iter()
+        .map(|process| format!("restart {process}"))
+        .collect())
 }
 
 #[cfg(test)]

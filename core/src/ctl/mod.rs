@@ -82,7 +82,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return exit::GENERIC;
         }
     };
-    controller.plugins = ctlplugins::Plugins::from_sections(&settings.plugins);
+    controller.plugins = settings.plugins.clone();
     if !settings.args.is_empty() {
         actions::onecmd(&mut controller, &settings.args.join(" "));
         controller.flush();
