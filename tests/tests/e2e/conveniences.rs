@@ -246,7 +246,7 @@ fn tail_of_several_names_prints_each_under_a_header() {
     ));
     assert!(!one.contains("==>"), "{one}");
     let bad = run_with_timeout(
-        t.ctl().args(["tail", "a", "nosuch:*"]),
+        t.ctl().args(["tail", "a", "nosuch:*", "stdout"]),
         Duration::from_secs(20),
     );
     assert!(
@@ -255,6 +255,13 @@ fn tail_of_several_names_prints_each_under_a_header() {
         stdout_text(&bad)
     );
     assert_eq!(bad.status.code(), Some(1));
+    // A last word that is neither a channel nor a name reads as the
+    // reference reads it.
+    let typo = run_with_timeout(
+        t.ctl().args(["tail", "a", "stdot"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(stdout_text(&typo), "Error: bad channel 'stdot'\n");
 }
 
 #[test]

@@ -18,7 +18,13 @@ pub fn tail(c: &mut Controller, arg: &str) -> CmdResult {
     }
     let mut args: Vec<&str> = arg.split_whitespace().collect();
     if let Some(request) = several(&args) {
-        return tail_several(c, request);
+        let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+        // A last word that is neither a channel nor a name reads as the
+        // reference reads it (`tail web bogus`: a bad channel).
+        let last = request.names.last().copied().unwrap_or_default();
+        if request.channel_given || names_something(&infos, last) {
+            return tail_several(c, request, &infos);
+        }
     }
     if args.is_empty() {
         c.output("Error: too few arguments");
@@ -84,6 +90,18 @@ struct Several<'a> {
     modifier: Option<&'a str>,
     names: Vec<&'a str>,
     channel: &'static str,
+    /// The last word was `stdout` or `stderr`.
+    channel_given: bool,
+}
+
+/// Whether `word` names a process (`group:name`, or `name` alone in its
+/// group of the same name) or a group (`group:*`).
+fn names_something(infos: &[ProcessInfo], word: &str) -> bool {
+    infos.iter().any(|i| {
+        word == format!("{}:{}", i.group, i.name)
+            || (i.group == i.name && word == i.name)
+            || word.strip_suffix(":*") == Some(i.group.as_str())
+    })
 }
 
 /// The several-names form, or None for the reference's one-name form (one
@@ -94,25 +112,26 @@ fn several<'a>(args: &[&'a str]) -> Option<Several<'a>> {
         Some((first, rest)) if first.starts_with('-') => (Some(*first), rest),
         _ => (None, args),
     };
-    let (names, channel) = match rest.split_last() {
+    let (names, channel, channel_given) = match rest.split_last() {
         Some((last, names)) if !names.is_empty() => match last.to_lowercase().as_str() {
-            "stdout" => (names, "stdout"),
-            "stderr" => (names, "stderr"),
-            _ => (rest, "stdout"),
+            "stdout" => (names, "stdout", true),
+            "stderr" => (names, "stderr", true),
+            _ => (rest, "stdout", false),
         },
-        _ => (rest, "stdout"),
+        _ => (rest, "stdout", false),
     };
     (names.len() > 1 || names.iter().any(|n| n.ends_with(":*"))).then(|| Several {
         modifier,
         names: names.to_vec(),
         channel,
+        channel_given,
     })
 }
 
 /// Tail each named process in turn under a `==> NAME <==` header (as
 /// tail(1) does for several files), or with `-f` follow them all, lines
 /// merged as they arrive, each prefixed `NAME | `.
-fn tail_several(c: &mut Controller, request: Several<'_>) -> CmdResult {
+fn tail_several(c: &mut Controller, request: Several<'_>, infos: &[ProcessInfo]) -> CmdResult {
     let mut bytes = 1600i64;
     let mut follow = false;
     if let Some(modifier) = request.modifier {
@@ -128,20 +147,13 @@ fn tail_several(c: &mut Controller, request: Several<'_>) -> CmdResult {
         }
     }
     let mut names: Vec<String> = Vec::new();
-    let mut infos: Option<Vec<ProcessInfo>> = None;
     for name in &request.names {
         let Some(group) = name.strip_suffix(":*") else {
             names.push(name.to_string());
             continue;
         };
-        if infos.is_none() {
-            infos = Some(ProcessInfo::list(
-                &c.call("supervisor.getAllProcessInfo", vec![])?,
-            ));
-        }
         let members: Vec<String> = infos
             .iter()
-            .flatten()
             .filter(|i| i.group == group)
             .map(|i| format!("{}:{}", i.group, i.name))
             .collect();
@@ -474,7 +486,8 @@ mod tests {
             Some(Several {
                 modifier: None,
                 names: vec!["a", "b"],
-                channel: "stdout"
+                channel: "stdout",
+                channel_given: false,
             })
         );
         assert_eq!(
@@ -482,7 +495,8 @@ mod tests {
             Some(Several {
                 modifier: Some("-f"),
                 names: vec!["web:*"],
-                channel: "stderr"
+                channel: "stderr",
+                channel_given: true,
             })
         );
         assert_eq!(
