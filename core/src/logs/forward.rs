@@ -116,6 +116,12 @@ impl ChannelForward {
     /// `out`, formatted; keep the rest for the next chunk.
     pub fn lines(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let now = Stamp::now(self.style);
+        // One allocation for the whole chunk in the usual case (lines of
+        // 40 bytes or more), not a doubling series.
+        if self.style.format == ForwardFormat::Text {
+            let prefixes = (data.len() / 40 + 1) * (self.label.len() + 3 + now.len());
+            out.reserve(data.len() + self.partial.len() + prefixes);
+        }
         let mut rest = data;
         while let Some(at) = memchr::memchr(b'\n', rest) {
             let (line, after) = (&rest[..at], &rest[at + 1..]);
@@ -266,6 +272,11 @@ impl Stamp {
                 String::new()
             },
         }
+    }
+
+    /// The length of the text stamp (0 without timestamps).
+    fn len(&self) -> usize {
+        self.text.as_ref().map_or(0, String::len)
     }
 
     fn text(&self, out: &mut Vec<u8>) {

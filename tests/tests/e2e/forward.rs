@@ -328,3 +328,60 @@ fn forwarding_is_refused_when_supervisord_would_daemonize() {
         assert!(!sandbox.path().join("supervisord.pid").exists());
     }
 }
+
+/// A daemonized supervisord, stopped (SIGKILL) on drop if still alive.
+struct Detached(i32);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if Path::new(&format!("/proc/{}", self.0)).exists() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+#[test]
+fn a_reload_into_forwarding_ends_a_daemonized_supervisord_naming_the_option() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display().to_string();
+    let conf = |extra: &str| {
+        format!(
+            "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/s.pid\n{extra}\n\
+             [program:a]\ncommand=/bin/sleep 1000\nstdout_logfile=NONE\n"
+        )
+    };
+    let path = sandbox.write("s.conf", &conf(""));
+    let mut launcher = ChildGuard::spawn(
+        Command::new(our_bin("supervisord"))
+            .arg("-c")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(launcher.wait_timeout(Duration::from_secs(20)).success());
+    let pid: i32 = wait_for("the pidfile", Duration::from_secs(20), || {
+        std::fs::read_to_string(sandbox.path().join("s.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    let daemon = Detached(pid);
+    sandbox.write("s.conf", &conf("forward_output=true"));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    wait_for("the daemon to end", Duration::from_secs(30), || {
+        (!Path::new(&format!("/proc/{}", daemon.0)).exists()).then_some(())
+    });
+    let log = std::fs::read_to_string(sandbox.path().join("main.log")).unwrap();
+    assert!(
+        log.contains("Error: [supervisord] forward_output = true copies output"),
+        "{log}"
+    );
+}

@@ -392,6 +392,36 @@ mod tests {
     }
 
     #[test]
+    fn listeners_and_fcgi_programs_read_environment_files_per_process() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..2 {
+            std::fs::write(dir.path().join(format!("e{n}.env")), format!("N=from{n}\n")).unwrap();
+        }
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "[supervisord]\n[eventlistener:e]\ncommand=/e\nevents=TICK_5\nnumprocs=2\n\
+             process_name=e%(process_num)d\nenvironment_file=e%(process_num)d.env\n\
+             [fcgi-program:f]\ncommand=/f\nsocket=tcp://127.0.0.1:9\nenvironment_file=e1.env\n",
+        )
+        .unwrap();
+        let c = load_config_with(&path, &LoadOptions::default()).unwrap();
+        let env: Vec<(&str, &str)> = c
+            .groups
+            .iter()
+            .flat_map(|g| &g.processes)
+            .map(|p| (p.name.as_str(), p.environment["N"].as_str()))
+            .collect();
+        assert_eq!(env, [("e0", "from0"), ("e1", "from1"), ("f", "from1")]);
+        // Not a key for the listener's result handler.
+        let crate::config::GroupKind::EventListener { handler_config, .. } = &c.groups[0].kind
+        else {
+            panic!("{:?}", c.groups[0].kind)
+        };
+        assert!(handler_config.is_empty(), "{handler_config:?}");
+    }
+
+    #[test]
     fn program_defaults_fill_what_a_program_leaves_out() {
         let c = ok("[DEFAULT]\nstartsecs=7\nstartretries=9\n[supervisord]\n\
                     [program-defaults]\nstartsecs=3\nautorestart=true\n\

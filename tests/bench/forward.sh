@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Forwarding benchmark (not run by the tests): supervisord's CPU per GB of
+# child output when the output is forwarded to its stdout (`forward_output`,
+# text mode, the container setup: stdout_logfile = NONE, supervisord's
+# stdout a file) beside plain logging of the same output to a log file
+# (spliced) and, for scale, logging that copies (stdout_events_enabled, so
+# every chunk is read through user space) and the reference logging it.
+# The child is fixture_spew: BENCH_MB MiB whose lines are 251 bytes long.
+# The issue's target: forwarding <= 1.3x the CPU per GB of plain logging.
+# Measured (256 MiB, 2 shared cores, noisy): plain spliced logging 0.28-0.36
+# CPU s/GiB, logging that copies 0.44, forwarding with log NONE 0.76-0.80
+# (2.1-2.9x spliced, ~1.8x copying), the reference's plain logging 0.56-0.68:
+# NOT within the target. Forwarding copies each byte three times (pipe to
+# user space, into the prefixed batch, into stdout's file or pipe) where the
+# splice moves it once; the writer thread's write is about a third of it.
+#
+# Run with:  tests/bench/forward.sh     (BENCH_MB=512 BENCH_RUNS=3 by default)
+# It builds supervisord and the fixture in release mode first. Best of
+# BENCH_RUNS per case (noise only slows a run down).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+cargo build --release --quiet -p supervisor-tests --bin fixture_spew
+cargo build --release --quiet -p supervisord --bin supervisord
+
+export BENCH_ROOT="$root"
+export BENCH_MB="${BENCH_MB:-512}"
+export BENCH_RUNS="${BENCH_RUNS:-3}"
+exec "$root/tests/.venv/bin/python" - <<'PY'
+import os, shutil, subprocess, tempfile, time
+
+root = os.environ["BENCH_ROOT"]
+mb = int(os.environ["BENCH_MB"])
+runs = int(os.environ["BENCH_RUNS"])
+total = mb * 1024 * 1024
+release = os.path.join(root, "target", "release")
+spew = os.path.join(release, "fixture_spew")
+ours = os.path.join(release, "supervisord")
+reference = os.path.join(root, "tests", ".venv", "bin", "supervisord")
+
+
+def proc_cpu(pid):
+    """The daemon's own user+system CPU (not its children's)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(dir, daemon_bin, program, supervisord=""):
+    main = os.path.join(dir, "main.log")
+    conf = os.path.join(dir, "s.conf")
+    out_path = os.path.join(dir, "stdout")
+    with open(conf, "w") as f:
+        f.write(f"""[supervisord]
+logfile={main}
+pidfile={dir}/supervisord.pid
+childlogdir={dir}
+silent=true
+{supervisord}
+[program:spew]
+command={spew} {total}
+autorestart=false
+startsecs=0
+stdout_logfile_maxbytes=0
+stderr_logfile=NONE
+{program}
+""")
+    out = open(out_path, "wb")
+    daemon = subprocess.Popen([daemon_bin, "-n", "-c", conf], stdout=out,
+                              stderr=subprocess.DEVNULL, cwd=dir)
+    try:
+        deadline = time.monotonic() + 600
+        cpu0 = None
+        while True:
+            if time.monotonic() > deadline:
+                raise SystemExit("no end in 600 s")
+            text = open(main).read() if os.path.exists(main) else ""
+            if cpu0 is None and "spawned: 'spew'" in text:
+                cpu0 = proc_cpu(daemon.pid)
+                start = time.monotonic()
+            if cpu0 is not None and "exited: spew" in text:
+                # The pump may still be writing the last chunks.
+                settle = time.monotonic() + 2
+                last = -1
+                while time.monotonic() < settle:
+                    now = proc_cpu(daemon.pid)
+                    if now == last:
+                        break
+                    last = now
+                    time.sleep(0.05)
+                cpu1 = proc_cpu(daemon.pid)
+                wall = time.monotonic() - start
+                break
+            time.sleep(0.005)
+        return wall, cpu1 - cpu0, os.path.getsize(out_path)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        out.close()
+
+
+def once(*args):
+    dir = tempfile.mkdtemp(prefix="supervisor-rs-bench-")
+    try:
+        return run(dir, *args)
+    finally:
+        shutil.rmtree(dir)
+
+
+LOG = "stdout_logfile=%(here)s/spew.log"
+cases = [
+    ("ours: plain logging (spliced)", ours, LOG, ""),
+    ("ours: logging that copies (events on)", ours, LOG + "\nstdout_events_enabled=true", ""),
+    ("ours: forwarding, text, log NONE", ours, "stdout_logfile=NONE", "forward_output=true"),
+    ("ours: forwarding + log file", ours, LOG, "forward_output=true"),
+    ("reference: plain logging", reference, LOG, ""),
+]
+gib = total / (1 << 30)
+results = {}
+for name, binary, program, sd in cases:
+    best = None
+    for _ in range(runs):
+        wall, cpu, forwarded = once(binary, program, sd)
+        if best is None or cpu < best[1]:
+            best = (wall, cpu, forwarded)
+    results[name] = best
+plain_cpu = results[cases[0][0]][1]
+print(f"{mb} MiB of 251-byte lines, best of {runs}")
+print(f"{'case':44} {'wall s':>7} {'CPU s':>7} {'CPU s/GiB':>10} {'x plain':>8} {'stdout MiB':>10}")
+for name, _, _, _ in cases:
+    wall, cpu, forwarded = results[name]
+    print(f"{name:44} {wall:7.2f} {cpu:7.2f} {cpu / gib:10.2f} {cpu / plain_cpu:8.2f} {forwarded / (1 << 20):10.1f}")
+PY
