@@ -68,7 +68,9 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             let (status, body) = health::report(&state.registry).await;
             respond(status, &body)
         }
-        "events" if is_get => events::stream(&state.registry, &request),
+        "events" if is_get => {
+            events::stream(&state.registry, state.hooks.changes.clone(), &request)
+        }
         "openapi.json" | "health" | "events" => not_allowed("GET, HEAD"),
         _ if request.method() == Method::POST => {
             let method = route.to_owned();
