@@ -5,7 +5,10 @@
 //! credentials are refused; `openapi.json` lists every method; `health`
 //! follows a process that exits unexpectedly and is started again; the
 //! event stream follows the daemon's change feed: a change arrives at
-//! once, and an idle daemon with a subscriber does not wake.
+//! once, and an idle daemon with a subscriber does not wake; and
+//! schemathesis, a property-based API tester, drives every method the
+//! OpenAPI document describes (but those that stop or restart the daemon
+//! or its processes) without one server error.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -399,4 +402,52 @@ fn events_follow_the_change_feed_and_an_idle_stream_sleeps() {
     println!("start to RUNNING event: {took:?}");
     // The issue's goal is 1 s; the feed makes it the time of the call.
     assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// What schemathesis leaves out: the event stream (it never ends), and
+/// the methods that stop or restart the daemon or its processes
+/// (`system.multicall` could call any of them).
+const NOT_FUZZED: &str = r"/(events|supervisor\.(shutdown|restart|stop\w*|signal\w*|removeProcessGroup)|system\.multicall)$";
+
+#[test]
+fn a_property_based_tester_finds_no_server_error() {
+    let tool = supervisor_tests::workspace_root().join("tests/.venv-tools/bin/schemathesis");
+    assert!(
+        tool.exists(),
+        "schemathesis is missing: run tests/run.sh, which installs it in tests/.venv-tools"
+    );
+    let sandbox = Sandbox::new();
+    let daemon = Daemon::start(
+        &sandbox,
+        "[program:a]\ncommand=sleep 1000\nstartsecs=0\n\
+         [program:b]\ncommand=sleep 1000\nautostart=false\n",
+    );
+    let mut run = Command::new(&tool);
+    run.args([
+        "run",
+        &format!("http://{}/api/v1/openapi.json", daemon.addr),
+    ])
+    .args(["--auth", "user:123", "--checks", "not_a_server_error"])
+    .args(["--exclude-path-regex", NOT_FUZZED])
+    // Bounded: 10 examples per method, a fixed seed, no example store.
+    .args([
+        "--max-examples",
+        "10",
+        "--seed",
+        "1",
+        "--generation-database",
+        "none",
+    ])
+    .args(["--workers", "2", "--request-timeout", "30", "--no-color"])
+    .current_dir(sandbox.path())
+    .env("HOME", sandbox.path());
+    let output = run_with_timeout(&mut run, Duration::from_secs(240));
+    let stdout = stdout_text(&output);
+    assert!(
+        output.status.success() && stdout.contains("No issues found"),
+        "schemathesis found issues:\n{stdout}\n{}",
+        stderr_text(&output)
+    );
+    // Every method but the excluded ones was tried.
+    assert!(stdout.contains("Tested: 32"), "{stdout}");
 }
