@@ -404,10 +404,12 @@ fn events_follow_the_change_feed_and_an_idle_stream_sleeps() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
-/// What schemathesis leaves out: the event stream (it never ends), and
-/// the methods that stop or restart the daemon or its processes
+/// What schemathesis leaves out: the event stream (it never ends),
+/// `health` (no input; its 503 while a process it started is STARTING is
+/// its answer, not a server error; the health test covers it), and the
+/// methods that stop or restart the daemon or its processes
 /// (`system.multicall` could call any of them).
-const NOT_FUZZED: &str = r"/(events|supervisor\.(shutdown|restart|stop\w*|signal\w*|removeProcessGroup)|system\.multicall)$";
+const NOT_FUZZED: &str = r"/(events|health|supervisor\.(shutdown|restart|stop\w*|signal\w*|removeProcessGroup)|system\.multicall)$";
 
 #[test]
 fn a_property_based_tester_finds_no_server_error() {
@@ -449,5 +451,5 @@ fn a_property_based_tester_finds_no_server_error() {
         stderr_text(&output)
     );
     // Every method but the excluded ones was tried.
-    assert!(stdout.contains("Tested: 32"), "{stdout}");
+    assert!(stdout.contains("Tested: 31"), "{stdout}");
 }
