@@ -29,6 +29,11 @@ venv() {
 pins=(supervisor==4.3.0 superlance==2.0.0 prometheus_client==0.26.0 supervisor_twiddler==1.0.0 supervisor_cache==1.1.0 supervisor-wildcards==0.1.3 supervisor-serialrestart==0.1.1)
 venv "$root/tests/.venv" "${pins[@]}"
 
+# Tools the tests run that need their own dependencies: schemathesis drives
+# the JSON API from its OpenAPI document.
+tool_pins=(schemathesis==4.32.5)
+venv "$root/tests/.venv-tools" "${tool_pins[@]}"
+
 # The browser tests: Debian's chromium and node from apt, playwright-core
 # pinned by tests/browser/package-lock.json (reinstalled when it changes).
 need=()

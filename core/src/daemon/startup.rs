@@ -595,7 +595,8 @@ impl Daemon {
             let (bound, mut state) = http::prepare(&server, Arc::clone(&registry))
                 .map_err(|e| StartError::Usage(vec![e.to_string()]))?;
             state.hooks = std::mem::take(&mut state.hooks)
-                .with_log_tails(process_logs(handle.clone()), main_log.file_path());
+                .with_log_tails(process_logs(handle.clone()), main_log.file_path())
+                .with_change_feed(handle.shared().published.subscribe());
             state.hooks.plugins = plugin_hook.clone();
             servers.push((bound, state));
         }

@@ -37,6 +37,9 @@ pub struct Hooks {
     /// `/plugin/<section>/...` and the top-level paths plugins claimed
     /// (GET and HEAD only: a plugin's route never changes state).
     pub plugins: Option<PluginHook>,
+    /// Ticks when the daemon publishes a change: `/api/v1/events` waits
+    /// on it (without it, the stream polls).
+    pub changes: Option<tokio::sync::watch::Receiver<()>>,
 }
 
 /// The plugins' routes: the paths they claimed, and the handler of those
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Hooks {
             .field("ui", &self.ui.is_some())
             .field("static_files", &self.static_files.is_some())
             .field("plugins", &self.plugins.as_ref().map(|p| &p.claimed))
+            .field("changes", &self.changes.is_some())
             .finish()
     }
 }

@@ -179,6 +179,9 @@ fn list_shows_every_process_with_its_state() {
 fn names_with_html_are_shown_as_text() {
     let sandbox = Sandbox::new();
     let ours = Daemon::ours(&sandbox);
+    // The server answers before the supervisor task published its first
+    // list of processes: wait for the list.
+    ours.state_becomes("&lt;script&gt;x", "stopped");
     let page = ours.get("/").body;
     assert!(!page.contains("<script>"), "{page}");
     assert!(page.contains("&lt;script&gt;x"), "{page}");

@@ -4,21 +4,26 @@
 //! seconds) and the columns a page shows beside the state, as
 //! `getProcessInfo` has them: `description`, `exitstatus`, `spawnerr`,
 //! `start`, `now`. The stream opens with one such event per process, `from`
-//! null, so a page starts from the current states. A watcher task per client reads `supervisor.getAllProcessInfo`
-//! through the registry every [`POLL`] and sends what changed since the
-//! last look, so a page sees a change within that (the goal is 1 s); a
+//! null, so a page starts from the current states. A watcher task per
+//! client reads `supervisor.getAllProcessInfo` through the registry each
+//! time the daemon publishes a change (the change feed of
+//! [`Hooks::with_change_feed`]: the supervisor task's snapshot ticks) and
+//! sends what changed since the last look, so a change arrives at once
+//! and an idle daemon does no work for its streams but a keepalive every
+//! [`KEEPALIVE`]; with no subscriber, nothing runs at all. A router with
+//! no feed (tests without a daemon) looks every [`POLL`] instead. A
 //! process that passes through several states between two looks yields
-//! one event from the last state seen to the current one. It reads the
-//! registry only; it owns nothing but its clients' watchers, which end
-//! when the client goes (noticed at the next write; a comment line every
-//! [`KEEPALIVE`] makes one) or the server stops.
+//! one event from the last state seen to the current one (and one for a
+//! new pid in the same state). It reads the registry only; it owns
+//! nothing but its clients' watchers, which end when the client goes or
+//! the server stops.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
@@ -27,22 +32,35 @@ use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
 use serde_json::json;
 use supervisor_sdk::value::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use crate::http::ServerStopping;
+use crate::http::{Hooks, ServerStopping};
 use crate::rpc::Registry;
 
-/// How often a watcher looks at the processes.
+impl Hooks {
+    /// Let `/api/v1/events` wait on `changes`, which ticks each time the
+    /// daemon publishes a change, instead of polling.
+    pub fn with_change_feed(mut self, changes: watch::Receiver<()>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+}
+
+/// How often a watcher looks at the processes when it has no change feed.
 pub(super) const POLL: Duration = Duration::from_millis(250);
 
 /// The longest a quiet stream goes without writing.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// Start a watcher for this client and answer with its stream.
-pub(super) fn stream(registry: &Arc<Registry>, request: &Request) -> Response {
+pub(super) fn stream(
+    registry: &Arc<Registry>,
+    changes: Option<watch::Receiver<()>>,
+    request: &Request,
+) -> Response {
     let (sender, receiver) = mpsc::channel(64);
     let stopping = request.extensions().get::<ServerStopping>().cloned();
-    tokio::spawn(watch(Arc::clone(registry), sender, stopping));
+    tokio::spawn(follow(Arc::clone(registry), changes, sender, stopping));
     (
         StatusCode::OK,
         [
@@ -83,8 +101,29 @@ const MEMBERS: [&str; 6] = [
     "now",
 ];
 
-async fn watch(
+/// What wakes a watcher: the change feed, or a poll without one.
+enum Wake {
+    Feed(watch::Receiver<()>),
+    Poll(tokio::time::Interval),
+}
+
+impl Wake {
+    /// The next reason to look; `None` once the feed is gone (the daemon's
+    /// life ended: the browser reconnects to the next).
+    async fn next(&mut self) -> Option<()> {
+        match self {
+            Wake::Feed(changes) => changes.changed().await.ok(),
+            Wake::Poll(ticker) => {
+                ticker.tick().await;
+                Some(())
+            }
+        }
+    }
+}
+
+async fn follow(
     registry: Arc<Registry>,
+    feed: Option<watch::Receiver<()>>,
     sender: mpsc::Sender<Bytes>,
     stopping: Option<ServerStopping>,
 ) {
@@ -105,15 +144,28 @@ async fn watch(
     }
     // Empty: the first look announces every process.
     let mut seen = Seen::new();
-    let mut last_write = Instant::now();
-    let mut ticker = tokio::time::interval(POLL);
+    let mut wake = match feed {
+        Some(mut feed) => {
+            // The first look is now, whatever the feed last said.
+            feed.mark_changed();
+            Wake::Feed(feed)
+        }
+        None => Wake::Poll(tokio::time::interval(POLL)),
+    };
+    // A write is how a client that went away is noticed.
+    let mut last_write = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            woke = wake.next() => if woke.is_none() { return },
+            () = tokio::time::sleep_until(last_write + KEEPALIVE) => {
+                if sender.send(Bytes::from_static(b": keepalive\n\n")).await.is_err() {
+                    return;
+                }
+                last_write = tokio::time::Instant::now();
+                continue;
+            }
+            () = sender.closed() => return,
             () = &mut stopping => return,
-        }
-        if sender.is_closed() {
-            return;
         }
         let Ok(list) = registry
             .dispatch("supervisor.getAllProcessInfo", Vec::new())
@@ -125,14 +177,11 @@ async fn watch(
         let mut out = String::new();
         changes(&seen, &now, unix_now(), &mut out);
         seen = now;
-        if out.is_empty() && last_write.elapsed() >= KEEPALIVE {
-            out.push_str(": keepalive\n\n");
-        }
         if !out.is_empty() {
             if sender.send(Bytes::from(out)).await.is_err() {
                 return;
             }
-            last_write = Instant::now();
+            last_write = tokio::time::Instant::now();
         }
     }
 }

@@ -68,7 +68,9 @@ pub(super) async fn handle(state: &AppState, request: Request) -> Response {
             let (status, body) = health::report(&state.registry).await;
             respond(status, &body)
         }
-        "events" if is_get => events::stream(&state.registry, &request),
+        "events" if is_get => {
+            events::stream(&state.registry, state.hooks.changes.clone(), &request)
+        }
         "openapi.json" | "health" | "events" => not_allowed("GET, HEAD"),
         _ if request.method() == Method::POST => {
             let method = route.to_owned();
@@ -137,7 +139,15 @@ async fn call(state: &AppState, method: &str, request: Request) -> Response {
     };
     tracing::trace!("JSON API method called: {method}()");
     match state.registry.dispatch(method, params).await {
-        Ok(value) => respond(StatusCode::OK, &json::to_json(&value)),
+        Ok(value) => match serde_json::to_string(&json::Written(&value)) {
+            Ok(text) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                text,
+            )
+                .into_response(),
+            Err(_) => respond(StatusCode::OK, &json::to_json(&value)),
+        },
         Err(CallError::Fault(fault)) => {
             tracing::trace!(
                 "JSON API method {method}() returned fault: [{}] {}",

@@ -84,11 +84,15 @@ fn method_path(name: &str, help: &str, signature: Option<&[String]>) -> Json {
         Some([result, params @ ..]) => {
             let items: Vec<Json> = params.iter().map(|t| schema_of(t)).collect();
             let count = items.len();
-            (
+            // JSON Schema wants `prefixItems` non-empty: a method of no
+            // parameters takes the empty array only.
+            let body = if items.is_empty() {
+                json!({"type": "array", "maxItems": 0})
+            } else {
                 json!({"type": "array", "prefixItems": items, "items": false,
-                       "minItems": count, "maxItems": count}),
-                schema_of(result),
-            )
+                       "minItems": count, "maxItems": count})
+            };
+            (body, schema_of(result))
         }
         _ => (json!({"type": "array"}), json!({})),
     };

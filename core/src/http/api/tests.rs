@@ -307,6 +307,10 @@ async fn openapi_lists_every_method_with_its_signature() {
     let params = &fault["requestBody"]["content"]["application/json"]["schema"];
     assert_eq!(params["prefixItems"], json!([{"type": "string"}]));
     assert_eq!(params["maxItems"], 1);
+    // No parameters: the empty array, without an (invalid) empty prefixItems.
+    let none = &paths["/api/v1/system.listMethods"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(none, &json!({"type": "array", "maxItems": 0}));
     assert!(doc.get("security").is_none());
     let guarded = state().with_auth(Some("u"), Some("p"));
     let request = Request::get("/api/v1/openapi.json")

@@ -117,6 +117,10 @@ fn head(title: &str) -> String {
 
 const FOOT: &str = "</main>\n<footer>supervisor-rs</footer>\n</body></html>\n";
 
+/// The states in which a process can be sent a signal (live.js has the
+/// twin).
+const SIGNALLABLE: [&str; 4] = ["RUNNING", "STARTING", "STOPPING", "BACKOFF"];
+
 /// The actions a process in `statename` offers, as the reference's
 /// `actions_for_process`: `(label, href, new window)`.
 fn actions(statename: &str, quoted: &str) -> Vec<(&'static str, String, bool)> {
@@ -177,7 +181,7 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
         };
         let _ = write!(
             out,
-            "<tr data-name=\"{name}\" data-start=\"{start}\" data-now=\"{now}\">\
+            "<tr data-name=\"{name}\" data-state=\"{statename}\" data-start=\"{start}\" data-now=\"{now}\">\
              <td><span class=\"state {class}\">{state}</span></td>\
              <td class=\"c-desc\">{description}</td>\
              <td><a href=\"tail.html?processname={quoted}\">{name}</a></td>\
@@ -187,6 +191,7 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
             name = escape(&namespec),
             start = row.start,
             now = row.now,
+            statename = escape(&row.statename),
             class = state_class(&row.statename),
             state = escape(&row.statename.to_ascii_lowercase()),
             description = escape(&row.description),
@@ -200,6 +205,15 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
                 out,
                 "<li><a href=\"{}\"{target}>{label}</a></li>",
                 escape(&href)
+            );
+        }
+        if SIGNALLABLE.contains(&row.statename.as_str()) {
+            // Shown by live.js, which sends the signal; hidden without it.
+            let _ = write!(
+                out,
+                "<li class=\"sig\" hidden><button type=\"button\" class=\"signal\" \
+                 data-process=\"{}\">Signal\u{2026}</button></li>",
+                escape(&namespec)
             );
         }
         out.push_str("</ul></td></tr>\n");

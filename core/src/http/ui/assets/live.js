@@ -156,26 +156,44 @@
   };
 
   const events = new EventSource("api/v1/events");
+  // Changes are applied once per frame, the last one of each process: a
+  // thousand processes changing at once cost one layout, not a thousand.
+  const pending = new Map();
+  const flush = () => {
+    for (const [name, d] of pending) update(rows.get(name), name, d);
+    pending.clear();
+  };
   events.addEventListener("state", (e) => {
     const d = JSON.parse(e.data);
     if (d.now) skew = Date.now() / 1000 - d.now;
     const name = d.group === d.name ? d.name : d.group + ":" + d.name;
-    const tr = rows.get(name);
-    if (tr) update(tr, name, d);
-    else if (d.from !== null) location.reload(); // a process added by update
+    if (!rows.has(name)) {
+      if (d.from !== null) location.reload(); // a process added by update
+      return;
+    }
+    if (pending.size === 0) requestAnimationFrame(flush);
+    pending.set(name, d);
   });
 
-  // The server-rendered rows: their state, and a signal button where one
-  // can be sent.
-  for (const [name, tr] of rows) {
-    const state = tr.querySelector(".state").textContent.toUpperCase();
-    tr.dataset.state = state;
-    if (tr.dataset.now > 0) skew = Date.now() / 1000 - tr.dataset.now;
-    if (SIGNALLABLE.includes(state)) tr.querySelector("ul.actions").replaceChildren(...actionsFor(state, name));
-  }
+  // The server's clock, from the rendered rows; its signal buttons work
+  // now.
+  const first = rows.values().next().value;
+  if (first && first.dataset.now > 0) skew = Date.now() / 1000 - first.dataset.now;
+  document.body.classList.add("live");
   // Uptimes tick between events.
+  // Only rows on screen tick: a thousand cells rewritten each second
+  // would keep the page busy.
+  const onScreen = new Set();
+  if (window.IntersectionObserver) {
+    const seen = new IntersectionObserver((entries) => {
+      for (const e of entries) e.isIntersecting ? onScreen.add(e.target) : onScreen.delete(e.target);
+    });
+    for (const tr of rows.values()) seen.observe(tr);
+  } else {
+    for (const tr of rows.values()) onScreen.add(tr);
+  }
   setInterval(() => {
-    for (const tr of rows.values()) {
+    for (const tr of onScreen) {
       if (tr.hidden || !["RUNNING", "STOPPING"].includes(stateOf(tr))) continue;
       const up = uptime(stateOf(tr), +tr.dataset.start);
       cell(tr, "c-up").textContent = up;
