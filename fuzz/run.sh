@@ -52,8 +52,8 @@ status=0
 printf '%-18s %12s %10s %8s %8s %8s\n' target execs execs/s cov ft crashes
 for t in "${targets[@]}"; do
     log="logs/$t.log"
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1)
     ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1)
     crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
