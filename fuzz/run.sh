@@ -30,6 +30,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 cargo +nightly fuzz build -O || exit 2
 mkdir -p work logs
+# Crashes are the artifacts this run leaves, not those of earlier runs.
+touch logs/.start
 run_one() {
     local t=$1
     mkdir -p "work/$t" "artifacts/$t"
@@ -52,11 +54,11 @@ status=0
 printf '%-18s %12s %10s %8s %8s %8s\n' target execs execs/s cov ft crashes
 for t in "${targets[@]}"; do
     log="logs/$t.log"
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1)
     ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-    crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+    crashes=$(find "artifacts/$t" -type f -newer logs/.start 2>/dev/null | wc -l)
     if [ "$(cat "logs/$t.rc")" != 0 ] || [ "$crashes" -gt 0 ]; then
         status=1
     fi

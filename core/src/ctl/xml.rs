@@ -202,6 +202,18 @@ impl<'a> Reader<'a> {
 /// `None` for any other entity. Normalises `\r\n` and `\r` to `\n` as an
 /// XML parser must.
 fn unescape(raw: &str) -> Option<String> {
+    // A character XML 1.0 forbids (a C0 control other than tab, newline
+    // and return; U+FFFE, U+FFFF) makes Python's expat refuse the whole
+    // document: decline, so that dxr judges it (it refuses too), rather
+    // than read text the reference's client would not (found by
+    // fuzz/fuzz_targets/ctl_response.rs).
+    if raw
+        .bytes()
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        || raw.contains(['\u{FFFE}', '\u{FFFF}'])
+    {
+        return None;
+    }
     if !raw.contains(['&', '\r']) {
         return Some(raw.to_string());
     }
@@ -228,7 +240,7 @@ fn unescape(raw: &str) -> Option<String> {
                 } else {
                     entity.strip_prefix('#')?.parse().ok()?
                 };
-                char::from_u32(code)?
+                char::from_u32(code).filter(|c| is_xml_char(*c))?
             }
         };
         out.push(c);
@@ -238,9 +250,25 @@ fn unescape(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether XML 1.0 allows `c` in a document (its `Char` production).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_xml_forbids_are_declined_as_python_refuses_them() {
+        for bad in ["a\u{0}b", "\u{3}", "&#0;", "&#x1b;", "\u{FFFF}", "&#xFFFE;"] {
+            assert_eq!(unescape(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            unescape("\ta\n&#9;&#x1F600;").as_deref(),
+            Some("\ta\n\t\u{1F600}")
+        );
+    }
 
     /// Written by Python's `xmlrpc.client.dumps(..., methodresponse=True,
     /// allow_none=True)`, as supervisord sends it.

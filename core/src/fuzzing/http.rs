@@ -254,9 +254,26 @@ pub fn ctl_response(data: &[u8]) {
         crate::ctl::xml::Response::Value(value) => Ok(format!("{value:?}")),
         crate::ctl::xml::Response::Fault(code, string) => Err((code, string)),
     };
+    if blank_untyped_value(text) {
+        // dxr reads `<value> </value>` as "", Python's xmlrpc.client (and
+        // the fast reader, which follows it) as " ": the fast reader is
+        // right there (found by this target; fuzz/regressions/ctl_response).
+        return;
+    }
     assert_eq!(
         Some(fast),
         dxr_response(text),
         "the fast reader and dxr disagree on {text:?}"
     );
+}
+
+/// Whether `text` holds an untyped value of whitespace only.
+fn blank_untyped_value(text: &str) -> bool {
+    text.match_indices("<value>").any(|(at, tag)| {
+        let rest = &text[at + tag.len()..];
+        let inner = rest.split('<').next().unwrap_or("");
+        !inner.is_empty()
+            && inner.trim_matches([' ', '\t', '\r', '\n']).is_empty()
+            && rest[inner.len()..].starts_with("</value>")
+    })
 }
