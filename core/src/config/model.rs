@@ -171,6 +171,21 @@ pub struct UnixHttpServerConfig {
     pub credentials: Option<Credentials>,
     /// Our limits (absent from the reference).
     pub limits: ServerLimits,
+    /// `users`: the `[http_user:NAME]` sections this server accepts
+    /// besides its own `username` (ours).
+    pub users: Vec<HttpUser>,
+}
+
+/// `[http_user:NAME]` (ours): a user a server accepts when its `users`
+/// key names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUser {
+    /// The name after the colon: the Basic-auth user name.
+    pub name: String,
+    /// `password`: plain, `{SHA}` hex, or an argon2id PHC string.
+    pub password: String,
+    /// `role = read-only` (the default) rather than `admin`.
+    pub read_only: bool,
 }
 
 /// The limits a server section may set (ours; the reference ignores these
@@ -202,6 +217,9 @@ pub struct InetHttpServerConfig {
     pub credentials: Option<Credentials>,
     /// Our limits (absent from the reference).
     pub limits: ServerLimits,
+    /// `users`: the `[http_user:NAME]` sections this server accepts
+    /// besides its own `username` (ours).
+    pub users: Vec<HttpUser>,
 }
 
 /// `[rpcinterface:x]`.

@@ -1,18 +1,34 @@
 //! HTTP Basic authentication as the reference's medusa `auth_handler` does
 //! it: realm `default`, a plain or `{SHA}` (lowercase hex SHA-1) password,
-//! and every route behind it when a user name is configured. Comparisons
+//! and every route behind it when a user name is configured; besides that
+//! user (the admin), the `[http_user:NAME]` users a server accepts, each
+//! with the [`Access`] of its role. Comparisons
 //! take the same time whatever the input, so timing reveals nothing.
 
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest, Sha1};
+use std::sync::Arc;
 
-/// The configured credentials, prepared once.
+use axum::extract::Request;
+
+use crate::rpc::Access;
+
+/// The configured credentials, prepared once: the server's own user (the
+/// admin, as in the reference) and the `[http_user:NAME]` users its
+/// `users` key accepts.
 #[derive(Clone)]
 pub struct Credentials {
-    username_digest: [u8; 20],
+    users: Vec<User>,
+}
+
+#[derive(Clone)]
+struct User {
+    name_digest: [u8; 20],
     password: StoredPassword,
+    /// What a request with this user's credentials may call.
+    access: Access,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -31,11 +47,27 @@ enum StoredPassword {
     ShaHex(Vec<u8>),
 }
 
+impl StoredPassword {
+    fn new(password: &str) -> StoredPassword {
+        match password.strip_prefix("{SHA}") {
+            Some(hex) => StoredPassword::ShaHex(hex.as_bytes().to_vec()),
+            None => StoredPassword::PlainDigest(sha1(password.as_bytes())),
+        }
+    }
+
+    fn matches(&self, password: &[u8]) -> bool {
+        match self {
+            StoredPassword::PlainDigest(digest) => constant_time_eq(&sha1(password), digest),
+            StoredPassword::ShaHex(hex) => constant_time_eq(&hex_lower(&sha1(password)), hex),
+        }
+    }
+}
+
 /// What a request's `Authorization` header earns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Good credentials.
-    Allowed,
+    /// Good credentials, and what their user may call.
+    Allowed(Access),
     /// Missing, wrong, or not Basic: 401 with the challenge.
     Unauthorized,
     /// Basic with a value that is not base64: 400, as the reference.
@@ -43,17 +75,30 @@ pub enum Verdict {
 }
 
 impl Credentials {
-    /// Credentials for `username` with `password` (plain, or `{SHA}` and
-    /// the hex digest).
+    /// Credentials for the server's own `username` with `password` (plain,
+    /// or `{SHA}` and the hex digest): the admin.
     pub fn new(username: &str, password: &str) -> Self {
-        let password = match password.strip_prefix("{SHA}") {
-            Some(hex) => StoredPassword::ShaHex(hex.as_bytes().to_vec()),
-            None => StoredPassword::PlainDigest(sha1(password.as_bytes())),
-        };
         Credentials {
-            username_digest: sha1(username.as_bytes()),
-            password,
+            users: vec![User {
+                name_digest: sha1(username.as_bytes()),
+                password: StoredPassword::new(password),
+                access: Access::Full,
+            }],
         }
+    }
+
+    /// Accept `username` too, with everything (admin) or read-only access.
+    pub fn with_user(mut self, username: &str, password: &str, read_only: bool) -> Self {
+        self.users.push(User {
+            name_digest: sha1(username.as_bytes()),
+            password: StoredPassword::new(password),
+            access: if read_only {
+                Access::ReadOnly(Arc::from(username))
+            } else {
+                Access::Full
+            },
+        });
+        self
     }
 
     /// Judge the value of an `Authorization` header (`None` if absent).
@@ -78,17 +123,33 @@ impl Credentials {
             return Verdict::Unauthorized;
         };
         let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
-        let user_ok = constant_time_eq(&sha1(user), &self.username_digest);
-        let password_ok = match &self.password {
-            StoredPassword::PlainDigest(digest) => constant_time_eq(&sha1(password), digest),
-            StoredPassword::ShaHex(hex) => constant_time_eq(&hex_lower(&sha1(password)), hex),
-        };
-        if user_ok & password_ok {
-            Verdict::Allowed
-        } else {
-            Verdict::Unauthorized
+        let user_digest = sha1(user);
+        // Every user is compared, so the time does not say which name
+        // exists; names are distinct (the config refuses duplicates).
+        let mut granted = None;
+        for candidate in &self.users {
+            let user_ok = constant_time_eq(&user_digest, &candidate.name_digest);
+            let password_ok = candidate.password.matches(password);
+            if user_ok & password_ok {
+                granted = Some(candidate.access.clone());
+            }
+        }
+        match granted {
+            Some(access) => Verdict::Allowed(access),
+            None => Verdict::Unauthorized,
         }
     }
+}
+
+/// What the request's user may call: set by the router once the request
+/// passed authentication ([`Access::Full`] on a server without auth). The
+/// web UI asks it to hide the actions a read-only user may not take.
+pub fn access_of(request: &Request) -> Access {
+    request
+        .extensions()
+        .get::<Access>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The base64 engine behind [`decode_like_python`]: the checks it would
@@ -171,7 +232,10 @@ mod tests {
     #[test]
     fn plain_password() {
         let creds = Credentials::new("user", "123");
-        assert_eq!(creds.check(Some(&basic("user:123"))), Verdict::Allowed);
+        assert_eq!(
+            creds.check(Some(&basic("user:123"))),
+            Verdict::Allowed(Access::Full)
+        );
         assert_eq!(
             creds.check(Some(&basic("user:1234"))),
             Verdict::Unauthorized
@@ -185,7 +249,10 @@ mod tests {
     fn sha_password_is_the_lowercase_hex_digest() {
         // The reference's documented example: this digest accepts "123".
         let creds = Credentials::new("user", "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef");
-        assert_eq!(creds.check(Some(&basic("user:123"))), Verdict::Allowed);
+        assert_eq!(
+            creds.check(Some(&basic("user:123"))),
+            Verdict::Allowed(Access::Full)
+        );
         assert_eq!(
             creds.check(Some(&basic(
                 "user:{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef"
@@ -201,7 +268,32 @@ mod tests {
         let creds = Credentials::new("u", "a:b");
         let mut header = basic("u:a:b");
         header[..5].copy_from_slice(b"bAsIc");
-        assert_eq!(creds.check(Some(&header)), Verdict::Allowed);
+        assert_eq!(creds.check(Some(&header)), Verdict::Allowed(Access::Full));
+    }
+
+    #[test]
+    fn extra_users_get_their_role_and_their_own_password_only() {
+        let creds = Credentials::new("admin", "a")
+            .with_user(
+                "viewer",
+                "{SHA}40bd001563085fc35165329ea1ff5c5ecbdbbeef",
+                true,
+            )
+            .with_user("ops", "o", false);
+        assert_eq!(
+            creds.check(Some(&basic("admin:a"))),
+            Verdict::Allowed(Access::Full)
+        );
+        assert_eq!(
+            creds.check(Some(&basic("viewer:123"))),
+            Verdict::Allowed(Access::ReadOnly(Arc::from("viewer")))
+        );
+        assert_eq!(
+            creds.check(Some(&basic("ops:o"))),
+            Verdict::Allowed(Access::Full)
+        );
+        assert_eq!(creds.check(Some(&basic("viewer:a"))), Verdict::Unauthorized);
+        assert_eq!(creds.check(Some(&basic("admin:o"))), Verdict::Unauthorized);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct ServerConfig {
     /// The section's limits (ours: `max_connections`, `max_request_bytes`,
     /// `header_timeout`, `idle_timeout`).
     pub limits: Limits,
+    /// The users its `users` key accepts besides `username` (ours).
+    pub users: Vec<crate::config::model::HttpUser>,
 }
 
 /// A listening address.

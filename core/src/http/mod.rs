@@ -24,7 +24,7 @@ mod serve;
 mod ui;
 mod xmlrpc;
 
-pub use auth::{Credentials, Verdict};
+pub use auth::{Credentials, Verdict, access_of};
 pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
 pub use gate::{Budgets, ConnectionMark, Standing};
 pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
@@ -52,6 +52,12 @@ pub fn prepare(
     let bound = Bound::open(&config.listen)?;
     let mut state = AppState::new(Arc::clone(&registry))
         .with_auth(config.username.as_deref(), config.password.as_deref());
+    if let Some(credentials) = state.credentials.take() {
+        let with_users = config.users.iter().fold(credentials, |all, user| {
+            all.with_user(&user.name, &user.password, user.read_only)
+        });
+        state.credentials = Some(with_users);
+    }
     state.limits = config.limits;
     state.hooks = state.hooks.with_ui(registry);
     if state.credentials.is_none() {

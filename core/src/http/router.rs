@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback(handle).with_state(Arc::new(state))
 }
 
-async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn handle(State(state): State<Arc<AppState>>, mut request: Request) -> Response {
     // The connection's standing tells the gate which connections to close
     // first when it needs room (absent in in-process tests).
     let mark = request.extensions().get::<ConnectionMark>().cloned();
@@ -118,7 +118,9 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes);
         match credentials.check(authorization) {
-            Verdict::Allowed => {}
+            Verdict::Allowed(access) => {
+                request.extensions_mut().insert(access);
+            }
             Verdict::Unauthorized => {
                 judge(Standing::Failed);
                 drain_body(&state.limits, request).await;

@@ -86,6 +86,7 @@ impl PluginNamespace {
                         .map(|s| s.into_string())
                         .collect()
                 }),
+                changes_state: info.changes_state,
             })
             .collect();
         PluginNamespace {

@@ -37,5 +37,6 @@ mod readiness;
 mod reference;
 mod restart;
 mod restart_policy;
+mod roles;
 mod superlance;
 mod webui;

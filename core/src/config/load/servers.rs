@@ -53,10 +53,12 @@ impl Loader {
 
     pub(super) fn servers(&mut self) -> (Vec<InetHttpServerConfig>, Vec<UnixHttpServerConfig>) {
         let none = Expansions::new();
+        let users = self.http_users();
         let mut inet = Vec::new();
         for section in self.sections_with_prefix("inet_http_server") {
             let credentials = self.credentials(&section);
             let limits = self.server_limits(&section);
+            let accepted = self.server_users(&section, credentials.as_ref(), &users);
             let Some(port) = self.get(&section, "port", &none) else {
                 if self.raw(&section, "port").is_none() {
                     self.section_error(
@@ -73,6 +75,7 @@ impl Loader {
                     port: number,
                     credentials,
                     limits,
+                    users: accepted,
                 }),
                 Err(e) => self.error_at(&section, "port", Some(&port), e.ours),
             }
@@ -95,6 +98,7 @@ impl Loader {
             ));
             let credentials = self.credentials(&section);
             let limits = self.server_limits(&section);
+            let accepted = self.server_users(&section, credentials.as_ref(), &users);
             let chown = self.typed_opt(&section, "chown", &none, types::owner);
             let chmod = self.typed(&section, "chmod", &none, 0o700, types::octal);
             unix.push(UnixHttpServerConfig {
@@ -104,6 +108,7 @@ impl Loader {
                 chown,
                 credentials,
                 limits,
+                users: accepted,
             });
         }
         (inet, unix)
@@ -144,5 +149,102 @@ impl Loader {
             header_timeout: self.typed_opt(section, "header_timeout", &none, positive),
             idle_timeout: self.typed_opt(section, "idle_timeout", &none, positive),
         }
+    }
+
+    /// Every `[http_user:NAME]` section, checked whether a server uses it
+    /// or not.
+    fn http_users(&mut self) -> BTreeMap<String, HttpUser> {
+        let none = Expansions::new();
+        let mut users = BTreeMap::new();
+        for section in self.sections_with_prefix("http_user:") {
+            let name = section_suffix(&section).to_string();
+            if name.is_empty() || name.contains(':') {
+                self.section_error(
+                    &section,
+                    format!(
+                        "invalid user name {name:?}: it must be non-empty and without ':' (Basic auth ends the name at the first ':')"
+                    ),
+                );
+                continue;
+            }
+            let password = self.get(&section, "password", &none);
+            let role = self.get(&section, "role", &none);
+            let read_only = match role.as_ref().map(|r| r.text.trim()) {
+                None | Some("read-only") => true,
+                Some("admin") => false,
+                Some(_) => {
+                    self.error_at(
+                        &section,
+                        "role",
+                        role.as_ref(),
+                        "not a role (use admin or read-only)".to_string(),
+                    );
+                    continue;
+                }
+            };
+            let Some(password) = password.filter(|p| !p.text.is_empty()) else {
+                self.section_error(
+                    &section,
+                    "the user has no password option (plain, {SHA}hex or an argon2id PHC string)"
+                        .to_string(),
+                );
+                continue;
+            };
+            users.insert(
+                name.clone(),
+                HttpUser {
+                    name,
+                    password: password.text,
+                    read_only,
+                },
+            );
+        }
+        users
+    }
+
+    /// The users a server's `users = NAME, NAME` key accepts. It needs the
+    /// server's own `username` (the admin, so that the reference, which
+    /// ignores `users`, still asks for a password) and names defined
+    /// `[http_user:NAME]` sections other than that user name.
+    fn server_users(
+        &mut self,
+        section: &str,
+        credentials: Option<&Credentials>,
+        defined: &BTreeMap<String, HttpUser>,
+    ) -> Vec<HttpUser> {
+        let none = Expansions::new();
+        let Some(value) = self.get(section, "users", &none) else {
+            return Vec::new();
+        };
+        let Some(admin) = credentials else {
+            self.error_at(
+                section,
+                "users",
+                Some(&value),
+                "users needs the section's own username and password (the admin)".to_string(),
+            );
+            return Vec::new();
+        };
+        let mut accepted = Vec::new();
+        for name in types::list_of_strings(&value.text) {
+            if name == admin.username {
+                self.error_at(
+                    section,
+                    "users",
+                    Some(&value),
+                    format!("{name:?} is the section's own username"),
+                );
+            } else if let Some(user) = defined.get(&name) {
+                accepted.push(user.clone());
+            } else {
+                self.error_at(
+                    section,
+                    "users",
+                    Some(&value),
+                    format!("there is no [http_user:{name}] section"),
+                );
+            }
+        }
+        accepted
     }
 }
