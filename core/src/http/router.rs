@@ -16,7 +16,7 @@ use super::config::Limits;
 use super::gate::{ConnectionMark, Standing};
 use super::response::error_page;
 use super::xmlrpc;
-use crate::rpc::{BoxFuture, Registry};
+use crate::rpc::{Access, BoxFuture, Registry};
 
 /// A handler for a family of routes that another part of the daemon
 /// serves (log tails, the web UI). Until one is installed, its routes
@@ -157,7 +157,16 @@ async fn handle(State(state): State<Arc<AppState>>, mut request: Request) -> Res
     if matches!(*request.method(), Method::GET | Method::POST) {
         match path.trim_start_matches('/') {
             "ok.html" => return ([(header::CONTENT_TYPE, "text/plain")], "OK").into_response(),
-            "" | "index.html" | "tail.html" => return hooked(&state.hooks.ui, request).await,
+            "" | "index.html" | "tail.html" => {
+                // A page POST acts (stop, restart, clear...): never for a
+                // read-only user, whatever the form asks.
+                if request.method() == Method::POST
+                    && matches!(super::auth::access_of(&request), Access::ReadOnly(_))
+                {
+                    return error_page(StatusCode::FORBIDDEN);
+                }
+                return hooked(&state.hooks.ui, request).await;
+            }
             _ => {}
         }
     }

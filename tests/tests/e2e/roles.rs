@@ -168,6 +168,20 @@ fn a_read_only_user_is_refused_every_changing_method_and_nothing_else() {
     );
     let (status, body) = daemon.json(VIEWER, "supervisor.getState", "[]");
     assert_eq!((status, body.contains("RUNNING")), (200, true), "{body}");
+    // The web UI's actions are POSTs: refused to the read-only user.
+    let mut stream = TcpStream::connect(("127.0.0.1", daemon.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let form = "processname=a&action=stop";
+    let post = format!(
+        "POST /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {VIEWER}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    assert_eq!(raw_exchange(&mut stream, post.as_bytes()).status(), 403);
+    let (_, body) = daemon.json(VIEWER, "supervisor.getProcessInfo", r#"["a"]"#);
+    assert!(body.contains("RUNNING"), "{body}");
     // A user with the admin role may, and so may the server's own user.
     let (status, body) = daemon.json(OPS, "supervisor.stopProcess", r#"["a"]"#);
     assert_eq!((status, body.as_str()), (200, "true"));
