@@ -18,6 +18,7 @@ mod config;
 mod gate;
 mod listen;
 mod logtail;
+mod password;
 mod response;
 mod router;
 mod serve;
@@ -32,6 +33,7 @@ pub use logtail::{
     MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
     mainlogtail_handler,
 };
+pub use password::hash_password;
 pub use response::error_page;
 pub use router::{AppState, Hooks, PluginHook, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};

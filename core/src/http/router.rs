@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::api;
-use super::auth::{Credentials, Verdict};
+use super::auth::{Credentials, PeerAddr, Verdict, failure_pause, forgive};
 use super::config::Limits;
 use super::gate::{ConnectionMark, Standing};
 use super::response::error_page;
@@ -113,16 +113,19 @@ async fn handle(State(state): State<Arc<AppState>>, mut request: Request) -> Res
         }
     };
     if let Some(credentials) = &state.credentials {
+        let peer = request.extensions().get::<PeerAddr>().copied();
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes);
-        match credentials.check(authorization) {
+        match credentials.verify(authorization).await {
             Verdict::Allowed(access) => {
+                forgive(peer.as_ref());
                 request.extensions_mut().insert(access);
             }
             Verdict::Unauthorized => {
                 judge(Standing::Failed);
+                tokio::time::sleep(failure_pause(peer.as_ref())).await;
                 drain_body(&state.limits, request).await;
                 return unauthorized();
             }
@@ -130,6 +133,7 @@ async fn handle(State(state): State<Arc<AppState>>, mut request: Request) -> Res
                 judge(Standing::Failed);
                 return error_page(StatusCode::BAD_REQUEST);
             }
+            Verdict::Busy => return error_page(StatusCode::SERVICE_UNAVAILABLE),
         }
     }
     judge(Standing::Trusted);

@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
+use super::auth::PeerAddr;
 use super::config::Limits;
 use super::gate::{self, ConnectionMark, Gate};
 use super::listen::Bound;
@@ -120,6 +121,9 @@ pub async fn serve(
                 request.extensions_mut().insert(peer_socket);
                 request.extensions_mut().insert(stopping.clone());
                 request.extensions_mut().insert(mark.clone());
+                if let Peer::Tcp(address) = peer {
+                    request.extensions_mut().insert(PeerAddr(address.ip()));
+                }
                 let router = router.clone();
                 let peer = peer_name.clone();
                 async move {

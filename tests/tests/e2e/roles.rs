@@ -270,3 +270,125 @@ fn user_config_errors_name_section_option_and_value() {
         }
     }
 }
+
+/// `supervisord --hash-password` with `password` on stdin: its PHC string.
+fn hash_password(password: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(our_bin("supervisord"))
+        .arg("--hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("supervisord runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("it ends");
+    assert!(out.status.success(), "{}", stderr_text(&out));
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn argon2id_and_sha_passwords_log_in_and_failing_peers_are_slowed() {
+    let phc = hash_password("s3cret");
+    assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    assert_ne!(phc, hash_password("s3cret"), "salted");
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display();
+    let port = free_port();
+    let conf = format!(
+        "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\nnodaemon=true\n\
+         [inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword={phc}\nusers=viewer\n\
+         [http_user:viewer]\npassword={{SHA}}40bd001563085fc35165329ea1ff5c5ecbdbbeef\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n"
+    );
+    let path = sandbox.write("supervisord.conf", &conf);
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    wait_for("the server to listen", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let url = format!("http://127.0.0.1:{port}/RPC2");
+    let ok = r#"[["ok", {"statecode": 1, "statename": "RUNNING"}]]"#;
+    let three = r#"[["supervisor.getState"], ["supervisor.getState"], ["supervisor.getState"]]"#;
+    let calls = python_calls(&url, Some(("admin", "s3cret")), three);
+    assert_eq!(
+        calls.matches(r#""statename": "RUNNING""#).count(),
+        3,
+        "{calls}"
+    );
+    assert_eq!(
+        python_calls(
+            &url,
+            Some(("viewer", "123")),
+            r#"[["supervisor.getState"]]"#
+        ),
+        ok
+    );
+    assert_eq!(
+        python_calls(
+            &url,
+            Some(("admin", "wrong")),
+            r#"[["supervisor.getState"]]"#
+        ),
+        r#"[["http", 401]]"#
+    );
+    // Failures in a row from one address wait longer and longer.
+    let mut last = Duration::ZERO;
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let started = std::time::Instant::now();
+        let response = raw_exchange(
+            &mut stream,
+            b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic bm9ib2R5Om5v\r\n\r\n",
+        );
+        assert_eq!(response.status(), 401);
+        last = started.elapsed();
+    }
+    assert!(
+        last >= Duration::from_millis(400),
+        "the fifth failure took {last:?}"
+    );
+    // A good login is not slowed, and clears the count.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        python_calls(
+            &url,
+            Some(("viewer", "123")),
+            r#"[["supervisor.getState"]]"#
+        ),
+        ok
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A password that looks like argon2 but is not a PHC string.
+    let bad = sandbox.write(
+        "bad.conf",
+        &format!(
+            "[supervisord]\nlogfile={dir}/bad.log\n[inet_http_server]\nport=127.0.0.1:{port}\n\
+             username=admin\npassword=$argon2id$v=19$m=64,t=1,p=1$!!!$!!!\n"
+        ),
+    );
+    let out = run_with_timeout(
+        Command::new(our_bin("supervisord"))
+            .arg("-n")
+            .arg("-c")
+            .arg(&bad),
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success());
+    let errors = stderr_text(&out);
+    assert!(
+        errors.contains("password") && errors.contains("not an argon2 PHC string"),
+        "{errors}"
+    );
+}

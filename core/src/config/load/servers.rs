@@ -57,6 +57,7 @@ impl Loader {
         let mut inet = Vec::new();
         for section in self.sections_with_prefix("inet_http_server") {
             let credentials = self.credentials(&section);
+            self.check_password(&section, credentials.as_ref());
             let limits = self.server_limits(&section);
             let accepted = self.server_users(&section, credentials.as_ref(), &users);
             let Some(port) = self.get(&section, "port", &none) else {
@@ -97,6 +98,7 @@ impl Loader {
                 file.text.trim_matches(char::is_whitespace),
             ));
             let credentials = self.credentials(&section);
+            self.check_password(&section, credentials.as_ref());
             let limits = self.server_limits(&section);
             let accepted = self.server_users(&section, credentials.as_ref(), &users);
             let chown = self.typed_opt(&section, "chown", &none, types::owner);
@@ -151,6 +153,17 @@ impl Loader {
         }
     }
 
+    /// A server's own password, if argon2, must be a PHC string we can
+    /// verify (the reference would take it as a plain password).
+    fn check_password(&mut self, section: &str, credentials: Option<&Credentials>) {
+        let Some(problem) = credentials.and_then(|c| argon2_problem(&c.password)) else {
+            return;
+        };
+        let none = Expansions::new();
+        let value = self.get(section, "password", &none);
+        self.error_at(section, "password", value.as_ref(), problem);
+    }
+
     /// Every `[http_user:NAME]` section, checked whether a server uses it
     /// or not.
     fn http_users(&mut self) -> BTreeMap<String, HttpUser> {
@@ -182,6 +195,10 @@ impl Loader {
                     continue;
                 }
             };
+            if let Some(problem) = password.as_ref().and_then(|p| argon2_problem(&p.text)) {
+                self.error_at(&section, "password", password.as_ref(), problem);
+                continue;
+            }
             let Some(password) = password.filter(|p| !p.text.is_empty()) else {
                 self.section_error(
                     &section,
@@ -246,5 +263,44 @@ impl Loader {
             }
         }
         accepted
+    }
+}
+
+/// Why a password that starts like an argon2 PHC string (`$argon2id$...`)
+/// cannot be used; `None` when it can, or is another form.
+fn argon2_problem(password: &str) -> Option<String> {
+    use argon2::password_hash::PasswordHash;
+    if !password.starts_with("$argon2") {
+        return None;
+    }
+    match PasswordHash::new(password) {
+        Err(error) => Some(format!(
+            "not an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash): {error}"
+        )),
+        Ok(hash) if argon2::Algorithm::try_from(hash.algorithm).is_err() => {
+            Some(format!("unknown argon2 variant {}", hash.algorithm))
+        }
+        Ok(hash) if hash.salt.is_none() || hash.hash.is_none() => {
+            Some("an argon2 PHC string needs its salt and hash".to_string())
+        }
+        Ok(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::argon2_problem;
+
+    #[test]
+    fn argon2_passwords_must_be_phc_strings() {
+        let good = "$argon2id$v=19$m=64,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$J5eT1yyh0Ryl2BfIAq+CY7SFIGWNuRNZqr30n3W3mbM";
+        assert_eq!(argon2_problem(good), None);
+        assert_eq!(argon2_problem("plain"), None);
+        assert_eq!(argon2_problem("{SHA}abc"), None);
+        let bad = argon2_problem("$argon2id$v=19$m=64,t=1,p=1$!!!$!!!").expect("refused");
+        assert!(bad.contains("not an argon2 PHC string"), "{bad}");
+        let bare = argon2_problem("$argon2id$garbage").expect("refused");
+        assert!(bare.contains("salt and hash"), "{bare}");
+        assert!(argon2_problem("$argon2xx$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA").is_some());
     }
 }
