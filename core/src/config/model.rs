@@ -176,6 +176,17 @@ pub struct UnixHttpServerConfig {
     pub users: Vec<HttpUser>,
 }
 
+/// An inet server's TLS files (ours), absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    /// `tls_cert`: certificate and chain, PEM.
+    pub cert: PathBuf,
+    /// `tls_key`: private key, PEM.
+    pub key: PathBuf,
+    /// `tls_client_ca`: CA certificates client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+}
+
 /// `[http_user:NAME]` (ours): a user a server accepts when its `users`
 /// key names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,6 +224,8 @@ pub struct InetHttpServerConfig {
     pub host: String,
     /// The port.
     pub port: u16,
+    /// `tls_cert`, `tls_key` and `tls_client_ca` (ours): TLS when set.
+    pub tls: Option<TlsPaths>,
     /// `username` and `password`, both or neither.
     pub credentials: Option<Credentials>,
     /// Our limits (absent from the reference).

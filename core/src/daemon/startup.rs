@@ -176,6 +176,11 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             password: inet.credentials.as_ref().map(|c| c.password.clone()),
             limits: Limits::from_section(&inet.limits),
             users: inet.users.clone(),
+            tls: inet.tls.as_ref().map(|tls| http::TlsFiles {
+                cert: tls.cert.clone(),
+                key: tls.key.clone(),
+                client_ca: tls.client_ca.clone(),
+            }),
         });
     }
     for unix in &config.unix_http_servers {
@@ -191,6 +196,7 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             password: unix.credentials.as_ref().map(|c| c.password.clone()),
             limits: Limits::from_section(&unix.limits),
             users: unix.users.clone(),
+            tls: None,
         });
     }
     servers

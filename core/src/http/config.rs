@@ -24,6 +24,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The users its `users` key accepts besides `username` (ours).
     pub users: Vec<crate::config::model::HttpUser>,
+    /// TLS on an inet server (ours: `tls_cert`, `tls_key`,
+    /// `tls_client_ca`).
+    pub tls: Option<super::tls::TlsFiles>,
 }
 
 /// A listening address.

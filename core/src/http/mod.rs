@@ -22,6 +22,7 @@ mod password;
 mod response;
 mod router;
 mod serve;
+mod tls;
 mod ui;
 mod xmlrpc;
 
@@ -37,6 +38,7 @@ pub use password::hash_password;
 pub use response::error_page;
 pub use router::{AppState, Hooks, PluginHook, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};
+pub use tls::{TlsError, TlsFiles};
 pub use ui::{static_handler, ui_handler};
 
 use std::sync::Arc;
@@ -51,7 +53,11 @@ pub fn prepare(
     config: &ServerConfig,
     registry: Arc<Registry>,
 ) -> Result<(Bound, AppState), BindError> {
-    let bound = Bound::open(&config.listen)?;
+    let mut bound = Bound::open(&config.listen)?;
+    if let Some(files) = &config.tls {
+        let acceptor = tls::acceptor(&config.section, files).map_err(BindError::Tls)?;
+        bound = bound.with_tls(acceptor);
+    }
     let mut state = AppState::new(Arc::clone(&registry))
         .with_auth(config.username.as_deref(), config.password.as_deref());
     if let Some(credentials) = state.credentials.take() {

@@ -88,6 +88,7 @@ impl TestServer {
             password: auth.map(|a| a.1.to_owned()),
             limits,
             users: Vec::new(),
+            tls: None,
         };
         let registry = Arc::new(Registry::new());
         registry.add(Arc::new(Demo)).expect("demo registers");

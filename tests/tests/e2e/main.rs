@@ -39,4 +39,5 @@ mod restart;
 mod restart_policy;
 mod roles;
 mod superlance;
+mod tls;
 mod webui;

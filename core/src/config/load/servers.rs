@@ -60,6 +60,7 @@ impl Loader {
             self.check_password(&section, credentials.as_ref());
             let limits = self.server_limits(&section);
             let accepted = self.server_users(&section, credentials.as_ref(), &users);
+            let tls = self.tls_paths(&section);
             let Some(port) = self.get(&section, "port", &none) else {
                 if self.raw(&section, "port").is_none() {
                     self.section_error(
@@ -74,6 +75,7 @@ impl Loader {
                     section: section.clone(),
                     host,
                     port: number,
+                    tls,
                     credentials,
                     limits,
                     users: accepted,
@@ -150,6 +152,63 @@ impl Loader {
             max_request_bytes: self.typed_opt(section, "max_request_bytes", &none, size),
             header_timeout: self.typed_opt(section, "header_timeout", &none, positive),
             idle_timeout: self.typed_opt(section, "idle_timeout", &none, positive),
+        }
+    }
+
+    /// `tls_cert` and `tls_key` (both or neither), `tls_client_ca` (only
+    /// with them); paths relative to the config file's directory.
+    fn tls_paths(&mut self, section: &str) -> Option<TlsPaths> {
+        let mut here = Expansions::new();
+        here.insert("here".into(), s(self.here_str()));
+        let path = |loader: &mut Loader, key: &str| {
+            loader.get(section, key, &here).map(|value| {
+                let text = types::expand_user(value.text.trim());
+                let absolute = if text.is_absolute() {
+                    text
+                } else {
+                    loader.section_dir(section).join(text)
+                };
+                (types::normalize_path(&absolute), value)
+            })
+        };
+        let cert = path(self, "tls_cert");
+        let key = path(self, "tls_key");
+        let client_ca = path(self, "tls_client_ca");
+        match (cert, key) {
+            (Some((cert, _)), Some((key, _))) => Some(TlsPaths {
+                cert,
+                key,
+                client_ca: client_ca.map(|(path, _)| path),
+            }),
+            (None, None) => {
+                if let Some((_, value)) = client_ca {
+                    self.error_at(
+                        section,
+                        "tls_client_ca",
+                        Some(&value),
+                        "tls_client_ca needs tls_cert and tls_key".to_string(),
+                    );
+                }
+                None
+            }
+            (Some((_, value)), None) => {
+                self.error_at(
+                    section,
+                    "tls_cert",
+                    Some(&value),
+                    "tls_cert needs tls_key".to_string(),
+                );
+                None
+            }
+            (None, Some((_, value))) => {
+                self.error_at(
+                    section,
+                    "tls_key",
+                    Some(&value),
+                    "tls_key needs tls_cert".to_string(),
+                );
+                None
+            }
         }
     }
 
