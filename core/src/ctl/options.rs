@@ -159,6 +159,8 @@ pub struct Settings {
     pub args: Vec<String>,
     /// One-line warnings about the config file.
     pub warnings: Vec<String>,
+    /// How an `https://` server is trusted.
+    pub tls: crate::config::ctl::ClientTls,
 }
 
 /// Command line over config file over defaults. `file` is the config
@@ -175,6 +177,7 @@ pub fn merge(line: CommandLine, file: Option<CtlConfig>) -> Settings {
         interactive,
         args: line.args,
         warnings: file.warnings,
+        tls: file.tls,
     }
 }
 
@@ -257,6 +260,7 @@ mod tests {
             prompt: "mine".into(),
             history_file: None,
             warnings: vec![],
+            tls: Default::default(),
         };
         let s = merge(line, Some(file));
         assert_eq!(s.serverurl, "unix:///f.sock");

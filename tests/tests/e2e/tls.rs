@@ -286,3 +286,46 @@ fn bad_tls_settings_are_named() {
         }
     }
 }
+
+/// `supervisorctl -c conf pid` with `[supervisorctl]` trusting as `trust`
+/// says: its exit status, stdout and stderr.
+fn ctl_pid(daemon: &Daemon, trust: &str) -> (bool, String, String) {
+    let dir = daemon.dir.display();
+    let conf = std::fs::write(
+        daemon.dir.join("ctl.conf"),
+        format!(
+            "[supervisorctl]\nserverurl=https://127.0.0.1:{}\nusername=admin\npassword=a\n{trust}\n",
+            daemon.port
+        ),
+    );
+    conf.expect("write ctl.conf");
+    let out = run_with_timeout(
+        Command::new(our_bin("supervisorctl"))
+            .arg("-c")
+            .arg(format!("{dir}/ctl.conf"))
+            .arg("pid"),
+        Duration::from_secs(20),
+    );
+    (out.status.success(), stdout_text(&out), stderr_text(&out))
+}
+
+#[test]
+fn our_supervisorctl_speaks_https() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox, "");
+    let pid = daemon.guard.id().to_string();
+    let dir = daemon.dir.display();
+    // Trusting the test root.
+    let (ok, out, err) = ctl_pid(&daemon, &format!("tls_ca={dir}/root.pem"));
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), pid);
+    // Trusting another CA (the client's certificate is no CA of the
+    // server's): refused.
+    let (ok, out, _) = ctl_pid(&daemon, &format!("tls_ca={dir}/client.pem"));
+    assert!(!ok || out.trim() != pid, "{out}");
+    // The explicit opt-out works, and says it is insecure.
+    let (ok, out, err) = ctl_pid(&daemon, "tls_insecure_skip_verify=true");
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), pid);
+    assert!(err.contains("NOT verified"), "{err}");
+}
