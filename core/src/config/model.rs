@@ -247,6 +247,11 @@ pub struct RpcInterfaceConfig {
     /// The directory of the file holding the section (relative library
     /// paths resolve against it).
     pub dir: PathBuf,
+    /// How long a call of this namespace (its deferred reply included) may
+    /// take (ours): `supervisor.call_timeout` in the section, else
+    /// `[supervisord] plugin_call_timeout` (300 s); `None` for the builtin
+    /// `supervisor` namespace, whose waits have their own bounds.
+    pub call_timeout: Option<std::time::Duration>,
 }
 
 /// One output channel's logging settings.

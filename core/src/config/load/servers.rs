@@ -13,8 +13,17 @@ use crate::config::types::{self};
 impl Loader {
     pub(super) fn rpcinterfaces(&mut self) -> Vec<RpcInterfaceConfig> {
         const KEY: &str = "supervisor.rpcinterface_factory";
+        const TIMEOUT: &str = "supervisor.call_timeout";
         let none = Expansions::new();
         let mut out = Vec::new();
+        let default_timeout = self
+            .typed_opt(
+                "supervisord",
+                "plugin_call_timeout",
+                &none,
+                positive_seconds,
+            )
+            .unwrap_or(DEFAULT_PLUGIN_CALL_TIMEOUT);
         for section in self.sections_with_prefix("rpcinterface:") {
             let name = section_suffix(&section).to_string();
             let Some(factory) = self.get(&section, KEY, &none) else {
@@ -32,8 +41,22 @@ impl Loader {
                 .options(&section)
                 .into_iter()
                 .map(|e| e.key.clone())
-                .filter(|k| k != KEY)
+                .filter(|k| k != KEY && k != TIMEOUT)
                 .collect();
+            let builtin = spec == BUILTIN_RPCINTERFACE;
+            let own_timeout = self.typed_opt(&section, TIMEOUT, &none, positive_seconds);
+            if builtin && own_timeout.is_some() {
+                let value = self.get(&section, TIMEOUT, &none);
+                self.error_at(
+                    &section,
+                    TIMEOUT,
+                    value.as_ref(),
+                    "the builtin supervisor namespace takes no call timeout (its waits have their own bounds)"
+                        .to_string(),
+                );
+            }
+            let call_timeout = (!builtin)
+                .then(|| std::time::Duration::from_secs(own_timeout.unwrap_or(default_timeout)));
             let mut extras = BTreeMap::new();
             for key in keys {
                 if let Some(v) = self.get(&section, &key, &none) {
@@ -46,6 +69,7 @@ impl Loader {
                 factory: spec,
                 extras,
                 dir,
+                call_timeout,
             });
         }
         out
@@ -323,6 +347,24 @@ impl Loader {
         }
         accepted
     }
+}
+
+/// `[supervisord] plugin_call_timeout` when not set: long enough for a
+/// plugin that waits on a slow start or stop, short enough that a reply
+/// that never comes frees its request.
+const DEFAULT_PLUGIN_CALL_TIMEOUT: u64 = 300;
+
+/// A whole number of seconds greater than 0.
+fn positive_seconds(value: &str) -> types::Parsed<u64> {
+    types::integer(value).and_then(|n| {
+        u64::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| types::BadValue {
+                ours: "must be a whole number of seconds greater than 0".into(),
+                python: format!("{value} is not greater than 0"),
+            })
+    })
 }
 
 /// Why a password that starts like an argon2 PHC string (`$argon2id$...`)
