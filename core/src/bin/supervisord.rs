@@ -29,6 +29,11 @@ fn usage_exit(argv0: &str, messages: &[String]) -> ExitCode {
 }
 
 fn run(argv0: &str, rest: &[String]) -> ExitCode {
+    // Matched whole, before getopt: as a long option it would make `--h`
+    // (the reference's prefix of --help) ambiguous.
+    if rest == ["--hash-password"] {
+        return hash_password(argv0);
+    }
     let daemon_args = match args::parse_args(rest) {
         Ok(Action::Help) => {
             print!("{}", args::help_text(argv0));
@@ -86,4 +91,45 @@ fn exit_for(argv0: &str, error: startup::StartError) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `supervisord --hash-password`: read a password (without echo from a
+/// terminal, else the first line of stdin) and print its argon2id PHC
+/// string for a `password =` option.
+fn hash_password(argv0: &str) -> ExitCode {
+    let password = match read_password() {
+        Ok(password) => password,
+        Err(why) => return usage_exit(argv0, &[why]),
+    };
+    if password.is_empty() {
+        return usage_exit(argv0, &["the password is empty".to_string()]);
+    }
+    match supervisor::http::hash_password(&password) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => usage_exit(argv0, &[format!("cannot hash the password: {why}")]),
+    }
+}
+
+fn read_password() -> Result<String, String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let terminal = tcgetattr(&stdin).ok();
+    if let Some(original) = &terminal {
+        let mut quiet = original.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        eprint!("Password: ");
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet)
+            .map_err(|e| format!("cannot turn echo off: {e}"))?;
+    }
+    let mut line = String::new();
+    let read = stdin.read_line(&mut line);
+    if let Some(original) = &terminal {
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, original);
+        eprintln!();
+    }
+    read.map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

@@ -38,6 +38,20 @@ pub struct CtlConfig {
     /// ([`super::plugin_spec::CTL_TWINS`]): the factory and the section's
     /// other keys, in file order.
     pub plugins: Vec<(String, Vec<(String, String)>)>,
+    /// How an `https://` serverurl is trusted (ours).
+    pub tls: ClientTls,
+}
+
+/// How supervisorctl trusts an `https://` server (ours): `tls_ca = PATH`
+/// (PEM CA certificates; default: the system's bundle), or
+/// `tls_insecure_skip_verify = true`, which accepts any certificate and
+/// says so on every start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    /// `tls_ca`, absolute.
+    pub ca: Option<PathBuf>,
+    /// `tls_insecure_skip_verify`.
+    pub insecure: bool,
 }
 
 impl Default for CtlConfig {
@@ -50,6 +64,7 @@ impl Default for CtlConfig {
             history_file: None,
             warnings: Vec::new(),
             plugins: Vec::new(),
+            tls: ClientTls::default(),
         }
     }
 }
@@ -171,6 +186,26 @@ pub fn load_ctl_config(path: &Path) -> Result<CtlConfig, ConfigError> {
     config.history_file = get(&environ, "history_file")?
         .filter(|h| !h.is_empty())
         .map(|h| types::normalize_path(&types::expand_user(&h)));
+    config.tls.ca = get(&environ, "tls_ca")?.filter(|p| !p.is_empty()).map(|p| {
+        let p = types::expand_user(&p);
+        types::normalize_path(&if p.is_absolute() { p } else { here.join(p) })
+    });
+    if let Some(insecure) = get(&environ, "tls_insecure_skip_verify")? {
+        config.tls.insecure = types::boolean(&insecure).map_err(|e| {
+            ConfigError::new(e.ours)
+                .in_file(path)
+                .in_section(S)
+                .for_option("tls_insecure_skip_verify")
+                .with_value(insecure.clone())
+        })?;
+        if config.tls.insecure {
+            config.warnings.push(
+                "tls_insecure_skip_verify is set: https server certificates are NOT verified, \
+                 anyone on the path can read and change this session"
+                    .to_string(),
+            );
+        }
+    }
     for section in ini.section_names().filter(|n| n.starts_with("ctlplugin:")) {
         let factory = ini
             .get(section, "supervisor.ctl_factory")
@@ -238,6 +273,26 @@ mod tests {
         assert_eq!(c.prompt, "mine");
         assert_eq!(c.history_file, Some(dir.path().join("h")));
         assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn tls_trust_keys_are_read_and_the_opt_out_warns() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(&conf, "[supervisorctl]\ntls_ca=ca.pem\n").unwrap();
+        let c = load_ctl_config(&conf).unwrap();
+        assert_eq!(c.tls.ca, Some(dir.path().join("ca.pem")));
+        assert!(!c.tls.insecure && c.warnings.is_empty());
+        std::fs::write(&conf, "[supervisorctl]\ntls_insecure_skip_verify=true\n").unwrap();
+        let c = load_ctl_config(&conf).unwrap();
+        assert!(c.tls.insecure);
+        assert!(c.warnings[0].contains("NOT verified"), "{:?}", c.warnings);
+        std::fs::write(&conf, "[supervisorctl]\ntls_insecure_skip_verify=maybe\n").unwrap();
+        let err = load_ctl_config(&conf).unwrap_err().to_string();
+        assert!(
+            err.contains("tls_insecure_skip_verify") && err.contains("maybe"),
+            "{err}"
+        );
     }
 
     #[test]

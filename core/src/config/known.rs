@@ -94,6 +94,7 @@ pub const SUPERVISORD: &[&str] = &[
     "forward_output",
     "forward_format",
     "forward_timestamps",
+    "plugin_call_timeout",
 ];
 
 /// `[supervisorctl]`'s options.
@@ -103,10 +104,28 @@ pub const SUPERVISORCTL: &[&str] = &[
     "password",
     "prompt",
     "history_file",
+    // ours
+    "tls_ca",
+    "tls_insecure_skip_verify",
 ];
 
 /// `[unix_http_server]`'s options.
 pub const UNIX_HTTP_SERVER: &[&str] = &["file", "chmod", "chown", "username", "password"];
+
+/// What every server section reads beyond the reference's (ours).
+pub const SERVER_OURS: &[&str] = &[
+    "users",
+    "max_connections",
+    "max_request_bytes",
+    "header_timeout",
+    "idle_timeout",
+];
+
+/// What `[inet_http_server]` reads for TLS (ours).
+pub const INET_TLS: &[&str] = &["tls_cert", "tls_key", "tls_client_ca"];
+
+/// `[http_user:NAME]`'s options (ours).
+pub const HTTP_USER: &[&str] = &["password", "role"];
 
 /// `[inet_http_server]`'s options.
 pub const INET_HTTP_SERVER: &[&str] = &["port", "username", "password"];
@@ -144,6 +163,8 @@ pub enum SectionKind {
     CtlPlugin,
     /// `[program-defaults]` (ours).
     ProgramDefaults,
+    /// `[http_user:NAME]` (ours).
+    HttpUser,
 }
 
 /// The section names as written: exact ones, then `type:name` prefixes.
@@ -160,6 +181,7 @@ pub const SECTION_NAMES: &[(&str, SectionKind)] = &[
     ("group:", SectionKind::Group),
     ("rpcinterface:", SectionKind::RpcInterface),
     ("ctlplugin:", SectionKind::CtlPlugin),
+    ("http_user:", SectionKind::HttpUser),
 ];
 
 impl SectionKind {
@@ -191,8 +213,9 @@ impl SectionKind {
         let lists: &[&[&'static str]] = match self {
             SectionKind::Supervisord => &[SUPERVISORD],
             SectionKind::Supervisorctl => &[SUPERVISORCTL],
-            SectionKind::UnixHttpServer => &[UNIX_HTTP_SERVER],
-            SectionKind::InetHttpServer => &[INET_HTTP_SERVER],
+            SectionKind::UnixHttpServer => &[UNIX_HTTP_SERVER, SERVER_OURS],
+            SectionKind::InetHttpServer => &[INET_HTTP_SERVER, SERVER_OURS, INET_TLS],
+            SectionKind::HttpUser => &[HTTP_USER],
             SectionKind::Include => &[INCLUDE],
             SectionKind::Program | SectionKind::ProgramDefaults => &[PROGRAM],
             SectionKind::FcgiProgram => &[PROGRAM, FCGI_ONLY],
@@ -224,5 +247,21 @@ mod tests {
         assert!(SectionKind::FcgiProgram.knows("socket"));
         assert!(!SectionKind::Program.knows("socket"));
         assert!(SectionKind::RpcInterface.knows("anything"));
+    }
+
+    #[test]
+    fn the_security_keys_are_known() {
+        assert_eq!(
+            SectionKind::of("http_user:viewer"),
+            Some(SectionKind::HttpUser)
+        );
+        assert!(SectionKind::HttpUser.knows("role"));
+        for key in ["users", "max_connections", "tls_cert", "tls_client_ca"] {
+            assert!(SectionKind::InetHttpServer.knows(key), "{key}");
+        }
+        assert!(SectionKind::UnixHttpServer.knows("idle_timeout"));
+        assert!(!SectionKind::UnixHttpServer.knows("tls_cert"));
+        assert!(SectionKind::Supervisord.knows("plugin_call_timeout"));
+        assert!(SectionKind::Supervisorctl.knows("tls_ca"));
     }
 }

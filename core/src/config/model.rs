@@ -171,6 +171,32 @@ pub struct UnixHttpServerConfig {
     pub credentials: Option<Credentials>,
     /// Our limits (absent from the reference).
     pub limits: ServerLimits,
+    /// `users`: the `[http_user:NAME]` sections this server accepts
+    /// besides its own `username` (ours).
+    pub users: Vec<HttpUser>,
+}
+
+/// An inet server's TLS files (ours), absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPaths {
+    /// `tls_cert`: certificate and chain, PEM.
+    pub cert: PathBuf,
+    /// `tls_key`: private key, PEM.
+    pub key: PathBuf,
+    /// `tls_client_ca`: CA certificates client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// `[http_user:NAME]` (ours): a user a server accepts when its `users`
+/// key names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUser {
+    /// The name after the colon: the Basic-auth user name.
+    pub name: String,
+    /// `password`: plain, `{SHA}` hex, or an argon2id PHC string.
+    pub password: String,
+    /// `role = read-only` (the default) rather than `admin`.
+    pub read_only: bool,
 }
 
 /// The limits a server section may set (ours; the reference ignores these
@@ -198,10 +224,15 @@ pub struct InetHttpServerConfig {
     pub host: String,
     /// The port.
     pub port: u16,
+    /// `tls_cert`, `tls_key` and `tls_client_ca` (ours): TLS when set.
+    pub tls: Option<TlsPaths>,
     /// `username` and `password`, both or neither.
     pub credentials: Option<Credentials>,
     /// Our limits (absent from the reference).
     pub limits: ServerLimits,
+    /// `users`: the `[http_user:NAME]` sections this server accepts
+    /// besides its own `username` (ours).
+    pub users: Vec<HttpUser>,
 }
 
 /// `[rpcinterface:x]`.
@@ -216,6 +247,11 @@ pub struct RpcInterfaceConfig {
     /// The directory of the file holding the section (relative library
     /// paths resolve against it).
     pub dir: PathBuf,
+    /// How long a call of this namespace (its deferred reply included) may
+    /// take (ours): `supervisor.call_timeout` in the section, else
+    /// `[supervisord] plugin_call_timeout` (300 s); `None` for the builtin
+    /// `supervisor` namespace, whose waits have their own bounds.
+    pub call_timeout: Option<std::time::Duration>,
 }
 
 /// One output channel's logging settings.

@@ -51,6 +51,8 @@ pub struct Connection {
     pub username: Option<String>,
     /// Basic auth password.
     pub password: Option<String>,
+    /// How an `https://` server is trusted.
+    pub tls: crate::config::ctl::ClientTls,
 }
 
 /// A failed call and the place in our code that gave up on it, for the
@@ -362,6 +364,7 @@ impl Controller {
             serverurl: self.connection.serverurl.clone(),
             username: Some(username.trim_end_matches(['\r', '\n']).to_string()),
             password: Some(password),
+            tls: self.connection.tls.clone(),
         };
         self.set_connection(connection);
         true
@@ -387,6 +390,7 @@ pub fn param(text: &str) -> Value {
 
 fn endpoint_of(c: &Connection) -> Endpoint {
     Endpoint::new(&c.serverurl, c.username.as_deref(), c.password.as_deref())
+        .with_tls(c.tls.clone())
 }
 
 /// Print `question` and read one line of stdin; `None` at end of input.

@@ -25,6 +25,7 @@ pub mod help;
 pub mod options;
 pub mod shell;
 pub mod stream;
+pub mod tls;
 pub mod transport;
 pub mod xml;
 
@@ -74,6 +75,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         serverurl: settings.serverurl.clone(),
         username: settings.username.clone(),
         password: settings.password.clone(),
+        tls: settings.tls.clone(),
     };
     let mut controller = match Controller::new(connection, settings.interactive) {
         Ok(c) => c,

@@ -161,6 +161,8 @@ pub struct Settings {
     pub warnings: Vec<String>,
     /// The `[ctlplugin:x]` sections with a native twin (factory, keys).
     pub plugins: Vec<(String, Vec<(String, String)>)>,
+    /// How an `https://` server is trusted.
+    pub tls: crate::config::ctl::ClientTls,
 }
 
 /// Command line over config file over defaults. `file` is the config
@@ -178,6 +180,7 @@ pub fn merge(line: CommandLine, file: Option<CtlConfig>) -> Settings {
         args: line.args,
         warnings: file.warnings,
         plugins: file.plugins,
+        tls: file.tls,
     }
 }
 
@@ -261,6 +264,7 @@ mod tests {
             history_file: None,
             warnings: vec![],
             plugins: vec![],
+            tls: Default::default(),
         };
         let s = merge(line, Some(file));
         assert_eq!(s.serverurl, "unix:///f.sock");

@@ -19,17 +19,21 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+use crate::config::ctl::ClientTls;
 use crate::pyrepr::py_repr;
 
 /// Where the server listens, from a `serverurl`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerAddr {
-    /// `http://host[:port]` (port 80 when absent).
+    /// `http://host[:port]` (port 80 when absent), or `https://` (ours;
+    /// port 443 when absent).
     Tcp {
         /// Host name or address (lower case, no brackets).
         host: String,
         /// TCP port.
         port: u16,
+        /// `https://`: TLS first.
+        tls: bool,
     },
     /// `unix:///path/to/socket`.
     Unix {
@@ -43,7 +47,11 @@ impl ServerAddr {
     /// `http://` and `unix://` prefixes are known; anything else is the
     /// reference's ValueError, which surfaces when a command connects.
     pub fn parse(serverurl: &str) -> Result<ServerAddr, CallError> {
-        if let Some(rest) = serverurl.strip_prefix("http://") {
+        let web = serverurl
+            .strip_prefix("http://")
+            .map(|rest| (rest, false))
+            .or_else(|| serverurl.strip_prefix("https://").map(|rest| (rest, true)));
+        if let Some((rest, tls)) = web {
             let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
             let hostport = authority.rsplit('@').next().unwrap_or("");
             let (host, port) = split_host_port(hostport).ok_or_else(|| {
@@ -51,9 +59,21 @@ impl ServerAddr {
                     "Port could not be cast to integer value as {hostport:?}"
                 ))
             })?;
+            let port = match (
+                port,
+                tls,
+                hostport
+                    .rsplit_once(']')
+                    .map_or(hostport, |(_, p)| p)
+                    .contains(':'),
+            ) {
+                (80, true, false) => 443,
+                (port, _, _) => port,
+            };
             Ok(ServerAddr::Tcp {
                 host: host.to_ascii_lowercase(),
                 port,
+                tls,
             })
         } else if let Some(path) = serverurl.strip_prefix("unix://") {
             Ok(ServerAddr::Unix {
@@ -70,8 +90,17 @@ impl ServerAddr {
     /// out port 80; on a unix socket the reference sends `localhost`.
     fn host_header(&self) -> String {
         match self {
-            ServerAddr::Tcp { host, port: 80 } => bracket_v6(host),
-            ServerAddr::Tcp { host, port } => format!("{}:{port}", bracket_v6(host)),
+            ServerAddr::Tcp {
+                host,
+                port: 80,
+                tls: false,
+            }
+            | ServerAddr::Tcp {
+                host,
+                port: 443,
+                tls: true,
+            } => bracket_v6(host),
+            ServerAddr::Tcp { host, port, .. } => format!("{}:{port}", bracket_v6(host)),
             ServerAddr::Unix { .. } => "localhost".to_string(),
         }
     }
@@ -235,6 +264,7 @@ pub struct Endpoint {
     addr: Result<ServerAddr, String>,
     rpc_auth: Option<String>,
     stream_auth: Option<String>,
+    tls: ClientTls,
 }
 
 impl Endpoint {
@@ -255,7 +285,14 @@ impl Endpoint {
             addr: ServerAddr::parse(serverurl).map_err(|e| e.to_string()),
             rpc_auth,
             stream_auth,
+            tls: ClientTls::default(),
         }
+    }
+
+    /// Trust `https://` servers as `tls` says.
+    pub fn with_tls(mut self, tls: ClientTls) -> Endpoint {
+        self.tls = tls;
+        self
     }
 
     fn addr(&self) -> Result<&ServerAddr, CallError> {
@@ -269,11 +306,19 @@ impl Endpoint {
             ServerAddr::Unix { path } => {
                 handshake(tokio::net::UnixStream::connect(path).await?).await
             }
-            ServerAddr::Tcp { host, port } => {
+            ServerAddr::Tcp { host, port, tls } => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
                 // Small request, small answer: do not let Nagle hold them.
                 let _ = stream.set_nodelay(true);
-                handshake(stream).await
+                if *tls {
+                    let connector = super::tls::connector(&self.tls).map_err(CallError::Value)?;
+                    let name = rustls::pki_types::ServerName::try_from(host.clone())
+                        .map_err(|e| CallError::Value(format!("bad host name {host:?}: {e}")))?;
+                    let stream = connector.connect(name, stream).await?;
+                    handshake(stream).await
+                } else {
+                    handshake(stream).await
+                }
             }
         }
     }
@@ -486,21 +531,40 @@ mod tests {
             ServerAddr::parse("http://localhost:9001").unwrap(),
             ServerAddr::Tcp {
                 host: "localhost".into(),
-                port: 9001
+                port: 9001,
+                tls: false
             }
         );
         assert_eq!(
             ServerAddr::parse("http://Example.org/").unwrap(),
             ServerAddr::Tcp {
                 host: "example.org".into(),
-                port: 80
+                port: 80,
+                tls: false
             }
         );
         assert_eq!(
             ServerAddr::parse("http://[::1]:7").unwrap(),
             ServerAddr::Tcp {
                 host: "::1".into(),
-                port: 7
+                port: 7,
+                tls: false
+            }
+        );
+        assert_eq!(
+            ServerAddr::parse("https://example.org/").unwrap(),
+            ServerAddr::Tcp {
+                host: "example.org".into(),
+                port: 443,
+                tls: true
+            }
+        );
+        assert_eq!(
+            ServerAddr::parse("https://127.0.0.1:9001").unwrap(),
+            ServerAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 9001,
+                tls: true
             }
         );
         assert_eq!(

@@ -76,6 +76,8 @@ Options (a value given here wins over the config file):
                             and options, with the nearest known name
   --strict                  with --test-config: exit 2 when there is any unknown
                             section or option
+  --hash-password           read a password (no echo; or stdin's first line) and
+                            print its argon2id hash for a password = option
   -v/--version              print the version and exit
   -h/--help                 print this help and exit
 ";

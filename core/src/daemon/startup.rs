@@ -175,6 +175,12 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             username: inet.credentials.as_ref().map(|c| c.username.clone()),
             password: inet.credentials.as_ref().map(|c| c.password.clone()),
             limits: Limits::from_section(&inet.limits),
+            users: inet.users.clone(),
+            tls: inet.tls.as_ref().map(|tls| http::TlsFiles {
+                cert: tls.cert.clone(),
+                key: tls.key.clone(),
+                client_ca: tls.client_ca.clone(),
+            }),
         });
     }
     for unix in &config.unix_http_servers {
@@ -189,6 +195,8 @@ pub fn server_configs(config: &Config) -> Vec<ServerConfig> {
             username: unix.credentials.as_ref().map(|c| c.username.clone()),
             password: unix.credentials.as_ref().map(|c| c.password.clone()),
             limits: Limits::from_section(&unix.limits),
+            users: unix.users.clone(),
+            tls: None,
         });
     }
     servers

@@ -127,16 +127,17 @@ pub fn http_request(data: &[u8]) {
     let is_rpc = request.uri().path().starts_with("/RPC2");
     let (status, _, body) = send(request);
     match verdict {
-        Verdict::Allowed => {}
+        Verdict::Allowed(_) => {}
         Verdict::Unauthorized => assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}"),
         Verdict::Malformed => assert_eq!(status, StatusCode::BAD_REQUEST, "{auth:?}"),
+        Verdict::Busy => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{auth:?}"),
     }
     assert_ne!(
         status,
         StatusCode::INTERNAL_SERVER_ERROR,
         "no method here fails"
     );
-    if verdict == Verdict::Allowed && is_rpc && status == StatusCode::OK {
+    if matches!(verdict, Verdict::Allowed(_)) && is_rpc && status == StatusCode::OK {
         let text = std::str::from_utf8(&body).expect("an /RPC2 answer is UTF-8");
         assert!(dxr_response(text).is_some(), "unreadable answer: {text}");
     }

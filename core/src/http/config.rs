@@ -22,6 +22,11 @@ pub struct ServerConfig {
     /// The section's limits (ours: `max_connections`, `max_request_bytes`,
     /// `header_timeout`, `idle_timeout`).
     pub limits: Limits,
+    /// The users its `users` key accepts besides `username` (ours).
+    pub users: Vec<crate::config::model::HttpUser>,
+    /// TLS on an inet server (ours: `tls_cert`, `tls_key`,
+    /// `tls_client_ca`).
+    pub tls: Option<super::tls::TlsFiles>,
 }
 
 /// A listening address.

@@ -60,6 +60,9 @@ pub enum BindError {
         /// The resolver's answer.
         reason: String,
     },
+    /// The TLS files of the section are not usable.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     /// Any other socket error, reported as the reference reports it.
     #[error("Cannot open an HTTP server: socket.error reported errno.{} ({}) while trying to {action}", errno_name(*.errno as i32), *.errno as i32)]
     Os {
@@ -86,12 +89,25 @@ fn io_errno(error: &io::Error) -> Errno {
 }
 
 /// An open listening socket, not yet attached to a runtime.
-#[derive(Debug)]
 pub enum Bound {
     /// A unix socket, with the guard that removes its file.
     Unix(UnixListener, SocketFile),
     /// A TCP socket.
     Tcp(TcpListener),
+    /// A TCP socket whose connections speak TLS.
+    Tls(TcpListener, tokio_rustls::TlsAcceptor),
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Unix(listener, file) => {
+                f.debug_tuple("Unix").field(listener).field(file).finish()
+            }
+            Bound::Tcp(listener) => f.debug_tuple("Tcp").field(listener).finish(),
+            Bound::Tls(listener, _) => f.debug_tuple("Tls").field(listener).finish(),
+        }
+    }
 }
 
 impl Bound {
@@ -109,8 +125,17 @@ impl Bound {
     /// The TCP address actually bound (useful with port 0), if TCP.
     pub fn local_tcp_addr(&self) -> Option<SocketAddr> {
         match self {
-            Bound::Tcp(listener) => listener.local_addr().ok(),
+            Bound::Tcp(listener) | Bound::Tls(listener, _) => listener.local_addr().ok(),
             Bound::Unix(..) => None,
+        }
+    }
+
+    /// Speak TLS with `acceptor` on a TCP socket (a unix socket stays as
+    /// it is: it is never configured with TLS).
+    pub fn with_tls(self, acceptor: tokio_rustls::TlsAcceptor) -> Bound {
+        match self {
+            Bound::Tcp(listener) | Bound::Tls(listener, _) => Bound::Tls(listener, acceptor),
+            unix => unix,
         }
     }
 }

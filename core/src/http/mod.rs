@@ -18,13 +18,15 @@ mod config;
 mod gate;
 mod listen;
 mod logtail;
+mod password;
 mod response;
 mod router;
 mod serve;
+mod tls;
 mod ui;
 mod xmlrpc;
 
-pub use auth::{Credentials, Verdict};
+pub use auth::{Credentials, Verdict, access_of};
 pub use config::{InetAddr, InetAddrError, Limits, Listen, ServerConfig, UnixSocket};
 pub use gate::{Budgets, ConnectionMark, Standing};
 pub use listen::{BindError, Bound, SocketFile, bind_inet, bind_unix};
@@ -32,9 +34,11 @@ pub use logtail::{
     MAX_POLL_INTERVAL, NotFound, POLL_INTERVAL, ProcessLogs, TAIL_HEAD_BYTES, logtail_handler,
     mainlogtail_handler,
 };
+pub use password::hash_password;
 pub use response::error_page;
 pub use router::{AppState, Hooks, PluginHook, RouteHandler, router};
 pub use serve::{PeerSocket, ServerStopping, serve};
+pub use tls::{TlsError, TlsFiles};
 pub use ui::{static_handler, ui_handler};
 
 use std::sync::Arc;
@@ -49,9 +53,19 @@ pub fn prepare(
     config: &ServerConfig,
     registry: Arc<Registry>,
 ) -> Result<(Bound, AppState), BindError> {
-    let bound = Bound::open(&config.listen)?;
+    let mut bound = Bound::open(&config.listen)?;
+    if let Some(files) = &config.tls {
+        let acceptor = tls::acceptor(&config.section, files).map_err(BindError::Tls)?;
+        bound = bound.with_tls(acceptor);
+    }
     let mut state = AppState::new(Arc::clone(&registry))
         .with_auth(config.username.as_deref(), config.password.as_deref());
+    if let Some(credentials) = state.credentials.take() {
+        let with_users = config.users.iter().fold(credentials, |all, user| {
+            all.with_user(&user.name, &user.password, user.read_only)
+        });
+        state.credentials = Some(with_users);
+    }
     state.limits = config.limits;
     state.hooks = state.hooks.with_ui(registry);
     if state.credentials.is_none() {

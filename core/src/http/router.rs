@@ -11,12 +11,12 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::api;
-use super::auth::{Credentials, Verdict};
+use super::auth::{Credentials, PeerAddr, Verdict, failure_pause, forgive};
 use super::config::Limits;
 use super::gate::{ConnectionMark, Standing};
 use super::response::error_page;
 use super::xmlrpc;
-use crate::rpc::{BoxFuture, Registry};
+use crate::rpc::{Access, BoxFuture, Registry};
 
 /// A handler for a family of routes that another part of the daemon
 /// serves (log tails, the web UI). Until one is installed, its routes
@@ -107,7 +107,7 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback(handle).with_state(Arc::new(state))
 }
 
-async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn handle(State(state): State<Arc<AppState>>, mut request: Request) -> Response {
     // The connection's standing tells the gate which connections to close
     // first when it needs room (absent in in-process tests).
     let mark = request.extensions().get::<ConnectionMark>().cloned();
@@ -117,14 +117,19 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         }
     };
     if let Some(credentials) = &state.credentials {
+        let peer = request.extensions().get::<PeerAddr>().copied();
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes);
-        match credentials.check(authorization) {
-            Verdict::Allowed => {}
+        match credentials.verify(authorization).await {
+            Verdict::Allowed(access) => {
+                forgive(peer.as_ref());
+                request.extensions_mut().insert(access);
+            }
             Verdict::Unauthorized => {
                 judge(Standing::Failed);
+                tokio::time::sleep(failure_pause(peer.as_ref())).await;
                 drain_body(&state.limits, request).await;
                 return unauthorized();
             }
@@ -132,6 +137,7 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
                 judge(Standing::Failed);
                 return error_page(StatusCode::BAD_REQUEST);
             }
+            Verdict::Busy => return error_page(StatusCode::SERVICE_UNAVAILABLE),
         }
     }
     judge(Standing::Trusted);
@@ -159,7 +165,16 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     if matches!(*request.method(), Method::GET | Method::POST) {
         match path.trim_start_matches('/') {
             "ok.html" => return ([(header::CONTENT_TYPE, "text/plain")], "OK").into_response(),
-            "" | "index.html" | "tail.html" => return hooked(&state.hooks.ui, request).await,
+            "" | "index.html" | "tail.html" => {
+                // A page POST acts (stop, restart, clear...): never for a
+                // read-only user, whatever the form asks.
+                if request.method() == Method::POST
+                    && matches!(super::auth::access_of(&request), Access::ReadOnly(_))
+                {
+                    return error_page(StatusCode::FORBIDDEN);
+                }
+                return hooked(&state.hooks.ui, request).await;
+            }
             _ => {}
         }
     }

@@ -22,9 +22,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
+use super::auth::PeerAddr;
 use super::config::Limits;
 use super::gate::{self, ConnectionMark, Gate};
 use super::listen::Bound;
+use super::tls;
 
 /// How long requests in flight may take to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -53,7 +55,7 @@ pub async fn serve(
         .max_connections
         .unwrap_or(match listener {
             Listener::Unix(_) => gate.budgets().unix,
-            Listener::Tcp(_) => gate.budgets().tcp,
+            Listener::Tcp(_) | Listener::Tls(..) => gate.budgets().tcp,
         })
         .max(1);
     let unix_permits = Arc::new(Semaphore::new(cap));
@@ -74,7 +76,7 @@ pub async fn serve(
                 },
                 () = &mut shutdown => break,
             },
-            Listener::Tcp(_) => None,
+            Listener::Tcp(_) | Listener::Tls(..) => None,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -112,7 +114,7 @@ pub async fn serve(
             .map_or_else(ConnectionMark::default, |a| a.mark.clone());
         let peer_socket = PeerSocket(stream.raw_fd());
         let stopping = ServerStopping(stop_rx.clone());
-        let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
+        let tls = listener.tls().cloned();
         let peer_name: Arc<str> = Arc::from(peer.to_string());
         let service = hyper::service::service_fn({
             let router = router.clone();
@@ -120,6 +122,9 @@ pub async fn serve(
                 request.extensions_mut().insert(peer_socket);
                 request.extensions_mut().insert(stopping.clone());
                 request.extensions_mut().insert(mark.clone());
+                if let Peer::Tcp(address) = peer {
+                    request.extensions_mut().insert(PeerAddr(address.ip()));
+                }
                 let router = router.clone();
                 let peer = peer_name.clone();
                 async move {
@@ -139,6 +144,24 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
+            // The handshake runs here, not in the accept loop, so a slow
+            // client delays only itself; it must finish within the header
+            // timeout.
+            let stream = match tls {
+                None => Some(stream),
+                Some(acceptor) => {
+                    let handshake = handshake(acceptor, stream);
+                    tokio::time::timeout(limits.header_read_timeout, handshake)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
+            let Some(stream) = stream else {
+                drop((unix_permit, admission, alive));
+                return;
+            };
+            let io = TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout));
             let connection = builder.serve_connection(io, service);
             tokio::pin!(connection);
             let evicted = async {
@@ -235,10 +258,39 @@ fn log_access(
     );
 }
 
+/// Answer a client that speaks plain HTTP to a TLS port, or make the TLS
+/// handshake; `None` when the connection is over.
+async fn handshake(acceptor: tokio_rustls::TlsAcceptor, stream: Stream) -> Option<Stream> {
+    use tokio::io::AsyncWriteExt as _;
+    let Stream::Tcp(tcp) = stream else {
+        return Some(stream);
+    };
+    let mut first = [0u8; 1];
+    match tcp.peek(&mut first).await {
+        Ok(1) if first[0] == tls::HANDSHAKE_RECORD => {}
+        Ok(1) => {
+            let mut tcp = tcp;
+            let _ = tcp.write_all(tls::PLAIN_HTTP_ANSWER).await;
+            let _ = tcp.shutdown().await;
+            return None;
+        }
+        _ => return None,
+    }
+    match acceptor.accept(tcp).await {
+        Ok(tls) => Some(Stream::Tls(Box::new(tls))),
+        Err(error) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            None
+        }
+    }
+}
+
 /// A listener of either family, registered with the runtime.
 enum Listener {
     Unix(tokio::net::UnixListener),
     Tcp(tokio::net::TcpListener),
+    /// TCP whose connections speak TLS once accepted.
+    Tls(tokio::net::TcpListener, tokio_rustls::TlsAcceptor),
 }
 
 impl Listener {
@@ -256,7 +308,21 @@ impl Listener {
                     None,
                 )
             }
+            Bound::Tls(listener, acceptor) => {
+                listener.set_nonblocking(true)?;
+                (
+                    Listener::Tls(tokio::net::TcpListener::from_std(listener)?, acceptor),
+                    None,
+                )
+            }
         })
+    }
+
+    fn tls(&self) -> Option<&tokio_rustls::TlsAcceptor> {
+        match self {
+            Listener::Tls(_, acceptor) => Some(acceptor),
+            _ => None,
+        }
     }
 
     /// The next connection and its peer.
@@ -266,7 +332,7 @@ impl Listener {
                 let (stream, _) = listener.accept().await?;
                 Ok((Stream::Unix(stream), Peer::Unix))
             }
-            Listener::Tcp(listener) => {
+            Listener::Tcp(listener) | Listener::Tls(listener, _) => {
                 let (stream, peer) = listener.accept().await?;
                 // Small request/response pairs: do not wait for Nagle.
                 stream.set_nodelay(true)?;
@@ -294,10 +360,11 @@ impl std::fmt::Display for Peer {
     }
 }
 
-/// An accepted connection of either family.
+/// An accepted connection of either family, TLS or not.
 enum Stream {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
 }
 
 impl Stream {
@@ -306,6 +373,7 @@ impl Stream {
         match self {
             Stream::Unix(stream) => stream.as_raw_fd(),
             Stream::Tcp(stream) => stream.as_raw_fd(),
+            Stream::Tls(stream) => stream.get_ref().0.as_raw_fd(),
         }
     }
 }
@@ -359,6 +427,7 @@ macro_rules! delegate {
         match $self.get_mut() {
             Stream::Unix($stream) => $call,
             Stream::Tcp($stream) => $call,
+            Stream::Tls($stream) => $call,
         }
     };
 }

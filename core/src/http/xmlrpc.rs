@@ -20,6 +20,7 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
     if request.method() != Method::POST {
         return error_page(StatusCode::BAD_REQUEST);
     }
+    let access = super::auth::access_of(&request);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -55,7 +56,7 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
     }
     tracing::trace!("XML-RPC method called: {method}()");
     let mut text = body::buffer();
-    match registry.dispatch(&method, params).await {
+    match registry.dispatch_as(&access, &method, params).await {
         Ok(value) => {
             tracing::trace!("XML-RPC method {method}() returned successfully");
             write_method_response(&mut text, &value);

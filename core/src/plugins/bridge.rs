@@ -86,6 +86,7 @@ impl PluginNamespace {
                         .map(|s| s.into_string())
                         .collect()
                 }),
+                changes_state: info.changes_state,
             })
             .collect();
         PluginNamespace {
@@ -96,6 +97,15 @@ impl PluginNamespace {
             hub,
             slots: Arc::new(Semaphore::new(THIRD_PARTY_CALL_SLOTS)),
         }
+    }
+
+    /// End each call that takes longer than `timeout` (its deferred reply
+    /// included) with a fault (see `PlacedMethod::set_deadline`).
+    pub fn with_call_timeout(self, timeout: Option<std::time::Duration>) -> Self {
+        for placed in self.modes.values() {
+            placed.set_deadline(timeout);
+        }
+        self
     }
 
     /// Where the namespace came from.
@@ -191,7 +201,8 @@ pub fn register_rpcinterfaces(
                 continue;
             }
         };
-        let namespace = PluginNamespace::new(interface.name.clone(), loaded, Arc::clone(hub));
+        let namespace = PluginNamespace::new(interface.name.clone(), loaded, Arc::clone(hub))
+            .with_call_timeout(interface.call_timeout);
         match registry.add(Arc::new(namespace)) {
             Ok(()) => registered.push(interface.name.clone()),
             Err(error) => errors.push(RpcInterfaceError::Register { section, error }),
@@ -225,6 +236,7 @@ mod tests {
             factory: factory.to_owned(),
             extras: BTreeMap::new(),
             dir: PathBuf::from("/nonexistent"),
+            call_timeout: None,
         }
     }
 

@@ -26,7 +26,7 @@ use crate::rpc::ticket::TicketWatcher;
 use abi_stable::std_types::{ROption, RVec};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use supervisor_sdk::fault::{FAILED, Fault};
 use supervisor_sdk::host::Ticket;
@@ -93,6 +93,9 @@ pub struct PlacedMethod {
     /// once, until it overruns [`INLINE_STEP_BUDGET`] (then cleared for
     /// good).
     inline: AtomicBool,
+    /// Milliseconds a call may take, its deferred reply and its wait for a
+    /// slot included; 0: no deadline (the builtin namespace).
+    deadline_ms: AtomicU64,
 }
 
 impl PlacedMethod {
@@ -103,7 +106,23 @@ impl PlacedMethod {
             full_name: format!("{namespace}.{method}"),
             builtin,
             inline: AtomicBool::new(builtin || !may_block),
+            deadline_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Bound each call to `deadline` (`plugin_call_timeout`); never for
+    /// the builtin namespace. A call past it ends with a `FAILED` fault and
+    /// a log line naming plugin and method; its deferred reply is dropped.
+    /// A synchronous step that blocks is not interrupted: it ends at the
+    /// first point the call yields.
+    pub fn set_deadline(&self, deadline: Option<Duration>) {
+        let millis = match deadline {
+            Some(deadline) if !self.builtin => u64::try_from(deadline.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+            _ => 0,
+        };
+        self.deadline_ms.store(millis, Ordering::Relaxed);
     }
 
     /// Whether calls run inline now (the declaration, unless the method
@@ -149,16 +168,42 @@ impl PlacedMethod {
     ) -> Result<Value, Fault> {
         let overrun = |spent| self.overran(spent);
         let placement = self.placement(&overrun);
-        let _slot = match placement {
-            Placement::OffWorkers => Some(
-                slots
-                    .acquire()
-                    .await
-                    .map_err(|_| Fault::with(FAILED, "the plugin namespace is closed"))?,
-            ),
-            _ => None,
+        let call = async {
+            let _slot = match placement {
+                Placement::OffWorkers => Some(
+                    slots
+                        .acquire()
+                        .await
+                        .map_err(|_| Fault::with(FAILED, "the plugin namespace is closed"))?,
+                ),
+                _ => None,
+            };
+            call_namespace(loaded, &self.method, params, placement, watcher).await
         };
-        call_namespace(loaded, &self.method, params, placement, watcher).await
+        let millis = self.deadline_ms.load(Ordering::Relaxed);
+        if millis == 0 {
+            return call.await;
+        }
+        let deadline = Duration::from_millis(millis);
+        match tokio::time::timeout(deadline, call).await {
+            Ok(answer) => answer,
+            Err(_elapsed) => {
+                tracing::error!(
+                    "plugin call {}() did not answer within its {} s deadline \
+                     (plugin_call_timeout / supervisor.call_timeout): ended with a fault",
+                    self.full_name,
+                    deadline.as_secs_f64()
+                );
+                Err(Fault::with(
+                    FAILED,
+                    format!(
+                        "{}() did not answer within {} seconds",
+                        self.full_name,
+                        deadline.as_secs_f64()
+                    ),
+                ))
+            }
+        }
     }
 }
 

@@ -471,7 +471,7 @@ fn two_plugin_libraries_each_keep_their_own_module() {
             host(),
         )
         .unwrap();
-    assert_eq!(panicky.namespace.methods().len(), 6);
+    assert_eq!(panicky.namespace.methods().len(), 7);
     assert_eq!(supervisor.namespace.methods().len(), 37);
 }
 

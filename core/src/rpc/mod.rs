@@ -13,7 +13,9 @@ pub mod ticket;
 pub use encode::{
     fault_response, method_response, write_fault_response, write_method_response, write_value,
 };
-pub use registry::{BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace};
+pub use registry::{
+    Access, BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace,
+};
 /// Supervisor's fault codes (`code::BAD_NAME`): the SDK's public table,
 /// which plugins use too, so core and plugins cannot disagree on a number.
 pub use supervisor_sdk::fault as code;

@@ -38,17 +38,40 @@ pub struct MethodInfo {
     /// `SIGNATURE_UNSUPPORTED`, as the reference does for a method whose
     /// documentation has no `@return` tag.
     pub signature: Option<Vec<String>>,
+    /// Whether a call may change anything; users with the read-only role
+    /// are refused such methods (see [`Access`]).
+    pub changes_state: bool,
 }
 
 impl MethodInfo {
-    /// A method with help text and a signature.
+    /// A method with help text and a signature, which may change state
+    /// (the safe default; see [`MethodInfo::reads_only`]).
     pub fn new(name: impl Into<String>, help: impl Into<String>, signature: &[&str]) -> Self {
         MethodInfo {
             name: name.into(),
             help: help.into(),
             signature: Some(signature.iter().map(|s| (*s).to_owned()).collect()),
+            changes_state: true,
         }
     }
+
+    /// Declare that the method changes nothing.
+    pub fn reads_only(mut self) -> Self {
+        self.changes_state = false;
+        self
+    }
+}
+
+/// What the caller of a method may do: everything, or, for an HTTP user
+/// with the read-only role, only methods that change nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Every method (the server's own user, or a server without auth).
+    #[default]
+    Full,
+    /// Only methods that change nothing; the user's name, for the fault
+    /// and the log line.
+    ReadOnly(Arc<str>),
 }
 
 /// One XML-RPC namespace (`supervisor`, a plugin's `twiddler`, ...). The

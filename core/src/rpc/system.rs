@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use supervisor_sdk::value::{Value, ValueKind};
 
-use super::registry::{BoxFuture, CallResult, Registry};
+use super::registry::{Access, BoxFuture, CallResult, Registry};
 use supervisor_sdk::fault::{self as code, Fault};
 
 /// How a call ended when it did not produce a value.
@@ -83,13 +83,62 @@ impl Registry {
     /// `/RPC2` handler does: `system.*` here, everything else in the
     /// namespace that registered it.
     pub async fn dispatch(&self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        self.dispatch_as(&Access::Full, method, params).await
+    }
+
+    /// [`Registry::dispatch`] for a caller with `access`: a method it may
+    /// not call is refused (see [`Registry::permits`]), and so is each such
+    /// call inside a `system.multicall`.
+    pub async fn dispatch_as(
+        &self,
+        access: &Access,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, CallError> {
+        self.permits(access, method)?;
         if method == "system.multicall" {
-            return self.multicall(params).await;
+            return self.multicall(access, params).await;
         }
         match self.resolve(method, params) {
             Resolved::Ready(result) => result,
             Resolved::Running(future) => CatchPanic(future).await,
         }
+    }
+
+    /// Whether `access` may call `method`: a read-only caller is refused a
+    /// method that changes state with `FAILED` naming the user and the
+    /// method, logged once here. The `system` methods change nothing
+    /// themselves (multicall's inner calls are checked one by one); a name
+    /// that resolves to nothing is left to answer `UNKNOWN_METHOD`.
+    pub fn permits(&self, access: &Access, method: &str) -> Result<(), Fault> {
+        let Access::ReadOnly(user) = access else {
+            return Ok(());
+        };
+        let Some((namespace, name)) = method.split_once('.') else {
+            return Ok(());
+        };
+        if namespace == "system" {
+            return Ok(());
+        }
+        let changes = self
+            .table
+            .load()
+            .namespaces
+            .get(namespace)
+            .and_then(|entry| entry.methods.get(name))
+            .is_some_and(|info| info.changes_state);
+        if !changes {
+            return Ok(());
+        }
+        tracing::warn!(
+            user = %user,
+            method,
+            "refused {method} to HTTP user '{user}': the read-only role may not change state"
+        );
+        Err(Fault::with(
+            code::FAILED,
+            format!("user '{user}' has the read-only role and may not call {method}"),
+        ))
     }
 
     /// Everything but `system.multicall`: the reference's `traverse`.
@@ -175,7 +224,7 @@ impl Registry {
 
     /// `system.multicall(calls)`: the calls run one after the other, each
     /// awaited before the next; results are bare values or fault structs.
-    async fn multicall(&self, params: Vec<Value>) -> Result<Value, CallError> {
+    async fn multicall(&self, access: &Access, params: Vec<Value>) -> Result<Value, CallError> {
         let mut params = params.into_iter();
         let (Some(calls), None) = (params.next(), params.next()) else {
             return Err(Fault::bare(code::INCORRECT_PARAMETERS).into());
@@ -193,7 +242,7 @@ impl Registry {
         };
         let mut results = Vec::with_capacity(calls.len());
         for call in calls {
-            let outcome = match self.multicall_entry(call)? {
+            let outcome = match self.multicall_entry(access, call)? {
                 Resolved::Ready(result) => result,
                 Resolved::Running(future) => CatchPanic(future).await,
             };
@@ -212,7 +261,7 @@ impl Registry {
     /// it. Malformed entries get the faults the reference's Python produces
     /// for them, `AttributeError` texts included; `Err` fails the whole
     /// multicall.
-    fn multicall_entry(&self, call: &Value) -> Result<Resolved, CallError> {
+    fn multicall_entry(&self, access: &Access, call: &Value) -> Result<Resolved, CallError> {
         let ready_fault = |fault: Fault| Ok(Resolved::Ready(Err(fault.into())));
         // The reference reads the entry's keys outside its error handling,
         // so an entry that is not a struct fails the whole request (HTTP
@@ -257,6 +306,9 @@ impl Registry {
             }
             Some(_) => return ready_fault(Fault::bare(code::INCORRECT_PARAMETERS)),
         };
+        if let Err(refused) = self.permits(access, name) {
+            return ready_fault(refused);
+        }
         Ok(self.resolve(name, params))
     }
 }

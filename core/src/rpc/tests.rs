@@ -31,6 +31,7 @@ impl RpcNamespace for TestNamespace {
                 name: "nosig".into(),
                 help: "No signature.".into(),
                 signature: None,
+                changes_state: true,
             },
         ]
     }

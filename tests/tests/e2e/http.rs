@@ -87,6 +87,8 @@ impl TestServer {
             username: auth.map(|a| a.0.to_owned()),
             password: auth.map(|a| a.1.to_owned()),
             limits,
+            users: Vec::new(),
+            tls: None,
         };
         let registry = Arc::new(Registry::new());
         registry.add(Arc::new(Demo)).expect("demo registers");

@@ -371,3 +371,59 @@ fn server_limit_keys_apply_and_bad_values_are_named() {
         assert!(errors.contains(needle), "{needle} in {errors}");
     }
 }
+
+#[test]
+fn a_deferred_plugin_reply_that_never_comes_ends_at_its_deadline() {
+    let sandbox = Sandbox::new();
+    let panicky = supervisor_tests::our_cdylib("plugin-fixture-panicky");
+    let sections = format!(
+        "[rpcinterface:panicky]\nsupervisor.rpcinterface_factory={}:make_panicky\n\
+         supervisor.call_timeout=1\n",
+        panicky.display()
+    );
+    let daemon = Daemon::start(&sandbox, &sections, None);
+    let started = Instant::now();
+    let answer = daemon.unix("panicky.hang", &[]);
+    let took = started.elapsed();
+    assert!(answer.contains("<i4>30</i4>"), "FAILED: {answer}");
+    assert!(
+        answer.contains("panicky.hang() did not answer within 1 seconds"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // The factory did not receive the daemon's own key.
+    assert!(!daemon.unix("panicky.config", &[]).contains("call_timeout"));
+    let line = wait_for("the log line", Duration::from_secs(10), || {
+        daemon
+            .log_text()
+            .lines()
+            .find(|l| l.contains("plugin call panicky.hang() did not answer"))
+            .map(str::to_owned)
+    });
+    assert!(line.contains("1 s deadline"), "{line}");
+
+    // Never for the builtin namespace.
+    let bad = sandbox.write(
+        "bad.conf",
+        &format!(
+            "[supervisord]\nlogfile={}/bad.log\nplugin_call_timeout=0\n\
+             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n\
+             supervisor.call_timeout=5\n",
+            sandbox.path().display()
+        ),
+    );
+    let out = run_with_timeout(
+        Command::new(our_bin("supervisord"))
+            .arg("-n")
+            .arg("-c")
+            .arg(&bad),
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success());
+    let errors = stderr_text(&out);
+    assert!(
+        errors.contains("supervisor.call_timeout") && errors.contains("builtin"),
+        "{errors}"
+    );
+    assert!(errors.contains("plugin_call_timeout"), "{errors}");
+}

@@ -37,6 +37,8 @@ mod readiness;
 mod reference;
 mod restart;
 mod restart_policy;
+mod roles;
 mod superlance;
+mod tls;
 mod twins;
 mod webui;

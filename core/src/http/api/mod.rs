@@ -129,6 +129,12 @@ async fn call(state: &AppState, method: &str, request: Request) -> Response {
             "send the parameters with Content-Type: application/json",
         );
     }
+    // A read-only user is refused a changing method before its body is
+    // read: 403 with the fault (issue 18).
+    let access = super::auth::access_of(&request);
+    if let Err(refused) = state.registry.permits(&access, method) {
+        return respond(StatusCode::FORBIDDEN, &fault_json(&refused));
+    }
     let body = match read_body(state, request).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -138,7 +144,7 @@ async fn call(state: &AppState, method: &str, request: Request) -> Response {
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     tracing::trace!("JSON API method called: {method}()");
-    match state.registry.dispatch(method, params).await {
+    match state.registry.dispatch_as(&access, method, params).await {
         Ok(value) => match serde_json::to_string(&json::Written(&value)) {
             Ok(text) => (
                 StatusCode::OK,
