@@ -359,19 +359,7 @@ impl Supervisor {
             WaitFor::Spawned
         };
         self.waiters.wait(id, ticket, until);
-        if self.deps.is_empty() {
-            self.feed(id, Input::Start);
-        } else {
-            let (steps, pulled) = self.deps.start(&self.table, id);
-            for dependency in pulled {
-                let line = format!(
-                    "{}: started as a dependency",
-                    self.proc(dependency).namespec()
-                );
-                self.log(MainLevel::Info, &line);
-            }
-            self.steps(steps);
-        }
+        self.start_in_order(id);
         self.settle_waiters(id, false);
         Ok(None)
     }
@@ -391,8 +379,7 @@ impl Supervisor {
                 return Err(Fault::with(FAILED, failure));
             }
         } else if !joined {
-            let steps = self.deps.stop(&self.table, id);
-            self.steps(steps);
+            self.stop_in_order(id);
         }
         let proc = self.proc(id);
         if !wait || proc.record.state.is_stopped() {

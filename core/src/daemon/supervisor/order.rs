@@ -157,6 +157,30 @@ impl Supervisor {
         }
     }
 
+    /// An explicit start of `id`: its dependencies not up first (a line
+    /// in the main log for each one pulled in), or held until they are.
+    pub(super) fn start_in_order(&mut self, id: ProcId) {
+        if self.deps.is_empty() {
+            self.feed(id, Input::Start);
+            return;
+        }
+        let (steps, pulled) = self.deps.start(&self.table, id);
+        for dependency in pulled {
+            if let Some(proc) = self.table.get(dependency) {
+                let line = format!("{}: started as a dependency", proc.namespec());
+                self.main_log.log(crate::logs::LogLevel::Info, &line);
+            }
+        }
+        self.steps(steps);
+    }
+
+    /// An explicit stop of `id`: its running dependents first, each to
+    /// completion, then `id`.
+    pub(super) fn stop_in_order(&mut self, id: ProcId) {
+        let steps = self.deps.stop(&self.table, id);
+        self.steps(steps);
+    }
+
     /// Autostart `id` (with its dependencies first, when it has some).
     pub(super) fn autostart(&mut self, id: ProcId) {
         if self.deps.is_held(id) {
