@@ -71,6 +71,22 @@ fn start(sandbox: &Sandbox) -> Daemon {
 }
 
 impl Daemon {
+    /// `GET path` as the user of `token`: status and body.
+    fn page(&self, token: &str, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {token}\r\n\r\n"
+        );
+        let response = raw_exchange(&mut stream, request.as_bytes());
+        (
+            response.status(),
+            String::from_utf8_lossy(&response.body).into_owned(),
+        )
+    }
+
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/RPC2", self.port)
     }
@@ -206,6 +222,55 @@ fn a_read_only_user_is_refused_every_changing_method_and_nothing_else() {
         .filter(|l| l.contains("refused supervisor.stopProcess to HTTP user 'viewer'"))
         .count();
     assert_eq!(lines, 3, "{log}");
+}
+
+/// The web page shows a read-only user the list and the logs and no
+/// action (the server renders none, and live.js reads `data-readonly`);
+/// an old `?action=` link answers 403 instead of a confirmation.
+#[test]
+fn the_web_page_hides_every_action_from_a_read_only_user() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox);
+    let admin = wait_for("a RUNNING on the page", Duration::from_secs(20), || {
+        let (status, page) = daemon.page(OPS, "/index.html");
+        (status == 200 && page.contains("data-state=\"RUNNING\"")).then_some(page)
+    });
+    for action in [
+        "&amp;action=stop\"",
+        "action=restart",
+        "action=clearlog",
+        "action=stopall",
+        "action=restartall",
+        "class=\"signal\"",
+    ] {
+        assert!(
+            admin.contains(action),
+            "{action} missing for an admin:\n{admin}"
+        );
+    }
+    assert!(!admin.contains("data-readonly"), "{admin}");
+    let (status, viewer) = daemon.page(VIEWER, "/index.html");
+    assert_eq!(status, 200, "{viewer}");
+    assert!(viewer.contains("data-name=\"a\""), "{viewer}");
+    assert!(viewer.contains("data-readonly"), "{viewer}");
+    assert!(viewer.contains("log.html?processname=a"), "{viewer}");
+    for action in ["action=", "class=\"signal\""] {
+        let shown: Vec<&str> = viewer
+            .match_indices(action)
+            .map(|(at, _)| &viewer[at.saturating_sub(40)..at + action.len() + 10])
+            .filter(|around| !around.contains("action=refresh"))
+            .collect();
+        assert!(
+            shown.is_empty(),
+            "{action} shown to a read-only user: {shown:?}"
+        );
+    }
+    let (status, body) = daemon.page(VIEWER, "/index.html?processname=a&action=stop");
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = daemon.page(VIEWER, "/index.html?action=refresh");
+    assert_eq!(status, 200);
+    let (status, body) = daemon.page(OPS, "/index.html?processname=a&action=stop");
+    assert_eq!(status, 200, "the admin gets the confirmation: {body}");
 }
 
 #[test]

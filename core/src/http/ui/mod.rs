@@ -33,9 +33,10 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::api::refused_origin;
+use super::auth::access_of;
 use super::response::error_page;
 use super::router::{Hooks, RouteHandler};
-use crate::rpc::Registry;
+use crate::rpc::{Access, Registry};
 use actions::Action;
 
 const STYLESHEET: &str = include_str!("assets/supervisor.css");
@@ -161,6 +162,8 @@ async fn fields(request: Request) -> Result<HashMap<String, String>, Response> {
 
 async fn serve_page(registry: &Registry, request: Request) -> Response {
     let is_post = request.method() == Method::POST;
+    // A read-only user sees the list and the logs, and no action.
+    let may_change = !matches!(access_of(&request), Access::ReadOnly(_));
     if is_post && let Some(why) = refused_origin(request.headers()) {
         return error(StatusCode::FORBIDDEN, why);
     }
@@ -174,7 +177,12 @@ async fn serve_page(registry: &Registry, request: Request) -> Response {
     }
     let processname = fields.get("processname").map(String::as_str);
     let Some(action) = fields.get("action").filter(|a| !a.is_empty()) else {
-        return status_page(registry, fields.get("message").map(String::as_str)).await;
+        return status_page(
+            registry,
+            fields.get("message").map(String::as_str),
+            may_change,
+        )
+        .await;
     };
     let action = match Action::parse(action, processname) {
         Ok(action) => action,
@@ -182,7 +190,13 @@ async fn serve_page(registry: &Registry, request: Request) -> Response {
     };
     if action == Action::Refresh {
         let message = actions::perform(registry, &action).await;
-        return status_page(registry, Some(&message)).await;
+        return status_page(registry, Some(&message), may_change).await;
+    }
+    if !may_change {
+        return error(
+            StatusCode::FORBIDDEN,
+            "This user has the read-only role: it may not change anything",
+        );
     }
     if !is_post {
         if let Some(name) = action.process()
@@ -204,9 +218,9 @@ async fn serve_page(registry: &Registry, request: Request) -> Response {
     response
 }
 
-async fn status_page(registry: &Registry, message: Option<&str>) -> Response {
+async fn status_page(registry: &Registry, message: Option<&str>, may_change: bool) -> Response {
     match actions::rows(registry).await {
-        Ok(rows) => html(StatusCode::OK, page::status(&rows, message)),
+        Ok(rows) => html(StatusCode::OK, page::status(&rows, message, may_change)),
         Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
     }
 }
@@ -252,7 +266,7 @@ mod tests {
                 spawnerr: String::new(),
             })
             .collect();
-        let list = page::status(&rows, Some("Process web:worker_01 started")).len();
+        let list = page::status(&rows, Some("Process web:worker_01 started"), true).len();
         let assets: usize = ASSETS.iter().map(|(_, _, body)| body.len()).sum();
         let total = list + assets;
         assert!(total < 100 * 1024, "{total} bytes");

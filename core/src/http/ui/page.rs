@@ -122,8 +122,9 @@ const FOOT: &str = "</main>\n<footer>supervisor-rs</footer>\n</body></html>\n";
 const SIGNALLABLE: [&str; 4] = ["RUNNING", "STARTING", "STOPPING", "BACKOFF"];
 
 /// The actions a process in `statename` offers, as the reference's
-/// `actions_for_process`: `(label, href, new window)`.
-fn actions(statename: &str, quoted: &str) -> Vec<(&'static str, String, bool)> {
+/// `actions_for_process`: `(label, href, new window)`. A read-only user
+/// (`may_change` false) gets only the ones that read.
+fn actions(statename: &str, quoted: &str, may_change: bool) -> Vec<(&'static str, String, bool)> {
     let action = |label, action: &str| {
         (
             label,
@@ -132,11 +133,14 @@ fn actions(statename: &str, quoted: &str) -> Vec<(&'static str, String, bool)> {
         )
     };
     let mut list = match statename {
+        _ if !may_change => Vec::new(),
         "RUNNING" => vec![action("Restart", "restart"), action("Stop", "stop")],
         "STOPPED" | "EXITED" | "FATAL" => vec![action("Start", "start")],
         _ => Vec::new(),
     };
-    list.push(action("Clear Log", "clearlog"));
+    if may_change {
+        list.push(action("Clear Log", "clearlog"));
+    }
     list.push(("Log", format!("log.html?processname={quoted}"), false));
     list.push(("Tail -f Stdout", format!("logtail/{quoted}"), true));
     list.push(("Tail -f Stderr", format!("logtail/{quoted}/stderr"), true));
@@ -144,15 +148,19 @@ fn actions(statename: &str, quoted: &str) -> Vec<(&'static str, String, bool)> {
 }
 
 /// The status page: every process in `rows` (already sorted), and the
-/// message of the last action when there is one.
-pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
+/// message of the last action when there is one. For a read-only user
+/// (`may_change` false) no action that changes anything is shown, and the
+/// table says so to live.js (`data-readonly`).
+pub(super) fn status(rows: &[Row], message: Option<&str>, may_change: bool) -> String {
     let mut out = head("Supervisor status");
-    out.push_str(
-        "<nav class=\"buttons\"><a href=\"index.html?action=refresh\">Refresh</a> \
-         <a href=\"index.html?action=restartall\">Restart All</a> \
-         <a href=\"index.html?action=stopall\">Stop All</a> \
-         <a href=\"log.html\">Logs</a></nav>\n",
-    );
+    out.push_str("<nav class=\"buttons\"><a href=\"index.html?action=refresh\">Refresh</a> ");
+    if may_change {
+        out.push_str(
+            "<a href=\"index.html?action=restartall\">Restart All</a> \
+             <a href=\"index.html?action=stopall\">Stop All</a> ",
+        );
+    }
+    out.push_str("<a href=\"log.html\">Logs</a></nav>\n");
     if let Some(message) = message {
         let _ = writeln!(
             out,
@@ -165,8 +173,13 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
         out.push_str(FOOT);
         return out;
     }
+    out.push_str(if may_change {
+        "<table id=\"processes\">"
+    } else {
+        "<table id=\"processes\" data-readonly>"
+    });
     out.push_str(
-        "<table id=\"processes\"><thead><tr><th>State</th><th class=\"c-desc\">Description</th>\
+        "<thead><tr><th>State</th><th class=\"c-desc\">Description</th>\
          <th>Name</th><th class=\"c-pid\">Pid</th><th class=\"c-up\">Uptime</th>\
          <th class=\"c-exit\">Exit status</th><th class=\"c-err\">Spawn error</th>\
          <th>Action</th></tr></thead>\n<tbody>\n",
@@ -199,7 +212,7 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
             exit = exit_status(row),
             spawnerr = escape(&row.spawnerr),
         );
-        for (label, href, new_window) in actions(&row.statename, &quoted) {
+        for (label, href, new_window) in actions(&row.statename, &quoted, may_change) {
             let target = if new_window { " target=\"_blank\"" } else { "" };
             let _ = write!(
                 out,
@@ -207,7 +220,7 @@ pub(super) fn status(rows: &[Row], message: Option<&str>) -> String {
                 escape(&href)
             );
         }
-        if SIGNALLABLE.contains(&row.statename.as_str()) {
+        if may_change && SIGNALLABLE.contains(&row.statename.as_str()) {
             // Shown by live.js, which sends the signal; hidden without it.
             let _ = write!(
                 out,
@@ -317,7 +330,7 @@ mod tests {
         assert_eq!(uptime(&r), "");
         assert_eq!(exit_status(&r), "3");
         r.spawnerr = "<x>".into();
-        let page = status(&[r], None);
+        let page = status(&[r], None, true);
         assert!(
             page.contains("<td class=\"c-err\">&lt;x&gt;</td>"),
             "{page}"
@@ -327,7 +340,7 @@ mod tests {
 
     #[test]
     fn names_and_descriptions_are_escaped() {
-        let page = status(&[row("<script>", "STOPPED")], Some("<i>"));
+        let page = status(&[row("<script>", "STOPPED")], Some("<i>"), true);
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("processname=%3Cscript%3E"));
@@ -337,18 +350,18 @@ mod tests {
 
     #[test]
     fn actions_follow_the_reference_by_state() {
-        let running = status(&[row("a", "RUNNING")], None);
+        let running = status(&[row("a", "RUNNING")], None, true);
         assert!(running.contains(">Restart<") && running.contains(">Stop<"));
         assert!(!running.contains(">Start<"));
-        let stopped = status(&[row("a", "STOPPED")], None);
+        let stopped = status(&[row("a", "STOPPED")], None, true);
         assert!(stopped.contains(">Start<") && !stopped.contains(">Stop<"));
-        let starting = status(&[row("a", "STARTING")], None);
+        let starting = status(&[row("a", "STARTING")], None, true);
         assert!(!starting.contains(">Start<") && starting.contains(">Clear Log<"));
     }
 
     #[test]
     fn links_are_relative() {
-        let page = status(&[row("a", "RUNNING")], None);
+        let page = status(&[row("a", "RUNNING")], None, true);
         assert!(!page.contains("href=\"/") && !page.contains("src=\"/"));
         assert!(!page.contains("action=\"/"));
         assert!(page.contains("src=\"scripts/live.js\""));

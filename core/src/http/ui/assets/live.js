@@ -6,6 +6,8 @@
   "use strict";
   const table = document.getElementById("processes");
   if (!table || !window.fetch) return;
+  // The server renders no action for a read-only user: neither do we.
+  const readOnly = table.hasAttribute("data-readonly");
   const rows = new Map();
   for (const tr of table.tBodies[0].rows) rows.set(tr.dataset.name, tr);
   const main = document.querySelector("main");
@@ -108,12 +110,14 @@
   const actionsFor = (state, name) => {
     const q = encodeURIComponent(name);
     const act = (label, action) => link(label, "index.html?processname=" + q + "&action=" + action);
-    const list = state === "RUNNING" ? [act("Restart", "restart"), act("Stop", "stop")]
+    const list = readOnly ? []
+      : state === "RUNNING" ? [act("Restart", "restart"), act("Stop", "stop")]
       : ["STOPPED", "EXITED", "FATAL"].includes(state) ? [act("Start", "start")] : [];
-    list.push(act("Clear Log", "clearlog"), link("Log", "log.html?processname=" + q),
+    if (!readOnly) list.push(act("Clear Log", "clearlog"));
+    list.push(link("Log", "log.html?processname=" + q),
       link("Tail -f Stdout", "logtail/" + q, true),
       link("Tail -f Stderr", "logtail/" + q + "/stderr", true));
-    if (SIGNALLABLE.includes(state)) {
+    if (!readOnly && SIGNALLABLE.includes(state)) {
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
@@ -264,7 +268,7 @@
     const th = document.createElement("th");
     th.colSpan = 8;
     th.textContent = group + " ";
-    for (const [label, action] of [["Start", "groupstart"], ["Stop", "groupstop"],
+    for (const [label, action] of readOnly ? [] : [["Start", "groupstart"], ["Stop", "groupstop"],
       ["Restart", "grouprestart"]]) {
       const b = document.createElement("button");
       b.type = "button";
