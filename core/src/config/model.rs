@@ -254,6 +254,21 @@ pub struct RpcInterfaceConfig {
     pub call_timeout: Option<std::time::Duration>,
 }
 
+impl RpcInterfaceConfig {
+    /// `rpcinterface:NAME`, as the loader's messages name the section.
+    pub fn section(&self) -> String {
+        format!("rpcinterface:{}", self.name)
+    }
+
+    /// The extra keys as the factory receives them.
+    pub fn factory_config(&self) -> Vec<(String, String)> {
+        self.extras
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+}
+
 /// One output channel's logging settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelLog {

@@ -133,20 +133,11 @@ mod tests {
 
     #[test]
     fn only_live_processes_are_told_to_stop() {
-        let told: Vec<(ProcessState, Option<Input>)> = [
-            ProcessState::Stopped,
-            ProcessState::Starting,
-            ProcessState::Running,
-            ProcessState::Backoff,
-            ProcessState::Stopping,
-            ProcessState::Exited,
-            ProcessState::Fatal,
-            ProcessState::Unknown,
-        ]
-        .into_iter()
-        .map(|s| (s, stop_input(s)))
-        .filter(|(_, i)| i.is_some())
-        .collect();
+        let told: Vec<(ProcessState, Option<Input>)> = ProcessState::ALL
+            .into_iter()
+            .map(|s| (s, stop_input(s)))
+            .filter(|(_, i)| i.is_some())
+            .collect();
         assert_eq!(
             told,
             [

@@ -182,12 +182,8 @@ pub fn register_rpcinterfaces(
     let mut registered = Vec::new();
     let mut errors = Vec::new();
     for interface in interfaces {
-        let section = format!("rpcinterface:{}", interface.name);
-        let config: Vec<(String, String)> = interface
-            .extras
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+        let section = interface.section();
+        let config = interface.factory_config();
         let loaded = match loader.load_namespace(
             &section,
             &interface.factory,

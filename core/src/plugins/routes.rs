@@ -218,12 +218,8 @@ pub fn build_routes(
     let mut owners: HashMap<String, String> = HashMap::new();
     let mut errors = Vec::new();
     for interface in interfaces {
-        let section = format!("rpcinterface:{}", interface.name);
-        let config: Vec<(String, String)> = interface
-            .extras
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+        let section = interface.section();
+        let config = interface.factory_config();
         let routes = match loader.load_routes(
             &section,
             &interface.factory,

@@ -35,19 +35,6 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// user space on every architecture Linux runs on.
 const USER_HZ: f64 = 100.0;
 
-/// Every state, for `supervisor_processes{state=...}` (zeros included, so
-/// a series does not vanish when its count drops to zero).
-const STATES: [ProcessState; 8] = [
-    ProcessState::Stopped,
-    ProcessState::Starting,
-    ProcessState::Running,
-    ProcessState::Backoff,
-    ProcessState::Stopping,
-    ProcessState::Exited,
-    ProcessState::Fatal,
-    ProcessState::Unknown,
-];
-
 /// What a scrape needs besides the snapshot, found once when the plugin
 /// is built.
 #[derive(Debug, Clone, Copy)]
@@ -186,7 +173,9 @@ impl Metrics {
             "gauge",
             "Processes by state.",
         );
-        for state in STATES {
+        // Every state, zeros included, so a series does not vanish when
+        // its count drops to zero.
+        for state in ProcessState::ALL {
             let count = infos.iter().filter(|info| info.state == state).count();
             let _ = writeln!(
                 out,
