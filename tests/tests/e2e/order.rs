@@ -143,7 +143,14 @@ fn a_chain_starts_dependencies_first_and_stops_dependents_first() {
     assert_eq!((out.as_str(), code), ("g:a: stopped\n", Some(0)));
     assert_eq!(journal(&sandbox)[before..], ["stop c", "stop b", "stop a"]);
     let (out, code) = ctl(&sandbox, &["start", "g:c"]);
-    assert_eq!((out.as_str(), code), ("g:c: started\n", Some(0)));
+    assert_eq!(
+        (out.as_str(), code),
+        (
+            "g:a: started (dependency of g:c)\ng:b: started (dependency of g:c)\n\
+             g:c: started\n",
+            Some(0)
+        )
+    );
     for name in ["g:a", "g:b", "g:c"] {
         assert!(status_line(&sandbox, name).contains("RUNNING"), "{name}");
     }
@@ -226,7 +233,8 @@ fn a_start_pulls_in_stopped_dependencies_and_waits_through_them() {
     )
     .expect("read supervisorctl's output");
     assert!(status.success(), "{out}");
-    assert!(out.contains("web: started"), "{out}");
+    // A line for the dependency it pulled in, then the reference's own.
+    assert_eq!(out, "dbase: started (dependency of web)\nweb: started\n");
     assert!(status_line(&sandbox, "dbase").contains("RUNNING"));
     assert!(status_line(&sandbox, "web").contains("RUNNING"));
     assert_eq!(journal(&sandbox), ["start dbase", "start web"]);
@@ -255,7 +263,10 @@ fn a_dependency_going_fatal_fails_its_dependent_with_its_name() {
     // Starting it again tries dbase again, and fails the same way.
     let (out, code) = ctl(&sandbox, &["start", "web"]);
     assert_ne!(code, Some(0));
-    assert!(out.contains("web: ERROR (spawn error)"), "{out}");
+    assert_eq!(
+        out,
+        "dbase: ERROR (dependency of web, FATAL)\nweb: ERROR (spawn error)\n"
+    );
     assert!(journal(&sandbox).is_empty(), "web never ran");
 }
 
