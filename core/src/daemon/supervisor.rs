@@ -284,7 +284,7 @@ impl Supervisor {
             Message::Ready { id, pid } => {
                 self.feed(id, Input::Ready { pid });
             }
-            Message::Unhealthy { id, pid, why } => self.unhealthy(id, pid, &why),
+            Message::Check { id, pid, news } => self.check_news(id, pid, news),
         }
     }
 
@@ -749,6 +749,7 @@ impl Supervisor {
     }
 }
 
+mod checks;
 mod order;
 
 #[cfg(test)]

@@ -25,11 +25,15 @@ pub struct NotifySocket {
     socket: std::os::unix::net::UnixDatagram,
     /// The value of `NOTIFY_SOCKET`.
     pub address: String,
+    /// `watchdog_secs`: the longest a ready child may go without sending
+    /// `WATCHDOG=1`.
+    pub watchdog: Option<u64>,
 }
 
 impl NotifySocket {
-    /// Bind the abstract name `name`.
-    pub fn bind(name: &str) -> std::io::Result<NotifySocket> {
+    /// Bind the abstract name `name` for a child pinging every `watchdog`
+    /// seconds, if set.
+    pub fn bind(name: &str, watchdog: Option<u64>) -> std::io::Result<NotifySocket> {
         use std::os::linux::net::SocketAddrExt as _;
         let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
         let socket = std::os::unix::net::UnixDatagram::bind_addr(&address)?;
@@ -37,6 +41,7 @@ impl NotifySocket {
         Ok(NotifySocket {
             socket,
             address: format!("@{name}"),
+            watchdog,
         })
     }
 
@@ -46,19 +51,85 @@ impl NotifySocket {
         while self.socket.recv(&mut buf).is_ok() {}
     }
 
-    /// Wait for a message with a `READY=1` line.
-    pub async fn ready(&self) -> std::io::Result<()> {
-        let socket = tokio::net::UnixDatagram::from_std(self.socket.try_clone()?)?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = socket.recv(&mut buf).await?;
-            if String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .any(|line| line == "READY=1")
-            {
-                return Ok(());
+    /// A receiving handle on the runtime (for a task that reads the
+    /// child's messages).
+    pub fn receiver(&self) -> std::io::Result<tokio::net::UnixDatagram> {
+        tokio::net::UnixDatagram::from_std(self.socket.try_clone()?)
+    }
+}
+
+/// What one sd_notify datagram says, as far as we act on it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NotifyMessage {
+    /// `READY=1`.
+    pub ready: bool,
+    /// `WATCHDOG=1`.
+    pub watchdog: bool,
+    /// The last `STATUS=` text.
+    pub status: Option<String>,
+}
+
+impl NotifyMessage {
+    /// Read one datagram: newline-separated `KEY=VALUE` lines, the others
+    /// (`MAINPID=`, `ERRNO=`, ...) ignored.
+    pub fn parse(data: &[u8]) -> NotifyMessage {
+        let mut message = NotifyMessage::default();
+        for line in String::from_utf8_lossy(data).lines() {
+            match line.split_once('=') {
+                Some(("READY", "1")) => message.ready = true,
+                Some(("WATCHDOG", "1")) => message.watchdog = true,
+                Some(("STATUS", text)) => message.status = Some(text.to_string()),
+                _ => {}
             }
         }
+        message
+    }
+}
+
+/// What a check task tells the supervisor task about one child
+/// (`daemon/probes.rs` sends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckNews {
+    /// The child sent `STATUS=` this text.
+    Status(String),
+    /// A health check's outcome: `failures` in a row (0: it passed), and
+    /// why the last one failed. Sent at the first pass and at every
+    /// failure; the task ends after `health_retries` failures.
+    Health {
+        /// Failures in a row.
+        failures: u32,
+        /// Why the last check failed (`None`: it passed).
+        why: Option<String>,
+    },
+    /// A `notify` child sent no `WATCHDOG=1` for `watchdog_secs`.
+    WatchdogMissed(u64),
+    /// A ready `notify` child sent its first `WATCHDOG=1` (as a health
+    /// check's first pass, it resets the count of restarts in a row).
+    Pinged,
+    /// The delay before a health restart is over.
+    RestartDue,
+}
+
+/// What a STARTING or RUNNING process shows beside the reference's
+/// description (issue 16), carried in its spawn error, which the
+/// reference always leaves empty in those states: the last failed health
+/// check, else the child's last `STATUS=` text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notes {
+    /// The `STATUS=` text.
+    pub status: Option<Box<str>>,
+    /// The last health check's failure: failures in a row, the limit, why.
+    pub health: Option<(u32, u32, Box<str>)>,
+}
+
+impl Notes {
+    /// The spawn error to report, if any.
+    pub fn spawnerr(&self) -> Option<String> {
+        use supervisor_sdk::describe::{HEALTH_FAILED, STATUS};
+        if let Some((failures, limit, why)) = &self.health {
+            return Some(format!("{HEALTH_FAILED} ({failures} of {limit}): {why}"));
+        }
+        self.status.as_ref().map(|text| format!("{STATUS}{text}"))
     }
 }
 
@@ -225,6 +296,33 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         watch.feed(Channel::Stdout, b"ready on port 82\n");
         assert_eq!(hits.load(Ordering::SeqCst), 1, "once");
+    }
+
+    #[test]
+    fn a_notify_datagram_says_ready_watchdog_and_the_last_status() {
+        let m = NotifyMessage::parse(b"STATUS=one\nREADY=1\nMAINPID=4\nSTATUS=two=2\n");
+        assert!(m.ready && !m.watchdog);
+        assert_eq!(m.status.as_deref(), Some("two=2"));
+        assert_eq!(
+            NotifyMessage::parse(b"WATCHDOG=1"),
+            NotifyMessage {
+                watchdog: true,
+                ..NotifyMessage::default()
+            }
+        );
+        let notes = Notes {
+            status: Some("serving".into()),
+            health: None,
+        };
+        assert_eq!(notes.spawnerr().as_deref(), Some("status: serving"));
+        let notes = Notes {
+            health: Some((1, 3, "HTTP status 503".into())),
+            ..notes
+        };
+        assert_eq!(
+            notes.spawnerr().as_deref(),
+            Some("health check failed (1 of 3): HTTP status 503")
+        );
     }
 
     #[tokio::test]

@@ -197,9 +197,25 @@ fn a_notify_check_waits_for_ready_1_on_the_childs_own_socket() {
         assert!(ok, "{out}");
         assert!(took >= Duration::from_millis(1400), "answered in {took:?}");
         assert_eq!(state(&sandbox, "svc"), "RUNNING");
+        // Its last STATUS= follows the reference's description.
+        let (line, _) = ctl(&sandbox, &["status", "svc"]);
+        assert!(line.trim_end().ends_with(", status: serving"), "{line}");
         let (out, ok) = ctl(&sandbox, &["stop", "svc"]);
         assert!(ok, "{out}");
     }
+    // While it warms up, STARTING shows its STATUS= text.
+    let mut starter = supervisor_tests::ChildGuard::spawn(
+        Command::new(our_bin("supervisorctl"))
+            .arg("-c")
+            .arg(sandbox.path().join("supervisord.conf"))
+            .args(["start", "svc"]),
+    );
+    wait_for("svc to say it warms up", DEADLINE, || {
+        let (line, _) = ctl(&sandbox, &["status", "svc"]);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        (words[1..] == ["STARTING", "status:", "warming", "up"]).then_some(())
+    });
+    assert!(starter.wait_timeout(DEADLINE).success());
     // A program without the check gets no NOTIFY_SOCKET (the fixture
     // exits 3 without one).
     let (out, _) = ctl(&sandbox, &["start", "plain"]);
@@ -225,6 +241,12 @@ fn a_failing_health_check_restarts_the_process_and_a_passing_one_does_not() {
         ),
     );
     let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    // Between failures, RUNNING says its last check failed (not up).
+    wait_for("sick to show its failed check", DEADLINE, || {
+        let (line, _) = ctl(&sandbox, &["status", "sick"]);
+        line.contains("health check failed (1 of 2): HTTP status 503")
+            .then_some(())
+    });
     let log = wait_for("sick to be restarted twice", DEADLINE, || {
         let log = main_log(&sandbox);
         (log.matches("spawned: 'sick'").count() >= 3).then_some(log)
@@ -242,4 +264,60 @@ fn a_failing_health_check_restarts_the_process_and_a_passing_one_does_not() {
     );
     assert_eq!(log.matches("spawned: 'well'").count(), 1, "{log}");
     assert!(!log.contains("well failed"), "{log}");
+}
+
+#[test]
+fn a_notify_child_that_stops_pinging_its_watchdog_is_restarted_with_backoff() {
+    let sandbox = Sandbox::new();
+    let notify = our_bin("fixture_notify").display().to_string();
+    let dir = sandbox.path().display().to_string();
+    // `dog` pings twice (1 s apart) and then stops; `steady` never stops.
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:dog]\ncommand={notify} 0 0\nstartsecs=0\nready_check=notify\n\
+             watchdog_secs=1\nbackoff=exponential\nstdout_logfile={dir}/dog.out\n\n\
+             [program:steady]\ncommand={notify} 0\nstartsecs=0\nready_check=notify\n\
+             watchdog_secs=2\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    let log = wait_for("dog to be restarted three times", DEADLINE, || {
+        let log = main_log(&sandbox);
+        (log.matches("spawned: 'dog'").count() >= 4).then_some(log)
+    });
+    let out = std::fs::read_to_string(sandbox.path().join("dog.out")).unwrap_or_default();
+    assert!(out.starts_with("WATCHDOG_USEC=1000000\n"), "{out}");
+    let missed = "dog sent no WATCHDOG=1 for 1 seconds (watchdog_secs)";
+    // The first restart at once, the next ones after the backoff policy's
+    // delay (exponential: 1 s, then 2 s), measured from the main log.
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(missed)).collect();
+    assert!(lines.len() >= 3, "{log}");
+    assert!(
+        lines[0].ends_with(&format!("{missed}; restarting it")),
+        "{log}"
+    );
+    assert!(
+        lines[1].ends_with("restarting it in 1.0 seconds (health restart 2 in a row)"),
+        "{log}"
+    );
+    assert!(
+        lines[2].ends_with("restarting it in 2.0 seconds (health restart 3 in a row)"),
+        "{log}"
+    );
+    let at = crate::restart_policy::stamp;
+    for (k, want) in [(1, 1.0), (2, 2.0)] {
+        let decided = log.find(lines[k]).expect("the line is in the log");
+        let stop = log[decided..]
+            .lines()
+            .find(|l| l.contains("stopped: dog"))
+            .unwrap_or_else(|| panic!("no stop after {:?}", lines[k]));
+        let waited = at(stop) - at(lines[k]);
+        assert!(
+            (want - 0.05..want + 1.0).contains(&waited),
+            "restart {k} waited {waited} s, not {want}: {log}"
+        );
+    }
+    assert_eq!(log.matches("spawned: 'steady'").count(), 1, "{log}");
+    assert!(!log.contains("steady sent no"), "{log}");
 }
