@@ -107,6 +107,9 @@ pub enum Probe {
     /// `notify`: the child sends `READY=1` to its `NOTIFY_SOCKET` (the
     /// sd_notify protocol).
     Notify,
+    /// `exec:COMMAND ARGS`: the command, run as the program's user with
+    /// its environment, exits 0.
+    Exec(String),
     /// `http://HOST[:PORT]/PATH`: a GET answers 2xx.
     Http {
         /// The host name or address.
@@ -126,6 +129,7 @@ impl std::fmt::Display for Probe {
             Probe::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
             Probe::Log(pattern) => write!(f, "log:{}", pattern.0.as_str()),
             Probe::Notify => f.write_str("notify"),
+            Probe::Exec(command) => write!(f, "exec:{command}"),
         }
     }
 }
@@ -142,13 +146,15 @@ impl PartialEq for LinePattern {
 
 impl Eq for LinePattern {}
 
-/// `ready_check`: `tcp:HOST:PORT`, `http://HOST[:PORT]/PATH` or
-/// `log:REGEX`.
+/// `ready_check`: `notify`, `tcp:HOST:PORT`, `http://HOST[:PORT]/PATH`,
+/// `log:REGEX` or `exec:COMMAND`.
 pub fn probe(value: &str) -> Parsed<Probe> {
     let value = value.trim();
     let bad = |why: &str| {
         bad_value(
-            format!("{why} (notify, tcp:HOST:PORT, http://HOST:PORT/PATH or log:REGEX)"),
+            format!(
+                "{why} (notify, tcp:HOST:PORT, http://HOST:PORT/PATH, log:REGEX or exec:COMMAND)"
+            ),
             format!("invalid ready check {}", py_repr(value)),
         )
     };
@@ -177,6 +183,12 @@ pub fn probe(value: &str) -> Parsed<Probe> {
                     format!("invalid ready check {}", py_repr(value)),
                 )
             });
+    }
+    if let Some(command) = value.strip_prefix("exec:") {
+        if command.trim().is_empty() {
+            return Err(bad("no command"));
+        }
+        return Ok(Probe::Exec(command.trim().to_string()));
     }
     if let Some(rest) = value.strip_prefix("tcp:") {
         let (host, port) = host_port(rest, None)?;

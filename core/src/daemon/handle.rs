@@ -150,6 +150,8 @@ pub(super) enum Message {
         id: ProcId,
         pid: i32,
     },
+    /// An `exec:` check's command to run, or news of one.
+    Exec(super::execs::ExecMessage),
     /// News from the checks of child `pid` of `id` (a health check's
     /// outcome, a `STATUS=`, a missed watchdog ping).
     Check {
@@ -181,6 +183,7 @@ impl std::fmt::Debug for Message {
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
             Message::Ready { id, pid } => write!(f, "Ready({id:?}, {pid})"),
+            Message::Exec(_) => write!(f, "Exec"),
             Message::Check { id, pid, news } => write!(f, "Check({id:?}, {pid}, {news:?})"),
         }
     }

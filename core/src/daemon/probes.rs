@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::execs::ExecMessage;
 use super::handle::Message;
 use super::table::ProcId;
 use crate::probes::{
@@ -114,7 +115,7 @@ impl Probes {
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut pause = FIRST_PAUSE;
-            while check(&probe, ATTEMPT_LIMIT).await.is_err() {
+            while attempt(&probe, ATTEMPT_LIMIT, id, &sender).await.is_err() {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(LONGEST_PAUSE);
             }
@@ -162,7 +163,7 @@ impl Probes {
             loop {
                 tokio::time::sleep(Duration::from_secs(health.interval)).await;
                 let limit = Duration::from_secs(health.timeout);
-                match check(&health.probe, limit).await {
+                match attempt(&health.probe, limit, id, &sender).await {
                     // The first pass, and a pass after failures, are news.
                     Ok(()) if failures > 0 || !passed => {
                         (failures, passed) = (0, true);
@@ -258,6 +259,32 @@ impl Probes {
         self.due.clear();
         self.health_restarts.clear();
     }
+}
+
+/// Run `probe` once for `id`: an `exec:` command through the supervisor
+/// task (the one owner of children), any other check here.
+async fn attempt(
+    probe: &Probe,
+    limit: Duration,
+    id: ProcId,
+    sender: &mpsc::UnboundedSender<Message>,
+) -> Result<(), String> {
+    let Probe::Exec(command) = probe else {
+        return check(probe, limit).await;
+    };
+    let (verdict, answer) = tokio::sync::oneshot::channel();
+    let run = ExecMessage::Run {
+        id,
+        command: Arc::from(command.as_str()),
+        limit,
+        verdict,
+    };
+    if sender.send(Message::Exec(run)).is_err() {
+        return Err("the daemon is stopping".to_string());
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Err("the daemon is stopping".to_string()))
 }
 
 /// Read what a `notify` child sends for as long as it runs: `READY=1`

@@ -207,7 +207,8 @@ async fn run(probe: &Probe) -> Result<(), String> {
         Probe::Tcp { host, port } => connect(host, *port).await.map(drop),
         // Matched on the child's output as it is read (`LineWatch`), or
         // told through the notify socket (`NotifySocket`).
-        Probe::Log(_) | Probe::Notify => Err("not a polled check".to_string()),
+        // Run by the daemon, which owns every child (`daemon/execs.rs`).
+        Probe::Log(_) | Probe::Notify | Probe::Exec(_) => Err("not a polled check".to_string()),
         Probe::Http { host, port, path } => {
             let mut stream = connect(host, *port).await?;
             let request =

@@ -208,7 +208,8 @@ fn a_notify_check_waits_for_ready_1_on_the_childs_own_socket() {
         Command::new(our_bin("supervisorctl"))
             .arg("-c")
             .arg(sandbox.path().join("supervisord.conf"))
-            .args(["start", "svc"]),
+            .args(["start", "svc"])
+            .stdout(std::process::Stdio::null()),
     );
     wait_for("svc to say it warms up", DEADLINE, || {
         let (line, _) = ctl(&sandbox, &["status", "svc"]);
@@ -320,4 +321,92 @@ fn a_notify_child_that_stops_pinging_its_watchdog_is_restarted_with_backoff() {
     }
     assert_eq!(log.matches("spawned: 'steady'").count(), 1, "{log}");
     assert!(!log.contains("steady sent no"), "{log}");
+}
+
+/// The pids of the live and zombie children of `parent`, with their state
+/// letter and command line, from /proc.
+fn children_of(parent: u32) -> Vec<(u32, char, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) S ppid ...`: comm may hold spaces, so split after ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            let state = fields[0].chars().next().unwrap_or('?');
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            out.push((pid, state, cmdline));
+        }
+    }
+    out
+}
+
+#[test]
+fn exec_checks_pass_on_exit_0_and_a_slow_one_is_killed_and_reaped() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display().to_string();
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:waits]\ncommand=/bin/sleep 300\nautostart=false\nstartsecs=0\n\
+             ready_check=exec:/bin/test -e {dir}/ready.flag\n\n\
+             [program:slow]\ncommand=/bin/sleep 300\nstartsecs=0\n\
+             health_check=exec:/bin/sleep 30\nhealth_interval=1\nhealth_timeout=1\n\
+             health_retries=1\n"
+        ),
+    );
+    let daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    wait_for("the daemon", DEADLINE, || {
+        (state(&sandbox, "waits") == "STOPPED").then_some(())
+    });
+    // The ready command fails until the flag exists: STARTING until then.
+    let mut starter = supervisor_tests::ChildGuard::spawn(
+        Command::new(our_bin("supervisorctl"))
+            .arg("-c")
+            .arg(sandbox.path().join("supervisord.conf"))
+            .args(["start", "waits"])
+            .stdout(std::process::Stdio::null()),
+    );
+    wait_for("waits to start", DEADLINE, || {
+        (state(&sandbox, "waits") == "STARTING").then_some(())
+    });
+    assert_eq!(state(&sandbox, "waits"), "STARTING");
+    assert!(starter.try_wait().is_none(), "start answered before ready");
+    sandbox.write("ready.flag", "");
+    assert!(starter.wait_timeout(DEADLINE).success());
+    assert_eq!(state(&sandbox, "waits"), "RUNNING");
+
+    // A health command over its time is killed and fails the check.
+    let log = wait_for("slow to be restarted", DEADLINE, || {
+        let log = main_log(&sandbox);
+        log.contains("slow failed its health check").then_some(log)
+    });
+    assert!(
+        log.contains(
+            "slow failed its health check (exec:/bin/sleep 30) 1 times in a row, the last \
+             time: the command ran over 1 s and was killed; restarting it"
+        ),
+        "{log}"
+    );
+    // Once slow is stopped no check runs: every check command is gone,
+    // reaped (no zombie), and only the programs' children are left.
+    let (out, ok) = ctl(&sandbox, &["stop", "slow"]);
+    assert!(ok, "{out}");
+    let left = wait_for("the check commands to be reaped", DEADLINE, || {
+        let children = children_of(daemon.id());
+        let gone = children
+            .iter()
+            .all(|(_, state, cmd)| *state != 'Z' && cmd.trim_end() != "/bin/sleep 30");
+        gone.then_some(children)
+    });
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].2.trim_end(), "/bin/sleep 300", "{left:?}");
 }

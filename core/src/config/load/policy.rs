@@ -40,7 +40,8 @@ impl Loader {
                 section,
                 "health_check",
                 value.as_ref(),
-                "a health check is repeated: only tcp:HOST:PORT or http://HOST:PORT/PATH"
+                "a health check is repeated: only tcp:HOST:PORT, http://HOST:PORT/PATH or \
+                 exec:COMMAND"
                     .to_string(),
             );
             return None;
@@ -298,9 +299,15 @@ mod ready_tests {
             p.ready_check.map(|c| c.to_string()).as_deref(),
             Some("http://web:80/")
         );
+        let p = load("ready_check = exec:/bin/test -e %(here)s/flag\n").unwrap();
+        let Some(Probe::Exec(command)) = &p.ready_check else {
+            panic!("{:?}", p.ready_check)
+        };
+        assert!(command.starts_with("/bin/test -e /") && command.ends_with("/flag"));
         let p = load("ready_check=notify\nwatchdog_secs=%(process_num)s5\n").unwrap();
         assert_eq!(p.watchdog_secs, Some(5));
         for (text, want) in [
+            ("ready_check=exec: \n", "ready_check = 'exec:': no command"),
             (
                 "ready_check=tcp:h:1\nwatchdog_secs=5\n",
                 "watchdog_secs = '5': needs ready_check = notify",

@@ -12,12 +12,15 @@ use std::time::Duration;
 
 use supervisor_sdk::state::ProcessState;
 
+use super::super::execs::ExecMessage;
+use super::super::handle::Message;
 use super::super::mode::Mode;
 use super::super::table::ProcId;
 use super::Supervisor;
 use crate::logs::LogLevel as MainLevel;
 use crate::probes::CheckNews;
 use crate::process::record::backoff_delay;
+use crate::process::spawn::StdinSource;
 use crate::process::{Input, StateChange};
 
 impl Supervisor {
@@ -176,6 +179,61 @@ impl Supervisor {
             self.log(MainLevel::Warn, &line);
             self.probes
                 .restart_after(id, pid, delay, self.sender.clone());
+        }
+    }
+
+    /// An `exec:` check's command: run it as its process would run (user,
+    /// environment, directory; output discarded), see it forked, or end
+    /// it at its time limit.
+    pub(super) fn exec_message(&mut self, message: ExecMessage) {
+        match message {
+            ExecMessage::Run {
+                id,
+                command,
+                limit,
+                verdict,
+            } => {
+                let Some(proc) = self.table.get(id) else {
+                    let _ = verdict.send(Err("the process is gone".to_string()));
+                    return;
+                };
+                let mut spec = (*proc.spec).clone();
+                spec.command = command.to_string();
+                spec.stdin = StdinSource::Pipe;
+                (spec.discard_stdout, spec.discard_stderr) = (true, true);
+                let key = self.table.next_id();
+                self.launcher
+                    .launch_check(key, Arc::new(spec), limit, verdict);
+            }
+            ExecMessage::Spawned {
+                key,
+                ticket,
+                result,
+                limit,
+                verdict,
+            } => {
+                let forked = match result {
+                    Ok(fds) => {
+                        // Its stdin closes here: the command reads EOF.
+                        self.execs.started(key, fds.pid, verdict);
+                        let sender = self.sender.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(limit).await;
+                            let _ =
+                                sender.send(Message::Exec(ExecMessage::TimedOut { key, limit }));
+                        });
+                        Some((fds.pid, key))
+                    }
+                    Err(error) => {
+                        let _ = verdict.send(Err(error.to_string()));
+                        None
+                    }
+                };
+                for settled in self.launcher.finished(ticket, forked) {
+                    self.resolved(settled);
+                }
+            }
+            ExecMessage::TimedOut { key, limit } => self.execs.timed_out(key, limit),
         }
     }
 }
