@@ -1,18 +1,24 @@
-//! Readiness checks (`ready_check`, issue 16): running one [`Probe`] once,
-//! with a time limit, and saying why it failed. `tcp:` connects; `http://`
-//! sends a minimal HTTP/1.0 GET written here (one request line and a Host
-//! header; no client crate is worth its weight for reading one status
-//! line) and wants a 2xx status. It owns no process and no state: the
-//! daemon decides when to run a check and what its outcome does
-//! (`daemon/probes.rs`).
+//! Readiness and health checks (`ready_check`, `health_check`, issue 16):
+//! running one [`Probe`] once, with a time limit, and saying why it
+//! failed. `tcp:` connects; `http://` sends a minimal HTTP/1.0 GET written
+//! here (one request line and a Host header; no client crate is worth its
+//! weight for reading one status line) and wants a 2xx status; `https://`
+//! does the same over TLS with supervisorctl's connector (`ctl::tls`),
+//! the certificate verified. Also the vocabulary the daemon's check tasks
+//! share: the sd_notify socket and its messages, the `log:` line matcher,
+//! [`CheckNews`] and the [`Notes`] shown beside a description. It owns no
+//! process and no state: `exec:` commands are the daemon's children
+//! (`daemon/execs.rs`), and the daemon decides when to run a check and
+//! what its outcome does (`daemon/probes.rs`).
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::config::ctl::ClientTls;
 pub use crate::config::lifecycle::{HealthCheck, LinePattern, Probe};
 use crate::config::types::Channel;
 
@@ -209,15 +215,26 @@ async fn run(probe: &Probe) -> Result<(), String> {
         // told through the notify socket (`NotifySocket`).
         // Run by the daemon, which owns every child (`daemon/execs.rs`).
         Probe::Log(_) | Probe::Notify | Probe::Exec(_) => Err("not a polled check".to_string()),
-        Probe::Http { host, port, path } => {
-            let mut stream = connect(host, *port).await?;
+        Probe::Http {
+            tls,
+            host,
+            port,
+            path,
+        } => {
+            let stream = connect(host, *port).await?;
             let request =
                 format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| format!("cannot send the request: {e}"))?;
-            let status = status_code(&mut stream).await?;
+            let status = if *tls {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("not a TLS server name {host:?}: {e}"))?;
+                let mut stream = tls_connector()?
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| format!("no TLS with {host}:{port}: {e}"))?;
+                exchange(&mut stream, &request).await?
+            } else {
+                exchange(&mut { stream }, &request).await?
+            };
             if (200..300).contains(&status) {
                 Ok(())
             } else {
@@ -233,8 +250,39 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))
 }
 
+/// The connector of `https://` checks: supervisorctl's (`ctl::tls`),
+/// certificates verified against the system's CA bundle, or the bundle
+/// `SSL_CERT_FILE` names (as OpenSSL reads it), built once.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            let tls = ClientTls {
+                ca: std::env::var_os("SSL_CERT_FILE").map(Into::into),
+                insecure: false,
+            };
+            crate::ctl::tls::connector(&tls)
+        })
+        .clone()
+}
+
+/// Send `request` and read the status of the answer.
+async fn exchange<S>(stream: &mut S, request: &str) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send the request: {e}"))?;
+    status_code(stream).await
+}
+
 /// The status of the answer's first line (`HTTP/1.1 204 No Content`).
-async fn status_code(stream: &mut TcpStream) -> Result<u16, String> {
+async fn status_code<S>(stream: &mut S) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 256];
     while !head.contains(&b'\n') && head.len() < 4096 {
@@ -355,6 +403,7 @@ mod tests {
         ] {
             let port = serve_once(answer).await;
             let probe = Probe::Http {
+                tls: false,
                 host: "127.0.0.1".into(),
                 port,
                 path: "/health".into(),

@@ -410,3 +410,160 @@ fn exec_checks_pass_on_exit_0_and_a_slow_one_is_killed_and_reaped() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0].2.trim_end(), "/bin/sleep 300", "{left:?}");
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = run_with_timeout(
+        Command::new("openssl").args(args).current_dir(dir),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// `root.pem` (a test CA) and `server.pem`/`server.key` it signed, for
+/// the address 127.0.0.1 only.
+fn make_certificates(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "[server]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n\
+         basicConstraints=CA:FALSE\n",
+    )
+    .expect("write ext.cnf");
+    for key in ["root.key", "server.key"] {
+        let curve = "ec_paramgen_curve:P-256";
+        openssl(
+            dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                curve,
+                "-out",
+                key,
+            ],
+        );
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "root.key",
+            "-subj",
+            "/CN=check root",
+            "-days",
+            "2",
+            "-out",
+            "root.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "server.key",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            "server",
+        ],
+    );
+}
+
+#[test]
+fn https_checks_verify_the_servers_certificate() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path().display().to_string();
+    make_certificates(sandbox.path());
+    // The program checked is itself a supervisord serving https.
+    let port = free_port();
+    let web = sandbox.write(
+        "web.conf",
+        &format!(
+            "[supervisord]\nlogfile={dir}/web.log\npidfile={dir}/web.pid\nnodaemon=true\n\
+             [inet_http_server]\nport=127.0.0.1:{port}\ntls_cert={dir}/server.pem\n\
+             tls_key={dir}/server.key\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        ),
+    );
+    let (ours, web) = (our_bin("supervisord").display().to_string(), web.display());
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[program:web]\ncommand={ours} -c {web}\nstartsecs=0\n\
+             ready_check=https://127.0.0.1:{port}/api/v1/health\n\n\
+             [program:misnamed]\ncommand=/bin/sleep 300\nstartsecs=0\nautostart=false\n\
+             health_check=https://localhost:{port}/api/v1/health\nhealth_interval=1\n\
+             health_retries=1\n"
+        ),
+    );
+    // The test CA is trusted through SSL_CERT_FILE, as OpenSSL reads it.
+    let _daemon = supervisor_tests::ChildGuard::spawn(
+        Command::new(our_bin("supervisord"))
+            .arg("-c")
+            .arg(&path)
+            .env("SSL_CERT_FILE", sandbox.path().join("root.pem"))
+            .current_dir(sandbox.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_for("web to be ready over https", DEADLINE, || {
+        (state(&sandbox, "web") == "RUNNING").then_some(())
+    });
+    assert!(
+        main_log(&sandbox).contains("success: web entered RUNNING state, its ready check passed"),
+        "{}",
+        main_log(&sandbox)
+    );
+    // The certificate names 127.0.0.1, not localhost: the check fails.
+    let (out, ok) = ctl(&sandbox, &["start", "misnamed"]);
+    assert!(ok, "{out}");
+    let log = wait_for("misnamed to fail its check", DEADLINE, || {
+        let log = main_log(&sandbox);
+        log.contains("misnamed failed its health check")
+            .then_some(log)
+    });
+    let line = log
+        .lines()
+        .find(|l| l.contains("misnamed failed its health check"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&format!("(https://localhost:{port}/api/v1/health)"))
+            && line.contains(&format!(
+                "no TLS with localhost:{port}: invalid peer certificate"
+            )),
+        "{line}"
+    );
+}

@@ -40,7 +40,7 @@ impl Loader {
                 section,
                 "health_check",
                 value.as_ref(),
-                "a health check is repeated: only tcp:HOST:PORT, http://HOST:PORT/PATH or \
+                "a health check is repeated: only tcp:HOST:PORT, http(s)://HOST:PORT/PATH or \
                  exec:COMMAND"
                     .to_string(),
             );
@@ -289,6 +289,7 @@ mod ready_tests {
         assert_eq!((p.ready_check, p.ready_timeout), (Some(tcp), 5));
         let p = load("ready_check = http://localhost:8080/health?x=1\n").unwrap();
         let http = Probe::Http {
+            tls: false,
             host: "localhost".into(),
             port: 8080,
             path: "/health?x=1".into(),
@@ -298,6 +299,11 @@ mod ready_tests {
         assert_eq!(
             p.ready_check.map(|c| c.to_string()).as_deref(),
             Some("http://web:80/")
+        );
+        let p = load("health_check = https://web/up\n").unwrap();
+        assert_eq!(
+            p.health_check.map(|c| c.probe.to_string()).as_deref(),
+            Some("https://web:443/up")
         );
         let p = load("ready_check = exec:/bin/test -e %(here)s/flag\n").unwrap();
         let Some(Probe::Exec(command)) = &p.ready_check else {
