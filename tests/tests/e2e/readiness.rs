@@ -567,3 +567,49 @@ fn https_checks_verify_the_servers_certificate() {
         "{line}"
     );
 }
+
+/// `GET path` on 127.0.0.1:`port`: the status and the body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut answer = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut answer).is_err()
+    {
+        return (0, String::new());
+    }
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+    (status, body.unwrap_or_default())
+}
+
+#[test]
+fn a_running_process_whose_last_health_check_failed_is_not_up() {
+    let sandbox = Sandbox::new();
+    let (sick, web) = (free_port(), free_port());
+    let path = conf(
+        &sandbox,
+        &format!(
+            "[inet_http_server]\nport=127.0.0.1:{web}\n\n\
+             [program:sick]\ncommand=%SERVE {sick} 0 503\nstartsecs=0\n\
+             health_check=http://127.0.0.1:{sick}/health\nhealth_interval=1\nhealth_retries=100\n"
+        ),
+    );
+    let _daemon = start_supervisord(our_bin("supervisord"), &sandbox, &path);
+    let body = wait_for("the health route to say sick is down", DEADLINE, || {
+        let (status, body) = http_get(web, "/api/v1/health");
+        (status == 503 && body.contains("health check failed")).then_some(body)
+    });
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(json["down"][0]["name"], "sick", "{body}");
+    assert_eq!(json["down"][0]["state"], "RUNNING", "{body}");
+    let why = json["down"][0]["why"].as_str().unwrap_or_default();
+    assert!(why.starts_with("health check failed ("), "{body}");
+    assert!(why.ends_with(" of 100): HTTP status 503"), "{body}");
+}
