@@ -14,6 +14,32 @@ use chrono::{Local, TimeZone};
 /// its description.
 pub const WAITING_FOR: &str = "waiting for ";
 
+/// How the spawn error of a STARTING or RUNNING process begins when it
+/// carries the `STATUS=` text its child sent (`ready_check = notify`,
+/// issue 16). The reference clears the spawn error when it spawns, so it
+/// never shows one in these states; ours only does for this and
+/// [`HEALTH_FAILED`].
+pub const STATUS: &str = "status: ";
+
+/// How the spawn error of a RUNNING process begins while its last health
+/// check failed (`health_check`, issue 16).
+pub const HEALTH_FAILED: &str = "health check failed";
+
+/// Whether the spawn error of a process in `state` is one of issue 16's
+/// notes ([`STATUS`], [`HEALTH_FAILED`]) rather than a failed spawn.
+pub fn is_note(state: ProcessState, spawnerr: &str) -> bool {
+    matches!(state, ProcessState::Starting | ProcessState::Running)
+        && (spawnerr.starts_with(STATUS) || spawnerr.starts_with(HEALTH_FAILED))
+}
+
+/// Whether a process is **up** (issue 16's one definition): RUNNING (which,
+/// where it has a ready check, means the check passed) and, where it has a
+/// health check, its last check passed. `spawnerr` is the process's spawn
+/// error as `getProcessInfo` reports it.
+pub fn is_up(state: ProcessState, spawnerr: &str) -> bool {
+    state == ProcessState::Running && !spawnerr.starts_with(HEALTH_FAILED)
+}
+
 /// What the description of one process depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct DescriptionInput<'a> {
@@ -36,11 +62,19 @@ pub struct DescriptionInput<'a> {
 /// The `description` for a process.
 pub fn describe(input: &DescriptionInput<'_>) -> String {
     match input.state {
-        ProcessState::Running => format!(
+        ProcessState::Running if input.spawnerr.is_empty() => format!(
             "pid {}, uptime {}",
             input.pid,
             format_uptime(input.now - input.start)
         ),
+        // A child's STATUS= text or a failed health check (issue 16).
+        ProcessState::Running => format!(
+            "pid {}, uptime {}, {}",
+            input.pid,
+            format_uptime(input.now - input.start),
+            input.spawnerr
+        ),
+        ProcessState::Starting => input.spawnerr.to_string(),
         ProcessState::Fatal | ProcessState::Backoff => {
             if input.spawnerr.is_empty() {
                 format!("unknown error (try \"tail {}\")", input.name)
@@ -60,7 +94,7 @@ pub fn describe(input: &DescriptionInput<'_>) -> String {
                 format_stop_time(input.stop)
             }
         }
-        ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => String::new(),
+        ProcessState::Stopping | ProcessState::Unknown => String::new(),
     }
 }
 
@@ -147,6 +181,30 @@ mod tests {
         ] {
             assert_eq!(describe(&input(state)), "");
         }
+    }
+
+    #[test]
+    fn a_status_or_a_failed_health_check_follows_the_uptime() {
+        let status = DescriptionInput {
+            spawnerr: "status: serving",
+            ..input(ProcessState::Running)
+        };
+        assert_eq!(
+            describe(&status),
+            "pid 7067, uptime 0:00:12, status: serving"
+        );
+        let starting = DescriptionInput {
+            spawnerr: "status: warming up",
+            ..input(ProcessState::Starting)
+        };
+        assert_eq!(describe(&starting), "status: warming up");
+        assert!(is_up(ProcessState::Running, "status: serving"));
+        assert!(is_up(ProcessState::Running, ""));
+        assert!(!is_up(
+            ProcessState::Running,
+            "health check failed (1 of 3): x"
+        ));
+        assert!(!is_up(ProcessState::Starting, ""));
     }
 
     #[test]

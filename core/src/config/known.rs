@@ -57,6 +57,7 @@ pub const PROGRAM: &[&str] = &[
     // readiness and health (issue 16)
     "ready_check",
     "ready_timeout",
+    "watchdog_secs",
     "health_check",
     "health_interval",
     "health_timeout",

@@ -107,11 +107,16 @@ pub enum Probe {
     /// `notify`: the child sends `READY=1` to its `NOTIFY_SOCKET` (the
     /// sd_notify protocol).
     Notify,
-    /// `http://HOST[:PORT]/PATH`: a GET answers 2xx.
+    /// `exec:COMMAND ARGS`: the command, run as the program's user with
+    /// its environment, exits 0.
+    Exec(String),
+    /// `http://HOST[:PORT]/PATH` (or `https://`): a GET answers 2xx.
     Http {
+        /// `https://`: over TLS, the server's certificate verified.
+        tls: bool,
         /// The host name or address.
         host: String,
-        /// The port (80 when not given).
+        /// The port (80, or 443 for https, when not given).
         port: u16,
         /// The path and query, starting with `/`.
         path: String,
@@ -123,9 +128,18 @@ impl std::fmt::Display for Probe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Probe::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
-            Probe::Http { host, port, path } => write!(f, "http://{host}:{port}{path}"),
+            Probe::Http {
+                tls,
+                host,
+                port,
+                path,
+            } => {
+                let scheme = if *tls { "https" } else { "http" };
+                write!(f, "{scheme}://{host}:{port}{path}")
+            }
             Probe::Log(pattern) => write!(f, "log:{}", pattern.0.as_str()),
             Probe::Notify => f.write_str("notify"),
+            Probe::Exec(command) => write!(f, "exec:{command}"),
         }
     }
 }
@@ -142,13 +156,15 @@ impl PartialEq for LinePattern {
 
 impl Eq for LinePattern {}
 
-/// `ready_check`: `tcp:HOST:PORT`, `http://HOST[:PORT]/PATH` or
-/// `log:REGEX`.
+/// `ready_check`: `notify`, `tcp:HOST:PORT`, `http://HOST[:PORT]/PATH`,
+/// `log:REGEX` or `exec:COMMAND`.
 pub fn probe(value: &str) -> Parsed<Probe> {
     let value = value.trim();
     let bad = |why: &str| {
         bad_value(
-            format!("{why} (notify, tcp:HOST:PORT, http://HOST:PORT/PATH or log:REGEX)"),
+            format!(
+                "{why} (notify, tcp:HOST:PORT, http(s)://HOST:PORT/PATH, log:REGEX or exec:COMMAND)"
+            ),
             format!("invalid ready check {}", py_repr(value)),
         )
     };
@@ -178,17 +194,27 @@ pub fn probe(value: &str) -> Parsed<Probe> {
                 )
             });
     }
+    if let Some(command) = value.strip_prefix("exec:") {
+        if command.trim().is_empty() {
+            return Err(bad("no command"));
+        }
+        return Ok(Probe::Exec(command.trim().to_string()));
+    }
     if let Some(rest) = value.strip_prefix("tcp:") {
         let (host, port) = host_port(rest, None)?;
         return Ok(Probe::Tcp { host, port });
     }
-    if let Some(rest) = value.strip_prefix("http://") {
+    let web = [("http://", false, 80), ("https://", true, 443)]
+        .into_iter()
+        .find_map(|(scheme, tls, port)| Some((value.strip_prefix(scheme)?, tls, port)));
+    if let Some((rest, tls, default_port)) = web {
         let (authority, path) = match rest.find('/') {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, "/"),
         };
-        let (host, port) = host_port(authority, Some(80))?;
+        let (host, port) = host_port(authority, Some(default_port))?;
         return Ok(Probe::Http {
+            tls,
             host,
             port,
             path: path.to_string(),

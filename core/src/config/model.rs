@@ -354,6 +354,8 @@ pub struct ProcessConfig {
     pub ready_check: Option<Probe>,
     /// `ready_timeout` in seconds (default 60).
     pub ready_timeout: i64,
+    /// `watchdog_secs` (only with `ready_check = notify`; default none).
+    pub watchdog_secs: Option<u64>,
     /// `health_check` and its settings (default none).
     pub health_check: Option<HealthCheck>,
 }
@@ -419,6 +421,7 @@ impl ProcessConfig {
             && self.forward_output == other.forward_output
             && self.ready_check == other.ready_check
             && self.ready_timeout == other.ready_timeout
+            && self.watchdog_secs == other.watchdog_secs
             && self.health_check == other.health_check
     }
 

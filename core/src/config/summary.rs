@@ -65,6 +65,9 @@ fn lifecycle_line(out: &mut String, p: &ProcessConfig) {
             p.ready_timeout
         ));
     }
+    if let Some(secs) = p.watchdog_secs {
+        parts.push(format!("watchdog_secs={secs}"));
+    }
     if let Some(health) = &p.health_check {
         parts.push(format!(
             "health_check={} every {}s, timeout {}s, {} retries",

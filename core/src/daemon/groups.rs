@@ -100,6 +100,7 @@ impl GroupBuilder {
                 ready: process.ready_check.clone().map(Arc::new),
                 notify,
                 health: process.health_check.clone().map(Arc::new),
+                notes: None,
             };
             procs.push((id, proc));
         }
@@ -148,7 +149,8 @@ impl GroupBuilder {
 }
 
 /// Bind the notify socket of a `ready_check = notify` process and name it
-/// in its environment (`NOTIFY_SOCKET`); a failure is logged, and the
+/// in its environment (`NOTIFY_SOCKET`, and `WATCHDOG_USEC` with
+/// `watchdog_secs`, as systemd gives them); a failure is logged, and the
 /// process then never becomes ready (its ready_timeout ends the start).
 fn notify_socket(
     process: &crate::config::ProcessConfig,
@@ -160,15 +162,21 @@ fn notify_socket(
         return None;
     }
     let name = format!("supervisord-{}-{}", std::process::id(), id.number());
-    match NotifySocket::bind(&name) {
+    match NotifySocket::bind(&name, process.watchdog_secs) {
         Ok(socket) => {
             let mut environment: Vec<(String, String)> = spec
                 .environment
                 .iter()
-                .filter(|(k, _)| k != "NOTIFY_SOCKET")
+                .filter(|(k, _)| {
+                    !matches!(&**k, "NOTIFY_SOCKET" | "WATCHDOG_USEC" | "WATCHDOG_PID")
+                })
                 .cloned()
                 .collect();
             environment.push(("NOTIFY_SOCKET".into(), socket.address.clone()));
+            if let Some(secs) = process.watchdog_secs {
+                let usec = secs.saturating_mul(1_000_000);
+                environment.push(("WATCHDOG_USEC".into(), usec.to_string()));
+            }
             spec.environment = environment.into();
             Some(Arc::new(socket))
         }

@@ -150,12 +150,14 @@ pub(super) enum Message {
         id: ProcId,
         pid: i32,
     },
-    /// The health check of child `pid` of `id` failed `health_retries`
-    /// times in a row, the last time for `why`.
-    Unhealthy {
+    /// An `exec:` check's command to run, or news of one.
+    Exec(super::execs::ExecMessage),
+    /// News from the checks of child `pid` of `id` (a health check's
+    /// outcome, a `STATUS=`, a missed watchdog ping).
+    Check {
         id: ProcId,
         pid: i32,
-        why: String,
+        news: crate::probes::CheckNews,
     },
 }
 
@@ -181,7 +183,8 @@ impl std::fmt::Debug for Message {
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
             Message::Ready { id, pid } => write!(f, "Ready({id:?}, {pid})"),
-            Message::Unhealthy { id, pid, .. } => write!(f, "Unhealthy({id:?}, {pid})"),
+            Message::Exec(_) => write!(f, "Exec"),
+            Message::Check { id, pid, news } => write!(f, "Check({id:?}, {pid}, {news:?})"),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod args;
 mod attach;
 mod build;
 mod deps;
+mod execs;
 mod groups;
 pub mod handle;
 pub mod host;

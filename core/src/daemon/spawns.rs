@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::execs::{ExecMessage, Verdict};
 use super::handle::Message;
 use super::memory::SpawnBurst;
 use super::table::{Proc, ProcId};
 use crate::process::kill;
 use crate::process::reaper::{PidLedger, Reaped, Resolved, SpawnTicket};
-use crate::process::spawn::{Spawner, StdinSource};
+use crate::process::spawn::{SpawnSpec, Spawner, StdinSource};
 
 /// Starts children and accounts for them.
 pub struct Launcher {
@@ -95,6 +96,42 @@ impl Launcher {
                 {
                     let _ = kill::send_signal(fds.pid, libc::SIGKILL, false);
                 }
+            }
+        });
+    }
+
+    /// Fork an `exec:` check's command (`key`, a ledger key of its own)
+    /// as `spec` says; the outcome comes back as [`ExecMessage::Spawned`].
+    /// Its exit resolves to `key` like any child's.
+    pub fn launch_check(
+        &mut self,
+        key: ProcId,
+        spec: Arc<SpawnSpec>,
+        limit: std::time::Duration,
+        verdict: Verdict,
+    ) {
+        let Some(spawner) = self.spawner.clone() else {
+            let _ = verdict.send(Err("the spawner is not running".to_string()));
+            return;
+        };
+        let ticket = self.ledger.spawn_started();
+        self.burst.started();
+        let sender = self.reports.clone();
+        tokio::spawn(async move {
+            let result = spawner.spawn(spec).await;
+            let message = ExecMessage::Spawned {
+                key,
+                ticket,
+                result,
+                limit,
+                verdict,
+            };
+            if let Err(lost) = sender.send(Message::Exec(message))
+                && let Message::Exec(ExecMessage::Spawned {
+                    result: Ok(fds), ..
+                }) = lost.0
+            {
+                let _ = kill::send_signal(fds.pid, libc::SIGKILL, true);
             }
         });
     }

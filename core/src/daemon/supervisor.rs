@@ -42,6 +42,7 @@ use tokio::time::Instant;
 use super::attach::{AttachContext, Pumps, attach_output, clear_logs, queue_stdin, reopen_logs};
 use super::build;
 use super::deps::Deps;
+use super::execs::Execs;
 use super::groups::{GroupBuilder, GroupContext};
 use super::handle::{Handle, Message, Request, Shared};
 use super::listeners::EventHub;
@@ -106,6 +107,8 @@ pub struct Supervisor {
     pumps: Pumps,
     deps: Deps,
     probes: Probes,
+    /// The `exec:` checks' commands running.
+    execs: Execs,
     /// The exit status a program's `shutdown_on` asked for.
     exit_status: Option<u8>,
     /// Processes whose state changed, for `deps` to look at.
@@ -158,6 +161,7 @@ impl Supervisor {
             deps: Deps::default(),
             exit_status: None,
             probes: Probes::default(),
+            execs: Execs::default(),
             deps_changed: Vec::new(),
             opened: None,
         };
@@ -284,7 +288,8 @@ impl Supervisor {
             Message::Ready { id, pid } => {
                 self.feed(id, Input::Ready { pid });
             }
-            Message::Unhealthy { id, pid, why } => self.unhealthy(id, pid, &why),
+            Message::Check { id, pid, news } => self.check_news(id, pid, news),
+            Message::Exec(message) => self.exec_message(message),
         }
     }
 
@@ -705,6 +710,7 @@ impl Supervisor {
 
     fn resolved(&mut self, resolved: Resolved<ProcId>) {
         match resolved {
+            Resolved::Known { owner, reaped } if self.execs.exited(owner, reaped.status) => {}
             Resolved::Known { owner, reaped } => {
                 self.feed(
                     owner,
@@ -749,6 +755,7 @@ impl Supervisor {
     }
 }
 
+mod checks;
 mod order;
 
 #[cfg(test)]

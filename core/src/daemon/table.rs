@@ -5,7 +5,7 @@
 //! it never feeds the state machine, spawns, kills or publishes anything
 //! (the supervisor task does, through it).
 
-use crate::probes::{HealthCheck, NotifySocket, Probe};
+use crate::probes::{HealthCheck, Notes, NotifySocket, Probe};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -65,6 +65,9 @@ pub struct Proc {
     pub notify: Option<Arc<NotifySocket>>,
     /// The health check (`health_check`), run while RUNNING.
     pub health: Option<Arc<HealthCheck>>,
+    /// What the checks have to say beside the description (issue 16);
+    /// `None` for most processes.
+    pub notes: Option<Box<Notes>>,
 }
 
 impl Proc {
@@ -90,7 +93,12 @@ impl Proc {
             pid: r.pid.map_or(0, |p| u32::try_from(p).unwrap_or(0)),
             start: unix(r.laststart_wall),
             stop: unix(r.laststop_wall),
-            spawnerr: r.spawnerr.clone().unwrap_or_default().into(),
+            spawnerr: match (&r.spawnerr, &self.notes) {
+                (Some(spawnerr), _) => spawnerr.as_str().into(),
+                // Only while STARTING or RUNNING (the checks clear them).
+                (None, Some(notes)) => notes.spawnerr().unwrap_or_default().into(),
+                (None, None) => RString::new(),
+            },
             exitstatus: r.exitstatus.unwrap_or(0),
             stdout_logfile: path_of(&self.log_specs[0]),
             stderr_logfile: path_of(&self.log_specs[1]),
@@ -427,6 +435,7 @@ mod tests {
             ready: None,
             notify: None,
             health: None,
+            notes: None,
         }
     }
 

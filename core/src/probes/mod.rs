@@ -1,18 +1,24 @@
-//! Readiness checks (`ready_check`, issue 16): running one [`Probe`] once,
-//! with a time limit, and saying why it failed. `tcp:` connects; `http://`
-//! sends a minimal HTTP/1.0 GET written here (one request line and a Host
-//! header; no client crate is worth its weight for reading one status
-//! line) and wants a 2xx status. It owns no process and no state: the
-//! daemon decides when to run a check and what its outcome does
-//! (`daemon/probes.rs`).
+//! Readiness and health checks (`ready_check`, `health_check`, issue 16):
+//! running one [`Probe`] once, with a time limit, and saying why it
+//! failed. `tcp:` connects; `http://` sends a minimal HTTP/1.0 GET written
+//! here (one request line and a Host header; no client crate is worth its
+//! weight for reading one status line) and wants a 2xx status; `https://`
+//! does the same over TLS with supervisorctl's connector (`ctl::tls`),
+//! the certificate verified. Also the vocabulary the daemon's check tasks
+//! share: the sd_notify socket and its messages, the `log:` line matcher,
+//! [`CheckNews`] and the [`Notes`] shown beside a description. It owns no
+//! process and no state: `exec:` commands are the daemon's children
+//! (`daemon/execs.rs`), and the daemon decides when to run a check and
+//! what its outcome does (`daemon/probes.rs`).
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use crate::config::ctl::ClientTls;
 pub use crate::config::lifecycle::{HealthCheck, LinePattern, Probe};
 use crate::config::types::Channel;
 
@@ -25,11 +31,15 @@ pub struct NotifySocket {
     socket: std::os::unix::net::UnixDatagram,
     /// The value of `NOTIFY_SOCKET`.
     pub address: String,
+    /// `watchdog_secs`: the longest a ready child may go without sending
+    /// `WATCHDOG=1`.
+    pub watchdog: Option<u64>,
 }
 
 impl NotifySocket {
-    /// Bind the abstract name `name`.
-    pub fn bind(name: &str) -> std::io::Result<NotifySocket> {
+    /// Bind the abstract name `name` for a child pinging every `watchdog`
+    /// seconds, if set.
+    pub fn bind(name: &str, watchdog: Option<u64>) -> std::io::Result<NotifySocket> {
         use std::os::linux::net::SocketAddrExt as _;
         let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
         let socket = std::os::unix::net::UnixDatagram::bind_addr(&address)?;
@@ -37,6 +47,7 @@ impl NotifySocket {
         Ok(NotifySocket {
             socket,
             address: format!("@{name}"),
+            watchdog,
         })
     }
 
@@ -46,19 +57,85 @@ impl NotifySocket {
         while self.socket.recv(&mut buf).is_ok() {}
     }
 
-    /// Wait for a message with a `READY=1` line.
-    pub async fn ready(&self) -> std::io::Result<()> {
-        let socket = tokio::net::UnixDatagram::from_std(self.socket.try_clone()?)?;
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let n = socket.recv(&mut buf).await?;
-            if String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .any(|line| line == "READY=1")
-            {
-                return Ok(());
+    /// A receiving handle on the runtime (for a task that reads the
+    /// child's messages).
+    pub fn receiver(&self) -> std::io::Result<tokio::net::UnixDatagram> {
+        tokio::net::UnixDatagram::from_std(self.socket.try_clone()?)
+    }
+}
+
+/// What one sd_notify datagram says, as far as we act on it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NotifyMessage {
+    /// `READY=1`.
+    pub ready: bool,
+    /// `WATCHDOG=1`.
+    pub watchdog: bool,
+    /// The last `STATUS=` text.
+    pub status: Option<String>,
+}
+
+impl NotifyMessage {
+    /// Read one datagram: newline-separated `KEY=VALUE` lines, the others
+    /// (`MAINPID=`, `ERRNO=`, ...) ignored.
+    pub fn parse(data: &[u8]) -> NotifyMessage {
+        let mut message = NotifyMessage::default();
+        for line in String::from_utf8_lossy(data).lines() {
+            match line.split_once('=') {
+                Some(("READY", "1")) => message.ready = true,
+                Some(("WATCHDOG", "1")) => message.watchdog = true,
+                Some(("STATUS", text)) => message.status = Some(text.to_string()),
+                _ => {}
             }
         }
+        message
+    }
+}
+
+/// What a check task tells the supervisor task about one child
+/// (`daemon/probes.rs` sends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckNews {
+    /// The child sent `STATUS=` this text.
+    Status(String),
+    /// A health check's outcome: `failures` in a row (0: it passed), and
+    /// why the last one failed. Sent at the first pass and at every
+    /// failure; the task ends after `health_retries` failures.
+    Health {
+        /// Failures in a row.
+        failures: u32,
+        /// Why the last check failed (`None`: it passed).
+        why: Option<String>,
+    },
+    /// A `notify` child sent no `WATCHDOG=1` for `watchdog_secs`.
+    WatchdogMissed(u64),
+    /// A ready `notify` child sent its first `WATCHDOG=1` (as a health
+    /// check's first pass, it resets the count of restarts in a row).
+    Pinged,
+    /// The delay before a health restart is over.
+    RestartDue,
+}
+
+/// What a STARTING or RUNNING process shows beside the reference's
+/// description (issue 16), carried in its spawn error, which the
+/// reference always leaves empty in those states: the last failed health
+/// check, else the child's last `STATUS=` text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notes {
+    /// The `STATUS=` text.
+    pub status: Option<Box<str>>,
+    /// The last health check's failure: failures in a row, the limit, why.
+    pub health: Option<(u32, u32, Box<str>)>,
+}
+
+impl Notes {
+    /// The spawn error to report, if any.
+    pub fn spawnerr(&self) -> Option<String> {
+        use supervisor_sdk::describe::{HEALTH_FAILED, STATUS};
+        if let Some((failures, limit, why)) = &self.health {
+            return Some(format!("{HEALTH_FAILED} ({failures} of {limit}): {why}"));
+        }
+        self.status.as_ref().map(|text| format!("{STATUS}{text}"))
     }
 }
 
@@ -136,16 +213,28 @@ async fn run(probe: &Probe) -> Result<(), String> {
         Probe::Tcp { host, port } => connect(host, *port).await.map(drop),
         // Matched on the child's output as it is read (`LineWatch`), or
         // told through the notify socket (`NotifySocket`).
-        Probe::Log(_) | Probe::Notify => Err("not a polled check".to_string()),
-        Probe::Http { host, port, path } => {
-            let mut stream = connect(host, *port).await?;
+        // Run by the daemon, which owns every child (`daemon/execs.rs`).
+        Probe::Log(_) | Probe::Notify | Probe::Exec(_) => Err("not a polled check".to_string()),
+        Probe::Http {
+            tls,
+            host,
+            port,
+            path,
+        } => {
+            let stream = connect(host, *port).await?;
             let request =
                 format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| format!("cannot send the request: {e}"))?;
-            let status = status_code(&mut stream).await?;
+            let status = if *tls {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("not a TLS server name {host:?}: {e}"))?;
+                let mut stream = tls_connector()?
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| format!("no TLS with {host}:{port}: {e}"))?;
+                exchange(&mut stream, &request).await?
+            } else {
+                exchange(&mut { stream }, &request).await?
+            };
             if (200..300).contains(&status) {
                 Ok(())
             } else {
@@ -161,8 +250,39 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))
 }
 
+/// The connector of `https://` checks: supervisorctl's (`ctl::tls`),
+/// certificates verified against the system's CA bundle, or the bundle
+/// `SSL_CERT_FILE` names (as OpenSSL reads it), built once.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    static CONNECTOR: OnceLock<Result<tokio_rustls::TlsConnector, String>> = OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            let tls = ClientTls {
+                ca: std::env::var_os("SSL_CERT_FILE").map(Into::into),
+                insecure: false,
+            };
+            crate::ctl::tls::connector(&tls)
+        })
+        .clone()
+}
+
+/// Send `request` and read the status of the answer.
+async fn exchange<S>(stream: &mut S, request: &str) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send the request: {e}"))?;
+    status_code(stream).await
+}
+
 /// The status of the answer's first line (`HTTP/1.1 204 No Content`).
-async fn status_code(stream: &mut TcpStream) -> Result<u16, String> {
+async fn status_code<S>(stream: &mut S) -> Result<u16, String>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
     let mut head = Vec::with_capacity(64);
     let mut buf = [0u8; 256];
     while !head.contains(&b'\n') && head.len() < 4096 {
@@ -227,6 +347,33 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 1, "once");
     }
 
+    #[test]
+    fn a_notify_datagram_says_ready_watchdog_and_the_last_status() {
+        let m = NotifyMessage::parse(b"STATUS=one\nREADY=1\nMAINPID=4\nSTATUS=two=2\n");
+        assert!(m.ready && !m.watchdog);
+        assert_eq!(m.status.as_deref(), Some("two=2"));
+        assert_eq!(
+            NotifyMessage::parse(b"WATCHDOG=1"),
+            NotifyMessage {
+                watchdog: true,
+                ..NotifyMessage::default()
+            }
+        );
+        let notes = Notes {
+            status: Some("serving".into()),
+            health: None,
+        };
+        assert_eq!(notes.spawnerr().as_deref(), Some("status: serving"));
+        let notes = Notes {
+            health: Some((1, 3, "HTTP status 503".into())),
+            ..notes
+        };
+        assert_eq!(
+            notes.spawnerr().as_deref(),
+            Some("health check failed (1 of 3): HTTP status 503")
+        );
+    }
+
     #[tokio::test]
     async fn tcp_passes_when_something_listens() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -256,6 +403,7 @@ mod tests {
         ] {
             let port = serve_once(answer).await;
             let probe = Probe::Http {
+                tls: false,
                 host: "127.0.0.1".into(),
                 port,
                 path: "/health".into(),

@@ -7,6 +7,7 @@
 use crate::lookup::{Target, group_exists, resolve};
 use crate::status::by_priority;
 use std::collections::HashMap;
+use supervisor_sdk::describe::is_note;
 use supervisor_sdk::fault::{
     ABNORMAL_TERMINATION, ALREADY_STARTED, BAD_NAME, BAD_SIGNAL, FAILED, Fault, NOT_RUNNING,
     SHUTDOWN_STATE, SPAWN_ERROR, SUCCESS,
@@ -111,7 +112,8 @@ fn start_step(host: &HostBox, spec: &str, info: &ProcessInfo, wait: bool) -> Ste
         Box::new(move |outcome| {
             let process = command_result(outcome)?;
             if let Some(process) = process {
-                if !process.spawnerr.is_empty() {
+                // A child's STATUS= text (issue 16) is no spawn error.
+                if !process.spawnerr.is_empty() && !is_note(process.state, &process.spawnerr) {
                     return Err(Fault::with(SPAWN_ERROR, &spec));
                 }
                 let alive = matches!(

@@ -143,7 +143,14 @@ fn a_chain_starts_dependencies_first_and_stops_dependents_first() {
     assert_eq!((out.as_str(), code), ("g:a: stopped\n", Some(0)));
     assert_eq!(journal(&sandbox)[before..], ["stop c", "stop b", "stop a"]);
     let (out, code) = ctl(&sandbox, &["start", "g:c"]);
-    assert_eq!((out.as_str(), code), ("g:c: started\n", Some(0)));
+    assert_eq!(
+        (out.as_str(), code),
+        (
+            "g:a: started (dependency of g:c)\ng:b: started (dependency of g:c)\n\
+             g:c: started\n",
+            Some(0)
+        )
+    );
     for name in ["g:a", "g:b", "g:c"] {
         assert!(status_line(&sandbox, name).contains("RUNNING"), "{name}");
     }
@@ -226,7 +233,8 @@ fn a_start_pulls_in_stopped_dependencies_and_waits_through_them() {
     )
     .expect("read supervisorctl's output");
     assert!(status.success(), "{out}");
-    assert!(out.contains("web: started"), "{out}");
+    // A line for the dependency it pulled in, then the reference's own.
+    assert_eq!(out, "dbase: started (dependency of web)\nweb: started\n");
     assert!(status_line(&sandbox, "dbase").contains("RUNNING"));
     assert!(status_line(&sandbox, "web").contains("RUNNING"));
     assert_eq!(journal(&sandbox), ["start dbase", "start web"]);
@@ -255,7 +263,10 @@ fn a_dependency_going_fatal_fails_its_dependent_with_its_name() {
     // Starting it again tries dbase again, and fails the same way.
     let (out, code) = ctl(&sandbox, &["start", "web"]);
     assert_ne!(code, Some(0));
-    assert!(out.contains("web: ERROR (spawn error)"), "{out}");
+    assert_eq!(
+        out,
+        "dbase: ERROR (dependency of web, FATAL)\nweb: ERROR (spawn error)\n"
+    );
     assert!(journal(&sandbox).is_empty(), "web never ran");
 }
 
@@ -302,11 +313,20 @@ fn cycles_self_references_and_unknown_names_are_config_errors() {
         &format!(
             "{CHAIN}\n[program:job]\ncommand=x\nautorestart=false\nshutdown_on=exit\n\
              backoff=exponential\nbackoff_jitter=0.25\nready_check=tcp:localhost:%(process_num)s81\n\
-             health_check=http://localhost:81/up\n"
+             health_check=http://localhost:81/up\n\n\
+             [program:dog]\ncommand=x\nready_check=notify\nwatchdog_secs=5\n\
+             health_check=exec:/bin/true\n"
         ),
     );
     let (ok, out) = check_config(&path);
     assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "      ready_check=notify ready_timeout=60 watchdog_secs=5 \
+             health_check=exec:/bin/true every 10s, timeout 5s, 3 retries\n"
+        ),
+        "{out}"
+    );
     assert!(out.contains("depends_on: g:b"), "{out}");
     assert!(
         out.contains(
@@ -321,11 +341,21 @@ fn cycles_self_references_and_unknown_names_are_config_errors() {
 #[test]
 fn the_reference_loads_the_same_config_and_ignores_the_option() {
     let sandbox = Sandbox::new();
-    let path = conf(&sandbox, CHAIN);
+    // Every option of issue 16 at once: the reference ignores them all.
+    let path = conf(
+        &sandbox,
+        &format!(
+            "{CHAIN}\n[program:all]\ncommand=/bin/sleep 300\nstartsecs=0\ndepends_on=g:a\n\
+             ready_check=notify\nready_timeout=5\nwatchdog_secs=2\n\
+             health_check=https://localhost:1/up\nhealth_interval=3\nhealth_timeout=2\n\
+             health_retries=4\nbackoff=exponential\nbackoff_max=9\nbackoff_jitter=0.5\n\
+             retry_forever=true\nshutdown_on=never\n"
+        ),
+    );
     let _daemon = start_supervisord(reference_bin("supervisord"), &sandbox, &path);
     wait_for("the reference to run all three", DEADLINE, || {
         let log = main_log(&sandbox);
-        ["a", "b", "c"]
+        ["a", "b", "c", "all"]
             .iter()
             .all(|n| log.contains(&format!("success: {n} entered RUNNING")))
             .then_some(())

@@ -28,7 +28,7 @@ fn main_log(sandbox: &Sandbox) -> String {
 }
 
 /// Seconds since midnight of a main-log line's `YYYY-MM-DD HH:MM:SS,mmm`.
-fn stamp(line: &str) -> f64 {
+pub(crate) fn stamp(line: &str) -> f64 {
     let time = &line[11..23];
     let (hms, ms) = time.split_once(',').expect("a ,mmm part");
     let parts: Vec<f64> = hms

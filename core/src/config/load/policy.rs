@@ -40,7 +40,8 @@ impl Loader {
                 section,
                 "health_check",
                 value.as_ref(),
-                "a health check is repeated: only tcp:HOST:PORT or http://HOST:PORT/PATH"
+                "a health check is repeated: only tcp:HOST:PORT, http(s)://HOST:PORT/PATH or \
+                 exec:COMMAND"
                     .to_string(),
             );
             return None;
@@ -53,14 +54,15 @@ impl Loader {
         })
     }
 
-    /// `ready_check` and `ready_timeout` (which may not be below
-    /// `startsecs`: the check could never be given its time).
+    /// `ready_check`, `ready_timeout` (which may not be below `startsecs`:
+    /// the check could never be given its time) and `watchdog_secs`
+    /// (only a `notify` child can ping).
     pub(super) fn ready_check(
         &mut self,
         section: &str,
         names: &Expansions,
         startsecs: i64,
-    ) -> (Option<Probe>, i64) {
+    ) -> (Option<Probe>, i64, Option<u64>) {
         let check = self.typed_opt(section, "ready_check", names, lifecycle::probe);
         let timeout = self.typed(
             section,
@@ -78,7 +80,32 @@ impl Loader {
                 format!("must be 1 or more and not below startsecs ({startsecs})"),
             );
         }
-        (check, timeout)
+        let watchdog = self.typed_opt(section, "watchdog_secs", names, types::integer);
+        let watchdog = match watchdog {
+            None => None,
+            Some(n) if n < 1 => {
+                let value = self.raw(section, "watchdog_secs");
+                self.error_at(
+                    section,
+                    "watchdog_secs",
+                    value.as_ref(),
+                    "must be 1 second or more".to_string(),
+                );
+                None
+            }
+            Some(_) if check != Some(Probe::Notify) => {
+                let value = self.raw(section, "watchdog_secs");
+                self.error_at(
+                    section,
+                    "watchdog_secs",
+                    value.as_ref(),
+                    "needs ready_check = notify (only a notify child sends WATCHDOG=1)".to_string(),
+                );
+                None
+            }
+            Some(n) => u64::try_from(n).ok(),
+        };
+        (check, timeout, watchdog)
     }
 
     /// The backoff policy and `shutdown_on` of one section.
@@ -262,6 +289,7 @@ mod ready_tests {
         assert_eq!((p.ready_check, p.ready_timeout), (Some(tcp), 5));
         let p = load("ready_check = http://localhost:8080/health?x=1\n").unwrap();
         let http = Probe::Http {
+            tls: false,
             host: "localhost".into(),
             port: 8080,
             path: "/health?x=1".into(),
@@ -272,7 +300,28 @@ mod ready_tests {
             p.ready_check.map(|c| c.to_string()).as_deref(),
             Some("http://web:80/")
         );
+        let p = load("health_check = https://web/up\n").unwrap();
+        assert_eq!(
+            p.health_check.map(|c| c.probe.to_string()).as_deref(),
+            Some("https://web:443/up")
+        );
+        let p = load("ready_check = exec:/bin/test -e %(here)s/flag\n").unwrap();
+        let Some(Probe::Exec(command)) = &p.ready_check else {
+            panic!("{:?}", p.ready_check)
+        };
+        assert!(command.starts_with("/bin/test -e /") && command.ends_with("/flag"));
+        let p = load("ready_check=notify\nwatchdog_secs=%(process_num)s5\n").unwrap();
+        assert_eq!(p.watchdog_secs, Some(5));
         for (text, want) in [
+            ("ready_check=exec: \n", "ready_check = 'exec:': no command"),
+            (
+                "ready_check=tcp:h:1\nwatchdog_secs=5\n",
+                "watchdog_secs = '5': needs ready_check = notify",
+            ),
+            (
+                "ready_check=notify\nwatchdog_secs=0\n",
+                "watchdog_secs = '0': must be 1 second or more",
+            ),
             (
                 "ready_check=tcp:host\n",
                 "ready_check = 'tcp:host': no host and port",

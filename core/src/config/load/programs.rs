@@ -449,7 +449,8 @@ impl Loader {
                 }
             };
             // Per process: a check's port may be `%(process_num)s`-based.
-            let (ready_check, ready_timeout) = self.ready_check(section, &common, startsecs);
+            let (ready_check, ready_timeout, watchdog_secs) =
+                self.ready_check(section, &common, startsecs);
             let health_check = self.health_check(section, &common);
             processes.push(ProcessConfig {
                 name,
@@ -482,6 +483,7 @@ impl Loader {
                 forward_output,
                 ready_check,
                 ready_timeout,
+                watchdog_secs,
                 health_check,
             });
         }

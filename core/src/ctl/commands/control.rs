@@ -14,6 +14,7 @@ use crate::ctl::api::{
 };
 use crate::ctl::controller::{CmdResult, Controller, Outcome, exit, param};
 use crate::ctl::transport::CallError;
+use supervisor_sdk::state::ProcessState;
 
 /// What tells `start`, `stop` and `signal` apart.
 struct Control {
@@ -131,10 +132,25 @@ fn control(c: &mut Controller, what: &Control, arg: &str) -> CmdResult {
         show_results(c, &results, describe, what.ignored)?;
         return Ok(Outcome::Done);
     }
+    // `start all` names every process: only a narrower start pulls in.
+    let mut pulled = if what.process == START.process {
+        PulledIn::watch(c)
+    } else {
+        None
+    };
     for name in names {
         let Namespec { group, process } = split_namespec(name);
+        let called = match process {
+            None => c.call(what.group, params(param(group))),
+            Some(_) => c.call(what.process, params(param(name))),
+        };
+        if let Some(watch) = &mut pulled {
+            for line in watch.lines(c, name, group, process) {
+                c.output(&line);
+            }
+        }
         match process {
-            None => match c.call(what.group, params(param(group))) {
+            None => match called {
                 Ok(v) => show_results(c, &CallResult::list(&v), describe, what.ignored)?,
                 Err(e) if e.fault_code() == Some(fault::BAD_NAME) => {
                     c.output(&format!("{group}: ERROR (no such group)"));
@@ -145,7 +161,7 @@ fn control(c: &mut Controller, what: &Control, arg: &str) -> CmdResult {
                     return Err(e.into());
                 }
             },
-            Some(process) => match c.call(what.process, params(param(name))) {
+            Some(process) => match called {
                 Ok(_) => c.output(&format!("{}: {}", make_namespec(group, process), what.done)),
                 Err(e) => {
                     let r = fault_result(name, e)?;
@@ -155,6 +171,73 @@ fn control(c: &mut Controller, what: &Control, arg: &str) -> CmdResult {
         }
     }
     Ok(Outcome::Done)
+}
+
+/// The processes a start pulled in (`depends_on`, issue 16): those that
+/// were stopped before a call and were started during it, beside the ones
+/// the call names. The reference's answers have no room to say so, so
+/// they are found by comparing `getAllProcessInfo` before and after each
+/// call; a process another client starts at that very moment would be
+/// counted too. The reference never pulls anything in, so against it
+/// nothing is printed.
+struct PulledIn {
+    before: Vec<ProcessInfo>,
+}
+
+impl PulledIn {
+    fn watch(c: &mut Controller) -> Option<PulledIn> {
+        let all = c.call("supervisor.getAllProcessInfo", vec![]).ok()?;
+        Some(PulledIn {
+            before: ProcessInfo::list(&all),
+        })
+    }
+
+    /// One line for each process the call for `asked` (`group`, or
+    /// `group:process`) started beside those it names, dependencies
+    /// first: `dbase: started (dependency of web)`, or an error line when
+    /// it did not come up.
+    fn lines(
+        &mut self,
+        c: &mut Controller,
+        asked: &str,
+        group: &str,
+        process: Option<&str>,
+    ) -> Vec<String> {
+        let Ok(all) = c.call("supervisor.getAllProcessInfo", vec![]) else {
+            return Vec::new();
+        };
+        let after = ProcessInfo::list(&all);
+        let named = |p: &ProcessInfo| p.group == group && process.is_none_or(|n| p.name == n);
+        let stopped = |p: &ProcessInfo| p.process_state().is_some_and(|s| s.is_stopped());
+        let mut started: Vec<&ProcessInfo> = after
+            .iter()
+            .filter(|now| !named(now))
+            .filter(|now| {
+                self.before.iter().any(|then| {
+                    then.group == now.group
+                        && then.name == now.name
+                        && stopped(then)
+                        && (now.start != then.start || !stopped(now))
+                })
+            })
+            .collect();
+        started.sort_by_key(|p| p.start);
+        let lines = started
+            .iter()
+            .map(|p| match p.process_state() {
+                Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff) => {
+                    format!("{}: started (dependency of {asked})", p.namespec())
+                }
+                _ => format!(
+                    "{}: ERROR (dependency of {asked}, {})",
+                    p.namespec(),
+                    p.statename
+                ),
+            })
+            .collect();
+        self.before = after;
+        lines
+    }
 }
 
 /// `start`'s words for a result.

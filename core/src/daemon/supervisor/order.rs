@@ -18,7 +18,7 @@ use super::super::table::ProcId;
 use super::Supervisor;
 use crate::events::{Event, SupervisorStateChange};
 use crate::logs::LogLevel as MainLevel;
-use crate::process::{Input, StateChange};
+use crate::process::Input;
 
 impl Supervisor {
     /// Create every group and publish them, before the HTTP servers
@@ -44,6 +44,7 @@ impl Supervisor {
         self.waiters.fail_all(|| Fault::bare(SHUTDOWN_STATE));
         self.timers.clear();
         self.probes.clear();
+        self.execs.clear();
         let config = Arc::clone(&self.config);
         self.table.reserve(
             config.groups.iter().map(|g| g.processes.len()).sum(),
@@ -57,59 +58,6 @@ impl Supervisor {
         self.publish();
         self.opened = Some(true);
         true
-    }
-
-    /// Start and stop the checks a state change calls for: the ready
-    /// check ends with STARTING, the health check runs while RUNNING, and a
-    /// health restart starts again once the stop is over.
-    pub(super) fn checks_changed(&mut self, id: ProcId, change: &StateChange) {
-        let Some(proc) = self.table.get(id) else {
-            return;
-        };
-        if proc.health.is_none() && self.probes.is_empty() {
-            return;
-        }
-        if change.from == ProcessState::Starting {
-            self.probes.stop(id);
-        }
-        if change.from == ProcessState::Running {
-            self.probes.stop_health(id);
-        }
-        if let (ProcessState::Running, Some(health), Some(pid)) =
-            (change.to, &proc.health, proc.record.pid)
-        {
-            let (health, sender) = (Arc::clone(health), self.sender.clone());
-            self.probes.start_health(id, pid, health, sender);
-        }
-        if change.to.is_stopped() {
-            self.probes.stopped(id);
-        }
-    }
-
-    /// Child `pid` of `id` failed its health check too often: restart it
-    /// through the normal stop path, whatever its autorestart says.
-    pub(super) fn unhealthy(&mut self, id: ProcId, pid: i32, why: &str) {
-        let Some(proc) = self.table.get(id) else {
-            return;
-        };
-        let Some(health) = &proc.health else {
-            return;
-        };
-        // A report about an earlier child, or one no longer RUNNING, is late.
-        if proc.record.pid != Some(pid) || proc.record.state != ProcessState::Running {
-            return;
-        }
-        if self.mode != Mode::Running {
-            return;
-        }
-        let line = format!(
-            "{} failed its health check ({}) {} times in a row, the last time: {why}; \
-             restarting it",
-            proc.name, health.probe, health.retries
-        );
-        self.main_log.log(crate::logs::LogLevel::Warn, &line);
-        self.probes.restart_when_stopped(id);
-        self.feed(id, Input::Stop);
     }
 
     /// Let `deps` react to the state changes seen so far, and start the
@@ -138,22 +86,6 @@ impl Supervisor {
                 self.drain_deps();
             }
             self.settle_waiters(id, false);
-        }
-    }
-
-    /// Begin checking child `pid` of `id` if it has a ready check and is
-    /// STARTING.
-    pub(super) fn start_probe(&mut self, id: ProcId, pid: i32) {
-        let Some(proc) = self.table.get(id) else {
-            return;
-        };
-        if let Some(probe) = &proc.ready
-            && proc.record.state == ProcessState::Starting
-            && proc.record.pid == Some(pid)
-        {
-            let notify = proc.notify.clone();
-            self.probes
-                .start(id, pid, Arc::clone(probe), notify, self.sender.clone());
         }
     }
 

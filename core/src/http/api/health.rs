@@ -5,9 +5,11 @@
 //! `getAllProcessInfo` its processes, `getAllConfigInfo` the configuration
 //! behind them (`autostart`, `exitcodes`). It changes nothing.
 //!
-//! "Up" is RUNNING (the start-order-and-health issue's definition, before
-//! ready and health checks exist). Each state maps to a verdict so:
-//! - RUNNING: up.
+//! "Up" is the start-order-and-health issue's one definition,
+//! `supervisor_sdk::describe::is_up`: RUNNING (past its ready check, where
+//! it has one) and, where it has a health check, its last check passed.
+//! Each state maps to a verdict so:
+//! - RUNNING: up, unless its last health check failed (down, with why).
 //! - STOPPED with `start` 0 (never started) and `autostart`: should be up
 //!   and is not (the boot pass or an `update` has not reached it yet).
 //!   STOPPED otherwise: a user stopped it, or nobody asked for it.
@@ -35,6 +37,8 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use serde_json::{Value as Json, json};
+use supervisor_sdk::describe::is_up;
+use supervisor_sdk::state::ProcessState;
 use supervisor_sdk::value::Value;
 
 use crate::rpc::{CallError, Registry};
@@ -67,8 +71,13 @@ pub(super) fn down_because(process: &Observed, wanted: &Wanted) -> Option<String
             format!(": {}", process.spawnerr)
         }
     };
+    let state = ProcessState::from_name(&process.statename);
+    if state.is_some_and(|s| is_up(s, &process.spawnerr)) {
+        return None;
+    }
     match process.statename.as_str() {
-        "RUNNING" | "STOPPING" => None,
+        "RUNNING" => Some(process.spawnerr.clone()),
+        "STOPPING" => None,
         "STOPPED" if process.start == 0 && wanted.autostart => {
             Some("autostart program not started yet".to_owned())
         }
@@ -251,6 +260,29 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "wrong cells:\n{}", wrong.join("\n"));
+        let sick = Observed {
+            statename: "RUNNING".into(),
+            spawnerr: "health check failed (1 of 3): HTTP status 503".into(),
+            ..process_named("p")
+        };
+        assert_eq!(down_because(&sick, &auto).as_deref(), Some(&*sick.spawnerr));
+        let talking = Observed {
+            statename: "RUNNING".into(),
+            spawnerr: "status: serving".into(),
+            ..process_named("p")
+        };
+        assert_eq!(down_because(&talking, &auto), None);
+    }
+
+    fn process_named(name: &str) -> Observed {
+        Observed {
+            group: "g".into(),
+            name: name.into(),
+            statename: "STOPPED".into(),
+            start: 5,
+            exitstatus: 0,
+            spawnerr: String::new(),
+        }
     }
 
     #[test]
