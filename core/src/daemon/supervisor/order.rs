@@ -44,6 +44,7 @@ impl Supervisor {
         self.waiters.fail_all(|| Fault::bare(SHUTDOWN_STATE));
         self.timers.clear();
         self.probes.clear();
+        self.changes.clear();
         let config = Arc::clone(&self.config);
         self.table.reserve(
             config.groups.iter().map(|g| g.processes.len()).sum(),
