@@ -504,3 +504,111 @@ pub fn with_group(config: &Config, group: &GroupConfig) -> Config {
     }
     config
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::groups::{GroupBuilder, GroupContext};
+    use super::super::listeners::EventHub;
+    use super::*;
+    use crate::events::EventBus;
+    use crate::logs::{LogLevel, MainLog, MainLogConfig, MainLogTarget};
+    use crate::plugins::PluginLoader;
+
+    /// A table holding every group of `body`.
+    fn table_of(body: &str) -> (tempfile::TempDir, ProcessTable) {
+        let (dir, config) = super::super::test_config(body);
+        let config = Arc::new(config);
+        let main_log = MainLog::open(MainLogConfig {
+            level: LogLevel::Info,
+            target: MainLogTarget::Nowhere,
+            echo_to_stdout: false,
+        })
+        .expect("a main log");
+        let events = EventHub::new(EventBus::new("unit"));
+        let cx = GroupContext {
+            config: &config,
+            main_log: &main_log,
+            events: &events,
+            hooked: false,
+        };
+        let mut builder = GroupBuilder::new(PluginLoader::from_environment());
+        let mut table = ProcessTable::default();
+        for index in 0..config.groups.len() {
+            builder.add(&cx, &mut table, &config, index);
+        }
+        (dir, table)
+    }
+
+    const WEB: &str = "[program:web]\ncommand=/bin/true\nnumprocs=11\n\
+        process_name=web_%(process_num)s\n\
+        [program:a]\ncommand=/bin/true\n[program:b]\ncommand=/bin/true\n\
+        [group:pair]\nprograms=a,b\n";
+
+    #[test]
+    fn shrinking_takes_the_highest_process_numbers_not_the_last_names() {
+        let (_dir, table) = table_of(WEB);
+        let changes = Changes::default();
+        let Ok(ScaleNeed::Shrink(step, lines)) = changes.scale(&table, "web", 9) else {
+            panic!("a shrink");
+        };
+        // By name web_9 sorts last; by number web_10 is the highest.
+        assert_eq!(
+            lines,
+            ["web:web_10: removed", "web:web_9: removed"],
+            "stopped processes are only removed"
+        );
+        let (config, index) = step.target.expect("the group stays");
+        assert_eq!(config.groups[index].processes.len(), 9);
+        assert!(matches!(
+            changes.scale(&table, "web", 11),
+            Ok(ScaleNeed::Nothing)
+        ));
+        assert!(matches!(
+            changes.scale(&table, "web", 12),
+            Ok(ScaleNeed::Grow { section }) if section == "program:web"
+        ));
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        let (_dir, table) = table_of(WEB);
+        let changes = Changes::default();
+        let refused = |group: &str, count: i64| match changes.scale(&table, group, count) {
+            Err(fault) => (fault.code, fault.string.to_string()),
+            Ok(need) => panic!("{group} {count}: {need:?}"),
+        };
+        assert_eq!(refused("web", -1).0, BAD_ARGUMENTS);
+        assert_eq!(refused("nosuch", 1).0, BAD_NAME);
+        let (code, text) = refused("pair", 1);
+        assert_eq!(code, BAD_ARGUMENTS);
+        assert!(text.contains("(program:a, program:b)"), "{text}");
+    }
+
+    #[test]
+    fn the_update_plan_touches_only_changed_processes() {
+        let (dir, table) = table_of(WEB);
+        let path = super::super::write_test_config(
+            &dir,
+            &WEB.replace("numprocs=11", "numprocs=10")
+                .replace(
+                    "[program:a]\ncommand=/bin/true",
+                    "[program:a]\ncommand=/bin/false",
+                )
+                .replace("[group:pair]\nprograms=a,b\n", "[group:pair]\nprograms=a\n"),
+        );
+        let new = Arc::new(crate::config::load_config(&path).expect("a valid config"));
+        let mut changes = Changes::default();
+        let (steps, lines) = changes.plan_update(&table, &new, true);
+        assert_eq!(
+            lines,
+            [
+                "b: would add and start",
+                "pair:a: would restart with its new settings",
+                "pair:b: would remove",
+                "web:web_10: would remove",
+            ]
+        );
+        let whole: Vec<(&str, bool)> = steps.iter().map(|s| (s.group.as_str(), s.whole)).collect();
+        assert_eq!(whole, [("b", true), ("pair", false), ("web", false)]);
+    }
+}
