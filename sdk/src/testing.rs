@@ -99,6 +99,18 @@ pub enum Command {
     Shutdown,
     /// `restart`.
     Restart,
+    /// `scale_group`.
+    Scale {
+        /// The group.
+        group: String,
+        /// The number of processes asked for.
+        count: i64,
+    },
+    /// `update_changed`.
+    UpdateChanged {
+        /// Only the plan.
+        dry_run: bool,
+    },
 }
 
 impl fmt::Display for Command {
@@ -129,6 +141,8 @@ impl fmt::Display for Command {
             Command::Publish { event, payload } => write!(f, "publish_event {event} {payload}"),
             Command::Shutdown => f.write_str("shutdown"),
             Command::Restart => f.write_str("restart"),
+            Command::Scale { group, count } => write!(f, "scale_group {group} {count}"),
+            Command::UpdateChanged { dry_run } => write!(f, "update_changed dry_run={dry_run}"),
         }
     }
 }
@@ -428,5 +442,12 @@ impl Host for TestHost {
     }
     fn log(&self, level: LogLevel, message: RStr<'_>) {
         self.state().log.push((level, message.to_string()));
+    }
+    fn scale_group(&self, group: RStr<'_>, count: i64) -> Ticket {
+        let group = group.to_string();
+        self.issue(Command::Scale { group, count })
+    }
+    fn update_changed(&self, dry_run: bool) -> Ticket {
+        self.issue(Command::UpdateChanged { dry_run })
     }
 }

@@ -42,6 +42,8 @@ pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 pub use event_types::{EventType, EventTypeSet, UnknownEventType};
 pub use load::{LoadOptions, load_config, load_config_with};
 pub use model::*;
-pub use plugin_spec::{BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, PluginSpec, SpecError};
+pub use plugin_spec::{
+    BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, EXT_RPCINTERFACE, PluginSpec, SpecError,
+};
 pub use summary::summary;
 pub use types::{AutoRestart, Channel, LogFile, LogLevel, Owner, UserSpec};

@@ -15,16 +15,21 @@ pub const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler
 /// The factory of the bundled Prometheus metrics plugin (`/metrics`).
 pub const METRICS_RPCINTERFACE: &str = "supervisor_rs.metrics:make_metrics_rpcinterface";
 
+/// The factory of the bundled `ext` namespace: our own operator methods
+/// (scaling a group, the granular update), beyond the reference's API.
+pub const EXT_RPCINTERFACE: &str = "supervisor_rs.ext:make_ext_rpcinterface";
+
 /// The module names that the daemon links instead of importing: the
 /// reference's own, then the plugins bundled with supervisor-rs (named
 /// under `supervisor_rs.`), then the Python modules whose native twins are
 /// bundled ([`PYTHON_TWINS`]). Any other dotted name would be a Python
 /// import.
-pub const BUILTIN_LIBRARIES: [&str; 5] = [
+pub const BUILTIN_LIBRARIES: [&str; 6] = [
     "supervisor.rpcinterface",
     "supervisor.dispatchers",
     "supervisor_rs.metrics",
     "supervisor_rs.cache",
+    "supervisor_rs.ext",
     "supervisor_cache.rpcinterface",
 ];
 
@@ -160,6 +165,7 @@ mod tests {
                 .unwrap()
                 .is_builtin()
         );
+        assert!(PluginSpec::parse(EXT_RPCINTERFACE).unwrap().is_bundled());
         assert!(PluginSpec::parse("supervisor_rs.nosuch:make").is_err());
         let python =
             PluginSpec::parse("supervisor_cache.rpcinterface:make_cache_rpcinterface").unwrap();

@@ -9,7 +9,7 @@
 //! line. What an action prints is its own business (`commands`); the
 //! syntax forms of the usage texts are the reference's, the wording ours.
 
-use super::commands::{control, groups, logs, server, status};
+use super::commands::{control, ext, groups, logs, server, status};
 use super::controller::{CmdError, CmdResult, Controller, Outcome, exit};
 use super::help;
 use super::transport::CallError;
@@ -166,6 +166,17 @@ pub const ACTIONS: &[Action] = &[
         completes: Completes::Processes,
         run: control::restart,
     },
+    // Ours, served by the bundled ext namespace; not in the command list,
+    // which stays the reference's.
+    Action {
+        name: "scale",
+        usage: "scale <gname> <n>\tGive the group of one [program:x] section n processes\n\
+                \t\t\t(0 or more), starting or stopping only the difference.\n\
+                \t\t\tNeeds [rpcinterface:ext] in supervisord's config.",
+        listed: false,
+        completes: Completes::Groups,
+        run: ext::scale,
+    },
     Action {
         name: "shutdown",
         usage: "shutdown \tStop every process and then supervisord",
@@ -233,7 +244,11 @@ pub const ACTIONS: &[Action] = &[
                 update all\t\tThe same as update\n\
                 update <gname> [...]\tApply the changes to the named groups only\n\
                 update --dry-run [...]\tRead the config as reread does and show per process\n\
-                \t\t\twhat update would do, without doing it",
+                \t\t\twhat update would do, without doing it\n\
+                update --only-changed\tApply the config process by process: restart only the\n\
+                \t\t\tprocesses whose own settings changed, leave the rest running\n\
+                \t\t\t(needs [rpcinterface:ext] in supervisord's config)\n\
+                update --dry-run --only-changed\tShow what that would do, one line per process",
         listed: true,
         completes: Completes::Groups,
         run: groups::update,

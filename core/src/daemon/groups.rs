@@ -66,43 +66,16 @@ impl GroupBuilder {
         let group_name: Arc<str> = Arc::from(config.name.as_str());
         let mut procs = Vec::with_capacity(config.processes.len());
         for process in &config.processes {
-            let (outputs, errors) = build::channel_outputs(cx.config, process, around);
-            for error in errors {
-                cx.main_log.log(LogLevel::Error, &error);
-            }
-            let id: ProcId = table.next_id();
-            let names = build::Names {
-                group: Arc::clone(&group_name),
-                process: Arc::from(process.name.as_str()),
-            };
-            let mut spec =
-                build::spawn_spec(cx.config, &names, process, self.last_environment.as_ref());
-            self.last_environment = Some(Arc::clone(&spec.environment));
-            let notify = notify_socket(process, id, &mut spec, cx.main_log);
-            spec.discard_stdout = !outputs.routes[0].piped;
-            spec.discard_stderr = !outputs.routes[1].piped;
-            let proc = Proc {
-                group: names.group,
-                name: Arc::clone(&names.process),
-                group_priority: config.priority,
-                priority: process.priority,
-                policy: build::policy(process, names.process),
-                spec: Arc::new(spec),
-                record: ProcessRecord::default(),
-                log_specs: outputs.logs,
-                logs: [None, None],
-                stdin: None,
-                stdin_queue: None,
-                pool: pool.clone(),
-                fcgi: sockets.clone(),
-                lease: None,
-                routes: outputs.routes,
-                ready: process.ready_check.clone().map(Arc::new),
-                notify,
-                health: process.health_check.clone().map(Arc::new),
-                notes: None,
-            };
-            procs.push((id, proc));
+            let id = table.next_id();
+            let proc = self.build(cx, id, process, &group_name, config.priority, around);
+            procs.push((
+                id,
+                Proc {
+                    pool: pool.clone(),
+                    fcgi: sockets.clone(),
+                    ..proc
+                },
+            ));
         }
         let group = Group {
             name: config.name.clone(),
@@ -112,6 +85,79 @@ impl GroupBuilder {
         };
         table.insert_group(group, procs);
         config.name.clone()
+    }
+
+    /// The records of the processes of a program group named in `names`
+    /// (a scale or a granular update adds them to an active group, which
+    /// has no pool or socket); each with its new id.
+    pub fn procs(
+        &mut self,
+        cx: &GroupContext<'_>,
+        table: &mut ProcessTable,
+        config: &GroupConfig,
+        names: &[String],
+    ) -> Vec<(ProcId, Proc)> {
+        let around = build::Surroundings::of(config, false, cx.hooked, cx.main_log);
+        let group_name: Arc<str> = Arc::from(config.name.as_str());
+        config
+            .processes
+            .iter()
+            .filter(|p| names.contains(&p.name))
+            .map(|process| {
+                let id = table.next_id();
+                (
+                    id,
+                    self.build(cx, id, process, &group_name, config.priority, around),
+                )
+            })
+            .collect()
+    }
+
+    /// One process's record, without pool or socket.
+    fn build(
+        &mut self,
+        cx: &GroupContext<'_>,
+        id: ProcId,
+        process: &crate::config::ProcessConfig,
+        group_name: &Arc<str>,
+        group_priority: i64,
+        around: build::Surroundings,
+    ) -> Proc {
+        let (outputs, errors) = build::channel_outputs(cx.config, process, around);
+        for error in errors {
+            cx.main_log.log(LogLevel::Error, &error);
+        }
+        let names = build::Names {
+            group: Arc::clone(group_name),
+            process: Arc::from(process.name.as_str()),
+        };
+        let mut spec =
+            build::spawn_spec(cx.config, &names, process, self.last_environment.as_ref());
+        self.last_environment = Some(Arc::clone(&spec.environment));
+        let notify = notify_socket(process, id, &mut spec, cx.main_log);
+        spec.discard_stdout = !outputs.routes[0].piped;
+        spec.discard_stderr = !outputs.routes[1].piped;
+        Proc {
+            group: names.group,
+            name: Arc::clone(&names.process),
+            group_priority,
+            priority: process.priority,
+            policy: build::policy(process, names.process),
+            spec: Arc::new(spec),
+            record: ProcessRecord::default(),
+            log_specs: outputs.logs,
+            logs: [None, None],
+            stdin: None,
+            stdin_queue: None,
+            pool: None,
+            fcgi: None,
+            lease: None,
+            routes: outputs.routes,
+            ready: process.ready_check.clone().map(Arc::new),
+            notify,
+            health: process.health_check.clone().map(Arc::new),
+            notes: None,
+        }
     }
 
     /// The listener pool of an `[eventlistener:x]` group; its name.

@@ -126,6 +126,23 @@ pub enum Request {
     },
     /// Reopen the main log and every child log (SIGUSR2).
     ReopenLogs,
+    /// Ours: give a program's group `count` processes (`super::changes`).
+    Scale {
+        /// The group.
+        group: String,
+        /// How many processes it should have.
+        count: i64,
+        /// Settled with one line per process started or removed.
+        ticket: Ticket,
+    },
+    /// Ours: read the configuration again and apply it process by process
+    /// (`super::changes`); with `dry_run`, only the plan.
+    UpdateChanged {
+        /// Only say what would be done.
+        dry_run: bool,
+        /// Settled with one line per process touched.
+        ticket: Ticket,
+    },
 }
 
 /// Internal messages: requests plus what the task's own helpers report.
@@ -143,6 +160,10 @@ pub(super) enum Message {
     },
     Reread {
         ticket: Ticket,
+        result: Result<Box<Config>, String>,
+    },
+    /// The configuration a scale or granular update read.
+    ChangeLoaded {
         result: Result<Box<Config>, String>,
     },
     /// The ready check of child `pid` of `id` passed.
@@ -182,6 +203,7 @@ impl std::fmt::Debug for Message {
             Message::SpawnRefused { id, message } => write!(f, "SpawnRefused({id:?}, {message})"),
             Message::Spawned { id, .. } => write!(f, "Spawned({id:?})"),
             Message::Reread { ticket, .. } => write!(f, "Reread({ticket:?})"),
+            Message::ChangeLoaded { .. } => f.write_str("ChangeLoaded"),
             Message::Ready { id, pid } => write!(f, "Ready({id:?}, {pid})"),
             Message::Exec(_) => write!(f, "Exec"),
             Message::Check { id, pid, news } => write!(f, "Check({id:?}, {pid}, {news:?})"),

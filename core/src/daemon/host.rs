@@ -326,4 +326,17 @@ impl Host for DaemonHost {
         };
         self.handle.shared().main_log.log(level, message.as_str());
     }
+
+    fn scale_group(&self, group: RStr<'_>, count: i64) -> Ticket {
+        self.handle.request(|ticket| Request::Scale {
+            group: group.to_string(),
+            count,
+            ticket,
+        })
+    }
+
+    fn update_changed(&self, dry_run: bool) -> Ticket {
+        self.handle
+            .request(|ticket| Request::UpdateChanged { dry_run, ticket })
+    }
 }

@@ -20,6 +20,7 @@
 pub mod args;
 mod attach;
 mod build;
+mod changes;
 mod deps;
 mod execs;
 mod groups;

@@ -41,6 +41,7 @@ use tokio::time::Instant;
 
 use super::attach::{AttachContext, Pumps, attach_output, clear_logs, queue_stdin, reopen_logs};
 use super::build;
+use super::changes::Changes;
 use super::deps::Deps;
 use super::execs::Execs;
 use super::groups::{GroupBuilder, GroupContext};
@@ -115,6 +116,8 @@ pub struct Supervisor {
     deps_changed: Vec<ProcId>,
     /// What `open` answered, when it ran for the coming `run`.
     opened: Option<bool>,
+    /// Our scales and granular updates (`supervisor/changes.rs`).
+    changes: Changes,
 }
 
 impl Supervisor {
@@ -164,6 +167,7 @@ impl Supervisor {
             execs: Execs::default(),
             deps_changed: Vec::new(),
             opened: None,
+            changes: Changes::default(),
         };
         (supervisor, handle)
     }
@@ -285,6 +289,7 @@ impl Supervisor {
             }
             Message::Spawned { id, ticket, result } => self.spawned(id, ticket, result),
             Message::Reread { ticket, result } => self.reread_done(ticket, result),
+            Message::ChangeLoaded { result } => self.change_loaded(result),
             Message::Ready { id, pid } => {
                 self.feed(id, Input::Ready { pid });
             }
@@ -337,6 +342,14 @@ impl Supervisor {
             Request::Shutdown { ticket } => return self.mode_call(ModeInput::ShutdownCall, ticket),
             Request::Restart { ticket } => return self.mode_call(ModeInput::RestartCall, ticket),
             Request::ReopenLogs => return reopen_logs(&self.main_log, self.table.procs()),
+            Request::Scale {
+                group,
+                count,
+                ticket,
+            } => return self.scale(&group, count, ticket),
+            Request::UpdateChanged { dry_run, ticket } => {
+                return self.update_changed(dry_run, ticket);
+            }
         };
         // Every answer given at once is immediate; a waiter's is decided
         // when it settles.
@@ -467,6 +480,7 @@ impl Supervisor {
         }
         self.publisher.layout_changed();
         self.deps.rebuild(&self.table);
+        self.changes.forget(name);
         Ok(Some(Outcome::done()))
     }
 
@@ -490,7 +504,8 @@ impl Supervisor {
                     .complete(ticket, Outcome::failed(Fault::with(CANT_REREAD, why)));
             }
         };
-        let value = reread::changes(&self.table.group_configs(), &new.groups);
+        let value = reread::changes(&self.changes.file_view(&self.table), &new.groups);
+        self.changes.keep_scaled(&self.table, &mut new);
         build::compact(&mut new);
         self.pending = Arc::new(new);
         self.publisher.layout_changed();
@@ -738,6 +753,7 @@ impl Supervisor {
     /// Publish the snapshot if due, then hand out the batch's outcomes:
     /// a waiter reads a snapshot at least as fresh as its outcome.
     fn publish(&mut self) {
+        self.change_progress();
         let urgent = self.waiters.has_settled() || self.mode != Mode::Running;
         let published = self.publisher.publish(
             urgent,
@@ -756,6 +772,7 @@ impl Supervisor {
 }
 
 mod checks;
+mod changes;
 mod order;
 
 #[cfg(test)]

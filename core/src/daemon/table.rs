@@ -279,6 +279,52 @@ impl ProcessTable {
         Ok((group, procs))
     }
 
+    /// Give the active group `name` the configuration `source.groups[index]`
+    /// (the same priority): take out the stopped processes `drop`, put in
+    /// `add`, and order its processes as that configuration lists them.
+    /// The records taken out, for their owner to forget.
+    pub fn reshape_group(
+        &mut self,
+        name: &str,
+        drop: &[ProcId],
+        add: Vec<(ProcId, Proc)>,
+        source: Arc<Config>,
+        index: usize,
+    ) -> Vec<(ProcId, Proc)> {
+        let Some(group) = self.groups.iter_mut().find(|g| g.name == name) else {
+            return Vec::new();
+        };
+        let mut dropped = Vec::with_capacity(drop.len());
+        for id in drop {
+            if let Some(proc) = self.procs.remove(id) {
+                self.by_name
+                    .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
+                dropped.push((*id, *proc));
+            }
+        }
+        for (id, proc) in add {
+            let key = NameKey {
+                group: Arc::clone(&proc.group),
+                name: Arc::clone(&proc.name),
+            };
+            self.by_name.insert(key, id);
+            self.procs.insert(id, Box::new(proc));
+        }
+        group.source = source;
+        group.index = index;
+        let config = &group.source.groups[group.index];
+        group.procs = config
+            .processes
+            .iter()
+            .filter_map(|p| {
+                self.by_name
+                    .get(&(name, p.name.as_str()) as &dyn NamePair)
+                    .copied()
+            })
+            .collect();
+        dropped
+    }
+
     /// What the snapshot shows: every process, in order.
     pub fn infos(&self) -> RVec<ProcessInfo> {
         let mut infos = RVec::with_capacity(self.procs.len());

@@ -55,6 +55,7 @@ pub fn config_text(data: &[u8]) {
         environ: [("HOME".to_string(), "/root".to_string())].into(),
         host_node_name: "fuzz".to_string(),
         cli_user: None,
+        numprocs: None,
     };
     let first = load_config_with(&path, &options);
     let second = load_config_with(&path, &options);

@@ -45,6 +45,7 @@ fn builtin_module(library: &str) -> Option<PluginModuleRef> {
         "supervisor.rpcinterface" => Some(supervisor_plugin::plugin_module()),
         "supervisor.dispatchers" => Some(default_handler::plugin_module()),
         "supervisor_rs.metrics" => Some(metrics_plugin::plugin_module()),
+        "supervisor_rs.ext" => Some(ext_plugin::plugin_module()),
         "supervisor_rs.cache" | "supervisor_cache.rpcinterface" => {
             Some(cache_plugin::plugin_module())
         }

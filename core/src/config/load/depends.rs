@@ -209,6 +209,7 @@ mod tests {
             environ: Default::default(),
             host_node_name: "node1".into(),
             cli_user: None,
+            numprocs: None,
         };
         load_config_with(&path, &options).map_err(|e| e.0)
     }

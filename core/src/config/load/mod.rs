@@ -41,6 +41,10 @@ pub struct LoadOptions {
     pub host_node_name: String,
     /// `-u` from the command line.
     pub cli_user: Option<String>,
+    /// A program section (`program:web`) read with this `numprocs` in
+    /// place of its own: how a scale at run time gets the processes it
+    /// adds, expanded exactly as a load would expand them.
+    pub numprocs: Option<(String, i64)>,
 }
 
 impl LoadOptions {
@@ -59,6 +63,7 @@ impl LoadOptions {
                 .map(|u| u.nodename().to_string_lossy().into_owned())
                 .unwrap_or_default(),
             cli_user: None,
+            numprocs: None,
         }
     }
 }
@@ -87,6 +92,7 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
         host: options.host_node_name.clone(),
         errors: Vec::new(),
         messages: Vec::new(),
+        numprocs: options.numprocs.clone(),
     };
     let text = read_file(path)?;
     let syntax = loader.ini.read(&text, path);
@@ -189,6 +195,7 @@ mod tests {
                 .collect(),
             host_node_name: "node1".into(),
             cli_user: None,
+            numprocs: None,
         };
         let result = load_config_with(&path, &options);
         Loaded {
@@ -566,6 +573,7 @@ mod tests {
         std::fs::write(&path, "[supervisord]\nuser=nosuchuser_xyz\n").unwrap();
         let options = LoadOptions {
             cli_user: Some("root".into()),
+            numprocs: None,
             ..LoadOptions::default()
         };
         let c = load_config_with(&path, &options).unwrap();

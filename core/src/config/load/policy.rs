@@ -192,6 +192,7 @@ mod tests {
             environ: Default::default(),
             host_node_name: "node1".into(),
             cli_user: None,
+            numprocs: None,
         };
         load_config_with(&path, &options).map_err(|e| e.0)
     }
@@ -273,6 +274,7 @@ mod ready_tests {
             environ: Default::default(),
             host_node_name: "node1".into(),
             cli_user: None,
+            numprocs: None,
         };
         load_config_with(&path, &options)
             .map(|c| c.groups[0].processes[0].clone())

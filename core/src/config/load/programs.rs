@@ -308,6 +308,7 @@ impl Loader {
         let redirect_stderr =
             self.typed(section, "redirect_stderr", &common, false, types::boolean);
         let numprocs = self.typed(section, "numprocs", &common, 1, types::integer);
+        let numprocs = self.numprocs_override(section).unwrap_or(numprocs);
         let numprocs_start = self.typed(section, "numprocs_start", &common, 0, types::integer);
         let environment_raw = self.raw(section, "environment");
         let stdout_capture = self.typed(

@@ -65,6 +65,8 @@ pub(super) struct Loader {
     pub(super) host: String,
     pub(super) errors: Vec<ConfigError>,
     pub(super) messages: Vec<ParseMessage>,
+    /// A section whose `numprocs` is replaced (a scale at run time).
+    pub(super) numprocs: Option<(String, i64)>,
 }
 
 pub(super) fn s(v: impl Into<String>) -> ExpValue {
@@ -72,6 +74,14 @@ pub(super) fn s(v: impl Into<String>) -> ExpValue {
 }
 
 impl Loader {
+    /// The `numprocs` a scale asked for in place of `section`'s own.
+    pub(super) fn numprocs_override(&self, section: &str) -> Option<i64> {
+        self.numprocs
+            .as_ref()
+            .filter(|(name, _)| name == section)
+            .map(|(_, count)| *count)
+    }
+
     pub(super) fn here_str(&self) -> String {
         self.here.to_string_lossy().into_owned()
     }

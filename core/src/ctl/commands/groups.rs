@@ -1,6 +1,6 @@
 //! The commands that read the configuration again and change the set of
-//! groups: `avail`, `reread`, `update` (with our `--dry-run`), `add` and
-//! `remove`.
+//! groups: `avail`, `reread`, `update` (with our `--dry-run`, and
+//! `--only-changed`, which `ext` serves), `add` and `remove`.
 
 use crate::ctl::api::{CallResult, ConfigChanges, ConfigInfo, ProcessInfo, fault, make_namespec};
 use crate::ctl::controller::{CmdResult, Controller, Outcome, exit, param};
@@ -79,13 +79,24 @@ pub fn reread(c: &mut Controller, arg: &str) -> CmdResult {
 /// `update [--dry-run] [group ...]`: apply the config changes.
 pub fn update(c: &mut Controller, arg: &str) -> CmdResult {
     let mut dry_run = false;
+    let mut only_changed = false;
     let mut wanted: Vec<&str> = Vec::new();
     for word in arg.split_whitespace() {
         if word == "--dry-run" || word == "-n" {
             dry_run = true;
+        } else if word == "--only-changed" {
+            only_changed = true;
         } else if !wanted.contains(&word) {
             wanted.push(word);
         }
+    }
+    if only_changed {
+        if !wanted.is_empty() {
+            c.output("Error: update --only-changed applies to every group: name none");
+            c.exitstatus = exit::INVALID_ARGS;
+            return Ok(Outcome::ShowUsage);
+        }
+        return super::ext::update_only_changed(c, dry_run);
     }
     let changes = match c.call("supervisor.reloadConfig", vec![]) {
         Ok(v) => ConfigChanges::from_value(&v),

@@ -45,6 +45,7 @@ impl Supervisor {
         self.timers.clear();
         self.probes.clear();
         self.execs.clear();
+        self.changes.clear();
         let config = Arc::clone(&self.config);
         self.table.reserve(
             config.groups.iter().map(|g| g.processes.len()).sum(),
