@@ -229,6 +229,10 @@ pub struct PluginLoader {
 impl PluginLoader {
     /// A loader searching `search_dirs` for bare library names, in order.
     pub fn new(search_dirs: Vec<PathBuf>) -> PluginLoader {
+        // Bundled plugins (the metrics plugin) read the daemon's counters
+        // through the SDK; see `supervisor_sdk::counters` for why not the
+        // host.
+        supervisor_sdk::counters::provide(crate::counters::snapshot);
         PluginLoader {
             search_dirs,
             loaded: HashMap::new(),

@@ -24,10 +24,13 @@ use supervisor_sdk::value::Value;
 use super::PluginErrorKind;
 
 pub mod api;
+mod host;
 #[cfg(test)]
 mod tests;
+pub mod value;
 
-use api::{ABI_VERSION, API, COutcome, CReply, CValue, FinishFn, FreeFn, ResumeFn, SvApi};
+use api::{ABI_VERSION, API, COutcome, CReply, FinishFn, FreeFn, ResumeFn, SvApi};
+use value::CValue;
 
 /// The symbol a C plugin exports: `const sv_plugin *supervisor_plugin_c(void)`.
 /// Unversioned on purpose: the version is read from what it returns, so a
@@ -166,7 +169,7 @@ impl CPlugin {
         self.factories()
             .iter()
             // SAFETY: static C strings or NULL.
-            .map(|factory| unsafe { api::text(factory.name) }.into_owned())
+            .map(|factory| unsafe { value::text(factory.name) }.into_owned())
             .filter(|name| !name.is_empty())
             .collect()
     }
@@ -174,7 +177,7 @@ impl CPlugin {
     /// The plugin's own name, for messages.
     pub fn name(&self) -> String {
         // SAFETY: a static C string or NULL.
-        unsafe { api::text((*self.plugin).name) }.into_owned()
+        unsafe { value::text((*self.plugin).name) }.into_owned()
     }
 
     /// Run the factory `factory` for `section` with the section's other
@@ -190,7 +193,7 @@ impl CPlugin {
             .factories()
             .iter()
             // SAFETY: static C strings or NULL.
-            .find(|f| unsafe { api::text(f.name) } == factory)
+            .find(|f| unsafe { value::text(f.name) } == factory)
             .and_then(|f| f.make)
         else {
             return Err(format!("{} has no factory {factory}", self.name()));
@@ -233,7 +236,7 @@ impl CPlugin {
         };
         if status != 0 {
             // SAFETY: NUL-terminated: its last byte is never handed out.
-            let why = unsafe { api::text(error.as_ptr()) }.into_owned();
+            let why = unsafe { value::text(error.as_ptr()) }.into_owned();
             return Err(if why.is_empty() {
                 format!("it returned {status} without saying why")
             } else {
@@ -286,9 +289,9 @@ unsafe fn method_infos(out: &SvNamespace) -> Result<Vec<MethodInfo>, String> {
             // SAFETY: the caller's contract.
             let (name, help, signature) = unsafe {
                 (
-                    api::text(method.name),
-                    api::text(method.help),
-                    api::text(method.signature),
+                    value::text(method.name),
+                    value::text(method.help),
+                    value::text(method.signature),
                 )
             };
             if name.is_empty() {

@@ -11,7 +11,8 @@ use supervisor_sdk::state::ProcessState;
 use supervisor_sdk::testing::{TestHost, process_info};
 use supervisor_sdk::value::{Value, ValueKind};
 
-use super::api::{API, COutcome, CReply, CValue, SvApi};
+use super::api::{API, COutcome, CReply, SvApi};
+use super::value::CValue;
 use super::*;
 
 #[test]
