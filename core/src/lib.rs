@@ -32,6 +32,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod ctl;
 pub mod daemon;
 pub mod events;

@@ -14,6 +14,7 @@
 
 #![allow(non_local_definitions)] // every #[sabi_trait] triggers it on Rust 1.95; harmless
 
+pub mod counters;
 pub mod describe;
 pub mod fault;
 mod guard;

@@ -304,6 +304,7 @@ impl OutputEventSink for EventSink {
 /// runtime once per pipe of each child.
 pub async fn pump(pipe: pipe::Receiver, to: Destination) {
     let mut failing = false;
+    let counted = crate::counters::output_bytes(&to.group, &to.process, to.channel.name());
     // Made at the first copied chunk, boxed: most programs are quiet most
     // of the time, and an idle pump then costs a few hundred bytes, not a
     // kilobyte.
@@ -374,6 +375,7 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
         match outcome {
             Ok(0) => break,
             Ok(n) => {
+                counted.add(n);
                 if !grown && n >= DEFAULT_PIPE_SIZE {
                     grown = true;
                     grow_pipe(pipe.as_fd());

@@ -53,6 +53,7 @@ impl Launcher {
     /// comes back as [`Message::Spawned`], or [`Message::SpawnRefused`]
     /// when its fcgi socket cannot be had.
     pub fn launch(&mut self, id: ProcId, proc: &mut Proc) {
+        crate::counters::process_started(&proc.group, &proc.name);
         if let Some(notify) = &proc.notify {
             // What an earlier child sent must not make this one ready.
             notify.drain();

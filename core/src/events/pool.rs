@@ -307,6 +307,7 @@ impl ListenerPool {
             serial,
             pool_serial,
         });
+        crate::counters::events_buffered(1);
         self.dispatch();
     }
 
@@ -545,6 +546,7 @@ impl ListenerPool {
             let Some(queued) = self.queue.pop_front() else {
                 return;
             };
+            crate::counters::events_buffered(-1);
             let Some(event) = &queued.event else {
                 // `batch_drops` guarantees a ghost is pushed out before a
                 // listener is free; should that ever fail, the event is
@@ -554,6 +556,7 @@ impl ListenerPool {
                     self.name,
                     queued.serial
                 );
+                crate::counters::event_overflow();
                 continue;
             };
             let (payload, chars) = event.payload();
@@ -598,15 +601,26 @@ impl ListenerPool {
             self.discard_oldest();
         }
         self.queue.push_front(queued);
+        crate::counters::events_buffered(1);
     }
 
     fn discard_oldest(&mut self) {
         if let Some(discarded) = self.queue.pop_front() {
+            crate::counters::events_buffered(-1);
+            crate::counters::event_overflow();
             tracing::error!(
                 "pool {} event buffer overflowed, discarding event {}",
                 self.name,
                 discarded.serial
             );
         }
+    }
+}
+
+impl Drop for ListenerPool {
+    /// A pool's buffered events leave the count with it (its group was
+    /// removed, or the daemon restarts).
+    fn drop(&mut self) {
+        crate::counters::events_buffered(-(self.queue.len() as i64));
     }
 }

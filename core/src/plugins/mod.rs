@@ -10,7 +10,9 @@
 //! line naming the section, so start-up can list them all and refuse to
 //! start. Libraries are loaded with abi_stable's per-library header (never
 //! `RootModule::load_from_file`, which caches one module per type) and are
-//! never unloaded.
+//! never unloaded. A library without abi_stable's root module that exports
+//! `supervisor_plugin_c` is a C plugin (`c_abi`): the symbol decides, never
+//! the file name.
 //!
 //! This module loads and builds; it does not call namespaces or handlers
 //! (the RPC dispatcher and the event pools do) and it never runs a factory
@@ -29,6 +31,7 @@ use supervisor_sdk::namespace::NamespaceBox;
 use crate::config::{PluginSpec, SpecError};
 
 pub mod bridge;
+pub mod c_abi;
 pub mod call;
 pub mod handler;
 pub mod routes;
@@ -103,7 +106,9 @@ pub enum PluginErrorKind {
         why: String,
     },
     /// A shared library that exports no supervisor-rs root module.
-    #[error("{path} is not a supervisor-rs plugin (it exports no plugin root module)")]
+    #[error(
+        "{path} is not a supervisor-rs plugin (it exports neither a plugin root module nor supervisor_plugin_c)"
+    )]
     NotAPlugin {
         /// The library path.
         path: PathBuf,
@@ -192,16 +197,43 @@ pub struct PluginSection<'a> {
     pub config: &'a [(String, String)],
 }
 
+/// A loaded library: built against the Rust SDK, or the C header.
+#[derive(Clone, Copy)]
+enum Module {
+    Rust(PluginModuleRef),
+    C(c_abi::CPlugin),
+}
+
+impl Module {
+    /// The names of its factories of `kind`.
+    fn factory_names(&self, kind: FactoryKind) -> Vec<String> {
+        match self {
+            Module::Rust(module) => (module.factories())()
+                .into_iter()
+                .filter(|info| info.kind == kind)
+                .map(|info| info.name.into_string())
+                .collect(),
+            // The C header has namespace factories only.
+            Module::C(plugin) if kind == FactoryKind::Namespace => plugin.factory_names(),
+            Module::C(_) => Vec::new(),
+        }
+    }
+}
+
 /// Resolves and loads plugin libraries, remembering each loaded library's
 /// root module so a library named by several sections loads once.
 pub struct PluginLoader {
     search_dirs: Vec<PathBuf>,
-    loaded: HashMap<PathBuf, PluginModuleRef>,
+    loaded: HashMap<PathBuf, Module>,
 }
 
 impl PluginLoader {
     /// A loader searching `search_dirs` for bare library names, in order.
     pub fn new(search_dirs: Vec<PathBuf>) -> PluginLoader {
+        // Bundled plugins (the metrics plugin) read the daemon's counters
+        // through the SDK; see `supervisor_sdk::counters` for why not the
+        // host.
+        supervisor_sdk::counters::provide(crate::counters::snapshot);
         PluginLoader {
             search_dirs,
             loaded: HashMap::new(),
@@ -262,17 +294,25 @@ impl PluginLoader {
     }
 
     /// The root module of `library`, loading the file on first use.
-    fn module(&mut self, library: &Library) -> Result<PluginModuleRef, PluginErrorKind> {
+    fn module(&mut self, library: &Library) -> Result<Module, PluginErrorKind> {
         let path = match library {
             Library::Builtin(name) => {
-                return builtin_module(name).ok_or(PluginErrorKind::Spec(SpecError::Malformed));
+                return builtin_module(name)
+                    .map(Module::Rust)
+                    .ok_or(PluginErrorKind::Spec(SpecError::Malformed));
             }
             Library::Path(path) => path,
         };
         if let Some(module) = self.loaded.get(path) {
             return Ok(*module);
         }
-        let module = load_module(path)?;
+        let module = match load_module(path) {
+            Ok(module) => Module::Rust(module),
+            Err(PluginErrorKind::NotAPlugin { path }) => {
+                Module::C(c_abi::load(&path)?.ok_or(PluginErrorKind::NotAPlugin { path })?)
+            }
+            Err(error) => return Err(error),
+        };
         self.loaded.insert(path.clone(), module);
         Ok(module)
     }
@@ -295,15 +335,21 @@ impl PluginLoader {
         let (library, factory) = self
             .prepare(spec, config_dir, FactoryKind::Namespace)
             .map_err(fail)?;
-        let module = self.module(&library).map_err(fail)?;
-        let entries = config_entries(config);
-        let built = (module.make_namespace())(
-            RStr::from_str(&factory),
-            RStr::from_str(section),
-            entries.as_rslice(),
-            host,
-        );
-        let namespace = factory_result(built, &factory, &library, "RPC interface").map_err(fail)?;
+        let namespace = match self.module(&library).map_err(fail)? {
+            Module::Rust(module) => {
+                let entries = config_entries(config);
+                let built = (module.make_namespace())(
+                    RStr::from_str(&factory),
+                    RStr::from_str(section),
+                    entries.as_rslice(),
+                    host,
+                );
+                factory_result(built, &factory, &library, "RPC interface").map_err(fail)?
+            }
+            Module::C(plugin) => plugin
+                .make_namespace(&factory, section, config, host)
+                .map_err(|why| fail(PluginErrorKind::FactoryFailed { factory, why }))?,
+        };
         if let Some(twin) = PluginSpec::parse(spec).ok().and_then(|s| s.python_twin()) {
             tracing::info!(
                 "[{section}] {spec} is a Python plugin: loaded its native twin {twin}, bundled with supervisor-rs"
@@ -367,7 +413,10 @@ impl PluginLoader {
         let (library, factory) = self
             .prepare(spec, config_dir, FactoryKind::ResultHandler)
             .map_err(fail)?;
-        let module = self.module(&library).map_err(fail)?;
+        let Module::Rust(module) = self.module(&library).map_err(fail)? else {
+            // `prepare` found no result handler factory in a C plugin.
+            return Err(fail(PluginErrorKind::Spec(SpecError::Malformed)));
+        };
         let entries = config_entries(config);
         let built = (module.make_result_handler())(
             RStr::from_str(&factory),
@@ -388,12 +437,7 @@ impl PluginLoader {
     ) -> Result<(Library, String), PluginErrorKind> {
         let PluginSpec { library, factory } = PluginSpec::parse(spec)?;
         let library = self.resolve(library, config_dir)?;
-        let module = self.module(&library)?;
-        let offered: Vec<String> = (module.factories())()
-            .into_iter()
-            .filter(|info| info.kind == kind)
-            .map(|info| info.name.into_string())
-            .collect();
+        let offered = self.module(&library)?.factory_names(kind);
         if !offered.iter().any(|name| name == factory) {
             return Err(unknown_factory(
                 &library,

@@ -144,6 +144,13 @@ fn routes_module(path: &Path) -> Result<Option<RoutesModuleRef>, PluginErrorKind
         path: path.to_path_buf(),
         why: error.to_string(),
     })?;
+    // SAFETY: only whether the symbol exists is asked; nothing is called.
+    // (libloading wants a pointer-sized type.)
+    if unsafe { library.get::<*const u8>(ROUTES_LAYOUT_SYMBOL) }.is_err() {
+        // No routes: this handle goes (the loader's own keeps the library
+        // loaded), rather than leaking one per load.
+        return Ok(None);
+    }
     let library: &'static RawLibrary = Box::leak(Box::new(library));
     // SAFETY: the symbols are the SDK's `export_plugin!` exports, whose
     // signatures are these (the name carries the interface's version);

@@ -272,7 +272,7 @@ fn a_shared_library_that_is_not_a_plugin_is_refused() {
     let error = error(&spec(&libc, "make"));
     assert!(
         error.ends_with(&format!(
-            "{} is not a supervisor-rs plugin (it exports no plugin root module)",
+            "{} is not a supervisor-rs plugin (it exports neither a plugin root module nor supervisor_plugin_c)",
             libc.display()
         )),
         "{error}"

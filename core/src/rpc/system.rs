@@ -95,6 +95,17 @@ impl Registry {
         method: &str,
         params: Vec<Value>,
     ) -> Result<Value, CallError> {
+        let result = self.permitted(access, method, params).await;
+        count_call(method, &result);
+        result
+    }
+
+    async fn permitted(
+        &self,
+        access: &Access,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, CallError> {
         self.permits(access, method)?;
         if method == "system.multicall" {
             return self.multicall(access, params).await;
@@ -246,6 +257,9 @@ impl Registry {
                 Resolved::Ready(result) => result,
                 Resolved::Running(future) => CatchPanic(future).await,
             };
+            if let Some(method) = call.get("methodName").and_then(Value::as_str) {
+                count_call(method, &outcome);
+            }
             results.push(match outcome {
                 Ok(value) => value,
                 Err(CallError::Fault(fault)) => fault_struct(&fault),
@@ -385,4 +399,13 @@ impl Future for CatchPanic {
             Err(payload) => Poll::Ready(Err(CallError::Internal(panic_text(&*payload)))),
         }
     }
+}
+
+/// Count a call for monitoring (`crate::counters`). Names that resolve to
+/// no method are counted together as `unknown`, so a client inventing
+/// names cannot grow the table.
+fn count_call(method: &str, result: &Result<Value, CallError>) {
+    let unknown =
+        matches!(result, Err(CallError::Fault(fault)) if fault.code == code::UNKNOWN_METHOD);
+    crate::counters::rpc_call(if unknown { "unknown" } else { method }, result.is_err());
 }

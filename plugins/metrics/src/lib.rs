@@ -11,7 +11,9 @@
 //! method `metrics.getMetrics`. Per process: state, up, start time, last
 //! exit status, pid, CPU seconds and resident memory (from `/proc`, one
 //! read of `/proc/PID/stat` each); daemon-wide: up, uptime and processes
-//! by state. It reads the host's snapshot and `/proc` only: a scrape never
+//! by state, restarts per process, output bytes per channel, the event
+//! buffers, RPC calls and faults by method (the daemon's counters). It reads
+//! the host's snapshot, the counters and `/proc` only: a scrape never
 //! waits on the supervisor task.
 
 use std::fmt::Write as _;
@@ -23,7 +25,7 @@ use supervisor_sdk::namespace::{
 };
 use supervisor_sdk::routes::{HttpResponse, HttpRoutes, RoutesBox, routes_box};
 use supervisor_sdk::state::ProcessState;
-use supervisor_sdk::value::Value;
+use supervisor_sdk::value::{Value, ValueKind};
 
 /// The path the plugin claims.
 pub const METRICS_PATH: &str = "/metrics";
@@ -261,7 +263,112 @@ impl Metrics {
                 }
             }
         }
+        self.render_counters(&mut out, &infos, &labels);
         out
+    }
+
+    /// The daemon's counters (`supervisor_sdk::counters`): restarts per process
+    /// (every process of the snapshot, zeros included), output bytes per
+    /// channel, the event buffers, RPC calls and faults by method.
+    fn render_counters(&self, out: &mut String, infos: &[ProcessInfo], labels: &[String]) {
+        let counters = supervisor_sdk::counters::read();
+        let list = |key: &str| counters.get(key).and_then(Value::as_array).unwrap_or(&[]);
+        let restarts: std::collections::HashMap<(&str, &str), f64> = list("restarts")
+            .iter()
+            .filter_map(|item| {
+                let group = item.get("group")?.as_str()?;
+                let name = item.get("name")?.as_str()?;
+                Some(((group, name), number(item.get("restarts"))))
+            })
+            .collect();
+        family(
+            out,
+            "supervisor_process_restarts_total",
+            "counter",
+            "Starts of the process after its first since the daemon started.",
+        );
+        for (at, info) in infos.iter().enumerate() {
+            let count = restarts
+                .get(&(info.group.as_str(), info.name.as_str()))
+                .copied()
+                .unwrap_or(0.0);
+            out.push_str("supervisor_process_restarts_total");
+            out.push_str(&labels[at]);
+            let _ = writeln!(out, "{count}");
+        }
+        family(
+            out,
+            "supervisor_process_output_bytes_total",
+            "counter",
+            "Bytes the process wrote to the channel since the daemon started.",
+        );
+        for item in list("logged") {
+            let text = |key| item.get(key).and_then(Value::as_str).unwrap_or_default();
+            out.push_str("supervisor_process_output_bytes_total{group=\"");
+            push_label(out, text("group"));
+            out.push_str("\",name=\"");
+            push_label(out, text("name"));
+            out.push_str("\",channel=\"");
+            push_label(out, text("channel"));
+            let _ = writeln!(out, "\"}} {}", number(item.get("bytes")));
+        }
+        let events = counters.get("events");
+        let event_figure = |key| number(events.and_then(|events| events.get(key)));
+        family(
+            out,
+            "supervisor_event_buffer_events",
+            "gauge",
+            "Events waiting in the event listener pools' buffers.",
+        );
+        let _ = writeln!(
+            out,
+            "supervisor_event_buffer_events {}",
+            event_figure("buffered")
+        );
+        family(
+            out,
+            "supervisor_event_buffer_overflows_total",
+            "counter",
+            "Events dropped because a pool's buffer was full.",
+        );
+        let _ = writeln!(
+            out,
+            "supervisor_event_buffer_overflows_total {}",
+            event_figure("overflows")
+        );
+        for (name, key, help) in [
+            (
+                "supervisor_rpc_calls_total",
+                "calls",
+                "XML-RPC and JSON API calls by method (unknown names as \"unknown\").",
+            ),
+            (
+                "supervisor_rpc_faults_total",
+                "faults",
+                "Calls by method that ended with a fault.",
+            ),
+        ] {
+            family(out, name, "counter", help);
+            for item in list("rpc") {
+                let method = item
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                out.push_str(name);
+                out.push_str("{method=\"");
+                push_label(out, method);
+                let _ = writeln!(out, "\"}} {}", number(item.get(key)));
+            }
+        }
+    }
+}
+
+/// A counter's value (0 when absent).
+fn number(value: Option<&Value>) -> f64 {
+    match value.and_then(Value::kind) {
+        Some(ValueKind::Double(number)) => *number,
+        Some(ValueKind::Int(number)) => f64::from(*number),
+        _ => 0.0,
     }
 }
 

@@ -8,6 +8,7 @@ mod capture;
 mod config_cli;
 mod config_golden;
 mod conveniences;
+mod cplugin;
 mod ctl;
 mod daemon;
 mod dropin;

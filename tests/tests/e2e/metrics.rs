@@ -143,3 +143,117 @@ fn echo_supervisord_conf_shows_the_metrics_section_commented_out() {
         "{sample}"
     );
 }
+
+#[test]
+fn the_daemons_counters_show_in_metrics() {
+    let sandbox = Sandbox::new();
+    let port = free_port();
+    let dir = sandbox.path().display();
+    let conf = sandbox.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={dir}/main.log\npidfile={dir}/sd.pid\nchildlogdir={dir}\nnodaemon=true\n\
+             [inet_http_server]\nport=127.0.0.1:{port}\nusername=user\npassword=secret\n\
+             [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\
+             [rpcinterface:metrics]\nsupervisor.rpcinterface_factory = supervisor_rs.metrics:make_metrics_rpcinterface\n\
+             [program:talker]\ncommand=sh -c 'printf 0123456789; printf abc >&2; exec sleep 600'\nstartsecs=0\n\
+             [program:flaky]\ncommand=sh -c 'exec sleep 0.1'\nstartsecs=0\nautorestart=true\n\
+             [eventlistener:deaf]\ncommand=sleep 600\nevents=PROCESS_STATE\nbuffer_size=1\n"
+        ),
+    );
+    let _daemon = ChildGuard::spawn(
+        Command::new(our_bin("supervisord"))
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    // Calls to count: two answers, a fault, a name that is no method.
+    let calls = format!(
+        "import xmlrpc.client\n\
+         s = xmlrpc.client.ServerProxy('http://user:secret@127.0.0.1:{port}/RPC2')\n\
+         s.supervisor.getState(); s.supervisor.getState()\n\
+         for call in (lambda: s.supervisor.startProcess('nosuch'), lambda: s.supervisor.nosuch()):\n\
+         \x20   try:\n\
+         \x20       call()\n\
+         \x20   except xmlrpc.client.Fault:\n\
+         \x20       pass\n"
+    );
+    wait_for("the calls to be made", DEADLINE, || {
+        let output = run_with_timeout(
+            Command::new(venv_dir().join("bin/python"))
+                .arg("-c")
+                .arg(&calls),
+            DEADLINE,
+        );
+        output.status.success().then_some(())
+    });
+    let sample = |text: &str, prefix: &str| -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let wanted = [
+        (
+            r#"SAMPLE supervisor_process_output_bytes_total {"channel": "stdout", "group": "talker", "name": "talker"} "#,
+            10.0,
+        ),
+        (
+            r#"SAMPLE supervisor_process_output_bytes_total {"channel": "stderr", "group": "talker", "name": "talker"} "#,
+            3.0,
+        ),
+        (
+            r#"SAMPLE supervisor_rpc_calls_total {"method": "supervisor.getState"} "#,
+            2.0,
+        ),
+        (
+            r#"SAMPLE supervisor_rpc_faults_total {"method": "supervisor.getState"} "#,
+            0.0,
+        ),
+        (
+            r#"SAMPLE supervisor_rpc_faults_total {"method": "supervisor.startProcess"} "#,
+            1.0,
+        ),
+        (
+            r#"SAMPLE supervisor_rpc_calls_total {"method": "unknown"} "#,
+            1.0,
+        ),
+        (
+            r#"SAMPLE supervisor_process_restarts_total {"group": "talker", "name": "talker"} "#,
+            0.0,
+        ),
+    ];
+    let text = wait_for("the counters", DEADLINE, || {
+        let output = run_with_timeout(
+            Command::new(venv_dir().join("bin/python"))
+                .arg("-c")
+                .arg(SCRAPE)
+                .arg(&url),
+            DEADLINE,
+        );
+        let text = stdout_text(&output);
+        let exact = wanted
+            .iter()
+            .all(|(prefix, value)| sample(&text, prefix) == Some(*value));
+        let flaky =
+            r#"SAMPLE supervisor_process_restarts_total {"group": "flaky", "name": "flaky"} "#;
+        let grown = sample(&text, flaky).is_some_and(|n| n >= 2.0)
+            && sample(&text, "SAMPLE supervisor_event_buffer_overflows_total ")
+                .is_some_and(|n| n >= 1.0)
+            && sample(&text, "SAMPLE supervisor_event_buffer_events ") == Some(1.0);
+        (output.status.success() && exact && grown).then_some(text)
+    });
+    for family in [
+        "FAMILY supervisor_process_restarts counter",
+        "FAMILY supervisor_process_output_bytes counter",
+        "FAMILY supervisor_event_buffer_events gauge",
+        "FAMILY supervisor_event_buffer_overflows counter",
+        "FAMILY supervisor_rpc_calls counter",
+        "FAMILY supervisor_rpc_faults counter",
+    ] {
+        assert!(text.contains(&format!("{family}\n")), "{family}\n{text}");
+    }
+}
