@@ -52,14 +52,21 @@ impl NotifySocket {
         let mut buf = vec![0u8; 4096];
         loop {
             let n = socket.recv(&mut buf).await?;
-            if String::from_utf8_lossy(&buf[..n])
-                .lines()
-                .any(|line| line == "READY=1")
-            {
+            if says_ready(&buf[..n]) {
                 return Ok(());
             }
         }
     }
+}
+
+/// Whether a notify datagram says `READY=1`, read as systemd reads one:
+/// assignments separated by `\n` or `\r`, and a datagram with a NUL byte
+/// in it ignored whole.
+pub fn says_ready(datagram: &[u8]) -> bool {
+    !datagram.contains(&0)
+        && datagram
+            .split(|b| *b == b'\n' || *b == b'\r')
+            .any(|line| line == b"READY=1")
 }
 
 /// What a passed check calls (the daemon sends itself a message).
@@ -190,6 +197,29 @@ mod tests {
     use tokio::net::TcpListener;
 
     const LIMIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_datagram_is_ready_as_systemd_reads_it() {
+        for ready in [
+            &b"READY=1"[..],
+            b"STATUS=up\nREADY=1\n",
+            b"READY=1\r\nSTATUS=x",
+            b"STATUS=a\rREADY=1",
+        ] {
+            assert!(says_ready(ready), "{:?}", String::from_utf8_lossy(ready));
+        }
+        for not in [
+            &b""[..],
+            b"READY=0",
+            b"READY=1 ",
+            b" READY=1",
+            b"XREADY=1",
+            b"READY=1\0",
+            b"STATUS=\0\nREADY=1",
+        ] {
+            assert!(!says_ready(not), "{:?}", String::from_utf8_lossy(not));
+        }
+    }
 
     async fn serve_once(answer: &'static str) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
