@@ -82,3 +82,71 @@ pub fn config_text(data: &[u8]) {
         (a, b) => panic!("one load failed and the other did not: {a:?} / {b:?}"),
     }
 }
+
+/// `s` as the inside of a double-quoted environment-file value, with the
+/// escapes the reader undoes.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Input: the text of an environment file (`environment_file`; bytes that
+/// are not UTF-8 are declined, as the reader refuses them before parsing).
+/// An error names a line of the text; a parsed file written back out as
+/// `KEY="value"` lines (and again as `export KEY='value'` where the value
+/// has no `'`) parses to the same pairs; a file without `\r` parses the
+/// same with CRLF line ends.
+pub fn env_file(data: &[u8]) {
+    use crate::config::envfile::{EnvFileError, parse};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let env = match parse(text) {
+        Ok(env) => env,
+        Err(EnvFileError::BadLine(line, why)) => {
+            let lines = text.lines().count();
+            assert!(
+                (1..=lines).contains(&line),
+                "line {line} of {lines} is named: {why}"
+            );
+            return;
+        }
+        Err(other) => panic!("parsing text gave {other:?}"),
+    };
+    let written: String = env
+        .iter()
+        .map(|(key, value)| format!("{key}=\"{}\"\n", double_quoted(value)))
+        .collect();
+    let again = parse(&written)
+        .unwrap_or_else(|e| panic!("the file written back is refused: {e} in {written:?}"));
+    assert_eq!(again, env, "written back as {written:?}");
+    let literal: String = env
+        .iter()
+        .filter(|(_, value)| !value.contains('\'') && !value.contains('\r'))
+        .map(|(key, value)| format!("export {key}='{value}'\n"))
+        .collect();
+    let again = parse(&literal)
+        .unwrap_or_else(|e| panic!("the file written back is refused: {e} in {literal:?}"));
+    for (key, value) in &again {
+        assert_eq!(
+            Some(value),
+            env.get(key),
+            "{key} written back single-quoted"
+        );
+    }
+    if !text.contains('\r') {
+        let crlf = parse(&text.replace('\n', "\r\n"));
+        assert_eq!(crlf, Ok(env), "CRLF line ends change the result");
+    }
+}

@@ -14,11 +14,13 @@
 mod config;
 mod events;
 mod http;
+mod notify;
 mod text;
 
-pub use config::config_text;
+pub use config::{config_text, env_file};
 pub use events::listener_replies;
 pub use http::{ctl_response, http_request, json_api, xmlrpc_body};
+pub use notify::notify_datagram;
 pub use text::{ansi, capture};
 
 /// A harness: the fuzzer's bytes in, a panic when an invariant breaks.
@@ -35,6 +37,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("capture", capture),
     ("ansi", ansi),
     ("ctl_response", ctl_response),
+    ("env_file", env_file),
+    ("notify_datagram", notify_datagram),
 ];
 
 /// Split `data` at its first `\0`: a header part the harness reads as

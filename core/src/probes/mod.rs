@@ -76,11 +76,16 @@ pub struct NotifyMessage {
 }
 
 impl NotifyMessage {
-    /// Read one datagram: newline-separated `KEY=VALUE` lines, the others
-    /// (`MAINPID=`, `ERRNO=`, ...) ignored.
+    /// Read one datagram as systemd reads one: `KEY=VALUE` assignments
+    /// separated by `\n` or `\r`, the others (`MAINPID=`, `ERRNO=`, ...)
+    /// ignored, and a datagram with a NUL byte in it ignored whole.
     pub fn parse(data: &[u8]) -> NotifyMessage {
         let mut message = NotifyMessage::default();
-        for line in String::from_utf8_lossy(data).lines() {
+        if data.contains(&0) {
+            return message;
+        }
+        let text = String::from_utf8_lossy(data);
+        for line in text.split(['\n', '\r']) {
             match line.split_once('=') {
                 Some(("READY", "1")) => message.ready = true,
                 Some(("WATCHDOG", "1")) => message.watchdog = true,
@@ -137,6 +142,11 @@ impl Notes {
         }
         self.status.as_ref().map(|text| format!("{STATUS}{text}"))
     }
+}
+
+/// Whether a notify datagram says `READY=1` ([`NotifyMessage::parse`]).
+pub fn says_ready(datagram: &[u8]) -> bool {
+    NotifyMessage::parse(datagram).ready
 }
 
 /// What a passed check calls (the daemon sends itself a message).
@@ -310,6 +320,29 @@ mod tests {
     use tokio::net::TcpListener;
 
     const LIMIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_datagram_is_ready_as_systemd_reads_it() {
+        for ready in [
+            &b"READY=1"[..],
+            b"STATUS=up\nREADY=1\n",
+            b"READY=1\r\nSTATUS=x",
+            b"STATUS=a\rREADY=1",
+        ] {
+            assert!(says_ready(ready), "{:?}", String::from_utf8_lossy(ready));
+        }
+        for not in [
+            &b""[..],
+            b"READY=0",
+            b"READY=1 ",
+            b" READY=1",
+            b"XREADY=1",
+            b"READY=1\0",
+            b"STATUS=\0\nREADY=1",
+        ] {
+            assert!(!says_ready(not), "{:?}", String::from_utf8_lossy(not));
+        }
+    }
 
     async fn serve_once(answer: &'static str) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

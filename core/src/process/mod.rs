@@ -1,7 +1,7 @@
 //! Processes: the per-process state machine ([`machine`]), exit-status
 //! decoding ([`exit`]), command lookup and spawning ([`command`],
 //! [`spawn`], the cloned child's side in `child`, the errors in
-//! [`spawn_error`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
+//! [`spawn_error`], the servers' descriptor reserve in [`fd_budget`]), the one reaper ([`reaper`]), signal delivery ([`kill`]) and
 //! the shared listening sockets of fcgi groups ([`fcgi_socket`]).
 //!
 //! This module decides and executes, but owns no process table: the
@@ -36,6 +36,7 @@ mod child;
 pub mod command;
 pub mod exit;
 pub mod fcgi_socket;
+pub mod fd_budget;
 pub mod kill;
 pub mod machine;
 pub mod reaper;

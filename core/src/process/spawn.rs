@@ -91,6 +91,9 @@ pub struct SpawnedFds {
     pub stdout: Option<OwnedFd>,
     /// Read end of the child's stderr, unless redirected or discarded.
     pub stderr: Option<OwnedFd>,
+    /// The descriptors this spawn holds in the servers' budget, until the
+    /// log files its first spawn opens are open (dropped with these fds).
+    pub reserved: super::fd_budget::Reserved,
 }
 
 /// A new child's pipes as tokio I/O.
@@ -186,6 +189,7 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
     let image = ExecImage::new(&target, &environment, &spec.process_name)?;
     let credentials = plan_credentials(spec.uid);
 
+    let reserved = super::fd_budget::reserve(&spec.process_name)?;
     let name = &spec.process_name;
     let pipe_error = |e: Errno| {
         if e == Errno::EMFILE || e == Errno::ENFILE {
@@ -272,6 +276,7 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
         stdin: parent_stdin,
         stdout: parent_stdout,
         stderr: parent_stderr,
+        reserved,
     })
 }
 

@@ -34,6 +34,18 @@ pub enum SpawnError {
     /// EMFILE/ENFILE while making the pipes.
     #[error("too many open files to spawn {}", py_repr(name))]
     TooManyFiles { name: String },
+    /// The spawn would leave the servers less than their reserve of
+    /// descriptors (`super::fd_budget`); the reference has no reserve.
+    #[error(
+        "too many open files to spawn {} ({open} of limit {limit}, {kept} kept for the servers)",
+        py_repr(name)
+    )]
+    FdReserve {
+        name: String,
+        open: usize,
+        limit: usize,
+        kept: usize,
+    },
     /// Any other error making the pipes.
     #[error("unknown error making dispatchers for {}: {}", py_repr(name), errno_name(*errno))]
     Pipes { name: String, errno: i32 },

@@ -963,6 +963,7 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
     term.send("version\r");
     term.expect_count("4.3.0", 3);
     // Ctrl-D leaves with status 0 and the history is kept.
+    term.expect_prompt_after("4.3.0");
     term.send("\x04");
     let status = term.guard.wait_timeout(DEADLINE);
     assert_eq!(status.code(), Some(0));
@@ -983,6 +984,7 @@ fn ctl_shell_in_a_terminal_edits_completes_and_survives_ctrl_c_in_tail() {
     term.expect("supervisor> ");
     term.send("\x1b[A\r");
     term.expect("4.3.0");
+    term.expect_prompt_after("4.3.0");
     term.send("\x04");
     assert_eq!(term.guard.wait_timeout(DEADLINE).code(), Some(0));
 }
@@ -1247,6 +1249,19 @@ impl Terminal {
             DEADLINE,
             || (self.text().matches(what).count() >= count).then_some(()),
         );
+    }
+
+    /// Wait for the prompt after the last `marker`: the line editor then
+    /// holds the terminal in raw mode, so a control key typed now reaches
+    /// it. Typed while a command still ran (cooked mode), Ctrl-D would be
+    /// the terminal's own end-of-file and reach the editor as a NUL, and
+    /// the shell would not leave (a stall seen under load).
+    fn expect_prompt_after(&self, marker: &str) {
+        wait_for(&format!("the prompt after {marker:?}"), DEADLINE, || {
+            let plain = plain_lines(&self.text());
+            let at = plain.rfind(marker)?;
+            plain[at..].contains("supervisor>").then_some(())
+        });
     }
 
     /// The line printed after the (echoed) `marker`.

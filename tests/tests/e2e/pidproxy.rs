@@ -325,11 +325,17 @@ fn pidproxy_lets_supervisord_run_and_stop_a_daemonizing_program() {
             .contains("RUNNING")
             .then_some(())
     });
-    let daemon: u32 = sandbox
-        .read("pidfile")
-        .trim()
-        .parse()
-        .expect("the launcher wrote a pid");
+    // RUNNING only says a second passed: under load the launcher may not
+    // have written the pid yet, nor the program set its traps (a TERM
+    // before that kills it by default and nothing is recorded).
+    let daemon: u32 = wait_for("the launcher to write a pid", DEADLINE, || {
+        std::fs::read_to_string(sandbox.path().join("pidfile"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    wait_ready(&sandbox, "A");
     assert!(
         parent_of(daemon).is_some(),
         "the daemonized program is gone"
