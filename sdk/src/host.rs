@@ -343,28 +343,6 @@ pub trait Host: Clone + Send + Sync + 'static {
     /// Write a line to the daemon's main log at `level`.
     #[sabi(last_prefix_field)]
     fn log(&self, level: LogLevel, message: RStr<'_>);
-
-    /// Ours (not the reference's API): make the group `group`, made by one
-    /// `[program:x]` section, have `count` processes (0 or more), starting
-    /// or stopping only the difference (the highest process numbers stop
-    /// first) and leaving the others alone. Completes once the processes
-    /// that go have stopped and left the table and the new ones were
-    /// spawned; the value is an array of strings, one line per process
-    /// started or removed. Faults: `BAD_NAME` (no such group),
-    /// `BAD_ARGUMENTS` (a negative count, a group of several sections, an
-    /// event listener pool), `FAILED` (the program's config on disk no
-    /// longer matches the running one, another change under way),
-    /// `SHUTDOWN_STATE`. A refusal changes nothing.
-    fn scale_group(&self, group: RStr<'_>, count: i64) -> Ticket;
-
-    /// Ours: read the configuration again and apply it process by process:
-    /// restart only the processes whose own settings changed, start added
-    /// ones, stop and remove removed ones, leave the others running. With
-    /// `dry_run`, only say what it would do. The value is an array of
-    /// strings, one line per process touched (`web:web_1: restarted`).
-    /// Faults: `CANT_REREAD`, `FAILED` (another change under way),
-    /// `SHUTDOWN_STATE`.
-    fn update_changed(&self, dry_run: bool) -> Ticket;
 }
 
 /// The owned, cloneable host handle a plugin holds.

@@ -16,6 +16,7 @@
 
 pub mod counters;
 pub mod describe;
+pub mod extras;
 pub mod fault;
 mod guard;
 pub mod handler;

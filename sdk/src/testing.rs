@@ -443,7 +443,10 @@ impl Host for TestHost {
     fn log(&self, level: LogLevel, message: RStr<'_>) {
         self.state().log.push((level, message.to_string()));
     }
-    fn scale_group(&self, group: RStr<'_>, count: i64) -> Ticket {
+}
+
+impl crate::extras::Extras for TestHost {
+    fn scale_group(&self, group: &str, count: i64) -> Ticket {
         let group = group.to_string();
         self.issue(Command::Scale { group, count })
     }

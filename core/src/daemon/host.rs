@@ -36,8 +36,10 @@ impl DaemonHost {
         DaemonHost { handle }
     }
 
-    /// The boxed form plugins receive.
+    /// The boxed form plugins receive. The bundled plugins' extra commands
+    /// (`supervisor_sdk::extras`) go to the same supervisor task.
     pub fn boxed(handle: Handle) -> HostBox {
+        supervisor_sdk::extras::provide(Arc::new(DaemonHost::new(handle.clone())));
         Host_TO::from_value(DaemonHost::new(handle), abi_stable::sabi_trait::TD_Opaque)
     }
 
@@ -326,8 +328,10 @@ impl Host for DaemonHost {
         };
         self.handle.shared().main_log.log(level, message.as_str());
     }
+}
 
-    fn scale_group(&self, group: RStr<'_>, count: i64) -> Ticket {
+impl supervisor_sdk::extras::Extras for DaemonHost {
+    fn scale_group(&self, group: &str, count: i64) -> Ticket {
         self.handle.request(|ticket| Request::Scale {
             group: group.to_string(),
             count,

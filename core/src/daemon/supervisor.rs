@@ -771,8 +771,8 @@ impl Supervisor {
     }
 }
 
-mod checks;
 mod changes;
+mod checks;
 mod order;
 
 #[cfg(test)]

@@ -9,12 +9,16 @@
 //! supervisor.rpcinterface_factory = supervisor_rs.ext:make_ext_rpcinterface
 //! ```
 //!
-//! The namespace only checks parameters and hands the work to the host
-//! (`Host::scale_group`, `Host::update_changed`), whose outcome is the
-//! answer: an array of strings, one line per process touched.
+//! The namespace only checks parameters and hands the work to the daemon
+//! (`supervisor_sdk::extras`, which only a plugin linked into supervisord
+//! reaches), whose outcome is the answer: an array of strings, one line per
+//! process touched.
 
 use abi_stable::std_types::ROption;
+use std::sync::Arc;
+
 use supervisor_sdk::Fault;
+use supervisor_sdk::extras::Extras;
 use supervisor_sdk::fault::SHUTDOWN_STATE;
 use supervisor_sdk::host::{HostBox, Outcome};
 use supervisor_sdk::module::PluginConfig;
@@ -28,6 +32,7 @@ use supervisor_sdk::value::{Value, ValueKind};
 /// The namespace.
 pub struct Ext {
     host: HostBox,
+    extras: Arc<dyn Extras>,
 }
 
 /// The outcome's lines, or its fault.
@@ -82,11 +87,10 @@ impl RpcNamespace for Ext {
                 else {
                     return incorrect_parameters();
                 };
-                self.host
-                    .scale_group(name.as_str().into(), i64::from(*count))
+                self.extras.scale_group(name.as_str(), i64::from(*count))
             }
             ("updateChanged", [dry_run]) => match dry_run.as_bool() {
-                Some(dry_run) => self.host.update_changed(dry_run),
+                Some(dry_run) => self.extras.update_changed(dry_run),
                 None => return incorrect_parameters(),
             },
             _ => return incorrect_parameters(),
@@ -100,7 +104,9 @@ pub fn make_ext_rpcinterface(
     _config: &PluginConfig<'_>,
     host: HostBox,
 ) -> Result<NamespaceBox, String> {
-    Ok(namespace_box(Ext { host }))
+    let extras = supervisor_sdk::extras::get()
+        .ok_or("supervisor_rs.ext works only linked into supervisord, not loaded from a library")?;
+    Ok(namespace_box(Ext { host, extras }))
 }
 
 supervisor_sdk::plugin_module! {
@@ -120,6 +126,7 @@ mod tests {
     fn call(host: &TestHost, method: &str, params: Vec<Value>) -> Reply {
         let ext = namespace_box(Ext {
             host: host.handle(),
+            extras: Arc::new(host.clone()),
         });
         ext.call(method.into(), RVec::from(params))
     }
