@@ -4,6 +4,8 @@
 //! DELAY_MS milliseconds (as sd_notify(3) does: a leading `@` names an
 //! abstract socket), then, with `WATCHDOG_USEC`, `WATCHDOG=1` every half
 //! of it, PINGS times (no limit without PINGS), then sleeps until killed.
+//! It prints `READY=1 sent at SECONDS` (UNIX time, microseconds) once it
+//! sent `READY=1`, for the readiness benchmark.
 //! Without `NOTIFY_SOCKET` it says so on stderr and exits 3.
 
 use std::io::Write;
@@ -33,6 +35,11 @@ fn main() {
     socket
         .send_to_addr(b"READY=1\nSTATUS=serving\n", &address)
         .expect("send READY=1");
+    let sent = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    println!("READY=1 sent at {:.6}", sent.as_secs_f64());
+    let _ = std::io::stdout().flush();
     if let Some(usec) = watchdog.and_then(|w| w.parse::<u64>().ok()) {
         for _ in 0..pings {
             std::thread::sleep(Duration::from_micros(usec / 2));
