@@ -21,6 +21,9 @@ use supervisor_sdk::state::ProcessState;
 use super::table::{ProcId, ProcessTable};
 use crate::process::Input;
 
+/// The most dependencies a `waiting for` text names.
+const NAMED: usize = 3;
+
 /// The inputs to feed, in order.
 pub type Steps = Vec<(ProcId, Input)>;
 
@@ -169,9 +172,21 @@ impl Deps {
         }
     }
 
+    /// `waiting for a, b, c`; past [`NAMED`] names, `and N more`: a start
+    /// held for a hundred processes would otherwise rebuild a hundred
+    /// names each time one of them comes up (most of a long chain's start
+    /// time, measured by `tests/bench/order.sh`).
     fn waiting_text(&self, table: &ProcessTable, waiting: &[ProcId]) -> String {
-        let names: Vec<String> = waiting.iter().map(|d| label(table, *d)).collect();
-        format!("{WAITING_FOR}{}", names.join(", "))
+        let names: Vec<String> = waiting
+            .iter()
+            .take(NAMED)
+            .map(|d| label(table, *d))
+            .collect();
+        let mut text = format!("{WAITING_FOR}{}", names.join(", "));
+        if waiting.len() > NAMED {
+            text.push_str(&format!(" and {} more", waiting.len() - NAMED));
+        }
+        text
     }
 
     /// `id` changed state: release, fail or update the starts held for
@@ -183,7 +198,15 @@ impl Deps {
             return steps;
         }
         let failed = state(table, id) == Some(ProcessState::Fatal);
-        for dependent in self.dependents.get(&id).cloned().unwrap_or_default() {
+        // Only a dependency coming up or failing releases, fails or
+        // shortens a held start (one going down shows in the text at the
+        // next of these).
+        let news = failed || up(table, id);
+        let dependents = match self.dependents.get(&id) {
+            Some(ds) if news && !self.held.is_empty() => ds.clone(),
+            _ => Vec::new(),
+        };
+        for dependent in dependents {
             if !self.held.contains(&dependent) {
                 continue;
             }
