@@ -17,6 +17,16 @@ pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
 /// The reference's prompt (before `> `) when the config file sets none.
 pub const DEFAULT_PROMPT: &str = "supervisor";
 
+/// A `[ctlplugin:x]` section whose factory has a native twin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlPlugin {
+    /// The name after `ctlplugin:`, which `help` shows as the plugin's.
+    pub name: String,
+    /// The Python factory it names (one of [`super::plugin_spec::CTL_TWINS`]).
+    pub factory: String,
+    /// The section's other keys, in file order.
+    pub keys: Vec<(String, String)>,
+}
 /// The `[supervisorctl]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtlConfig {
@@ -37,7 +47,7 @@ pub struct CtlConfig {
     /// The `[ctlplugin:x]` sections whose factory has a native twin
     /// ([`super::plugin_spec::CTL_TWINS`]): the factory and the section's
     /// other keys, in file order.
-    pub plugins: Vec<(String, Vec<(String, String)>)>,
+    pub plugins: Vec<CtlPlugin>,
     /// How an `https://` serverurl is trusted (ours).
     pub tls: ClientTls,
 }
@@ -223,7 +233,11 @@ pub fn load_ctl_config(path: &Path) -> Result<CtlConfig, ConfigError> {
                 .filter(|entry| entry.key != "supervisor.ctl_factory")
                 .map(|entry| (entry.key.clone(), entry.value.clone()))
                 .collect();
-            config.plugins.push((factory, keys));
+            config.plugins.push(CtlPlugin {
+                name: section["ctlplugin:".len()..].to_string(),
+                factory,
+                keys,
+            });
             continue;
         }
         config.warnings.push(format!(

@@ -285,7 +285,14 @@ pub fn topic(topic: &str) -> String {
 }
 
 fn do_help(c: &mut Controller, arg: &str) -> CmdResult {
-    c.write_raw(&topic(arg.trim()));
+    let arg = arg.trim();
+    let mut text = topic(arg);
+    // `help help` is answered before the plugins are asked (the reference's
+    // do_help); any other topic goes to the twins' sections as well.
+    if arg != "help" {
+        text.push_str(&super::ctlplugins::help(&c.plugins, arg));
+    }
+    c.write_raw(&text);
     Ok(Outcome::Done)
 }
 

@@ -112,7 +112,7 @@ pub struct Controller {
     completion_cache: Option<Vec<ProcessInfo>>,
     /// The `[ctlplugin:x]` sections with a native twin (factory, keys),
     /// which `ctlplugins` reads.
-    pub plugins: Vec<(String, Vec<(String, String)>)>,
+    pub plugins: Vec<crate::config::ctl::CtlPlugin>,
 }
 
 impl Controller {

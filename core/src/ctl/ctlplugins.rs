@@ -17,6 +17,7 @@
 
 use super::api::ProcessInfo;
 use super::controller::{CmdError, Controller};
+use crate::config::ctl::CtlPlugin;
 use crate::config::plugin_spec::CTL_TWINS;
 
 /// Which twins the config enabled, with their settings.
@@ -30,10 +31,10 @@ pub struct Plugins {
 }
 
 impl Plugins {
-    /// The twins of `sections` (factory, keys), as the config read them.
-    pub fn from_sections(sections: &[(String, Vec<(String, String)>)]) -> Plugins {
+    /// The twins of `sections`, as the config read them.
+    pub fn from_sections(sections: &[CtlPlugin]) -> Plugins {
         let mut plugins = Plugins::default();
-        for (factory, keys) in sections {
+        for CtlPlugin { factory, keys, .. } in sections {
             // `bool(int(config.get('match_group', '0')))`.
             let match_group = keys
                 .iter()
@@ -60,6 +61,59 @@ Note: serialrestart does restart one process after another, instead of restart, 
 Note: serialrestart does not reread config files. For that, see reread and update.\n\
 Note: serialrestart also accepts wildcard expressions to match the process name\n\
 serialrestart a* restarts all processes begining with \"a\"";
+
+/// supervisor-wildcards' `help_mstart` (and mstop, mrestart): the
+/// command, the plain command it extends, and the verb of its example.
+const WILDCARDS_HELP: [(&str, &str, &str); 3] = [
+    ("mrestart", "restart", "restarts"),
+    ("mstart", "start", "starts"),
+    ("mstop", "stop", "stops"),
+];
+
+/// The commands a twin's section offers, as its `help` lists them.
+fn offered(plugin: &CtlPlugin) -> &'static [&'static str] {
+    if plugin.factory == CTL_TWINS[0] {
+        &["mrestart", "mstart", "mstop"]
+    } else if plugin.factory == CTL_TWINS[1] {
+        &["serialrestart"]
+    } else {
+        &[]
+    }
+}
+
+/// What `help <topic>` prints after the builtin commands' part, as the
+/// reference's `do_help` asks each plugin in turn: per twin section, in
+/// file order, its help on `topic` or `*** No help on <topic>`; with no
+/// topic, its own command list (headed by the section's name).
+pub fn help(sections: &[CtlPlugin], topic: &str) -> String {
+    let mut out = String::new();
+    for plugin in sections {
+        let commands = offered(plugin);
+        if topic.is_empty() {
+            let title = format!("{} commands (type help <topic>):", plugin.name);
+            out.push_str(&super::help::titled_list(&title, commands));
+            continue;
+        }
+        let text = if !commands.contains(&topic) {
+            format!("*** No help on {topic}")
+        } else if topic == "serialrestart" {
+            SERIALRESTART_USAGE.to_string()
+        } else {
+            let (_, plain, verb) = WILDCARDS_HELP
+                .iter()
+                .find(|(name, _, _)| *name == topic)
+                .copied()
+                .unwrap_or_default();
+            format!(
+                "The same as {plain}, but accepts wildcard expressions to match the process name.\n\
+                 {topic} a* - {verb} all processes begining with \"a\"."
+            )
+        };
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out
+}
 
 /// Run the enabled twin command `name` with `arg`: `None` when no enabled
 /// twin has that command; otherwise what it printed went out, and the
@@ -200,13 +254,18 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
+        let section = |name: &str, factory: &str, pairs: &[(&str, &str)]| CtlPlugin {
+            name: name.to_string(),
+            factory: factory.to_string(),
+            keys: keys(pairs),
+        };
         let plugins = Plugins::from_sections(&[
-            (CTL_TWINS[0].to_string(), keys(&[("match_group", "1")])),
-            (CTL_TWINS[1].to_string(), keys(&[])),
+            section("w", CTL_TWINS[0], &[("match_group", "1")]),
+            section("s", CTL_TWINS[1], &[]),
         ]);
         assert_eq!(plugins.wildcards, Some(true));
         assert!(plugins.serialrestart);
-        let plugins = Plugins::from_sections(&[(CTL_TWINS[0].to_string(), keys(&[]))]);
+        let plugins = Plugins::from_sections(&[section("w", CTL_TWINS[0], &[])]);
         assert_eq!(plugins.wildcards, Some(false));
         assert!(!plugins.serialrestart);
         assert_eq!(Plugins::from_sections(&[]), Plugins::default());

@@ -6,7 +6,12 @@
 /// The header, ruler and command columns of `help` with no topic, exactly
 /// as the reference lays them out (scripts and eyes know the shape).
 pub fn command_list(names: &[&str]) -> String {
-    let header = "default commands (type help <topic>):";
+    titled_list("default commands (type help <topic>):", names)
+}
+
+/// A list of commands under `header`, as `cmd.Cmd.print_topics` prints
+/// one (a plugin's list has its own header).
+pub fn titled_list(header: &str, names: &[&str]) -> String {
     let mut names = names.to_vec();
     names.sort_unstable();
     let mut out = String::from("\n");

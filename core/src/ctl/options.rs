@@ -160,7 +160,7 @@ pub struct Settings {
     /// One-line warnings about the config file.
     pub warnings: Vec<String>,
     /// The `[ctlplugin:x]` sections with a native twin (factory, keys).
-    pub plugins: Vec<(String, Vec<(String, String)>)>,
+    pub plugins: Vec<crate::config::ctl::CtlPlugin>,
     /// How an `https://` server is trusted.
     pub tls: crate::config::ctl::ClientTls,
 }

@@ -233,6 +233,13 @@ fn the_ctl_plugin_commands_print_and_exit_as_the_python_plugins_do() {
                 ("serialrestart all", false),
                 ("mrestart be*", false),
                 ("mstop be* a*", true),
+                // Each plugin answers help in turn, as the Python ones do.
+                ("help", false),
+                ("help mstart", false),
+                ("help mstop", false),
+                ("help mrestart", false),
+                ("help serialrestart", false),
+                ("help nosuch", false),
             ] {
                 transcript.push_str(&ctl(client.clone(), &conf, command, sort));
             }
