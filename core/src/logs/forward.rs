@@ -6,24 +6,36 @@
 //! writer thread, so lines of different children never mix.
 //!
 //! A slow reader of stdout: the writer holds at most [`BUDGET`] bytes not
-//! yet written (a semaphore of bytes). A channel whose log file also has
-//! every byte never waits for room: what does not fit is dropped and
-//! counted, and the next batch that fits starts with a line saying how
-//! many bytes were dropped. A channel whose only copy is this one waits
-//! for room, so its output task stops reading and the child feels the
-//! backpressure it would feel writing to the terminal itself.
+//! yet written (a semaphore of bytes). A channel whose only copy is this
+//! one waits for room, so its output task stops reading and the child
+//! feels the backpressure it would feel writing to the terminal itself. A
+//! channel whose log file also has every byte waits for room only while
+//! stdout moves: once the writer has been stuck in one write for [`STALL`]
+//! (nobody reads), it stops waiting, drops what does not fit and counts
+//! it, and the next batch that fits starts with a line saying how many
+//! bytes were dropped. Dropping as soon as the buffer is full lost lines
+//! under any reader: a child bursting faster than a write to a pipe
+//! wakes its reader fills a megabyte in a millisecond.
 //!
 //! The writer is one per process, made at the first forwarded line (after
 //! daemonizing, which a forwarding config refuses anyway), because stdout
-//! is one per process too. This module owns no pipe and no process: the
-//! output task feeds it bytes and awaits [`ChannelForward::send`].
+//! is one per process too. It writes each batch to descriptor 1 in one
+//! call while holding std's stdout lock (so the main log's echo never
+//! lands inside a batch), bypassing std's line buffer, which would scan
+//! every byte for newlines again, and hands the batch's buffer back for
+//! the next one. This module owns no pipe and no process: the output task
+//! feeds it bytes and awaits [`ChannelForward::send`].
 
 use std::io::Write as _;
+use std::os::fd::{AsFd as _, FromRawFd as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use super::pipe::grow_pipe;
 use super::route::{ForwardFormat, ForwardStyle};
 
 /// Bytes queued for stdout and not yet written, at most.
@@ -33,9 +45,44 @@ pub const BUDGET: usize = 1 << 20;
 /// child that never writes a newline cannot hold unbounded memory.
 pub const LONGEST_LINE: usize = 64 * 1024;
 
+/// How long one write to stdout may take before its reader counts as
+/// stalled, and a channel with a log file stops waiting for room.
+pub const STALL: Duration = Duration::from_secs(1);
+
+/// Spare batch buffers kept for reuse, at most.
+const SPARES: usize = 8;
+
 struct Writer {
     room: Arc<Semaphore>,
     queue: mpsc::Sender<(Vec<u8>, u32)>,
+    /// When the write under way began, in microseconds after `epoch` plus
+    /// one; 0 when the writer is idle.
+    writing_since: Arc<AtomicU64>,
+    epoch: Instant,
+    /// Buffers of written batches, for the next ones.
+    spares: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Writer {
+    /// Whether the write under way has taken [`STALL`] or more.
+    fn stalled(&self) -> bool {
+        match self.writing_since.load(Ordering::Acquire) {
+            0 => false,
+            since => {
+                let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+                now.saturating_sub(since - 1) >= STALL.as_micros() as u64
+            }
+        }
+    }
+
+    /// An empty buffer, a used one when there is a spare.
+    fn buffer(&self) -> Vec<u8> {
+        self.spares
+            .lock()
+            .ok()
+            .and_then(|mut spares| spares.pop())
+            .unwrap_or_default()
+    }
 }
 
 static WRITER: OnceLock<Option<Writer>> = OnceLock::new();
@@ -48,22 +95,50 @@ fn writer() -> Option<&'static Writer> {
             let (queue, batches) = mpsc::channel::<(Vec<u8>, u32)>();
             let room = Arc::new(Semaphore::new(BUDGET));
             let freed = Arc::clone(&room);
+            let writing_since = Arc::new(AtomicU64::new(0));
+            let since = Arc::clone(&writing_since);
+            let spares = Arc::new(Mutex::new(Vec::new()));
+            let returned = Arc::clone(&spares);
+            let epoch = Instant::now();
             std::thread::Builder::new()
                 .name("forward-stdout".into())
                 .spawn(move || {
                     let stdout = std::io::stdout();
-                    while let Ok((batch, size)) = batches.recv() {
+                    // SAFETY: descriptor 1 stays open for the process's
+                    // life (std's stdout never closes it), and ManuallyDrop
+                    // keeps this File from closing it.
+                    let mut raw =
+                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+                    // A pipe to a reader: room for a whole batch or more,
+                    // so a write rarely waits for the reader mid-batch.
+                    grow_pipe(raw.as_fd());
+                    while let Ok((mut batch, size)) = batches.recv() {
+                        let began = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0);
+                        since.store(began + 1, Ordering::Release);
                         // A closed stdout (EPIPE) must not stop the
                         // daemon; the lines are lost, as the terminal's
                         // would be.
-                        let mut out = stdout.lock();
-                        let _ = out.write_all(&batch).and_then(|()| out.flush());
-                        drop(out);
+                        let lock = stdout.lock();
+                        let _ = raw.write_all(&batch);
+                        drop(lock);
+                        since.store(0, Ordering::Release);
                         freed.add_permits(size as usize);
+                        batch.clear();
+                        if let Ok(mut spares) = returned.lock()
+                            && spares.len() < SPARES
+                        {
+                            spares.push(batch);
+                        }
                     }
                 })
                 .ok()
-                .map(|_| Writer { room, queue })
+                .map(|_| Writer {
+                    room,
+                    queue,
+                    writing_since,
+                    epoch,
+                    spares,
+                })
         })
         .as_ref()
 }
@@ -73,6 +148,8 @@ fn writer() -> Option<&'static Writer> {
 #[derive(Debug)]
 pub struct ChannelForward {
     label: String,
+    /// `label | ` (or `label ! `): what starts each text line.
+    prefix: Vec<u8>,
     process: Arc<str>,
     group: Arc<str>,
     stream: &'static str,
@@ -99,7 +176,9 @@ impl ChannelForward {
         } else {
             format!("{group}:{process}")
         };
+        let mark = if stream == "stderr" { "!" } else { "|" };
         ChannelForward {
+            prefix: format!("{label} {mark} ").into_bytes(),
             label,
             process,
             group,
@@ -116,10 +195,15 @@ impl ChannelForward {
     /// `out`, formatted; keep the rest for the next chunk.
     pub fn lines(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let now = Stamp::now(self.style);
+        if out.capacity() == 0
+            && let Some(writer) = writer()
+        {
+            *out = writer.buffer();
+        }
         // One allocation for the whole chunk in the usual case (lines of
         // 40 bytes or more), not a doubling series.
         if self.style.format == ForwardFormat::Text {
-            let prefixes = (data.len() / 40 + 1) * (self.label.len() + 3 + now.len());
+            let prefixes = (data.len() / 40 + 1) * (self.prefix.len() + now.len());
             out.reserve(data.len() + self.partial.len() + prefixes);
         }
         let mut rest = data;
@@ -153,9 +237,9 @@ impl ChannelForward {
     }
 
     /// Queue a batch from [`lines`](Self::lines) for stdout: waiting for
-    /// room when this is the only copy, else dropping it (counted) when
-    /// there is none. At the end of the pipe (`last`) a pending drop
-    /// notice waits for room too.
+    /// room when this is the only copy, or while stdout moves; else
+    /// dropping it (counted). At the end of the pipe (`last`) a pending
+    /// drop notice waits for room too.
     pub async fn send(&mut self, mut batch: Vec<u8>, last: bool) {
         let child_bytes = std::mem::take(&mut self.batch_bytes);
         let Some(writer) = writer() else { return };
@@ -169,10 +253,14 @@ impl ChannelForward {
             return;
         }
         let size = batch.len().min(BUDGET) as u32;
-        let permit = if self.lossless || last {
-            writer.room.acquire_many(size).await.ok()
-        } else {
-            writer.room.try_acquire_many(size).ok()
+        let permit = match writer.room.try_acquire_many(size) {
+            Ok(permit) => Some(permit),
+            Err(_) if self.lossless || last => writer.room.acquire_many(size).await.ok(),
+            Err(_) if writer.stalled() => None,
+            Err(_) => tokio::time::timeout(STALL, writer.room.acquire_many(size))
+                .await
+                .ok()
+                .and_then(Result::ok),
         };
         match permit {
             Some(permit) => {
@@ -223,10 +311,7 @@ impl ChannelForward {
         match self.style.format {
             ForwardFormat::Text => {
                 now.text(out);
-                out.extend_from_slice(self.label.as_bytes());
-                out.push(b' ');
-                out.extend_from_slice(self.mark().as_bytes());
-                out.push(b' ');
+                out.extend_from_slice(&self.prefix);
                 out.extend_from_slice(line);
                 out.push(b'\n');
             }

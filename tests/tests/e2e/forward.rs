@@ -2,7 +2,8 @@
 //! supervisord's stdout as whole lines (text and JSON), never mixed; the
 //! per-program override and /dev/stdout not forwarded twice; a stalled
 //! reader (children with a log file keep running and the drop notice
-//! comes; a child whose only copy this is waits and loses nothing); the
+//! comes; a child whose only copy this is waits and loses nothing); a fast
+//! reader of a bursting child with a log file losing nothing; the
 //! refusal when daemonizing; the reference accepting these configs.
 
 use std::io::{BufRead, BufReader};
@@ -300,6 +301,71 @@ fn a_stalled_reader_drops_logged_lines_with_a_notice_and_holds_back_the_only_cop
         .find(|l| l.contains("bytes of output dropped"))
         .unwrap();
     assert!(notice.starts_with("logged | [supervisord] "), "{notice}");
+}
+
+/// Regression: a child with a log file that bursts far past the 1 MiB
+/// buffer, read by a reader that keeps up, loses nothing. Dropping as soon
+/// as the buffer was full lost lines whenever the reader was descheduled
+/// for a moment; now lines drop only once stdout stalled.
+#[test]
+fn a_fast_reader_gets_every_line_of_a_bursting_child_with_a_log_file() {
+    let sandbox = Sandbox::new();
+    let spew = our_bin("fixture_spew").display().to_string();
+    let big: usize = 32 << 20;
+    let conf = sandbox.write(
+        "s.conf",
+        &format!(
+            "[supervisord]\nlogfile=%(here)s/main.log\nsilent=true\nforward_output=true\n\
+             [program:logged]\ncommand={spew} {big} 65536\nautorestart=false\nstartsecs=0\n\
+             stdout_logfile=%(here)s/logged.log\nstdout_logfile_maxbytes=0\nstderr_logfile=NONE\n"
+        ),
+    );
+    let (_daemon, stdout) = start(&conf, sandbox.path());
+    let chunks = supervisor_tests::read_chunks(stdout);
+    let mut spewed = vec![0; big];
+    supervisor_tests::fill_spew(0, &mut spewed);
+    let mut wanted = Vec::with_capacity(big + big / 20);
+    for line in spewed.split_inclusive(|b| *b == b'\n') {
+        wanted.extend_from_slice(b"logged | ");
+        wanted.extend_from_slice(line);
+    }
+    if wanted.last() != Some(&b'\n') {
+        wanted.push(b'\n');
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut got = Vec::with_capacity(wanted.len());
+    while got.len() < wanted.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match chunks.recv_timeout(left) {
+            Ok(chunk) => {
+                let text = String::from_utf8_lossy(&chunk);
+                assert!(
+                    !text.contains("bytes of output dropped"),
+                    "lines were dropped under a fast reader after {} bytes",
+                    got.len()
+                );
+                got.extend_from_slice(&chunk);
+            }
+            Err(_) => panic!(
+                "stdout stalled after {} of {} bytes",
+                got.len(),
+                wanted.len()
+            ),
+        }
+    }
+    let dropped = String::from_utf8_lossy(&got).contains("bytes of output dropped");
+    assert!(!dropped, "lines were dropped under a fast reader");
+    assert_eq!(got.len(), wanted.len());
+    assert!(
+        got == wanted,
+        "the forwarded stream differs from the child's output"
+    );
+    let log = sandbox.path().join("logged.log");
+    wait_for("the whole log", Duration::from_secs(20), || {
+        std::fs::metadata(&log)
+            .ok()
+            .filter(|m| m.len() == big as u64)
+    });
 }
 
 #[test]
