@@ -22,7 +22,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 cargo build --release --quiet -p supervisor-tests --bin fixture_spew
-cargo build --release --quiet -p supervisord --bin supervisord
+# BENCH_OURS=/path/to/supervisord measures that build instead (before and
+# after a change, side by side).
+if [ -z "${BENCH_OURS:-}" ]; then
+    cargo build --release --quiet -p supervisord --bin supervisord
+fi
 
 export BENCH_ROOT="$root"
 export BENCH_MB="${BENCH_MB:-512}"
@@ -36,7 +40,7 @@ runs = int(os.environ["BENCH_RUNS"])
 total = mb * 1024 * 1024
 release = os.path.join(root, "target", "release")
 spew = os.path.join(release, "fixture_spew")
-ours = os.path.join(release, "supervisord")
+ours = os.environ.get("BENCH_OURS") or os.path.join(release, "supervisord")
 reference = os.path.join(root, "tests", ".venv", "bin", "supervisord")
 
 

@@ -366,9 +366,12 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             Err(error) => Err(error),
         };
         // Awaited outside the read: a forward that is the only copy of
-        // the output waits here for stdout, and the child with it.
+        // the output waits here for stdout, and the child with it. A full
+        // read leaves more to read: its lines wait for the next ones, up
+        // to a batch (the drained pipe's WouldBlock sends them).
         if let Some(forward) = &mut forward
             && !forwarded.is_empty()
+            && (forwarded.len() >= crate::logs::forward::BATCH || !matches!(outcome, Ok(CHUNK)))
         {
             forward.send(std::mem::take(&mut forwarded), false).await;
         }

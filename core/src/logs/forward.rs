@@ -49,6 +49,11 @@ pub const LONGEST_LINE: usize = 64 * 1024;
 /// stalled, and a channel with a log file stops waiting for room.
 pub const STALL: Duration = Duration::from_secs(1);
 
+/// A channel's lines go to the writer once this many bytes are waiting, or
+/// when its pipe is drained: one hand-off (a wake of the writer thread and
+/// a write) per quarter megabyte rather than per read of a busy child.
+pub const BATCH: usize = 256 * 1024;
+
 /// Spare batch buffers kept for reuse, at most.
 const SPARES: usize = 8;
 
