@@ -12,7 +12,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-cargo build --release --quiet -p supervisord --bin supervisord
+# BENCH_OURS=/path/to/supervisord measures that build instead.
+if [ -z "${BENCH_OURS:-}" ]; then
+    cargo build --release --quiet -p supervisord --bin supervisord
+fi
 
 export BENCH_ROOT="$root"
 export BENCH_PROGRAMS="${BENCH_PROGRAMS:-1000}"
@@ -23,7 +26,7 @@ import os, shutil, subprocess, tempfile, time
 root = os.environ["BENCH_ROOT"]
 n = int(os.environ["BENCH_PROGRAMS"])
 runs = int(os.environ["BENCH_RUNS"])
-ours = os.path.join(root, "target", "release", "supervisord")
+ours = os.environ.get("BENCH_OURS") or os.path.join(root, "target", "release", "supervisord")
 SHARED = {
     "autostart": "true",
     "autorestart": "unexpected",

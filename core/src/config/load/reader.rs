@@ -110,12 +110,15 @@ impl Loader {
         let own = find(self.ini.section(section)?);
         let entry = own
             .or_else(|| {
+                // Most options are in neither the section nor the defaults:
+                // the few defaults are searched first, and the long list
+                // of program options only for a key found there.
                 let program_like =
                     section.starts_with("program:") || section.starts_with("fcgi-program:");
-                let defaults = self.ini.section(PROGRAM_DEFAULTS)?;
-                (program_like && known::PROGRAM.contains(&key))
-                    .then(|| find(defaults))
-                    .flatten()
+                if !program_like {
+                    return None;
+                }
+                find(self.ini.section(PROGRAM_DEFAULTS)?).filter(|_| known::PROGRAM.contains(&key))
             })
             .or_else(|| self.ini.get(section, key))?;
         Some(Value {
