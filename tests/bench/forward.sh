@@ -7,12 +7,20 @@
 # every chunk is read through user space) and the reference logging it.
 # The child is fixture_spew: BENCH_MB MiB whose lines are 251 bytes long.
 # The target: forwarding <= 1.3x the CPU per GB of plain logging.
-# Measured (256 MiB, 2 shared cores, noisy): plain spliced logging 0.28-0.36
-# CPU s/GiB, logging that copies 0.44, forwarding with log NONE 0.76-0.80
-# (2.1-2.9x spliced, ~1.8x copying), the reference's plain logging 0.56-0.68:
-# NOT within the target. Forwarding copies each byte three times (pipe to
-# user space, into the prefixed batch, into stdout's file or pipe) where the
-# splice moves it once; the writer thread's write is about a third of it.
+# Measured (512 MiB, best of 3, 2 shared cores, loaded), before and after
+# the writer rework, in the same session (CPU s/GiB):
+#                                  before   after
+#   plain logging (spliced)          0.26    0.28
+#   logging that copies              0.42    0.40
+#   forwarding, text, log NONE       1.20    0.56   (2.0x spliced, 1.4x copying)
+#   forwarding + log file            1.30    0.80   (before: 61 MiB of 526 dropped
+#                                                    under this fast reader; after: none)
+#   the reference, plain logging     0.62    0.66
+# NOT within 1.3x of spliced logging: the rest is the kernel's (perf: the
+# page-cache copy of stdout's file, the pipe read into user space, the
+# writer thread's wake-ups); user space is memchr and one copy into the
+# batch. The splice moves each byte once; forwarding needs the bytes in
+# user space to find the lines and insert the labels.
 #
 # Run with:  tests/bench/forward.sh     (BENCH_MB=512 BENCH_RUNS=3 by default)
 # It builds supervisord and the fixture in release mode first. Best of
