@@ -10,8 +10,9 @@
 # fuzz/corpus/<target>/ are read, never written. A crash leaves its input in
 # fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ with the
 # fix, so the replay test keeps it found. The report gives, per target,
-# executions, executions per second, coverage (edges) and features, and
-# crashes; the exit status is 1 if any target crashed.
+# executions, executions per second, coverage (edges) and features,
+# crashes (timeouts and out-of-memory included) and slow units; the exit
+# status is 1 if any target crashed.
 set -u
 cd "$(dirname "$0")"
 seconds=450
@@ -51,17 +52,20 @@ for t in "${targets[@]}"; do
 done
 wait
 status=0
-printf '%-18s %12s %10s %8s %8s %8s\n' target execs execs/s cov ft crashes
+printf '%-18s %12s %10s %8s %8s %8s %6s\n' target execs execs/s cov ft crashes slow
 for t in "${targets[@]}"; do
     log="logs/$t.log"
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1)
     ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-    crashes=$(find "artifacts/$t" -type f -newer logs/.start 2>/dev/null | wc -l)
+    # Crashes, timeouts and out-of-memory inputs fail the run; slow units
+    # (over -report_slow_units, 10 s) are only counted.
+    crashes=$(find "artifacts/$t" -type f -newer logs/.start ! -name 'slow-unit-*' 2>/dev/null | wc -l)
+    slow=$(find "artifacts/$t" -type f -newer logs/.start -name 'slow-unit-*' 2>/dev/null | wc -l)
     if [ "$(cat "logs/$t.rc")" != 0 ] || [ "$crashes" -gt 0 ]; then
         status=1
     fi
-    printf '%-18s %12s %10s %8s %8s %8s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$crashes"
+    printf '%-18s %12s %10s %8s %8s %8s %6s\n' "$t" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$crashes" "$slow"
 done
 exit $status

@@ -55,13 +55,18 @@ pub struct CtlConfig {
 /// How supervisorctl trusts an `https://` server (ours): `tls_ca = PATH`
 /// (PEM CA certificates; default: the system's bundle), or
 /// `tls_insecure_skip_verify = true`, which accepts any certificate and
-/// says so on every start.
+/// says so on every start; and the client certificate it shows a server
+/// that asks for one (`tls_client_ca` there): `tls_cert` and `tls_key`,
+/// named as the server's own pair.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTls {
     /// `tls_ca`, absolute.
     pub ca: Option<PathBuf>,
     /// `tls_insecure_skip_verify`.
     pub insecure: bool,
+    /// `tls_cert` (PEM, the certificate then its chain) and `tls_key`
+    /// (PEM), absolute; both or neither.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for CtlConfig {
@@ -196,10 +201,31 @@ pub fn load_ctl_config(path: &Path) -> Result<CtlConfig, ConfigError> {
     config.history_file = get(&environ, "history_file")?
         .filter(|h| !h.is_empty())
         .map(|h| types::normalize_path(&types::expand_user(&h)));
-    config.tls.ca = get(&environ, "tls_ca")?.filter(|p| !p.is_empty()).map(|p| {
-        let p = types::expand_user(&p);
-        types::normalize_path(&if p.is_absolute() { p } else { here.join(p) })
-    });
+    let tls_path = |option: &str| -> Result<Option<PathBuf>, ConfigError> {
+        Ok(get(&environ, option)?.filter(|p| !p.is_empty()).map(|p| {
+            let p = types::expand_user(&p);
+            types::normalize_path(&if p.is_absolute() { p } else { here.join(p) })
+        }))
+    };
+    config.tls.ca = tls_path("tls_ca")?;
+    config.tls.client_cert = match (tls_path("tls_cert")?, tls_path("tls_key")?) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (cert, _) => {
+            let (option, other) = if cert.is_some() {
+                ("tls_cert", "tls_key")
+            } else {
+                ("tls_key", "tls_cert")
+            };
+            let entry = ini.get(S, option);
+            return Err(ConfigError::new(format!("{option} needs {other}"))
+                .in_file(path)
+                .at_line(entry.map_or(0, |e| e.line))
+                .in_section(S)
+                .for_option(option)
+                .with_value(entry.map(|e| e.value.clone()).unwrap_or_default()));
+        }
+    };
     if let Some(insecure) = get(&environ, "tls_insecure_skip_verify")? {
         config.tls.insecure = types::boolean(&insecure).map_err(|e| {
             ConfigError::new(e.ours)
@@ -307,6 +333,34 @@ mod tests {
             err.contains("tls_insecure_skip_verify") && err.contains("maybe"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_client_certificate_needs_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(
+            &conf,
+            "[supervisorctl]\ntls_cert=me.pem\ntls_key=%(here)s/me.key\n",
+        )
+        .unwrap();
+        let c = load_ctl_config(&conf).unwrap();
+        assert_eq!(
+            c.tls.client_cert,
+            Some((dir.path().join("me.pem"), dir.path().join("me.key")))
+        );
+        for (text, option, other) in [
+            ("tls_cert=me.pem", "tls_cert", "tls_key"),
+            ("tls_key=me.key", "tls_key", "tls_cert"),
+        ] {
+            std::fs::write(&conf, format!("[supervisorctl]\n{text}\n")).unwrap();
+            let err = load_ctl_config(&conf).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{option} needs {other}"))
+                    && err.contains("s.conf:2: [supervisorctl]"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

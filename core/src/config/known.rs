@@ -108,6 +108,8 @@ pub const SUPERVISORCTL: &[&str] = &[
     // ours
     "tls_ca",
     "tls_insecure_skip_verify",
+    "tls_cert",
+    "tls_key",
 ];
 
 /// `[unix_http_server]`'s options.

@@ -2,7 +2,9 @@
 //! serverurls, trusting the CA certificates of `tls_ca` (default: the
 //! system's bundle), TLS 1.2 and 1.3 only; or, with
 //! `tls_insecure_skip_verify`, any certificate at all (the config loader
-//! warns about it on every start). It only builds connectors.
+//! warns about it on every start); showing the client certificate of
+//! `tls_cert`/`tls_key` to a server that asks for one. It only builds
+//! connectors.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_rustls::TlsConnector;
 
@@ -34,11 +36,10 @@ pub fn connector(tls: &ClientTls) -> Result<TlsConnector, String> {
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?;
-    let config = if tls.insecure {
+    let builder = if tls.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
         let bundle = match &tls.ca {
@@ -60,9 +61,40 @@ pub fn connector(tls: &ClientTls) -> Result<TlsConnector, String> {
                 bundle.display()
             ));
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
+    };
+    let config = match &tls.client_cert {
+        None => builder.with_no_client_auth(),
+        Some((cert_file, key_file)) => {
+            let (chain, key) = client_identity(cert_file, key_file)?;
+            // rustls refuses a key that does not match the certificate.
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                format!(
+                    "tls_cert {} and tls_key {}: {e}",
+                    cert_file.display(),
+                    key_file.display()
+                )
+            })?
+        }
     };
     Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The certificate chain of `tls_cert` and the key of `tls_key`; an error
+/// names the option and the file.
+fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("tls_cert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("tls_cert {}: no certificate in it", cert.display()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls_key {}: {e}", key.display()))?;
+    Ok((chain, key))
 }
 
 /// `tls_insecure_skip_verify`: every certificate is taken (signatures are

@@ -252,7 +252,10 @@ fn hyper_to_io(e: hyper::Error) -> io::Error {
     };
     io::Error::new(
         kind,
-        format!("Remote end closed connection without response ({e})"),
+        format!(
+            "Remote end closed connection without response ({})",
+            root_cause(&e)
+        ),
     )
 }
 
@@ -301,7 +304,7 @@ impl Endpoint {
 
     /// Open a fresh HTTP/1.1 connection; the connection task runs on the
     /// current runtime until the sender is dropped.
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, CallError> {
+    async fn connect(&self) -> Result<Connection, CallError> {
         match self.addr()? {
             ServerAddr::Unix { path } => {
                 handshake(tokio::net::UnixStream::connect(path).await?).await
@@ -353,7 +356,7 @@ impl Endpoint {
     /// `/mainlogtail`) on a connection of its own, as the reference's
     /// tail client does.
     pub async fn open_stream(&self, path: &str) -> Result<Response<Incoming>, CallError> {
-        let mut sender = self.connect().await?;
+        let mut connection = self.connect().await?;
         let request = self
             .request("GET", path, self.stream_auth.as_ref())
             .header("Accept", "*/*")
@@ -361,27 +364,71 @@ impl Endpoint {
             .map_err(|e| CallError::Value(format!("bad request path {path:?}: {e}")))?;
         // Dropping the sender afterwards is fine: hyper keeps driving the
         // connection until the response under way is finished or dropped.
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| CallError::Io(hyper_to_io(e)))
+        match connection.sender.send_request(request).await {
+            Ok(response) => Ok(response),
+            Err(e) => Err(CallError::Io(connection.explain(e).await)),
+        }
     }
+}
+
+/// An open HTTP/1.1 connection: the sender, and why the connection ended
+/// if it failed. A request on a connection that fails only learns that it
+/// was cancelled; the connection's own error says why (a TLS alert such as
+/// `CertificateRequired` from a server that wants a client certificate).
+#[derive(Debug)]
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    failure: tokio::sync::oneshot::Receiver<String>,
+}
+
+impl Connection {
+    /// `error` (from a request on this connection) as an I/O error, with
+    /// the connection's own failure when it has one.
+    async fn explain(self, error: hyper::Error) -> io::Error {
+        let io = hyper_to_io(error);
+        if io.raw_os_error().is_some() {
+            return io;
+        }
+        // A failed request means a connection that is ending (hyper cancels
+        // a request only as the connection goes): its task answers at once.
+        match self.failure.await {
+            // The peer ended the connection: Python's class for that, with
+            // the reason it gave.
+            Ok(why) => io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                format!("Remote end closed connection without response ({why})"),
+            ),
+            Err(_) => io,
+        }
+    }
+}
+
+/// The innermost message of `error`'s chain: what actually went wrong.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 /// The HTTP/1.1 handshake on an open stream; the connection task runs on
 /// the current runtime until the sender and any response under way are
 /// gone.
-async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, CallError>
+async fn handshake<S>(stream: S) -> Result<Connection, CallError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(hyper_to_io)?;
+    let (report, failure) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let _ = connection.await;
+        if let Err(error) = connection.await {
+            let _ = report.send(root_cause(&error));
+        }
     });
-    Ok(sender)
+    Ok(Connection { sender, failure })
 }
 
 /// `Basic base64(user:pass)`.
@@ -397,7 +444,7 @@ fn basic_auth(username: &str, password: &str) -> String {
 #[derive(Debug)]
 pub struct Session {
     endpoint: Endpoint,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    conn: Option<Connection>,
 }
 
 impl Session {
@@ -441,24 +488,26 @@ impl Session {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| CallError::Value(format!("cannot build a request: {e}")))?;
 
-        let reusable = self.conn.as_mut().is_some_and(|c| !c.is_closed());
+        let reusable = self.conn.as_mut().is_some_and(|c| !c.sender.is_closed());
         if !reusable {
             self.conn = Some(self.endpoint.connect().await?);
         }
-        let sender = self
+        let sender = &mut self
             .conn
             .as_mut()
-            .expect("a connection was opened just above when none was reusable");
+            .expect("a connection was opened just above when none was reusable")
+            .sender;
         let response = match sender.ready().await {
             Ok(()) => sender.send_request(request).await,
             Err(e) => Err(e),
         };
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                self.conn = None;
-                return Err(CallError::Io(hyper_to_io(e)));
+        let response = match (response, self.conn.take()) {
+            (Ok(r), conn) => {
+                self.conn = conn;
+                r
             }
+            (Err(e), Some(conn)) => return Err(CallError::Io(conn.explain(e).await)),
+            (Err(e), None) => return Err(CallError::Io(hyper_to_io(e))),
         };
         let status = response.status();
         if status != hyper::StatusCode::OK {

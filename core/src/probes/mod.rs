@@ -270,6 +270,7 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
             let tls = ClientTls {
                 ca: std::env::var_os("SSL_CERT_FILE").map(Into::into),
                 insecure: false,
+                client_cert: None,
             };
             crate::ctl::tls::connector(&tls)
         })

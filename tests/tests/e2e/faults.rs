@@ -196,6 +196,18 @@ fn group_members(pgid: i32) -> Vec<i32> {
     out
 }
 
+/// The parent of `pid`, while it exists.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis: state ppid.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// Children of `pid` that are zombies.
 fn zombie_children(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
@@ -644,10 +656,15 @@ fn sigkill_of_a_child_a_listener_and_an_orphan_is_survived() {
             .parse()
             .ok()
     });
+    // Its parent exited: the daemon, a subreaper, adopted it (without
+    // that, init would have, and reaped it just as well).
+    wait_for("the daemon to adopt the orphan", DEADLINE, || {
+        (parent_of(grandchild) == Some(daemon.pid())).then_some(())
+    });
     kill(Pid::from_raw(grandchild), Signal::SIGKILL).expect("the orphan is there");
     // A zombie keeps its /proc entry, so the pid going away proves the
-    // daemon (the subreaper) reaped it; its "reaped unknown pid" line is a
-    // debug line for an adopted orphan, below this daemon's loglevel.
+    // daemon reaped it; its "reaped unknown pid" line is a debug line for
+    // an adopted orphan, below this daemon's loglevel.
     wait_gone(grandchild);
     daemon.stop();
 }

@@ -329,3 +329,41 @@ fn our_supervisorctl_speaks_https() {
     assert_eq!(out.trim(), pid);
     assert!(err.contains("NOT verified"), "{err}");
 }
+
+#[test]
+fn our_supervisorctl_shows_its_client_certificate_when_the_server_requires_one() {
+    let sandbox = Sandbox::new();
+    let daemon = start(&sandbox, "tls_client_ca=root.pem");
+    let pid = daemon.guard.id().to_string();
+    let dir = daemon.dir.display();
+    let trust = format!("tls_ca={dir}/root.pem");
+    // With the client certificate (relative to the config file's folder).
+    let (ok, out, err) = ctl_pid(
+        &daemon,
+        &format!("{trust}\ntls_cert=client.pem\ntls_key={dir}/client.key"),
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), pid);
+    // Without one: the server ends the session, and ctl says why.
+    let (ok, out, err) = ctl_pid(&daemon, &trust);
+    assert!(!ok, "{out}{err}");
+    assert_ne!(out.trim(), pid);
+    assert!(
+        format!("{out}{err}").contains("CertificateRequired"),
+        "{out}{err}"
+    );
+    // Half a pair is a config error naming the option.
+    let (ok, out, err) = ctl_pid(&daemon, &format!("{trust}\ntls_cert=client.pem"));
+    assert!(!ok);
+    assert!(
+        format!("{out}{err}").contains("tls_cert needs tls_key"),
+        "{out}{err}"
+    );
+    // A key that is not the certificate's: named.
+    let (ok, out, err) = ctl_pid(
+        &daemon,
+        &format!("{trust}\ntls_cert=client.pem\ntls_key=root.key"),
+    );
+    assert!(!ok);
+    assert!(format!("{out}{err}").contains("tls_key"), "{out}{err}");
+}
