@@ -20,7 +20,12 @@
 #   floor     bench_spawner: std's Command starts the same sleeps with stdin
 #             and stdout piped, stderr on /dev/null, closing its pipe ends at
 #             once (the machine's own spawn rate, issue 22's limit).
-#   std+fds   the same, keeping the pipes and one open log file per child
+#   files     creating N empty log files in a fresh directory (os.open,
+#             O_CREAT|O_APPEND, closed at once): the file system's share of
+#             a start, which both daemons pay and the floor does not (on an
+#             ext4 /tmp that saw many files deleted, the inode allocator's
+#             scan, recently_deleted, is most of it).
+#   std+fds   the floor, keeping the pipes and one open log file per child
 #             as a daemon does: std's children inherit them close-on-exec
 #             and each exec closes them all, so this grows with N squared.
 #   info      getAllProcessInfo over the unix socket, from connect to the
@@ -30,7 +35,8 @@
 #             time of the command, median of 5.
 #   rss       VmRSS with N programs running; per program = (that - the empty
 #             daemon's) / N. The empty daemon is measured once per round.
-#   shutdown  SIGTERM to the daemon's exit with all N running.
+#   shutdown  SIGTERM to the daemon's exit with all N running; the floor is
+#             bench_spawner's SIGTERM to its N sleeps until the last is reaped.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 release="$root/target/release"
@@ -195,12 +201,24 @@ def daemon_run(label, n):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def files_run(n):
+    d = tempfile.mkdtemp(prefix="sv-scale-files-")
+    try:
+        t0 = time.monotonic()
+        for i in range(n):
+            os.close(os.open(f"{d}/p-{i}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+        return {"start": time.monotonic() - t0}
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def floor_run(n, hold):
     d = tempfile.mkdtemp(prefix="sv-scale-floor-")
     try:
         got = subprocess.run([os.path.join(release, "bench_spawner"), str(n)] + ([d] if hold else []),
                              check=True, capture_output=True, text=True)
-        return {"start": float(got.stdout.strip())}
+        start, stop = got.stdout.split()
+        return {"start": float(start), "shutdown": float(stop)}
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -214,6 +232,8 @@ for r in range(rounds):
     for n in sizes:
         for k, v in floor_run(n, False).items():
             results.setdefault(("floor", n, k), []).append(v)
+        for k, v in files_run(n).items():
+            results.setdefault(("files", n, k), []).append(v)
         for k, v in floor_run(n, True).items():
             results.setdefault(("std+fds", n, k), []).append(v)
         for label in labels:
@@ -253,9 +273,10 @@ def row(title, key, n, scale=1.0, floor=False):
 row("RSS, empty daemon (kB)", "rss", 0)
 for n in sizes:
     row(f"start {n} to RUNNING (s)", "start", n, floor=True)
-    f, fs = stat("std+fds", n, "start")
-    print(f"{'  std spawner holding the fds (s)':<34} {fs:>24}")
-    row(f"shutdown of {n} (s)", "shutdown", n)
+    for label, title in (("files", "  creating the N log files (s)"),
+                         ("std+fds", "  std spawner holding the fds (s)")):
+        print(f"{title:<34} {stat(label, n, 'start')[1]:>24}")
+    row(f"shutdown of {n} (s)", "shutdown", n, floor=True)
     row(f"getAllProcessInfo, {n} (ms)", "info", n, 1000)
     row(f"supervisorctl status, {n} (ms)", "status", n, 1000)
     row(f"RSS with {n} (kB)", "rss", n)

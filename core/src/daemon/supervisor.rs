@@ -213,6 +213,8 @@ impl Supervisor {
                 && self.wind_down()
                 && let Some(end) = self.mode_input(ModeInput::AllStopped)
             {
+                // The life's last snapshot shows every process stopped.
+                self.publisher.urgent();
                 self.publish();
                 self.pumps.drain().await;
                 return match (end, self.exit_status) {
@@ -754,7 +756,10 @@ impl Supervisor {
     /// a waiter reads a snapshot at least as fresh as its outcome.
     fn publish(&mut self) {
         self.change_progress();
-        let urgent = self.waiters.has_settled() || self.mode != Mode::Running;
+        // A change of the daemon's state is urgent too (the publisher
+        // sees it); a wind-down's stream of exits is not, or each of
+        // thousands would rebuild the whole snapshot.
+        let urgent = self.waiters.has_settled();
         let published = self.publisher.publish(
             urgent,
             &self.shared.snapshot,

@@ -151,6 +151,8 @@ pub(super) struct ChildPlan {
     pub(super) umask: Option<libc::mode_t>,
     pub(super) exec_prefix: Vec<u8>,
     pub(super) image: ExecImage,
+    /// How the child comes by its descriptor table.
+    pub(super) fd_table: FdTable,
     /// The child's pipe ends (and a shared socket), open until the fork is
     /// done; dropped with the plan in the parent.
     pub(super) _keep_open: (
@@ -162,6 +164,26 @@ pub(super) struct ChildPlan {
 }
 
 const NOT_SPAWNED: &[u8] = b"supervisor: child process was not spawned\n";
+
+/// How a cloned child comes by its descriptor table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FdTable {
+    /// `clone` copies the daemon's whole table and the child closes all
+    /// but 0..2: taking and dropping a reference to every log file and
+    /// pipe the daemon holds, so each spawn costs in proportion to the
+    /// programs already running (issue 22: a fifth of a 4000-program
+    /// start was the kernel closing inherited descriptors).
+    Copied,
+    /// `clone` shares the daemon's table (`CLONE_FILES`); the child's first
+    /// act is `close_range(keep_below, ~0, CLOSE_RANGE_UNSHARE)`, which
+    /// gives it a private table holding only the descriptors below
+    /// `keep_below` (Linux 5.9+ copies just those), where the spawner
+    /// thread put the child's pipes (see `super::spawn::FdSlots`). The
+    /// cost no longer depends on what the daemon holds. Without that
+    /// flag the child falls back to `unshare(CLONE_FILES)`: a full copy,
+    /// as `Copied`.
+    Shared { keep_below: u32 },
+}
 
 impl ChildPlan {
     /// Runs in the cloned child: become what the process should be and
@@ -176,6 +198,13 @@ impl ChildPlan {
         // SAFETY: every call below is a raw system call on descriptors and
         // memory prepared by the parent; see `spawn_now`.
         unsafe {
+            // Nothing may touch a descriptor while the table is the
+            // daemon's: dup2 onto 0..2 would rewire the daemon itself.
+            if let FdTable::Shared { keep_below } = self.fd_table
+                && !unshare_fd_table(keep_below)
+            {
+                libc::_exit(127);
+            }
             // The daemon's handlers would run on our borrowed stack in the
             // daemon's memory: drop them before any signal is unblocked
             // (exec would reset them anyway).
@@ -374,6 +403,10 @@ pub(super) fn clone_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
         }
+        let files = match plan.fd_table {
+            FdTable::Copied => 0,
+            FdTable::Shared { .. } => libc::CLONE_FILES,
+        };
         // SAFETY: the child runs `child_entry` on its own stack with a
         // pointer to `plan`, which outlives it (CLONE_VFORK: we resume only
         // after its exec or exit). SIGCHLD as the exit signal makes it an
@@ -382,7 +415,7 @@ pub(super) fn clone_and_exec(plan: &ChildPlan) -> Result<i32, i32> {
             libc::clone(
                 child_entry,
                 stack.top(),
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD | files,
                 std::ptr::from_ref(plan).cast_mut().cast(),
             )
         };
@@ -451,6 +484,29 @@ unsafe fn unblock_all_signals() {
         libc::sigemptyset(&mut none);
         libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
+}
+
+/// Leave the daemon's shared descriptor table for a private one that
+/// holds only the descriptors below `keep_below`; false if neither way
+/// works (the child must then exit without touching a descriptor).
+///
+/// # Safety
+/// Only in a child cloned with `CLONE_FILES`.
+unsafe fn unshare_fd_table(keep_below: u32) -> bool {
+    // SAFETY: integer arguments; the range is closed in the new private
+    // table only.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            keep_below,
+            u32::MAX,
+            libc::CLOSE_RANGE_UNSHARE,
+        )
+    };
+    // Before 5.9 (no close_range, or no UNSHARE flag): a full private copy,
+    // which close_fds_from then trims.
+    // SAFETY: an integer flag; it affects this child only.
+    rc == 0 || unsafe { libc::unshare(libc::CLONE_FILES) } == 0
 }
 
 /// Close every descriptor from `first` up, in one system call when the

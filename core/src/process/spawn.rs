@@ -24,14 +24,14 @@
 use std::collections::HashMap;
 use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use nix::errno::Errno;
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
-use super::child::{ChildPlan, ExecImage, clone_and_exec, plan_credentials};
+use super::child::{ChildPlan, ExecImage, FdTable, clone_and_exec, plan_credentials};
 use super::command;
 pub use super::spawn_error::SpawnError;
 
@@ -146,6 +146,9 @@ impl Spawner {
         let queue = Arc::new(std::sync::Mutex::new(queue));
         for index in 0..threads.max(1) {
             let queue = Arc::clone(&queue);
+            // Reserved now, while the daemon holds few descriptors, so the
+            // slots get low numbers; without them spawns copy the table.
+            let mut slots = FdSlots::new().ok();
             std::thread::Builder::new()
                 .name(format!("spawner-{index}"))
                 // Enough for NSS lookups (getpwuid, getgrouplist), which
@@ -160,7 +163,7 @@ impl Spawner {
                             Err(_) => return,
                         };
                         let Ok((spec, reply)) = job else { return };
-                        let _ = reply.send(spawn_now(&spec));
+                        let _ = reply.send(spawn_with(&spec, &mut slots));
                     }
                 })?;
         }
@@ -183,7 +186,79 @@ impl Spawner {
 }
 
 /// Spawn on the calling thread: prepare, fork, return the parent's fds.
+/// The child gets a copy of the whole descriptor table (see
+/// [`FdTable::Copied`]); the spawner threads use their slots instead.
 pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
+    spawn_with(spec, &mut None)
+}
+
+/// Three descriptors a spawner thread reserves at low numbers (copies of
+/// `/dev/null` until a spawn loads them): the child's stdin, stdout and
+/// stderr are duplicated onto them before the clone, so a child that
+/// shares the daemon's table can unshare it keeping only the descriptors
+/// below `keep_below` ([`FdTable::Shared`]), whatever numbers its pipes
+/// got among thousands of open logs and pipes.
+#[derive(Debug)]
+struct FdSlots {
+    null: OwnedFd,
+    slots: [OwnedFd; 3],
+    keep_below: u32,
+}
+
+impl FdSlots {
+    fn new() -> Result<FdSlots, Errno> {
+        let null = dev_null()?;
+        let dup = || {
+            nix::fcntl::fcntl(&null, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).map(|fd| {
+                // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor nothing else owns.
+                unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+            })
+        };
+        let slots = [dup()?, dup()?, dup()?];
+        let top = slots.iter().map(AsRawFd::as_raw_fd).max().unwrap_or(2);
+        Ok(FdSlots {
+            keep_below: u32::try_from(top + 1).unwrap_or(u32::MAX),
+            null,
+            slots,
+        })
+    }
+
+    /// Point the slots at `sources` (a negative source leaves its slot on
+    /// /dev/null); the slots' numbers, in the same order.
+    fn load(&self, sources: [RawFd; 3]) -> Result<[RawFd; 3], Errno> {
+        let mut loaded = [-1; 3];
+        for ((slot, source), out) in self.slots.iter().zip(sources).zip(&mut loaded) {
+            if source >= 0 {
+                // SAFETY: dup3 onto a descriptor this struct owns, from one
+                // the caller keeps open; O_CLOEXEC so no other child (of
+                // the other spawner thread) inherits it.
+                if unsafe { libc::dup3(source, slot.as_raw_fd(), libc::O_CLOEXEC) } < 0 {
+                    return Err(Errno::last());
+                }
+                *out = slot.as_raw_fd();
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Point every slot back at /dev/null, dropping the daemon's extra
+    /// reference to the child's pipe ends (else the stdout pipe would
+    /// never report the child's end of output).
+    fn clear(&self) -> Result<(), Errno> {
+        for slot in &self.slots {
+            // SAFETY: dup3 between two descriptors this struct owns.
+            if unsafe { libc::dup3(self.null.as_raw_fd(), slot.as_raw_fd(), libc::O_CLOEXEC) } < 0 {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`spawn_now`], through `slots` when there are any; slots that cannot be
+/// loaded or cleared are given up (closed), and this spawn and the later
+/// ones copy the table instead.
+fn spawn_with(spec: &SpawnSpec, slots: &mut Option<FdSlots>) -> Result<SpawnedFds, SpawnError> {
     let environment = compose_environment(std::env::vars_os(), spec);
     let target = command::resolve_for(&spec.command, &spec.environment)?;
     let image = ExecImage::new(&target, &environment, &spec.process_name)?;
@@ -225,16 +300,34 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
         (Some(read), Some(write))
     };
 
-    let plan = ChildPlan {
-        stdin_fd: child_stdin
+    let mut stdio = [
+        child_stdin
             .as_ref()
             .map(AsRawFd::as_raw_fd)
             .or(socket.as_ref().map(|s| s.as_raw_fd()))
             .unwrap_or(-1),
-        stdout_fd: child_stdout.as_raw_fd(),
-        stderr_fd: child_stderr
+        child_stdout.as_raw_fd(),
+        child_stderr
             .as_ref()
             .map_or(child_stdout.as_raw_fd(), AsRawFd::as_raw_fd),
+    ];
+    let mut fd_table = FdTable::Copied;
+    if let Some(reserved) = slots.as_ref() {
+        match reserved.load(stdio) {
+            Ok(loaded) => {
+                stdio = loaded;
+                fd_table = FdTable::Shared {
+                    keep_below: reserved.keep_below,
+                };
+            }
+            Err(_) => *slots = None,
+        }
+    }
+    let plan = ChildPlan {
+        stdin_fd: stdio[0],
+        stdout_fd: stdio[1],
+        stderr_fd: stdio[2],
+        fd_table,
         cwd_prefix: spec
             .directory
             .as_ref()
@@ -256,7 +349,16 @@ pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
         _keep_open: (child_stdin, child_stdout, child_stderr, socket),
     };
 
-    let pid = clone_and_exec(&plan).map_err(|errno| {
+    let cloned = clone_and_exec(&plan);
+    if fd_table != FdTable::Copied
+        && slots
+            .as_ref()
+            .is_some_and(|reserved| reserved.clear().is_err())
+    {
+        // Closing the slots is the only way left to drop their references.
+        *slots = None;
+    }
+    let pid = cloned.map_err(|errno| {
         if errno == libc::EAGAIN {
             SpawnError::ProcessTable {
                 name: name.to_string(),
@@ -515,6 +617,50 @@ mod tests {
                 "supervisor: couldn't exec {}: ENOEXEC\nsupervisor: child process was not spawned\n",
                 script.display()
             )
+        );
+    }
+
+    #[test]
+    fn a_child_through_the_slots_gets_only_its_stdio_and_the_slots_let_go() {
+        use std::io::Read as _;
+        let mut slots = Some(FdSlots::new().expect("slots"));
+        // Descriptors the child must not see: one inheritable, as a
+        // plugin's careless open would leave it, and a close-on-exec one.
+        // SAFETY: plain opens of /dev/null, closed below.
+        let stray = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+        let stray_cloexec = dev_null().expect("open");
+        let mut lister = spec();
+        // Each descriptor and where it leads; ls's own reading of the
+        // directory shows as one leading to /proc/PID/fd.
+        lister.command = "/bin/ls -l /proc/self/fd/".into();
+        let spawned = spawn_with(&lister, &mut slots).expect("the spawn succeeds");
+        let reserved = slots.as_ref().expect("the slots are kept");
+        for slot in &reserved.slots {
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", slot.as_raw_fd()));
+            assert_eq!(path.unwrap(), std::path::Path::new("/dev/null"));
+        }
+        let mut text = String::new();
+        // Ends only once nobody but the child holds the pipe's write end.
+        std::fs::File::from(spawned.stdout.expect("stdout is a pipe"))
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child, with a valid status pointer.
+        unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
+        // SAFETY: the descriptor opened above.
+        unsafe { libc::close(stray) };
+        drop(stray_cloexec);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let held: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(" -> "))
+            .filter(|(_, target)| !target.ends_with("/fd"))
+            .filter_map(|(left, _)| left.rsplit(' ').next())
+            .collect();
+        assert_eq!(
+            held,
+            ["0", "1", "2"],
+            "the child holds only 0, 1 and 2: {text}"
         );
     }
 
