@@ -244,6 +244,13 @@ impl Probes {
         }
     }
 
+    /// A user stopped `id`: a health restart waiting for a stop is called
+    /// off (the user's stop wins over the check's restart).
+    pub fn cancel_restart(&mut self, id: ProcId) {
+        self.restarting.remove(&id);
+        self.due.retain(|due| *due != id);
+    }
+
     /// The restarts due now.
     pub fn take_due(&mut self) -> Vec<ProcId> {
         std::mem::take(&mut self.due)
@@ -337,5 +344,34 @@ async fn read_notify(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::table::ProcessTable;
+
+    #[test]
+    fn a_users_stop_calls_off_a_pending_health_restart() {
+        let mut table = ProcessTable::default();
+        let (sick, other) = (table.next_id(), table.next_id());
+        let mut probes = Probes::default();
+        // The stop was the check's own: the restart follows it.
+        probes.restart_when_stopped(sick);
+        probes.stopped(sick);
+        assert_eq!(probes.take_due(), [sick]);
+        // A user's stop arrives while the check's stop is under way, or
+        // once it is over and the restart is queued: no restart either way.
+        probes.restart_when_stopped(sick);
+        probes.cancel_restart(sick);
+        probes.stopped(sick);
+        probes.restart_when_stopped(other);
+        probes.stopped(other);
+        probes.restart_when_stopped(sick);
+        probes.stopped(sick);
+        probes.cancel_restart(sick);
+        assert_eq!(probes.take_due(), [other]);
+        assert!(probes.is_empty());
     }
 }

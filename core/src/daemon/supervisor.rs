@@ -386,6 +386,9 @@ impl Supervisor {
 
     fn stop(&mut self, group: &str, name: &str, wait: bool, ticket: Ticket) -> Answer {
         let id = self.table.find(group, name)?;
+        // Whatever the answer (a stop already under way is NOT_RUNNING, as
+        // the reference says), the user wants it stopped: no health restart.
+        self.probes.cancel_restart(id);
         let proc = self.proc(id);
         let joined = !self.deps.is_empty()
             && (proc.record.state == ProcessState::Stopping || self.deps.stop_deferred(id));
