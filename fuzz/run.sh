@@ -5,7 +5,7 @@
 # (`cargo install cargo-fuzz`).
 #
 # Usage: fuzz/run.sh [-t SECONDS_PER_TARGET] [-j JOBS] [TARGET...]
-#   default: every target, 450 s each (an hour for the set), one job.
+#   default: every target, 360 s each (an hour for the ten), one job.
 # New inputs go to fuzz/work/<target>/ (git-ignored); the committed seeds in
 # fuzz/corpus/<target>/ are read, never written. A crash leaves its input in
 # fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ with the
@@ -15,7 +15,7 @@
 # status is 1 if any target crashed.
 set -u
 cd "$(dirname "$0")"
-seconds=450
+seconds=360
 jobs=1
 while getopts "t:j:" opt; do
     case $opt in
