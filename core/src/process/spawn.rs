@@ -187,7 +187,7 @@ impl Spawner {
 
 /// Spawn on the calling thread: prepare, fork, return the parent's fds.
 /// The child gets a copy of the whole descriptor table (see
-/// [`FdTable::Copied`]); the spawner threads use their slots instead.
+/// `FdTable::Copied`); the spawner threads use their slots instead.
 pub fn spawn_now(spec: &SpawnSpec) -> Result<SpawnedFds, SpawnError> {
     spawn_with(spec, &mut None)
 }
