@@ -507,35 +507,19 @@ pub fn with_group(config: &Config, group: &GroupConfig) -> Config {
 
 #[cfg(test)]
 mod tests {
-    use super::super::groups::{GroupBuilder, GroupContext};
-    use super::super::listeners::EventHub;
+    use super::super::groups::with_unit_context;
     use super::*;
-    use crate::events::EventBus;
-    use crate::logs::{LogLevel, MainLog, MainLogConfig, MainLogTarget};
-    use crate::plugins::PluginLoader;
 
     /// A table holding every group of `body`.
     fn table_of(body: &str) -> (tempfile::TempDir, ProcessTable) {
         let (dir, config) = super::super::test_config(body);
         let config = Arc::new(config);
-        let main_log = MainLog::open(MainLogConfig {
-            level: LogLevel::Info,
-            target: MainLogTarget::Nowhere,
-            echo_to_stdout: false,
-        })
-        .expect("a main log");
-        let events = EventHub::new(EventBus::new("unit"));
-        let cx = GroupContext {
-            config: &config,
-            main_log: &main_log,
-            events: &events,
-            hooked: false,
-        };
-        let mut builder = GroupBuilder::new(PluginLoader::from_environment());
         let mut table = ProcessTable::default();
-        for index in 0..config.groups.len() {
-            builder.add(&cx, &mut table, &config, index);
-        }
+        with_unit_context(&config, |cx, builder| {
+            for index in 0..config.groups.len() {
+                builder.add(cx, &mut table, &config, index);
+            }
+        });
         (dir, table)
     }
 

@@ -239,11 +239,38 @@ fn notify_socket(
     }
 }
 
+/// Run `f` with a group context over `config` (a main log that writes
+/// nowhere, an event hub of its own) and a builder: the unit tests'
+/// way to fill a table.
+#[cfg(test)]
+pub(super) fn with_unit_context<R>(
+    config: &Config,
+    f: impl FnOnce(&GroupContext<'_>, &mut GroupBuilder) -> R,
+) -> R {
+    use crate::events::EventBus;
+    use crate::logs::{MainLogConfig, MainLogTarget};
+    let main_log = MainLog::open(MainLogConfig {
+        level: LogLevel::Info,
+        target: MainLogTarget::Nowhere,
+        echo_to_stdout: false,
+    })
+    .expect("a main log");
+    let events = EventHub::new(EventBus::new("unit"));
+    let cx = GroupContext {
+        config,
+        main_log: &main_log,
+        events: &events,
+        hooked: false,
+    };
+    f(
+        &cx,
+        &mut GroupBuilder::new(PluginLoader::from_environment()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventBus;
-    use crate::logs::{MainLogConfig, MainLogTarget};
 
     fn load(body: &str) -> (tempfile::TempDir, Arc<Config>) {
         let (dir, config) = super::super::test_config(body);
@@ -256,22 +283,11 @@ mod tests {
             "[program:web]\ncommand=/bin/true\nnumprocs=2\nprocess_name=web_%(process_num)s\n\
              stdout_logfile=NONE\nstderr_logfile=NONE\nstderr_capture_maxbytes=10\n",
         );
-        let main_log = MainLog::open(MainLogConfig {
-            level: LogLevel::Info,
-            target: MainLogTarget::Nowhere,
-            echo_to_stdout: false,
-        })
-        .expect("a main log");
-        let events = EventHub::new(EventBus::new("unit"));
-        let cx = GroupContext {
-            config: &config,
-            main_log: &main_log,
-            events: &events,
-            hooked: false,
-        };
-        let mut builder = GroupBuilder::new(PluginLoader::from_environment());
         let mut table = ProcessTable::default();
-        assert_eq!(builder.add(&cx, &mut table, &config, 0), "web");
+        let name = with_unit_context(&config, |cx, builder| {
+            builder.add(cx, &mut table, &config, 0)
+        });
+        assert_eq!(name, "web");
         let ids = table
             .group("web")
             .map(|g| g.procs.clone())
