@@ -1,6 +1,7 @@
 //! Commands only the daemon's bundled plugins can give: supervisor-rs's own
 //! operations beyond the reference's API (scaling a group, the granular
-//! update), which the bundled `supervisor_rs.ext` namespace serves.
+//! update), which the bundled `supervisor_rs.ext` namespace serves, and
+//! the run-time group changes the bundled supervisor_twiddler twin serves.
 //!
 //! Not part of the ABI, for the reason [`crate::counters`] gives: growing
 //! [`crate::host::Host`] would make the daemon refuse every plugin built
@@ -36,6 +37,31 @@ pub trait Extras: Send + Sync {
     /// Faults: `CANT_REREAD`, `FAILED` (another change under way),
     /// `SHUTDOWN_STATE`.
     fn update_changed(&self, dry_run: bool) -> Ticket;
+
+    /// supervisor_twiddler's `getGroupNames`: the value is an array of the
+    /// active groups' names, empty groups included.
+    fn group_names(&self) -> Ticket;
+
+    /// supervisor_twiddler's `addProgramToGroup`: the processes of the
+    /// `[program:NAME]` section made of `options` (key, value, in the
+    /// order given; values as the config file would hold them) join the
+    /// active group `group`, built and checked as the file's section would
+    /// be, and start if their `autostart` says so. The value is `true`.
+    /// Faults: `BAD_NAME` (`group: NAME` for no such group, or the name of
+    /// a process the group has already), `INCORRECT_PARAMETERS` (what the
+    /// config parser refuses, in its words), `SHUTDOWN_STATE`.
+    fn add_program_to_group(
+        &self,
+        group: &str,
+        program: &str,
+        options: Vec<(String, String)>,
+    ) -> Ticket;
+
+    /// supervisor_twiddler's `removeProcessFromGroup`: the stopped process
+    /// `process` leaves `group`. The value is `true`. Faults: `BAD_NAME`
+    /// (`group: NAME`, or the process's name), `STILL_RUNNING`,
+    /// `SHUTDOWN_STATE`.
+    fn remove_process_from_group(&self, group: &str, process: &str) -> Ticket;
 }
 
 static EXTRAS: RwLock<Option<Arc<dyn Extras>>> = RwLock::new(None);

@@ -111,6 +111,22 @@ pub enum Command {
         /// Only the plan.
         dry_run: bool,
     },
+    /// `group_names`.
+    GroupNames,
+    /// `add_program_to_group`.
+    AddProgram {
+        /// The group.
+        group: String,
+        /// The program's name.
+        program: String,
+        /// Its options, in the order given.
+        options: Vec<(String, String)>,
+    },
+    /// `remove_process_from_group`.
+    RemoveProcess {
+        /// The group and the process.
+        process: String,
+    },
 }
 
 impl fmt::Display for Command {
@@ -143,6 +159,18 @@ impl fmt::Display for Command {
             Command::Restart => f.write_str("restart"),
             Command::Scale { group, count } => write!(f, "scale_group {group} {count}"),
             Command::UpdateChanged { dry_run } => write!(f, "update_changed dry_run={dry_run}"),
+            Command::GroupNames => f.write_str("group_names"),
+            Command::AddProgram {
+                group,
+                program,
+                options,
+            } => {
+                write!(f, "add_program_to_group {group} {program}")?;
+                options
+                    .iter()
+                    .try_for_each(|(key, value)| write!(f, " {key}={value}"))
+            }
+            Command::RemoveProcess { process } => write!(f, "remove_process_from_group {process}"),
         }
     }
 }
@@ -452,5 +480,25 @@ impl crate::extras::Extras for TestHost {
     }
     fn update_changed(&self, dry_run: bool) -> Ticket {
         self.issue(Command::UpdateChanged { dry_run })
+    }
+    fn group_names(&self) -> Ticket {
+        self.issue(Command::GroupNames)
+    }
+    fn add_program_to_group(
+        &self,
+        group: &str,
+        program: &str,
+        options: Vec<(String, String)>,
+    ) -> Ticket {
+        let (group, program) = (group.to_string(), program.to_string());
+        self.issue(Command::AddProgram {
+            group,
+            program,
+            options,
+        })
+    }
+    fn remove_process_from_group(&self, group: &str, process: &str) -> Ticket {
+        let process = format!("{group}:{process}");
+        self.issue(Command::RemoveProcess { process })
     }
 }

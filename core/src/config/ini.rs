@@ -116,6 +116,21 @@ impl Ini {
         all
     }
 
+    /// Set `key` of `section` (made if missing) to `value` as given,
+    /// unparsed: Python's `RawConfigParser.set`, with which
+    /// supervisor_twiddler builds a program section out of an RPC's
+    /// options. Line 0: the value was written in no file.
+    pub fn set_option(&mut self, section: &str, key: &str, value: &str, file: &Path) {
+        let target = self.open_section(section, file, 0);
+        let entry = Entry {
+            key: key.to_lowercase(),
+            value: value.to_string(),
+            file: file.to_path_buf(),
+            line: 0,
+        };
+        self.set(&target, entry);
+    }
+
     /// Supervisor's `expand_here`: replace the literal text `%(here)s` in
     /// every value (defaults included, copied into each section as Python's
     /// `items()` + `set()` do) by `here`. The reference does this after

@@ -40,7 +40,7 @@ pub use ctl::{CtlConfig, find_config_file, load_ctl_config, search_paths};
 pub use diff::{ConfigDiff, diff};
 pub use error::{ConfigError, ConfigErrors, MessageLevel, ParseMessage};
 pub use event_types::{EventType, EventTypeSet, UnknownEventType};
-pub use load::{LoadOptions, load_config, load_config_with};
+pub use load::{LoadOptions, load_config, load_config_with, program_from_options};
 pub use model::*;
 pub use plugin_spec::{
     BUILTIN_RPCINTERFACE, DEFAULT_RESULT_HANDLER, EXT_RPCINTERFACE, PluginSpec, SpecError,

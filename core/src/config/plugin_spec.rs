@@ -24,13 +24,15 @@ pub const EXT_RPCINTERFACE: &str = "supervisor_rs.ext:make_ext_rpcinterface";
 /// under `supervisor_rs.`), then the Python modules whose native twins are
 /// bundled ([`PYTHON_TWINS`]). Any other dotted name would be a Python
 /// import.
-pub const BUILTIN_LIBRARIES: [&str; 6] = [
+pub const BUILTIN_LIBRARIES: [&str; 8] = [
     "supervisor.rpcinterface",
     "supervisor.dispatchers",
     "supervisor_rs.metrics",
     "supervisor_rs.cache",
+    "supervisor_rs.twiddler",
     "supervisor_rs.ext",
     "supervisor_cache.rpcinterface",
+    "supervisor_twiddler.rpcinterface",
 ];
 
 /// The reference's own modules among [`BUILTIN_LIBRARIES`]: each offers
@@ -49,8 +51,10 @@ pub const CTL_TWINS: [&str; 2] = [
 /// Python plugin modules that have a native twin bundled here, with the
 /// same factory names: a config written for the reference that names the
 /// Python module loads the twin (and the daemon says so in its log).
-pub const PYTHON_TWINS: [(&str, &str); 1] =
-    [("supervisor_cache.rpcinterface", "supervisor_rs.cache")];
+pub const PYTHON_TWINS: [(&str, &str); 2] = [
+    ("supervisor_cache.rpcinterface", "supervisor_rs.cache"),
+    ("supervisor_twiddler.rpcinterface", "supervisor_rs.twiddler"),
+];
 
 /// A `LIBRARY:FACTORY` value split at its last colon (a factory name has
 /// none, a library path may), with the blanks the reference's entry-point
@@ -171,6 +175,16 @@ mod tests {
             PluginSpec::parse("supervisor_cache.rpcinterface:make_cache_rpcinterface").unwrap();
         assert!(python.is_bundled());
         assert_eq!(python.python_twin(), Some("supervisor_rs.cache"));
+        let python =
+            PluginSpec::parse("supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface")
+                .unwrap();
+        assert!(python.is_bundled());
+        assert_eq!(python.python_twin(), Some("supervisor_rs.twiddler"));
+        assert!(
+            PluginSpec::parse("supervisor_rs.twiddler:make_twiddler_rpcinterface")
+                .unwrap()
+                .is_bundled()
+        );
         assert!(
             !PluginSpec::parse(BUILTIN_RPCINTERFACE)
                 .unwrap()

@@ -480,7 +480,7 @@ fn line(group: &str, name: &str, touch: Touch, dry_run: bool) -> String {
 
 /// A configuration holding `group` alone, for a group whose processes no
 /// longer match any file's: the table reads only a group's own entry.
-fn alone(base: &Config, group: GroupConfig) -> Arc<Config> {
+pub fn alone(base: &Config, group: GroupConfig) -> Arc<Config> {
     Arc::new(Config {
         source: base.source.clone(),
         here: base.here.clone(),

@@ -126,6 +126,12 @@ pub enum Request {
     },
     /// Reopen the main log and every child log (SIGUSR2).
     ReopenLogs,
+    /// supervisor_twiddler's requests (`super::twiddle`).
+    Twiddle {
+        request: super::twiddle::TwiddleRequest,
+        /// Settled with the answer (at once).
+        ticket: Ticket,
+    },
     /// Ours: give a program's group `count` processes (`super::changes`).
     Scale {
         /// The group.

@@ -19,6 +19,7 @@ use supervisor_sdk::value::Value;
 
 use super::handle::{Handle, Request};
 use super::snapshot::log_path;
+use super::twiddle::TwiddleRequest;
 use crate::events::Event;
 use crate::logs::{self, ReadError};
 use crate::process::command;
@@ -342,5 +343,36 @@ impl supervisor_sdk::extras::Extras for DaemonHost {
     fn update_changed(&self, dry_run: bool) -> Ticket {
         self.handle
             .request(|ticket| Request::UpdateChanged { dry_run, ticket })
+    }
+
+    fn group_names(&self) -> Ticket {
+        self.twiddle(TwiddleRequest::GroupNames)
+    }
+
+    fn add_program_to_group(
+        &self,
+        group: &str,
+        program: &str,
+        options: Vec<(String, String)>,
+    ) -> Ticket {
+        self.twiddle(TwiddleRequest::AddProgram {
+            group: group.to_string(),
+            program: program.to_string(),
+            options,
+        })
+    }
+
+    fn remove_process_from_group(&self, group: &str, process: &str) -> Ticket {
+        self.twiddle(TwiddleRequest::RemoveProcess {
+            group: group.to_string(),
+            name: process.to_string(),
+        })
+    }
+}
+
+impl DaemonHost {
+    fn twiddle(&self, request: TwiddleRequest) -> Ticket {
+        self.handle
+            .request(|ticket| Request::Twiddle { request, ticket })
     }
 }

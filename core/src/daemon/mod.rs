@@ -13,9 +13,9 @@
 //! (`spawns`), what a child is attached to (`attach`), the shutdown order
 //! (`shutdown`) and the daemon's modes ([`mode`], one pure function fed by
 //! RPC calls and [`signals`]). `notify` tells systemd what the published
-//! snapshots show. Nothing here parses configuration files
-//! (`config` does) or decides a process transition
-//! (`process::transition` does).
+//! snapshots show; `twiddle` plans supervisor_twiddler's changes.
+//! Nothing here parses configuration files (`config` does) or decides a
+//! process transition (`process::transition` does).
 
 pub mod args;
 mod attach;
@@ -41,6 +41,7 @@ pub mod startup;
 pub mod supervisor;
 mod table;
 mod timers;
+pub mod twiddle;
 mod waiters;
 
 pub use crate::rpc::ticket::{HubWatcher, TicketHub};

@@ -349,6 +349,7 @@ impl Supervisor {
                 count,
                 ticket,
             } => return self.scale(&group, count, ticket),
+            Request::Twiddle { request, ticket } => return self.twiddle(request, ticket),
             Request::UpdateChanged { dry_run, ticket } => {
                 return self.update_changed(dry_run, ticket);
             }
@@ -782,6 +783,7 @@ impl Supervisor {
 mod changes;
 mod checks;
 mod order;
+mod twiddle;
 
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]

@@ -52,6 +52,9 @@ fn builtin_module(library: &str) -> Option<PluginModuleRef> {
         "supervisor_rs.cache" | "supervisor_cache.rpcinterface" => {
             Some(cache_plugin::plugin_module())
         }
+        "supervisor_rs.twiddler" | "supervisor_twiddler.rpcinterface" => {
+            Some(twiddler_plugin::plugin_module())
+        }
         _ => None,
     }
 }

@@ -323,8 +323,8 @@ fn an_unknown_factory_lists_the_ones_there_are() {
 
 #[test]
 fn a_python_import_path_is_refused_by_name() {
-    let error = error("supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface");
-    assert!(error.starts_with("supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface cannot be resolved within [rpcinterface:x]: supervisor_twiddler.rpcinterface is a Python import path"), "{error}");
+    let error = error("supervisor_quick.rpcinterface:make_quick_rpcinterface");
+    assert!(error.starts_with("supervisor_quick.rpcinterface:make_quick_rpcinterface cannot be resolved within [rpcinterface:x]: supervisor_quick.rpcinterface is a Python import path"), "{error}");
 }
 
 #[test]

@@ -249,3 +249,163 @@ fn the_ctl_plugin_commands_print_and_exit_as_the_python_plugins_do() {
         assert!(transcripts[0].contains("stopped"), "{}", transcripts[0]);
     }
 }
+
+const TWIDDLER: &str = "[rpcinterface:twiddler]\nsupervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\n\
+     [program:web]\ncommand=sleep 600\nstartsecs=0\n[group:g]\nprograms=web\n";
+
+/// Run the Python `script` (given `server`, a proxy to the daemon at
+/// `socket`, and `call(method, *args)`, which prints the answer's repr or
+/// its fault, the detail of an INCORRECT_PARAMETERS fault written as
+/// `...`: the config parser's words are ours), returning what it printed.
+fn twiddle(socket: &Path, script: &str) -> String {
+    let script = format!(
+        "import time, xmlrpc.client\n\
+         from supervisor.xmlrpc import SupervisorTransport\n\
+         server = xmlrpc.client.ServerProxy('http://127.0.0.1', transport=SupervisorTransport(None, None, 'unix://{}'))\n\
+         def call(method, *args):\n\
+         \x20   try:\n\
+         \x20       print(method, repr(getattr(server, method)(*args)))\n\
+         \x20   except xmlrpc.client.Fault as fault:\n\
+         \x20       text = fault.faultString\n\
+         \x20       if fault.faultCode == 2 and ':' in text:\n\
+         \x20           text = 'INCORRECT_PARAMETERS: ...'\n\
+         \x20       print(method, 'FAULT', fault.faultCode, repr(text))\n\
+         def wait_until(what, check):\n\
+         \x20   deadline = time.monotonic() + 20\n\
+         \x20   while not check():\n\
+         \x20       assert time.monotonic() < deadline, what\n\
+         \x20       time.sleep(0.05)\n\
+         {script}",
+        socket.display()
+    );
+    let output = run_with_timeout(
+        Command::new(venv_dir().join("bin/python"))
+            .arg("-c")
+            .arg(script),
+        DEADLINE,
+    );
+    assert!(output.status.success(), "{}", stderr_text(&output));
+    stdout_text(&output)
+}
+
+const TWIDDLER_SCRIPT: &str = r#"
+x = {'command': "sh -c 'echo hello-%(process_num)s; exec sleep 600'", 'numprocs': 2,
+     'process_name': '%(program_name)s_%(process_num)s', 'startsecs': 0}
+for method, args in [
+    ('twiddler.getAPIVersion', ()),
+    ('twiddler.getGroupNames', ()),
+    ('twiddler.log', ('twiddled at warn', 'warn')),
+    ('twiddler.log', ('twiddled at 30', 30)),
+    ('twiddler.log', ('twiddled at info',)),
+    ('twiddler.log', ('x', 'error')),
+    ('twiddler.log', ('x', 7)),
+    ('twiddler.log', ()),
+    ('twiddler.addProgramToGroup', ('nosuch', 'x', {'command': 'sleep 600'})),
+    ('twiddler.addProgramToGroup', ('g', 'x', 'notadict')),
+    ('twiddler.addProgramToGroup', ('g', 'x', {})),
+    ('twiddler.addProgramToGroup', ('g', 'x', {'command': 'sleep 600', 'startsecs': 'abc'})),
+    ('twiddler.addProgramToGroup', ('g', 'x', {'command': 'sleep 600', 'autostart': 'maybe'})),
+    ('twiddler.addProgramToGroup', ('g', 'x', {'command': 'sleep 600', 'numprocs': '2'})),
+    ('twiddler.addProgramToGroup', ('g', 'z z', {'command': 'sleep 600'})),
+    ('twiddler.addProgramToGroup', ('g', 'x', x)),
+    ('twiddler.addProgramToGroup', ('g', 'x', x)),
+    ('twiddler.addProgramToGroup', ('g', 'web', {'command': 'sleep 600'})),
+    ('twiddler.addProgramToGroup', ('g', 'idle', {'COMMAND': 'sleep 600', 'autostart': 'false'})),
+    ('twiddler.addProgramToGroup', ('g',)),
+    ('twiddler.removeProcessFromGroup', ('g', 'nosuch')),
+    ('twiddler.removeProcessFromGroup', ('nosuch', 'idle')),
+    ('twiddler.removeProcessFromGroup', ('g',)),
+    ('twiddler.getGroupNames', ()),
+    ('twiddler.nosuch', ()),
+    ('system.methodHelp', ('twiddler.addProgramToGroup',)),
+    ('system.methodSignature', ('twiddler.log',)),
+    ('system.methodSignature', ('twiddler.getAPIVersion',)),
+]:
+    call(method, *args)
+state = lambda name: server.supervisor.getProcessInfo(name)['statename']
+wait_until('x running', lambda: state('g:x_0') == state('g:x_1') == 'RUNNING')
+wait_until('x_1 logged', lambda: 'hello' in server.supervisor.tailProcessStdoutLog('g:x_1', 0, 100)[0])
+call('supervisor.tailProcessStdoutLog', 'g:x_1', 0, 100)
+print(sorted((p['group'], p['name'], p['statename']) for p in server.supervisor.getAllProcessInfo()))
+print(sorted((c['group'], c['name']) for c in server.supervisor.getAllConfigInfo()))
+call('twiddler.removeProcessFromGroup', 'g', 'x_0')
+call('twiddler.removeProcessFromGroup', 'g', 'idle')
+call('twiddler.removeProcessFromGroup', 'g', 'idle')
+call('supervisor.stopProcess', 'g:x_0')
+call('twiddler.removeProcessFromGroup', 'g', 'x_0')
+call('supervisor.getProcessInfo', 'g:x_0')
+call('supervisor.stopProcess', 'g:x_1')
+call('supervisor.startProcess', 'g:x_1')
+print(sorted((p['group'], p['name'], p['statename']) for p in server.supervisor.getAllProcessInfo()))
+print(sorted((c['group'], c['name']) for c in server.supervisor.getAllConfigInfo()))
+"#;
+
+#[test]
+fn the_twiddler_twin_answers_as_supervisor_twiddler_does() {
+    let sandbox = Sandbox::new();
+    let reference = start(
+        &sandbox,
+        reference_bin("supervisord"),
+        "reference",
+        TWIDDLER,
+    );
+    let ours = start(&sandbox, our_bin("supervisord"), "ours", TWIDDLER);
+    let expected = twiddle(&reference.socket, TWIDDLER_SCRIPT);
+    let answered = twiddle(&ours.socket, TWIDDLER_SCRIPT);
+    assert_eq!(answered, expected);
+    // Not a vacuous comparison: processes were added, started, logged,
+    // refused and removed.
+    for line in [
+        "twiddler.addProgramToGroup FAULT 10 'BAD_NAME: group: nosuch'",
+        "twiddler.addProgramToGroup FAULT 10 'BAD_NAME: x_0'",
+        "twiddler.addProgramToGroup FAULT 2 'INCORRECT_PARAMETERS: ...'",
+        "twiddler.removeProcessFromGroup FAULT 91 'STILL_RUNNING: x_0'",
+        "supervisor.tailProcessStdoutLog ['hello-1\\n', 8, False]",
+        "[('g', 'web', 'RUNNING'), ('g', 'x_1', 'RUNNING')]",
+    ] {
+        assert!(expected.contains(line), "{line} in {expected}");
+    }
+    // Our refusals say what the config parser refused.
+    let detail = calls(
+        &ours.socket,
+        "[('twiddler.addProgramToGroup', ('g', 'y', {'command': 'sleep 1', 'startsecs': 'abc'}))]",
+    );
+    assert!(
+        detail.contains("INCORRECT_PARAMETERS: [program:y] startsecs = 'abc'"),
+        "{detail}"
+    );
+    let log = std::fs::read_to_string(&ours.log).expect("our main log");
+    for line in [
+        "INFO [rpcinterface:twiddler] supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface is a Python plugin: \
+         loaded its native twin supervisor_rs.twiddler, bundled with supervisor-rs",
+        "WARN twiddled at warn",
+        "WARN twiddled at 30",
+        "INFO twiddled at info",
+        "INFO spawned: 'x_1'",
+    ] {
+        assert!(log.contains(line), "{line} in {log}");
+    }
+}
+
+#[test]
+fn the_twiddler_whitelist_refuses_other_methods_as_the_python_package_does() {
+    let sections = format!("{TWIDDLER}[rpcinterface:twiddler]\nwhitelist = log, getAPIVersion\n");
+    let sandbox = Sandbox::new();
+    let reference = start(
+        &sandbox,
+        reference_bin("supervisord"),
+        "reference",
+        &sections,
+    );
+    let ours = start(&sandbox, our_bin("supervisord"), "ours", &sections);
+    let script = "[('twiddler.getAPIVersion', ()), ('twiddler.log', ('hi',)), \
+                  ('twiddler.getGroupNames', ()), \
+                  ('twiddler.removeProcessFromGroup', ('g', 'web')), \
+                  ('twiddler.removeProcessFromGroup', ('g',))]";
+    let expected = calls(&reference.socket, script);
+    assert_eq!(calls(&ours.socket, script), expected);
+    assert!(
+        expected.contains("twiddler.getGroupNames FAULT 230 'UNKNOWN: getGroupNames'"),
+        "{expected}"
+    );
+}

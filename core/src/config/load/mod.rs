@@ -151,6 +151,55 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
     })
 }
 
+/// The processes of a `[program:NAME]` section given as option pairs
+/// rather than read from a file (supervisor_twiddler's
+/// `addProgramToGroup`), for group `group` of the running `config`:
+/// expanded, checked and numbered exactly as that section in a file would
+/// be (with `[program-defaults]` and `[supervisord] environment` applied as
+/// a load applies them). The errors carry no file or line.
+pub fn program_from_options(
+    config: &Config,
+    options: &LoadOptions,
+    program: &str,
+    group: &str,
+    entries: &[(String, String)],
+) -> Result<Vec<ProcessConfig>, ConfigErrors> {
+    let mut ini = Ini::default();
+    let section = format!("program:{program}");
+    for (key, value) in &config.program_defaults {
+        ini.set_option(super::known::PROGRAM_DEFAULTS, key, value, &config.source);
+    }
+    for (key, value) in entries {
+        ini.set_option(&section, key, value, &config.source);
+    }
+    let mut loader = Loader {
+        ini,
+        source: config.source.clone(),
+        here: config.here.clone(),
+        // As after `[supervisord]` in a load: its environment is visible.
+        environ: options
+            .environ
+            .iter()
+            .chain(&config.supervisord.environment)
+            .map(|(k, v)| (format!("ENV_{k}"), ExpValue::Str(v.clone())))
+            .collect(),
+        host: options.host_node_name.clone(),
+        errors: Vec::new(),
+        messages: Vec::new(),
+        numprocs: None,
+    };
+    let mut processes = loader.processes(&section, group);
+    if !loader.errors.is_empty() {
+        return Err(dedup(loader.errors));
+    }
+    for process in &mut processes {
+        let mut env = config.supervisord.environment.clone();
+        env.append(&mut process.environment);
+        process.environment = env;
+    }
+    Ok(processes)
+}
+
 /// Drop repeated errors (the same bad value reached for every process
 /// number, or by both the group and the process pass).
 fn dedup(errors: Vec<ConfigError>) -> ConfigErrors {

@@ -242,7 +242,7 @@ impl Supervisor {
 
     /// Carry out one group's step; the processes to start, each with
     /// whether it starts whatever its `autostart`.
-    fn apply_step(&mut self, step: Step) -> Vec<(ProcId, bool)> {
+    pub(super) fn apply_step(&mut self, step: Step) -> Vec<(ProcId, bool)> {
         if step.whole {
             if self.table.group(&step.group).is_some()
                 && let Err(fault) = self.remove_group(&step.group)
