@@ -242,8 +242,10 @@ pub struct RpcInterfaceConfig {
     pub name: String,
     /// `supervisor.rpcinterface_factory` (`LIBRARY:FACTORY`).
     pub factory: String,
-    /// Every other option, expanded, passed to the factory.
-    pub extras: BTreeMap<String, String>,
+    /// Every other option, expanded, passed to the factory in the file's
+    /// order (the reference passes them as keyword arguments in that
+    /// order; a key only in `[DEFAULT]` comes after the section's own).
+    pub extras: Vec<(String, String)>,
     /// The directory of the file holding the section (relative library
     /// paths resolve against it).
     pub dir: PathBuf,
@@ -262,10 +264,7 @@ impl RpcInterfaceConfig {
 
     /// The extra keys as the factory receives them.
     pub fn factory_config(&self) -> Vec<(String, String)> {
-        self.extras
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect()
+        self.extras.clone()
     }
 }
 

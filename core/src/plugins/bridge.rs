@@ -230,7 +230,7 @@ mod tests {
         RpcInterfaceConfig {
             name: name.to_owned(),
             factory: factory.to_owned(),
-            extras: BTreeMap::new(),
+            extras: Vec::new(),
             dir: PathBuf::from("/nonexistent"),
             call_timeout: None,
         }

@@ -838,3 +838,24 @@ fn settle_follows_the_deferral_contract() {
         "FAILED: the daemon stopped before the command completed"
     );
 }
+
+#[test]
+fn a_factory_gets_the_sections_keys_in_the_files_order() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("supervisord.conf");
+    std::fs::write(
+        &path,
+        "[DEFAULT]\nshared = d\n[supervisord]\n[rpcinterface:x]\nzeta = 1\n\
+         supervisor.rpcinterface_factory = ./libx.so:make\nalpha = 2\nmid = 3\n",
+    )
+    .expect("the config is written");
+    let config = crate::config::load_config(&path).expect("a valid config");
+    let section = &config.rpcinterfaces[0];
+    let keys: Vec<String> = section
+        .factory_config()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    // As the reference's keyword arguments: the file's order, not sorted.
+    assert_eq!(keys, ["zeta", "alpha", "mid", "shared"]);
+}

@@ -57,10 +57,10 @@ impl Loader {
             }
             let call_timeout = (!builtin)
                 .then(|| std::time::Duration::from_secs(own_timeout.unwrap_or(default_timeout)));
-            let mut extras = BTreeMap::new();
+            let mut extras = Vec::with_capacity(keys.len());
             for key in keys {
                 if let Some(v) = self.get(&section, &key, &none) {
-                    extras.insert(key, v.text);
+                    extras.push((key, v.text));
                 }
             }
             let dir = self.section_dir(&section);
