@@ -49,7 +49,8 @@ pub trait Extras: Send + Sync {
     /// be, and start if their `autostart` says so. The value is `true`.
     /// Faults: `BAD_NAME` (`group: NAME` for no such group, or the name of
     /// a process the group has already), `INCORRECT_PARAMETERS` (what the
-    /// config parser refuses, in its words), `SHUTDOWN_STATE`.
+    /// config parser refuses, in its words), `FAILED` (a scale or update
+    /// under way), `SHUTDOWN_STATE`.
     fn add_program_to_group(
         &self,
         group: &str,
@@ -59,8 +60,8 @@ pub trait Extras: Send + Sync {
 
     /// supervisor_twiddler's `removeProcessFromGroup`: the stopped process
     /// `process` leaves `group`. The value is `true`. Faults: `BAD_NAME`
-    /// (`group: NAME`, or the process's name), `STILL_RUNNING`,
-    /// `SHUTDOWN_STATE`.
+    /// (`group: NAME`, or the process's name), `STILL_RUNNING`, `FAILED`
+    /// (a scale or update under way), `SHUTDOWN_STATE`.
     fn remove_process_from_group(&self, group: &str, process: &str) -> Ticket;
 }
 

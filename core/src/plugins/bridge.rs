@@ -218,7 +218,6 @@ mod tests {
     use super::*;
     use crate::plugins::call;
     use crate::rpc::{CallError, RpcNamespace};
-    use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
     use std::sync::atomic::Ordering;

@@ -10,7 +10,7 @@
 //! It serves the same text at `/plugin/metrics/` and through the RPC
 //! method `metrics.getMetrics`. Per process: state, up, start time, last
 //! exit status, pid, CPU seconds and resident memory (from `/proc`, one
-//! read of `/proc/PID/stat` each); daemon-wide: up, uptime and processes
+//! `pread` of each process's `/proc/PID/stat`, kept open between scrapes); daemon-wide: up, uptime and processes
 //! by state, restarts per process, output bytes per channel, the event
 //! buffers, RPC calls and faults by method (the daemon's counters). It reads
 //! the host's snapshot, the counters and `/proc` only: a scrape never
@@ -84,17 +84,23 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
 }
 
 /// Read `/proc/PID/<file>` into `buffer` (cleared first; a scrape reuses
-/// one buffer for every process). A procfs file of one line comes whole
-/// from one `read` into a buffer large enough, so a read that leaves room
-/// and ends the line is the end: three system calls per file (open, read,
-/// close), not the five of `read_to_string` (which also asks the size,
-/// 0 for procfs, and reads again to see the end). With 1000 processes the
-/// difference was a fifth of a scrape's system time.
+/// one buffer for every process).
 fn read_proc(pid: u32, file: &str, buffer: &mut String) -> Option<()> {
-    use std::io::Read as _;
     let mut path = String::with_capacity(32);
     let _ = write!(path, "/proc/{pid}/{file}");
-    let mut source = std::fs::File::open(&path).ok()?;
+    let source = std::fs::File::open(&path).ok()?;
+    read_whole(&source, buffer)
+}
+
+/// Read the procfs file `source` from its start into `buffer` (cleared
+/// first) with `pread`, which procfs answers with fresh figures at every
+/// read from offset 0, so a kept-open file serves every scrape. A procfs
+/// file of one line comes whole from one read into a buffer large enough,
+/// so a read that leaves room and ends the line is the end: one system
+/// call, not the three of `read_to_string` (which also asks the size, 0
+/// for procfs, and reads again to see the end).
+fn read_whole(source: &std::fs::File, buffer: &mut String) -> Option<()> {
+    use std::os::unix::fs::FileExt as _;
     let mut bytes = std::mem::take(buffer).into_bytes();
     bytes.clear();
     bytes.resize(bytes.capacity().max(1024), 0);
@@ -103,7 +109,7 @@ fn read_proc(pid: u32, file: &str, buffer: &mut String) -> Option<()> {
         if len == bytes.len() {
             bytes.resize(len * 2, 0);
         }
-        let read = source.read(&mut bytes[len..]).ok()?;
+        let read = source.read_at(&mut bytes[len..], len as u64).ok()?;
         len += read;
         if read == 0 || (len < bytes.len() && bytes[..len].ends_with(b"\n")) {
             break;
@@ -112,6 +118,57 @@ fn read_proc(pid: u32, file: &str, buffer: &mut String) -> Option<()> {
     bytes.truncate(len);
     *buffer = String::from_utf8(bytes).ok()?;
     Some(())
+}
+
+/// The `/proc/PID/stat` files of the processes of the last scrape, kept
+/// open: a scrape then costs one `pread` per process instead of open,
+/// read and close, whose path walk and procfs inode set-up were most of
+/// the kernel's share (see `tests/bench/metrics.sh`). A file stays bound
+/// to the process it was opened for: once that process is gone its reads
+/// fail (`ESRCH`), even if its pid was given to another, and it is opened
+/// again. Files of pids no longer in the snapshot are closed at the end of
+/// the scrape. A file is kept only while the descriptor it got is below
+/// half the open-files limit, so the kept files never take the
+/// descriptors children and connections need.
+#[derive(Debug, Default)]
+struct StatFiles {
+    /// By pid: the file and the scrape that last read it.
+    open: std::collections::HashMap<u32, (std::fs::File, u64)>,
+    scrape: u64,
+}
+
+impl StatFiles {
+    /// Begin a scrape: the descriptor bound below which files are kept.
+    fn begin(&mut self) -> i32 {
+        self.scrape += 1;
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(0, |(soft, _)| i32::try_from(soft / 2).unwrap_or(i32::MAX))
+    }
+
+    /// Read `pid`'s stat into `buffer`, from its kept file if it has one.
+    fn read(&mut self, pid: u32, keep_below: i32, buffer: &mut String) -> Option<()> {
+        use std::os::fd::AsRawFd as _;
+        if let Some((file, seen)) = self.open.get_mut(&pid) {
+            if read_whole(file, buffer).is_some() {
+                *seen = self.scrape;
+                return Some(());
+            }
+            // Its process is gone (the pid may be another's now).
+            self.open.remove(&pid);
+        }
+        let file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+        read_whole(&file, buffer)?;
+        if file.as_raw_fd() < keep_below {
+            self.open.insert(pid, (file, self.scrape));
+        }
+        Some(())
+    }
+
+    /// End a scrape: close the files of pids it did not read.
+    fn end(&mut self) {
+        let scrape = self.scrape;
+        self.open.retain(|_, (_, seen)| *seen == scrape);
+    }
 }
 
 /// Field `n` (1-based, as `man 5 proc` numbers them) of [`stat_fields`].
@@ -130,11 +187,11 @@ struct Usage {
 /// `/proc/PID/stat`. (Two cheaper files, `schedstat` and `statm`, cost
 /// more system time in total when measured, and `schedstat` reads 0 on
 /// some kernels.)
-fn usage(pid: u32, machine: &Machine, buffer: &mut String) -> Option<Usage> {
+fn usage(pid: u32, machine: &Machine, read: &mut Reader<'_>) -> Option<Usage> {
     if pid == 0 {
         return None;
     }
-    read_proc(pid, "stat", buffer)?;
+    let buffer = read.stat(pid)?;
     let (_, rest) = buffer.rsplit_once(')')?;
     // After the name, field 3 (state) is the first: utime is field 14,
     // stime 15, rss (pages) 24.
@@ -149,17 +206,61 @@ fn usage(pid: u32, machine: &Machine, buffer: &mut String) -> Option<Usage> {
     })
 }
 
+/// How one scrape reads `/proc`: through the kept files, or, while
+/// another scrape holds them, by opening each file.
+struct Reader<'a> {
+    kept: Option<(std::sync::MutexGuard<'a, StatFiles>, i32)>,
+    buffer: String,
+}
+
+impl Reader<'_> {
+    fn stat(&mut self, pid: u32) -> Option<&str> {
+        match &mut self.kept {
+            Some((files, keep_below)) => files.read(pid, *keep_below, &mut self.buffer)?,
+            None => read_proc(pid, "stat", &mut self.buffer)?,
+        }
+        Some(&self.buffer)
+    }
+}
+
 /// The plugin: namespace and routes share it.
 #[derive(Clone)]
 pub struct Metrics {
     host: HostBox,
     machine: Machine,
+    stat_files: std::sync::Arc<std::sync::Mutex<StatFiles>>,
 }
 
 impl Metrics {
     fn new(host: HostBox) -> Metrics {
         let machine = Machine::read(host.supervisor_pid());
-        Metrics { host, machine }
+        Metrics {
+            host,
+            machine,
+            stat_files: std::sync::Arc::default(),
+        }
+    }
+
+    /// Every process's usage, in snapshot order.
+    fn usages(&self, infos: &[ProcessInfo]) -> Vec<Option<Usage>> {
+        // Concurrent scrapes do not wait for each other: the second opens
+        // its files.
+        let kept = self.stat_files.try_lock().ok().map(|mut files| {
+            let keep_below = files.begin();
+            (files, keep_below)
+        });
+        let mut reader = Reader {
+            kept,
+            buffer: String::with_capacity(512),
+        };
+        let usages = infos
+            .iter()
+            .map(|info| usage(info.pid, &self.machine, &mut reader))
+            .collect();
+        if let Some((files, _)) = &mut reader.kept {
+            files.end();
+        }
+        usages
     }
 
     /// The whole exposition text.
@@ -202,11 +303,7 @@ impl Metrics {
                 state.name()
             );
         }
-        let mut buffer = String::with_capacity(512);
-        let usages: Vec<Option<Usage>> = infos
-            .iter()
-            .map(|info| usage(info.pid, &self.machine, &mut buffer))
-            .collect();
+        let usages = self.usages(&infos);
         // Each process's label set, escaped once for all its families.
         let labels: Vec<String> = infos
             .iter()
@@ -487,6 +584,50 @@ supervisor_sdk::plugin_module! {
 mod tests {
     use super::*;
     use supervisor_sdk::testing::{TestHost, process_info};
+
+    #[test]
+    fn stat_files_are_kept_between_scrapes_and_dropped_with_their_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("sleep runs");
+        let pid = child.id();
+        let mut files = StatFiles::default();
+        let scrape = |files: &mut StatFiles, pids: &[u32], keep_below: i32| {
+            files.begin();
+            let mut buffer = String::new();
+            let read: Vec<bool> = pids
+                .iter()
+                .map(|pid| files.read(*pid, keep_below, &mut buffer).is_some())
+                .collect();
+            files.end();
+            (read, buffer)
+        };
+        // Below the bound: kept, and read again through the same file.
+        assert_eq!(scrape(&mut files, &[pid], i32::MAX).0, [true]);
+        let fd = |files: &StatFiles| {
+            use std::os::fd::AsRawFd as _;
+            files.open.get(&pid).map(|(file, _)| file.as_raw_fd())
+        };
+        let first = fd(&files).expect("kept");
+        let (read, buffer) = scrape(&mut files, &[pid], i32::MAX);
+        assert_eq!(read, [true]);
+        assert_eq!(fd(&files), Some(first));
+        assert!(buffer.starts_with(&format!("{pid} (sleep) ")), "{buffer}");
+        // Once the process is gone (reaped), its kept file fails and goes.
+        child.kill().expect("kill");
+        child.wait().expect("reaped");
+        assert_eq!(scrape(&mut files, &[pid], i32::MAX).0, [false]);
+        assert!(files.open.is_empty());
+        // A pid no longer scraped is closed; above the bound none is kept.
+        let me = std::process::id();
+        assert_eq!(scrape(&mut files, &[me], i32::MAX).0, [true]);
+        assert_eq!(files.open.len(), 1);
+        assert!(scrape(&mut files, &[], i32::MAX).0.is_empty());
+        assert!(files.open.is_empty());
+        assert_eq!(scrape(&mut files, &[me], 0).0, [true]);
+        assert!(files.open.is_empty());
+    }
 
     #[test]
     fn the_text_has_every_family_once_and_escapes_labels() {

@@ -30,14 +30,21 @@ impl Supervisor {
     }
 
     fn twiddled(&mut self, request: TwiddleRequest) -> Result<Value, Fault> {
+        if !matches!(request, TwiddleRequest::GroupNames) {
+            // The plugin refused already in the reference's SHUTDOWN state;
+            // a change between its check and this one is refused too.
+            if self.mode != Mode::Running {
+                return Err(Fault::bare(SHUTDOWN_STATE));
+            }
+            // A scale or update under way holds a plan of the group as it
+            // was: changing the group under it would leave records astray.
+            self.changes.check_idle()?;
+        }
         let step = match request {
             TwiddleRequest::GroupNames => {
                 let names = twiddle::group_names(&self.table);
                 return Ok(Value::array(names.into_iter().map(Value::string)));
             }
-            // The plugin refused already in the reference's SHUTDOWN
-            // state; a change between its check and this one is refused too.
-            _ if self.mode != Mode::Running => return Err(Fault::bare(SHUTDOWN_STATE)),
             TwiddleRequest::AddProgram {
                 group,
                 program,
