@@ -20,7 +20,12 @@ use supervisor_sdk::value::{Value, ValueKind};
 pub fn parse_call(body: &[u8]) -> Option<(String, Vec<Value>)> {
     let text = std::str::from_utf8(body).ok()?;
     let call = dxr::MethodCall::from_xml(text).ok()?;
-    let structs = struct_orders(text);
+    // Most calls carry no struct: no second pass for them.
+    let structs = if text.contains("<struct") {
+        struct_orders(text)
+    } else {
+        Vec::new()
+    };
     let mut at = Some(0);
     let mut params = Vec::with_capacity(call.params.len());
     for value in call.params {
