@@ -96,7 +96,7 @@ pub trait RpcNamespace: Send + Sync + 'static {
     /// leaving `out` alone, and the call goes through
     /// [`RpcNamespace::call`] (the default, for every method). Only for
     /// answers that need no waiting and cannot fault: the builtin
-    /// namespace's `getAllProcessInfo` ([`super::direct`]).
+    /// namespace's `getAllProcessInfo` ([`super::BuiltinAnswers`]).
     fn write_answer(&self, method: &str, params: &[Value], out: &mut String) -> bool {
         let _ = (method, params, out);
         false

@@ -103,7 +103,7 @@ impl Registry {
     /// [`Registry::dispatch_as`], the answer appended to `out` as a whole
     /// `methodResponse`; a fault is returned (and `out` left as it was),
     /// for the caller to write. A method whose namespace can write its
-    /// answer in place ([`RpcNamespace::write_answer`]) skips the
+    /// answer in place ([`super::RpcNamespace::write_answer`]) skips the
     /// [`Value`] of it.
     pub async fn dispatch_into(
         &self,
