@@ -44,6 +44,8 @@ pub struct PluginNamespace {
     /// The call slots of a third-party namespace's blocking calls
     /// ([`THIRD_PARTY_CALL_SLOTS`]).
     slots: Arc<Semaphore>,
+    /// The builtin namespace's answers written in place.
+    answers: Option<rpc::BuiltinAnswers>,
 }
 
 impl fmt::Debug for PluginNamespace {
@@ -96,7 +98,15 @@ impl PluginNamespace {
             loaded: Arc::new(loaded),
             hub,
             slots: Arc::new(Semaphore::new(THIRD_PARTY_CALL_SLOTS)),
+            answers: None,
         }
+    }
+
+    /// Write the answers `answers` has in place (the builtin namespace on
+    /// `host`).
+    pub fn with_answers(mut self, answers: rpc::BuiltinAnswers) -> Self {
+        self.answers = Some(answers);
+        self
     }
 
     /// End each call that takes longer than `timeout` (its deferred reply
@@ -141,6 +151,12 @@ impl rpc::RpcNamespace for PluginNamespace {
         let slots = Arc::clone(&self.slots);
         let mut watcher = self.hub.watcher();
         Box::pin(async move { mode.call(&loaded, params, &slots, &mut watcher).await })
+    }
+
+    fn write_answer(&self, method: &str, params: &[Value], out: &mut String) -> bool {
+        self.answers
+            .as_ref()
+            .is_some_and(|answers| answers.write(method, params, out))
     }
 }
 
@@ -197,8 +213,13 @@ pub fn register_rpcinterfaces(
                 continue;
             }
         };
-        let namespace = PluginNamespace::new(interface.name.clone(), loaded, Arc::clone(hub))
+        let builtin_supervisor = matches!(&loaded.library,
+            super::Library::Builtin(name) if name == "supervisor.rpcinterface");
+        let mut namespace = PluginNamespace::new(interface.name.clone(), loaded, Arc::clone(hub))
             .with_call_timeout(interface.call_timeout);
+        if builtin_supervisor {
+            namespace = namespace.with_answers(rpc::BuiltinAnswers::new(host.clone()));
+        }
         match registry.add(Arc::new(namespace)) {
             Ok(()) => registered.push(interface.name.clone()),
             Err(error) => errors.push(RpcInterfaceError::Register { section, error }),

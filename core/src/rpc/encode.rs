@@ -36,9 +36,21 @@ pub fn method_response(value: &Value) -> String {
 /// say), reserving room for it at once.
 pub fn write_method_response(out: &mut String, value: &Value) {
     out.reserve(XML_DECLARATION.len() + 64 + estimate(value));
+    begin_method_response(out);
+    write_value(out, value);
+    end_method_response(out);
+}
+
+/// Append what comes before the `<value>` of a `methodResponse`
+/// (declaration included), for an answer written in place
+/// ([`super::direct`]).
+pub(super) fn begin_method_response(out: &mut String) {
     out.push_str(XML_DECLARATION);
     out.push_str("<methodResponse><params><param>");
-    write_value(out, value);
+}
+
+/// Append what comes after the `<value>` of a `methodResponse`.
+pub(super) fn end_method_response(out: &mut String) {
     out.push_str("</param></params></methodResponse>");
 }
 
@@ -174,7 +186,7 @@ impl Writer<'_> {
 
 /// Append `number` in decimal (what `{}` prints), without the formatting
 /// machinery: most of a process info's members are integers.
-fn push_int(out: &mut String, number: i64) {
+pub(super) fn push_int(out: &mut String, number: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = number.unsigned_abs();
@@ -200,7 +212,7 @@ fn push_int(out: &mut String, number: i64) {
 /// reference escapes them, and `\r` as `&#13;`; characters XML forbids
 /// become U+FFFD. Runs without special bytes are copied whole; memchr
 /// finds the next special byte.
-fn push_escaped(out: &mut String, text: &str) {
+pub(super) fn push_escaped(out: &mut String, text: &str) {
     // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
     // which the slow path copies unchanged).
     let plain = |b: &u8| (*b >= 0x20 || *b == b'\t' || *b == b'\n') && *b != 0xEF;

@@ -5,11 +5,15 @@
 //! HTTP (that is [`crate::http`]) nor of plugins' ABI (the bridge adapts
 //! SDK namespaces to [`RpcNamespace`]).
 
+mod decode;
+mod direct;
 mod encode;
 mod registry;
 mod system;
 pub mod ticket;
 
+pub use decode::parse_call;
+pub use direct::BuiltinAnswers;
 pub use encode::{
     fault_response, method_response, write_fault_response, write_method_response, write_value,
 };

@@ -90,6 +90,17 @@ pub trait RpcNamespace: Send + Sync + 'static {
     /// `TypeError`. The future must not borrow `self`, so a namespace can
     /// be unregistered while one of its calls is still running.
     fn call(&self, method: &str, params: Vec<Value>) -> BoxFuture<CallResult>;
+
+    /// Append the `<value>` answering `method` with `params` to `out`
+    /// without building a [`Value`], and return true; or return false,
+    /// leaving `out` alone, and the call goes through
+    /// [`RpcNamespace::call`] (the default, for every method). Only for
+    /// answers that need no waiting and cannot fault: the builtin
+    /// namespace's `getAllProcessInfo` ([`super::BuiltinAnswers`]).
+    fn write_answer(&self, method: &str, params: &[Value], out: &mut String) -> bool {
+        let _ = (method, params, out);
+        false
+    }
 }
 
 /// Why a namespace could not be registered.

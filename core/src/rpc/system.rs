@@ -100,6 +100,59 @@ impl Registry {
         result
     }
 
+    /// [`Registry::dispatch_as`], the answer appended to `out` as a whole
+    /// `methodResponse`; a fault is returned (and `out` left as it was),
+    /// for the caller to write. A method whose namespace can write its
+    /// answer in place ([`super::RpcNamespace::write_answer`]) skips the
+    /// [`Value`] of it.
+    pub async fn dispatch_into(
+        &self,
+        access: &Access,
+        method: &str,
+        params: Vec<Value>,
+        out: &mut String,
+    ) -> Result<(), CallError> {
+        if self.write_in_place(access, method, &params, out) {
+            crate::counters::rpc_call(method, false);
+            return Ok(());
+        }
+        let value = self.dispatch_as(access, method, params).await?;
+        super::write_method_response(out, &value);
+        Ok(())
+    }
+
+    /// Write `method`'s answer in place if its namespace can and `access`
+    /// may call it (a refusal takes the ordinary path, which logs it).
+    fn write_in_place(
+        &self,
+        access: &Access,
+        method: &str,
+        params: &[Value],
+        out: &mut String,
+    ) -> bool {
+        let Some((namespace, name)) = method.split_once('.') else {
+            return false;
+        };
+        let table = self.table.load();
+        let Some(entry) = table.namespaces.get(namespace) else {
+            return false;
+        };
+        let Some(info) = entry.methods.get(name) else {
+            return false;
+        };
+        if info.changes_state && *access != Access::Full {
+            return false;
+        }
+        let mark = out.len();
+        super::encode::begin_method_response(out);
+        if !entry.namespace.write_answer(name, params, out) {
+            out.truncate(mark);
+            return false;
+        }
+        super::encode::end_method_response(out);
+        true
+    }
+
     async fn permitted(
         &self,
         access: &Access,

@@ -33,11 +33,80 @@ pub(crate) fn process_info(host: &HostBox, spec: &str) -> Result<Value, Fault> {
 
 /// `getAllProcessInfo`.
 pub(crate) fn all_process_info(host: &HostBox) -> Value {
+    let mut items = Vec::new();
+    each_process_info(host, |fields| items.push(fields_struct(fields)));
+    Value::array(items)
+}
+
+/// A member of a process info, borrowed from the snapshot: what
+/// [`each_process_info`] hands a writer that encodes without building a
+/// [`Value`] per member (the daemon's answer to `getAllProcessInfo` of
+/// thousands of processes; see `core/src/rpc/direct.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    /// An `<int>`.
+    Int(i32),
+    /// A `<string>`.
+    Text(&'a str),
+}
+
+/// One process's info: its members in the reference's order.
+pub type InfoFields<'a> = [(&'static str, Field<'a>); 14];
+
+/// Hand `each` every process's info in `getAllProcessInfo`'s order (group
+/// name, then process name), one at a time: the one place that says what
+/// a process info holds, for the [`Value`] answer and the direct writer.
+pub fn each_process_info(host: &HostBox, mut each: impl FnMut(&InfoFields<'_>)) {
     let snapshot = host.process_infos();
     let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
     sort_lexically(&mut infos);
     let now = host.now();
-    Value::array(infos.into_iter().map(|info| info_struct(info, now)))
+    for info in infos {
+        let description = describe(&DescriptionInput {
+            name: info.name.as_str(),
+            state: info.state,
+            pid: info.pid,
+            start: info.start,
+            stop: info.stop,
+            now,
+            spawnerr: info.spawnerr.as_str(),
+        });
+        each(&info_fields(info, now, &description));
+    }
+}
+
+/// The members of one process's struct, keys in the reference's order.
+fn info_fields<'a>(info: &'a ProcessInfo, now: i64, description: &'a str) -> InfoFields<'a> {
+    // The reference's capped_int, as `Value::capped_int` saturates.
+    let capped =
+        |value: i64| Field::Int(value.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32);
+    [
+        ("name", Field::Text(info.name.as_str())),
+        ("group", Field::Text(info.group.as_str())),
+        ("start", capped(info.start)),
+        ("stop", capped(info.stop)),
+        ("now", capped(now)),
+        ("state", Field::Int(info.state.code())),
+        ("statename", Field::Text(info.state.name())),
+        ("spawnerr", Field::Text(info.spawnerr.as_str())),
+        ("exitstatus", Field::Int(info.exitstatus)),
+        ("logfile", Field::Text(info.stdout_logfile.as_str())),
+        ("stdout_logfile", Field::Text(info.stdout_logfile.as_str())),
+        ("stderr_logfile", Field::Text(info.stderr_logfile.as_str())),
+        ("pid", capped(i64::from(info.pid))),
+        ("description", Field::Text(description)),
+    ]
+}
+
+/// One process's struct as a [`Value`].
+fn fields_struct(fields: &InfoFields<'_>) -> Value {
+    Value::structure(fields.iter().map(|(name, field)| {
+        let value = match *field {
+            Field::Int(number) => Value::int(number),
+            Field::Text(text) => Value::string(text),
+        };
+        (*name, value)
+    }))
 }
 
 /// One process's struct, keys in the reference's order.
@@ -51,22 +120,7 @@ fn info_struct(info: &ProcessInfo, now: i64) -> Value {
         now,
         spawnerr: info.spawnerr.as_str(),
     });
-    Value::structure([
-        ("name", Value::string(info.name.clone())),
-        ("group", Value::string(info.group.clone())),
-        ("start", Value::capped_int(info.start)),
-        ("stop", Value::capped_int(info.stop)),
-        ("now", Value::capped_int(now)),
-        ("state", Value::int(info.state.code())),
-        ("statename", Value::string(info.state.name())),
-        ("spawnerr", Value::string(info.spawnerr.clone())),
-        ("exitstatus", Value::int(info.exitstatus)),
-        ("logfile", Value::string(info.stdout_logfile.clone())),
-        ("stdout_logfile", Value::string(info.stdout_logfile.clone())),
-        ("stderr_logfile", Value::string(info.stderr_logfile.clone())),
-        ("pid", Value::capped_int(i64::from(info.pid))),
-        ("description", Value::string(description)),
-    ])
+    fields_struct(&info_fields(info, now, &description))
 }
 
 /// `getAllConfigInfo`: every process of the pending configuration, sorted

@@ -1,7 +1,8 @@
 //! Drop-in gaps that real clients found (issue 19, item 5), each run under
 //! the reference supervisord 4.3.0 and ours with the same config, and what
 //! a user sees compared: exit status and `Error:` line of a refused start,
-//! the order of struct members on the wire, the rlimit message.
+//! the order of struct members on the wire (answers and requests), the
+//! rlimit message.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -231,6 +232,45 @@ fn struct_members_arrive_in_the_reference_order() {
     assert_eq!(answers[0], answers[1]);
     assert!(
         answers[1].contains("['name', 'group', 'start', 'stop', 'now', 'state'"),
+        "{}",
+        answers[1]
+    );
+}
+
+const CACHE: &str = "[rpcinterface:cache]\nsupervisor.rpcinterface_factory = supervisor_cache.rpcinterface:make_cache_rpcinterface\n";
+
+#[test]
+fn struct_members_of_a_request_reach_the_plugin_in_the_wire_order() {
+    // supervisor_cache keeps what it is given: a struct stored and fetched
+    // back shows the order the daemon handed the plugin. A repeated name
+    // (which only raw XML can send) keeps the first one's place and the
+    // last one's value, as a Python dict filled member by member does.
+    let sandbox = Sandbox::new();
+    let code = "transport = server._ServerProxy__transport\n\
+        def raw(method, params):\n\
+        \x20   body = \"<?xml version='1.0'?><methodCall><methodName>%s</methodName><params>%s</params></methodCall>\" % (method, params)\n\
+        \x20   return transport.request('127.0.0.1', '/RPC2', body.encode())\n\
+        def member(name, value):\n\
+        \x20   return '<member><name>%s</name><value>%s</value></member>' % (name, value)\n\
+        server.cache.store('s', {'zeta': 1, 'alpha': {'y': [{'q': 1, 'p': 2}, 3], 'x': 'b'}, 'mid': True, 'e': {}})\n\
+        print(repr(server.cache.fetch('s')))\n\
+        dup = '<struct>' + member('b', '<struct>' + member('k1', '1') + member('j1', '1') + '</struct>') \\\n\
+        \x20   + member('a&amp;z', '<int>0</int>') + member('b', '<struct>' + member('k2', '2') + member('j2', '2') + '</struct>') \\\n\
+        \x20   + member('c', '<struct>' + member('n', '3') + member('m', '3') + '</struct>') + '</struct>'\n\
+        print(raw('cache.store', '<param><value>d</value></param><param><value>%s</value></param>' % dup))\n\
+        print(repr(server.cache.fetch('d')))\n\
+        print(server.system.multicall([{'params': ['m', {'b': 1, 'a': [{'d': 1, 'c': 2}]}], 'methodName': 'cache.store'}, {'methodName': 'cache.fetch', 'params': ['m']}]))\n";
+    let answers: Vec<String> = [Side::Reference, Side::Ours]
+        .into_iter()
+        .map(|side| python(&start(&sandbox, side, CACHE).socket, code))
+        .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert!(
+        answers[1].contains(
+            "{'zeta': 1, 'alpha': {'y': [{'q': 1, 'p': 2}, 3], 'x': 'b'}, 'mid': True, 'e': {}}"
+        ) && answers[1]
+            .contains("{'b': {'k2': '2', 'j2': '2'}, 'a&z': 0, 'c': {'n': '3', 'm': '3'}}")
+            && answers[1].contains("{'b': 1, 'a': [{'d': 1, 'c': 2}]}"),
         "{}",
         answers[1]
     );
