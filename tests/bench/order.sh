@@ -200,13 +200,28 @@ $dep")"$'\n'
     local pid=$PID
     wait_count "$dir/main.log" "success:" "$((per * 10))" 600 || return
     t1=$(now)
+    MS=$(calc "($t1 - $t0) * 1000")
     # The daemon's own CPU too: the wall time follows the machine's load.
     printf '%-52s %7.0f ms (daemon CPU %s ms)\n' "chain: $((per * 10)) programs up ($1)" \
-        "$(calc "($t1 - $t0) * 1000")" "$(( $(cpu_ticks "$pid") * 1000 / $(getconf CLK_TCK) ))"
+        "$MS" "$(( $(cpu_ticks "$pid") * 1000 / $(getconf CLK_TCK) ))"
     stop "$pid"
+    rm -rf "$dir"
 }
+# ROUNDS rounds, flat and chained alternating (so both see the same load):
+# the ratio chained/flat of each round, then their median and spread.
 want chain && {
-chain "ours, flat" "$OURS" 0
-chain "ours, chain of depth 10" "$OURS" 1
+ratios=()
+for round in $(seq 1 "${ROUNDS:-5}"); do
+    chain "ours, flat, round $round" "$OURS" 0 || break
+    flat=$MS
+    chain "ours, chain of depth 10, round $round" "$OURS" 1 || break
+    ratios+=("$(calc "$MS / $flat")")
+done
+[ "${#ratios[@]}" -gt 0 ] && {
+    sorted=$(printf '%s\n' "${ratios[@]}" | sort -g)
+    printf '%-52s %8.2fx (%s rounds: %s)\n' "chain: chained / flat, median" \
+        "$(echo "$sorted" | sed -n "$(( (${#ratios[@]} + 1) / 2 ))p")" "${#ratios[@]}" \
+        "$(echo "$sorted" | xargs printf '%.2f ' | sed 's/ $//')"
+}
 }
 want chainref && chain "reference, flat" "$REF" 0
