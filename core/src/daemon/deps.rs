@@ -192,12 +192,14 @@ impl Deps {
                 self.need_of.insert(*id, need);
             }
         }
-        // A held start whose group stayed keeps waiting, on its new need.
+        // A held start whose group stayed keeps waiting, on its new need,
+        // and shows its text again (one not yet shown was dropped above).
         let held = std::mem::take(&mut self.held);
         for (id, _) in held {
             if let Some(&need) = self.need_of.get(&id) {
                 self.held.insert(id, need);
                 self.needs[need].held.insert(id);
+                self.stale.insert(need);
             }
         }
         self.stops.retain(|id| table.contains(*id));
@@ -530,6 +532,20 @@ mod tests {
             deps.texts(&table).is_empty(),
             "a released start shows no text"
         );
+    }
+
+    #[test]
+    fn a_rebuild_keeps_the_held_starts_and_their_text_behind() {
+        let (_dir, mut table, db, web) = chain();
+        let mut deps = Deps::default();
+        deps.rebuild(&table);
+        deps.start(&table, web[0]);
+        set(&mut table, db[0], ProcessState::Running);
+        deps.changed(&table, db[0], true);
+        deps.rebuild(&table);
+        assert!(deps.is_held(web[0]));
+        let shown = "waiting for db:db_1, db:db_2, db:db_3 and 1 more";
+        assert_eq!(texts(&deps.texts(&table)), each(&web[..1], shown));
     }
 
     #[test]
