@@ -233,6 +233,13 @@ impl SnapshotPublisher {
         self.due
     }
 
+    /// Whether [`SnapshotPublisher::publish`] at `now` publishes (the
+    /// caller brings what it shows up to date first).
+    pub fn is_due(&self, now: Instant, urgent: bool, state: SupervisorState) -> bool {
+        let urgent = urgent || self.forced || self.state != Some(state);
+        self.stale && (urgent || self.last.is_none_or(|last| now >= last + self.every))
+    }
+
     /// Whether to publish at `now`; `Some(layout)` says so and whether the
     /// spawn specs must be rebuilt, and counts it as published.
     fn take(&mut self, now: Instant, urgent: bool) -> Option<bool> {
@@ -251,9 +258,10 @@ impl SnapshotPublisher {
     }
 
     /// Publish a fresh snapshot of `table` into `into` if one is due (see
-    /// `SnapshotPublisher::take`); whether it did.
+    /// `SnapshotPublisher::take`) at `now`; whether it did.
     pub fn publish(
         &mut self,
+        now: Instant,
         urgent: bool,
         into: &ArcSwap<Snapshot>,
         state: SupervisorState,
@@ -262,7 +270,7 @@ impl SnapshotPublisher {
     ) -> bool {
         let urgent = urgent || std::mem::take(&mut self.forced) || self.state != Some(state);
         let started = Instant::now();
-        let Some(layout) = self.take(started, urgent) else {
+        let Some(layout) = self.take(now, urgent) else {
             return false;
         };
         self.state = Some(state);
@@ -310,7 +318,20 @@ mod tests {
         let into = ArcSwap::from_pointee(Snapshot::empty(Arc::clone(&config)));
         let table = ProcessTable::default();
         let mut publisher = SnapshotPublisher::default();
-        publisher.publish(false, &into, SupervisorState::Shutdown, &table, &config);
+        let now = Instant::now();
+        assert!(publisher.is_due(now, false, SupervisorState::Shutdown));
+        publisher.publish(
+            now,
+            false,
+            &into,
+            SupervisorState::Shutdown,
+            &table,
+            &config,
+        );
+        assert!(
+            !publisher.is_due(now, true, SupervisorState::Shutdown),
+            "not stale"
+        );
         let first = into.load_full();
         assert_eq!(first.state, SupervisorState::Shutdown);
         assert!(first.processes.is_empty());
@@ -319,7 +340,8 @@ mod tests {
         assert!(!infos[0].inuse);
         assert_eq!(infos[0].stdout.logfile, Setting::Auto);
         publisher.changed();
-        publisher.publish(true, &into, SupervisorState::Running, &table, &config);
+        assert!(publisher.is_due(now, true, SupervisorState::Running));
+        publisher.publish(now, true, &into, SupervisorState::Running, &table, &config);
         assert!(Arc::ptr_eq(&first.specs, &into.load().specs));
     }
 }

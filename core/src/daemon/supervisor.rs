@@ -764,7 +764,9 @@ impl Supervisor {
         // sees it); a wind-down's stream of exits is not, or each of
         // thousands would rebuild the whole snapshot.
         let urgent = self.waiters.has_settled();
+        let now = self.before_publish(urgent);
         let published = self.publisher.publish(
+            now,
             urgent,
             &self.shared.snapshot,
             self.mode.state(),

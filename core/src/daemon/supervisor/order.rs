@@ -76,6 +76,19 @@ impl Supervisor {
         }
     }
 
+    /// The moment a publish is judged at; when one is due then, the held
+    /// starts' `waiting for` texts that fell behind are fed first, so the
+    /// snapshot shows them (rendering them at each dependency coming up
+    /// was most of a long chain's start time: `tests/bench/order.sh`).
+    pub(super) fn before_publish(&mut self, urgent: bool) -> Instant {
+        let now = Instant::now();
+        if self.deps.has_stale() && self.publisher.is_due(now, urgent, self.mode.state()) {
+            let steps = self.deps.texts(&self.table);
+            self.steps(steps);
+        }
+        now
+    }
+
     /// Feed the inputs `deps` decided, in order.
     pub(super) fn steps(&mut self, steps: Steps) {
         for (id, input) in steps {
