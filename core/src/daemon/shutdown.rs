@@ -138,6 +138,23 @@ impl StopQueue {
         self.fed = fed;
     }
 
+    /// Close the log files of the processes of `fed` that stopped: none
+    /// spawns again in this life (a restart opens them afresh), and
+    /// closing them as they stop overlaps with waiting for the others
+    /// where the daemon's exit would close thousands at once. A pump still
+    /// draining the child's pipe holds the file open until it is done.
+    pub fn close_stopped_logs(table: &mut ProcessTable, fed: &[ProcId]) {
+        for id in fed {
+            if let Some(proc) = table.get_mut(*id)
+                && proc.record.state.is_stopped()
+                && proc.record.pid.is_none()
+                && !proc.record.spawning
+            {
+                proc.logs = [None, None];
+            }
+        }
+    }
+
     /// Whether `group` has a process not stopped: from the counts when it
     /// was looked at and `exact` is false, from the table otherwise.
     pub fn unstopped(&self, table: &ProcessTable, group: &Group, exact: bool) -> bool {
@@ -282,6 +299,55 @@ mod tests {
         assert_eq!(queue.look_at(&table, group_b, &fed, false), [b]);
         queue.pop();
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_stopped_process_lets_go_of_its_logs_and_a_pump_keeps_writing() {
+        use std::sync::Mutex;
+
+        use crate::logs::{ChildLog, ChildLogSpec, Rotation};
+
+        let (dir, source) = super::super::table::tests::config();
+        let mut table = ProcessTable::default();
+        super::super::table::tests::fill(&mut table, &source);
+        let open = |name: &str| {
+            let spec = ChildLogSpec {
+                process_name: name.into(),
+                channel: "stdout",
+                path: Some(dir.path().join(format!("{name}.log"))),
+                rotation: Rotation {
+                    max_bytes: 0,
+                    backups: 0,
+                },
+                syslog: false,
+                strip_ansi: false,
+            };
+            Arc::new(Mutex::new(ChildLog::open(spec, None).expect("the log opens")))
+        };
+        let (a0, a1) = (
+            table.find("a", "a_0").expect("a:a_0"),
+            table.find("a", "a_1").expect("a:a_1"),
+        );
+        let pumps_copy = open("a_0");
+        for (id, state, log) in [
+            (a0, ProcessState::Stopped, Arc::clone(&pumps_copy)),
+            (a1, ProcessState::Running, open("a_1")),
+        ] {
+            let proc = table.get_mut(id).expect("in the table");
+            proc.record.state = state;
+            proc.record.pid = (state == ProcessState::Running).then_some(4242);
+            proc.logs[0] = Some(log);
+        }
+        StopQueue::close_stopped_logs(&mut table, &[a0, a1]);
+        let logs = |id| table.get(id).map(|p| p.logs[0].is_some());
+        assert_eq!((logs(a0), logs(a1)), (Some(false), Some(true)));
+        // The pump's copy still writes: no byte of a draining pipe is lost.
+        let mut log = pumps_copy.lock().expect("not poisoned");
+        assert!(log.write(b"last words\n").1.is_ok());
+        drop(log);
+        drop(pumps_copy);
+        let text = std::fs::read_to_string(dir.path().join("a_0.log")).expect("a_0.log");
+        assert_eq!(text, "last words\n");
     }
 
     #[test]

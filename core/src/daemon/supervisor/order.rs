@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::super::deps::Steps;
 use super::super::mode::Mode;
-use super::super::shutdown;
+use super::super::shutdown::{self, StopQueue};
 use super::super::table::ProcId;
 use super::Supervisor;
 use crate::events::{Event, SupervisorStateChange};
@@ -186,6 +186,7 @@ impl Supervisor {
                 break;
             }
         }
+        StopQueue::close_stopped_logs(&mut self.table, &fed);
         while let Some(name) = self.stopping.current() {
             match self.table.group(name) {
                 Some(g) if self.stopping.unstopped(&self.table, g, every_time) => break,
