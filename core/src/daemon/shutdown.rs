@@ -322,7 +322,9 @@ mod tests {
                 syslog: false,
                 strip_ansi: false,
             };
-            Arc::new(Mutex::new(ChildLog::open(spec, None).expect("the log opens")))
+            Arc::new(Mutex::new(
+                ChildLog::open(spec, None).expect("the log opens"),
+            ))
         };
         let (a0, a1) = (
             table.find("a", "a_0").expect("a:a_0"),
