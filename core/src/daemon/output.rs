@@ -302,104 +302,118 @@ impl OutputEventSink for EventSink {
 
 /// Read `pipe` to its end and deliver everything to `to`. Spawn it on the
 /// runtime once per pipe of each child.
-pub async fn pump(pipe: pipe::Receiver, to: Destination) {
-    let mut failing = false;
-    let counted = crate::counters::output_bytes(&to.group, &to.process, to.channel.name());
-    // Made at the first copied chunk, boxed: most programs are quiet most
-    // of the time, and an idle pump then costs a few hundred bytes, not a
-    // kilobyte.
-    let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
-    // Bytes this channel only logs move pipe -> file with splice(2), as
-    // its route says, once its log opened (the log checks the main-log
-    // echo again at each chunk, and says Copy while it is on).
-    let splices = to.route.splices && to.log.is_some();
-    let mut grown = false;
-    // Whole lines to supervisord's stdout (`logs::forward`), when routed.
-    let mut forward = to.route.forward_to_stdout.then(|| {
-        ChannelForward::new(
-            Arc::clone(&to.group),
-            Arc::clone(&to.process),
-            to.channel.name(),
-            to.route.forward_style,
-            to.route.forward_lossless,
-        )
-    });
-    let mut forwarded = Vec::new();
-    loop {
-        if pipe.readable().await.is_err() {
-            break;
-        }
-        let spliced = match (&to.log, splices) {
-            (Some(log), true) => {
-                let mut log = lock(log);
-                pipe.try_io(|| match log.splice_from(pipe.as_fd(), SPLICE_MAX, true) {
-                    // Tells tokio the pipe is drained, so the next
-                    // `readable` waits for the child.
-                    Spliced::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
-                    other => Ok(other),
-                })
+///
+/// An `async` block rather than an `async fn`: the block keeps `pipe` and
+/// `to` where it captured them, where an `async fn` would hold a second
+/// copy of its arguments in its state; a pump waits in every piped
+/// channel of every process, so its size is paid thousands of times.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (see above)"
+)]
+pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let mut failing = false;
+        let counted = crate::counters::output_bytes(&to.group, &to.process, to.channel.name());
+        // Made at the first copied chunk, boxed: most programs are quiet most
+        // of the time, and an idle pump then costs a few hundred bytes, not a
+        // kilobyte.
+        let mut channel: Option<Box<ChannelPump<EventSink>>> = None;
+        // Bytes this channel only logs move pipe -> file with splice(2), as
+        // its route says, once its log opened (the log checks the main-log
+        // echo again at each chunk, and says Copy while it is on).
+        let splices = to.route.splices && to.log.is_some();
+        let mut grown = false;
+        // Whole lines to supervisord's stdout (`logs::forward`), when
+        // routed; boxed, as few channels are.
+        let mut forward = to.route.forward_to_stdout.then(|| {
+            Box::new(ChannelForward::new(
+                Arc::clone(&to.group),
+                Arc::clone(&to.process),
+                to.channel.name(),
+                to.route.forward_style,
+                to.route.forward_lossless,
+            ))
+        });
+        let mut forwarded = Vec::new();
+        loop {
+            if pipe.readable().await.is_err() {
+                break;
             }
-            _ => Ok(Spliced::Copy),
-        };
-        let outcome = match spliced {
-            Ok(Spliced::Moved(0, _)) => Ok(0),
-            Ok(Spliced::Moved(moved, result)) => {
-                note_write(&to, result, &mut failing);
-                Ok(moved)
-            }
-            Ok(Spliced::Copy) => SCRATCH.with(|scratch| {
-                let mut buffer = scratch.borrow_mut();
-                if buffer.len() < CHUNK {
-                    buffer.resize(CHUNK, 0);
+            let spliced = match (&to.log, splices) {
+                (Some(log), true) => {
+                    let mut log = lock(log);
+                    pipe.try_io(|| match log.splice_from(pipe.as_fd(), SPLICE_MAX, true) {
+                        // Tells tokio the pipe is drained, so the next
+                        // `readable` waits for the child.
+                        Spliced::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+                        other => Ok(other),
+                    })
                 }
-                let read = pipe.try_read(&mut buffer[..]);
-                if let Ok(n @ 1..) = read {
-                    let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
-                    deliver(&to, channel, &buffer[..n], &mut failing);
-                    if let Some(forward) = &mut forward {
-                        forward.lines(&buffer[..n], &mut forwarded);
+                _ => Ok(Spliced::Copy),
+            };
+            let outcome = match spliced {
+                Ok(Spliced::Moved(0, _)) => Ok(0),
+                Ok(Spliced::Moved(moved, result)) => {
+                    note_write(&to, result, &mut failing);
+                    Ok(moved)
+                }
+                Ok(Spliced::Copy) => SCRATCH.with(|scratch| {
+                    let mut buffer = scratch.borrow_mut();
+                    if buffer.len() < CHUNK {
+                        buffer.resize(CHUNK, 0);
+                    }
+                    let read = pipe.try_read(&mut buffer[..]);
+                    if let Ok(n @ 1..) = read {
+                        let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
+                        deliver(&to, channel, &buffer[..n], &mut failing);
+                        if let Some(forward) = &mut forward {
+                            forward.lines(&buffer[..n], &mut forwarded);
+                        }
+                    }
+                    read
+                }),
+                Ok(Spliced::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
+                Err(error) => Err(error),
+            };
+            // Awaited outside the read: a forward that is the only copy of
+            // the output waits here for stdout, and the child with it. A full
+            // read leaves more to read: its lines wait for the next ones, up
+            // to a batch (the drained pipe's WouldBlock sends them).
+            if let Some(forward) = &mut forward
+                && !forwarded.is_empty()
+                && (forwarded.len() >= crate::logs::forward::BATCH || !matches!(outcome, Ok(CHUNK)))
+            {
+                // Boxed: the send's wait (a semaphore and a timer) would
+                // otherwise sit in every pump, forwarding or not.
+                Box::pin(forward.send(std::mem::take(&mut forwarded), false)).await;
+            }
+            match outcome {
+                Ok(0) => break,
+                Ok(n) => {
+                    counted.add(n);
+                    if !grown && n >= DEFAULT_PIPE_SIZE {
+                        grown = true;
+                        grow_pipe(pipe.as_fd());
                     }
                 }
-                read
-            }),
-            Ok(Spliced::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
-            Err(error) => Err(error),
-        };
-        // Awaited outside the read: a forward that is the only copy of
-        // the output waits here for stdout, and the child with it. A full
-        // read leaves more to read: its lines wait for the next ones, up
-        // to a batch (the drained pipe's WouldBlock sends them).
-        if let Some(forward) = &mut forward
-            && !forwarded.is_empty()
-            && (forwarded.len() >= crate::logs::forward::BATCH || !matches!(outcome, Ok(CHUNK)))
-        {
-            forward.send(std::mem::take(&mut forwarded), false).await;
-        }
-        match outcome {
-            Ok(0) => break,
-            Ok(n) => {
-                counted.add(n);
-                if !grown && n >= DEFAULT_PIPE_SIZE {
-                    grown = true;
-                    grow_pipe(pipe.as_fd());
-                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
         }
-    }
-    if let Some(forward) = &mut forward {
-        forward.finish(&mut forwarded);
-        forward.send(forwarded, true).await;
-    }
-    // A channel that never copied has nothing held back to flush.
-    if let Some(mut channel) = channel {
-        let mut log = to.log.as_ref().map(lock);
-        if let Err(error) = channel.finish(log.as_deref_mut()) {
-            to.main_log.error(&error.to_string());
+        if let Some(forward) = &mut forward {
+            forward.finish(&mut forwarded);
+            Box::pin(forward.send(forwarded, true)).await;
         }
-        channel.sink().flush();
+        // A channel that never copied has nothing held back to flush.
+        if let Some(mut channel) = channel {
+            let mut log = to.log.as_ref().map(lock);
+            if let Err(error) = channel.finish(log.as_deref_mut()) {
+                to.main_log.error(&error.to_string());
+            }
+            channel.sink().flush();
+        }
     }
 }
 
@@ -457,5 +471,43 @@ fn deliver(
             channel: to.channel,
             data,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::types::LogLevel;
+    use crate::logs::{MainLogConfig, MainLogTarget};
+
+    /// Every piped channel of every process has a pump waiting for
+    /// output: its size is paid thousands of times (issue 22's memory per
+    /// program), so what only some channels need is boxed.
+    #[tokio::test]
+    async fn a_pump_waiting_for_output_is_small() {
+        let (_writer, reader) = pipe::pipe().expect("a pipe");
+        let main_log = MainLog::open(MainLogConfig {
+            level: LogLevel::Info,
+            target: MainLogTarget::Nowhere,
+            echo_to_stdout: false,
+        })
+        .expect("a main log that goes nowhere");
+        let bus = events::EventBus::new("test");
+        let to = Destination {
+            group: Arc::from("g"),
+            process: Arc::from("p"),
+            pid: 1,
+            channel: Channel::Stdout,
+            log: None,
+            hook: None,
+            main_log: Arc::new(main_log),
+            route: Route::default(),
+            publisher: bus.publisher(),
+        };
+        let pump = pump(reader, to);
+        let size = std::mem::size_of_val(&pump);
+        // 392 bytes with Rust 1.95, 704 before its forward and the second
+        // copy of its arguments went.
+        assert!(size <= 448, "a pump future of {size} bytes");
     }
 }

@@ -600,6 +600,7 @@ impl Supervisor {
             }
         }
         self.publisher.changed();
+        self.stopping.fed(id);
         self.settle_waiters(id, false);
         self.drain_deps();
         failure

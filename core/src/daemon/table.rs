@@ -410,7 +410,7 @@ impl PartialEq for dyn NamePair + '_ {
 impl Eq for dyn NamePair + '_ {}
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use supervisor_sdk::state::ProcessState;
 
@@ -444,7 +444,7 @@ mod tests {
 
     /// A configuration with groups `a` (priority 20, two processes) and
     /// `b` (priority 10, one).
-    fn config() -> (tempfile::TempDir, Arc<Config>) {
+    pub(in crate::daemon) fn config() -> (tempfile::TempDir, Arc<Config>) {
         let (dir, config) = super::super::test_config(
             "[program:a]\ncommand=/bin/true\nnumprocs=2\nprocess_name=a_%(process_num)s\n\
              priority=20\n\
@@ -485,7 +485,7 @@ mod tests {
         }
     }
 
-    fn fill(table: &mut ProcessTable, source: &Arc<Config>) {
+    pub(in crate::daemon) fn fill(table: &mut ProcessTable, source: &Arc<Config>) {
         for (index, group) in source.groups.iter().enumerate() {
             let procs: Vec<(ProcId, Proc)> = (0..group.processes.len())
                 .map(|i| (table.next_id(), proc(source, group, i)))

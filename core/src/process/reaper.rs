@@ -43,8 +43,8 @@ pub fn reap_now() -> Vec<Reaped> {
     let mut reaped = Vec::new();
     let own_group = nix::unistd::getpgrp().as_raw();
     loop {
-        // Peek first (WNOWAIT) so the zombie's /proc entry still says
-        // which process group it ran in, then collect that pid.
+        // Peek first (WNOWAIT) so the zombie still says which process
+        // group it ran in, then collect that pid.
         // SAFETY: an all-zero siginfo_t is a valid value of the C struct.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `info` is a valid, writable siginfo_t for the call.
@@ -80,12 +80,14 @@ pub fn reap_now() -> Vec<Reaped> {
     }
 }
 
-/// The process group of `pid` (field 5 of `/proc/PID/stat`, read after
-/// the command name, which may itself hold blanks and parentheses).
+/// The process group of `pid`, which may be a zombie not collected yet:
+/// `getpgid` still answers for one, and is a single system call where
+/// reading `/proc/PID/stat` costs an open, a read and a close for every
+/// exit (thousands in a shutdown).
 fn group_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, fields) = stat.rsplit_once(')')?;
-    fields.split_whitespace().nth(2)?.parse().ok()
+    nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+        .ok()
+        .map(nix::unistd::Pid::as_raw)
 }
 
 /// Start the reaper on the current tokio runtime. Every exit goes to the
@@ -326,6 +328,31 @@ mod tests {
             reaped.unknown_pid_line(),
             "reaped unknown pid 77 (terminated by SIGKILL)"
         );
+    }
+
+    #[test]
+    fn a_zombie_still_tells_its_process_group() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("/bin/true")
+            .process_group(0)
+            .spawn()
+            .expect("spawn /bin/true");
+        let pid = i32::try_from(child.id()).expect("a pid fits an i32");
+        // Wait for it to exit without collecting it (WNOWAIT).
+        // SAFETY: an all-zero siginfo_t is a valid value of the C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the call.
+        let waited = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                u32::try_from(pid).expect("a positive pid"),
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        assert_eq!(waited, 0);
+        assert_eq!(group_of(pid), Some(pid), "it leads a group of its own");
+        assert!(child.wait().expect("collect it").success());
     }
 
     #[test]

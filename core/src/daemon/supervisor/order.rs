@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::super::deps::Steps;
 use super::super::mode::Mode;
-use super::super::shutdown;
+use super::super::shutdown::{self, StopQueue};
 use super::super::table::ProcId;
 use super::Supervisor;
 use crate::events::{Event, SupervisorStateChange};
@@ -161,18 +161,24 @@ impl Supervisor {
         }
         // Groups stop one at a time; a process whose dependents are not
         // stopped yet waits for them, and a group with only such processes
-        // left lets the next group go ahead.
+        // left lets the next group go ahead. A pass looks at what changed
+        // (`shutdown::StopQueue`), or at everything while any process has
+        // dependents.
+        let every_time = !self.deps.is_empty();
+        let fed = self.stopping.begin_pass();
         let mut k = 0;
         while let Some(name) = self.stopping.nth(k).map(str::to_owned) {
             k += 1;
             let Some(group) = self.table.group(&name) else {
                 continue;
             };
+            let ids = self.stopping.look_at(&self.table, group, &fed, every_time);
             let mut busy = false;
-            for id in group.procs.clone().into_iter().rev() {
+            for id in ids {
                 let Some(state) = self.table.get(id).map(|p| p.record.state) else {
                     continue;
                 };
+                self.stopping.looked(&self.table, id);
                 if self.deps.blocked(&self.table, id) {
                     continue;
                 }
@@ -184,22 +190,30 @@ impl Supervisor {
                     .get(id)
                     .is_some_and(|p| !p.record.state.is_stopped());
             }
-            if busy {
+            self.stopping.settle(&self.table);
+            let group = self.table.group(&name);
+            if busy
+                || (!every_time
+                    && group.is_some_and(|g| self.stopping.unstopped(&self.table, g, false)))
+            {
                 break;
             }
         }
+        StopQueue::close_stopped_logs(&mut self.table, &fed);
         while let Some(name) = self.stopping.current() {
             match self.table.group(name) {
-                Some(g) if self.table.unstopped(g) => break,
+                Some(g) if self.stopping.unstopped(&self.table, g, every_time) => break,
                 _ => self.stopping.pop(),
             }
         }
-        let unstopped = self.table.unstopped_ids();
-        if unstopped.is_empty() {
+        // While a group is left in the queue, it has a process running.
+        if self.stopping.is_empty() && self.table.unstopped_ids().is_empty() {
             return true;
         }
         if self.stopping.report(Instant::now()) {
-            let states: Vec<(&str, ProcessState)> = unstopped
+            let states: Vec<(&str, ProcessState)> = self
+                .table
+                .unstopped_ids()
                 .iter()
                 .filter_map(|id| self.table.get(*id))
                 .map(|p| (&*p.name, p.record.state))
