@@ -324,7 +324,6 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             to.route.forward_lossless,
         )
     });
-    let mut forwarded = Vec::new();
     loop {
         if pipe.readable().await.is_err() {
             break;
@@ -347,6 +346,19 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
                 note_write(&to, result, &mut failing);
                 Ok(moved)
             }
+            // A forwarded channel reads into its forwarding batch, which
+            // then sends these very bytes (`logs::forward`).
+            Ok(Spliced::Copy) if forward.is_some() => {
+                let forward = forward.as_mut().expect("checked");
+                let buffer = forward.buffer();
+                let start = buffer.len();
+                let read = pipe.try_read_buf(buffer);
+                if let Ok(n @ 1..) = read {
+                    let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
+                    deliver(&to, channel, &buffer[start..start + n], &mut failing);
+                }
+                read
+            }
             Ok(Spliced::Copy) => SCRATCH.with(|scratch| {
                 let mut buffer = scratch.borrow_mut();
                 if buffer.len() < CHUNK {
@@ -356,9 +368,6 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
                 if let Ok(n @ 1..) = read {
                     let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
                     deliver(&to, channel, &buffer[..n], &mut failing);
-                    if let Some(forward) = &mut forward {
-                        forward.lines(&buffer[..n], &mut forwarded);
-                    }
                 }
                 read
             }),
@@ -366,14 +375,14 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
             Err(error) => Err(error),
         };
         // Awaited outside the read: a forward that is the only copy of
-        // the output waits here for stdout, and the child with it. A full
-        // read leaves more to read: its lines wait for the next ones, up
-        // to a batch (the drained pipe's WouldBlock sends them).
+        // the output waits here for stdout, and the child with it (one
+        // with a log file never waits). Reads add to the batch while the
+        // pipe has more, up to a batch; the drained pipe's WouldBlock (or
+        // its end) sends it.
         if let Some(forward) = &mut forward
-            && !forwarded.is_empty()
-            && (forwarded.len() >= crate::logs::forward::BATCH || !matches!(outcome, Ok(CHUNK)))
+            && (forward.full() || !matches!(outcome, Ok(1..)))
         {
-            forward.send(std::mem::take(&mut forwarded), false).await;
+            forward.send(matches!(outcome, Ok(0))).await;
         }
         match outcome {
             Ok(0) => break,
@@ -390,8 +399,7 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
         }
     }
     if let Some(forward) = &mut forward {
-        forward.finish(&mut forwarded);
-        forward.send(forwarded, true).await;
+        forward.send(true).await;
     }
     // A channel that never copied has nothing held back to flush.
     if let Some(mut channel) = channel {
