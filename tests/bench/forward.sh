@@ -22,12 +22,17 @@
 # batch. The splice moves each byte once; forwarding needs the bytes in
 # user space to find the lines and insert the labels.
 #
-# Run with:  tests/bench/forward.sh     (BENCH_MB=512 BENCH_RUNS=3 by default)
-# It builds supervisord and the fixture in release mode first. Best of
-# BENCH_RUNS per case (noise only slows a run down).
+# Run with:  tests/bench/forward.sh     (BENCH_MB=512 BENCH_RUNS=5 by default)
+# It builds supervisord and the fixture in release mode first. BENCH_RUNS
+# rounds, each running every case once in turn; the median and the spread.
+# BENCH_BASE=/path/to/supervisord adds that build's forwarding cases
+# (before and after a change, in one run).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+# The daemons run in temporary directories under where this was started
+# (a /tmp/bench-NAME directory: see the helpers' agreement on priorities).
+export BENCH_TMP="${BENCH_TMP:-$PWD}"
 cd "$root"
 cargo build --release --quiet -p supervisor-tests --bin fixture_spew
 # BENCH_OURS=/path/to/supervisord measures that build instead (before and
@@ -38,7 +43,7 @@ fi
 
 export BENCH_ROOT="$root"
 export BENCH_MB="${BENCH_MB:-512}"
-export BENCH_RUNS="${BENCH_RUNS:-3}"
+export BENCH_RUNS="${BENCH_RUNS:-5}"
 exec "$root/tests/.venv/bin/python" - <<'PY'
 import os, shutil, subprocess, tempfile, time
 
@@ -112,8 +117,11 @@ stderr_logfile=NONE
         out.close()
 
 
+os.chdir(os.environ["BENCH_TMP"])
+
+
 def once(*args):
-    dir = tempfile.mkdtemp(prefix="supervisor-rs-bench-")
+    dir = tempfile.mkdtemp(prefix="supervisor-rs-bench-", dir=os.environ["BENCH_TMP"])
     try:
         return run(dir, *args)
     finally:
@@ -126,21 +134,34 @@ cases = [
     ("ours: logging that copies (events on)", ours, LOG + "\nstdout_events_enabled=true", ""),
     ("ours: forwarding, text, log NONE", ours, "stdout_logfile=NONE", "forward_output=true"),
     ("ours: forwarding + log file", ours, LOG, "forward_output=true"),
-    ("reference: plain logging", reference, LOG, ""),
 ]
+base = os.environ.get("BENCH_BASE")
+if base:
+    cases += [
+        ("base: forwarding, text, log NONE", base, "stdout_logfile=NONE", "forward_output=true"),
+        ("base: forwarding + log file", base, LOG, "forward_output=true"),
+    ]
+cases.append(("reference: plain logging", reference, LOG, ""))
 gib = total / (1 << 30)
-results = {}
-for name, binary, program, sd in cases:
-    best = None
-    for _ in range(runs):
-        wall, cpu, forwarded = once(binary, program, sd)
-        if best is None or cpu < best[1]:
-            best = (wall, cpu, forwarded)
-    results[name] = best
-plain_cpu = results[cases[0][0]][1]
-print(f"{mb} MiB of 251-byte lines, best of {runs}")
-print(f"{'case':44} {'wall s':>7} {'CPU s':>7} {'CPU s/GiB':>10} {'x plain':>8} {'stdout MiB':>10}")
+results = {name: [] for name, _, _, _ in cases}
+# Rounds alternate the cases, so that the machine's load falls on all.
+for _ in range(runs):
+    for name, binary, program, sd in cases:
+        results[name].append(once(binary, program, sd))
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+plain = median([cpu for _, cpu, _ in results[cases[0][0]]])
+print(f"{mb} MiB of 251-byte lines, {runs} rounds; CPU s/GiB: median (min-max)")
+print(f"{'case':40} {'CPU s/GiB':>9} {'spread':>13} {'x plain':>8} {'stdout MiB':>10}")
 for name, _, _, _ in cases:
-    wall, cpu, forwarded = results[name]
-    print(f"{name:44} {wall:7.2f} {cpu:7.2f} {cpu / gib:10.2f} {cpu / plain_cpu:8.2f} {forwarded / (1 << 20):10.1f}")
+    cpus = [cpu / gib for _, cpu, _ in results[name]]
+    out = median([o for _, _, o in results[name]]) / (1 << 20)
+    print(f"{name:40} {median(cpus):9.2f} {min(cpus):6.2f}-{max(cpus):<6.2f} "
+          f"{median(cpus) * gib / plain:8.2f} {out:10.1f}")
 PY

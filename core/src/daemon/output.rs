@@ -346,19 +346,6 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
                 note_write(&to, result, &mut failing);
                 Ok(moved)
             }
-            // A forwarded channel reads into its forwarding batch, which
-            // then sends these very bytes (`logs::forward`).
-            Ok(Spliced::Copy) if forward.is_some() => {
-                let forward = forward.as_mut().expect("checked");
-                let buffer = forward.buffer();
-                let start = buffer.len();
-                let read = pipe.try_read_buf(buffer);
-                if let Ok(n @ 1..) = read {
-                    let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
-                    deliver(&to, channel, &buffer[start..start + n], &mut failing);
-                }
-                read
-            }
             Ok(Spliced::Copy) => SCRATCH.with(|scratch| {
                 let mut buffer = scratch.borrow_mut();
                 if buffer.len() < CHUNK {
@@ -368,6 +355,11 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
                 if let Ok(n @ 1..) = read {
                     let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
                     deliver(&to, channel, &buffer[..n], &mut failing);
+                    // Labelled lines into the forwarding batch while the
+                    // bytes are hot in this small buffer.
+                    if let Some(forward) = &mut forward {
+                        forward.lines(&buffer[..n]);
+                    }
                 }
                 read
             }),
@@ -376,13 +368,13 @@ pub async fn pump(pipe: pipe::Receiver, to: Destination) {
         };
         // Awaited outside the read: a forward that is the only copy of
         // the output waits here for stdout, and the child with it (one
-        // with a log file never waits). Reads add to the batch while the
-        // pipe has more, up to a batch; the drained pipe's WouldBlock (or
-        // its end) sends it.
+        // with a log file never waits). A full read leaves more to read:
+        // its lines wait for the next ones, up to a batch (the drained
+        // pipe's short read or WouldBlock sends them).
         if let Some(forward) = &mut forward
-            && (forward.full() || !matches!(outcome, Ok(1..)))
+            && (forward.full() || !matches!(outcome, Ok(CHUNK)))
         {
-            forward.send(matches!(outcome, Ok(0))).await;
+            forward.send(false).await;
         }
         match outcome {
             Ok(0) => break,

@@ -14,22 +14,22 @@
 //! this one waits for room, so its output task stops reading and the child
 //! feels the backpressure it would feel writing to the terminal itself.
 //!
-//! The output task reads a forwarded channel's pipe straight into the
-//! channel's batch buffer ([`ChannelForward::buffer`]), in reads as big as
-//! the pipe holds; the log and the events take their bytes from there, and
-//! the writer thread puts each line after its label (and time) in one
-//! buffer of its own and writes that in one call. (writev(2) of the lines
-//! where they were read, two slices a line, cost more kernel time than this
-//! copy saves: 0.56 s/GiB against 0.34 into a file.) JSON lines are
-//! formatted by the output task.
+//! The output task hands each chunk it read to [`ChannelForward::lines`]
+//! while the chunk is hot in its small read buffer, and the channel copies
+//! each whole line after its label (and time) into its batch, which the
+//! writer thread writes in one call. Reading the pipe into big batch-sized
+//! buffers instead (and labelling in the writer) cost more (0.78 s/GiB
+//! against 0.58: a working set of megabytes instead of 64 KiB), and so did
+//! writev(2) of the lines where they were read, two slices a line (0.56
+//! s/GiB against 0.34 for the same bytes into a file, measured alone).
 //!
 //! The writer is one per process, made at the first forwarded batch (after
 //! daemonizing, which a forwarding config refuses anyway), because stdout
 //! is one per process too. It writes while holding std's stdout lock (so
 //! the main log's echo never lands inside a batch) and bypasses std's line
 //! buffer, which would scan every byte for newlines again. This module
-//! owns no pipe and no process: the output task reads into its buffer and
-//! awaits [`ChannelForward::send`].
+//! owns no pipe and no process: the output task feeds it bytes and awaits
+//! [`ChannelForward::send`].
 
 use std::io::Write as _;
 use std::os::fd::{AsFd as _, FromRawFd as _};
@@ -56,13 +56,9 @@ pub const LONGEST_LINE: usize = 64 * 1024;
 /// a few writes) per quarter megabyte rather than per read of a busy child.
 pub const BATCH: usize = 256 * 1024;
 
-/// What one read may take at least: a batch buffer with less room left
-/// is sent first.
-const READ_ROOM: usize = 64 * 1024;
-
-/// A batch buffer's capacity: a batch and the held-back piece of a line
-/// it started with.
-const BUFFER: usize = BATCH + LONGEST_LINE;
+/// A batch buffer's capacity: a batch and the labelled lines of the read
+/// that filled it (64 KiB, as the output task reads).
+const BUFFER: usize = BATCH + 128 * 1024;
 
 /// Spare batch buffers kept for reuse, at most.
 const SPARES: usize = 8;
@@ -71,17 +67,10 @@ const SPARES: usize = 8;
 /// start a new notice.
 const TAKEN: u64 = u64::MAX;
 
-/// One item for the writer thread, and the bytes of the budget it holds.
+/// One item for the writer thread.
 enum Item {
-    /// Whole lines of a child, as read: each written after `head` (with a
-    /// newline added to a last line without one), cut at [`LONGEST_LINE`].
-    Lines {
-        head: Arc<[u8]>,
-        buf: Vec<u8>,
-        held: usize,
-    },
-    /// Lines formatted already (JSON).
-    Bytes { buf: Vec<u8>, held: usize },
+    /// Labelled lines, and the bytes of the budget they hold.
+    Lines { buf: Vec<u8>, held: usize },
     /// A channel dropped lines: the notice, with the count as it is when
     /// the writer gets there (drops until the channel's next batch).
     Dropped {
@@ -153,47 +142,26 @@ fn write_items(
     // rarely waits for the reader mid-batch.
     grow_pipe(out.as_fd());
     let stdout = std::io::stdout();
-    let (mut lines, mut notice) = (Vec::new(), Vec::new());
+    let mut notice = Vec::new();
     while let Ok(item) = items.recv() {
-        let (bytes, held, buf) = match item {
-            Item::Lines { head, buf, held } => {
-                assemble(&head, &buf, &mut lines);
-                (&lines, held, Some(buf))
-            }
-            Item::Bytes { buf, held } => {
-                lines = buf;
-                (&lines, held, None)
-            }
+        let (bytes, held) = match &item {
+            Item::Lines { buf, held } => (buf, *held),
             Item::Dropped { who, count } => {
                 notice.clear();
                 who.notice(count.swap(TAKEN, Ordering::AcqRel), &mut notice);
-                (&notice, 0, None)
+                (&notice, 0)
             }
         };
-        if let Some(buf) = buf {
-            recycle(spares, buf);
-        }
         // A closed stdout (EPIPE) must not stop the daemon; the lines are
         // lost, as the terminal's would be.
         let lock = stdout.lock();
         let _ = out.write_all(bytes);
         drop(lock);
         room.add_permits(held);
-    }
-}
-
-/// The lines of `buf`, each after `head`, into `out`, for one write.
-fn assemble(head: &[u8], buf: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    // Room for lines of 32 bytes or more without growing.
-    out.reserve(buf.len() + (buf.len() / 32 + 1) * (head.len() + 1));
-    each_line(buf, |line, newline| {
-        out.extend_from_slice(head);
-        out.extend_from_slice(line);
-        if let Some(newline) = newline {
-            out.extend_from_slice(newline);
+        if let Item::Lines { buf, .. } = item {
+            recycle(spares, buf);
         }
-    });
+    }
 }
 
 /// Call `line` for each line of `buf` with its newline, in pieces of at
@@ -271,40 +239,21 @@ impl Identity {
             }
         }
     }
-
-    /// One JSON object a line for the lines of `buf`.
-    fn json(&self, buf: &[u8], out: &mut Vec<u8>) {
-        let now = Stamp::now(self.style);
-        each_line(buf, |piece, added| {
-            let line = if added.is_some() {
-                piece
-            } else {
-                &piece[..piece.len() - 1]
-            };
-            let value = serde_json::json!({
-                "time": now.iso,
-                "process": &*self.process,
-                "group": &*self.group,
-                "stream": self.stream,
-                "line": String::from_utf8_lossy(line),
-            });
-            let _ = serde_json::to_writer(&mut *out, &value);
-            out.push(b'\n');
-        });
-    }
 }
 
-/// One channel's forwarding: the batch being read into, and the count of
-/// bytes dropped since the channel's last batch that got through.
+/// One channel's forwarding: the batch of labelled lines being made, the
+/// start of a line held back, and the count of bytes dropped since the
+/// channel's last batch that got through.
 #[derive(Debug)]
 pub struct ChannelForward {
     who: Arc<Identity>,
     lossless: bool,
     writer: Option<&'static Writer>,
-    /// The batch: whole lines, then the start of the next line. Empty
-    /// (no capacity) between bursts, so an idle channel holds no buffer.
-    buf: Vec<u8>,
-    /// The start of a line held back while the channel has no buffer.
+    /// Empty (no capacity) between bursts, so an idle channel holds no
+    /// batch buffer.
+    batch: Vec<u8>,
+    /// Child bytes in `batch` (for the drop count).
+    batch_bytes: u64,
     partial: Vec<u8>,
     /// The drop count of the notice queued last, until a batch gets
     /// through.
@@ -346,7 +295,8 @@ impl ChannelForward {
             }),
             lossless,
             writer: None,
-            buf: Vec::new(),
+            batch: Vec::new(),
+            batch_bytes: 0,
             partial: Vec::new(),
             dropped: None,
         }
@@ -359,62 +309,115 @@ impl ChannelForward {
         self.writer
     }
 
-    /// The buffer the next read appends to, with at least 64 KiB of room
-    /// (a full one should be [`send`](Self::send) first; see
-    /// [`full`](Self::full)). What a read appends is the caller's to log.
-    pub fn buffer(&mut self) -> &mut Vec<u8> {
-        if self.buf.capacity() == 0 {
-            let mut buf = match self.writer() {
+    /// Add the whole lines of `data` (after what was held back) to the
+    /// batch, labelled; hold back the start of a line, up to
+    /// [`LONGEST_LINE`] bytes.
+    pub fn lines(&mut self, data: &[u8]) {
+        if self.batch.capacity() == 0 {
+            self.batch = match self.writer() {
                 Some(writer) => writer.buffer(),
                 None => Vec::with_capacity(BUFFER),
             };
-            buf.extend_from_slice(&self.partial);
+        }
+        let who = Arc::clone(&self.who);
+        let mut head = Vec::new();
+        let head: &[u8] = if who.style.timestamps || who.style.format == ForwardFormat::Json {
+            Stamp::now(who.style).head(&who.prefix, &mut head);
+            &head
+        } else {
+            &who.prefix
+        };
+        let mut rest = data;
+        if !self.partial.is_empty() {
+            let Some(at) = memchr::memchr(b'\n', rest) else {
+                self.partial.extend_from_slice(rest);
+                self.cut_partial(head);
+                return;
+            };
+            self.partial.extend_from_slice(&rest[..=at]);
+            rest = &rest[at + 1..];
+            let line = std::mem::take(&mut self.partial);
+            self.add(head, &line);
+            self.partial = line;
             self.partial.clear();
-            self.buf = buf;
         }
-        if self.buf.capacity() - self.buf.len() < READ_ROOM {
-            self.buf.reserve(READ_ROOM);
-        }
-        &mut self.buf
+        let whole = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
+        self.add(head, &rest[..whole]);
+        self.partial.extend_from_slice(&rest[whole..]);
+        self.cut_partial(head);
     }
 
-    /// Whether a batch is waiting to be sent before more is read.
+    /// Whether the batch should go before more is read.
     pub fn full(&self) -> bool {
-        self.buf.capacity() - self.buf.len() < READ_ROOM
+        self.batch.len() >= BATCH
+    }
+
+    /// Pieces of a line longer than [`LONGEST_LINE`] go as lines of their
+    /// own; at most that much is held back.
+    fn cut_partial(&mut self, head: &[u8]) {
+        if self.partial.len() > LONGEST_LINE {
+            let cut = (self.partial.len() - 1) / LONGEST_LINE * LONGEST_LINE;
+            let rest = self.partial.split_off(cut);
+            let pieces = std::mem::replace(&mut self.partial, rest);
+            self.add(head, &pieces);
+        }
+    }
+
+    /// Lines of `buf` into the batch, each after `head` (text) or as one
+    /// JSON object (whose `head` is the time).
+    fn add(&mut self, head: &[u8], buf: &[u8]) {
+        self.batch_bytes += buf.len() as u64;
+        let batch = &mut self.batch;
+        match self.who.style.format {
+            ForwardFormat::Text => each_line(buf, |line, newline| {
+                batch.extend_from_slice(head);
+                batch.extend_from_slice(line);
+                if let Some(newline) = newline {
+                    batch.extend_from_slice(newline);
+                }
+            }),
+            ForwardFormat::Json => each_line(buf, |piece, added| {
+                let line = if added.is_some() {
+                    piece
+                } else {
+                    &piece[..piece.len() - 1]
+                };
+                let value = serde_json::json!({
+                    "time": String::from_utf8_lossy(head),
+                    "process": &*self.who.process,
+                    "group": &*self.who.group,
+                    "stream": self.who.stream,
+                    "line": String::from_utf8_lossy(line),
+                });
+                let _ = serde_json::to_writer(&mut *batch, &value);
+                batch.push(b'\n');
+            }),
+        }
     }
 
     /// Append `data` as if read (tests).
     #[cfg(test)]
     fn push(&mut self, data: &[u8]) {
-        self.buffer().extend_from_slice(data);
+        self.lines(data);
     }
 
-    /// Hand the whole lines read so far to the writer: waiting for room
-    /// when this is the only copy; else, when they do not fit, dropping
-    /// them (counted, a notice queued). The start of a line is held back
-    /// for the next batch, up to [`LONGEST_LINE`] bytes; at the end of the
-    /// pipe (`last`) it goes too, as a line.
+    /// Hand the batch to the writer: waiting for room when this is the
+    /// only copy; else, when it does not fit, dropping it (counted, a
+    /// notice queued). At the end of the pipe (`last`) a line held back
+    /// goes too.
     pub async fn send(&mut self, last: bool) {
-        let Some(batch) = self.take_batch(last) else {
+        if last && !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            let mut head = Vec::new();
+            Stamp::now(self.who.style).head(&self.who.prefix, &mut head);
+            self.add(&head, &line);
+        }
+        if self.batch.is_empty() {
             return;
-        };
+        }
+        let child_bytes = std::mem::take(&mut self.batch_bytes);
+        let buf = std::mem::take(&mut self.batch);
         let Some(writer) = self.writer() else { return };
-        let child_bytes = batch.len() as u64;
-        let (head, buf) = match self.who.style.format {
-            ForwardFormat::Text if self.who.style.timestamps => {
-                let mut head = Vec::with_capacity(24 + self.who.prefix.len());
-                Stamp::now(self.who.style).text(&mut head);
-                head.extend_from_slice(&self.who.prefix);
-                (Some(head.into()), batch)
-            }
-            ForwardFormat::Text => (Some(Arc::clone(&self.who.prefix)), batch),
-            ForwardFormat::Json => {
-                let mut out = Vec::with_capacity(batch.len() + batch.len() / 2);
-                self.who.json(&batch, &mut out);
-                recycle(&writer.spares, batch);
-                (None, out)
-            }
-        };
         // What the batch holds in memory, up to the whole budget (a
         // bigger one waits for an empty queue).
         let held = buf.capacity().min(writer.budget);
@@ -429,60 +432,10 @@ impl ChannelForward {
             return;
         };
         permit.forget();
-        let item = match head {
-            Some(head) => Item::Lines { head, buf, held },
-            None => Item::Bytes { buf, held },
-        };
-        if writer.queue.send(item).is_err() {
+        if writer.queue.send(Item::Lines { buf, held }).is_err() {
             writer.room.add_permits(held);
         }
         self.dropped = None;
-    }
-
-    /// The batch to send: the whole lines (and pieces of a line past
-    /// [`LONGEST_LINE`]); what follows them stays.
-    fn take_batch(&mut self, last: bool) -> Option<Vec<u8>> {
-        if last && self.buf.is_empty() {
-            self.buf = std::mem::take(&mut self.partial);
-        }
-        if self.buf.is_empty() {
-            return None;
-        }
-        let end = if last {
-            self.buf.len()
-        } else {
-            let lines = memchr::memrchr(b'\n', &self.buf).map_or(0, |at| at + 1);
-            let tail = self.buf.len() - lines;
-            lines + tail.saturating_sub(1) / LONGEST_LINE * LONGEST_LINE
-        };
-        if end == 0 {
-            return None;
-        }
-        let mut batch = std::mem::take(&mut self.buf);
-        let rest = &batch[end..];
-        if !rest.is_empty() {
-            // The next batch starts with it: in a buffer of its own if
-            // this one is busy (the next read comes at once), else kept
-            // small while the channel is idle.
-            if batch.capacity() - batch.len() < READ_ROOM {
-                let writer = self.writer();
-                let mut next = writer.map_or_else(|| Vec::with_capacity(BUFFER), Writer::buffer);
-                next.extend_from_slice(rest);
-                self.buf = next;
-            } else {
-                self.partial.extend_from_slice(rest);
-            }
-        }
-        batch.truncate(end);
-        if batch.len() < BATCH / 4 && batch.capacity() == BUFFER {
-            // A small batch: a small copy, and the big buffer back.
-            let small = batch.clone();
-            if let Some(writer) = self.writer() {
-                recycle(&writer.spares, batch);
-            }
-            return Some(small);
-        }
-        Some(batch)
     }
 
     /// Count `bytes` as dropped: into the queued notice while the writer
@@ -533,6 +486,17 @@ impl Stamp {
                 String::new()
             },
         }
+    }
+
+    /// What starts each line of a batch: for text, the time (when asked)
+    /// and `prefix`; for JSON, the time.
+    fn head(&self, prefix: &[u8], out: &mut Vec<u8>) {
+        if !self.iso.is_empty() {
+            out.extend_from_slice(self.iso.as_bytes());
+            return;
+        }
+        self.text(out);
+        out.extend_from_slice(prefix);
     }
 
     fn text(&self, out: &mut Vec<u8>) {
