@@ -44,8 +44,10 @@ use super::route::{ForwardFormat, ForwardStyle};
 
 /// Bytes queued for stdout and not yet written, at most: a burst of this
 /// much from a child with a log file reaches a reader that was away for a
-/// moment (or slower than the child for a while) without a line dropped.
-pub const BUDGET: usize = 4 << 20;
+/// moment without a line dropped. A child writing flat out fills it in
+/// milliseconds: with 4 MiB, a writer thread merely waiting for a core of
+/// a busy 2-core machine lost a fifth of such a child's lines to a file.
+pub const BUDGET: usize = 16 << 20;
 
 /// A line longer than this is forwarded in pieces of this size, so one
 /// child that never writes a newline cannot hold unbounded memory.

@@ -246,14 +246,14 @@ fn a_stalled_reader_drops_logged_lines_with_a_notice_and_holds_back_the_only_cop
     let sandbox = Sandbox::new();
     let bin = lines_bin();
     let spew = our_bin("fixture_spew").display().to_string();
-    let big: usize = 16 << 20;
+    let big: usize = 64 << 20;
     let conf = sandbox.write(
         "s.conf",
         &format!(
             "[supervisord]\nlogfile=%(here)s/main.log\nsilent=true\nforward_output=true\n\
              [program:logged]\ncommand={spew} {big} 65536\nautorestart=false\nstartsecs=0\n\
              stdout_logfile=%(here)s/logged.log\nstdout_logfile_maxbytes=0\nstderr_logfile=NONE\n\
-             [program:only]\ncommand={bin} only 60000 4096\nautorestart=false\nstartsecs=0\n\
+             [program:only]\ncommand={bin} only 600000 65536\nautorestart=false\nstartsecs=0\n\
              stdout_logfile=NONE\nstderr_logfile=NONE\n"
         ),
     );
@@ -280,7 +280,7 @@ fn a_stalled_reader_drops_logged_lines_with_a_notice_and_holds_back_the_only_cop
         ctl_status()
     );
     let rx = line_reader(stdout);
-    let (out, err) = expected("only", 60000);
+    let (out, err) = expected("only", 600000);
     // Counted as they come: the predicate sees every prefix of the lines.
     let (mut only, mut noticed, mut seen) = (0, false, 0);
     let lines = collect(&rx, |l| {
@@ -303,7 +303,7 @@ fn a_stalled_reader_drops_logged_lines_with_a_notice_and_holds_back_the_only_cop
     assert!(notice.starts_with("logged | [supervisord] "), "{notice}");
 }
 
-/// A child with a log file bursting (2 MiB at once, then 1 MiB bursts a
+/// A child with a log file bursting (8 MiB at once, then 1 MiB bursts a
 /// tenth of a second apart), read by a reader that keeps up with that,
 /// loses nothing: each burst fits the buffer, however the reader is
 /// scheduled, and the buffer frees as stdout is read. (Bursts past the
@@ -313,7 +313,7 @@ fn a_stalled_reader_drops_logged_lines_with_a_notice_and_holds_back_the_only_cop
 fn a_reader_that_keeps_up_gets_every_line_of_a_bursting_child_with_a_log_file() {
     let sandbox = Sandbox::new();
     let spew = our_bin("fixture_spew").display().to_string();
-    let (first, burst, bursts) = (2usize << 20, 1usize << 20, 8);
+    let (first, burst, bursts) = (8usize << 20, 1usize << 20, 8);
     let conf = sandbox.write(
         "s.conf",
         &format!(
