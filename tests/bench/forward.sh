@@ -7,20 +7,31 @@
 # every chunk is read through user space) and the reference logging it.
 # The child is fixture_spew: BENCH_MB MiB whose lines are 251 bytes long.
 # The issue's target: forwarding <= 1.3x the CPU per GB of plain logging.
-# Measured (512 MiB, best of 3, 2 shared cores, loaded), before and after
-# the writer rework, in the same session (CPU s/GiB):
-#                                  before   after
-#   plain logging (spliced)          0.26    0.28
-#   logging that copies              0.42    0.40
-#   forwarding, text, log NONE       1.20    0.56   (2.0x spliced, 1.4x copying)
-#   forwarding + log file            1.30    0.80   (before: 61 MiB of 526 dropped
-#                                                    under this fast reader; after: none)
-#   the reference, plain logging     0.62    0.66
-# NOT within 1.3x of spliced logging: the rest is the kernel's (perf: the
-# page-cache copy of stdout's file, the pipe read into user space, the
-# writer thread's wake-ups); user space is memchr and one copy into the
-# batch. The splice moves each byte once; forwarding needs the bytes in
-# user space to find the lines and insert the labels.
+# Earlier (best of 3): spliced logging 0.28, forwarding log NONE 0.56 (2.0x).
+# Session 27, 2 shared cores under four other helpers' builds (very noisy:
+# spliced logging alone spread 0.28-0.72 within one run), 5 rounds, median
+# (min-max) CPU s/GiB, `base` = the build before the never-wait change:
+#                               run A             run B             run C
+#   ours: plain logging        0.28 (0.26-0.38)  0.96 (0.38-1.00)  0.58 (0.28-0.72)
+#   ours: forward, log NONE    0.72 (0.58-0.76)  0.68 (0.66-0.72)  0.84 (0.72-1.04)
+#   base: forward, log NONE    0.68 (0.62-0.82)  0.66 (0.54-0.80)  0.70 (0.54-0.78)
+#   ours: forward + log file   0.84 (0.70-1.00)  1.90 (1.00-2.64)  1.30 (1.16-1.92)
+#   base: forward + log file   1.04 (0.82-1.34)  1.82 (1.08-2.26)  1.26 (1.18-1.82)
+# (run A: a 4 MiB buffer, 101 of 526 MiB dropped with log file; B, C: 16
+# MiB, 33 and 0 MiB dropped: the writer's file writes were throttled by
+# writeback, and a channel with a log file no longer waits for stdout.)
+# NOT within 1.3x of spliced logging, and no change from the previous
+# build within this noise. Where it goes (perf, log NONE): the daemon's
+# time is about half the page-cache copy of stdout's file (what spliced
+# logging costs in all) and half the pipe read into user space, its page
+# freeing, memchr and the copy into the batch. Tried and measured worse:
+# reading the pipe into batch-sized buffers labelled by the writer thread
+# (0.78 against 0.58: megabytes of working set instead of a hot 64 KiB
+# buffer), and writev(2) of the lines where they were read, two slices a
+# line (alone, into a file: 0.56 s/GiB against 0.34 for copy-and-write and
+# 0.24 for a plain write of the same bytes). A splice moves each byte once;
+# forwarding must bring the bytes to user space to find lines and label
+# them, which costs a read and a copy more than splicing.
 #
 # Run with:  tests/bench/forward.sh     (BENCH_MB=512 BENCH_RUNS=5 by default)
 # It builds supervisord and the fixture in release mode first. BENCH_RUNS
