@@ -418,8 +418,14 @@ impl ChannelForward {
             return;
         }
         let child_bytes = std::mem::take(&mut self.batch_bytes);
-        let buf = std::mem::take(&mut self.batch);
+        let mut buf = std::mem::take(&mut self.batch);
         let Some(writer) = self.writer() else { return };
+        if buf.len() < BATCH / 4 {
+            // A few lines (a quiet child): a copy of their size holds the
+            // budget, and the batch buffer goes back for the next batch.
+            let small = buf.clone();
+            recycle(&writer.spares, std::mem::replace(&mut buf, small));
+        }
         // What the batch holds in memory, up to the whole budget (a
         // bigger one waits for an empty queue).
         let held = buf.capacity().min(writer.budget);
