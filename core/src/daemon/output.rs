@@ -335,7 +335,6 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
                 to.route.forward_lossless,
             ))
         });
-        let mut forwarded = Vec::new();
         loop {
             if pipe.readable().await.is_err() {
                 break;
@@ -367,8 +366,10 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
                     if let Ok(n @ 1..) = read {
                         let channel = channel.get_or_insert_with(|| Box::new(channel_pump(&to)));
                         deliver(&to, channel, &buffer[..n], &mut failing);
+                        // Labelled lines into the forwarding batch while the
+                        // bytes are hot in this small buffer.
                         if let Some(forward) = &mut forward {
-                            forward.lines(&buffer[..n], &mut forwarded);
+                            forward.lines(&buffer[..n]);
                         }
                     }
                     read
@@ -377,16 +378,16 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
                 Err(error) => Err(error),
             };
             // Awaited outside the read: a forward that is the only copy of
-            // the output waits here for stdout, and the child with it. A full
-            // read leaves more to read: its lines wait for the next ones, up
-            // to a batch (the drained pipe's WouldBlock sends them).
+            // the output waits here for stdout, and the child with it (one
+            // with a log file never waits). A full read leaves more to read:
+            // its lines wait for the next ones, up to a batch (the drained
+            // pipe's short read or WouldBlock sends them).
             if let Some(forward) = &mut forward
-                && !forwarded.is_empty()
-                && (forwarded.len() >= crate::logs::forward::BATCH || !matches!(outcome, Ok(CHUNK)))
+                && (forward.full() || !matches!(outcome, Ok(CHUNK)))
             {
                 // Boxed: the send's wait (a semaphore and a timer) would
                 // otherwise sit in every pump, forwarding or not.
-                Box::pin(forward.send(std::mem::take(&mut forwarded), false)).await;
+                Box::pin(forward.send(false)).await;
             }
             match outcome {
                 Ok(0) => break,
@@ -403,8 +404,7 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
             }
         }
         if let Some(forward) = &mut forward {
-            forward.finish(&mut forwarded);
-            Box::pin(forward.send(forwarded, true)).await;
+            Box::pin(forward.send(true)).await;
         }
         // A channel that never copied has nothing held back to flush.
         if let Some(mut channel) = channel {

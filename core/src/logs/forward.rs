@@ -2,91 +2,188 @@
 //! (`forward_output`, for containers): each channel's bytes are cut into
 //! whole lines, each written with the process's name and its stream
 //! (`web:web_00 | ...`, stderr `web:web_00 ! ...`) or as one JSON object,
-//! and every batch of whole lines goes to stdout in one write from one
-//! writer thread, so lines of different children never mix.
+//! and every batch of whole lines goes to stdout from one writer thread,
+//! batch after batch, so lines of different children never mix.
 //!
 //! A slow reader of stdout: the writer holds at most [`BUDGET`] bytes not
-//! yet written (a semaphore of bytes). A channel whose only copy is this
-//! one waits for room, so its output task stops reading and the child
-//! feels the backpressure it would feel writing to the terminal itself. A
-//! channel whose log file also has every byte waits for room only while
-//! stdout moves: once the writer has been stuck in one write for [`STALL`]
-//! (nobody reads), it stops waiting, drops what does not fit and counts
-//! it, and the next batch that fits starts with a line saying how many
-//! bytes were dropped. Dropping as soon as the buffer is full lost lines
-//! under any reader: a child bursting faster than a write to a pipe
-//! wakes its reader fills a megabyte in a millisecond.
+//! yet written (a semaphore of bytes). A channel whose log file also has
+//! every byte never waits for room: a batch that does not fit is dropped
+//! and counted, and a line saying how many bytes were dropped is queued
+//! behind the batches already there, so it is printed once stdout moves
+//! again, before the channel's next lines. A channel whose only copy is
+//! this one waits for room, so its output task stops reading and the child
+//! feels the backpressure it would feel writing to the terminal itself.
 //!
-//! The writer is one per process, made at the first forwarded line (after
+//! The output task hands each chunk it read to [`ChannelForward::lines`]
+//! while the chunk is hot in its small read buffer, and the channel copies
+//! each whole line after its label (and time) into its batch, which the
+//! writer thread writes in one call. Reading the pipe into big batch-sized
+//! buffers instead (and labelling in the writer) cost more (0.78 s/GiB
+//! against 0.58: a working set of megabytes instead of 64 KiB), and so did
+//! writev(2) of the lines where they were read, two slices a line (0.56
+//! s/GiB against 0.34 for the same bytes into a file, measured alone).
+//!
+//! The writer is one per process, made at the first forwarded batch (after
 //! daemonizing, which a forwarding config refuses anyway), because stdout
-//! is one per process too. It writes each batch to descriptor 1 in one
-//! call while holding std's stdout lock (so the main log's echo never
-//! lands inside a batch), bypassing std's line buffer, which would scan
-//! every byte for newlines again, and hands the batch's buffer back for
-//! the next one. This module owns no pipe and no process: the output task
-//! feeds it bytes and awaits [`ChannelForward::send`].
+//! is one per process too. It writes while holding std's stdout lock (so
+//! the main log's echo never lands inside a batch) and bypasses std's line
+//! buffer, which would scan every byte for newlines again. This module
+//! owns no pipe and no process: the output task feeds it bytes and awaits
+//! [`ChannelForward::send`].
 
 use std::io::Write as _;
 use std::os::fd::{AsFd as _, FromRawFd as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
 use super::pipe::grow_pipe;
 use super::route::{ForwardFormat, ForwardStyle};
 
-/// Bytes queued for stdout and not yet written, at most.
-pub const BUDGET: usize = 1 << 20;
+/// Bytes queued for stdout and not yet written, at most: a burst of this
+/// much from a child with a log file reaches a reader that was away for a
+/// moment without a line dropped. A child writing flat out fills it in
+/// milliseconds: with 4 MiB, a writer thread merely waiting for a core of
+/// a busy 2-core machine lost a fifth of such a child's lines to a file.
+pub const BUDGET: usize = 16 << 20;
 
 /// A line longer than this is forwarded in pieces of this size, so one
 /// child that never writes a newline cannot hold unbounded memory.
 pub const LONGEST_LINE: usize = 64 * 1024;
 
-/// How long one write to stdout may take before its reader counts as
-/// stalled, and a channel with a log file stops waiting for room.
-pub const STALL: Duration = Duration::from_secs(1);
-
 /// A channel's lines go to the writer once this many bytes are waiting, or
 /// when its pipe is drained: one hand-off (a wake of the writer thread and
-/// a write) per quarter megabyte rather than per read of a busy child.
+/// a few writes) per quarter megabyte rather than per read of a busy child.
 pub const BATCH: usize = 256 * 1024;
+
+/// A batch buffer's capacity: a batch and the labelled lines of the read
+/// that filled it (64 KiB, as the output task reads).
+const BUFFER: usize = BATCH + 128 * 1024;
 
 /// Spare batch buffers kept for reuse, at most.
 const SPARES: usize = 8;
 
+/// A drop count the writer has taken (its notice printed): later drops
+/// start a new notice.
+const TAKEN: u64 = u64::MAX;
+
+/// One item for the writer thread.
+enum Item {
+    /// Labelled lines, and the bytes of the budget they hold.
+    Lines { buf: Vec<u8>, held: usize },
+    /// A channel dropped lines: the notice, with the count as it is when
+    /// the writer gets there (drops until the channel's next batch).
+    Dropped {
+        who: Arc<Identity>,
+        count: Arc<AtomicU64>,
+    },
+}
+
+/// The writer thread's queue, its budget and the spare buffers.
 struct Writer {
     room: Arc<Semaphore>,
-    queue: mpsc::Sender<(Vec<u8>, u32)>,
-    /// When the write under way began, in microseconds after `epoch` plus
-    /// one; 0 when the writer is idle.
-    writing_since: Arc<AtomicU64>,
-    epoch: Instant,
-    /// Buffers of written batches, for the next ones.
+    budget: usize,
+    queue: mpsc::Sender<Item>,
     spares: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl Writer {
-    /// Whether the write under way has taken [`STALL`] or more.
-    fn stalled(&self) -> bool {
-        match self.writing_since.load(Ordering::Acquire) {
-            0 => false,
-            since => {
-                let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-                now.saturating_sub(since - 1) >= STALL.as_micros() as u64
-            }
-        }
+    /// A writer of `out` (descriptor 1, or a test's pipe) holding at most
+    /// `budget` bytes; None when its thread could not be made.
+    fn start(out: std::fs::File, budget: usize) -> Option<Writer> {
+        let (queue, items) = mpsc::channel::<Item>();
+        let room = Arc::new(Semaphore::new(budget));
+        let spares = Arc::new(Mutex::new(Vec::new()));
+        let (freed, returned) = (Arc::clone(&room), Arc::clone(&spares));
+        std::thread::Builder::new()
+            .name("forward-stdout".into())
+            .spawn(move || write_items(out, &items, &freed, &returned))
+            .ok()
+            .map(|_| Writer {
+                room,
+                budget,
+                queue,
+                spares,
+            })
     }
 
-    /// An empty buffer, a used one when there is a spare.
+    /// An empty batch buffer of [`BUFFER`] bytes, a used one when there is
+    /// a spare.
     fn buffer(&self) -> Vec<u8> {
-        self.spares
-            .lock()
-            .ok()
-            .and_then(|mut spares| spares.pop())
-            .unwrap_or_default()
+        let spare = self.spares.lock().ok().and_then(|mut spares| spares.pop());
+        spare.unwrap_or_else(|| Vec::with_capacity(BUFFER))
+    }
+}
+
+/// Give a written or dropped batch's buffer back for the next batch.
+fn recycle(spares: &Mutex<Vec<Vec<u8>>>, mut buf: Vec<u8>) {
+    if buf.capacity() != BUFFER {
+        return;
+    }
+    buf.clear();
+    if let Ok(mut spares) = spares.lock()
+        && spares.len() < SPARES
+    {
+        spares.push(buf);
+    }
+}
+
+/// The writer thread: each item in one go under std's stdout lock.
+fn write_items(
+    out: std::fs::File,
+    items: &mpsc::Receiver<Item>,
+    room: &Semaphore,
+    spares: &Mutex<Vec<Vec<u8>>>,
+) {
+    // Not closed at the end: descriptor 1 stays open for the process's
+    // life (std's stdout never closes it).
+    let mut out = std::mem::ManuallyDrop::new(out);
+    // A pipe to a reader: room for a whole batch or more, so a write
+    // rarely waits for the reader mid-batch.
+    grow_pipe(out.as_fd());
+    let stdout = std::io::stdout();
+    let mut notice = Vec::new();
+    while let Ok(item) = items.recv() {
+        let (bytes, held) = match &item {
+            Item::Lines { buf, held } => (buf, *held),
+            Item::Dropped { who, count } => {
+                notice.clear();
+                who.notice(count.swap(TAKEN, Ordering::AcqRel), &mut notice);
+                (&notice, 0)
+            }
+        };
+        // A closed stdout (EPIPE) must not stop the daemon; the lines are
+        // lost, as the terminal's would be.
+        let lock = stdout.lock();
+        let _ = out.write_all(bytes);
+        drop(lock);
+        room.add_permits(held);
+        if let Item::Lines { buf, .. } = item {
+            recycle(spares, buf);
+        }
+    }
+}
+
+/// Call `line` for each line of `buf` with its newline, in pieces of at
+/// most [`LONGEST_LINE`] bytes: `(piece, None)` when the piece ends with
+/// the child's own newline (included), `(piece, Some("\n"))` when it needs
+/// one (a piece cut from a longer line, or a last line without one).
+fn each_line<'a>(buf: &'a [u8], mut line: impl FnMut(&'a [u8], Option<&'static [u8]>)) {
+    const NEWLINE: &[u8] = b"\n";
+    let mut rest = buf;
+    while !rest.is_empty() {
+        let (mut whole, ends) = match memchr::memchr(b'\n', rest) {
+            Some(at) => (&rest[..=at], 1),
+            None => (rest, 0),
+        };
+        rest = &rest[whole.len()..];
+        while whole.len() - ends > LONGEST_LINE {
+            line(&whole[..LONGEST_LINE], Some(NEWLINE));
+            whole = &whole[LONGEST_LINE..];
+        }
+        line(whole, (ends == 0).then_some(NEWLINE));
     }
 }
 
@@ -94,76 +191,83 @@ static WRITER: OnceLock<Option<Writer>> = OnceLock::new();
 
 /// The process's stdout writer; None when its thread could not be made
 /// (then nothing is forwarded, and the daemon carries on).
-fn writer() -> Option<&'static Writer> {
+fn stdout_writer() -> Option<&'static Writer> {
     WRITER
         .get_or_init(|| {
-            let (queue, batches) = mpsc::channel::<(Vec<u8>, u32)>();
-            let room = Arc::new(Semaphore::new(BUDGET));
-            let freed = Arc::clone(&room);
-            let writing_since = Arc::new(AtomicU64::new(0));
-            let since = Arc::clone(&writing_since);
-            let spares = Arc::new(Mutex::new(Vec::new()));
-            let returned = Arc::clone(&spares);
-            let epoch = Instant::now();
-            std::thread::Builder::new()
-                .name("forward-stdout".into())
-                .spawn(move || {
-                    let stdout = std::io::stdout();
-                    // SAFETY: descriptor 1 stays open for the process's
-                    // life (std's stdout never closes it), and ManuallyDrop
-                    // keeps this File from closing it.
-                    let mut raw =
-                        std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-                    // A pipe to a reader: room for a whole batch or more,
-                    // so a write rarely waits for the reader mid-batch.
-                    grow_pipe(raw.as_fd());
-                    while let Ok((mut batch, size)) = batches.recv() {
-                        let began = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0);
-                        since.store(began + 1, Ordering::Release);
-                        // A closed stdout (EPIPE) must not stop the
-                        // daemon; the lines are lost, as the terminal's
-                        // would be.
-                        let lock = stdout.lock();
-                        let _ = raw.write_all(&batch);
-                        drop(lock);
-                        since.store(0, Ordering::Release);
-                        freed.add_permits(size as usize);
-                        batch.clear();
-                        if let Ok(mut spares) = returned.lock()
-                            && spares.len() < SPARES
-                        {
-                            spares.push(batch);
-                        }
-                    }
-                })
-                .ok()
-                .map(|_| Writer {
-                    room,
-                    queue,
-                    writing_since,
-                    epoch,
-                    spares,
-                })
+            // SAFETY: descriptor 1 stays open for the process's life, and
+            // the writer never closes it (see `write_items`).
+            Writer::start(unsafe { std::fs::File::from_raw_fd(1) }, BUDGET)
         })
         .as_ref()
 }
 
-/// One channel's forwarding: the partial line held back and the count of
-/// bytes dropped since the last notice.
+/// Who a channel is, as its lines and notices name it.
 #[derive(Debug)]
-pub struct ChannelForward {
+struct Identity {
     label: String,
     /// `label | ` (or `label ! `): what starts each text line.
-    prefix: Vec<u8>,
+    prefix: Arc<[u8]>,
     process: Arc<str>,
     group: Arc<str>,
     stream: &'static str,
     style: ForwardStyle,
+}
+
+impl Identity {
+    /// The line saying `dropped` bytes were dropped.
+    fn notice(&self, dropped: u64, out: &mut Vec<u8>) {
+        let now = Stamp::now(self.style);
+        match self.style.format {
+            ForwardFormat::Text => {
+                now.text(out);
+                let mark = if self.stream == "stderr" { "!" } else { "|" };
+                let _ = writeln!(
+                    out,
+                    "{} {mark} [supervisord] {dropped} bytes of output dropped here: \
+                     supervisord's stdout was not read fast enough (the log file has them)",
+                    self.label,
+                );
+            }
+            ForwardFormat::Json => {
+                let value = serde_json::json!({
+                    "time": now.iso,
+                    "process": &*self.process,
+                    "group": &*self.group,
+                    "stream": self.stream,
+                    "dropped_bytes": dropped,
+                });
+                let _ = serde_json::to_writer(&mut *out, &value);
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+/// One channel's forwarding: the batch of labelled lines being made, the
+/// start of a line held back, and the count of bytes dropped since the
+/// channel's last batch that got through.
+#[derive(Debug)]
+pub struct ChannelForward {
+    who: Arc<Identity>,
     lossless: bool,
-    partial: Vec<u8>,
-    /// Child bytes in the batch being built (for the drop count).
+    writer: Option<&'static Writer>,
+    /// Empty (no capacity) between bursts, so an idle channel holds no
+    /// batch buffer.
+    batch: Vec<u8>,
+    /// Child bytes in `batch` (for the drop count).
     batch_bytes: u64,
-    dropped: u64,
+    partial: Vec<u8>,
+    /// The drop count of the notice queued last, until a batch gets
+    /// through.
+    dropped: Option<Arc<AtomicU64>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("budget", &self.budget)
+            .finish()
+    }
 }
 
 impl ChannelForward {
@@ -183,159 +287,187 @@ impl ChannelForward {
         };
         let mark = if stream == "stderr" { "!" } else { "|" };
         ChannelForward {
-            prefix: format!("{label} {mark} ").into_bytes(),
-            label,
-            process,
-            group,
-            stream,
-            style,
+            who: Arc::new(Identity {
+                prefix: format!("{label} {mark} ").into_bytes().into(),
+                label,
+                process,
+                group,
+                stream,
+                style,
+            }),
             lossless,
-            partial: Vec::new(),
+            writer: None,
+            batch: Vec::new(),
             batch_bytes: 0,
-            dropped: 0,
+            partial: Vec::new(),
+            dropped: None,
         }
     }
 
-    /// Append the whole lines of `data` (after what was held back) to
-    /// `out`, formatted; keep the rest for the next chunk.
-    pub fn lines(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let now = Stamp::now(self.style);
-        if out.capacity() == 0
-            && let Some(writer) = writer()
-        {
-            *out = writer.buffer();
+    fn writer(&mut self) -> Option<&'static Writer> {
+        if self.writer.is_none() {
+            self.writer = stdout_writer();
         }
-        // One allocation for the whole chunk in the usual case (lines of
-        // 40 bytes or more), not a doubling series.
-        if self.style.format == ForwardFormat::Text {
-            let prefixes = (data.len() / 40 + 1) * (self.prefix.len() + now.len());
-            out.reserve(data.len() + self.partial.len() + prefixes);
-        }
-        let mut rest = data;
-        while let Some(at) = memchr::memchr(b'\n', rest) {
-            let (line, after) = (&rest[..at], &rest[at + 1..]);
-            if self.partial.is_empty() {
-                self.format(&now, line, out);
-            } else {
-                let mut whole = std::mem::take(&mut self.partial);
-                whole.extend_from_slice(line);
-                self.format(&now, &whole, out);
-                whole.clear();
-                self.partial = whole;
-            }
-            rest = after;
-        }
-        self.partial.extend_from_slice(rest);
-        while self.partial.len() >= LONGEST_LINE {
-            let piece: Vec<u8> = self.partial.drain(..LONGEST_LINE).collect();
-            self.format(&now, &piece, out);
-        }
+        self.writer
     }
 
-    /// End of the pipe: a last line without a newline is forwarded with
-    /// one.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            self.format(&Stamp::now(self.style), &line, out);
+    /// Add the whole lines of `data` (after what was held back) to the
+    /// batch, labelled; hold back the start of a line, up to
+    /// [`LONGEST_LINE`] bytes.
+    pub fn lines(&mut self, data: &[u8]) {
+        if self.batch.capacity() == 0 {
+            self.batch = match self.writer() {
+                Some(writer) => writer.buffer(),
+                None => Vec::with_capacity(BUFFER),
+            };
         }
-    }
-
-    /// Queue a batch from [`lines`](Self::lines) for stdout: waiting for
-    /// room when this is the only copy, or while stdout moves; else
-    /// dropping it (counted). At the end of the pipe (`last`) a pending
-    /// drop notice waits for room too.
-    pub async fn send(&mut self, mut batch: Vec<u8>, last: bool) {
-        let child_bytes = std::mem::take(&mut self.batch_bytes);
-        let Some(writer) = writer() else { return };
-        if self.dropped > 0 {
-            let mut with_notice = Vec::with_capacity(batch.len() + 160);
-            self.notice(&mut with_notice);
-            with_notice.extend_from_slice(&batch);
-            batch = with_notice;
-        }
-        if batch.is_empty() {
-            return;
-        }
-        let size = batch.len().min(BUDGET) as u32;
-        let permit = match writer.room.try_acquire_many(size) {
-            Ok(permit) => Some(permit),
-            Err(_) if self.lossless || last => writer.room.acquire_many(size).await.ok(),
-            Err(_) if writer.stalled() => None,
-            Err(_) => tokio::time::timeout(STALL, writer.room.acquire_many(size))
-                .await
-                .ok()
-                .and_then(Result::ok),
+        let who = Arc::clone(&self.who);
+        let mut head = Vec::new();
+        let head: &[u8] = if who.style.timestamps || who.style.format == ForwardFormat::Json {
+            Stamp::now(who.style).head(&who.prefix, &mut head);
+            &head
+        } else {
+            &who.prefix
         };
-        match permit {
-            Some(permit) => {
-                permit.forget();
-                if writer.queue.send((batch, size)).is_err() {
-                    writer.room.add_permits(size as usize);
+        let mut rest = data;
+        if !self.partial.is_empty() {
+            let Some(at) = memchr::memchr(b'\n', rest) else {
+                self.partial.extend_from_slice(rest);
+                self.cut_partial(head);
+                return;
+            };
+            self.partial.extend_from_slice(&rest[..=at]);
+            rest = &rest[at + 1..];
+            let line = std::mem::take(&mut self.partial);
+            self.add(head, &line);
+            self.partial = line;
+            self.partial.clear();
+        }
+        let whole = memchr::memrchr(b'\n', rest).map_or(0, |at| at + 1);
+        self.add(head, &rest[..whole]);
+        self.partial.extend_from_slice(&rest[whole..]);
+        self.cut_partial(head);
+    }
+
+    /// Whether the batch should go before more is read.
+    pub fn full(&self) -> bool {
+        self.batch.len() >= BATCH
+    }
+
+    /// Pieces of a line longer than [`LONGEST_LINE`] go as lines of their
+    /// own; at most that much is held back.
+    fn cut_partial(&mut self, head: &[u8]) {
+        if self.partial.len() > LONGEST_LINE {
+            let cut = (self.partial.len() - 1) / LONGEST_LINE * LONGEST_LINE;
+            let rest = self.partial.split_off(cut);
+            let pieces = std::mem::replace(&mut self.partial, rest);
+            self.add(head, &pieces);
+        }
+    }
+
+    /// Lines of `buf` into the batch, each after `head` (text) or as one
+    /// JSON object (whose `head` is the time).
+    fn add(&mut self, head: &[u8], buf: &[u8]) {
+        self.batch_bytes += buf.len() as u64;
+        let batch = &mut self.batch;
+        match self.who.style.format {
+            ForwardFormat::Text => each_line(buf, |line, newline| {
+                batch.extend_from_slice(head);
+                batch.extend_from_slice(line);
+                if let Some(newline) = newline {
+                    batch.extend_from_slice(newline);
                 }
-                self.dropped = 0;
-            }
-            None => self.dropped += child_bytes,
-        }
-    }
-
-    fn notice(&self, out: &mut Vec<u8>) {
-        let now = Stamp::now(self.style);
-        match self.style.format {
-            ForwardFormat::Text => {
-                now.text(out);
-                let _ = writeln!(
-                    out,
-                    "{} {} [supervisord] {} bytes of output dropped here: supervisord's stdout \
-                     was not read fast enough (the log file has them)",
-                    self.label,
-                    self.mark(),
-                    self.dropped
-                );
-            }
-            ForwardFormat::Json => {
+            }),
+            ForwardFormat::Json => each_line(buf, |piece, added| {
+                let line = if added.is_some() {
+                    piece
+                } else {
+                    &piece[..piece.len() - 1]
+                };
                 let value = serde_json::json!({
-                    "time": now.iso,
-                    "process": &*self.process,
-                    "group": &*self.group,
-                    "stream": self.stream,
-                    "dropped_bytes": self.dropped,
-                });
-                let _ = serde_json::to_writer(&mut *out, &value);
-                out.push(b'\n');
-            }
-        }
-    }
-
-    fn mark(&self) -> &'static str {
-        if self.stream == "stderr" { "!" } else { "|" }
-    }
-
-    fn format(&mut self, now: &Stamp, line: &[u8], out: &mut Vec<u8>) {
-        self.batch_bytes += line.len() as u64 + 1;
-        match self.style.format {
-            ForwardFormat::Text => {
-                now.text(out);
-                out.extend_from_slice(&self.prefix);
-                out.extend_from_slice(line);
-                out.push(b'\n');
-            }
-            ForwardFormat::Json => {
-                let value = serde_json::json!({
-                    "time": now.iso,
-                    "process": &*self.process,
-                    "group": &*self.group,
-                    "stream": self.stream,
+                    "time": String::from_utf8_lossy(head),
+                    "process": &*self.who.process,
+                    "group": &*self.who.group,
+                    "stream": self.who.stream,
                     "line": String::from_utf8_lossy(line),
                 });
-                let _ = serde_json::to_writer(&mut *out, &value);
-                out.push(b'\n');
-            }
+                let _ = serde_json::to_writer(&mut *batch, &value);
+                batch.push(b'\n');
+            }),
+        }
+    }
+
+    /// Append `data` as if read (tests).
+    #[cfg(test)]
+    fn push(&mut self, data: &[u8]) {
+        self.lines(data);
+    }
+
+    /// Hand the batch to the writer: waiting for room when this is the
+    /// only copy; else, when it does not fit, dropping it (counted, a
+    /// notice queued). At the end of the pipe (`last`) a line held back
+    /// goes too.
+    pub async fn send(&mut self, last: bool) {
+        if last && !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            let mut head = Vec::new();
+            Stamp::now(self.who.style).head(&self.who.prefix, &mut head);
+            self.add(&head, &line);
+        }
+        if self.batch.is_empty() {
+            return;
+        }
+        let child_bytes = std::mem::take(&mut self.batch_bytes);
+        let mut buf = std::mem::take(&mut self.batch);
+        let Some(writer) = self.writer() else { return };
+        if buf.len() < BATCH / 4 {
+            // A few lines (a quiet child): a copy of their size holds the
+            // budget, and the batch buffer goes back for the next batch.
+            let small = buf.clone();
+            recycle(&writer.spares, std::mem::replace(&mut buf, small));
+        }
+        // What the batch holds in memory, up to the whole budget (a
+        // bigger one waits for an empty queue).
+        let held = buf.capacity().min(writer.budget);
+        let permit = if self.lossless {
+            writer.room.acquire_many(held as u32).await.ok()
+        } else {
+            writer.room.try_acquire_many(held as u32).ok()
+        };
+        let Some(permit) = permit else {
+            recycle(&writer.spares, buf);
+            self.drop_counted(writer, child_bytes);
+            return;
+        };
+        permit.forget();
+        if writer.queue.send(Item::Lines { buf, held }).is_err() {
+            writer.room.add_permits(held);
+        }
+        self.dropped = None;
+    }
+
+    /// Count `bytes` as dropped: into the queued notice while the writer
+    /// has not printed it, else in a new notice behind the queued batches.
+    fn drop_counted(&mut self, writer: &Writer, bytes: u64) {
+        let counted = self.dropped.as_ref().is_some_and(|count| {
+            count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n != TAKEN).then(|| n + bytes)
+                })
+                .is_ok()
+        });
+        if !counted {
+            let count = Arc::new(AtomicU64::new(bytes));
+            let _ = writer.queue.send(Item::Dropped {
+                who: Arc::clone(&self.who),
+                count: Arc::clone(&count),
+            });
+            self.dropped = Some(count);
         }
     }
 }
 
-/// The time of one chunk, formatted once for all its lines.
+/// The time of one batch, formatted once for all its lines.
 struct Stamp {
     /// `2026-01-02 15:04:05,123 ` for text lines with timestamps.
     text: Option<String>,
@@ -364,9 +496,15 @@ impl Stamp {
         }
     }
 
-    /// The length of the text stamp (0 without timestamps).
-    fn len(&self) -> usize {
-        self.text.as_ref().map_or(0, String::len)
+    /// What starts each line of a batch: for text, the time (when asked)
+    /// and `prefix`; for JSON, the time.
+    fn head(&self, prefix: &[u8], out: &mut Vec<u8>) {
+        if !self.iso.is_empty() {
+            out.extend_from_slice(self.iso.as_bytes());
+            return;
+        }
+        self.text(out);
+        out.extend_from_slice(prefix);
     }
 
     fn text(&self, out: &mut Vec<u8>) {
@@ -379,29 +517,60 @@ impl Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read as _;
+    use std::time::{Duration, Instant};
 
-    fn forward(format: ForwardFormat, timestamps: bool, group: &str) -> ChannelForward {
-        ChannelForward::new(
-            group.into(),
+    /// A writer of a pipe of its own, and the pipe's other end.
+    fn test_writer(budget: usize) -> (&'static Writer, std::fs::File) {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let writer = Writer::start(std::fs::File::from(write), budget).unwrap();
+        (Box::leak(Box::new(writer)), std::fs::File::from(read))
+    }
+
+    fn forward(
+        writer: &'static Writer,
+        format: ForwardFormat,
+        timestamps: bool,
+        lossless: bool,
+    ) -> ChannelForward {
+        let mut f = ChannelForward::new(
+            "web".into(),
             "web_00".into(),
             "stdout",
             ForwardStyle { format, timestamps },
-            true,
-        )
+            lossless,
+        );
+        f.writer = Some(writer);
+        f
+    }
+
+    /// Read `out` until `len` bytes came (or fail after 20 s).
+    fn read_len(out: &mut std::fs::File, len: usize) -> Vec<u8> {
+        let mut got = vec![0; len];
+        out.read_exact(&mut got).unwrap();
+        got
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn whole_lines_only_with_the_partial_line_held_back() {
-        let mut f = forward(ForwardFormat::Text, false, "web");
-        let mut out = Vec::new();
-        f.lines(b"one\ntw", &mut out);
-        assert_eq!(out, b"web:web_00 | one\n");
-        out.clear();
-        f.lines(b"o\nthree", &mut out);
-        assert_eq!(out, b"web:web_00 | two\n");
-        out.clear();
-        f.finish(&mut out);
-        assert_eq!(out, b"web:web_00 | three\n");
+        let (writer, mut out) = test_writer(BUDGET);
+        let mut f = forward(writer, ForwardFormat::Text, false, true);
+        f.push(b"one\ntw");
+        block_on(f.send(false));
+        assert_eq!(read_len(&mut out, 17), b"web:web_00 | one\n");
+        f.push(b"o\nthree");
+        block_on(f.send(false));
+        assert_eq!(read_len(&mut out, 17), b"web:web_00 | two\n");
+        block_on(f.send(true));
+        assert_eq!(read_len(&mut out, 19), b"web:web_00 | three\n");
         let mut err = ChannelForward::new(
             "solo".into(),
             "solo".into(),
@@ -409,42 +578,160 @@ mod tests {
             ForwardStyle::default(),
             true,
         );
-        out.clear();
-        err.lines(b"oops\n", &mut out);
-        assert_eq!(out, b"solo ! oops\n");
+        err.writer = Some(writer);
+        err.push(b"oops\n");
+        block_on(err.send(false));
+        assert_eq!(read_len(&mut out, 12), b"solo ! oops\n");
     }
 
     #[test]
     fn a_line_without_end_is_cut_at_the_longest_line() {
-        let mut f = forward(ForwardFormat::Text, false, "web");
-        let mut out = Vec::new();
-        f.lines(&vec![b'x'; LONGEST_LINE + 10], &mut out);
-        assert_eq!(out.len(), "web:web_00 | \n".len() + LONGEST_LINE);
-        out.clear();
-        f.finish(&mut out);
-        assert_eq!(
-            out,
-            [b"web:web_00 | ".as_slice(), &[b'x'; 10], b"\n"].concat()
-        );
+        let (writer, mut out) = test_writer(BUDGET);
+        let mut f = forward(writer, ForwardFormat::Text, false, true);
+        let prefix = b"web:web_00 | ".as_slice();
+        f.push(&vec![b'x'; LONGEST_LINE + 10]);
+        block_on(f.send(false));
+        let first = read_len(&mut out, prefix.len() + LONGEST_LINE + 1);
+        assert_eq!(first, [prefix, &[b'x'; LONGEST_LINE], b"\n"].concat());
+        // The rest of that line, then a line of two pieces and one of
+        // exactly the longest length, whole.
+        let mut more = vec![b'\n'];
+        more.extend_from_slice(&[b'y'; LONGEST_LINE + 5]);
+        more.push(b'\n');
+        more.extend_from_slice(&[b'z'; LONGEST_LINE]);
+        more.push(b'\n');
+        f.push(&more);
+        block_on(f.send(true));
+        let rest = read_len(&mut out, 4 * prefix.len() + 10 + 2 * LONGEST_LINE + 5 + 4);
+        let wanted = [
+            prefix,
+            &[b'x'; 10],
+            b"\n",
+            prefix,
+            &[b'y'; LONGEST_LINE],
+            b"\n",
+            prefix,
+            &[b'y'; 5],
+            b"\n",
+            prefix,
+            &[b'z'; LONGEST_LINE],
+            b"\n",
+        ]
+        .concat();
+        assert_eq!(rest, wanted);
     }
 
     #[test]
     fn json_lines_and_timestamps() {
-        let mut f = forward(ForwardFormat::Json, false, "web");
-        let mut out = Vec::new();
-        f.lines(b"say \"hi\"\n", &mut out);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let (writer, mut out) = test_writer(BUDGET);
+        let mut f = forward(writer, ForwardFormat::Json, false, true);
+        f.push(b"say \"hi\"\n");
+        block_on(f.send(false));
+        let mut reader = std::io::BufReader::new(&mut out);
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["process"], "web_00");
         assert_eq!(v["group"], "web");
         assert_eq!(v["stream"], "stdout");
         assert_eq!(v["line"], "say \"hi\"");
         assert!(v["time"].as_str().unwrap().len() >= 23, "{v}");
-        let mut t = forward(ForwardFormat::Text, true, "web");
-        out.clear();
-        t.lines(b"x\n", &mut out);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.ends_with(" web:web_00 | x\n"), "{text}");
-        assert_eq!(text.as_bytes()[4], b'-');
-        assert_eq!(text.as_bytes()[19], b',');
+        let mut t = forward(writer, ForwardFormat::Text, true, true);
+        t.push(b"x\ny\n");
+        block_on(t.send(false));
+        for wanted in ["x", "y"] {
+            line.clear();
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            assert!(
+                line.ends_with(&format!(" web:web_00 | {wanted}\n")),
+                "{line}"
+            );
+            assert_eq!(line.as_bytes()[4], b'-');
+            assert_eq!(line.as_bytes()[19], b',');
+        }
+    }
+
+    /// Bytes waiting in the pipe whose read end is `out`, and its size.
+    fn pipe_fill(out: &std::fs::File) -> (usize, usize) {
+        use std::os::fd::AsRawFd as _;
+        let mut waiting: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int to the pointer given.
+        let _ = unsafe { libc::ioctl(out.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+        let size = nix::fcntl::fcntl(out, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+        (waiting as usize, size as usize)
+    }
+
+    /// A budget of one batch, nobody reading: a channel with a log file
+    /// drops without ever waiting, each drop counted in a notice that
+    /// follows what was queued before it; one without a log file waits
+    /// for room. Every byte is either forwarded or counted.
+    #[test]
+    fn a_logged_channel_never_waits_and_the_only_copy_always_does() {
+        let (writer, mut out) = test_writer(BUFFER);
+        let chunk: Vec<u8> = std::iter::repeat_n([[b'a'; 99].as_slice(), b"\n"].concat(), 3000)
+            .flatten()
+            .collect();
+        let mut logged = forward(writer, ForwardFormat::Text, false, false);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let send = |f: &mut ChannelForward| {
+            f.push(&chunk);
+            runtime.block_on(async {
+                tokio::time::timeout(Duration::from_millis(500), f.send(false))
+                    .await
+                    .is_ok()
+            })
+        };
+        // Until stdout's pipe is full (the writer stuck in a write).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut sent = 0;
+        loop {
+            assert!(send(&mut logged), "a logged channel waited for stdout");
+            sent += 1;
+            // Full: less than a page free (a page is filled or merged
+            // into, not shared).
+            let (waiting, size) = pipe_fill(&out);
+            if size - waiting < 4096 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "stdout's pipe never filled");
+        }
+        // The next batch is the writer's stuck one, or it was already:
+        // the budget is one batch, so this drops by the second send.
+        for _ in 0..2 {
+            assert!(send(&mut logged), "a logged channel waited for stdout");
+            sent += 1;
+        }
+        assert!(logged.dropped.is_some(), "not dropped past the budget");
+        let mut only = forward(writer, ForwardFormat::Text, false, true);
+        assert!(!send(&mut only), "the only copy did not wait for room");
+        // A reader now: lines and notices account for every byte sent.
+        let total = sent * chunk.len();
+        let mut reader = std::io::BufReader::new(&mut out);
+        let (mut forwarded, mut dropped, mut last_notice) = (0, 0, false);
+        let mut line = String::new();
+        while forwarded + dropped < total {
+            line.clear();
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+            if let Some(a) = line.strip_prefix("web:web_00 | a") {
+                assert_eq!(a.len(), 99, "{line}");
+                forwarded += 100;
+                last_notice = false;
+            } else {
+                let count = line
+                    .strip_prefix("web:web_00 | [supervisord] ")
+                    .and_then(|l| l.split_once(" bytes of output dropped here: "))
+                    .unwrap_or_else(|| panic!("{line:?}"))
+                    .0;
+                let count: usize = count.parse().unwrap();
+                assert!(count > 0 && count.is_multiple_of(chunk.len()), "{line}");
+                dropped += count;
+                last_notice = true;
+            }
+        }
+        assert_eq!(forwarded + dropped, total);
+        assert!(last_notice, "the last send's drop has no notice");
     }
 }
