@@ -289,6 +289,20 @@ where
     run_with_timeout(Command::new(program).args(args), Duration::from_secs(10))
 }
 
+/// Run `script` with the reference venv's Python (`python -c`), fail the
+/// test with its stderr unless it exits 0, and give its stdout: the shape
+/// of every test that drives a daemon through Python's xmlrpc client.
+pub fn venv_python(script: &str, timeout: Duration) -> String {
+    let output = run_with_timeout(
+        Command::new(venv_dir().join("bin/python"))
+            .arg("-c")
+            .arg(script),
+        timeout,
+    );
+    assert!(output.status.success(), "{}", stderr_text(&output));
+    stdout_text(&output)
+}
+
 /// Standard output as text (lossy), for assertions.
 pub fn stdout_text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

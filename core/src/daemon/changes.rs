@@ -507,19 +507,12 @@ pub fn with_group(config: &Config, group: &GroupConfig) -> Config {
 
 #[cfg(test)]
 mod tests {
-    use super::super::groups::with_unit_context;
+    use super::super::groups::unit_table;
     use super::*;
 
     /// A table holding every group of `body`.
     fn table_of(body: &str) -> (tempfile::TempDir, ProcessTable) {
-        let (dir, config) = super::super::test_config(body);
-        let config = Arc::new(config);
-        let mut table = ProcessTable::default();
-        with_unit_context(&config, |cx, builder| {
-            for index in 0..config.groups.len() {
-                builder.add(cx, &mut table, &config, index);
-            }
-        });
+        let (dir, _config, table) = unit_table(body);
         (dir, table)
     }
 

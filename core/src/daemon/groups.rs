@@ -239,6 +239,21 @@ fn notify_socket(
     }
 }
 
+/// A table holding every group of `body` (a config written to a temporary
+/// directory, kept alive by the returned guard): the unit tests' table.
+#[cfg(test)]
+pub(super) fn unit_table(body: &str) -> (tempfile::TempDir, Arc<Config>, ProcessTable) {
+    let (dir, config) = super::test_config(body);
+    let config = Arc::new(config);
+    let mut table = ProcessTable::default();
+    with_unit_context(&config, |cx, builder| {
+        for index in 0..config.groups.len() {
+            builder.add(cx, &mut table, &config, index);
+        }
+    });
+    (dir, config, table)
+}
+
 /// Run `f` with a group context over `config` (a main log that writes
 /// nowhere, an event hub of its own) and a builder: the unit tests'
 /// way to fill a table.

@@ -129,21 +129,8 @@ pub fn group_names(table: &ProcessTable) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::groups::with_unit_context;
+    use super::super::groups::unit_table;
     use super::*;
-    use std::sync::Arc;
-
-    fn table_of(body: &str) -> (tempfile::TempDir, Arc<Config>, ProcessTable) {
-        let (dir, config) = super::super::test_config(body);
-        let config = Arc::new(config);
-        let mut table = ProcessTable::default();
-        with_unit_context(&config, |cx, builder| {
-            for index in 0..config.groups.len() {
-                builder.add(cx, &mut table, &config, index);
-            }
-        });
-        (dir, config, table)
-    }
 
     fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -154,7 +141,7 @@ mod tests {
 
     #[test]
     fn an_added_program_is_built_as_its_section_in_a_file_would_be() {
-        let (_dir, config, table) = table_of(
+        let (_dir, config, table) = unit_table(
             "environment=A=1\n[program:web]\ncommand=/bin/true\n[group:g]\nprograms=web\n",
         );
         let load = LoadOptions::default();
@@ -186,7 +173,7 @@ mod tests {
 
     #[test]
     fn bad_groups_names_and_options_get_the_twiddlers_faults() {
-        let (_dir, config, table) = table_of("[program:web]\ncommand=/bin/true\n");
+        let (_dir, config, table) = unit_table("[program:web]\ncommand=/bin/true\n");
         let load = LoadOptions::default();
         let add = |group: &str, program: &str, pairs: &[(&str, &str)]| {
             add_program(&table, &config, &load, group, program, &options(pairs))
@@ -219,7 +206,7 @@ mod tests {
 
     #[test]
     fn only_a_stopped_process_is_removed() {
-        let (_dir, _config, mut table) = table_of(
+        let (_dir, _config, mut table) = unit_table(
             "[program:web]\ncommand=/bin/true\nnumprocs=2\nprocess_name=w%(process_num)s\n",
         );
         let fault = remove_process(&table, "nosuch", "w0").expect_err("no group");

@@ -62,15 +62,7 @@ pub fn each_process_info(host: &HostBox, mut each: impl FnMut(&InfoFields<'_>)) 
     sort_lexically(&mut infos);
     let now = host.now();
     for info in infos {
-        let description = describe(&DescriptionInput {
-            name: info.name.as_str(),
-            state: info.state,
-            pid: info.pid,
-            start: info.start,
-            stop: info.stop,
-            now,
-            spawnerr: info.spawnerr.as_str(),
-        });
+        let description = description(info, now);
         each(&info_fields(info, now, &description));
     }
 }
@@ -109,9 +101,9 @@ fn fields_struct(fields: &InfoFields<'_>) -> Value {
     }))
 }
 
-/// One process's struct, keys in the reference's order.
-fn info_struct(info: &ProcessInfo, now: i64) -> Value {
-    let description = describe(&DescriptionInput {
+/// The `description` member: what the reference's supervisorctl shows.
+fn description(info: &ProcessInfo, now: i64) -> String {
+    describe(&DescriptionInput {
         name: info.name.as_str(),
         state: info.state,
         pid: info.pid,
@@ -119,7 +111,12 @@ fn info_struct(info: &ProcessInfo, now: i64) -> Value {
         stop: info.stop,
         now,
         spawnerr: info.spawnerr.as_str(),
-    });
+    })
+}
+
+/// One process's struct, keys in the reference's order.
+fn info_struct(info: &ProcessInfo, now: i64) -> Value {
+    let description = description(info, now);
     fields_struct(&info_fields(info, now, &description))
 }
 

@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use supervisor_tests::{
-    ChildGuard, Sandbox, build_dir, our_bin, run_with_timeout, stderr_text, stdout_text, venv_dir,
-    workspace_root,
+    ChildGuard, Sandbox, build_dir, our_bin, run_with_timeout, stderr_text, stdout_text,
+    venv_python, workspace_root,
 };
 
 use crate::http::wait_for_unix;
@@ -93,14 +93,7 @@ fn python(socket: &Path, script: &str) -> String {
          {script}",
         socket.display()
     );
-    let output = run_with_timeout(
-        Command::new(venv_dir().join("bin/python"))
-            .arg("-c")
-            .arg(script),
-        DEADLINE,
-    );
-    assert!(output.status.success(), "{}", stderr_text(&output));
-    stdout_text(&output)
+    venv_python(&script, DEADLINE)
 }
 
 fn start(sandbox: &Sandbox, sections: &str) -> (ChildGuard, PathBuf) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use supervisor_tests::{
     ChildGuard, Sandbox, our_bin, our_cdylib, reference_bin, run_with_timeout, stderr_text,
-    stdout_text, venv_dir,
+    stdout_text, venv_python,
 };
 
 use crate::http::wait_for_unix;
@@ -202,14 +202,7 @@ fn python(socket: &Path, code: &str) -> String {
          {code}",
         socket.display()
     );
-    let output = run_with_timeout(
-        Command::new(venv_dir().join("bin/python"))
-            .arg("-c")
-            .arg(script),
-        DEADLINE,
-    );
-    assert!(output.status.success(), "{}", stderr_text(&output));
-    stdout_text(&output)
+    venv_python(&script, DEADLINE)
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use supervisor_tests::{
     ChildGuard, Sandbox, free_port, our_bin, our_cdylib, run_with_timeout, stderr_text,
-    stdout_text, venv_dir, wait_for,
+    venv_python, wait_for,
 };
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -145,14 +145,7 @@ fn a_plugin_built_against_the_previous_sdk_release_still_loads() {
          print(server.supervisor.getPID())\n\
          print(server.system.methodHelp('old.hello'))\n"
     );
-    let output = run_with_timeout(
-        Command::new(venv_dir().join("bin/python"))
-            .arg("-c")
-            .arg(script),
-        DEADLINE,
-    );
-    assert!(output.status.success(), "{}", stderr_text(&output));
-    let text = stdout_text(&output);
+    let text = venv_python(&script, DEADLINE);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("hi from pid {}", lines[1]), "{text}");
     assert_eq!(lines[2], "The configured greeting and the daemon's pid.");

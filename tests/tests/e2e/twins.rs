@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use supervisor_tests::{
-    ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, stderr_text, stdout_text,
-    venv_dir, wait_for,
+    ChildGuard, Sandbox, our_bin, reference_bin, run_with_timeout, venv_python, wait_for,
 };
 
 use crate::http::wait_for_unix;
@@ -68,14 +67,7 @@ fn calls(socket: &Path, calls: &str) -> String {
          \x20       print(method, 'FAULT', fault.faultCode, repr(fault.faultString))\n",
         socket.display()
     );
-    let output = run_with_timeout(
-        Command::new(venv_dir().join("bin/python"))
-            .arg("-c")
-            .arg(script),
-        DEADLINE,
-    );
-    assert!(output.status.success(), "{}", stderr_text(&output));
-    stdout_text(&output)
+    venv_python(&script, DEADLINE)
 }
 
 const CACHE: &str = "[rpcinterface:cache]\nsupervisor.rpcinterface_factory = supervisor_cache.rpcinterface:make_cache_rpcinterface\n";
@@ -278,14 +270,7 @@ fn twiddle(socket: &Path, script: &str) -> String {
          {script}",
         socket.display()
     );
-    let output = run_with_timeout(
-        Command::new(venv_dir().join("bin/python"))
-            .arg("-c")
-            .arg(script),
-        DEADLINE,
-    );
-    assert!(output.status.success(), "{}", stderr_text(&output));
-    stdout_text(&output)
+    venv_python(&script, DEADLINE)
 }
 
 const TWIDDLER_SCRIPT: &str = r#"
