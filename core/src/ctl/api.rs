@@ -27,20 +27,28 @@ fn members(value: &Value) -> Option<&Members> {
 }
 
 fn text(m: &Members, key: &str) -> String {
-    match m.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Integer(i)) => i.to_string(),
-        Some(Value::Long(i)) => i.to_string(),
+    m.get(key).map(value_text).unwrap_or_default()
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Long(i) => i.to_string(),
         _ => String::new(),
     }
 }
 
 fn int(m: &Members, key: &str) -> i64 {
-    match m.get(key) {
-        Some(Value::Integer(i)) => i64::from(*i),
-        Some(Value::Long(i)) => *i,
-        Some(Value::Boolean(b)) => i64::from(*b),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+    m.get(key).map_or(0, value_int)
+}
+
+fn value_int(value: &Value) -> i64 {
+    match value {
+        Value::Integer(i) => i64::from(*i),
+        Value::Long(i) => *i,
+        Value::Boolean(b) => i64::from(*b),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
         _ => 0,
     }
 }
@@ -58,7 +66,7 @@ pub fn array(value: &Value) -> &[Value] {
 }
 
 /// One entry of `getAllProcessInfo` / `getProcessInfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProcessInfo {
     /// The process name.
     pub name: String,
@@ -93,23 +101,33 @@ pub struct ProcessInfo {
 impl ProcessInfo {
     /// Read one struct (missing members read as empty).
     pub fn from_value(value: &Value) -> ProcessInfo {
-        let empty = Members::new();
-        let m = members(value).unwrap_or(&empty);
-        ProcessInfo {
-            name: text(m, "name"),
-            group: text(m, "group"),
-            state: int(m, "state"),
-            statename: text(m, "statename"),
-            description: text(m, "description"),
-            pid: int(m, "pid"),
-            start: int(m, "start"),
-            stop: int(m, "stop"),
-            now: int(m, "now"),
-            exitstatus: int(m, "exitstatus"),
-            spawnerr: text(m, "spawnerr"),
-            logfile: text(m, "logfile"),
-            stdout_logfile: text(m, "stdout_logfile"),
-            stderr_logfile: text(m, "stderr_logfile"),
+        let mut info = ProcessInfo::default();
+        for (key, v) in members(value).into_iter().flatten() {
+            info.set_member(key, v);
+        }
+        info
+    }
+
+    /// Take one struct member: the one place that says which member is
+    /// which field and how an oddly typed one reads (`ctl::xml` fills
+    /// rows straight from the wire through it, too).
+    pub fn set_member(&mut self, key: &str, value: &Value) {
+        match key {
+            "name" => self.name = value_text(value),
+            "group" => self.group = value_text(value),
+            "state" => self.state = value_int(value),
+            "statename" => self.statename = value_text(value),
+            "description" => self.description = value_text(value),
+            "pid" => self.pid = value_int(value),
+            "start" => self.start = value_int(value),
+            "stop" => self.stop = value_int(value),
+            "now" => self.now = value_int(value),
+            "exitstatus" => self.exitstatus = value_int(value),
+            "spawnerr" => self.spawnerr = value_text(value),
+            "logfile" => self.logfile = value_text(value),
+            "stdout_logfile" => self.stdout_logfile = value_text(value),
+            "stderr_logfile" => self.stderr_logfile = value_text(value),
+            _ => {}
         }
     }
 

@@ -17,7 +17,8 @@ use dxr::Value;
 
 use super::api::{self, API_VERSION, ProcessInfo, fault};
 use super::stream::{self, SigintWatch};
-use super::transport::{CallError, Endpoint, Session};
+use super::transport::{self, CallError, Endpoint, Session};
+use super::xml;
 
 /// The LSB init-script exit codes the reference uses.
 pub mod exit {
@@ -189,6 +190,28 @@ impl Controller {
     /// reference's does (its KeyboardInterrupt leaves the command loop);
     /// one-shot, Ctrl-C keeps its default meaning.
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        let body = self.call_raw(method, params)?;
+        transport::parse_response(&body)
+    }
+
+    /// `supervisor.getAllProcessInfo` read straight into rows (the status
+    /// table of thousands of programs is mostly this); an answer outside
+    /// the fast reader's subset, a fault included, reads as [`call`]'s.
+    ///
+    /// [`call`]: Controller::call
+    pub fn all_process_info(&mut self) -> Result<Vec<ProcessInfo>, CallError> {
+        let body = self.call_raw("supervisor.getAllProcessInfo", vec![])?;
+        if let Some(infos) = std::str::from_utf8(&body)
+            .ok()
+            .and_then(xml::read_process_infos)
+        {
+            return Ok(infos);
+        }
+        transport::parse_response(&body).map(|v| ProcessInfo::list(&v))
+    }
+
+    /// [`call`](Controller::call) up to the answer's body, unread.
+    fn call_raw(&mut self, method: &str, params: Vec<Value>) -> Result<Vec<u8>, CallError> {
         let Controller {
             rt,
             session,
@@ -196,15 +219,15 @@ impl Controller {
             ..
         } = self;
         if !*interactive {
-            return rt.block_on(session.call(method, params));
+            return rt.block_on(session.call_raw(method, params));
         }
         rt.block_on(async {
             match SigintWatch::install() {
                 Ok(watch) => tokio::select! {
-                    result = session.call(method, params) => result,
+                    result = session.call_raw(method, params) => result,
                     () = watch.interrupted() => Err(CallError::Interrupted),
                 },
-                Err(_) => session.call(method, params).await,
+                Err(_) => session.call_raw(method, params).await,
             }
         })
     }
@@ -373,10 +396,7 @@ impl Controller {
     /// Process infos for completion, fetched once per command at most.
     pub fn completion_infos(&mut self) -> &[ProcessInfo] {
         if self.completion_cache.is_none() {
-            let infos = self
-                .call("supervisor.getAllProcessInfo", vec![])
-                .map(|v| ProcessInfo::list(&v))
-                .unwrap_or_default();
+            let infos = self.all_process_info().unwrap_or_default();
             self.completion_cache = Some(infos);
         }
         self.completion_cache.as_deref().unwrap_or(&[])

@@ -469,6 +469,19 @@ impl Session {
 
     /// Call `method` with `params` and return its value.
     pub async fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        let body = self.call_raw(method, params).await?;
+        parse_response(&body)
+    }
+
+    /// Call `method` with `params` and return the answer's body as it came
+    /// (HTTP and connection failures already turned into errors), for a
+    /// caller that reads it its own way ([`parse_response`] is the
+    /// general reading).
+    pub async fn call_raw(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<u8>, CallError> {
         let call = MethodCall {
             name: method.into(),
             params,
@@ -518,19 +531,37 @@ impl Session {
                 reason: status.canonical_reason().unwrap_or("").to_string(),
             });
         }
-        let bytes = match response.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
+        match read_body(response).await {
+            Ok(bytes) => Ok(bytes),
             Err(e) => {
                 self.conn = None;
-                return Err(CallError::Io(hyper_to_io(e)));
+                Err(CallError::Io(hyper_to_io(e)))
             }
-        };
-        parse_response(&bytes)
+        }
     }
 }
 
+/// The whole body into one buffer sized from Content-Length up front
+/// (capped, as the header is the peer's word), so a large answer is
+/// neither regrown nor gathered from chunks afterwards.
+async fn read_body(response: Response<Incoming>) -> Result<Vec<u8>, hyper::Error> {
+    let length = response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut bytes = Vec::with_capacity(length.min(64 << 20));
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes)
+}
+
 /// A `methodResponse` body as a value or a fault.
-fn parse_response(bytes: &[u8]) -> Result<Value, CallError> {
+pub fn parse_response(bytes: &[u8]) -> Result<Value, CallError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| CallError::Protocol(format!("response is not UTF-8: {e}")))?;
     match super::xml::read_response(text) {

@@ -24,7 +24,7 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
             !flag
         })
         .collect();
-    let all = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+    let all = c.all_process_info()?;
     let matching: Vec<&ProcessInfo> = if names.is_empty() || names.contains(&"all") {
         all.iter().collect()
     } else {
@@ -56,9 +56,8 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
         let doc = status_json(&matching);
         c.output(&doc);
     } else {
-        for line in status_lines(&matching, c.color()) {
-            c.output(&line);
-        }
+        let table = status_table(&matching, c.color());
+        c.write_raw(&table);
     }
     if matching.iter().any(|i| i.is_stopped()) {
         c.exitstatus = exit::STATUS_NOT_RUNNING;
@@ -67,8 +66,11 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
 }
 
 /// The status table: name column `max(30, longest) + 3` wide, state 10,
-/// then the description. Colour wraps the padded state so columns line up.
-pub fn status_lines(infos: &[&ProcessInfo], color: bool) -> Vec<String> {
+/// then the description, one line per process (each ending in a newline),
+/// built in one String so thousands of rows are written at once. Colour
+/// wraps the padded state so columns line up.
+pub fn status_table(infos: &[&ProcessInfo], color: bool) -> String {
+    use std::fmt::Write as _;
     let names: Vec<String> = infos.iter().map(|i| i.namespec()).collect();
     let width = names
         .iter()
@@ -77,22 +79,22 @@ pub fn status_lines(infos: &[&ProcessInfo], color: bool) -> Vec<String> {
         .unwrap_or(0)
         .max(30)
         + 3;
-    infos
-        .iter()
-        .zip(&names)
-        .map(|(info, name)| {
-            let state = format!("{:<10}", info.statename);
-            let state = match (color, state_color(&info.statename)) {
-                (true, Some(code)) => format!(
-                    "\x1b[{code}m{}\x1b[0m{}",
-                    info.statename,
-                    &state[info.statename.len()..]
-                ),
-                _ => state,
-            };
-            format!("{name:<width$}{state}{}", info.description)
-        })
-        .collect()
+    let mut out = String::with_capacity(infos.len() * (width + 60));
+    for (info, name) in infos.iter().zip(&names) {
+        let _ = write!(out, "{name:<width$}");
+        match (color, state_color(&info.statename)) {
+            (true, Some(code)) => {
+                let pad = 10usize.saturating_sub(info.statename.chars().count());
+                let _ = write!(out, "\x1b[{code}m{}\x1b[0m{:pad$}", info.statename, "");
+            }
+            _ => {
+                let _ = write!(out, "{:<10}", info.statename);
+            }
+        }
+        out.push_str(&info.description);
+        out.push('\n');
+    }
+    out
 }
 
 /// ANSI colour per state: green running, yellow in transition, red for
@@ -242,7 +244,9 @@ mod tests {
     fn status_table_pads_like_the_reference() {
         let a = info("sleeper", "sleeper", 20, "RUNNING", "pid 1, uptime 0:00:01");
         let b = info("grp", "ga", 0, "STOPPED", "");
-        let lines = status_lines(&[&a, &b], false);
+        let table = status_table(&[&a, &b], false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(table.matches('\n').count(), 2);
         assert_eq!(
             lines[0],
             format!(
@@ -253,11 +257,10 @@ mod tests {
         assert_eq!(lines[1], format!("{:<33}{:<10}", "grp:ga", "STOPPED"));
         let long = info("g", &"x".repeat(40), 0, "STOPPED", "");
         assert!(
-            status_lines(&[&long], false)[0]
-                .starts_with(&format!("g:{}   STOPPED", "x".repeat(40)))
+            status_table(&[&long], false).starts_with(&format!("g:{}   STOPPED", "x".repeat(40)))
         );
-        let coloured = status_lines(&[&a], true);
-        assert!(coloured[0].contains("\x1b[32mRUNNING\x1b[0m   pid 1"));
+        let coloured = status_table(&[&a], true);
+        assert!(coloured.contains("\x1b[32mRUNNING\x1b[0m   pid 1"));
     }
 
     #[test]
