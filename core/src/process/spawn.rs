@@ -264,7 +264,7 @@ fn spawn_with(spec: &SpawnSpec, slots: &mut Option<FdSlots>) -> Result<SpawnedFd
     let image = ExecImage::new(&target, &environment, &spec.process_name)?;
     let credentials = plan_credentials(spec.uid);
 
-    let reserved = super::fd_budget::reserve(&spec.process_name)?;
+    let mut reserved = super::fd_budget::reserve(&spec.process_name)?;
     let name = &spec.process_name;
     let pipe_error = |e: Errno| {
         if e == Errno::EMFILE || e == Errno::ENFILE {
@@ -373,6 +373,7 @@ fn spawn_with(spec: &SpawnSpec, slots: &mut Option<FdSlots>) -> Result<SpawnedFd
     // The child has exec'd or exited: dropping the plan closes the
     // parent's copies of the child's pipe ends.
     drop(plan);
+    reserved.pipes_made();
     Ok(SpawnedFds {
         pid,
         stdin: parent_stdin,
