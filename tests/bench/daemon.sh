@@ -25,6 +25,8 @@
 #   idle     context switches of every daemon thread over 10 s, 10 programs up.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 OURS=${OURS:-$ROOT/target/release/supervisord}
 [ -x "$OURS" ] || { echo "build first: cargo build --release -p supervisord --bin supervisord" >&2; exit 2; }
 REF=$ROOT/tests/.venv/bin/supervisord
@@ -39,26 +41,7 @@ ms() { printf '%.0f' "$(echo "$1 * 1000" | bc -l)"; }
 
 # conf DIR BODY: a config with logs in DIR.
 conf() {
-    cat > "$1/sd.conf" <<CONF
-[supervisord]
-logfile=$1/main.log
-pidfile=$1/sd.pid
-childlogdir=$1
-nodaemon=true
-minfds=$((N * 4 + 100))
-loglevel=info
-$2
-CONF
-}
-
-# wait_count FILE TEXT COUNT [TIMEOUT]
-wait_count() {
-    local deadline=$(( $(date +%s) + ${4:-300} ))
-    local count
-    while count=$(grep -c -- "$2" "$1" 2>/dev/null); [ "${count:-0}" -lt "$3" ]; do
-        [ "$(date +%s)" -gt "$deadline" ] && { echo "timeout waiting for $3 x $2" >&2; return 1; }
-        sleep 0.005
-    done
+    { supervisord_section "$1" info $((N * 4 + 100)); echo "$2"; } > "$1/sd.conf"
 }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

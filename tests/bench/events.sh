@@ -37,6 +37,8 @@
 #                                 OURS=PATH measures another build of ours)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 OURS=${OURS:-$ROOT/target/release/supervisord}
 BENCH=$ROOT/target/release/bench_events
 DENSE_SPEW=$ROOT/target/release/fixture_spew_capture
@@ -60,13 +62,8 @@ trap cleanup EXIT
 # conf DIR LOGLEVEL SPEWCOMMAND TARGET BUFFER [FIFO]: the benchmark config in
 # DIR; with FIFO the listener reports each delivery there.
 conf() {
-    cat > "$1/sd.conf" <<CONF
-[supervisord]
-logfile=$1/main.log
-pidfile=$1/sd.pid
-childlogdir=$1
-nodaemon=true
-loglevel=$2
+    supervisord_section "$1" "$2" > "$1/sd.conf"
+    cat >> "$1/sd.conf" <<CONF
 
 [unix_http_server]
 file=$1/sd.sock

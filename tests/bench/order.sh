@@ -29,6 +29,8 @@
 #            reference (chainref): the flat one, once.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 OURS=${OURS:-$ROOT/target/release/supervisord}
 CTL=${CTL:-$ROOT/target/release/supervisorctl}
 [ -x "$CTL" ] || CTL=$ROOT/target/debug/supervisorctl
@@ -51,14 +53,8 @@ calc() { echo "$1" | bc -l; }
 
 # conf DIR BODY: a config with its main log, pid file and socket in DIR.
 conf() {
-    cat > "$1/sd.conf" <<CONF
-[supervisord]
-logfile=$1/main.log
-pidfile=$1/sd.pid
-childlogdir=$1
-nodaemon=true
-minfds=$((N * 4 + 100))
-loglevel=info
+    supervisord_section "$1" info $((N * 4 + 100)) > "$1/sd.conf"
+    cat >> "$1/sd.conf" <<CONF
 [unix_http_server]
 file=$1/sd.sock
 [rpcinterface:supervisor]
@@ -67,16 +63,6 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl=unix://$1/sd.sock
 $2
 CONF
-}
-
-# wait_count FILE TEXT COUNT [TIMEOUT]
-wait_count() {
-    local deadline=$(( $(date +%s) + ${4:-300} ))
-    local count
-    while count=$(grep -c -- "$2" "$1" 2>/dev/null); [ "${count:-0}" -lt "$3" ]; do
-        [ "$(date +%s)" -gt "$deadline" ] && { echo "timeout waiting for $3 x $2 in $1" >&2; return 1; }
-        sleep 0.01
-    done
 }
 
 # launch BIN DIR: start a daemon on DIR/sd.conf; its pid in $PID.
