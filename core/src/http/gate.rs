@@ -8,7 +8,7 @@
 //! that have not authenticated) is full, a newcomer is let in by closing
 //! the oldest connection that failed authentication or has not
 //! authenticated yet; an authenticated connection is never closed for
-//! room. It owns the accounting only; serving is [`super::serve`]'s.
+//! room. It owns the accounting only; serving is [`super::serve()`]'s.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -175,7 +175,7 @@ fn unquote(text: &str) -> String {
 }
 
 /// What a stream watches besides its file; both absent when the router
-/// is driven in process rather than by [`serve`](super::serve).
+/// is driven in process rather than by [`serve`](super::serve()).
 struct Client {
     /// The client's socket, looked at while the log is quiet.
     peer: Option<PeerSocket>,

@@ -1,9 +1,9 @@
 //! HTTP servers on unix and inet sockets: opening the sockets as the
 //! reference does ([`Bound`]), Basic auth, the router with `/RPC2` and the
-//! hooks where the web UI plugs in ([`router`]), the streamed log tails
+//! hooks where the web UI plugs in ([`router()`]), the streamed log tails
 //! ([`Hooks::with_log_tails`]), the JSON API, health and event stream
 //! under `/api/v1/` (module `api`), the web UI's pages and assets
-//! ([`Hooks::with_ui`]), and serving with limits ([`serve`]). It
+//! ([`Hooks::with_ui`]), and serving with limits ([`serve()`]). It
 //! owns no daemon state: XML-RPC calls go through
 //! [`crate::rpc::Registry`], other routes through [`Hooks`].
 //!

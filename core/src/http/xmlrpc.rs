@@ -1,6 +1,6 @@
 //! `/RPC2`: read an XML-RPC `methodCall` into the SDK's values
 //! ([`crate::rpc::parse_call`]), dispatch it through the
-//! [`Registry`](crate::rpc::Registry), and write the `methodResponse` or
+//! [`Registry`], and write the `methodResponse` or
 //! fault into a recycled buffer (the encoder's, `crate::rpc`; not dxr's
 //! serializer, which was the hot spot). HTTP-level failures (not POST, unreadable XML, no method name, a
 //! panicking method) are the reference's HTTP errors, not faults.

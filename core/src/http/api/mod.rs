@@ -5,7 +5,7 @@
 //! dispatches it; `GET /api/v1/openapi.json` describes them
 //! ([`openapi`]); `GET /api/v1/health` answers whether every process that
 //! should be up is ([`health`]); `GET /api/v1/events` streams process
-//! state changes as server-sent events ([`events`]). Values cross as [`json`] documents
+//! state changes as server-sent events ([`events`]). Values cross as [`json`](mod@json) documents
 //! (binary and dates included). This module owns the routes' safety rules
 //! and their JSON answers; it owns no daemon state and reads processes
 //! only through the registry's `supervisor` namespace, so http never
