@@ -27,34 +27,68 @@ fn members(value: &Value) -> Option<&Members> {
 }
 
 fn text(m: &Members, key: &str) -> String {
-    m.get(key).map(value_text).unwrap_or_default()
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Integer(i) => i.to_string(),
-        Value::Long(i) => i.to_string(),
-        _ => String::new(),
-    }
+    m.get(key)
+        .map(|v| Member::from(v).text())
+        .unwrap_or_default()
 }
 
 fn int(m: &Members, key: &str) -> i64 {
-    m.get(key).map_or(0, value_int)
-}
-
-fn value_int(value: &Value) -> i64 {
-    match value {
-        Value::Integer(i) => i64::from(*i),
-        Value::Long(i) => *i,
-        Value::Boolean(b) => i64::from(*b),
-        Value::String(s) => s.trim().parse().unwrap_or(0),
-        _ => 0,
-    }
+    m.get(key).map_or(0, |v| Member::from(v).int())
 }
 
 fn boolean(m: &Members, key: &str) -> bool {
     int(m, key) != 0
+}
+
+/// A struct member's value as the typed views read it: the scalar shapes
+/// they use, borrowed, so a reader can hand one over straight from the
+/// wire without building a [`Value`]. The one place that says how an
+/// oddly typed member reads (an integer as text, a numeric string as an
+/// integer, anything else as empty or zero).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Member<'a> {
+    /// A string.
+    Text(&'a str),
+    /// An `int`, `i4` or `i8`.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// Anything else (nil, double, array, struct, ...).
+    Other,
+}
+
+impl<'a> From<&'a Value> for Member<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::String(s) => Member::Text(s),
+            Value::Integer(i) => Member::Int(i64::from(*i)),
+            Value::Long(i) => Member::Int(*i),
+            Value::Boolean(b) => Member::Bool(*b),
+            _ => Member::Other,
+        }
+    }
+}
+
+impl Member<'_> {
+    /// As text: strings as they are, integers in decimal, else empty.
+    pub fn text(self) -> String {
+        match self {
+            Member::Text(s) => s.to_string(),
+            Member::Int(i) => i.to_string(),
+            Member::Bool(_) | Member::Other => String::new(),
+        }
+    }
+
+    /// As an integer: a string's trimmed decimal (else 0), a boolean as
+    /// 0 or 1, anything else 0.
+    pub fn int(self) -> i64 {
+        match self {
+            Member::Int(i) => i,
+            Member::Bool(b) => i64::from(b),
+            Member::Text(s) => s.trim().parse().unwrap_or(0),
+            Member::Other => 0,
+        }
+    }
 }
 
 /// The elements of an array value (nothing for anything else).
@@ -103,7 +137,7 @@ impl ProcessInfo {
     pub fn from_value(value: &Value) -> ProcessInfo {
         let mut info = ProcessInfo::default();
         for (key, v) in members(value).into_iter().flatten() {
-            info.set_member(key, v);
+            info.set_member(key, Member::from(v));
         }
         info
     }
@@ -111,22 +145,22 @@ impl ProcessInfo {
     /// Take one struct member: the one place that says which member is
     /// which field and how an oddly typed one reads (`ctl::xml` fills
     /// rows straight from the wire through it, too).
-    pub fn set_member(&mut self, key: &str, value: &Value) {
+    pub fn set_member(&mut self, key: &str, value: Member<'_>) {
         match key {
-            "name" => self.name = value_text(value),
-            "group" => self.group = value_text(value),
-            "state" => self.state = value_int(value),
-            "statename" => self.statename = value_text(value),
-            "description" => self.description = value_text(value),
-            "pid" => self.pid = value_int(value),
-            "start" => self.start = value_int(value),
-            "stop" => self.stop = value_int(value),
-            "now" => self.now = value_int(value),
-            "exitstatus" => self.exitstatus = value_int(value),
-            "spawnerr" => self.spawnerr = value_text(value),
-            "logfile" => self.logfile = value_text(value),
-            "stdout_logfile" => self.stdout_logfile = value_text(value),
-            "stderr_logfile" => self.stderr_logfile = value_text(value),
+            "name" => self.name = value.text(),
+            "group" => self.group = value.text(),
+            "state" => self.state = value.int(),
+            "statename" => self.statename = value.text(),
+            "description" => self.description = value.text(),
+            "pid" => self.pid = value.int(),
+            "start" => self.start = value.int(),
+            "stop" => self.stop = value.int(),
+            "now" => self.now = value.int(),
+            "exitstatus" => self.exitstatus = value.int(),
+            "spawnerr" => self.spawnerr = value.text(),
+            "logfile" => self.logfile = value.text(),
+            "stdout_logfile" => self.stdout_logfile = value.text(),
+            "stderr_logfile" => self.stderr_logfile = value.text(),
             _ => {}
         }
     }

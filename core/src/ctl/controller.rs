@@ -186,32 +186,47 @@ impl Controller {
         let _ = self.out.flush();
     }
 
-    /// One RPC. In the shell a Ctrl-C during it ends the shell, as the
-    /// reference's does (its KeyboardInterrupt leaves the command loop);
-    /// one-shot, Ctrl-C keeps its default meaning.
+    /// One RPC (interruptible as [`Controller::interruptible`] says).
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
         let body = self.call_raw(method, params)?;
         transport::parse_response(&body)
     }
 
-    /// `supervisor.getAllProcessInfo` read straight into rows (the status
-    /// table of thousands of programs is mostly this); an answer outside
-    /// the fast reader's subset, a fault included, reads as [`call`]'s.
+    /// `supervisor.getAllProcessInfo` read straight into rows while it
+    /// arrives (the status table of thousands of programs is mostly
+    /// this); an answer outside the fast reader's subset, a fault
+    /// included, reads as [`call`]'s.
     ///
     /// [`call`]: Controller::call
     pub fn all_process_info(&mut self) -> Result<Vec<ProcessInfo>, CallError> {
-        let body = self.call_raw("supervisor.getAllProcessInfo", vec![])?;
-        if let Some(infos) = std::str::from_utf8(&body)
-            .ok()
-            .and_then(xml::read_process_infos)
-        {
-            return Ok(infos);
-        }
-        transport::parse_response(&body).map(|v| ProcessInfo::list(&v))
+        const METHOD: &str = "supervisor.getAllProcessInfo";
+        let mut rows = xml::ProcessInfoStream::default();
+        self.interruptible(async |session| {
+            session
+                .call_streamed(METHOD, vec![], |data| rows.feed(data))
+                .await
+        })?;
+        let value = match rows.finish() {
+            xml::Rows::Read(infos) => return Ok(infos),
+            xml::Rows::Unread(body) => transport::parse_response(&body)?,
+            xml::Rows::Again => self.call(METHOD, vec![])?,
+        };
+        Ok(ProcessInfo::list(&value))
     }
 
     /// [`call`](Controller::call) up to the answer's body, unread.
     fn call_raw(&mut self, method: &str, params: Vec<Value>) -> Result<Vec<u8>, CallError> {
+        self.interruptible(async |session| session.call_raw(method, params).await)
+    }
+
+    /// Run one call's `work` on the runtime. In the shell a Ctrl-C during
+    /// it ends the shell, as the reference's does (its KeyboardInterrupt
+    /// leaves the command loop); one-shot, Ctrl-C keeps its default
+    /// meaning.
+    fn interruptible<T>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Session) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
         let Controller {
             rt,
             session,
@@ -219,15 +234,15 @@ impl Controller {
             ..
         } = self;
         if !*interactive {
-            return rt.block_on(session.call_raw(method, params));
+            return rt.block_on(work(session));
         }
         rt.block_on(async {
             match SigintWatch::install() {
                 Ok(watch) => tokio::select! {
-                    result = session.call_raw(method, params) => result,
+                    result = work(session) => result,
                     () = watch.interrupted() => Err(CallError::Interrupted),
                 },
-                Err(_) => session.call_raw(method, params).await,
+                Err(_) => work(session).await,
             }
         })
     }

@@ -482,6 +482,50 @@ impl Session {
         method: &str,
         params: Vec<Value>,
     ) -> Result<Vec<u8>, CallError> {
+        let response = self.send(method, params).await?;
+        match read_body(response).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) => {
+                self.conn = None;
+                Err(CallError::Io(hyper_to_io(e)))
+            }
+        }
+    }
+
+    /// Call `method` with `params` and hand the answer's body to `data`
+    /// piece by piece as it arrives (HTTP and connection failures already
+    /// turned into errors), for a caller that reads a large answer while
+    /// the rest is still on its way, without holding all of it.
+    pub async fn call_streamed(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+        mut data: impl FnMut(&[u8]),
+    ) -> Result<(), CallError> {
+        let mut body = self.send(method, params).await?.into_body();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Some(chunk) = frame.data_ref() {
+                        data(chunk);
+                    }
+                }
+                Err(e) => {
+                    self.conn = None;
+                    return Err(CallError::Io(hyper_to_io(e)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Send the call and wait for the answer's head: a 200 answer with its
+    /// body unread, or the error.
+    async fn send(
+        &mut self,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Response<Incoming>, CallError> {
         let call = MethodCall {
             name: method.into(),
             params,
@@ -531,13 +575,7 @@ impl Session {
                 reason: status.canonical_reason().unwrap_or("").to_string(),
             });
         }
-        match read_body(response).await {
-            Ok(bytes) => Ok(bytes),
-            Err(e) => {
-                self.conn = None;
-                Err(CallError::Io(hyper_to_io(e)))
-            }
-        }
+        Ok(response)
     }
 }
 

@@ -8,11 +8,12 @@
 //! makes it return `None`, and the caller falls back to dxr, so it never
 //! decides a document's meaning on its own guess.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use dxr::Value;
 
-use super::api::ProcessInfo;
+use super::api::{Member, ProcessInfo};
 
 /// What a `methodResponse` holds.
 #[derive(Debug, PartialEq)]
@@ -25,13 +26,7 @@ pub enum Response {
 
 /// Read a whole `methodResponse`, or `None` if it is outside the subset.
 pub fn read_response(text: &str) -> Option<Response> {
-    let mut r = Reader { s: text, i: 0 };
-    r.skip_ws();
-    if r.rest().starts_with("<?xml") {
-        let end = r.rest().find("?>")?;
-        r.i += end + 2;
-    }
-    r.open("methodResponse")?;
+    let mut r = Reader::response(text)?;
     let response = if r.try_open("params") {
         r.open("param")?;
         let v = r.value()?;
@@ -58,52 +53,139 @@ pub fn read_response(text: &str) -> Option<Response> {
     r.rest().is_empty().then_some(response)
 }
 
-/// Read a `getAllProcessInfo` answer straight into rows: one pass, no
-/// `Value` tree and no map per process (4000 programs are 4.4 MB of XML).
-/// `None` for anything but an array of structs in the subset above (a
-/// fault included), so the caller takes the general path and decodes it
-/// as any other answer; where both read a document they agree.
+/// Read a whole `getAllProcessInfo` answer straight into rows, as
+/// [`ProcessInfoStream`] reads one that arrives in pieces; `None` where
+/// that one leaves the answer to the general path.
 pub fn read_process_infos(text: &str) -> Option<Vec<ProcessInfo>> {
-    let mut r = Reader { s: text, i: 0 };
-    r.skip_ws();
-    if r.rest().starts_with("<?xml") {
-        let end = r.rest().find("?>")?;
-        r.i += end + 2;
+    let mut stream = ProcessInfoStream::default();
+    stream.feed(text.as_bytes());
+    match stream.finish() {
+        Rows::Read(infos) => Some(infos),
+        Rows::Unread(_) | Rows::Again => None,
     }
-    r.open("methodResponse")?;
-    r.open("params")?;
-    r.open("param")?;
-    r.open("value")?;
-    r.open("array")?;
-    // About 1.1 KB of XML per process: size the rows once.
-    let mut infos = Vec::with_capacity(text.len() / 1024);
-    if !r.try_open("data/") {
-        r.open("data")?;
-        while r.try_open("value") {
-            // Exactly as `value` reads it: no space before the type.
-            r.i += r.rest().starts_with("<struct>").then_some(8)?;
-            let mut info = ProcessInfo::default();
-            while r.try_open("member") {
-                r.open("name")?;
-                let name = r.name()?;
-                r.close("name")?;
-                let v = r.value()?;
-                r.close("member")?;
-                info.set_member(&name, &v);
-            }
-            r.close("struct")?;
-            r.close("value")?;
-            infos.push(info);
+}
+
+/// A `getAllProcessInfo` answer read into rows while it arrives: one
+/// pass, no `Value` tree, no map per process, and only a partial row held
+/// between pieces (4000 programs are 4.3 MB of XML, which the reading now
+/// overlaps with the transfer instead of following it). It reads an array
+/// of structs in the subset above; anything else (a fault included) it
+/// leaves to the general path, so where both read a document they agree.
+#[derive(Debug, Default)]
+pub struct ProcessInfoStream {
+    /// Bytes received and not read into rows yet: the start of a row, or
+    /// everything while the answer's opening is unread.
+    pending: Vec<u8>,
+    stage: Stage,
+    /// Whether bytes were read and let go (then a failure can no longer
+    /// hand the whole answer to the general path).
+    drained: bool,
+    /// The `pending` length at which to try again after a piece ended
+    /// mid-row: doubling, so a row longer than many pieces is not read
+    /// from its start again for each of them.
+    retry_at: usize,
+    rows: Vec<ProcessInfo>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before `<data>`.
+    #[default]
+    Opening,
+    /// In the rows; `</data>` and the closing tags end them.
+    Rows,
+    /// After `<data/>`: only the closing tags are left.
+    Empty,
+    /// The closing tags read (and nothing after them).
+    Done,
+    /// Something outside the subset.
+    Failed,
+}
+
+/// What a [`ProcessInfoStream`] made of a whole answer.
+#[derive(Debug, PartialEq)]
+pub enum Rows {
+    /// The rows, in the answer's order.
+    Read(Vec<ProcessInfo>),
+    /// Not read, and here whole: for the general path.
+    Unread(Vec<u8>),
+    /// Not read, and not kept: call again through the general path
+    /// (`getAllProcessInfo` changes nothing, so asking twice is harmless).
+    Again,
+}
+
+impl ProcessInfoStream {
+    /// Take the next piece of the answer, reading the rows it completes.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.stage == Stage::Failed && self.drained {
+            return;
         }
-        r.close("data")?;
+        self.pending.extend_from_slice(data);
+        if self.stage != Stage::Failed && self.pending.len() >= self.retry_at {
+            self.read(false);
+        }
     }
-    r.close("array")?;
-    r.close("value")?;
-    r.close("param")?;
-    r.close("params")?;
-    r.close("methodResponse")?;
-    r.skip_ws();
-    r.rest().is_empty().then_some(infos)
+
+    /// The answer has ended: the rows, or what the general path needs.
+    pub fn finish(mut self) -> Rows {
+        if self.stage != Stage::Failed {
+            self.read(true);
+        }
+        match self.stage {
+            Stage::Done => Rows::Read(self.rows),
+            _ if self.drained => Rows::Again,
+            _ => Rows::Unread(self.pending),
+        }
+    }
+
+    /// Read what `pending` holds; with `last`, it is all there is, so
+    /// what does not read is outside the subset rather than incomplete.
+    fn read(&mut self, last: bool) {
+        let text = match std::str::from_utf8(&self.pending) {
+            Ok(text) => text,
+            // A piece may end inside a character: read up to it.
+            Err(e) if e.error_len().is_none() && !last => {
+                std::str::from_utf8(&self.pending[..e.valid_up_to()])
+                    .expect("the bytes before valid_up_to are UTF-8")
+            }
+            Err(_) => {
+                self.stage = Stage::Failed;
+                return;
+            }
+        };
+        let mut r = Reader { s: text, i: 0 };
+        let mut read = 0;
+        if self.stage == Stage::Opening && r.opening().is_some() {
+            if r.try_open("data/") {
+                self.stage = Stage::Empty;
+                read = r.i;
+            } else if r.try_open("data") {
+                self.stage = Stage::Rows;
+                read = r.i;
+            }
+        }
+        if self.stage == Stage::Rows {
+            while let Some(info) = r.process_info() {
+                self.rows.push(info);
+                read = r.i;
+            }
+            r.i = read;
+        }
+        if last && matches!(self.stage, Stage::Rows | Stage::Empty) {
+            self.stage = if r.closing(self.stage == Stage::Rows).is_some() {
+                Stage::Done
+            } else {
+                Stage::Failed
+            };
+        } else if last && self.stage == Stage::Opening {
+            self.stage = Stage::Failed;
+        }
+        if read > 0 {
+            self.pending.drain(..read);
+            self.drained = true;
+        }
+        self.retry_at = self.pending.len() * 2;
+    }
 }
 
 struct Reader<'a> {
@@ -111,17 +193,100 @@ struct Reader<'a> {
     i: usize,
 }
 
+/// A member's value as [`Reader::member_value`] read it: strings and
+/// integers without a [`Value`] (and, mostly, without a copy).
+enum Scalar<'a> {
+    Text(Cow<'a, str>),
+    Int(i64),
+    Value(Value),
+}
+
+impl Scalar<'_> {
+    fn member(&self) -> Member<'_> {
+        match self {
+            Scalar::Text(t) => Member::Text(t),
+            Scalar::Int(i) => Member::Int(*i),
+            Scalar::Value(v) => Member::from(v),
+        }
+    }
+}
+
 impl<'a> Reader<'a> {
+    /// A reader past the prologue: optional whitespace and XML
+    /// declaration, then `<methodResponse>`.
+    fn response(text: &'a str) -> Option<Reader<'a>> {
+        let mut r = Reader { s: text, i: 0 };
+        r.skip_ws();
+        if r.rest().starts_with("<?xml") {
+            let end = r.rest().find("?>")?;
+            r.i += end + 2;
+        }
+        r.open("methodResponse")?;
+        Some(r)
+    }
+
+    /// From the prologue to `<array>` of a response's one value.
+    fn opening(&mut self) -> Option<()> {
+        *self = Reader::response(self.s)?;
+        self.open("params")?;
+        self.open("param")?;
+        self.open("value")?;
+        self.open("array")
+    }
+
+    /// From `</data>` (after `<data>`, else from `</array>`) to the end,
+    /// which must be the document's.
+    fn closing(&mut self, data: bool) -> Option<()> {
+        if data {
+            self.close("data")?;
+        }
+        self.close("array")?;
+        self.close("value")?;
+        self.close("param")?;
+        self.close("params")?;
+        self.close("methodResponse")?;
+        self.skip_ws();
+        self.rest().is_empty().then_some(())
+    }
+
+    /// One `<value><struct>…</struct></value>` of a process info array;
+    /// `None` where it does not read (or is cut off), with the position
+    /// anywhere: the caller goes back.
+    fn process_info(&mut self) -> Option<ProcessInfo> {
+        self.open("value")?;
+        // Exactly as `value` reads it: no space before the type.
+        self.i += self.rest().starts_with("<struct>").then_some(8)?;
+        let mut info = ProcessInfo::default();
+        while self.try_open("member") {
+            self.open("name")?;
+            let name = self.name()?;
+            self.close("name")?;
+            let v = self.member_value()?;
+            self.close("member")?;
+            info.set_member(&name, v.member());
+        }
+        self.close("struct")?;
+        self.close("value")?;
+        Some(info)
+    }
+
     fn rest(&self) -> &'a str {
         &self.s[self.i..]
     }
 
+    // The reading is a run of small steps over megabytes: these are
+    // inlined so that the tag names are constants the compiler compares
+    // in place, rather than calls to memcmp.
+    #[inline(always)]
     fn skip_ws(&mut self) {
-        let rest = self.rest();
-        self.i += rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
+        let bytes = self.s.as_bytes();
+        while self.i < bytes.len() && matches!(bytes[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
     }
 
     /// `<name>` after optional whitespace.
+    #[inline(always)]
     fn try_open(&mut self, name: &str) -> bool {
         self.skip_ws();
         let rest = self.rest().as_bytes();
@@ -138,11 +303,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn open(&mut self, name: &str) -> Option<()> {
         self.try_open(name).then_some(())
     }
 
     /// `</name>` after optional whitespace.
+    #[inline(always)]
     fn close(&mut self, name: &str) -> Option<()> {
         self.skip_ws();
         let rest = self.rest().as_bytes();
@@ -161,15 +328,53 @@ impl<'a> Reader<'a> {
 
     /// Text up to the next `<`, entities decoded.
     fn text(&mut self) -> Option<String> {
+        self.text_cow().map(Cow::into_owned)
+    }
+
+    /// Text up to the next `<`, borrowed when it needs no decoding.
+    #[inline(always)]
+    fn text_cow(&mut self) -> Option<Cow<'a, str>> {
         let rest = self.rest();
         let end = memchr::memchr(b'<', rest.as_bytes())?;
         self.i += end;
         unescape(&rest[..end])
     }
 
+    /// A struct member's `<value>…</value>`: strings and `i4`/`int` read
+    /// in place (what every member of a process info is), anything else
+    /// through [`Reader::value`]; either way read exactly as `value` reads
+    /// it.
+    #[inline(always)]
+    fn member_value(&mut self) -> Option<Scalar<'a>> {
+        let start = self.i;
+        self.open("value")?;
+        let rest = self.rest().as_bytes();
+        let scalar = if rest.starts_with(b"<string>") {
+            self.i += 8;
+            let t = self.text_cow()?;
+            self.close("string")?;
+            Scalar::Text(t)
+        } else if let Some(tag) = [&b"i4"[..], b"int"].into_iter().find(|tag| {
+            rest.len() > tag.len() + 1
+                && rest[0] == b'<'
+                && rest[1..].starts_with(tag)
+                && rest[tag.len() + 1] == b'>'
+        }) {
+            self.i += tag.len() + 2;
+            let t = self.text_cow()?;
+            self.close(if tag.len() == 2 { "i4" } else { "int" })?;
+            Scalar::Int(i64::from(t.trim().parse::<i32>().ok()?))
+        } else {
+            self.i = start;
+            return self.value().map(Scalar::Value);
+        };
+        self.close("value")?;
+        Some(scalar)
+    }
+
     /// A member name: borrowed when it needs no decoding (always, from
     /// supervisord), so naming a member costs no allocation.
-    fn name(&mut self) -> Option<std::borrow::Cow<'a, str>> {
+    fn name(&mut self) -> Option<Cow<'a, str>> {
         let rest = self.rest();
         let end = memchr::memchr(b'<', rest.as_bytes())?;
         let raw = &rest[..end];
@@ -263,8 +468,9 @@ impl<'a> Reader<'a> {
 
 /// Decode `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` and `&#N;` / `&#xH;`;
 /// `None` for any other entity. Normalises `\r\n` and `\r` to `\n` as an
-/// XML parser must.
-fn unescape(raw: &str) -> Option<String> {
+/// XML parser must. Borrows `raw` when it is plain text.
+#[inline(always)]
+fn unescape(raw: &str) -> Option<Cow<'_, str>> {
     // A character XML 1.0 forbids (a C0 control other than tab, newline
     // and return; U+FFFE, U+FFFF) makes Python's expat refuse the whole
     // document: decline, so that dxr judges it (it refuses too), rather
@@ -275,8 +481,15 @@ fn unescape(raw: &str) -> Option<String> {
     // and U+FFFF, and of other characters, which the slow path checks).
     let plain = |b: &u8| (*b >= 0x20 || matches!(*b, b'\t' | b'\n')) && !matches!(*b, b'&' | 0xEF);
     if raw.as_bytes().iter().all(plain) {
-        return Some(raw.to_string());
+        return Some(Cow::Borrowed(raw));
     }
+    decode(raw).map(Cow::Owned)
+}
+
+/// [`unescape`]'s slow path, out of line: text with entities, returns or
+/// characters to check.
+#[inline(never)]
+fn decode(raw: &str) -> Option<String> {
     if raw
         .bytes()
         .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
@@ -430,6 +643,53 @@ mod tests {
             "<value> <struct></struct></value>",
         );
         assert_eq!(read_process_infos(&spaced), None);
+    }
+
+    /// `doc` fed in pieces of `size` bytes.
+    fn in_pieces(doc: &str, size: usize) -> Rows {
+        let mut stream = ProcessInfoStream::default();
+        for piece in doc.as_bytes().chunks(size) {
+            stream.feed(piece);
+        }
+        stream.finish()
+    }
+
+    #[test]
+    fn process_infos_read_the_same_however_the_answer_is_cut() {
+        // Cuts inside tags, texts, entities and a multi-byte character.
+        let whole = read_process_infos(PYTHON).expect("read whole");
+        for size in 1..PYTHON.len() {
+            assert_eq!(in_pieces(PYTHON, size), Rows::Read(whole.clone()), "{size}");
+        }
+        let empty = "<?xml version='1.0'?>\n<methodResponse><params><param><value><array><data/></array></value></param></params></methodResponse>\n";
+        for size in 1..empty.len() {
+            assert_eq!(in_pieces(empty, size), Rows::Read(vec![]), "{size}");
+        }
+    }
+
+    #[test]
+    fn process_infos_hand_back_what_they_cannot_read() {
+        // Nothing read yet: the whole answer, for the general path.
+        for size in [1, 7, FAULT.len()] {
+            assert_eq!(in_pieces(FAULT, size), Rows::Unread(FAULT.into()), "{size}");
+        }
+        let bad_utf8 = [PYTHON.as_bytes(), b"\xff"].concat();
+        let mut stream = ProcessInfoStream::default();
+        stream.feed(&bad_utf8[..30]);
+        stream.feed(&bad_utf8[30..]);
+        assert_eq!(stream.finish(), Rows::Unread(bad_utf8.clone()));
+        // Rows read and let go before a row outside the subset: ask again.
+        let row = PYTHON
+            .split_once("<value><struct>")
+            .and_then(|(_, rest)| rest.split_once("</struct></value>"))
+            .map(|(row, _)| format!("<value><struct>{row}</struct></value>"))
+            .expect("one row");
+        let base64 = row.replace("<string>two</string>", "<base64>dHdv</base64>");
+        let doc = PYTHON.replacen(&row, &format!("{row}{row}{base64}"), 1);
+        assert_eq!(in_pieces(&doc, 64), Rows::Again);
+        assert_eq!(read_process_infos(&doc), None);
+        // Trailing bytes after the document are outside it too.
+        assert_eq!(in_pieces(&format!("{PYTHON}<x/>"), 64), Rows::Again);
     }
 
     #[test]

@@ -70,7 +70,6 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
 /// built in one String so thousands of rows are written at once. Colour
 /// wraps the padded state so columns line up.
 pub fn status_table(infos: &[&ProcessInfo], color: bool) -> String {
-    use std::fmt::Write as _;
     let names: Vec<String> = infos.iter().map(|i| i.namespec()).collect();
     let width = names
         .iter()
@@ -79,17 +78,30 @@ pub fn status_table(infos: &[&ProcessInfo], color: bool) -> String {
         .unwrap_or(0)
         .max(30)
         + 3;
+    // Padding pushed by hand: `format!`'s `{:<width$}` writes its fill a
+    // character at a time, which was a tenth of a 4000-row status.
+    let pad = |out: &mut String, text: &str, width: usize| {
+        out.push_str(text);
+        let fill = width.saturating_sub(text.chars().count());
+        out.extend(std::iter::repeat_n(' ', fill));
+    };
     let mut out = String::with_capacity(infos.len() * (width + 60));
     for (info, name) in infos.iter().zip(&names) {
-        let _ = write!(out, "{name:<width$}");
+        pad(&mut out, name, width);
         match (color, state_color(&info.statename)) {
             (true, Some(code)) => {
-                let pad = 10usize.saturating_sub(info.statename.chars().count());
-                let _ = write!(out, "\x1b[{code}m{}\x1b[0m{:pad$}", info.statename, "");
+                out.push_str("\x1b[");
+                out.push_str(code);
+                out.push('m');
+                out.push_str(&info.statename);
+                out.push_str("\x1b[0m");
+                pad(
+                    &mut out,
+                    "",
+                    10usize.saturating_sub(info.statename.chars().count()),
+                );
             }
-            _ => {
-                let _ = write!(out, "{:<10}", info.statename);
-            }
+            _ => pad(&mut out, &info.statename, 10),
         }
         out.push_str(&info.description);
         out.push('\n');
