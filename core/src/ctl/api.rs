@@ -175,6 +175,13 @@ impl ProcessInfo {
         make_namespec(&self.group, &self.name)
     }
 
+    /// The group part of [`ProcessInfo::namespec`] (before the `:`), none
+    /// when the process is its group's only name: for writing the
+    /// namespec without building it.
+    pub fn namespec_group(&self) -> Option<&str> {
+        (self.group != self.name).then_some(self.group.as_str())
+    }
+
     /// The state, if the code is one the API defines.
     pub fn process_state(&self) -> Option<ProcessState> {
         i32::try_from(self.state)

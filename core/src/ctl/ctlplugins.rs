@@ -15,7 +15,6 @@
 //! wildcards plugin runs its commands on threads at once, serialrestart
 //! collects names in a Python `set`), ours runs them in process order.
 
-use super::api::ProcessInfo;
 use super::controller::{CmdError, Controller};
 use crate::config::ctl::CtlPlugin;
 use crate::config::plugin_spec::CTL_TWINS;
@@ -165,7 +164,7 @@ fn expand_wildcards(
     if patterns.contains(&"all") {
         patterns = vec!["*"];
     }
-    let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+    let infos = c.all_process_info()?;
     let mut commands = Vec::new();
     for info in &infos {
         let name = if match_group {
@@ -196,7 +195,7 @@ fn serialrestart(c: &mut Controller, arg: &str) -> Result<Vec<String>, CmdError>
         c.output(SERIALRESTART_USAGE);
         return Ok(Vec::new());
     }
-    let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+    let infos = c.all_process_info()?;
     // `_procrepr`: the name alone when it is its group's.
     let all: Vec<String> = infos
         .iter()

@@ -186,9 +186,8 @@ struct PulledIn {
 
 impl PulledIn {
     fn watch(c: &mut Controller) -> Option<PulledIn> {
-        let all = c.call("supervisor.getAllProcessInfo", vec![]).ok()?;
         Some(PulledIn {
-            before: ProcessInfo::list(&all),
+            before: c.all_process_info().ok()?,
         })
     }
 
@@ -203,10 +202,9 @@ impl PulledIn {
         group: &str,
         process: Option<&str>,
     ) -> Vec<String> {
-        let Ok(all) = c.call("supervisor.getAllProcessInfo", vec![]) else {
+        let Ok(after) = c.all_process_info() else {
             return Vec::new();
         };
-        let after = ProcessInfo::list(&all);
         let named = |p: &ProcessInfo| p.group == group && process.is_none_or(|n| p.name == n);
         let stopped = |p: &ProcessInfo| p.process_state().is_some_and(|s| s.is_stopped());
         let mut started: Vec<&ProcessInfo> = after
@@ -335,7 +333,7 @@ pub fn pid(c: &mut Controller, arg: &str) -> CmdResult {
         let pid = c.call("supervisor.getPID", vec![])?;
         c.output(&api::display(&pid));
     } else if names.contains(&"all") {
-        for info in ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?) {
+        for info in c.all_process_info()? {
             c.output(&info.pid.to_string());
         }
     } else {

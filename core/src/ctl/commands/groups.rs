@@ -108,7 +108,7 @@ pub fn update(c: &mut Controller, arg: &str) -> CmdResult {
     }
     let mut running: Option<Vec<ProcessInfo>> = None;
     if !wanted.is_empty() {
-        let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+        let infos = c.all_process_info()?;
         let known =
             |g: &str| infos.iter().any(|i| i.group == g) || changes.added.iter().any(|a| a == g);
         // The reference walks a set here; sorted is as good and stable.
@@ -124,7 +124,7 @@ pub fn update(c: &mut Controller, arg: &str) -> CmdResult {
     if dry_run {
         let infos = match running {
             Some(i) => i,
-            None => ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?),
+            None => c.all_process_info()?,
         };
         let configs = ConfigInfo::list(&c.call("supervisor.getAllConfigInfo", vec![])?);
         let plan = update_plan(&changes, &infos, &configs, &selected);

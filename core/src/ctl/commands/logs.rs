@@ -18,7 +18,7 @@ pub fn tail(c: &mut Controller, arg: &str) -> CmdResult {
     }
     let mut args: Vec<&str> = arg.split_whitespace().collect();
     if let Some(request) = several(&args) {
-        let infos = ProcessInfo::list(&c.call("supervisor.getAllProcessInfo", vec![])?);
+        let infos = c.all_process_info()?;
         // A last word that is neither a channel nor a name reads as the
         // reference reads it (`tail web bogus`: a bad channel).
         let last = request.names.last().copied().unwrap_or_default();

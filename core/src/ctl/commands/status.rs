@@ -70,24 +70,24 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
 /// built in one String so thousands of rows are written at once. Colour
 /// wraps the padded state so columns line up.
 pub fn status_table(infos: &[&ProcessInfo], color: bool) -> String {
-    let names: Vec<String> = infos.iter().map(|i| i.namespec()).collect();
-    let width = names
+    // The namespec in its two parts (`group:` and the name), written
+    // without building it: thousands of rows would each allocate one.
+    let group_width =
+        |info: &ProcessInfo| info.namespec_group().map_or(0, |g| g.chars().count() + 1);
+    let width = infos
         .iter()
-        .map(|n| n.chars().count())
+        .map(|i| i.name.chars().count() + group_width(i))
         .max()
         .unwrap_or(0)
         .max(30)
         + 3;
-    // Padding pushed by hand: `format!`'s `{:<width$}` writes its fill a
-    // character at a time, which was a tenth of a 4000-row status.
-    let pad = |out: &mut String, text: &str, width: usize| {
-        out.push_str(text);
-        let fill = width.saturating_sub(text.chars().count());
-        out.extend(std::iter::repeat_n(' ', fill));
-    };
     let mut out = String::with_capacity(infos.len() * (width + 60));
-    for (info, name) in infos.iter().zip(&names) {
-        pad(&mut out, name, width);
+    for info in infos {
+        if let Some(group) = info.namespec_group() {
+            out.push_str(group);
+            out.push(':');
+        }
+        pad(&mut out, &info.name, width - group_width(info));
         match (color, state_color(&info.statename)) {
             (true, Some(code)) => {
                 out.push_str("\x1b[");
@@ -107,6 +107,15 @@ pub fn status_table(infos: &[&ProcessInfo], color: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `text` then spaces up to `width` characters. By hand: `format!`'s
+/// `{:<width$}` writes its fill a character at a time, which was a tenth
+/// of a 4000-row status.
+fn pad(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    let fill = width.saturating_sub(text.chars().count());
+    out.extend(std::iter::repeat_n(' ', fill));
 }
 
 /// ANSI colour per state: green running, yellow in transition, red for
