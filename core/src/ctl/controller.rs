@@ -186,7 +186,8 @@ impl Controller {
         let _ = self.out.flush();
     }
 
-    /// One RPC (interruptible as [`Controller::interruptible`] says).
+    /// One RPC. In the shell a Ctrl-C during it ends the shell, as the
+    /// reference's does; one-shot, Ctrl-C keeps its default meaning.
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
         let body = self.call_raw(method, params)?;
         transport::parse_response(&body)
