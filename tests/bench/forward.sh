@@ -13,19 +13,20 @@
 # pages of the case before it (without it, spliced logging alone spread
 # 0.24-1.56 s/GiB within one run).
 #
-# Session 28, 2 shared cores under other helpers' work, 5 rounds, median
+# Session 28, 2 shared cores under other helpers' work, 7 rounds, median
 # (min-max) CPU s/GiB, `base` = the build before tasks wrote their own
-# batches (all through the writer thread):
-#   ours: plain logging (spliced)            0.28 (0.24-0.38)  1.00x
-#   ours: logging that copies (events on)    0.44 (0.40-0.48)  1.57x
-#   ours: forwarding, log NONE, to a file    0.52 (0.50-0.64)  1.86x
-#   base: forwarding, log NONE, to a file    0.68 (0.64-0.80)  2.43x
-#   ours: forwarding, log NONE, to a pipe    0.64 (0.54-0.74)  2.29x
-#   base: forwarding, log NONE, to a pipe    0.54 (0.48-0.70)  1.93x
-#     (a second run, 9 rounds, pipe only: 0.58 against 0.58)
-#   ours: forwarding + log file, to a file   0.84 (0.76-0.92)  3.00x
-#   base: forwarding + log file, to a file   0.92 (0.78-1.04)  3.29x
-#   reference: plain logging                 0.66 (0.56-0.76)  2.36x
+# batches (all through the writer thread), in the same run:
+#   ours: plain logging (spliced)            0.30 (0.26-0.62)  1.00x
+#   ours: logging that copies (events on)    0.44 (0.42-0.50)  1.47x
+#   ours: forwarding, log NONE, to a file    0.54 (0.50-0.70)  1.80x
+#   base: forwarding, log NONE, to a file    0.62 (0.60-0.70)  2.07x
+#   ours: forwarding, log NONE, to a pipe    0.52 (0.48-0.60)  1.73x
+#   base: forwarding, log NONE, to a pipe    0.54 (0.44-0.66)  1.80x
+#   ours: forwarding + log file, to a file   1.00 (0.82-1.08)  3.33x
+#   base: forwarding + log file, to a file   1.06 (0.82-1.26)  3.53x
+#   reference: plain logging                 0.64 (0.60-0.90)  2.13x
+# (An earlier run of 5 rounds: to a file 0.52 against 0.68, to a pipe
+# 0.64 against 0.54; one of 9 rounds, pipe only: 0.58 against 0.58.)
 # NOT within 1.3x of spliced logging. The floor of any forwarding that
 # reads the bytes, measured alone in C in the same conditions: read(2)
 # 64 KiB and write(2) it unlabelled is already 1.5-2x a splice into a
