@@ -453,12 +453,9 @@ impl Loader {
             let (ready_check, ready_timeout, watchdog_secs) =
                 self.ready_check(section, &common, startsecs);
             let health_check = self.health_check(section, &common);
-            processes.push(ProcessConfig {
-                name,
+            let options = ProcessOptions {
                 section: section.to_string(),
                 program_name: program_name.clone(),
-                process_num,
-                command,
                 directory,
                 umask,
                 priority,
@@ -467,8 +464,6 @@ impl Loader {
                 startsecs,
                 startretries,
                 user: user.clone(),
-                stdout,
-                stderr,
                 stopsignal,
                 stopwaitsecs,
                 stopasgroup,
@@ -478,7 +473,6 @@ impl Loader {
                 environment,
                 serverurl: serverurl.clone(),
                 depends_on: self.depends_on(section, &common),
-                requires: Vec::new(),
                 backoff,
                 shutdown_on,
                 forward_output,
@@ -486,6 +480,16 @@ impl Loader {
                 ready_timeout,
                 watchdog_secs,
                 health_check,
+            }
+            .shared_with(processes.last().map(|p: &ProcessConfig| &p.options));
+            processes.push(ProcessConfig {
+                name,
+                process_num,
+                command,
+                stdout,
+                stderr,
+                requires: Vec::new(),
+                options,
             });
         }
         processes.sort_by(|a, b| {
