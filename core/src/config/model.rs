@@ -355,8 +355,8 @@ pub struct ProcessOptions {
     pub stopasgroup: bool,
     /// `killasgroup` (default = stopasgroup).
     pub killasgroup: bool,
-    /// `exitcodes` (default 0).
-    pub exitcodes: Vec<i32>,
+    /// `exitcodes` (default 0); shared with each process's state machine.
+    pub exitcodes: Arc<[i32]>,
     /// `redirect_stderr` (default false).
     pub redirect_stderr: bool,
     /// The environment to add: `[supervisord] environment` with the

@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(p.autorestart, types::AutoRestart::Unexpected);
         assert_eq!((p.startsecs, p.startretries, p.stopwaitsecs), (1, 3, 10));
         assert_eq!(p.stopsignal, 15);
-        assert_eq!(p.exitcodes, vec![0]);
+        assert_eq!(*p.exitcodes, [0]);
         assert!(!p.stopasgroup && !p.killasgroup && !p.redirect_stderr);
         assert_eq!(p.stdout.logfile, LogFile::Auto);
         assert_eq!(p.stdout.maxbytes, 50 << 20);

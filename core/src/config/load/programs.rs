@@ -304,7 +304,9 @@ impl Loader {
         let stopwaitsecs = self.typed(section, "stopwaitsecs", &common, 10, types::integer);
         let stopasgroup = self.typed(section, "stopasgroup", &common, false, types::boolean);
         let killasgroup = self.typed(section, "killasgroup", &common, stopasgroup, types::boolean);
-        let exitcodes = self.typed(section, "exitcodes", &common, vec![0], types::exitcodes);
+        let exitcodes: std::sync::Arc<[i32]> = self
+            .typed(section, "exitcodes", &common, vec![0], types::exitcodes)
+            .into();
         let redirect_stderr =
             self.typed(section, "redirect_stderr", &common, false, types::boolean);
         let numprocs = self.typed(section, "numprocs", &common, 1, types::integer);
@@ -468,7 +470,7 @@ impl Loader {
                 stopwaitsecs,
                 stopasgroup,
                 killasgroup,
-                exitcodes: exitcodes.clone(),
+                exitcodes: std::sync::Arc::clone(&exitcodes),
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
