@@ -42,7 +42,7 @@ const QUIET: Duration = Duration::from_millis(500);
 /// When the pending trim is due; `None` when none is pending.
 static TRIM_DUE: Mutex<Option<Instant>> = Mutex::new(None);
 
-/// Give the free memory back once no request came for [`QUIET`], from a
+/// Give the free memory back once no request came for `QUIET` (500 ms), from a
 /// task of the current runtime (none outside one: nothing to trim then).
 pub fn trim_when_quiet() {
     let mut due = TRIM_DUE.lock().unwrap_or_else(PoisonError::into_inner);
