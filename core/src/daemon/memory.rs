@@ -45,16 +45,18 @@ static TRIM_DUE: Mutex<Option<Instant>> = Mutex::new(None);
 /// Give the free memory back once no request came for `QUIET` (500 ms), from a
 /// task of the current runtime (none outside one: nothing to trim then).
 pub fn trim_when_quiet() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let now = Instant::now();
     let mut due = TRIM_DUE.lock().unwrap_or_else(PoisonError::into_inner);
-    let pending = due.replace(Instant::now() + QUIET).is_some();
+    // A trim long overdue lost its task with the runtime of a life that
+    // ended (a restart): start another.
+    let pending = due.replace(now + QUIET).is_some_and(|at| now <= at + QUIET);
     drop(due);
     if pending {
         return;
     }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        *TRIM_DUE.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        return;
-    };
     runtime.spawn(async {
         loop {
             let at = {
@@ -132,22 +134,42 @@ mod tests {
         assert!(!burst.finished(), "a stray report does not underflow");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_requested_trim_waits_until_requests_stop() {
+    /// One test for both cases: they share the daemon-wide pending trim.
+    #[test]
+    fn a_requested_trim_waits_for_quiet_and_survives_a_lost_runtime() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .expect("a runtime")
+        };
         let pending = || {
             TRIM_DUE
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .is_some()
         };
-        trim_when_quiet();
-        assert!(pending());
-        for _ in 0..3 {
-            tokio::time::sleep(QUIET / 2).await;
+        runtime().block_on(async {
             trim_when_quiet();
-            assert!(pending(), "each request pushes the trim back");
-        }
-        tokio::time::sleep(QUIET * 2).await;
-        assert!(!pending(), "trimmed once quiet");
+            assert!(pending());
+            for _ in 0..3 {
+                tokio::time::sleep(QUIET / 2).await;
+                trim_when_quiet();
+                assert!(pending(), "each request pushes the trim back");
+            }
+            tokio::time::sleep(QUIET * 2).await;
+            assert!(!pending(), "trimmed once quiet");
+        });
+        // A life asks for a trim and ends before it runs; the next life's
+        // request still trims.
+        runtime().block_on(async { trim_when_quiet() });
+        assert!(pending());
+        runtime().block_on(async {
+            tokio::time::sleep(QUIET * 3).await;
+            trim_when_quiet();
+            tokio::time::sleep(QUIET * 2).await;
+        });
+        assert!(!pending(), "the next life's request trimmed");
     }
 }
