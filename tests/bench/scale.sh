@@ -33,8 +33,11 @@
 #             XML parsing is not counted), median of 11 calls.
 #   status    `supervisorctl status`, each daemon's own supervisorctl, wall
 #             time of the command, median of 5.
-#   rss       VmRSS with N programs running; per program = (that - the empty
-#             daemon's) / N. The empty daemon is measured once per round.
+#   rss       VmRSS with N programs running, once the daemon is at rest
+#             (RSS_SETTLE seconds after the last start, 2 by default: ours
+#             hands freed memory back half a second after its last
+#             publish); per program = (that - the empty daemon's) / N. The
+#             empty daemon is measured once per round.
 #   shutdown  SIGTERM to the daemon's exit with all N running; the floor is
 #             bench_spawner's SIGTERM to its N sleeps until the last is reaped.
 set -euo pipefail
@@ -58,6 +61,7 @@ sizes = [int(s) for s in os.environ["SIZES"].split()]
 rounds = int(os.environ["ROUNDS"])
 reference = os.environ["REFERENCE"] == "1"
 reference_max = int(os.environ["REFERENCE_MAX"])
+rss_settle = float(os.environ.get("RSS_SETTLE", "2"))
 ours_dir = os.environ.get("OURS_DIR") or release
 daemons = {"ours": (os.path.join(ours_dir, "supervisord"), os.path.join(ours_dir, "supervisorctl")),
            "reference": (os.path.join(venv, "supervisord"), os.path.join(venv, "supervisorctl"))}
@@ -178,6 +182,7 @@ def daemon_run(label, n):
             if time.monotonic() > deadline:
                 raise SystemExit("no socket")
             time.sleep(0.002)
+        time.sleep(rss_settle)
         out["rss"] = rss_kb(p.pid)
         if n:
             calls = sorted(raw_call(sock, "supervisor.getAllProcessInfo")[0] for _ in range(11))

@@ -23,7 +23,7 @@ pub fn policy(process: &ProcessConfig, name: Arc<str>) -> Policy {
         startsecs: u64::try_from(process.startsecs).unwrap_or(0),
         startretries: u32::try_from(process.startretries).unwrap_or(0),
         autorestart: process.autorestart,
-        exitcodes: process.exitcodes.clone(),
+        exitcodes: Arc::clone(&process.exitcodes),
         stopsignal: process.stopsignal,
         stopwaitsecs: u64::try_from(process.stopwaitsecs).unwrap_or(0),
         stopasgroup: process.stopasgroup,
@@ -260,7 +260,7 @@ mod tests {
         assert_eq!(policy.startsecs, 0);
         assert_eq!(policy.startretries, 7);
         assert_eq!(policy.autorestart, AutoRestart::Always);
-        assert_eq!(policy.exitcodes, vec![0, 3]);
+        assert_eq!(*policy.exitcodes, [0, 3]);
         assert_eq!(policy.stopsignal, libc::SIGINT);
         assert_eq!(policy.stopwaitsecs, 2);
         assert!(

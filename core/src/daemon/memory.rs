@@ -1,8 +1,15 @@
 //! How the daemon tunes glibc's allocator: one arena for the whole
-//! process, and handing freed memory back once a burst of spawns is over
-//! (the daemon goes back to a small steady state; the heap would
-//! otherwise keep its peak). It only calls the allocator; it knows
-//! nothing of processes beyond a count of spawns in flight.
+//! process, and handing freed memory back once the daemon is quiet after
+//! a burst of spawns or after replacing a large snapshot (the daemon goes
+//! back to a small steady state; the heap would otherwise keep its peak,
+//! and a freed snapshot of thousands of processes in its middle). It only
+//! calls the allocator; it knows nothing of processes beyond a count of
+//! spawns in flight.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// A burst of at least this many concurrent spawns leaves enough freed
 /// memory behind to hand back to the system once it is over.
@@ -20,6 +27,52 @@ pub fn one_malloc_arena() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+}
+
+/// A freed block this big is worth a trim: glibc hands back only the top
+/// of its heap by itself, and a block in the middle (the snapshot the
+/// next one replaced) stays resident until reused.
+pub const TRIM_WORTHY: usize = 256 * 1024;
+
+/// How long the daemon goes without a new request before a requested trim
+/// runs: a start of thousands of programs publishes for a while, and one
+/// trim at its end does the work of all.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// When the pending trim is due; `None` when none is pending.
+static TRIM_DUE: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// Give the free memory back once no request came for `QUIET` (500 ms), from a
+/// task of the current runtime (none outside one: nothing to trim then).
+pub fn trim_when_quiet() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let now = Instant::now();
+    let mut due = TRIM_DUE.lock().unwrap_or_else(PoisonError::into_inner);
+    // A trim long overdue lost its task with the runtime of a life that
+    // ended (a restart): start another.
+    let pending = due.replace(now + QUIET).is_some_and(|at| now <= at + QUIET);
+    drop(due);
+    if pending {
+        return;
+    }
+    runtime.spawn(async {
+        loop {
+            let at = {
+                let mut due = TRIM_DUE.lock().unwrap_or_else(PoisonError::into_inner);
+                match *due {
+                    Some(at) if at > Instant::now() => at,
+                    _ => {
+                        *due = None;
+                        break;
+                    }
+                }
+            };
+            tokio::time::sleep_until(at).await;
+        }
+        release_free_memory();
+    });
 }
 
 /// Give the allocator's free memory back to the system.
@@ -48,12 +101,12 @@ impl SpawnBurst {
     }
 
     /// A spawn was reported; true when that ended a burst big enough to
-    /// trim after (and trims).
+    /// trim after (and asks for a trim once the daemon is quiet).
     pub fn finished(&mut self) -> bool {
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.in_flight == 0 && self.peak >= BURST_TRIM_THRESHOLD {
             self.peak = 0;
-            release_free_memory();
+            trim_when_quiet();
             return true;
         }
         false
@@ -79,5 +132,44 @@ mod tests {
         burst.started();
         assert!(!burst.finished(), "the peak was reset");
         assert!(!burst.finished(), "a stray report does not underflow");
+    }
+
+    /// One test for both cases: they share the daemon-wide pending trim.
+    #[test]
+    fn a_requested_trim_waits_for_quiet_and_survives_a_lost_runtime() {
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .expect("a runtime")
+        };
+        let pending = || {
+            TRIM_DUE
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+        };
+        runtime().block_on(async {
+            trim_when_quiet();
+            assert!(pending());
+            for _ in 0..3 {
+                tokio::time::sleep(QUIET / 2).await;
+                trim_when_quiet();
+                assert!(pending(), "each request pushes the trim back");
+            }
+            tokio::time::sleep(QUIET * 2).await;
+            assert!(!pending(), "trimmed once quiet");
+        });
+        // A life asks for a trim and ends before it runs; the next life's
+        // request still trims.
+        runtime().block_on(async { trim_when_quiet() });
+        assert!(pending());
+        runtime().block_on(async {
+            tokio::time::sleep(QUIET * 3).await;
+            trim_when_quiet();
+            tokio::time::sleep(QUIET * 2).await;
+        });
+        assert!(!pending(), "the next life's request trimmed");
     }
 }

@@ -27,7 +27,7 @@ mod groups;
 pub mod handle;
 pub mod host;
 mod listeners;
-mod memory;
+pub mod memory;
 pub mod mode;
 mod notify;
 pub mod output;

@@ -279,9 +279,15 @@ impl SnapshotPublisher {
         } else {
             Arc::clone(&into.load().specs)
         };
+        let processes = table.infos();
+        // The snapshot this replaces is freed in the middle of the heap
+        // (or later, by its last reader): trim once things are quiet.
+        if processes.len() * std::mem::size_of::<ProcessInfo>() >= super::memory::TRIM_WORTHY {
+            super::memory::trim_when_quiet();
+        }
         into.store(Arc::new(Snapshot {
             state,
-            processes: RArc::new(table.infos()),
+            processes: RArc::new(processes),
             specs,
             pending: Arc::clone(pending),
         }));

@@ -7,6 +7,7 @@
 
 use crate::probes::{HealthCheck, Notes, NotifySocket, Probe};
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -137,7 +138,7 @@ pub struct ProcessTable {
     /// Boxed: a table sized for a thousand processes has twice as many
     /// buckets, which would each hold a whole (half-kilobyte) record.
     procs: HashMap<ProcId, Box<Proc>>,
-    by_name: HashMap<NameKey, ProcId>,
+    by_name: NameIndex,
     /// By priority, then name.
     groups: Vec<Group>,
     next_id: u64,
@@ -148,7 +149,7 @@ impl ProcessTable {
     /// the names of the groups that were active, in order.
     pub fn clear(&mut self) -> Vec<String> {
         self.procs.clear();
-        self.by_name.clear();
+        self.by_name = NameIndex::default();
         std::mem::take(&mut self.groups)
             .into_iter()
             .map(|g| g.name)
@@ -158,7 +159,7 @@ impl ProcessTable {
     /// Make room for `processes` processes in `groups` groups.
     pub fn reserve(&mut self, processes: usize, groups: usize) {
         self.procs.reserve(processes);
-        self.by_name.reserve(self.procs.capacity());
+        self.by_name.reserve(&self.procs, processes);
         self.groups.reserve(groups);
     }
 
@@ -172,12 +173,8 @@ impl ProcessTable {
     /// its place by priority and name; its index among the groups.
     pub fn insert_group(&mut self, group: Group, procs: Vec<(ProcId, Proc)>) -> usize {
         for (id, proc) in procs {
-            let key = NameKey {
-                group: Arc::clone(&proc.group),
-                name: Arc::clone(&proc.name),
-            };
-            self.by_name.insert(key, id);
             self.procs.insert(id, Box::new(proc));
+            self.by_name.insert(&self.procs, id);
         }
         let rank = (group.config().priority, &group.name);
         let position = self
@@ -193,8 +190,7 @@ impl ProcessTable {
     /// answers when there is none.
     pub fn find(&self, group: &str, name: &str) -> Result<ProcId, Fault> {
         self.by_name
-            .get(&(group, name) as &dyn NamePair)
-            .copied()
+            .find(&self.procs, group, name)
             .ok_or_else(|| Fault::with(BAD_NAME, format!("{group}:{name}")))
     }
 
@@ -271,8 +267,7 @@ impl ProcessTable {
         let mut procs = Vec::with_capacity(group.procs.len());
         for &id in &group.procs {
             if let Some(proc) = self.procs.remove(&id) {
-                self.by_name
-                    .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
+                self.by_name.remove(&proc.group, &proc.name, id);
                 procs.push((id, *proc));
             }
         }
@@ -297,18 +292,13 @@ impl ProcessTable {
         let mut dropped = Vec::with_capacity(drop.len());
         for id in drop {
             if let Some(proc) = self.procs.remove(id) {
-                self.by_name
-                    .remove(&(&*proc.group, &*proc.name) as &dyn NamePair);
+                self.by_name.remove(&proc.group, &proc.name, *id);
                 dropped.push((*id, *proc));
             }
         }
         for (id, proc) in add {
-            let key = NameKey {
-                group: Arc::clone(&proc.group),
-                name: Arc::clone(&proc.name),
-            };
-            self.by_name.insert(key, id);
             self.procs.insert(id, Box::new(proc));
+            self.by_name.insert(&self.procs, id);
         }
         group.source = source;
         group.index = index;
@@ -316,11 +306,7 @@ impl ProcessTable {
         group.procs = config
             .processes
             .iter()
-            .filter_map(|p| {
-                self.by_name
-                    .get(&(name, p.name.as_str()) as &dyn NamePair)
-                    .copied()
-            })
+            .filter_map(|p| self.by_name.find(&self.procs, name, &p.name))
             .collect();
         dropped
     }
@@ -348,99 +334,86 @@ impl ProcessTable {
     }
 }
 
-/// A process's `(group, name)` as the key of the lookup table, sharing
-/// the record's names; found by a pair of `&str` without allocating (the
-/// table is keyed by the [`NamePair`] both implement).
-#[derive(Debug, Clone)]
-struct NameKey {
-    group: Arc<str>,
-    name: Arc<str>,
+/// Finds a process by `(group, name)`: a table of ids alone, the names
+/// read from the records, so a slot costs nine bytes rather than the
+/// forty-one of a map keyed by both shared names (a table sized for 4000
+/// processes has 8192 slots).
+#[derive(Default)]
+struct NameIndex {
+    ids: hashbrown::HashTable<ProcId>,
+    hasher: std::hash::RandomState,
 }
 
-/// A `(group, name)` pair however it is held.
-trait NamePair {
-    fn pair(&self) -> (&str, &str);
-}
+type Procs = HashMap<ProcId, Box<Proc>>;
 
-impl NamePair for NameKey {
-    fn pair(&self) -> (&str, &str) {
-        (&self.group, &self.name)
+impl NameIndex {
+    fn hash(hasher: &std::hash::RandomState, group: &str, name: &str) -> u64 {
+        hasher.hash_one((group, name))
+    }
+
+    /// How an id already indexed is hashed again when the table grows.
+    fn rehash<'a>(
+        hasher: &'a std::hash::RandomState,
+        procs: &'a Procs,
+    ) -> impl Fn(&ProcId) -> u64 + 'a {
+        move |id| {
+            procs
+                .get(id)
+                .map_or(0, |p| Self::hash(hasher, &p.group, &p.name))
+        }
+    }
+
+    fn reserve(&mut self, procs: &Procs, additional: usize) {
+        self.ids
+            .reserve(additional, Self::rehash(&self.hasher, procs));
+    }
+
+    fn find(&self, procs: &Procs, group: &str, name: &str) -> Option<ProcId> {
+        let hash = Self::hash(&self.hasher, group, name);
+        let named = |id: &ProcId| {
+            procs
+                .get(id)
+                .is_some_and(|p| *p.group == *group && *p.name == *name)
+        };
+        self.ids.find(hash, named).copied()
+    }
+
+    /// Index `id`, whose record is in `procs`, in place of any id of the
+    /// same names.
+    fn insert(&mut self, procs: &Procs, id: ProcId) {
+        let Some(proc) = procs.get(&id) else { return };
+        let (group, name) = (&*proc.group, &*proc.name);
+        let hash = Self::hash(&self.hasher, group, name);
+        let named = |other: &ProcId| {
+            *other != id
+                && procs
+                    .get(other)
+                    .is_some_and(|p| *p.group == *group && *p.name == *name)
+        };
+        match self
+            .ids
+            .entry(hash, named, Self::rehash(&self.hasher, procs))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => *entry.get_mut() = id,
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(id);
+            }
+        }
+    }
+
+    /// Forget `id`, named `group:name`.
+    fn remove(&mut self, group: &str, name: &str, id: ProcId) {
+        let hash = Self::hash(&self.hasher, group, name);
+        if let Ok(entry) = self.ids.find_entry(hash, |other| *other == id) {
+            entry.remove();
+        }
     }
 }
-
-impl NamePair for (&str, &str) {
-    fn pair(&self) -> (&str, &str) {
-        *self
-    }
-}
-
-impl<'a> std::borrow::Borrow<dyn NamePair + 'a> for NameKey {
-    fn borrow(&self) -> &(dyn NamePair + 'a) {
-        self
-    }
-}
-
-// Key and borrowed form hash and compare the same way, as `Borrow` needs.
-impl std::hash::Hash for NameKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pair().hash(state);
-    }
-}
-
-impl PartialEq for NameKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.pair() == other.pair()
-    }
-}
-
-impl Eq for NameKey {}
-
-impl std::hash::Hash for dyn NamePair + '_ {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pair().hash(state);
-    }
-}
-
-impl PartialEq for dyn NamePair + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.pair() == other.pair()
-    }
-}
-
-impl Eq for dyn NamePair + '_ {}
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
     use supervisor_sdk::state::ProcessState;
-
-    #[test]
-    fn processes_are_found_by_borrowed_names() {
-        let mut table: HashMap<NameKey, ProcId> = HashMap::new();
-        for (group, name, id) in [("web", "web_0", 1), ("web", "web_1", 2), ("db", "web_0", 3)] {
-            table.insert(
-                NameKey {
-                    group: Arc::from(group),
-                    name: Arc::from(name),
-                },
-                ProcId(id),
-            );
-        }
-        fn find(table: &HashMap<NameKey, ProcId>, group: &str, name: &str) -> Option<ProcId> {
-            table.get(&(group, name) as &dyn NamePair).copied()
-        }
-        assert_eq!(find(&table, "web", "web_1"), Some(ProcId(2)));
-        assert_eq!(find(&table, "db", "web_0"), Some(ProcId(3)));
-        assert_eq!(find(&table, "db", "web_1"), None);
-        // The pair is two names, not one joined string.
-        assert_eq!(find(&table, "webw", "eb_0"), None);
-        let gone = String::from("web");
-        assert_eq!(
-            table.remove(&(gone.as_str(), "web_0") as &dyn NamePair),
-            Some(ProcId(1))
-        );
-        assert_eq!(find(&table, "web", "web_0"), None);
-    }
 
     /// A configuration with groups `a` (priority 20, two processes) and
     /// `b` (priority 10, one).
@@ -523,6 +496,40 @@ pub(super) mod tests {
             (fault.code, fault.string.as_str()),
             (BAD_NAME, "BAD_NAME: a:a_2")
         );
+        // The pair is two names, not one joined string.
+        assert!(table.find("aa", "_1").is_err() && table.find("b", "a_1").is_err());
+    }
+
+    #[test]
+    fn names_are_found_as_the_index_grows_and_shrinks() {
+        let (_dir, source) = super::super::test_config(
+            "[program:w]\ncommand=/bin/true\nnumprocs=300\nprocess_name=w_%(process_num)s\n\
+             [program:x]\ncommand=/bin/true\n",
+        );
+        let source = Arc::new(source);
+        let mut table = ProcessTable::default();
+        fill(&mut table, &source);
+        let ids: Vec<ProcId> = (0..300)
+            .map(|n| {
+                table
+                    .find("w", &format!("w_{n}"))
+                    .expect("every w is found")
+            })
+            .collect();
+        let names: Vec<String> = ids
+            .iter()
+            .filter_map(|id| table.get(*id).map(Proc::namespec))
+            .collect();
+        assert_eq!(names.len(), 300);
+        assert!(
+            names
+                .iter()
+                .enumerate()
+                .all(|(n, name)| *name == format!("w:w_{n}"))
+        );
+        table.remove_group("w").expect("w is stopped");
+        assert!((0..300).all(|n| table.find("w", &format!("w_{n}")).is_err()));
+        assert!(table.find("x", "x").is_ok());
     }
 
     #[test]

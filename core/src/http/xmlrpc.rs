@@ -77,6 +77,11 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
+    if text.len() >= crate::daemon::memory::TRIM_WORTHY {
+        // Its buffers (and the values it was encoded from) are freed once
+        // it is sent: hand them back when the daemon is quiet.
+        crate::daemon::memory::trim_when_quiet();
+    }
     xml_response(body::body(text))
 }
 

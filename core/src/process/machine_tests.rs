@@ -831,7 +831,7 @@ fn exits_after_running_are_expected_only_for_listed_codes() {
     let (sim, fx) = run_then_exit(
         Policy {
             autorestart: AutoRestart::Never,
-            exitcodes: vec![0, 2],
+            exitcodes: std::sync::Arc::from([0, 2]),
             ..policy()
         },
         Mood::Running,
@@ -931,7 +931,7 @@ fn stop_signals_then_escalates_to_sigkill_every_stopwaitsecs() {
 #[test]
 fn a_stop_whose_exit_code_is_listed_logs_at_info() {
     let mut sim = Sim::new(Policy {
-        exitcodes: vec![7],
+        exitcodes: std::sync::Arc::from([7]),
         ..policy()
     });
     sim.feed(Input::Start);

@@ -34,7 +34,7 @@ pub struct Policy {
     /// What follows an exit from RUNNING.
     pub autorestart: AutoRestart,
     /// Exit statuses that count as expected.
-    pub exitcodes: Vec<i32>,
+    pub exitcodes: Arc<[i32]>,
     /// The signal a stop sends first.
     pub stopsignal: i32,
     /// Seconds between the stop signal and SIGKILL (and between SIGKILLs).
@@ -65,7 +65,7 @@ impl Policy {
             startsecs: 1,
             startretries: 3,
             autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
+            exitcodes: Arc::from([0]),
             stopsignal: libc::SIGTERM,
             stopwaitsecs: 10,
             stopasgroup: false,

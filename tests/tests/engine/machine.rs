@@ -94,7 +94,7 @@ fn an_unexpected_exit_is_restarted_at_once_and_an_expected_one_is_not() {
         let policy = Policy {
             startsecs: 0,
             autorestart: AutoRestart::Unexpected,
-            exitcodes: vec![0],
+            exitcodes: vec![0].into(),
             ..Policy::with_defaults("crasher")
         };
         let mut driver = Driver::new(policy.clone(), spec("crasher", &format!("{EXIT} 2 30")));

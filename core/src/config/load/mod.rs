@@ -110,11 +110,7 @@ pub fn load_config_with(path: &Path, options: &LoadOptions) -> Result<Config, Co
     let mut groups = loader.groups();
     loader.resolve_depends(&mut groups);
     for group in &mut groups {
-        for process in &mut group.processes {
-            let mut env = supervisord.environment.clone();
-            env.append(&mut process.environment);
-            process.environment = env;
-        }
+        environment_under(&mut group.processes, &supervisord.environment);
     }
     let (inet_http_servers, unix_http_servers) = loader.servers();
     if !loader.errors.is_empty() {
@@ -192,11 +188,7 @@ pub fn program_from_options(
     if !loader.errors.is_empty() {
         return Err(dedup(loader.errors));
     }
-    for process in &mut processes {
-        let mut env = config.supervisord.environment.clone();
-        env.append(&mut process.environment);
-        process.environment = env;
-    }
+    environment_under(&mut processes, &config.supervisord.environment);
     Ok(processes)
 }
 
@@ -307,7 +299,7 @@ mod tests {
         assert_eq!(p.autorestart, types::AutoRestart::Unexpected);
         assert_eq!((p.startsecs, p.startretries, p.stopwaitsecs), (1, 3, 10));
         assert_eq!(p.stopsignal, 15);
-        assert_eq!(p.exitcodes, vec![0]);
+        assert_eq!(*p.exitcodes, [0]);
         assert!(!p.stopasgroup && !p.killasgroup && !p.redirect_stderr);
         assert_eq!(p.stdout.logfile, LogFile::Auto);
         assert_eq!(p.stdout.maxbytes, 50 << 20);

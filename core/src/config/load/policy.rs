@@ -288,7 +288,7 @@ mod ready_tests {
             host: "127.0.0.1".into(),
             port: 9,
         };
-        assert_eq!((p.ready_check, p.ready_timeout), (Some(tcp), 5));
+        assert_eq!((p.ready_check.clone(), p.ready_timeout), (Some(tcp), 5));
         let p = load("ready_check = http://localhost:8080/health?x=1\n").unwrap();
         let http = Probe::Http {
             tls: false,
@@ -296,15 +296,18 @@ mod ready_tests {
             port: 8080,
             path: "/health?x=1".into(),
         };
-        assert_eq!((p.ready_check, p.ready_timeout), (Some(http), 60));
+        assert_eq!((p.ready_check.clone(), p.ready_timeout), (Some(http), 60));
         let p = load("ready_check = http://web\n").unwrap();
         assert_eq!(
-            p.ready_check.map(|c| c.to_string()).as_deref(),
+            p.ready_check.as_ref().map(|c| c.to_string()).as_deref(),
             Some("http://web:80/")
         );
         let p = load("health_check = https://web/up\n").unwrap();
         assert_eq!(
-            p.health_check.map(|c| c.probe.to_string()).as_deref(),
+            p.health_check
+                .as_ref()
+                .map(|c| c.probe.to_string())
+                .as_deref(),
             Some("https://web:443/up")
         );
         let p = load("ready_check = exec:/bin/test -e %(here)s/flag\n").unwrap();

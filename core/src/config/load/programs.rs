@@ -304,7 +304,9 @@ impl Loader {
         let stopwaitsecs = self.typed(section, "stopwaitsecs", &common, 10, types::integer);
         let stopasgroup = self.typed(section, "stopasgroup", &common, false, types::boolean);
         let killasgroup = self.typed(section, "killasgroup", &common, stopasgroup, types::boolean);
-        let exitcodes = self.typed(section, "exitcodes", &common, vec![0], types::exitcodes);
+        let exitcodes: std::sync::Arc<[i32]> = self
+            .typed(section, "exitcodes", &common, vec![0], types::exitcodes)
+            .into();
         let redirect_stderr =
             self.typed(section, "redirect_stderr", &common, false, types::boolean);
         let numprocs = self.typed(section, "numprocs", &common, 1, types::integer);
@@ -453,12 +455,9 @@ impl Loader {
             let (ready_check, ready_timeout, watchdog_secs) =
                 self.ready_check(section, &common, startsecs);
             let health_check = self.health_check(section, &common);
-            processes.push(ProcessConfig {
-                name,
+            let options = ProcessOptions {
                 section: section.to_string(),
                 program_name: program_name.clone(),
-                process_num,
-                command,
                 directory,
                 umask,
                 priority,
@@ -467,18 +466,15 @@ impl Loader {
                 startsecs,
                 startretries,
                 user: user.clone(),
-                stdout,
-                stderr,
                 stopsignal,
                 stopwaitsecs,
                 stopasgroup,
                 killasgroup,
-                exitcodes: exitcodes.clone(),
+                exitcodes: std::sync::Arc::clone(&exitcodes),
                 redirect_stderr,
                 environment,
                 serverurl: serverurl.clone(),
                 depends_on: self.depends_on(section, &common),
-                requires: Vec::new(),
                 backoff,
                 shutdown_on,
                 forward_output,
@@ -486,6 +482,16 @@ impl Loader {
                 ready_timeout,
                 watchdog_secs,
                 health_check,
+            }
+            .shared_with(processes.last().map(|p: &ProcessConfig| &p.options));
+            processes.push(ProcessConfig {
+                name,
+                process_num,
+                command,
+                stdout,
+                stderr,
+                requires: Vec::new(),
+                options,
             });
         }
         processes.sort_by(|a, b| {
