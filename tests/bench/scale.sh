@@ -23,8 +23,9 @@
 #   files     creating N empty log files in a fresh directory (os.open,
 #             O_CREAT|O_APPEND, closed at once): the file system's share of
 #             a start, which both daemons pay and the floor does not (on an
-#             ext4 /tmp that saw many files deleted, the inode allocator's
-#             scan, recently_deleted, is most of it).
+#             ext4 /tmp without a journal that saw many files deleted in the
+#             last minute, the inode allocator's scan, recently_deleted, is
+#             most of it: so no run's files are deleted before the end).
 #   std+fds   the floor, keeping the pipes and one open log file per child
 #             as a daemon does: std's children inherit them close-on-exec
 #             and each exec closes them all, so this grows with N squared.
@@ -52,7 +53,7 @@ export ROUNDS="${ROUNDS:-3}"
 export REFERENCE="${REFERENCE:-1}"
 export REFERENCE_MAX="${REFERENCE_MAX:-1000000}"
 exec "$root/tests/.venv/bin/python" - <<'PY'
-import os, shutil, signal, socket, statistics, subprocess, tempfile, time
+import atexit, os, shutil, signal, socket, statistics, subprocess, tempfile, time
 
 root = os.environ["BENCH_ROOT"]
 release = os.path.join(root, "target", "release")
@@ -163,9 +164,24 @@ def raw_call(sock_path, method):
     return t1 - t0, got
 
 
+# Every run's directory is deleted only at the end. This machine's /tmp is
+# ext4 without a journal, whose inode allocator skips (and scans past) the
+# inodes deleted in the last minute or so: deleting a run's thousands of log
+# files made whichever run came next pay seconds to create its own (2.4 s
+# for 4000 files right after 8000 deletions), a cost of the benchmark's
+# clean-up that no user starting a daemon pays.
+leftovers = []
+
+
+def scratch(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    leftovers.append(d)
+    return d
+
+
 def daemon_run(label, n):
     sd, ctl = daemons[label]
-    d = tempfile.mkdtemp(prefix=f"sv-scale-{label}-")
+    d = scratch(f"sv-scale-{label}-")
     try:
         conf = write_conf(d, n)
         log = MainLog(os.path.join(d, "main.log"))
@@ -203,33 +219,27 @@ def daemon_run(label, n):
         if p.poll() is None:
             p.kill()
             p.wait()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def files_run(n):
-    d = tempfile.mkdtemp(prefix="sv-scale-files-")
-    try:
-        t0 = time.monotonic()
-        for i in range(n):
-            os.close(os.open(f"{d}/p-{i}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
-        return {"start": time.monotonic() - t0}
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = scratch("sv-scale-files-")
+    t0 = time.monotonic()
+    for i in range(n):
+        os.close(os.open(f"{d}/p-{i}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+    return {"start": time.monotonic() - t0}
 
 
 def floor_run(n, hold):
-    d = tempfile.mkdtemp(prefix="sv-scale-floor-")
-    try:
-        got = subprocess.run([os.path.join(release, "bench_spawner"), str(n)] + ([d] if hold else []),
-                             check=True, capture_output=True, text=True)
-        start, stop = got.stdout.split()
-        return {"start": float(start), "shutdown": float(stop)}
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = scratch("sv-scale-floor-")
+    got = subprocess.run([os.path.join(release, "bench_spawner"), str(n)] + ([d] if hold else []),
+                         check=True, capture_output=True, text=True)
+    start, stop = got.stdout.split()
+    return {"start": float(start), "shutdown": float(stop)}
 
 
 labels = ["ours"] + (["reference"] if reference else [])
 results = {}  # (label, n, key) -> [values]
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True) for d in leftovers])
 for r in range(rounds):
     for label in labels:
         for k, v in daemon_run(label, 0).items():
