@@ -166,10 +166,13 @@ def raw_call(sock_path, method):
 
 # Every run's directory is deleted only at the end. This machine's /tmp is
 # ext4 without a journal, whose inode allocator skips (and scans past) the
-# inodes deleted in the last minute or so: deleting a run's thousands of log
+# inodes deleted in the last minutes: deleting a run's thousands of log
 # files made whichever run came next pay seconds to create its own (2.4 s
-# for 4000 files right after 8000 deletions), a cost of the benchmark's
-# clean-up that no user starting a daemon pays.
+# for 4000 files right after 8000 deletions, 0.08 s without), a cost of the
+# benchmark's clean-up that no user starting a daemon pays. The same holds
+# between benchmarks: one started within about five minutes of another's
+# clean-up (or of any mass deletion there) pays it again, and the
+# "creating the N log files" row shows it.
 leftovers = []
 
 
