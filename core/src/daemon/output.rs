@@ -10,6 +10,12 @@
 //! PROCESS_COMMUNICATION events through an [`EventSink`]), then offers it
 //! to the [`OutputHook`] (how a listener's stdout reaches its pool).
 //!
+//! A forwarded channel whose child writes flat out (a read filled the
+//! buffer) is taken out of the runtime's epoll until a read finds its pipe
+//! empty ([`Source`]): epoll watches pipes edge-triggered, and a pipe
+//! reports every write, so the idle worker woke and polled once for each
+//! 64 KiB the child wrote, only to find the task already reading.
+//!
 //! The read buffer belongs to the worker thread, not to the pipe, so a
 //! thousand idle programs cost no buffer memory; only a pipe found full
 //! (a child writing flat out) is grown ([`grow_pipe`]). The supervisor task never
@@ -17,8 +23,8 @@
 //! is writing (and the runtime worker running it).
 
 use std::cell::RefCell;
-use std::io;
-use std::os::fd::AsFd;
+use std::io::{self, Read as _};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
@@ -313,6 +319,7 @@ impl OutputEventSink for EventSink {
 )]
 pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> + Send + 'static {
     async move {
+        let mut pipe = Source::Polled(pipe);
         let mut failing = false;
         let counted = crate::counters::output_bytes(&to.group, &to.process, to.channel.name());
         // Made at the first copied chunk, boxed: most programs are quiet most
@@ -336,11 +343,18 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
             ))
         });
         loop {
-            if pipe.readable().await.is_err() {
-                break;
+            match &pipe {
+                Source::Polled(polled) => {
+                    if polled.readable().await.is_err() {
+                        break;
+                    }
+                }
+                // What `readable` would have taken from the task's budget,
+                // so a channel read flat out still lets others run.
+                Source::Unpolled(_) => tokio::task::consume_budget().await,
             }
-            let spliced = match (&to.log, splices) {
-                (Some(log), true) => {
+            let spliced = match (&to.log, splices, &pipe) {
+                (Some(log), true, Source::Polled(pipe)) => {
                     let mut log = lock(log);
                     pipe.try_io(|| match log.splice_from(pipe.as_fd(), SPLICE_MAX, true) {
                         // Tells tokio the pipe is drained, so the next
@@ -377,6 +391,10 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
                 Ok(Spliced::WouldBlock) => Err(io::ErrorKind::WouldBlock.into()),
                 Err(error) => Err(error),
             };
+            // Only a forwarded channel, which always copies, leaves epoll.
+            let unpoll = forward.is_some() && matches!(outcome, Ok(CHUNK));
+            let drained =
+                matches!(&outcome, Err(error) if error.kind() == io::ErrorKind::WouldBlock);
             // Awaited outside the read: a forward that is the only copy of
             // the output waits here for stdout, and the child with it (one
             // with a log file never waits). A full read leaves more to read:
@@ -402,6 +420,10 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
+            pipe = match pipe.follow(unpoll, drained) {
+                Ok(pipe) => pipe,
+                Err(_) => break,
+            };
         }
         if let Some(forward) = &mut forward {
             Box::pin(forward.send(true)).await;
@@ -414,6 +436,49 @@ pub fn pump(pipe: pipe::Receiver, to: Destination) -> impl Future<Output = ()> +
             }
             channel.sink().flush();
         }
+    }
+}
+
+/// A pipe as the output task holds it.
+enum Source {
+    /// Watched by the runtime's epoll: waited for with `readable`.
+    Polled(pipe::Receiver),
+    /// Out of epoll while the child writes flat out: read (non-blocking)
+    /// until it would block, then polled again.
+    Unpolled(std::fs::File),
+}
+
+impl Source {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Source::Polled(pipe) => pipe.as_fd(),
+            Source::Unpolled(file) => file.as_fd(),
+        }
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Polled(pipe) => pipe.try_read(buf),
+            // Non-blocking still: tokio's pipes are, and unpolling keeps
+            // the mode.
+            Source::Unpolled(file) => {
+                let mut file: &std::fs::File = file;
+                file.read(buf)
+            }
+        }
+    }
+
+    /// Out of epoll (`unpoll`) or back in, as the last read says; an error
+    /// (epoll refused the pipe back) ends the channel's reading, as a
+    /// failing `readable` does.
+    fn follow(self, unpoll: bool, drained: bool) -> io::Result<Source> {
+        Ok(match self {
+            Source::Polled(pipe) if unpoll => Source::Unpolled(pipe.into_nonblocking_fd()?.into()),
+            Source::Unpolled(file) if drained => {
+                Source::Polled(pipe::Receiver::from_owned_fd_unchecked(file.into())?)
+            }
+            same => same,
+        })
     }
 }
 
