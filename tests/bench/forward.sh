@@ -23,6 +23,17 @@
 # is not the bottleneck), forwarding took 1.2x to 1.5x spliced logging in
 # three runs of session 28 (1.37x on a quiet machine): not yet the 1.3x
 # issue 17 asks for.
+# Session 29 found most of that "sleeping and waking": epoll watches the
+# child's pipe edge-triggered and a pipe reports every write, so the idle
+# runtime worker woke and called epoll_wait once per 64 KiB the child wrote
+# (13.7K per GiB, one per read: strace) while the task was reading anyway.
+# A forwarded channel whose read fills the buffer now leaves epoll until
+# its pipe is drained (158 epoll_waits per GiB). Three runs of 7, 9 and 9
+# rounds under load (the other helpers building), keeps up: 0.26, 0.28 and
+# 0.26 s/GiB against the old build's 0.28, 0.36 and 0.30 in the same runs;
+# 0.81x, 0.82x and 0.87x plain logging (the old build 0.88x, 1.06x, 1.00x).
+# Into a file, no change (0.42-0.44 both, 1.29x-1.40x). Spliced plain
+# logging has the same needless wake-ups; left as they are.
 # When the reader is slower than the child, the daemon pays for sleeping
 # and waking on the full pipe (the thread's blocked writes, the child's
 # drained pipe): about 1.7x.
@@ -41,6 +52,16 @@
 # buffer), writev(2) of the lines where they were read, two slices a line
 # (alone, into a file: 0.56 s/GiB against 0.34 for copy-and-write), and
 # (C, this session) 64 KiB batches instead of 256 KiB, or 256 KiB reads.
+# Session 29, in the daemon, into a pipe that keeps up (2 GiB, 5 rounds,
+# medians): reading 256 KiB or 1 MiB at a time once a read filled 64 KiB,
+# 0.37 and 0.50 s/GiB against 0.31 (the working set again). Labellers
+# alone on 64 KiB of 251-byte lines (8 rounds, medians): memchr and two
+# copies a line 0.10 s/GiB, an SSE2 newline bitmap with the same copies
+# 0.095, one pass that copies 64-byte blocks and finds the newlines as it
+# goes (SSE2 or AVX-512) 0.10-0.11: this machine labels at about copy
+# plus scan speed whichever way, so no hand-written SIMD. What is left
+# into a pipe (perf): allocating, charging and freeing pipe pages (memcg)
+# about 30%, the read and write copies 25%, labelling 20%, preemption 6%.
 # vmsplice(2) into a pipe stdout would save the last copy only if a batch's
 # pages were never reused while a reader (or a pipe it splices into) still
 # holds them, which a writer cannot know; fresh pages (faulted in and
