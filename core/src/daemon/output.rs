@@ -12,7 +12,7 @@
 //!
 //! A forwarded channel whose child writes flat out (a read filled the
 //! buffer) is taken out of the runtime's epoll until a read finds its pipe
-//! empty ([`Source`]): epoll watches pipes edge-triggered, and a pipe
+//! empty (`Source`): epoll watches pipes edge-triggered, and a pipe
 //! reports every write, so the idle worker woke and polled once for each
 //! 64 KiB the child wrote, only to find the task already reading.
 //!
