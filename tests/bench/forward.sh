@@ -28,12 +28,13 @@
 # runtime worker woke and called epoll_wait once per 64 KiB the child wrote
 # (13.7K per GiB, one per read: strace) while the task was reading anyway.
 # A forwarded channel whose read fills the buffer now leaves epoll until
-# its pipe is drained (158 epoll_waits per GiB). Three runs of 7, 9 and 9
-# rounds under load (the other helpers building), keeps up: 0.26, 0.28 and
-# 0.26 s/GiB against the old build's 0.28, 0.36 and 0.30 in the same runs;
-# 0.81x, 0.82x and 0.87x plain logging (the old build 0.88x, 1.06x, 1.00x).
-# Into a file, no change (0.42-0.44 both, 1.29x-1.40x). Spliced plain
-# logging has the same needless wake-ups; left as they are.
+# its pipe is drained (158 epoll_waits per GiB). Four runs of 7, 9, 9 and 7
+# rounds under load (the other helpers building), keeps up: 0.26, 0.28,
+# 0.26 and 0.32 s/GiB against the old build's 0.28, 0.36, 0.30 and 0.32 in
+# the same runs; 0.81x-0.89x plain logging (the old build 0.88x-1.06x: the
+# load that was never off made the old one cheaper than session 28's
+# quiet 1.37x). Into a file, no change (0.42-0.44 both, 1.17x-1.40x).
+# Spliced plain logging has the same needless wake-ups; left as they are.
 # When the reader is slower than the child, the daemon pays for sleeping
 # and waking on the full pipe (the thread's blocked writes, the child's
 # drained pipe): about 1.7x.
