@@ -51,8 +51,11 @@ pub(super) fn begin_method_response(out: &mut String) {
 
 /// Append what comes after the `<value>` of a `methodResponse`.
 pub(super) fn end_method_response(out: &mut String) {
-    out.push_str("</param></params></methodResponse>");
+    out.push_str(METHOD_RESPONSE_END);
 }
+
+/// What [`end_method_response`] appends.
+pub(super) const METHOD_RESPONSE_END: &str = "</param></params></methodResponse>";
 
 /// A fault `methodResponse` (`faultCode`, `faultString`), declaration
 /// included.
@@ -184,9 +187,45 @@ impl Writer<'_> {
     }
 }
 
+/// Where the in-place writers put text: the answer's buffer, or a
+/// [`Count`] of its bytes. One writing code for both is what makes a
+/// streamed answer's Content-Length exact.
+pub(super) trait Sink {
+    fn push_str(&mut self, text: &str);
+    fn push(&mut self, ch: char);
+}
+
+impl Sink for String {
+    #[inline(always)]
+    fn push_str(&mut self, text: &str) {
+        String::push_str(self, text);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, ch: char) {
+        String::push(self, ch);
+    }
+}
+
+/// A [`Sink`] that only counts the bytes it is given.
+#[derive(Debug, Default)]
+pub(super) struct Count(pub usize);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn push_str(&mut self, text: &str) {
+        self.0 += text.len();
+    }
+
+    #[inline(always)]
+    fn push(&mut self, ch: char) {
+        self.0 += ch.len_utf8();
+    }
+}
+
 /// Append `number` in decimal (what `{}` prints), without the formatting
 /// machinery: most of a process info's members are integers.
-pub(super) fn push_int(out: &mut String, number: i64) {
+pub(super) fn push_int(out: &mut impl Sink, number: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = number.unsigned_abs();
@@ -210,11 +249,24 @@ pub(super) fn push_int(out: &mut String, number: i64) {
 
 /// Append `text` escaped for element content: `&`, `<` and `>` as the
 /// reference escapes them, and `\r` as `&#13;`; characters XML forbids
-/// become U+FFFD. Runs without special bytes are copied whole; memchr
-/// finds the next special byte.
-pub(super) fn push_escaped(out: &mut String, text: &str) {
+/// become U+FFFD. Most texts (names, paths, states) need nothing: one
+/// branch-free pass over their bytes, which the compiler vectorizes, says
+/// so, and they are copied whole; a text that needs escaping has its
+/// runs without special bytes copied whole, memchr finding the next one.
+pub(super) fn push_escaped(out: &mut impl Sink, text: &str) {
     // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
     // which the slow path copies unchanged).
+    let special = |b: u8| {
+        (b < 0x20 && b != b'\t' && b != b'\n')
+            | (b == b'&')
+            | (b == b'<')
+            | (b == b'>')
+            | (b == 0xEF)
+    };
+    if !text.bytes().fold(false, |any, b| any | special(b)) {
+        out.push_str(text);
+        return;
+    }
     let plain = |b: &u8| (*b >= 0x20 || *b == b'\t' || *b == b'\n') && *b != 0xEF;
     if text.as_bytes().iter().all(plain) {
         push_escaped_markup(out, text);
@@ -236,7 +288,7 @@ pub(super) fn push_escaped(out: &mut String, text: &str) {
 }
 
 /// Append `text` with `&`, `<` and `>` escaped.
-fn push_escaped_markup(out: &mut String, text: &str) {
+fn push_escaped_markup(out: &mut impl Sink, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     while let Some(offset) = memchr::memchr3(b'&', b'<', b'>', &bytes[start..]) {
