@@ -202,11 +202,7 @@ impl Controller {
     pub fn all_process_info(&mut self) -> Result<Vec<ProcessInfo>, CallError> {
         const METHOD: &str = "supervisor.getAllProcessInfo";
         let mut rows = xml::ProcessInfoStream::default();
-        self.interruptible(async |session| {
-            session
-                .call_streamed(METHOD, vec![], |data| rows.feed(data))
-                .await
-        })?;
+        self.interruptible(async |session| session.call_streamed(METHOD, vec![], &mut rows).await)?;
         let value = match rows.finish() {
             xml::Rows::Read(infos) => return Ok(infos),
             xml::Rows::Unread(body) => transport::parse_response(&body)?,

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use dxr::Value;
 
 use super::api::{Member, ProcessInfo};
+use super::transport::BodySink;
 
 /// What a `methodResponse` holds.
 #[derive(Debug, PartialEq)]
@@ -84,8 +85,31 @@ pub struct ProcessInfoStream {
     /// mid-row: doubling, so a row longer than many pieces is not read
     /// from its start again for each of them.
     retry_at: usize,
+    /// The answer's announced length, 0 if unknown.
+    expected: usize,
     rows: Vec<ProcessInfo>,
 }
+
+/// Room in `rows` for the rows an answer of `expected` bytes holds, by
+/// the size of its first (so 4000 rows are not moved as the vector grows).
+fn reserve_rows(rows: &mut Vec<ProcessInfo>, expected: usize, first_row: usize) {
+    // Capped: the length is the peer's word.
+    let count = (expected / first_row.max(1)).min(1 << 20);
+    rows.reserve(count + count / 16);
+}
+
+impl BodySink for ProcessInfoStream {
+    fn length(&mut self, bytes: usize) {
+        self.expect_bytes(bytes);
+    }
+
+    fn data(&mut self, piece: &[u8]) {
+        self.feed(piece);
+    }
+}
+
+/// How every row ends (a `<` inside a text is always escaped).
+const ROW_END: &[u8] = b"</struct></value>";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -116,10 +140,60 @@ pub enum Rows {
 
 impl ProcessInfoStream {
     /// Take the next piece of the answer, reading the rows it completes.
-    pub fn feed(&mut self, data: &[u8]) {
+    pub fn feed(&mut self, mut data: &[u8]) {
         if self.stage == Stage::Failed && self.drained {
             return;
         }
+        if self.stage == Stage::Rows {
+            // Among the rows, a piece is read where it lies: only the
+            // partial row at its end is copied (copying megabytes into
+            // `pending` was a tenth of the reading). First the row the
+            // last piece left unfinished, completed from this one.
+            if !self.pending.is_empty() {
+                let Some(end) = memchr::memmem::find(data, ROW_END) else {
+                    return self.keep(data);
+                };
+                let (first, rest) = data.split_at(end + ROW_END.len());
+                self.pending.extend_from_slice(first);
+                self.read(false);
+                if !self.pending.is_empty() {
+                    return self.keep(rest);
+                }
+                data = rest;
+            }
+            let text = match std::str::from_utf8(data) {
+                Ok(text) => text,
+                // A piece may end inside a character: read up to it.
+                Err(e) if e.error_len().is_none() => std::str::from_utf8(&data[..e.valid_up_to()])
+                    .expect("the bytes before valid_up_to are UTF-8"),
+                Err(_) => return self.keep(data),
+            };
+            let mut r = Reader { s: text, i: 0 };
+            let mut read = 0;
+            while let Some(info) = r.process_info() {
+                if self.rows.is_empty() {
+                    reserve_rows(&mut self.rows, self.expected, r.i);
+                }
+                self.rows.push(info);
+                read = r.i;
+            }
+            self.drained |= read > 0;
+            self.pending.extend_from_slice(&data[read..]);
+            self.retry_at = self.pending.len() * 2;
+            return;
+        }
+        self.keep(data);
+    }
+
+    /// The whole answer is about `bytes` long (its Content-Length): room
+    /// for its rows is made once the first row tells their size.
+    pub fn expect_bytes(&mut self, bytes: usize) {
+        self.expected = bytes;
+    }
+
+    /// Add `data` to `pending` and read it if enough came since the last
+    /// try.
+    fn keep(&mut self, data: &[u8]) {
         self.pending.extend_from_slice(data);
         if self.stage != Stage::Failed && self.pending.len() >= self.retry_at {
             self.read(false);
@@ -166,6 +240,9 @@ impl ProcessInfoStream {
         }
         if self.stage == Stage::Rows {
             while let Some(info) = r.process_info() {
+                if self.rows.is_empty() {
+                    reserve_rows(&mut self.rows, self.expected, r.i - read);
+                }
                 self.rows.push(info);
                 read = r.i;
             }
@@ -660,6 +737,32 @@ mod tests {
         let empty = "<?xml version='1.0'?>\n<methodResponse><params><param><value><array><data/></array></value></param></params></methodResponse>\n";
         for size in 1..empty.len() {
             assert_eq!(in_pieces(empty, size), Rows::Read(vec![]), "{size}");
+        }
+    }
+
+    #[test]
+    fn many_rows_read_the_same_however_the_answer_is_cut() {
+        // Pieces holding several rows, rows across pieces, and cuts inside
+        // a multi-byte character of a row read where it lies.
+        let row = PYTHON
+            .split_once("<value><struct>")
+            .and_then(|(_, rest)| rest.split_once("</struct></value>"))
+            .map(|(row, _)| format!("<value><struct>{row}</struct></value>"))
+            .expect("one row");
+        let rows: String = (0..5)
+            .map(|n| row.replacen("<string>a&lt;", &format!("<string>\u{e9}{n}&lt;"), 1))
+            .collect();
+        let doc = PYTHON.replacen(&row, &rows, 1);
+        let whole = read_process_infos(&doc).expect("read whole");
+        assert_eq!(whole.len(), 5);
+        assert!(whole[4].name.starts_with("\u{e9}4<"), "{}", whole[4].name);
+        for size in 1..doc.len() {
+            let mut stream = ProcessInfoStream::default();
+            stream.expect_bytes(doc.len());
+            for piece in doc.as_bytes().chunks(size) {
+                stream.feed(piece);
+            }
+            assert_eq!(stream.finish(), Rows::Read(whole.clone()), "{size}");
         }
     }
 
