@@ -250,20 +250,11 @@ pub(super) fn push_int(out: &mut impl Sink, number: i64) {
 /// Append `text` escaped for element content: `&`, `<` and `>` as the
 /// reference escapes them, and `\r` as `&#13;`; characters XML forbids
 /// become U+FFFD. Most texts (names, paths, states) need nothing: one
-/// branch-free pass over their bytes, which the compiler vectorizes, says
-/// so, and they are copied whole; a text that needs escaping has its
-/// runs without special bytes copied whole, memchr finding the next one.
+/// pass over their bytes, eight at a time, says so, and they are copied
+/// whole; a text that needs escaping has its runs without special bytes
+/// copied whole, memchr finding the next one.
 pub(super) fn push_escaped(out: &mut impl Sink, text: &str) {
-    // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
-    // which the slow path copies unchanged).
-    let special = |b: u8| {
-        (b < 0x20 && b != b'\t' && b != b'\n')
-            | (b == b'&')
-            | (b == b'<')
-            | (b == b'>')
-            | (b == 0xEF)
-    };
-    if !text.bytes().fold(false, |any, b| any | special(b)) {
+    if !needs_escaping(text.as_bytes()) {
         out.push_str(text);
         return;
     }
@@ -285,6 +276,39 @@ pub(super) fn push_escaped(out: &mut impl Sink, text: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// Whether `bytes` hold anything [`push_escaped`] changes or must look
+/// at: `&`, `<`, `>`, a C0 control other than tab and newline, or 0xEF
+/// (which leads the UTF-8 of U+FFFE and U+FFFF, and of other characters
+/// the slow path copies unchanged). Eight bytes at a time: most texts are
+/// short paths and names, and this runs over every one of them.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Not zero if a byte of `word` is zero (never a miss; a flag past a
+    // real one may be false, which is all right here).
+    let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let byte =
+        |b: u8| (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        // Bytes below 0x20 (a high bit where `word - 0x20` borrowed and the
+        // byte was ASCII), or equal to one of the four.
+        let low = word.wrapping_sub(0x20 * ONES) & !word & HIGHS;
+        let hit = low
+            | zero(word ^ (u64::from(b'&') * ONES))
+            | zero(word ^ (u64::from(b'<') * ONES))
+            | zero(word ^ (u64::from(b'>') * ONES))
+            | zero(word ^ (0xEF * ONES));
+        // A hit may be a tab or a newline, or a false flag past a real
+        // one: the bytes decide.
+        if hit != 0 && chunk.iter().any(|&b| byte(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| byte(b))
 }
 
 /// Append `text` with `&`, `<` and `>` escaped.
@@ -533,6 +557,31 @@ mod tests {
         out.clear();
         push_escaped(&mut out, "\ra\r\n<\r");
         assert_eq!(out, "&#13;a&#13;\n&lt;&#13;");
+    }
+
+    #[test]
+    fn the_quick_check_sees_every_special_byte_wherever_it_is() {
+        let special = |b: u8| {
+            (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF)
+        };
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    // A neighbour just below a special value must not hide it.
+                    if at > 0 {
+                        bytes[at - 1] = b.wrapping_sub(1);
+                    }
+                    let expected = bytes.iter().any(|&b| special(b));
+                    assert_eq!(needs_escaping(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
+        assert!(!needs_escaping(b""));
+        assert!(!needs_escaping(
+            "tabs\tand\nnew lines, \u{e9}, /var/log/x.log".as_bytes()
+        ));
     }
 
     #[test]
