@@ -87,6 +87,9 @@ pub struct ProcessInfoStream {
     retry_at: usize,
     /// The answer's announced length, 0 if unknown.
     expected: usize,
+    /// Keep only the texts the status table shows (see
+    /// [`ProcessInfoStream::table_only`]).
+    table_only: bool,
     rows: Vec<ProcessInfo>,
 }
 
@@ -139,6 +142,17 @@ pub enum Rows {
 }
 
 impl ProcessInfoStream {
+    /// A reader that keeps, of the texts, only those the status table
+    /// shows ([`ProcessInfo::shown_in_table`]); the others (log file
+    /// paths, the spawn error) are read and checked as ever, but not
+    /// copied into the rows: thousands of rows, three allocations each.
+    pub fn table_only() -> Self {
+        ProcessInfoStream {
+            table_only: true,
+            ..Self::default()
+        }
+    }
+
     /// Take the next piece of the answer, reading the rows it completes.
     pub fn feed(&mut self, mut data: &[u8]) {
         if self.stage == Stage::Failed && self.drained {
@@ -168,7 +182,11 @@ impl ProcessInfoStream {
                     .expect("the bytes before valid_up_to are UTF-8"),
                 Err(_) => return self.keep(data),
             };
-            let mut r = Reader { s: text, i: 0 };
+            let mut r = Reader {
+                s: text,
+                i: 0,
+                table_only: self.table_only,
+            };
             let mut read = 0;
             while let Some(info) = r.process_info() {
                 if self.rows.is_empty() {
@@ -227,7 +245,11 @@ impl ProcessInfoStream {
                 return;
             }
         };
-        let mut r = Reader { s: text, i: 0 };
+        let mut r = Reader {
+            s: text,
+            i: 0,
+            table_only: self.table_only,
+        };
         let mut read = 0;
         if self.stage == Stage::Opening && r.opening().is_some() {
             if r.try_open("data/") {
@@ -268,13 +290,19 @@ impl ProcessInfoStream {
 struct Reader<'a> {
     s: &'a str,
     i: usize,
+    /// Process infos keep only the texts the status table shows.
+    table_only: bool,
 }
 
 impl<'a> Reader<'a> {
     /// A reader past the prologue: optional whitespace and XML
     /// declaration, then `<methodResponse>`.
     fn response(text: &'a str) -> Option<Reader<'a>> {
-        let mut r = Reader { s: text, i: 0 };
+        let mut r = Reader {
+            s: text,
+            i: 0,
+            table_only: false,
+        };
         r.skip_ws();
         if r.rest().starts_with("<?xml") {
             let end = r.rest().find("?>")?;
@@ -286,7 +314,9 @@ impl<'a> Reader<'a> {
 
     /// From the prologue to `<array>` of a response's one value.
     fn opening(&mut self) -> Option<()> {
+        let table_only = self.table_only;
         *self = Reader::response(self.s)?;
+        self.table_only = table_only;
         self.open("params")?;
         self.open("param")?;
         self.open("value")?;
@@ -420,10 +450,16 @@ impl<'a> Reader<'a> {
             let raw = self.raw_text()?;
             self.close("string")?;
             self.close("value")?;
+            let kept = !self.table_only || ProcessInfo::shown_in_table(name);
             if is_plain(raw) {
-                info.set_member(name, Member::Text(raw));
+                if kept {
+                    info.set_member(name, Member::Text(raw));
+                }
             } else {
-                info.set_member(name, Member::Text(&decode(raw)?));
+                let text = decode(raw)?;
+                if kept {
+                    info.set_member(name, Member::Text(&text));
+                }
             }
             return Some(());
         }
@@ -436,7 +472,10 @@ impl<'a> Reader<'a> {
         let Some(tag) = int else {
             self.i = start;
             let value = self.value()?;
-            info.set_member(name, Member::from(&value));
+            let text = matches!(value, Value::String(_));
+            if !(text && self.table_only) || ProcessInfo::shown_in_table(name) {
+                info.set_member(name, Member::from(&value));
+            }
             return Some(());
         };
         self.i += tag.len() + 2;
@@ -782,6 +821,41 @@ mod tests {
             }
             assert_eq!(stream.finish(), Rows::Read(whole.clone()), "{size}");
         }
+    }
+
+    #[test]
+    fn table_rows_keep_what_the_table_shows() {
+        let doc = PYTHON.replacen("<name>u</name>", "<name>stdout_logfile</name>", 1);
+        let whole = read_process_infos(&doc).expect("read whole");
+        let mut stream = ProcessInfoStream::table_only();
+        stream.feed(doc.as_bytes());
+        let Rows::Read(rows) = stream.finish() else {
+            panic!("read")
+        };
+        let shown = |info: &ProcessInfo| {
+            let mut shown = ProcessInfo::default();
+            for key in ["name", "group", "statename", "description"] {
+                let text = match key {
+                    "name" => &info.name,
+                    "group" => &info.group,
+                    "statename" => &info.statename,
+                    _ => &info.description,
+                };
+                assert!(ProcessInfo::shown_in_table(key));
+                shown.set_member(key, Member::Text(text));
+            }
+            ProcessInfo {
+                state: info.state,
+                pid: info.pid,
+                start: info.start,
+                stop: info.stop,
+                now: info.now,
+                exitstatus: info.exitstatus,
+                ..shown
+            }
+        };
+        assert_eq!(rows, whole.iter().map(shown).collect::<Vec<_>>());
+        assert!(!whole[0].stdout_logfile.is_empty());
     }
 
     #[test]
