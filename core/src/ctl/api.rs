@@ -165,6 +165,15 @@ impl ProcessInfo {
         }
     }
 
+    /// Whether the status table shows member `key` (the rest of a row it
+    /// may leave empty).
+    pub fn shown_in_table(key: &str) -> bool {
+        matches!(
+            key,
+            "name" | "group" | "state" | "statename" | "description"
+        )
+    }
+
     /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<ProcessInfo> {
         array(value).iter().map(ProcessInfo::from_value).collect()
@@ -243,6 +252,15 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// Whether the status table shows member `key` (the rest of a row it
+    /// may leave empty).
+    pub fn shown_in_table(key: &str) -> bool {
+        matches!(
+            key,
+            "name" | "group" | "state" | "statename" | "description"
+        )
+    }
+
     /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<CallResult> {
         let empty = Members::new();
@@ -279,6 +297,15 @@ pub struct ConfigInfo {
 }
 
 impl ConfigInfo {
+    /// Whether the status table shows member `key` (the rest of a row it
+    /// may leave empty).
+    pub fn shown_in_table(key: &str) -> bool {
+        matches!(
+            key,
+            "name" | "group" | "state" | "statename" | "description"
+        )
+    }
+
     /// Read an array of these structs.
     pub fn list(value: &Value) -> Vec<ConfigInfo> {
         let empty = Members::new();

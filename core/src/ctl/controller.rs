@@ -200,13 +200,22 @@ impl Controller {
     ///
     /// [`call`]: Controller::call
     pub fn all_process_info(&mut self) -> Result<Vec<ProcessInfo>, CallError> {
+        self.process_infos(xml::ProcessInfoStream::default())
+    }
+
+    /// [`all_process_info`](Controller::all_process_info) for the status
+    /// table: the texts it does not show (log file paths, the spawn
+    /// error) may be left empty.
+    pub fn process_table_rows(&mut self) -> Result<Vec<ProcessInfo>, CallError> {
+        self.process_infos(xml::ProcessInfoStream::table_only())
+    }
+
+    fn process_infos(
+        &mut self,
+        mut rows: xml::ProcessInfoStream,
+    ) -> Result<Vec<ProcessInfo>, CallError> {
         const METHOD: &str = "supervisor.getAllProcessInfo";
-        let mut rows = xml::ProcessInfoStream::default();
-        self.interruptible(async |session| {
-            session
-                .call_streamed(METHOD, vec![], |data| rows.feed(data))
-                .await
-        })?;
+        self.interruptible(async |session| session.call_streamed(METHOD, vec![], &mut rows).await)?;
         let value = match rows.finish() {
             xml::Rows::Read(infos) => return Ok(infos),
             xml::Rows::Unread(body) => transport::parse_response(&body)?,

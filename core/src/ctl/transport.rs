@@ -492,7 +492,7 @@ impl Session {
         }
     }
 
-    /// Call `method` with `params` and hand the answer's body to `data`
+    /// Call `method` with `params` and hand the answer's body to `sink`
     /// piece by piece as it arrives (HTTP and connection failures already
     /// turned into errors), for a caller that reads a large answer while
     /// the rest is still on its way, without holding all of it.
@@ -500,14 +500,18 @@ impl Session {
         &mut self,
         method: &str,
         params: Vec<Value>,
-        mut data: impl FnMut(&[u8]),
+        sink: &mut impl BodySink,
     ) -> Result<(), CallError> {
-        let mut body = self.send(method, params).await?.into_body();
+        let response = self.send(method, params).await?;
+        if let Some(length) = content_length(&response) {
+            sink.length(length);
+        }
+        let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             match frame {
                 Ok(frame) => {
                     if let Some(chunk) = frame.data_ref() {
-                        data(chunk);
+                        sink.data(chunk);
                     }
                 }
                 Err(e) => {
@@ -579,15 +583,29 @@ impl Session {
     }
 }
 
+/// What [`Session::call_streamed`] hands an answer's body to.
+pub trait BodySink {
+    /// The body's announced length (its Content-Length), before any of
+    /// it: a hint, as it is the peer's word.
+    fn length(&mut self, bytes: usize);
+
+    /// The next piece of the body.
+    fn data(&mut self, piece: &[u8]);
+}
+
+/// A response's Content-Length, if it says one.
+fn content_length(response: &Response<Incoming>) -> Option<usize> {
+    response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+}
+
 /// The whole body into one buffer sized from Content-Length up front
 /// (capped, as the header is the peer's word), so a large answer is
 /// neither regrown nor gathered from chunks afterwards.
 async fn read_body(response: Response<Incoming>) -> Result<Vec<u8>, hyper::Error> {
-    let length = response
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .unwrap_or(0);
+    let length = content_length(&response).unwrap_or(0);
     let mut bytes = Vec::with_capacity(length.min(64 << 20));
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use dxr::Value;
 
 use super::api::{Member, ProcessInfo};
+use super::transport::BodySink;
 
 /// What a `methodResponse` holds.
 #[derive(Debug, PartialEq)]
@@ -84,8 +85,34 @@ pub struct ProcessInfoStream {
     /// mid-row: doubling, so a row longer than many pieces is not read
     /// from its start again for each of them.
     retry_at: usize,
+    /// The answer's announced length, 0 if unknown.
+    expected: usize,
+    /// Keep only the texts the status table shows (see
+    /// [`ProcessInfoStream::table_only`]).
+    table_only: bool,
     rows: Vec<ProcessInfo>,
 }
+
+/// Room in `rows` for the rows an answer of `expected` bytes holds, by
+/// the size of its first (so 4000 rows are not moved as the vector grows).
+fn reserve_rows(rows: &mut Vec<ProcessInfo>, expected: usize, first_row: usize) {
+    // Capped: the length is the peer's word.
+    let count = (expected / first_row.max(1)).min(1 << 20);
+    rows.reserve(count + count / 16);
+}
+
+impl BodySink for ProcessInfoStream {
+    fn length(&mut self, bytes: usize) {
+        self.expect_bytes(bytes);
+    }
+
+    fn data(&mut self, piece: &[u8]) {
+        self.feed(piece);
+    }
+}
+
+/// How every row ends (a `<` inside a text is always escaped).
+const ROW_END: &[u8] = b"</struct></value>";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -115,11 +142,76 @@ pub enum Rows {
 }
 
 impl ProcessInfoStream {
+    /// A reader that keeps, of the texts, only those the status table
+    /// shows ([`ProcessInfo::shown_in_table`]); the others (log file
+    /// paths, the spawn error) are read and checked as ever, but not
+    /// copied into the rows: thousands of rows, three allocations each.
+    pub fn table_only() -> Self {
+        ProcessInfoStream {
+            table_only: true,
+            ..Self::default()
+        }
+    }
+
     /// Take the next piece of the answer, reading the rows it completes.
-    pub fn feed(&mut self, data: &[u8]) {
+    pub fn feed(&mut self, mut data: &[u8]) {
         if self.stage == Stage::Failed && self.drained {
             return;
         }
+        if self.stage == Stage::Rows {
+            // Among the rows, a piece is read where it lies: only the
+            // partial row at its end is copied (copying megabytes into
+            // `pending` was a tenth of the reading). First the row the
+            // last piece left unfinished, completed from this one.
+            if !self.pending.is_empty() {
+                let Some(end) = memchr::memmem::find(data, ROW_END) else {
+                    return self.keep(data);
+                };
+                let (first, rest) = data.split_at(end + ROW_END.len());
+                self.pending.extend_from_slice(first);
+                self.read(false);
+                if !self.pending.is_empty() {
+                    return self.keep(rest);
+                }
+                data = rest;
+            }
+            let text = match std::str::from_utf8(data) {
+                Ok(text) => text,
+                // A piece may end inside a character: read up to it.
+                Err(e) if e.error_len().is_none() => std::str::from_utf8(&data[..e.valid_up_to()])
+                    .expect("the bytes before valid_up_to are UTF-8"),
+                Err(_) => return self.keep(data),
+            };
+            let mut r = Reader {
+                s: text,
+                i: 0,
+                table_only: self.table_only,
+            };
+            let mut read = 0;
+            while let Some(info) = r.process_info() {
+                if self.rows.is_empty() {
+                    reserve_rows(&mut self.rows, self.expected, r.i);
+                }
+                self.rows.push(info);
+                read = r.i;
+            }
+            self.drained |= read > 0;
+            self.pending.extend_from_slice(&data[read..]);
+            self.retry_at = self.pending.len() * 2;
+            return;
+        }
+        self.keep(data);
+    }
+
+    /// The whole answer is about `bytes` long (its Content-Length): room
+    /// for its rows is made once the first row tells their size.
+    pub fn expect_bytes(&mut self, bytes: usize) {
+        self.expected = bytes;
+    }
+
+    /// Add `data` to `pending` and read it if enough came since the last
+    /// try.
+    fn keep(&mut self, data: &[u8]) {
         self.pending.extend_from_slice(data);
         if self.stage != Stage::Failed && self.pending.len() >= self.retry_at {
             self.read(false);
@@ -153,7 +245,11 @@ impl ProcessInfoStream {
                 return;
             }
         };
-        let mut r = Reader { s: text, i: 0 };
+        let mut r = Reader {
+            s: text,
+            i: 0,
+            table_only: self.table_only,
+        };
         let mut read = 0;
         if self.stage == Stage::Opening && r.opening().is_some() {
             if r.try_open("data/") {
@@ -166,6 +262,9 @@ impl ProcessInfoStream {
         }
         if self.stage == Stage::Rows {
             while let Some(info) = r.process_info() {
+                if self.rows.is_empty() {
+                    reserve_rows(&mut self.rows, self.expected, r.i - read);
+                }
                 self.rows.push(info);
                 read = r.i;
             }
@@ -191,13 +290,19 @@ impl ProcessInfoStream {
 struct Reader<'a> {
     s: &'a str,
     i: usize,
+    /// Process infos keep only the texts the status table shows.
+    table_only: bool,
 }
 
 impl<'a> Reader<'a> {
     /// A reader past the prologue: optional whitespace and XML
     /// declaration, then `<methodResponse>`.
     fn response(text: &'a str) -> Option<Reader<'a>> {
-        let mut r = Reader { s: text, i: 0 };
+        let mut r = Reader {
+            s: text,
+            i: 0,
+            table_only: false,
+        };
         r.skip_ws();
         if r.rest().starts_with("<?xml") {
             let end = r.rest().find("?>")?;
@@ -209,7 +314,9 @@ impl<'a> Reader<'a> {
 
     /// From the prologue to `<array>` of a response's one value.
     fn opening(&mut self) -> Option<()> {
+        let table_only = self.table_only;
         *self = Reader::response(self.s)?;
+        self.table_only = table_only;
         self.open("params")?;
         self.open("param")?;
         self.open("value")?;
@@ -343,10 +450,16 @@ impl<'a> Reader<'a> {
             let raw = self.raw_text()?;
             self.close("string")?;
             self.close("value")?;
+            let kept = !self.table_only || ProcessInfo::shown_in_table(name);
             if is_plain(raw) {
-                info.set_member(name, Member::Text(raw));
+                if kept {
+                    info.set_member(name, Member::Text(raw));
+                }
             } else {
-                info.set_member(name, Member::Text(&decode(raw)?));
+                let text = decode(raw)?;
+                if kept {
+                    info.set_member(name, Member::Text(&text));
+                }
             }
             return Some(());
         }
@@ -359,7 +472,10 @@ impl<'a> Reader<'a> {
         let Some(tag) = int else {
             self.i = start;
             let value = self.value()?;
-            info.set_member(name, Member::from(&value));
+            let text = matches!(value, Value::String(_));
+            if !(text && self.table_only) || ProcessInfo::shown_in_table(name) {
+                info.set_member(name, Member::from(&value));
+            }
             return Some(());
         };
         self.i += tag.len() + 2;
@@ -476,10 +592,28 @@ fn unescape(raw: &str) -> Option<Cow<'_, str>> {
 /// Whether `raw` is text [`unescape`] leaves as it is: no control byte,
 /// no `&` or `\r`, and no 0xEF (the lead byte of U+FFFE and U+FFFF, and
 /// of other characters, which the slow path checks).
+/// Eight bytes at a time: it runs over every name and text of an answer
+/// (megabytes for thousands of processes).
 #[inline(always)]
 fn is_plain(raw: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let plain = |b: &u8| (*b >= 0x20 || matches!(*b, b'\t' | b'\n')) && !matches!(*b, b'&' | 0xEF);
-    raw.as_bytes().iter().all(plain)
+    // Not zero if a byte of `word` is below `n` (never a miss; a flag past
+    // a real one may be false, which the bytes then settle).
+    let below = |word: u64, n: u64| word.wrapping_sub(n * ONES) & !word & HIGHS;
+    let mut chunks = raw.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        let hit = below(word, 0x20)
+            | below(word ^ (u64::from(b'&') * ONES), 1)
+            | below(word ^ (0xEF * ONES), 1);
+        // A tab or a newline is a control byte that is still plain.
+        if hit != 0 && !chunk.iter().all(plain) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(plain)
 }
 
 /// [`unescape`]'s slow path, out of line: text with entities, returns or
@@ -664,6 +798,67 @@ mod tests {
     }
 
     #[test]
+    fn many_rows_read_the_same_however_the_answer_is_cut() {
+        // Pieces holding several rows, rows across pieces, and cuts inside
+        // a multi-byte character of a row read where it lies.
+        let row = PYTHON
+            .split_once("<value><struct>")
+            .and_then(|(_, rest)| rest.split_once("</struct></value>"))
+            .map(|(row, _)| format!("<value><struct>{row}</struct></value>"))
+            .expect("one row");
+        let rows: String = (0..5)
+            .map(|n| row.replacen("<string>a&lt;", &format!("<string>\u{e9}{n}&lt;"), 1))
+            .collect();
+        let doc = PYTHON.replacen(&row, &rows, 1);
+        let whole = read_process_infos(&doc).expect("read whole");
+        assert_eq!(whole.len(), 5);
+        assert!(whole[4].name.starts_with("\u{e9}4<"), "{}", whole[4].name);
+        for size in 1..doc.len() {
+            let mut stream = ProcessInfoStream::default();
+            stream.expect_bytes(doc.len());
+            for piece in doc.as_bytes().chunks(size) {
+                stream.feed(piece);
+            }
+            assert_eq!(stream.finish(), Rows::Read(whole.clone()), "{size}");
+        }
+    }
+
+    #[test]
+    fn table_rows_keep_what_the_table_shows() {
+        let doc = PYTHON.replacen("<name>u</name>", "<name>stdout_logfile</name>", 1);
+        let whole = read_process_infos(&doc).expect("read whole");
+        let mut stream = ProcessInfoStream::table_only();
+        stream.feed(doc.as_bytes());
+        let Rows::Read(rows) = stream.finish() else {
+            panic!("read")
+        };
+        let shown = |info: &ProcessInfo| {
+            let mut shown = ProcessInfo::default();
+            for key in ["name", "group", "statename", "description"] {
+                let text = match key {
+                    "name" => &info.name,
+                    "group" => &info.group,
+                    "statename" => &info.statename,
+                    _ => &info.description,
+                };
+                assert!(ProcessInfo::shown_in_table(key));
+                shown.set_member(key, Member::Text(text));
+            }
+            ProcessInfo {
+                state: info.state,
+                pid: info.pid,
+                start: info.start,
+                stop: info.stop,
+                now: info.now,
+                exitstatus: info.exitstatus,
+                ..shown
+            }
+        };
+        assert_eq!(rows, whole.iter().map(shown).collect::<Vec<_>>());
+        assert!(!whole[0].stdout_logfile.is_empty());
+    }
+
+    #[test]
     fn process_infos_hand_back_what_they_cannot_read() {
         // Nothing read yet: the whole answer, for the general path.
         for size in [1, 7, FAULT.len()] {
@@ -686,6 +881,29 @@ mod tests {
         assert_eq!(read_process_infos(&doc), None);
         // Trailing bytes after the document are outside it too.
         assert_eq!(in_pieces(&format!("{PYTHON}<x/>"), 64), Rows::Again);
+    }
+
+    #[test]
+    fn the_plain_check_sees_every_byte_wherever_it_is() {
+        let plain = |b: u8| (b >= 0x20 || matches!(b, b'\t' | b'\n')) && !matches!(b, b'&' | 0xEF);
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=127u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at > 0 {
+                        bytes[at - 1] = b.saturating_sub(1);
+                    }
+                    let text = std::str::from_utf8(&bytes).expect("ASCII");
+                    assert_eq!(is_plain(text), bytes.iter().all(|&b| plain(b)), "{bytes:?}");
+                }
+                let mut text = "a".repeat(len - 1);
+                text.insert(at, '\u{FFFE}');
+                assert!(!is_plain(&text), "{text:?}");
+                text = text.replace('\u{FFFE}', "\u{e9}");
+                assert!(is_plain(&text), "{text:?}");
+            }
+        }
     }
 
     #[test]

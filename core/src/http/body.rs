@@ -15,15 +15,22 @@
 //! trimmed heap top), so every call page-faulted its buffer in again. A few
 //! buffers are kept instead and handed to hyper as `Bytes` that return to
 //! the pool once written. The pool is small and capped, so what it keeps is
-//! bounded however many clients there are. This module only manages
-//! buffers; it does not encode or route.
+//! bounded however many clients there are. An answer written in pieces
+//! (`getAllProcessInfo`) is sent in such buffers as it is written. This
+//! module only manages buffers; it does not encode or route.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
 use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
+
+use crate::rpc::ResponsePieces;
 
 /// How many buffers the pool keeps.
 const POOLED_BUFFERS: usize = 4;
@@ -48,6 +55,22 @@ pub(super) fn buffer() -> String {
 /// when hyper is done with it.
 pub(super) fn body(text: String) -> Body {
     Body::from(Bytes::from_owner(Recycled(text)))
+}
+
+/// How much of a streamed answer one frame carries: large enough that
+/// the syscalls do not count, small enough that the first bytes go out
+/// at once and the buffers stay in the pool.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// The body of a response that starts with `text` and whose rest `pieces`
+/// writes as hyper asks for more, each piece in a recycled buffer. Its
+/// exact length is known before the first byte, so hyper frames it with a
+/// Content-Length, as every other answer.
+pub(super) fn streamed(text: String, pieces: ResponsePieces) -> Body {
+    Body::new(Streamed {
+        first: Some(text),
+        pieces,
+    })
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Vec<String>> {
@@ -77,6 +100,40 @@ impl Drop for Recycled {
         if pool.len() < POOLED_BUFFERS {
             pool.push(text);
         }
+    }
+}
+
+/// What [`streamed`] sends.
+struct Streamed {
+    first: Option<String>,
+    pieces: ResponsePieces,
+}
+
+impl HttpBody for Streamed {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let mut text = this.first.take().unwrap_or_else(buffer);
+        this.pieces.write_next(&mut text, PIECE_BYTES);
+        Poll::Ready(if text.is_empty() {
+            None
+        } else {
+            Some(Ok(Frame::data(Bytes::from_owner(Recycled(text)))))
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.pieces.remaining() == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let first = self.first.as_ref().map_or(0, String::len);
+        SizeHint::with_exact((first + self.pieces.remaining()) as u64)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use dxr::{FaultResponse, MethodCall, MethodResponse, Value};
@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
-use crate::rpc::{BoxFuture, CallResult, MethodInfo, Registry, RpcNamespace};
+use crate::rpc::{AnswerPieces, BoxFuture, CallResult, MethodInfo, Registry, RpcNamespace};
 
 /// `echo.echo(...)` returns its params; `echo.boom()` panics.
 struct Echo;
@@ -24,7 +24,15 @@ impl RpcNamespace for Echo {
         vec![
             MethodInfo::new("echo", "Echo the params.", &["array"]),
             MethodInfo::new("boom", "Panic.", &["boolean"]),
+            MethodInfo::new("big", "A long string, in pieces.", &["string"]),
         ]
+    }
+    fn answer_in_place(
+        &self,
+        method: &str,
+        _: &[supervisor_sdk::value::Value],
+    ) -> Option<Box<dyn AnswerPieces>> {
+        (method == "big").then(|| Box::new(Big(BIG_PIECES)) as Box<dyn AnswerPieces>)
     }
     fn call(
         &self,
@@ -36,6 +44,36 @@ impl RpcNamespace for Echo {
             assert!(!boom, "asked to panic");
             Ok(supervisor_sdk::value::Value::array(params))
         })
+    }
+}
+
+/// `echo.big`'s answer: a string of `BIG_PIECES` runs of 50 000 `x`,
+/// one a piece.
+struct Big(usize);
+
+const BIG_PIECES: usize = 5;
+const BIG_RUN: usize = 50_000;
+
+impl AnswerPieces for Big {
+    fn remaining(&self) -> usize {
+        let open = if self.0 == BIG_PIECES { 15 } else { 0 };
+        let close = if self.0 > 0 { 17 } else { 0 };
+        open + self.0 * BIG_RUN + close
+    }
+
+    fn write_next(&mut self, out: &mut String, _target: usize) -> bool {
+        if self.0 == 0 {
+            return false;
+        }
+        if self.0 == BIG_PIECES {
+            out.push_str("<value><string>");
+        }
+        out.extend(std::iter::repeat_n('x', BIG_RUN));
+        self.0 -= 1;
+        if self.0 == 0 {
+            out.push_str("</string></value>");
+        }
+        true
     }
 }
 
@@ -201,6 +239,30 @@ async fn hooks_receive_their_routes() {
         .await;
         assert_eq!((status, body), (StatusCode::OK, format!("hook {path}")));
     }
+}
+
+#[tokio::test]
+async fn answers_written_in_pieces_say_their_exact_length_first() {
+    let request = post("/RPC2", call_xml("echo.big", vec![]));
+    let response = router(state()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/xml");
+    // hyper writes an exact size as the Content-Length.
+    let declared = response.body().size_hint().exact();
+    let mut body = response.into_body();
+    let mut text = Vec::new();
+    let mut frames = 0;
+    while let Some(frame) = body.frame().await {
+        text.extend_from_slice(frame.unwrap().data_ref().unwrap());
+        frames += 1;
+    }
+    assert_eq!(declared, Some(text.len() as u64));
+    assert_eq!(frames, BIG_PIECES, "sent as written");
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(
+        MethodResponse::from_xml(&text).unwrap().value,
+        Value::String("x".repeat(BIG_PIECES * BIG_RUN))
+    );
 }
 
 #[tokio::test]

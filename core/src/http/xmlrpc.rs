@@ -54,11 +54,13 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
     }
     tracing::trace!("XML-RPC method called: {method}()");
     let mut text = body::buffer();
+    let mut pieces = None;
     match registry
         .dispatch_into(&access, &method, params, &mut text)
         .await
     {
-        Ok(()) => {
+        Ok(rest) => {
+            pieces = rest;
             tracing::trace!("XML-RPC method {method}() returned successfully");
         }
         Err(CallError::Fault(fault)) => {
@@ -77,12 +79,16 @@ pub(super) async fn handle(registry: &Registry, limits: &Limits, request: Reques
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
     }
-    if text.len() >= crate::daemon::memory::TRIM_WORTHY {
+    let size = text.len() + pieces.as_ref().map_or(0, |p| p.remaining());
+    if size >= crate::daemon::memory::TRIM_WORTHY {
         // Its buffers (and the values it was encoded from) are freed once
         // it is sent: hand them back when the daemon is quiet.
         crate::daemon::memory::trim_when_quiet();
     }
-    xml_response(body::body(text))
+    match pieces {
+        Some(pieces) => xml_response(body::streamed(text, pieces)),
+        None => xml_response(body::body(text)),
+    }
 }
 
 /// An error page for a body left unread, which makes the connection

@@ -153,10 +153,12 @@ impl rpc::RpcNamespace for PluginNamespace {
         Box::pin(async move { mode.call(&loaded, params, &slots, &mut watcher).await })
     }
 
-    fn write_answer(&self, method: &str, params: &[Value], out: &mut String) -> bool {
-        self.answers
-            .as_ref()
-            .is_some_and(|answers| answers.write(method, params, out))
+    fn answer_in_place(
+        &self,
+        method: &str,
+        params: &[Value],
+    ) -> Option<Box<dyn rpc::AnswerPieces>> {
+        self.answers.as_ref()?.answer(method, params)
     }
 }
 

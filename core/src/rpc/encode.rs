@@ -51,8 +51,11 @@ pub(super) fn begin_method_response(out: &mut String) {
 
 /// Append what comes after the `<value>` of a `methodResponse`.
 pub(super) fn end_method_response(out: &mut String) {
-    out.push_str("</param></params></methodResponse>");
+    out.push_str(METHOD_RESPONSE_END);
 }
+
+/// What [`end_method_response`] appends.
+pub(super) const METHOD_RESPONSE_END: &str = "</param></params></methodResponse>";
 
 /// A fault `methodResponse` (`faultCode`, `faultString`), declaration
 /// included.
@@ -184,9 +187,45 @@ impl Writer<'_> {
     }
 }
 
+/// Where the in-place writers put text: the answer's buffer, or a
+/// [`Count`] of its bytes. One writing code for both is what makes a
+/// streamed answer's Content-Length exact.
+pub(super) trait Sink {
+    fn push_str(&mut self, text: &str);
+    fn push(&mut self, ch: char);
+}
+
+impl Sink for String {
+    #[inline(always)]
+    fn push_str(&mut self, text: &str) {
+        String::push_str(self, text);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, ch: char) {
+        String::push(self, ch);
+    }
+}
+
+/// A [`Sink`] that only counts the bytes it is given.
+#[derive(Debug, Default)]
+pub(super) struct Count(pub usize);
+
+impl Sink for Count {
+    #[inline(always)]
+    fn push_str(&mut self, text: &str) {
+        self.0 += text.len();
+    }
+
+    #[inline(always)]
+    fn push(&mut self, ch: char) {
+        self.0 += ch.len_utf8();
+    }
+}
+
 /// Append `number` in decimal (what `{}` prints), without the formatting
 /// machinery: most of a process info's members are integers.
-pub(super) fn push_int(out: &mut String, number: i64) {
+pub(super) fn push_int(out: &mut impl Sink, number: i64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = number.unsigned_abs();
@@ -210,11 +249,15 @@ pub(super) fn push_int(out: &mut String, number: i64) {
 
 /// Append `text` escaped for element content: `&`, `<` and `>` as the
 /// reference escapes them, and `\r` as `&#13;`; characters XML forbids
-/// become U+FFFD. Runs without special bytes are copied whole; memchr
-/// finds the next special byte.
-pub(super) fn push_escaped(out: &mut String, text: &str) {
-    // 0xEF leads the UTF-8 of U+FFFE and U+FFFF (and of other characters,
-    // which the slow path copies unchanged).
+/// become U+FFFD. Most texts (names, paths, states) need nothing: one
+/// pass over their bytes, eight at a time, says so, and they are copied
+/// whole; a text that needs escaping has its runs without special bytes
+/// copied whole, memchr finding the next one.
+pub(super) fn push_escaped(out: &mut impl Sink, text: &str) {
+    if !needs_escaping(text.as_bytes()) {
+        out.push_str(text);
+        return;
+    }
     let plain = |b: &u8| (*b >= 0x20 || *b == b'\t' || *b == b'\n') && *b != 0xEF;
     if text.as_bytes().iter().all(plain) {
         push_escaped_markup(out, text);
@@ -235,8 +278,41 @@ pub(super) fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
+/// Whether `bytes` hold anything [`push_escaped`] changes or must look
+/// at: `&`, `<`, `>`, a C0 control other than tab and newline, or 0xEF
+/// (which leads the UTF-8 of U+FFFE and U+FFFF, and of other characters
+/// the slow path copies unchanged). Eight bytes at a time: most texts are
+/// short paths and names, and this runs over every one of them.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Not zero if a byte of `word` is zero (never a miss; a flag past a
+    // real one may be false, which is all right here).
+    let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let byte =
+        |b: u8| (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        // Bytes below 0x20 (a high bit where `word - 0x20` borrowed and the
+        // byte was ASCII), or equal to one of the four.
+        let low = word.wrapping_sub(0x20 * ONES) & !word & HIGHS;
+        let hit = low
+            | zero(word ^ (u64::from(b'&') * ONES))
+            | zero(word ^ (u64::from(b'<') * ONES))
+            | zero(word ^ (u64::from(b'>') * ONES))
+            | zero(word ^ (0xEF * ONES));
+        // A hit may be a tab or a newline, or a false flag past a real
+        // one: the bytes decide.
+        if hit != 0 && chunk.iter().any(|&b| byte(b)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| byte(b))
+}
+
 /// Append `text` with `&`, `<` and `>` escaped.
-fn push_escaped_markup(out: &mut String, text: &str) {
+fn push_escaped_markup(out: &mut impl Sink, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     while let Some(offset) = memchr::memchr3(b'&', b'<', b'>', &bytes[start..]) {
@@ -481,6 +557,31 @@ mod tests {
         out.clear();
         push_escaped(&mut out, "\ra\r\n<\r");
         assert_eq!(out, "&#13;a&#13;\n&lt;&#13;");
+    }
+
+    #[test]
+    fn the_quick_check_sees_every_special_byte_wherever_it_is() {
+        let special = |b: u8| {
+            (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF)
+        };
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    // A neighbour just below a special value must not hide it.
+                    if at > 0 {
+                        bytes[at - 1] = b.wrapping_sub(1);
+                    }
+                    let expected = bytes.iter().any(|&b| special(b));
+                    assert_eq!(needs_escaping(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
+        assert!(!needs_escaping(b""));
+        assert!(!needs_escaping(
+            "tabs\tand\nnew lines, \u{e9}, /var/log/x.log".as_bytes()
+        ));
     }
 
     #[test]

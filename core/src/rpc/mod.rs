@@ -13,12 +13,12 @@ mod system;
 pub mod ticket;
 
 pub use decode::parse_call;
-pub use direct::BuiltinAnswers;
+pub use direct::{BuiltinAnswers, ResponsePieces};
 pub use encode::{
     fault_response, method_response, write_fault_response, write_method_response, write_value,
 };
 pub use registry::{
-    Access, BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace,
+    Access, AnswerPieces, BoxFuture, CallResult, MethodInfo, Registry, RegistryError, RpcNamespace,
 };
 /// Supervisor's fault codes (`code::BAD_NAME`): the SDK's public table,
 /// which plugins use too, so core and plugins cannot disagree on a number.

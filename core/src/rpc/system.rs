@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 
 use supervisor_sdk::value::{Value, ValueKind};
 
+use super::direct::ResponsePieces;
 use super::registry::{Access, BoxFuture, CallResult, Registry};
 use supervisor_sdk::fault::{self as code, Fault};
 
@@ -103,54 +104,45 @@ impl Registry {
     /// [`Registry::dispatch_as`], the answer appended to `out` as a whole
     /// `methodResponse`; a fault is returned (and `out` left as it was),
     /// for the caller to write. A method whose namespace can write its
-    /// answer in place ([`super::RpcNamespace::write_answer`]) skips the
-    /// [`Value`] of it.
+    /// answer in place ([`super::RpcNamespace::answer_in_place`]) skips the
+    /// [`Value`] of it: `out` gets the response's opening and the rest is
+    /// returned, to be written piece by piece as it is sent.
     pub async fn dispatch_into(
         &self,
         access: &Access,
         method: &str,
         params: Vec<Value>,
         out: &mut String,
-    ) -> Result<(), CallError> {
-        if self.write_in_place(access, method, &params, out) {
+    ) -> Result<Option<ResponsePieces>, CallError> {
+        if let Some(rest) = self.answer_in_place(access, method, &params, out) {
             crate::counters::rpc_call(method, false);
-            return Ok(());
+            return Ok(Some(rest));
         }
         let value = self.dispatch_as(access, method, params).await?;
         super::write_method_response(out, &value);
-        Ok(())
+        Ok(None)
     }
 
-    /// Write `method`'s answer in place if its namespace can and `access`
-    /// may call it (a refusal takes the ordinary path, which logs it).
-    fn write_in_place(
+    /// Start `method`'s answer in place if its namespace can and `access`
+    /// may call it (a refusal takes the ordinary path, which logs it): the
+    /// `methodResponse`'s opening in `out`, the rest to follow.
+    fn answer_in_place(
         &self,
         access: &Access,
         method: &str,
         params: &[Value],
         out: &mut String,
-    ) -> bool {
-        let Some((namespace, name)) = method.split_once('.') else {
-            return false;
-        };
+    ) -> Option<ResponsePieces> {
+        let (namespace, name) = method.split_once('.')?;
         let table = self.table.load();
-        let Some(entry) = table.namespaces.get(namespace) else {
-            return false;
-        };
-        let Some(info) = entry.methods.get(name) else {
-            return false;
-        };
+        let entry = table.namespaces.get(namespace)?;
+        let info = entry.methods.get(name)?;
         if info.changes_state && *access != Access::Full {
-            return false;
+            return None;
         }
-        let mark = out.len();
+        let pieces = entry.namespace.answer_in_place(name, params)?;
         super::encode::begin_method_response(out);
-        if !entry.namespace.write_answer(name, params, out) {
-            out.truncate(mark);
-            return false;
-        }
-        super::encode::end_method_response(out);
-        true
+        Some(ResponsePieces::new(pieces))
     }
 
     async fn permitted(

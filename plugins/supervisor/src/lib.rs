@@ -18,7 +18,7 @@ mod status;
 mod tests;
 
 pub use namespace::SupervisorNamespace;
-pub use status::{Field, InfoFields, each_process_info};
+pub use status::{Field, InfoFields, ProcessInfoRows, each_process_info};
 use supervisor_sdk::host::HostBox;
 use supervisor_sdk::module::PluginConfig;
 use supervisor_sdk::namespace::{NamespaceBox, namespace_box};

@@ -51,6 +51,10 @@ pub(crate) fn sort_by_priority(infos: &mut [&ProcessInfo]) {
 
 /// The reference's listing order (`getAllProcessInfo`): group name, then
 /// process name.
-pub(crate) fn sort_lexically(infos: &mut [&ProcessInfo]) {
-    infos.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+/// `items` stand for process infos (`info` of one is its info).
+pub(crate) fn sort_lexically<'a, T>(items: &mut [T], info: impl Fn(&T) -> &'a ProcessInfo) {
+    items.sort_by(|a, b| {
+        let (a, b) = (info(a), info(b));
+        (&a.group, &a.name).cmp(&(&b.group, &b.name))
+    });
 }

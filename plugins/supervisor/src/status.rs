@@ -2,6 +2,7 @@
 //! config infos. All answer from the host's snapshot at once.
 
 use crate::lookup::{Target, resolve, sort_by_priority, sort_lexically};
+use abi_stable::std_types::{RArc, RVec};
 use supervisor_sdk::describe::{DescriptionInput, describe};
 use supervisor_sdk::fault::{BAD_NAME, Fault};
 use supervisor_sdk::host::{ChannelConfig, ConfigInfo, HostBox, ProcessInfo, Setting};
@@ -54,16 +55,64 @@ pub enum Field<'a> {
 pub type InfoFields<'a> = [(&'static str, Field<'a>); 14];
 
 /// Hand `each` every process's info in `getAllProcessInfo`'s order (group
-/// name, then process name), one at a time: the one place that says what
-/// a process info holds, for the [`Value`] answer and the direct writer.
+/// name, then process name), one at a time.
 pub fn each_process_info(host: &HostBox, mut each: impl FnMut(&InfoFields<'_>)) {
-    let snapshot = host.process_infos();
-    let mut infos: Vec<&ProcessInfo> = snapshot.iter().collect();
-    sort_lexically(&mut infos);
-    let now = host.now();
-    for info in infos {
-        let description = description(info, now);
-        each(&info_fields(info, now, &description));
+    let rows = ProcessInfoRows::new(host);
+    for at in 0..rows.len() {
+        rows.row(at, &mut each);
+    }
+}
+
+/// `getAllProcessInfo`'s rows at one snapshot and one reading of the
+/// clock, in its order (group name, then process name), each read on
+/// demand: the one place that says what a process info holds, for the
+/// [`Value`] answer and the direct writer, which goes over the rows twice
+/// (sizing its answer, then writing it) and must see the same ones.
+pub struct ProcessInfoRows {
+    snapshot: RArc<RVec<ProcessInfo>>,
+    order: Vec<u32>,
+    now: i64,
+}
+
+impl std::fmt::Debug for ProcessInfoRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessInfoRows")
+            .field("rows", &self.order.len())
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl ProcessInfoRows {
+    /// The host's processes now.
+    pub fn new(host: &HostBox) -> Self {
+        let snapshot = host.process_infos();
+        let now = host.now();
+        // A snapshot never holds 4 billion processes.
+        let mut order: Vec<u32> = (0..snapshot.len() as u32).collect();
+        sort_lexically(&mut order, |&at| &snapshot[at as usize]);
+        ProcessInfoRows {
+            snapshot,
+            order,
+            now,
+        }
+    }
+
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Hand `each` row `at`'s members (`at` < [`ProcessInfoRows::len`]).
+    pub fn row<R>(&self, at: usize, each: impl FnOnce(&InfoFields<'_>) -> R) -> R {
+        let info = &self.snapshot[self.order[at] as usize];
+        let description = description(info, self.now);
+        each(&info_fields(info, self.now, &description))
     }
 }
 

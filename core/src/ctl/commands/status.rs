@@ -24,7 +24,11 @@ pub fn status(c: &mut Controller, arg: &str) -> CmdResult {
             !flag
         })
         .collect();
-    let all = c.all_process_info()?;
+    let all = if json {
+        c.all_process_info()?
+    } else {
+        c.process_table_rows()?
+    };
     let matching: Vec<&ProcessInfo> = if names.is_empty() || names.contains(&"all") {
         all.iter().collect()
     } else {
