@@ -17,7 +17,7 @@ use super::listeners::EventHub;
 use super::output::{self, Channel, Destination, OutputHook};
 use super::table::Proc;
 use crate::events::Publisher;
-use crate::logs::{ChildLog, ChildLogSpec, LogLevel, MainLog};
+use crate::logs::{ChildLog, LogLevel, MainLog};
 use crate::process::spawn::SpawnedFds;
 
 /// How long a stopping daemon waits for its children's pipes to drain.
@@ -90,7 +90,7 @@ pub fn attach_output(
         if proc.logs[index].is_none()
             && let Some(spec) = spec
         {
-            match ChildLog::open(ChildLogSpec::clone(spec), Some(Arc::clone(&main_log))) {
+            match ChildLog::open(Arc::clone(spec), Some(Arc::clone(&main_log))) {
                 Ok(log) => proc.logs[index] = Some(Arc::new(Mutex::new(log))),
                 Err(error) => main_log.error(&error.to_string()),
             }

@@ -138,9 +138,9 @@ impl Surroundings {
 #[derive(Debug)]
 pub struct ChannelOutputs {
     /// Each channel's log, AUTO names drawn; `None` where the route keeps
-    /// none. Boxed: most channels have no log, and a process record holds
-    /// both.
-    pub logs: [Option<Box<ChildLogSpec>>; 2],
+    /// none. Behind an `Arc`: most channels have no log, a process record
+    /// holds both, and each open log shares its record's.
+    pub logs: [Option<Arc<ChildLogSpec>>; 2],
     /// Each channel's route ([`route`]).
     pub routes: [Route; 2],
 }
@@ -158,7 +158,7 @@ pub fn channel_outputs(
     let mut channel = |log: &config::ChannelLog,
                        name: &'static str,
                        listener: Listener|
-     -> (Option<Box<ChildLogSpec>>, Route) {
+     -> (Option<Arc<ChildLogSpec>>, Route) {
         let path: Option<PathBuf> = match materialize_logfile(
             &log.logfile,
             &sd.childlogdir,
@@ -196,10 +196,10 @@ pub fn channel_outputs(
             line_watch: matches!(process.ready_check, Some(crate::probes::Probe::Log(_))),
         });
         let spec = route.log.then(|| {
-            Box::new(ChildLogSpec {
+            Arc::new(ChildLogSpec {
                 process_name: process.name.clone(),
                 channel: name,
-                path,
+                path: path.map(Arc::from),
                 rotation: Rotation::from_config(log.maxbytes, log.backups),
                 syslog: log.syslog,
                 strip_ansi: sd.strip_ansi,
@@ -286,7 +286,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let [stdout, stderr] = outputs.logs;
         let stdout = stdout.expect("stdout is logged");
-        let path = stdout.path.expect("an AUTO file");
+        let path = stdout.path.clone().expect("an AUTO file");
         assert!(path.starts_with(dir.path()), "{}", path.display());
         assert!(path.exists(), "AUTO files are created when the group is");
         assert!(stderr.is_none(), "redirected stderr arrives on stdout");

@@ -479,7 +479,8 @@ impl Supervisor {
         self.events.bus().publish(Event::ProcessGroupRemoved {
             group: group.name.clone(),
         });
-        for (id, _) in procs {
+        for (id, proc) in procs {
+            crate::counters::process_removed(&proc.group, &proc.name);
             self.timers.cancel(id);
             self.probes.forget(id);
             self.waiters.fail(id, || Fault::with(BAD_NAME, name));

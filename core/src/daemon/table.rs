@@ -45,7 +45,7 @@ pub struct Proc {
     pub policy: Policy,
     pub spec: Arc<SpawnSpec>,
     pub record: ProcessRecord,
-    pub log_specs: [Option<Box<ChildLogSpec>>; 2],
+    pub log_specs: [Option<Arc<ChildLogSpec>>; 2],
     /// Opened at the first spawn, kept across spawns.
     pub logs: [Option<SharedLog>; 2],
     /// The child's stdin pipe, registered with the runtime only when
@@ -78,7 +78,7 @@ impl Proc {
             at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         }
-        fn path_of(spec: &Option<Box<ChildLogSpec>>) -> RString {
+        fn path_of(spec: &Option<Arc<ChildLogSpec>>) -> RString {
             spec.as_ref()
                 .and_then(|s| s.path.as_ref())
                 .map(|p| p.to_string_lossy().into_owned().into())

@@ -46,8 +46,9 @@ pub struct ChildLogSpec {
     pub process_name: String,
     /// `stdout` or `stderr`.
     pub channel: &'static str,
-    /// The log file, already materialized; `None` for no file.
-    pub path: Option<PathBuf>,
+    /// The log file, already materialized; `None` for no file. Shared with
+    /// the open file's writer (issue 22's memory per program).
+    pub path: Option<Arc<Path>>,
     /// `*_logfile_maxbytes` and `*_logfile_backups`.
     pub rotation: Rotation,
     /// `*_syslog`.
@@ -60,7 +61,8 @@ pub struct ChildLogSpec {
 /// driven by that process's output task with each chunk it reads.
 #[derive(Debug)]
 pub struct ChildLog {
-    spec: ChildLogSpec,
+    /// Shared with the process record, which keeps it across spawns.
+    spec: Arc<ChildLogSpec>,
     file: Option<RotatingFile>,
     stripper: Option<AnsiStripper>,
     stripped: Vec<u8>,
@@ -77,9 +79,13 @@ impl ChildLog {
     /// Open the channel's log file (creating it), ready for output. Pass
     /// the main log to have output echoed there whenever its level is
     /// debug or below.
-    pub fn open(spec: ChildLogSpec, main_log: Option<Arc<MainLog>>) -> Result<Self, LogFileError> {
+    pub fn open(
+        spec: impl Into<Arc<ChildLogSpec>>,
+        main_log: Option<Arc<MainLog>>,
+    ) -> Result<Self, LogFileError> {
+        let spec = spec.into();
         let file = match &spec.path {
-            Some(path) => Some(RotatingFile::open(path.clone(), spec.rotation)?),
+            Some(path) => Some(RotatingFile::open_shared(Arc::clone(path), spec.rotation)?),
             None => None,
         };
         Ok(ChildLog {
@@ -220,7 +226,7 @@ mod tests {
         ChildLogSpec {
             process_name: "web".into(),
             channel: "stdout",
-            path: Some(dir.join("web.log")),
+            path: Some(dir.join("web.log").into()),
             rotation: Rotation {
                 max_bytes: 64,
                 backups: 1,
