@@ -26,7 +26,7 @@ const PIPE_DRAIN: Duration = Duration::from_secs(2);
 /// What attaching a child reads from the daemon.
 pub struct AttachContext<'a> {
     pub main_log: &'a Arc<MainLog>,
-    pub publisher: &'a Publisher,
+    pub publisher: &'a Arc<Publisher>,
     /// Offered every chunk of output, if set.
     pub hook: &'a Option<OutputHook>,
     pub events: &'a Arc<EventHub>,
@@ -43,7 +43,7 @@ pub fn attach_output(
 ) -> Vec<impl Future<Output = ()> + Send + 'static> {
     let pid = fds.pid;
     let main_log = Arc::clone(cx.main_log);
-    let publisher = cx.publisher.clone();
+    let publisher = Arc::clone(cx.publisher);
     let mut hook = cx.hook.clone();
     if let (Some(Probe::Log(pattern)), Some(signal)) = (proc.ready.as_deref(), &cx.ready) {
         // The channels are routed to be read and copied (`line_watch`),
@@ -124,7 +124,7 @@ pub fn attach_output(
             hook: hook.clone(),
             main_log: Arc::clone(&main_log),
             route: proc.routes[index],
-            publisher: publisher.clone(),
+            publisher: Arc::clone(&publisher),
         };
         pumps.push(output::pump(pipe, to));
     }

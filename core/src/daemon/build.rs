@@ -55,16 +55,16 @@ pub struct Names {
     pub process: Arc<str>,
 }
 
-/// What the spawner needs to start `process`. Its environment is
-/// `previous` when equal, so that processes built one after another with
-/// the same environment (a numprocs program; programs with only
+/// What the spawner needs to start `process`. Its environment and server
+/// URL are `previous`'s when equal, so that processes built one after
+/// another with the same ones (a numprocs program; programs with only
 /// `[supervisord] environment`) share one copy. Both output channels are
 /// pipes: the caller decides which to discard.
 pub fn spawn_spec(
     config: &Config,
     names: &Names,
     process: &ProcessConfig,
-    previous: Option<&Arc<[(String, String)]>>,
+    previous: Option<&SpawnSpec>,
 ) -> SpawnSpec {
     let same_environment = |shared: &&Arc<[(String, String)]>| {
         shared.len() == process.environment.len()
@@ -73,7 +73,7 @@ pub fn spawn_spec(
                 .zip(&process.environment)
                 .all(|((k, v), (pk, pv))| k == pk && v == pv)
     };
-    let environment = match previous.filter(same_environment) {
+    let environment = match previous.map(|p| &p.environment).filter(same_environment) {
         Some(shared) => Arc::clone(shared),
         None => process
             .environment
@@ -89,10 +89,13 @@ pub fn spawn_spec(
         umask: process.umask,
         uid: process.user.as_ref().map(|u| u.uid),
         environment,
-        server_url: process
-            .serverurl
-            .clone()
-            .or_else(|| config.default_serverurl()),
+        server_url: match (
+            process.serverurl.clone().or_else(|| config.default_serverurl()),
+            previous.and_then(|p| p.server_url.as_ref()),
+        ) {
+            (Some(url), Some(shared)) if **shared == *url => Some(Arc::clone(shared)),
+            (url, _) => url.map(Arc::from),
+        },
         stdin: StdinSource::Pipe,
         redirect_stderr: process.redirect_stderr,
         discard_stdout: false,
@@ -349,7 +352,7 @@ mod tests {
              environment=COMMON=\"x\"\n\
              [program:other]\ncommand=/bin/true\nenvironment=OWN=\"y\"\n",
         );
-        let mut previous: Option<Arc<[(String, String)]>> = None;
+        let mut previous: Option<SpawnSpec> = None;
         let mut shared = Vec::new();
         for group in &config.groups {
             for process in &group.processes {
@@ -358,8 +361,8 @@ mod tests {
                     process: Arc::from(process.name.as_str()),
                 };
                 let spec = spawn_spec(&config, &names, process, previous.as_ref());
-                previous = Some(Arc::clone(&spec.environment));
-                shared.push((process.name.clone(), spec.environment));
+                shared.push((process.name.clone(), Arc::clone(&spec.environment)));
+                previous = Some(spec);
             }
         }
         let env_of = |name: &str| {

@@ -133,7 +133,7 @@ impl Supervisor {
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let events = EventHub::new(bus);
         let shared = Arc::new(Shared {
-            publisher: events.publisher(),
+            publisher: Arc::new(events.publisher()),
             snapshot: ArcSwap::from_pointee(Snapshot::empty(Arc::clone(&config))),
             hub: Arc::new(TicketHub::new()),
             main_log: Arc::clone(&setup.main_log),

@@ -66,7 +66,7 @@ pub struct SpawnSpec {
     pub environment: Arc<[(String, String)]>,
     /// `SUPERVISOR_SERVER_URL` (the program's `serverurl` or the daemon's
     /// default); none when no HTTP server is configured.
-    pub server_url: Option<String>,
+    pub server_url: Option<Arc<str>>,
     /// What fd 0 is.
     pub stdin: StdinSource,
     /// Send stderr into the stdout pipe instead of a pipe of its own.
@@ -405,7 +405,7 @@ pub fn compose_environment(
     }
     set("SUPERVISOR_ENABLED".into(), "1".into());
     if let Some(url) = &spec.server_url {
-        set("SUPERVISOR_SERVER_URL".into(), url.into());
+        set("SUPERVISOR_SERVER_URL".into(), (**url).into());
     }
     set(
         "SUPERVISOR_PROCESS_NAME".into(),
