@@ -11,7 +11,7 @@
 //! module imports nothing else from core, so any module may count.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 
 use supervisor_sdk::value::Value;
@@ -65,7 +65,9 @@ impl<K: std::hash::Hash + Eq + Clone, V: Default> Table<K, V> {
 
     fn entries<T>(&self, read: impl Fn(&K, &V) -> Option<T>) -> Vec<T> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.iter().filter_map(|(key, counts)| read(key, counts)).collect()
+        map.iter()
+            .filter_map(|(key, counts)| read(key, counts))
+            .collect()
     }
 
     #[cfg(test)]
@@ -285,7 +287,8 @@ mod tests {
         out.add(3);
         let key = (Arc::clone(&group), Arc::clone(&name));
         assert!(PROCESSES.contains(&key));
-        let listed = |all: &Value, list: &str| find(all.get(list).unwrap(), "name", "removed_p").is_some();
+        let listed =
+            |all: &Value, list: &str| find(all.get(list).unwrap(), "name", "removed_p").is_some();
         let all = snapshot();
         assert!(listed(&all, "restarts") && listed(&all, "logged"));
         process_removed(&group, &name);
@@ -293,6 +296,9 @@ mod tests {
         // A pump still draining the last child counts into its own copy.
         out.add(1);
         let all = snapshot();
-        assert!(!listed(&all, "restarts") && !listed(&all, "logged"), "{all:?}");
+        assert!(
+            !listed(&all, "restarts") && !listed(&all, "logged"),
+            "{all:?}"
+        );
     }
 }

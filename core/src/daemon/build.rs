@@ -90,7 +90,10 @@ pub fn spawn_spec(
         uid: process.user.as_ref().map(|u| u.uid),
         environment,
         server_url: match (
-            process.serverurl.clone().or_else(|| config.default_serverurl()),
+            process
+                .serverurl
+                .clone()
+                .or_else(|| config.default_serverurl()),
             previous.and_then(|p| p.server_url.as_ref()),
         ) {
             (Some(url), Some(shared)) if **shared == *url => Some(Arc::clone(shared)),
@@ -148,12 +151,14 @@ pub struct ChannelOutputs {
     pub routes: [Route; 2],
 }
 
-/// Route both channels of `process` and draw their AUTO log names now. A
+/// Route both channels of `process` (called `process_name`, shared with
+/// its other records) and draw their AUTO log names now. A
 /// channel whose AUTO file cannot be created has no file; the error text
 /// is returned for the main log.
 pub fn channel_outputs(
     config: &Config,
     process: &ProcessConfig,
+    process_name: &Arc<str>,
     around: Surroundings,
 ) -> (ChannelOutputs, Vec<String>) {
     let sd = &config.supervisord;
@@ -200,7 +205,7 @@ pub fn channel_outputs(
         });
         let spec = route.log.then(|| {
             Arc::new(ChildLogSpec {
-                process_name: process.name.clone(),
+                process_name: Arc::clone(process_name),
                 channel: name,
                 path: path.map(Arc::from),
                 rotation: Rotation::from_config(log.maxbytes, log.backups),
@@ -284,8 +289,12 @@ mod tests {
             .iter()
             .find(|g| g.name == "web")
             .expect("web is configured");
-        let (outputs, errors) =
-            channel_outputs(&config, &web.processes[0], Surroundings::default());
+        let (outputs, errors) = channel_outputs(
+            &config,
+            &web.processes[0],
+            &Arc::from("web"),
+            Surroundings::default(),
+        );
         assert!(errors.is_empty(), "{errors:?}");
         let [stdout, stderr] = outputs.logs;
         let stdout = stdout.expect("stdout is logged");
@@ -299,7 +308,12 @@ mod tests {
             .iter()
             .find(|g| g.name == "quiet")
             .expect("quiet is configured");
-        let (outputs, _) = channel_outputs(&config, &quiet.processes[0], Surroundings::default());
+        let (outputs, _) = channel_outputs(
+            &config,
+            &quiet.processes[0],
+            &Arc::from("quiet"),
+            Surroundings::default(),
+        );
         let [stdout, stderr] = outputs.logs;
         assert!(stdout.is_none() && stderr.is_none());
         assert!(
@@ -396,7 +410,12 @@ mod tests {
                 .expect("the group is configured")
         };
         let web = group("web");
-        let (outputs, _) = channel_outputs(&config, &web.processes[0], Surroundings::default());
+        let (outputs, _) = channel_outputs(
+            &config,
+            &web.processes[0],
+            &Arc::from("web"),
+            Surroundings::default(),
+        );
         let [stdout, stderr] = outputs.routes;
         assert!(stdout.piped && stdout.log && stdout.pump.events_enabled && !stdout.splices);
         assert!(stderr.piped && stderr.log && stderr.pump.capture_max_bytes == 10);
@@ -411,7 +430,7 @@ mod tests {
         let around = Surroundings::of(pool, true, false, &main_log);
         assert_eq!(around.listener, Listener::Attached);
         assert!(!around.main_log_echoes);
-        let (outputs, _) = channel_outputs(&config, &pool.processes[0], around);
+        let (outputs, _) = channel_outputs(&config, &pool.processes[0], &Arc::from("pool"), around);
         let [stdout, stderr] = outputs.routes;
         assert!(stdout.listener_protocol && stdout.pump.capture_max_bytes == 0);
         assert!(
@@ -433,7 +452,7 @@ mod tests {
         let route_at = |level| {
             main_log.set_level(level);
             let around = Surroundings::of(plain, false, false, &main_log);
-            channel_outputs(&config, &plain.processes[0], around)
+            channel_outputs(&config, &plain.processes[0], &Arc::from("plain"), around)
                 .0
                 .routes
         };

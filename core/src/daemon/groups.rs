@@ -14,7 +14,7 @@ use super::listeners::EventHub;
 use super::table::{Group, Proc, ProcId, ProcessTable};
 use crate::config::{Config, GroupConfig, GroupKind};
 use crate::events::ListenerPool;
-use crate::logs::{LogLevel, MainLog};
+use crate::logs::{LogLevel, MainLog, Route};
 use crate::plugins::PluginLoader;
 use crate::plugins::handler::result_handler_for;
 use crate::probes::NotifySocket;
@@ -42,6 +42,8 @@ pub struct GroupBuilder {
     /// numprocs program, and programs that only have `[supervisord]
     /// environment`, keep one copy.
     last_spec: Option<Arc<SpawnSpec>>,
+    /// The routes of the process added last, shared the same way.
+    last_routes: Option<Arc<[Route; 2]>>,
 }
 
 impl GroupBuilder {
@@ -49,6 +51,7 @@ impl GroupBuilder {
         GroupBuilder {
             loader,
             last_spec: None,
+            last_routes: None,
         }
     }
 
@@ -125,14 +128,19 @@ impl GroupBuilder {
         group_priority: i64,
         around: build::Surroundings,
     ) -> Proc {
-        let (outputs, errors) = build::channel_outputs(cx.config, process, around);
-        for error in errors {
-            cx.main_log.log(LogLevel::Error, &error);
-        }
         let names = build::Names {
             group: Arc::clone(group_name),
             process: Arc::from(process.name.as_str()),
         };
+        let (outputs, errors) = build::channel_outputs(cx.config, process, &names.process, around);
+        for error in errors {
+            cx.main_log.log(LogLevel::Error, &error);
+        }
+        let routes = match self.last_routes.take() {
+            Some(shared) if *shared == outputs.routes => shared,
+            _ => Arc::new(outputs.routes),
+        };
+        self.last_routes = Some(Arc::clone(&routes));
         let mut spec = build::spawn_spec(cx.config, &names, process, self.last_spec.as_deref());
         let notify = notify_socket(process, id, &mut spec, cx.main_log);
         spec.discard_stdout = !outputs.routes[0].piped;
@@ -152,7 +160,7 @@ impl GroupBuilder {
             pool: None,
             fcgi: None,
             lease: None,
-            routes: outputs.routes,
+            routes,
             ready: process.ready_check.clone().map(Arc::new),
             notify,
             health: process.health_check.clone().map(Arc::new),

@@ -54,8 +54,9 @@ pub struct Proc {
     pub stdin_queue: Option<super::output::StdinQueue>,
     /// For an eventlistener process: its pool's name (the group's).
     pub pool: Option<Arc<str>>,
-    /// Where each channel's output goes.
-    pub routes: [Route; 2],
+    /// Where each channel's output goes; shared by the processes of a
+    /// program (decided from its options, the same for each).
+    pub routes: Arc<[Route; 2]>,
     /// The socket of an fcgi group, shared by its processes.
     pub fcgi: Option<Arc<SocketManager>>,
     /// This process's hold on that socket while it has a child.
@@ -448,7 +449,7 @@ pub(super) mod tests {
             stdin: None,
             stdin_queue: None,
             pool: None,
-            routes: [Route::default(); 2],
+            routes: Arc::new([Route::default(); 2]),
             fcgi: None,
             lease: None,
             ready: None,

@@ -43,7 +43,7 @@ pub fn materialize_logfile(
 #[derive(Debug, Clone)]
 pub struct ChildLogSpec {
     /// The process name (for syslog lines and the main-log echo).
-    pub process_name: String,
+    pub process_name: Arc<str>,
     /// `stdout` or `stderr`.
     pub channel: &'static str,
     /// The log file, already materialized; `None` for no file. Shared with
