@@ -48,46 +48,24 @@ impl<K: std::hash::Hash + Eq + Clone, V: Default> Table<K, V> {
         Arc::clone(map.entry(owned()).or_default())
     }
 
-    /// Forget the counters of `key` (a holder of them keeps counting into
-    /// its own copy, which nobody reads any more).
-    fn remove<Q>(&self, key: &Q)
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        map.remove(key);
-        // A scale down from thousands must not keep the table's buckets.
-        if map.capacity() > 64 && map.len() < map.capacity() / 4 {
-            map.shrink_to_fit();
-        }
-    }
-
     fn entries<T>(&self, read: impl Fn(&K, &V) -> Option<T>) -> Vec<T> {
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.iter()
             .filter_map(|(key, counts)| read(key, counts))
             .collect()
     }
-
-    #[cfg(test)]
-    fn contains<Q>(&self, key: &Q) -> bool
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ?Sized,
-    {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.contains_key(key)
-    }
 }
 
 /// Calls and faults by method name.
 static RPC: Table<Box<str>, [AtomicU64; 2]> = Table::new();
 
-/// One process's counters: starts and output bytes in one entry, so a
-/// program costs one slot of one table (issue 22's memory per program).
-#[derive(Debug, Default)]
+/// One process's counters: starts and output bytes in one entry, which
+/// holds its own key, so a program costs one pointer-sized slot of one
+/// table (issue 22's memory per program).
+#[derive(Debug)]
 struct ProcessCounts {
+    group: Arc<str>,
+    name: Arc<str>,
     starts: AtomicU64,
     /// Bytes read from stdout, stderr.
     output: [AtomicU64; 2],
@@ -102,7 +80,36 @@ const STDOUT_SEEN: u8 = 2;
 const STDERR_SEEN: u8 = 4;
 
 /// Every process's counters by `(group, name)`, until it is removed.
-static PROCESSES: Table<(Arc<str>, Arc<str>), ProcessCounts> = Table::new();
+static PROCESSES: LazyLock<RwLock<Processes>> = LazyLock::new(RwLock::default);
+
+#[derive(Default)]
+struct Processes {
+    hasher: std::hash::RandomState,
+    table: hashbrown::HashTable<Arc<ProcessCounts>>,
+}
+
+impl Processes {
+    fn hash(&self, group: &str, name: &str) -> u64 {
+        use std::hash::BuildHasher as _;
+        self.hasher.hash_one((group, name))
+    }
+
+    fn find(&self, group: &str, name: &str) -> Option<&Arc<ProcessCounts>> {
+        self.table.find(self.hash(group, name), |c| {
+            *c.group == *group && *c.name == *name
+        })
+    }
+}
+
+fn processes() -> std::sync::RwLockReadGuard<'static, Processes> {
+    // A poisoned lock only means a panic elsewhere while inserting: the
+    // table itself is whole.
+    PROCESSES.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn processes_mut() -> std::sync::RwLockWriteGuard<'static, Processes> {
+    PROCESSES.write().unwrap_or_else(|p| p.into_inner())
+}
 
 /// One call of `method` answered, with a fault or not.
 pub fn rpc_call(method: &str, fault: bool) {
@@ -113,9 +120,29 @@ pub fn rpc_call(method: &str, fault: bool) {
     }
 }
 
+/// The counters of `group:name`, made on first use.
 fn process(group: &Arc<str>, name: &Arc<str>) -> Arc<ProcessCounts> {
-    let key = (Arc::clone(group), Arc::clone(name));
-    PROCESSES.get(&key, || key.clone())
+    if let Some(found) = processes().find(group, name) {
+        return Arc::clone(found);
+    }
+    let mut all = processes_mut();
+    if let Some(found) = all.find(group, name) {
+        return Arc::clone(found);
+    }
+    let counts = Arc::new(ProcessCounts {
+        group: Arc::clone(group),
+        name: Arc::clone(name),
+        starts: AtomicU64::new(0),
+        output: [AtomicU64::new(0), AtomicU64::new(0)],
+        seen: AtomicU8::new(0),
+    });
+    let hash = all.hash(group, name);
+    let Processes { hasher, table } = &mut *all;
+    table.insert_unique(hash, Arc::clone(&counts), |c| {
+        use std::hash::BuildHasher as _;
+        hasher.hash_one((&*c.group, &*c.name))
+    });
+    counts
 }
 
 /// A child of `group:name` is being spawned.
@@ -129,7 +156,22 @@ pub fn process_started(group: &Arc<str>, name: &Arc<str>) {
 /// a scale down): its counters go with it, so churn does not grow the
 /// tables. A daemon restart keeps them.
 pub fn process_removed(group: &Arc<str>, name: &Arc<str>) {
-    PROCESSES.remove(&(Arc::clone(group), Arc::clone(name)));
+    let mut all = processes_mut();
+    let hash = all.hash(group, name);
+    if let Ok(entry) = all
+        .table
+        .find_entry(hash, |c| *c.group == **group && *c.name == **name)
+    {
+        entry.remove();
+    }
+    // A scale down from thousands must not keep the table's buckets.
+    if all.table.capacity() > 64 && all.table.len() < all.table.capacity() / 4 {
+        let Processes { hasher, table } = &mut *all;
+        table.shrink_to_fit(|c| {
+            use std::hash::BuildHasher as _;
+            hasher.hash_one((&*c.group, &*c.name))
+        });
+    }
 }
 
 /// The counter of bytes read from `group:name`'s `channel` (`stdout`,
@@ -183,38 +225,36 @@ pub fn snapshot() -> Value {
             ("faults", number(counts[1].load(Ordering::Relaxed))),
         ]))
     });
-    let restarts = PROCESSES.entries(|(group, name), counts| {
+    let all = processes();
+    let restarts = all.table.iter().filter_map(|counts| {
         let starts = counts.starts.load(Ordering::Relaxed);
         (counts.seen.load(Ordering::Relaxed) & STARTED != 0).then(|| {
             Value::structure([
-                ("group", Value::string(&**group)),
-                ("name", Value::string(&**name)),
+                ("group", Value::string(&*counts.group)),
+                ("name", Value::string(&*counts.name)),
                 ("restarts", number(starts.saturating_sub(1))),
             ])
         })
     });
-    let logged = PROCESSES
-        .entries(|(group, name), counts| {
-            let seen = counts.seen.load(Ordering::Relaxed);
-            let channels = [("stdout", STDOUT_SEEN), ("stderr", STDERR_SEEN)];
-            Some(
-                channels
-                    .into_iter()
-                    .zip(&counts.output)
-                    .filter(|((_, bit), _)| seen & bit != 0)
-                    .map(|((channel, _), bytes)| {
-                        Value::structure([
-                            ("group", Value::string(&**group)),
-                            ("name", Value::string(&**name)),
-                            ("channel", Value::string(channel)),
-                            ("bytes", number(bytes.load(Ordering::Relaxed))),
-                        ])
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .into_iter()
-        .flatten();
+    let restarts: Vec<Value> = restarts.collect();
+    let logged = all.table.iter().flat_map(|counts| {
+        let seen = counts.seen.load(Ordering::Relaxed);
+        let channels = [("stdout", STDOUT_SEEN), ("stderr", STDERR_SEEN)];
+        channels
+            .into_iter()
+            .zip(&counts.output)
+            .filter(move |((_, bit), _)| seen & bit != 0)
+            .map(|((channel, _), bytes)| {
+                Value::structure([
+                    ("group", Value::string(&*counts.group)),
+                    ("name", Value::string(&*counts.name)),
+                    ("channel", Value::string(channel)),
+                    ("bytes", number(bytes.load(Ordering::Relaxed))),
+                ])
+            })
+    });
+    let logged: Vec<Value> = logged.collect();
+    drop(all);
     Value::structure([
         ("rpc", Value::array(rpc)),
         ("restarts", Value::array(restarts)),
@@ -285,14 +325,13 @@ mod tests {
         process_started(&group, &name);
         let out = output_bytes(&group, &name, "stdout");
         out.add(3);
-        let key = (Arc::clone(&group), Arc::clone(&name));
-        assert!(PROCESSES.contains(&key));
+        assert!(processes().find(&group, &name).is_some());
         let listed =
             |all: &Value, list: &str| find(all.get(list).unwrap(), "name", "removed_p").is_some();
         let all = snapshot();
         assert!(listed(&all, "restarts") && listed(&all, "logged"));
         process_removed(&group, &name);
-        assert!(!PROCESSES.contains(&key));
+        assert!(processes().find(&group, &name).is_none());
         // A pump still draining the last child counts into its own copy.
         out.add(1);
         let all = snapshot();

@@ -64,8 +64,9 @@ pub struct ChildLog {
     /// Shared with the process record, which keeps it across spawns.
     spec: Arc<ChildLogSpec>,
     file: Option<RotatingFile>,
-    stripper: Option<AnsiStripper>,
-    stripped: Vec<u8>,
+    /// The stripper and its output buffer, boxed: few channels strip, and
+    /// every logged channel of every program holds a writer.
+    stripper: Option<Box<(AnsiStripper, Vec<u8>)>>,
     main_log: Option<Arc<MainLog>>,
     /// How many times [`clear`](ChildLog::clear) ran: the channel's
     /// `pump::ChannelPump` compares it at each chunk
@@ -89,10 +90,11 @@ impl ChildLog {
             None => None,
         };
         Ok(ChildLog {
-            stripper: spec.strip_ansi.then(AnsiStripper::new),
+            stripper: spec
+                .strip_ansi
+                .then(|| Box::new((AnsiStripper::new(), Vec::new()))),
             spec,
             file,
-            stripped: Vec::new(),
             main_log,
             clears: 0,
         })
@@ -114,10 +116,11 @@ impl ChildLog {
     /// bytes, and the caller decides how loudly to report it.
     pub fn write<'a>(&'a mut self, chunk: &'a [u8]) -> (&'a [u8], Result<(), LogFileError>) {
         let data = match &mut self.stripper {
-            Some(stripper) => {
-                self.stripped.clear();
-                stripper.strip_into(chunk, &mut self.stripped);
-                &self.stripped[..]
+            Some(stripping) => {
+                let (stripper, stripped) = &mut **stripping;
+                stripped.clear();
+                stripper.strip_into(chunk, stripped);
+                &stripped[..]
             }
             None => chunk,
         };
@@ -155,18 +158,16 @@ impl ChildLog {
     /// The channel reached end of file (the process exited): a byte the
     /// stripper held back (a lone trailing ESC) is logged now.
     pub fn finish(&mut self) -> Result<(), LogFileError> {
-        let Some(stripper) = &mut self.stripper else {
+        let Some(stripping) = &mut self.stripper else {
             return Ok(());
         };
-        self.stripped.clear();
-        stripper.finish(&mut self.stripped);
-        if self.stripped.is_empty() {
+        let (stripper, stripped) = &mut **stripping;
+        stripped.clear();
+        stripper.finish(stripped);
+        if stripped.is_empty() {
             return Ok(());
         }
-        let data = std::mem::take(&mut self.stripped);
-        let result = deliver(&self.spec, &mut self.file, &self.main_log, &data);
-        self.stripped = data;
-        result
+        deliver(&self.spec, &mut self.file, &self.main_log, stripped)
     }
 
     /// Reopen the file (SIGUSR2, after logrotate moved it).
