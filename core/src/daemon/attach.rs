@@ -17,7 +17,7 @@ use super::listeners::EventHub;
 use super::output::{self, Channel, Destination, OutputHook};
 use super::table::Proc;
 use crate::events::Publisher;
-use crate::logs::{ChildLog, ChildLogSpec, LogLevel, MainLog};
+use crate::logs::{ChildLog, LogLevel, MainLog};
 use crate::process::spawn::SpawnedFds;
 
 /// How long a stopping daemon waits for its children's pipes to drain.
@@ -26,7 +26,7 @@ const PIPE_DRAIN: Duration = Duration::from_secs(2);
 /// What attaching a child reads from the daemon.
 pub struct AttachContext<'a> {
     pub main_log: &'a Arc<MainLog>,
-    pub publisher: &'a Publisher,
+    pub publisher: &'a Arc<Publisher>,
     /// Offered every chunk of output, if set.
     pub hook: &'a Option<OutputHook>,
     pub events: &'a Arc<EventHub>,
@@ -43,7 +43,7 @@ pub fn attach_output(
 ) -> Vec<impl Future<Output = ()> + Send + 'static> {
     let pid = fds.pid;
     let main_log = Arc::clone(cx.main_log);
-    let publisher = cx.publisher.clone();
+    let publisher = Arc::clone(cx.publisher);
     let mut hook = cx.hook.clone();
     if let (Some(Probe::Log(pattern)), Some(signal)) = (proc.ready.as_deref(), &cx.ready) {
         // The channels are routed to be read and copied (`line_watch`),
@@ -90,7 +90,7 @@ pub fn attach_output(
         if proc.logs[index].is_none()
             && let Some(spec) = spec
         {
-            match ChildLog::open(ChildLogSpec::clone(spec), Some(Arc::clone(&main_log))) {
+            match ChildLog::open(Arc::clone(spec), Some(Arc::clone(&main_log))) {
                 Ok(log) => proc.logs[index] = Some(Arc::new(Mutex::new(log))),
                 Err(error) => main_log.error(&error.to_string()),
             }
@@ -124,7 +124,7 @@ pub fn attach_output(
             hook: hook.clone(),
             main_log: Arc::clone(&main_log),
             route: proc.routes[index],
-            publisher: publisher.clone(),
+            publisher: Arc::clone(&publisher),
         };
         pumps.push(output::pump(pipe, to));
     }

@@ -55,16 +55,16 @@ pub struct Names {
     pub process: Arc<str>,
 }
 
-/// What the spawner needs to start `process`. Its environment is
-/// `previous` when equal, so that processes built one after another with
-/// the same environment (a numprocs program; programs with only
+/// What the spawner needs to start `process`. Its environment and server
+/// URL are `previous`'s when equal, so that processes built one after
+/// another with the same ones (a numprocs program; programs with only
 /// `[supervisord] environment`) share one copy. Both output channels are
 /// pipes: the caller decides which to discard.
 pub fn spawn_spec(
     config: &Config,
     names: &Names,
     process: &ProcessConfig,
-    previous: Option<&Arc<[(String, String)]>>,
+    previous: Option<&SpawnSpec>,
 ) -> SpawnSpec {
     let same_environment = |shared: &&Arc<[(String, String)]>| {
         shared.len() == process.environment.len()
@@ -73,7 +73,7 @@ pub fn spawn_spec(
                 .zip(&process.environment)
                 .all(|((k, v), (pk, pv))| k == pk && v == pv)
     };
-    let environment = match previous.filter(same_environment) {
+    let environment = match previous.map(|p| &p.environment).filter(same_environment) {
         Some(shared) => Arc::clone(shared),
         None => process
             .environment
@@ -89,10 +89,16 @@ pub fn spawn_spec(
         umask: process.umask,
         uid: process.user.as_ref().map(|u| u.uid),
         environment,
-        server_url: process
-            .serverurl
-            .clone()
-            .or_else(|| config.default_serverurl()),
+        server_url: match (
+            process
+                .serverurl
+                .clone()
+                .or_else(|| config.default_serverurl()),
+            previous.and_then(|p| p.server_url.as_ref()),
+        ) {
+            (Some(url), Some(shared)) if **shared == *url => Some(Arc::clone(shared)),
+            (url, _) => url.map(Arc::from),
+        },
         stdin: StdinSource::Pipe,
         redirect_stderr: process.redirect_stderr,
         discard_stdout: false,
@@ -138,19 +144,21 @@ impl Surroundings {
 #[derive(Debug)]
 pub struct ChannelOutputs {
     /// Each channel's log, AUTO names drawn; `None` where the route keeps
-    /// none. Boxed: most channels have no log, and a process record holds
-    /// both.
-    pub logs: [Option<Box<ChildLogSpec>>; 2],
+    /// none. Behind an `Arc`: most channels have no log, a process record
+    /// holds both, and each open log shares its record's.
+    pub logs: [Option<Arc<ChildLogSpec>>; 2],
     /// Each channel's route ([`route`]).
     pub routes: [Route; 2],
 }
 
-/// Route both channels of `process` and draw their AUTO log names now. A
+/// Route both channels of `process` (called `process_name`, shared with
+/// its other records) and draw their AUTO log names now. A
 /// channel whose AUTO file cannot be created has no file; the error text
 /// is returned for the main log.
 pub fn channel_outputs(
     config: &Config,
     process: &ProcessConfig,
+    process_name: &Arc<str>,
     around: Surroundings,
 ) -> (ChannelOutputs, Vec<String>) {
     let sd = &config.supervisord;
@@ -158,7 +166,7 @@ pub fn channel_outputs(
     let mut channel = |log: &config::ChannelLog,
                        name: &'static str,
                        listener: Listener|
-     -> (Option<Box<ChildLogSpec>>, Route) {
+     -> (Option<Arc<ChildLogSpec>>, Route) {
         let path: Option<PathBuf> = match materialize_logfile(
             &log.logfile,
             &sd.childlogdir,
@@ -196,10 +204,10 @@ pub fn channel_outputs(
             line_watch: matches!(process.ready_check, Some(crate::probes::Probe::Log(_))),
         });
         let spec = route.log.then(|| {
-            Box::new(ChildLogSpec {
-                process_name: process.name.clone(),
+            Arc::new(ChildLogSpec {
+                process_name: Arc::clone(process_name),
                 channel: name,
-                path,
+                path: path.map(Arc::from),
                 rotation: Rotation::from_config(log.maxbytes, log.backups),
                 syslog: log.syslog,
                 strip_ansi: sd.strip_ansi,
@@ -281,12 +289,16 @@ mod tests {
             .iter()
             .find(|g| g.name == "web")
             .expect("web is configured");
-        let (outputs, errors) =
-            channel_outputs(&config, &web.processes[0], Surroundings::default());
+        let (outputs, errors) = channel_outputs(
+            &config,
+            &web.processes[0],
+            &Arc::from("web"),
+            Surroundings::default(),
+        );
         assert!(errors.is_empty(), "{errors:?}");
         let [stdout, stderr] = outputs.logs;
         let stdout = stdout.expect("stdout is logged");
-        let path = stdout.path.expect("an AUTO file");
+        let path = stdout.path.clone().expect("an AUTO file");
         assert!(path.starts_with(dir.path()), "{}", path.display());
         assert!(path.exists(), "AUTO files are created when the group is");
         assert!(stderr.is_none(), "redirected stderr arrives on stdout");
@@ -296,7 +308,12 @@ mod tests {
             .iter()
             .find(|g| g.name == "quiet")
             .expect("quiet is configured");
-        let (outputs, _) = channel_outputs(&config, &quiet.processes[0], Surroundings::default());
+        let (outputs, _) = channel_outputs(
+            &config,
+            &quiet.processes[0],
+            &Arc::from("quiet"),
+            Surroundings::default(),
+        );
         let [stdout, stderr] = outputs.logs;
         assert!(stdout.is_none() && stderr.is_none());
         assert!(
@@ -349,7 +366,7 @@ mod tests {
              environment=COMMON=\"x\"\n\
              [program:other]\ncommand=/bin/true\nenvironment=OWN=\"y\"\n",
         );
-        let mut previous: Option<Arc<[(String, String)]>> = None;
+        let mut previous: Option<SpawnSpec> = None;
         let mut shared = Vec::new();
         for group in &config.groups {
             for process in &group.processes {
@@ -358,8 +375,8 @@ mod tests {
                     process: Arc::from(process.name.as_str()),
                 };
                 let spec = spawn_spec(&config, &names, process, previous.as_ref());
-                previous = Some(Arc::clone(&spec.environment));
-                shared.push((process.name.clone(), spec.environment));
+                shared.push((process.name.clone(), Arc::clone(&spec.environment)));
+                previous = Some(spec);
             }
         }
         let env_of = |name: &str| {
@@ -393,7 +410,12 @@ mod tests {
                 .expect("the group is configured")
         };
         let web = group("web");
-        let (outputs, _) = channel_outputs(&config, &web.processes[0], Surroundings::default());
+        let (outputs, _) = channel_outputs(
+            &config,
+            &web.processes[0],
+            &Arc::from("web"),
+            Surroundings::default(),
+        );
         let [stdout, stderr] = outputs.routes;
         assert!(stdout.piped && stdout.log && stdout.pump.events_enabled && !stdout.splices);
         assert!(stderr.piped && stderr.log && stderr.pump.capture_max_bytes == 10);
@@ -408,7 +430,7 @@ mod tests {
         let around = Surroundings::of(pool, true, false, &main_log);
         assert_eq!(around.listener, Listener::Attached);
         assert!(!around.main_log_echoes);
-        let (outputs, _) = channel_outputs(&config, &pool.processes[0], around);
+        let (outputs, _) = channel_outputs(&config, &pool.processes[0], &Arc::from("pool"), around);
         let [stdout, stderr] = outputs.routes;
         assert!(stdout.listener_protocol && stdout.pump.capture_max_bytes == 0);
         assert!(
@@ -430,7 +452,7 @@ mod tests {
         let route_at = |level| {
             main_log.set_level(level);
             let around = Surroundings::of(plain, false, false, &main_log);
-            channel_outputs(&config, &plain.processes[0], around)
+            channel_outputs(&config, &plain.processes[0], &Arc::from("plain"), around)
                 .0
                 .routes
         };

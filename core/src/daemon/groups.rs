@@ -14,12 +14,13 @@ use super::listeners::EventHub;
 use super::table::{Group, Proc, ProcId, ProcessTable};
 use crate::config::{Config, GroupConfig, GroupKind};
 use crate::events::ListenerPool;
-use crate::logs::{LogLevel, MainLog};
+use crate::logs::{LogLevel, MainLog, Route};
 use crate::plugins::PluginLoader;
 use crate::plugins::handler::result_handler_for;
 use crate::probes::NotifySocket;
 use crate::process::ProcessRecord;
 use crate::process::fcgi_socket::SocketManager;
+use crate::process::spawn::SpawnSpec;
 
 /// What creating a group reads from the daemon.
 pub struct GroupContext<'a> {
@@ -36,17 +37,21 @@ pub struct GroupContext<'a> {
 pub struct GroupBuilder {
     /// Loads result handlers of listener pools (each library once).
     loader: PluginLoader,
-    /// The environment of the process added last, shared with the next
-    /// one when equal: the processes of a numprocs program, and programs
-    /// that only have `[supervisord] environment`, keep one copy.
-    last_environment: Option<Arc<[(String, String)]>>,
+    /// The spawn spec of the process added last, whose environment and
+    /// server URL the next one shares when equal: the processes of a
+    /// numprocs program, and programs that only have `[supervisord]
+    /// environment`, keep one copy.
+    last_spec: Option<Arc<SpawnSpec>>,
+    /// The routes of the process added last, shared the same way.
+    last_routes: Option<Arc<[Route; 2]>>,
 }
 
 impl GroupBuilder {
     pub fn new(loader: PluginLoader) -> GroupBuilder {
         GroupBuilder {
             loader,
-            last_environment: None,
+            last_spec: None,
+            last_routes: None,
         }
     }
 
@@ -123,17 +128,20 @@ impl GroupBuilder {
         group_priority: i64,
         around: build::Surroundings,
     ) -> Proc {
-        let (outputs, errors) = build::channel_outputs(cx.config, process, around);
-        for error in errors {
-            cx.main_log.log(LogLevel::Error, &error);
-        }
         let names = build::Names {
             group: Arc::clone(group_name),
             process: Arc::from(process.name.as_str()),
         };
-        let mut spec =
-            build::spawn_spec(cx.config, &names, process, self.last_environment.as_ref());
-        self.last_environment = Some(Arc::clone(&spec.environment));
+        let (outputs, errors) = build::channel_outputs(cx.config, process, &names.process, around);
+        for error in errors {
+            cx.main_log.log(LogLevel::Error, &error);
+        }
+        let routes = match self.last_routes.take() {
+            Some(shared) if *shared == outputs.routes => shared,
+            _ => Arc::new(outputs.routes),
+        };
+        self.last_routes = Some(Arc::clone(&routes));
+        let mut spec = build::spawn_spec(cx.config, &names, process, self.last_spec.as_deref());
         let notify = notify_socket(process, id, &mut spec, cx.main_log);
         spec.discard_stdout = !outputs.routes[0].piped;
         spec.discard_stderr = !outputs.routes[1].piped;
@@ -143,7 +151,7 @@ impl GroupBuilder {
             group_priority,
             priority: process.priority,
             policy: build::policy(process, names.process),
-            spec: Arc::new(spec),
+            spec: Arc::clone(self.last_spec.insert(Arc::new(spec))),
             record: ProcessRecord::default(),
             log_specs: outputs.logs,
             logs: [None, None],
@@ -152,7 +160,7 @@ impl GroupBuilder {
             pool: None,
             fcgi: None,
             lease: None,
-            routes: outputs.routes,
+            routes,
             ready: process.ready_check.clone().map(Arc::new),
             notify,
             health: process.health_check.clone().map(Arc::new),

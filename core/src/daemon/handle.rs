@@ -31,8 +31,9 @@ pub struct Shared {
     pub main_log: Arc<MainLog>,
     /// `identifier`.
     pub identifier: ArcSwap<String>,
-    /// Publishes events to the supervisor task's bus from any task.
-    pub publisher: Publisher,
+    /// Publishes events to the supervisor task's bus from any task; behind
+    /// an `Arc` so each output pump holds a pointer, not a copy.
+    pub publisher: Arc<Publisher>,
     /// Ticks each time a snapshot is published, so a reader that follows
     /// changes (the systemd notifier) waits on it instead of polling.
     pub published: tokio::sync::watch::Sender<()>,

@@ -314,7 +314,7 @@ mod tests {
             let spec = ChildLogSpec {
                 process_name: name.into(),
                 channel: "stdout",
-                path: Some(dir.path().join(format!("{name}.log"))),
+                path: Some(dir.path().join(format!("{name}.log")).into()),
                 rotation: Rotation {
                     max_bytes: 0,
                     backups: 0,

@@ -86,19 +86,22 @@ impl Launcher {
         let ticket = self.ledger.spawn_started();
         self.burst.started();
         let sender = self.reports.clone();
-        tokio::spawn(async move {
-            let result = spawner.spawn(spec).await;
-            if let Err(lost) = sender.send(Message::Spawned { id, ticket, result }) {
-                // The task is gone (the daemon is exiting): a child forked
-                // now must not outlive it.
-                if let Message::Spawned {
-                    result: Ok(fds), ..
-                } = lost.0
-                {
-                    let _ = kill::send_signal(fds.pid, libc::SIGKILL, false);
+        // Reported straight from the spawner thread (see `Spawner::submit`).
+        spawner.submit(
+            spec,
+            Box::new(move |result| {
+                if let Err(lost) = sender.send(Message::Spawned { id, ticket, result }) {
+                    // The task is gone (the daemon is exiting): a child forked
+                    // now must not outlive it.
+                    if let Message::Spawned {
+                        result: Ok(fds), ..
+                    } = lost.0
+                    {
+                        let _ = kill::send_signal(fds.pid, libc::SIGKILL, false);
+                    }
                 }
-            }
-        });
+            }),
+        );
     }
 
     /// Fork an `exec:` check's command (`key`, a ledger key of its own)

@@ -133,7 +133,7 @@ impl Supervisor {
         let bus_inbox = bus.take_inbox().expect("a new bus still holds its inbox");
         let events = EventHub::new(bus);
         let shared = Arc::new(Shared {
-            publisher: events.publisher(),
+            publisher: Arc::new(events.publisher()),
             snapshot: ArcSwap::from_pointee(Snapshot::empty(Arc::clone(&config))),
             hub: Arc::new(TicketHub::new()),
             main_log: Arc::clone(&setup.main_log),
@@ -479,7 +479,8 @@ impl Supervisor {
         self.events.bus().publish(Event::ProcessGroupRemoved {
             group: group.name.clone(),
         });
-        for (id, _) in procs {
+        for (id, proc) in procs {
+            crate::counters::process_removed(&proc.group, &proc.name);
             self.timers.cancel(id);
             self.probes.forget(id);
             self.waiters.fail(id, || Fault::with(BAD_NAME, name));

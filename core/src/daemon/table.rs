@@ -45,7 +45,7 @@ pub struct Proc {
     pub policy: Policy,
     pub spec: Arc<SpawnSpec>,
     pub record: ProcessRecord,
-    pub log_specs: [Option<Box<ChildLogSpec>>; 2],
+    pub log_specs: [Option<Arc<ChildLogSpec>>; 2],
     /// Opened at the first spawn, kept across spawns.
     pub logs: [Option<SharedLog>; 2],
     /// The child's stdin pipe, registered with the runtime only when
@@ -54,8 +54,9 @@ pub struct Proc {
     pub stdin_queue: Option<super::output::StdinQueue>,
     /// For an eventlistener process: its pool's name (the group's).
     pub pool: Option<Arc<str>>,
-    /// Where each channel's output goes.
-    pub routes: [Route; 2],
+    /// Where each channel's output goes; shared by the processes of a
+    /// program (decided from its options, the same for each).
+    pub routes: Arc<[Route; 2]>,
     /// The socket of an fcgi group, shared by its processes.
     pub fcgi: Option<Arc<SocketManager>>,
     /// This process's hold on that socket while it has a child.
@@ -78,7 +79,7 @@ impl Proc {
             at.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         }
-        fn path_of(spec: &Option<Box<ChildLogSpec>>) -> RString {
+        fn path_of(spec: &Option<Arc<ChildLogSpec>>) -> RString {
             spec.as_ref()
                 .and_then(|s| s.path.as_ref())
                 .map(|p| p.to_string_lossy().into_owned().into())
@@ -448,7 +449,7 @@ pub(super) mod tests {
             stdin: None,
             stdin_queue: None,
             pool: None,
-            routes: [Route::default(); 2],
+            routes: Arc::new([Route::default(); 2]),
             fcgi: None,
             lease: None,
             ready: None,

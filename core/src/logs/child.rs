@@ -43,11 +43,12 @@ pub fn materialize_logfile(
 #[derive(Debug, Clone)]
 pub struct ChildLogSpec {
     /// The process name (for syslog lines and the main-log echo).
-    pub process_name: String,
+    pub process_name: Arc<str>,
     /// `stdout` or `stderr`.
     pub channel: &'static str,
-    /// The log file, already materialized; `None` for no file.
-    pub path: Option<PathBuf>,
+    /// The log file, already materialized; `None` for no file. Shared with
+    /// the open file's writer (issue 22's memory per program).
+    pub path: Option<Arc<Path>>,
     /// `*_logfile_maxbytes` and `*_logfile_backups`.
     pub rotation: Rotation,
     /// `*_syslog`.
@@ -60,10 +61,12 @@ pub struct ChildLogSpec {
 /// driven by that process's output task with each chunk it reads.
 #[derive(Debug)]
 pub struct ChildLog {
-    spec: ChildLogSpec,
+    /// Shared with the process record, which keeps it across spawns.
+    spec: Arc<ChildLogSpec>,
     file: Option<RotatingFile>,
-    stripper: Option<AnsiStripper>,
-    stripped: Vec<u8>,
+    /// The stripper and its output buffer, boxed: few channels strip, and
+    /// every logged channel of every program holds a writer.
+    stripper: Option<Box<(AnsiStripper, Vec<u8>)>>,
     main_log: Option<Arc<MainLog>>,
     /// How many times [`clear`](ChildLog::clear) ran: the channel's
     /// `pump::ChannelPump` compares it at each chunk
@@ -77,16 +80,21 @@ impl ChildLog {
     /// Open the channel's log file (creating it), ready for output. Pass
     /// the main log to have output echoed there whenever its level is
     /// debug or below.
-    pub fn open(spec: ChildLogSpec, main_log: Option<Arc<MainLog>>) -> Result<Self, LogFileError> {
+    pub fn open(
+        spec: impl Into<Arc<ChildLogSpec>>,
+        main_log: Option<Arc<MainLog>>,
+    ) -> Result<Self, LogFileError> {
+        let spec = spec.into();
         let file = match &spec.path {
-            Some(path) => Some(RotatingFile::open(path.clone(), spec.rotation)?),
+            Some(path) => Some(RotatingFile::open_shared(Arc::clone(path), spec.rotation)?),
             None => None,
         };
         Ok(ChildLog {
-            stripper: spec.strip_ansi.then(AnsiStripper::new),
+            stripper: spec
+                .strip_ansi
+                .then(|| Box::new((AnsiStripper::new(), Vec::new()))),
             spec,
             file,
-            stripped: Vec::new(),
             main_log,
             clears: 0,
         })
@@ -108,10 +116,11 @@ impl ChildLog {
     /// bytes, and the caller decides how loudly to report it.
     pub fn write<'a>(&'a mut self, chunk: &'a [u8]) -> (&'a [u8], Result<(), LogFileError>) {
         let data = match &mut self.stripper {
-            Some(stripper) => {
-                self.stripped.clear();
-                stripper.strip_into(chunk, &mut self.stripped);
-                &self.stripped[..]
+            Some(stripping) => {
+                let (stripper, stripped) = &mut **stripping;
+                stripped.clear();
+                stripper.strip_into(chunk, stripped);
+                &stripped[..]
             }
             None => chunk,
         };
@@ -149,18 +158,16 @@ impl ChildLog {
     /// The channel reached end of file (the process exited): a byte the
     /// stripper held back (a lone trailing ESC) is logged now.
     pub fn finish(&mut self) -> Result<(), LogFileError> {
-        let Some(stripper) = &mut self.stripper else {
+        let Some(stripping) = &mut self.stripper else {
             return Ok(());
         };
-        self.stripped.clear();
-        stripper.finish(&mut self.stripped);
-        if self.stripped.is_empty() {
+        let (stripper, stripped) = &mut **stripping;
+        stripped.clear();
+        stripper.finish(stripped);
+        if stripped.is_empty() {
             return Ok(());
         }
-        let data = std::mem::take(&mut self.stripped);
-        let result = deliver(&self.spec, &mut self.file, &self.main_log, &data);
-        self.stripped = data;
-        result
+        deliver(&self.spec, &mut self.file, &self.main_log, stripped)
     }
 
     /// Reopen the file (SIGUSR2, after logrotate moved it).
@@ -220,7 +227,7 @@ mod tests {
         ChildLogSpec {
             process_name: "web".into(),
             channel: "stdout",
-            path: Some(dir.join("web.log")),
+            path: Some(dir.join("web.log").into()),
             rotation: Rotation {
                 max_bytes: 64,
                 backups: 1,

@@ -525,7 +525,7 @@ mod tests {
             ChildLogSpec {
                 process_name: "web".into(),
                 channel: "stdout",
-                path: Some(dir.join("web.log")),
+                path: Some(dir.join("web.log").into()),
                 rotation: Rotation::NEVER,
                 syslog: false,
                 strip_ansi,
@@ -686,7 +686,7 @@ mod tests {
                 ChildLogSpec {
                     process_name: "web".into(),
                     channel: "stdout",
-                    path: Some(dir.path().join(name)),
+                    path: Some(dir.path().join(name).into()),
                     rotation,
                     syslog: false,
                     strip_ansi: false,
@@ -778,7 +778,7 @@ mod tests {
             ChildLogSpec {
                 process_name: "web".into(),
                 channel: "stdout",
-                path: Some(dir.path().join("web.log")),
+                path: Some(dir.path().join("web.log").into()),
                 rotation: Rotation::NEVER,
                 syslog: false,
                 strip_ansi: false,
@@ -845,7 +845,7 @@ mod tests {
             ChildLogSpec {
                 process_name: "web".into(),
                 channel: "stdout",
-                path: Some("/dev/full".into()),
+                path: Some(Path::new("/dev/full").into()),
                 rotation: Rotation::NEVER,
                 syslog: false,
                 strip_ansi: false,

@@ -15,6 +15,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
@@ -53,7 +54,7 @@ impl Rotation {
 /// A log file opened for appending, rotated by size.
 #[derive(Debug)]
 pub struct RotatingFile {
-    path: PathBuf,
+    path: Arc<Path>,
     file: File,
     rotation: Rotation,
     /// Bytes in the current file, as far as we know; `None` when the target
@@ -128,8 +129,13 @@ impl RotatingFile {
     ///
     /// Opening a FIFO blocks until it has a reader, as in the reference: do
     /// it off the supervisor task.
-    pub fn open(path: impl Into<PathBuf>, rotation: Rotation) -> Result<Self, LogFileError> {
-        let path = path.into();
+    pub fn open(path: impl AsRef<Path>, rotation: Rotation) -> Result<Self, LogFileError> {
+        Self::open_shared(Arc::from(path.as_ref()), rotation)
+    }
+
+    /// [`RotatingFile::open`] keeping the caller's copy of the path: a
+    /// child's log shares its spec's (issue 22's memory per program).
+    pub fn open_shared(path: Arc<Path>, rotation: Rotation) -> Result<Self, LogFileError> {
         let (file, size) = open_append(&path)?;
         Ok(RotatingFile {
             path,
@@ -176,14 +182,14 @@ impl RotatingFile {
         if !self.append {
             self.set_append(true)
                 .map_err(|source| LogFileError::Write {
-                    path: self.path.clone(),
+                    path: self.path.to_path_buf(),
                     source,
                 })?;
         }
         self.file
             .write_all(data)
             .map_err(|source| LogFileError::Write {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             })?;
         if let Some(size) = &mut self.size {
@@ -269,7 +275,7 @@ impl RotatingFile {
                 self.size = Some(end + written as u64);
                 if rest.is_empty() {
                     // The stage could not give them back either.
-                    let path = self.path.clone();
+                    let path = self.path.to_path_buf();
                     return Spliced::Moved(
                         written,
                         Err(LogFileError::Write {
@@ -329,7 +335,7 @@ impl RotatingFile {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => {
                     return Err(LogFileError::Remove {
-                        path: self.path.clone(),
+                        path: self.path.to_path_buf(),
                         source,
                     });
                 }
@@ -346,7 +352,7 @@ impl RotatingFile {
             .file
             .seek(SeekFrom::End(0))
             .map_err(|source| LogFileError::Rotate {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             })?;
         self.size = Some(real);
@@ -398,7 +404,7 @@ impl RotatingFile {
         match failure {
             None => Ok(()),
             Some(source) => Err(LogFileError::Rotate {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             }),
         }
@@ -417,7 +423,7 @@ impl RotatingFile {
     /// made a file there in between, it is opened as it is and measured.
     fn open_after_rotation(&self, moved_away: bool) -> Result<(File, u64), LogFileError> {
         let open_error = |source| LogFileError::Open {
-            path: self.path.clone(),
+            path: self.path.to_path_buf(),
             source,
         };
         let mut options = OpenOptions::new();
@@ -432,7 +438,7 @@ impl RotatingFile {
         let file = options.create(true).open(&self.path).map_err(open_error)?;
         if self.rotation.backups == 0 {
             file.set_len(0).map_err(|source| LogFileError::Rotate {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             })?;
         }
@@ -440,7 +446,7 @@ impl RotatingFile {
             .metadata()
             .map(|m| m.len())
             .map_err(|source| LogFileError::Rotate {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             })?;
         Ok((file, size))

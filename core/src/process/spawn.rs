@@ -66,7 +66,7 @@ pub struct SpawnSpec {
     pub environment: Arc<[(String, String)]>,
     /// `SUPERVISOR_SERVER_URL` (the program's `serverurl` or the daemon's
     /// default); none when no HTTP server is configured.
-    pub server_url: Option<String>,
+    pub server_url: Option<Arc<str>>,
     /// What fd 0 is.
     pub stdin: StdinSource,
     /// Send stderr into the stdout pipe instead of a pipe of its own.
@@ -120,11 +120,11 @@ impl SpawnedFds {
     }
 }
 
+/// What a spawner thread does with a spawn's outcome.
+pub type SpawnDone = Box<dyn FnOnce(Result<SpawnedFds, SpawnError>) + Send>;
+
 /// A spawn request handed to the spawner threads.
-type SpawnJob = (
-    Arc<SpawnSpec>,
-    oneshot::Sender<Result<SpawnedFds, SpawnError>>,
-);
+type SpawnJob = (Arc<SpawnSpec>, SpawnDone);
 
 /// A small pool of threads that fork children, so the supervisor task
 /// never blocks on a fork (about a millisecond each, waiting for the child
@@ -162,8 +162,8 @@ impl Spawner {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
-                        let Ok((spec, reply)) = job else { return };
-                        let _ = reply.send(spawn_with(&spec, &mut slots));
+                        let Ok((spec, done)) = job else { return };
+                        done(spawn_with(&spec, &mut slots));
                     }
                 })?;
         }
@@ -173,15 +173,35 @@ impl Spawner {
     /// Spawn `spec` on a spawner thread and wait for the outcome.
     pub async fn spawn(&self, spec: Arc<SpawnSpec>) -> Result<SpawnedFds, SpawnError> {
         let name = Arc::clone(&spec.process_name);
-        let lost = || SpawnError::Fork {
-            name: name.to_string(),
-            errno: libc::EIO,
-        };
         let (reply, outcome) = oneshot::channel();
+        self.submit(
+            spec,
+            Box::new(move |result| {
+                let _ = reply.send(result);
+            }),
+        );
+        outcome.await.unwrap_or_else(|_| Err(lost(&name)))
+    }
+
+    /// Spawn `spec` on a spawner thread, which hands the outcome to `done`.
+    /// No task waits for it: a start of thousands of programs would hold a
+    /// task and a channel per spawn in flight, freed one by one among the
+    /// records made meanwhile, and the heap would keep those holes
+    /// resident (issue 22's memory per program).
+    pub fn submit(&self, spec: Arc<SpawnSpec>, done: SpawnDone) {
         // Only fails if every spawner thread died, which a panic in
         // spawn_now would be needed for: report it as a failed fork.
-        self.jobs.send((spec, reply)).map_err(|_| lost())?;
-        outcome.await.unwrap_or_else(|_| Err(lost()))
+        if let Err(std::sync::mpsc::SendError((spec, done))) = self.jobs.send((spec, done)) {
+            done(Err(lost(&spec.process_name)));
+        }
+    }
+}
+
+/// The outcome of a spawn whose spawner thread is gone.
+fn lost(name: &str) -> SpawnError {
+    SpawnError::Fork {
+        name: name.to_string(),
+        errno: libc::EIO,
     }
 }
 
@@ -405,7 +425,7 @@ pub fn compose_environment(
     }
     set("SUPERVISOR_ENABLED".into(), "1".into());
     if let Some(url) = &spec.server_url {
-        set("SUPERVISOR_SERVER_URL".into(), url.into());
+        set("SUPERVISOR_SERVER_URL".into(), (**url).into());
     }
     set(
         "SUPERVISOR_PROCESS_NAME".into(),

@@ -27,7 +27,7 @@ fn main() {
     let spec = ChildLogSpec {
         process_name: "spew".into(),
         channel: "stdout",
-        path: Some(args[1].clone().into()),
+        path: Some(std::path::Path::new(&args[1]).into()),
         rotation: Rotation::from_config(number(2), number(3) as i64),
         syslog: false,
         strip_ansi: false,

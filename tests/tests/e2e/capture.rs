@@ -47,7 +47,7 @@ fn open_log(path: &Path, rotation: Rotation) -> ChildLog {
         ChildLogSpec {
             process_name: "spew".into(),
             channel: "stdout",
-            path: Some(path.to_path_buf()),
+            path: Some(path.into()),
             rotation,
             syslog: false,
             strip_ansi: false,

@@ -74,7 +74,7 @@ fn children_inherit_the_same_things_as_under_the_reference() {
         ours.umask = Some(0o027);
         ours.directory = Some(dir.clone());
         ours.environment = Arc::from([("FOO".into(), "bar".into())]);
-        ours.server_url = Some(format!("unix://{socket}"));
+        ours.server_url = Some(format!("unix://{socket}").into());
         let mut started = engine().start(ours).await.unwrap();
         let mine = probe_lines(&read_all(&mut started.pipes.stdout).await);
         within(started.exit).await.unwrap();
@@ -111,7 +111,7 @@ fn children_inherit_the_same_things_as_under_the_reference() {
             let theirs = probe_lines(&read("nobody.out"));
             let mut as_nobody = spec("asnobody", &probe);
             as_nobody.uid = Some(nobody.uid.as_raw());
-            as_nobody.server_url = Some(format!("unix://{socket}"));
+            as_nobody.server_url = Some(format!("unix://{socket}").into());
             let mut started = engine().start(as_nobody).await.unwrap();
             let mine = probe_lines(&read_all(&mut started.pipes.stdout).await);
             within(started.exit).await.unwrap();

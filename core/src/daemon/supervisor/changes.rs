@@ -286,6 +286,7 @@ impl Supervisor {
             .table
             .reshape_group(&step.group, &step.drop, built, source, index);
         for (id, proc) in dropped {
+            crate::counters::process_removed(&proc.group, &proc.name);
             self.timers.cancel(id);
             self.probes.forget(id);
             self.waiters
