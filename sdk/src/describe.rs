@@ -132,21 +132,9 @@ fn push_uptime(out: &mut String, seconds: i64) {
     }
 }
 
-/// Append `number` in decimal.
+/// Append `number` in decimal, without the formatting machinery (itoa).
 fn push_decimal(out: &mut String, number: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = number;
-    loop {
-        at -= 1;
-        // The remainder of a division by 10 is a digit.
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    out.push_str(itoa::Buffer::new().format(number));
 }
 
 /// A UNIX time as local `%b %d %I:%M %p` (`Nov 24 12:11 AM`).

@@ -591,29 +591,13 @@ fn unescape(raw: &str) -> Option<Cow<'_, str>> {
 
 /// Whether `raw` is text [`unescape`] leaves as it is: no control byte,
 /// no `&` or `\r`, and no 0xEF (the lead byte of U+FFFE and U+FFFF, and
-/// of other characters, which the slow path checks).
-/// Eight bytes at a time: it runs over every name and text of an answer
+/// of other characters, which the slow path checks). Word at a time
+/// ([`crate::rpc::scan`]): it runs over every name and text of an answer
 /// (megabytes for thousands of processes).
 #[inline(always)]
 fn is_plain(raw: &str) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let plain = |b: &u8| (*b >= 0x20 || matches!(*b, b'\t' | b'\n')) && !matches!(*b, b'&' | 0xEF);
-    // Not zero if a byte of `word` is below `n` (never a miss; a flag past
-    // a real one may be false, which the bytes then settle).
-    let below = |word: u64, n: u64| word.wrapping_sub(n * ONES) & !word & HIGHS;
-    let mut chunks = raw.as_bytes().chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
-        let hit = below(word, 0x20)
-            | below(word ^ (u64::from(b'&') * ONES), 1)
-            | below(word ^ (0xEF * ONES), 1);
-        // A tab or a newline is a control byte that is still plain.
-        if hit != 0 && !chunk.iter().all(plain) {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(plain)
+    let special = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n')) || matches!(b, b'&' | 0xEF);
+    !crate::rpc::scan::any_special(raw.as_bytes(), [b'&', 0xEF], special)
 }
 
 /// [`unescape`]'s slow path, out of line: text with entities, returns or

@@ -224,27 +224,9 @@ impl Sink for Count {
 }
 
 /// Append `number` in decimal (what `{}` prints), without the formatting
-/// machinery: most of a process info's members are integers.
+/// machinery (itoa): most of a process info's members are integers.
 pub(super) fn push_int(out: &mut impl Sink, number: i64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = number.unsigned_abs();
-    loop {
-        at -= 1;
-        // The remainder of a division by 10 is a digit.
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if number < 0 {
-        out.push('-');
-    }
-    // ASCII digits: always UTF-8.
-    if let Ok(text) = std::str::from_utf8(&digits[at..]) {
-        out.push_str(text);
-    }
+    out.push_str(itoa::Buffer::new().format(number));
 }
 
 /// Append `text` escaped for element content: `&`, `<` and `>` as the
@@ -281,34 +263,12 @@ pub(super) fn push_escaped(out: &mut impl Sink, text: &str) {
 /// Whether `bytes` hold anything [`push_escaped`] changes or must look
 /// at: `&`, `<`, `>`, a C0 control other than tab and newline, or 0xEF
 /// (which leads the UTF-8 of U+FFFE and U+FFFF, and of other characters
-/// the slow path copies unchanged). Eight bytes at a time: most texts are
-/// short paths and names, and this runs over every one of them.
+/// the slow path copies unchanged). Word at a time ([`super::scan`]):
+/// most texts are short paths and names, and this runs over every one.
 fn needs_escaping(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Not zero if a byte of `word` is zero (never a miss; a flag past a
-    // real one may be false, which is all right here).
-    let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let byte =
+    let special =
         |b: u8| (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
-        // Bytes below 0x20 (a high bit where `word - 0x20` borrowed and the
-        // byte was ASCII), or equal to one of the four.
-        let low = word.wrapping_sub(0x20 * ONES) & !word & HIGHS;
-        let hit = low
-            | zero(word ^ (u64::from(b'&') * ONES))
-            | zero(word ^ (u64::from(b'<') * ONES))
-            | zero(word ^ (u64::from(b'>') * ONES))
-            | zero(word ^ (0xEF * ONES));
-        // A hit may be a tab or a newline, or a false flag past a real
-        // one: the bytes decide.
-        if hit != 0 && chunk.iter().any(|&b| byte(b)) {
-            return true;
-        }
-    }
-    chunks.remainder().iter().any(|&b| byte(b))
+    super::scan::any_special(bytes, [b'&', b'<', b'>', 0xEF], special)
 }
 
 /// Append `text` with `&`, `<` and `>` escaped.

@@ -9,6 +9,7 @@ mod decode;
 mod direct;
 mod encode;
 mod registry;
+pub(crate) mod scan;
 mod system;
 pub mod ticket;
 
