@@ -868,25 +868,11 @@ mod tests {
     }
 
     #[test]
-    fn the_plain_check_sees_every_byte_wherever_it_is() {
-        let plain = |b: u8| (b >= 0x20 || matches!(b, b'\t' | b'\n')) && !matches!(b, b'&' | 0xEF);
-        for len in 1..20 {
-            for at in 0..len {
-                for b in 0..=127u8 {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = b;
-                    if at > 0 {
-                        bytes[at - 1] = b.saturating_sub(1);
-                    }
-                    let text = std::str::from_utf8(&bytes).expect("ASCII");
-                    assert_eq!(is_plain(text), bytes.iter().all(|&b| plain(b)), "{bytes:?}");
-                }
-                let mut text = "a".repeat(len - 1);
-                text.insert(at, '\u{FFFE}');
-                assert!(!is_plain(&text), "{text:?}");
-                text = text.replace('\u{FFFE}', "\u{e9}");
-                assert!(is_plain(&text), "{text:?}");
-            }
+    fn the_plain_check_leaves_to_the_slow_path_what_it_must() {
+        // The word scan itself is tested in rpc::scan.
+        assert!(is_plain("tabs\tand\nnew lines, \u{e9}, /var/log/x.log"));
+        for text in ["a&amp;b", "a\rb", "a\u{1}b", "a\u{FFFE}b", "a\u{FFFF}b"] {
+            assert!(!is_plain(text), "{text:?}");
         }
     }
 

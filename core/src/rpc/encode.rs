@@ -520,28 +520,15 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_check_sees_every_special_byte_wherever_it_is() {
-        let special = |b: u8| {
-            (b < 0x20 && b != b'\t' && b != b'\n') || matches!(b, b'&' | b'<' | b'>' | 0xEF)
-        };
-        for len in 1..20 {
-            for at in 0..len {
-                for b in 0..=255u8 {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = b;
-                    // A neighbour just below a special value must not hide it.
-                    if at > 0 {
-                        bytes[at - 1] = b.wrapping_sub(1);
-                    }
-                    let expected = bytes.iter().any(|&b| special(b));
-                    assert_eq!(needs_escaping(&bytes), expected, "{bytes:?}");
-                }
-            }
-        }
+    fn the_quick_check_leaves_to_the_slow_path_what_it_must() {
+        // The word scan itself is tested in rpc::scan.
         assert!(!needs_escaping(b""));
         assert!(!needs_escaping(
             "tabs\tand\nnew lines, \u{e9}, /var/log/x.log".as_bytes()
         ));
+        for text in ["a&b", "a<b", "a>b", "a\rb", "a\u{1}b", "a\u{FFFE}b"] {
+            assert!(needs_escaping(text.as_bytes()), "{text:?}");
+        }
     }
 
     #[test]

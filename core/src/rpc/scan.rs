@@ -30,3 +30,38 @@ pub(crate) fn any_special<const N: usize>(
     }
     chunks.remainder().iter().any(|&b| special(b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::any_special;
+
+    /// Every byte value at every position of texts up to 19 bytes long
+    /// (whole words and remainders), beside a neighbour one below it (a
+    /// borrow in the word arithmetic must neither hide nor invent a hit).
+    fn agrees_byte_by_byte<const N: usize>(values: [u8; N], special: impl Fn(u8) -> bool + Copy) {
+        for len in 1..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at > 0 {
+                        bytes[at - 1] = b.wrapping_sub(1);
+                    }
+                    let expected = bytes.iter().any(|&b| special(b));
+                    assert_eq!(any_special(&bytes, values, special), expected, "{bytes:?}");
+                }
+            }
+        }
+        assert!(!any_special(b"", values, special));
+    }
+
+    #[test]
+    fn the_word_check_sees_every_special_byte_wherever_it_is() {
+        // What the daemon's escaping and the ctl's unescaping look for.
+        let control = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n');
+        agrees_byte_by_byte([b'&', b'<', b'>', 0xEF], |b| {
+            control(b) || matches!(b, b'&' | b'<' | b'>' | 0xEF)
+        });
+        agrees_byte_by_byte([b'&', 0xEF], |b| control(b) || matches!(b, b'&' | 0xEF));
+    }
+}
