@@ -5,17 +5,29 @@
 //! Only for a native build against glibc 2.36 or later (older loaders do
 //! not know the packed form, and the linker marks the binary as needing
 //! it), so a build elsewhere links as before.
+//!
+//! The release daemon's linker script `link-order.ld` (written by
+//! `link-order.sh`) puts the functions an idle daemon has run together
+//! ahead of the rest of `.text`: the kernel maps code in 64 kB windows
+//! around each page touched, so spread over `.text` they kept most of it
+//! resident (3.9 MB of an empty daemon's 6.5). The script only adds an
+//! output section (INSERT), which GNU ld and lld both take.
 
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=link-order.ld");
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux"
         || var("CARGO_CFG_TARGET_ENV") != "gnu"
         || var("HOST") != var("TARGET")
     {
         return;
+    }
+    let script = format!("{}/link-order.ld", var("CARGO_MANIFEST_DIR"));
+    if var("PROFILE") == "release" && std::path::Path::new(&script).exists() {
+        println!("cargo:rustc-link-arg-bin=supervisord=-Wl,-T,{script}");
     }
     // `glibc 2.36`
     let version = Command::new("getconf")

@@ -1,5 +1,6 @@
 //! Serving a router on an open socket: one task per connection through
-//! hyper-util's builder (HTTP/1.1 with keep-alive), connections let in by
+//! hyper's HTTP/1 builder (HTTP/1.1 with keep-alive; HTTP/1 only, so
+//! hyper-util's auto builder, which links all of h2, is not used), connections let in by
 //! the daemon's gate (TCP) or a per-server cap (unix), accept errors
 //! backed off and logged once, a header-read timeout, and a stall timeout on response writes, so a slow
 //! or stalled client only ever holds its own connection. Shutdown stops
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Sleep;
@@ -44,9 +45,8 @@ pub async fn serve(
     let (listener, _socket_file) = Listener::from_bound(bound)?;
     let gate = Gate::shared();
     let server = gate::server_id();
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
