@@ -500,7 +500,7 @@ impl Session {
         &mut self,
         method: &str,
         params: Vec<Value>,
-        sink: &mut impl BodySink,
+        sink: &mut impl super::xml::BodySink,
     ) -> Result<(), CallError> {
         let response = self.send(method, params).await?;
         if let Some(length) = content_length(&response) {
@@ -581,16 +581,6 @@ impl Session {
         }
         Ok(response)
     }
-}
-
-/// What [`Session::call_streamed`] hands an answer's body to.
-pub trait BodySink {
-    /// The body's announced length (its Content-Length), before any of
-    /// it: a hint, as it is the peer's word.
-    fn length(&mut self, bytes: usize);
-
-    /// The next piece of the body.
-    fn data(&mut self, piece: &[u8]);
 }
 
 /// A response's Content-Length, if it says one.

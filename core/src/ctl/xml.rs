@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use dxr::Value;
 
 use super::api::{Member, ProcessInfo};
-use super::transport::BodySink;
 
 /// What a `methodResponse` holds.
 #[derive(Debug, PartialEq)]
@@ -99,6 +98,18 @@ fn reserve_rows(rows: &mut Vec<ProcessInfo>, expected: usize, first_row: usize) 
     // Capped: the length is the peer's word.
     let count = (expected / first_row.max(1)).min(1 << 20);
     rows.reserve(count + count / 16);
+}
+
+/// What [`super::transport::Session::call_streamed`] hands an answer's
+/// body to (here, so that the reader that implements it needs nothing
+/// from the transport).
+pub trait BodySink {
+    /// The body's announced length (its Content-Length), before any of
+    /// it: a hint, as it is the peer's word.
+    fn length(&mut self, bytes: usize);
+
+    /// The next piece of the body.
+    fn data(&mut self, piece: &[u8]);
 }
 
 impl BodySink for ProcessInfoStream {
