@@ -36,14 +36,9 @@ ctl="$core/../target/release/supervisorctl"
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cat >"$work/sd.conf" <<EOF
-[supervisord]
-logfile=$work/main.log
-pidfile=$work/sd.pid
-childlogdir=$work
-nodaemon=true
-minfds=1024
-loglevel=info
+# shellcheck source=../tests/bench/lib.sh
+. "$core/../tests/bench/lib.sh"
+{ supervisord_section "$work" info 1024; cat <<EOF
 [unix_http_server]
 file=$work/s.sock
 [supervisorctl]
@@ -51,6 +46,7 @@ serverurl=unix://$work/s.sock
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 EOF
+} >"$work/sd.conf"
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.%p" \
     "$bin" -c "$work/sd.conf" >/dev/null 2>"$work/valgrind.log" &
 pid=$!

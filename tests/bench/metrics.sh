@@ -7,18 +7,14 @@
 # (default target/release/supervisord; build it with cargo build --release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$root/tests/bench/lib.sh"
 bin=${1:-$root/target/release/supervisord}
 count=${2:-1000}
 scrapes=${3:-200}
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$dir/supervisord.conf" <<CONF
-[supervisord]
-logfile=$dir/main.log
-pidfile=$dir/sd.pid
-childlogdir=$dir
-nodaemon=true
-minfds=4096
+{ supervisord_section "$dir" info 4096; cat <<CONF
 [inet_http_server]
 port=127.0.0.1:$port
 username=user
@@ -35,6 +31,7 @@ startsecs=0
 stdout_logfile=NONE
 stderr_logfile=NONE
 CONF
+} >"$dir/supervisord.conf"
 "$bin" -c "$dir/supervisord.conf" >/dev/null 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
