@@ -105,6 +105,9 @@ enum Item {
         who: Arc<Identity>,
         count: Arc<AtomicU64>,
     },
+    /// Wakes the thread for the rest of a partial direct write, which
+    /// waits in [`Writer::serial`] (see [`Writer::write_or_queue`]).
+    Rest,
 }
 
 /// The writer thread's queue, its budget and the spare buffers, and what
@@ -115,8 +118,11 @@ struct Writer {
     queue: mpsc::Sender<Item>,
     spares: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Held by whoever writes to `out` (the thread, or a task writing
-    /// directly), so that batches never mix.
-    serial: Arc<Mutex<()>>,
+    /// directly), so that batches never mix. It holds the rest of a
+    /// partial direct write, which the next holder writes before anything
+    /// else: queued behind the other items instead, it would come after
+    /// whatever another task queued meanwhile, in the middle of a line.
+    serial: Arc<Mutex<Option<Item>>>,
     /// Items queued and not yet written: a task writes directly only when
     /// there are none, so nothing it writes overtakes what was queued.
     queued: Arc<AtomicUsize>,
@@ -131,7 +137,7 @@ struct Writer {
 struct Shared {
     room: Arc<Semaphore>,
     spares: Arc<Mutex<Vec<Vec<u8>>>>,
-    serial: Arc<Mutex<()>>,
+    serial: Arc<Mutex<Option<Item>>>,
     queued: Arc<AtomicUsize>,
 }
 
@@ -143,7 +149,7 @@ impl Writer {
         let shared = Shared {
             room: Arc::new(Semaphore::new(budget)),
             spares: Arc::new(Mutex::new(Vec::new())),
-            serial: Arc::new(Mutex::new(())),
+            serial: Arc::new(Mutex::new(None)),
             queued: Arc::new(AtomicUsize::new(0)),
         };
         let writer = Writer {
@@ -187,7 +193,7 @@ impl Writer {
         let mode = self.direct.load(Ordering::Relaxed);
         // Never waits for the lock: the thread holds it while it writes,
         // and may wait for the reader.
-        let serial = (mode != DIRECT_NEVER && self.queued.load(Ordering::Acquire) == 0)
+        let mut serial = (mode != DIRECT_NEVER && self.queued.load(Ordering::Acquire) == 0)
             .then(|| self.serial.try_lock().ok())
             .flatten();
         let start = match &serial {
@@ -201,7 +207,15 @@ impl Writer {
             recycle(&self.spares, buf);
             return;
         }
-        self.queue(Item::Lines { buf, start, held });
+        match &mut serial {
+            // Part written: the rest stays under the lock for the thread,
+            // woken by an item that keeps other tasks from writing first.
+            Some(rest) if start > 0 => {
+                **rest = Some(Item::Lines { buf, start, held });
+                self.queue(Item::Rest);
+            }
+            _ => self.queue(Item::Lines { buf, start, held }),
+        }
         drop(serial);
     }
 
@@ -278,28 +292,35 @@ fn write_items(out: std::fs::File, items: &mpsc::Receiver<Item>, shared: &Shared
     let stdout = std::io::stdout();
     let mut notice = Vec::new();
     while let Ok(item) = items.recv() {
-        let (bytes, held) = match &item {
-            Item::Lines { buf, start, held } => (&buf[*start..], *held),
-            Item::Dropped { who, count } => {
-                notice.clear();
-                who.notice(count.swap(TAKEN, Ordering::AcqRel), &mut notice);
-                (&notice[..], 0)
+        let mut serial = shared
+            .serial
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A partial direct write's rest first, whichever item woke us.
+        for item in [serial.take(), Some(item)].into_iter().flatten() {
+            let (bytes, held) = match &item {
+                Item::Lines { buf, start, held } => (&buf[*start..], *held),
+                Item::Dropped { who, count } => {
+                    notice.clear();
+                    who.notice(count.swap(TAKEN, Ordering::AcqRel), &mut notice);
+                    (&notice[..], 0)
+                }
+                Item::Rest => (&[][..], 0),
+            };
+            // A closed stdout (EPIPE) must not stop the daemon; the lines
+            // are lost, as the terminal's would be.
+            let lock = stdout.lock();
+            let _ = out.write_all(bytes);
+            drop(lock);
+            shared.room.add_permits(held);
+            if let Item::Lines { buf, .. } = item {
+                recycle(&shared.spares, buf);
             }
-        };
-        // A closed stdout (EPIPE) must not stop the daemon; the lines are
-        // lost, as the terminal's would be.
-        let serial = shared.serial.lock();
-        let lock = stdout.lock();
-        let _ = out.write_all(bytes);
-        drop(lock);
+        }
         // Counted down under the lock: a task that finds the queue empty
         // under it writes after this item, never before.
         shared.queued.fetch_sub(1, Ordering::AcqRel);
         drop(serial);
-        shared.room.add_permits(held);
-        if let Item::Lines { buf, .. } = item {
-            recycle(&shared.spares, buf);
-        }
     }
 }
 
@@ -877,6 +898,39 @@ mod tests {
             // The terminal's own newline translation adds a \r.
             assert_eq!(line.trim_end(), format!("web:web_00 | {wanted}"));
         }
+    }
+
+    /// The rest of a task's partial direct write comes before an item
+    /// another task queued while the first still wrote (as happens when
+    /// the second found the lock taken), so no line is cut by another.
+    #[test]
+    fn a_partial_direct_write_ends_before_anything_queued_meanwhile() {
+        let (writer, mut out) = test_writer(BUDGET);
+        let first = b"a | first line\n".to_vec();
+        let second = b"b | second line\n".to_vec();
+        {
+            // What write_or_queue does for a write the pipe took 5 bytes of
+            // (the task holds the lock throughout), with another task's
+            // batch queued in between.
+            let mut serial = writer.serial.lock().unwrap();
+            // SAFETY: the writer's descriptor stays open (leaked writer).
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(writer.fd) };
+            assert_eq!(nix::unistd::write(fd, &first[..5]).unwrap(), 5);
+            writer.queue(Item::Lines {
+                buf: second.clone(),
+                start: 0,
+                held: 0,
+            });
+            *serial = Some(Item::Lines {
+                buf: first.clone(),
+                start: 5,
+                held: 0,
+            });
+            writer.queue(Item::Rest);
+        }
+        let mut got = vec![0; first.len() + second.len()];
+        out.read_exact(&mut got).unwrap();
+        assert_eq!(got, [first, second].concat());
     }
 
     /// Bytes waiting in the pipe whose read end is `out`, and its size.
